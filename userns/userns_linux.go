@@ -1,0 +1,357 @@
+//go:build linux
+
+package userns
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Helper names, looked up on PATH; variables so tests can substitute fakes.
+var (
+	newuidmapCmd = "newuidmap"
+	newgidmapCmd = "newgidmap"
+)
+
+// nsFlags are the clone flags Start accepts in extraFlags. CLONE_NEWTIME is
+// absent: clone(2) cannot create a time namespace, only unshare(2) can.
+const nsFlags = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWNET |
+	unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWCGROUP
+
+// Detect works out the mapping for the calling user: os.Getuid/os.Getgid,
+// the user name from os/user (which without cgo only sees /etc/passwd, so
+// directory-service users match /etc/subuid lines by uid only), the two
+// subordinate id files and newuidmap/newgidmap on PATH. See DetectFrom.
+// A missing or unreadable file counts as empty; an unreadable one is named
+// in the reason.
+func Detect() (Mapping, string, error) {
+	uid, gid := os.Getuid(), os.Getgid()
+	var name string
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		name = u.Username
+	}
+	_, errU := exec.LookPath(newuidmapCmd)
+	_, errG := exec.LookPath(newgidmapCmd)
+
+	var notes []string
+	open := func(path string) io.Reader {
+		f, err := os.Open(path)
+		if err != nil {
+			if !errors.Is(err, os.ErrNotExist) {
+				notes = append(notes, err.Error())
+			}
+			return nil
+		}
+		return f
+	}
+	subuid, subgid := open("/etc/subuid"), open("/etc/subgid")
+	for _, r := range []io.Reader{subuid, subgid} {
+		if f, ok := r.(*os.File); ok {
+			defer f.Close()
+		}
+	}
+	m, reason, err := DetectFrom(uid, gid, name, subuid, subgid, errU == nil && errG == nil)
+	if err != nil {
+		return Mapping{}, "", err
+	}
+	if len(notes) > 0 {
+		reason = strings.Join(notes, "; ") + "; " + reason
+	}
+	return m, reason, nil
+}
+
+// SysProcAttr returns a copy of base (which may be nil) with what Start
+// needs: clone flags CLONE_NEWUSER|CLONE_NEWNS|extraFlags, Pdeathsig
+// SIGKILL and, for a non-helper mapping, UidMappings/GidMappings with
+// setgroups disabled — user_namespaces(7): an unprivileged process must
+// write "deny" to /proc/PID/setgroups before it may write gid_map.
+//
+// extraFlags may hold only namespace flags. base must not set
+// UidMappings, GidMappings or Credential: the mapping owns the child's ids.
+// SysProcAttr starts nothing; it is what Start uses, exposed for tests.
+func SysProcAttr(base *syscall.SysProcAttr, m Mapping, extraFlags uintptr) (*syscall.SysProcAttr, error) {
+	if extraFlags&^uintptr(nsFlags) != 0 {
+		return nil, fmt.Errorf("building clone attributes: extra flags %#x are not namespace flags", extraFlags&^uintptr(nsFlags))
+	}
+	if err := m.validate(); err != nil {
+		return nil, err
+	}
+	var a syscall.SysProcAttr
+	if base != nil {
+		if base.UidMappings != nil || base.GidMappings != nil || base.Credential != nil {
+			return nil, errors.New("building clone attributes: SysProcAttr already sets id mappings or credentials")
+		}
+		a = *base
+	}
+	a.Cloneflags |= syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | extraFlags
+	a.Pdeathsig = syscall.SIGKILL
+	if !m.Helper {
+		a.UidMappings = sysMaps(m.UIDs)
+		a.GidMappings = sysMaps(m.GIDs)
+		a.GidMappingsEnableSetgroups = false
+	}
+	return &a, nil
+}
+
+func sysMaps(maps []IDMap) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(maps))
+	for i, e := range maps {
+		out[i] = syscall.SysProcIDMap{ContainerID: e.ContainerID, HostID: e.HostID, Size: e.Size}
+	}
+	return out
+}
+
+// Start starts cmd (normally Path "/proc/self/exe") in new user and mount
+// namespaces plus extraFlags (e.g. unix.CLONE_NEWPID) with mapping m, and
+// returns once the child runs with its maps written and, for a helper
+// mapping, has re-executed with full capabilities (see the package doc for
+// the handshake). Use it instead of cmd.Start; cmd.Wait works as usual.
+//
+// It sets Pdeathsig to SIGKILL so that a killed parent takes the child with
+// it. As with any Pdeathsig, "parent" means the OS thread that started the
+// child, so do not call Start from a goroutine that ends locked to its
+// thread (runtime.LockOSThread). For a helper mapping it appends the sync
+// socket to cmd.ExtraFiles (without touching the caller's slice) and adds
+// BOX_USERNS_SYNC_FD to a copy of cmd.Environ(). On failure after the child
+// started, it kills and reaps the child.
+func Start(cmd *exec.Cmd, m Mapping, extraFlags uintptr) error {
+	attr, err := SysProcAttr(cmd.SysProcAttr, m, extraFlags)
+	if err != nil {
+		return err
+	}
+	env := cmd.Environ()
+	env = slices.DeleteFunc(env, func(kv string) bool {
+		return strings.HasPrefix(kv, EnvSyncFD+"=") || strings.HasPrefix(kv, EnvAckFD+"=")
+	})
+	if !m.Helper {
+		cmd.Env, cmd.SysProcAttr = env, attr
+		if err := cmd.Start(); err != nil {
+			return startError(err)
+		}
+		return nil
+	}
+
+	// The parent's end is non-blocking so that it can have a deadline;
+	// the child's end is a separate open file description and stays
+	// blocking, which is what ChildInit's plain read(2) wants.
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("creating the user namespace sync socket: %w", err)
+	}
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return fmt.Errorf("creating the user namespace sync socket: %w", err)
+	}
+	sock := os.NewFile(uintptr(fds[0]), "userns-sync")
+	defer sock.Close()
+	childSock := os.NewFile(uintptr(fds[1]), "userns-sync-child")
+
+	childFD := 3 + len(cmd.ExtraFiles)
+	cmd.ExtraFiles = append(slices.Clip(cmd.ExtraFiles), childSock)
+	cmd.Env = append(env, EnvSyncFD+"="+strconv.Itoa(childFD))
+	cmd.SysProcAttr = attr
+	err = cmd.Start()
+	childSock.Close()
+	if err != nil {
+		return startError(err)
+	}
+
+	fail := func(err error) error {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return err
+	}
+	pid := cmd.Process.Pid
+	if err := runHelper(newuidmapCmd, pid, m.UIDs); err != nil {
+		return fail(err)
+	}
+	if err := runHelper(newgidmapCmd, pid, m.GIDs); err != nil {
+		return fail(err)
+	}
+
+	sock.SetDeadline(time.Now().Add(StartTimeout))
+	if _, err := sock.Write([]byte{0}); err != nil {
+		return fail(fmt.Errorf("signalling the user namespace child: %w", err))
+	}
+	var b [1]byte
+	if _, err := io.ReadFull(sock, b[:]); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return fail(fmt.Errorf("waiting for the user namespace child: no acknowledgement after %v; hint: its main must call userns.ChildInit before anything else", StartTimeout))
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			cmd.Process.Kill()
+			werr := cmd.Wait()
+			return fmt.Errorf("waiting for the user namespace child: it exited during start-up (%v); its stderr has the reason", werr)
+		}
+		return fail(fmt.Errorf("waiting for the user namespace child: %w", err))
+	}
+	return nil
+}
+
+// startError wraps a failing cmd.Start with a hint for the errors clone(2)
+// and the map writes give when user namespaces are unavailable.
+func startError(err error) error {
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		return fmt.Errorf("starting user namespace child: %w; hint: the user namespace limit is reached or 0 (sysctl user.max_user_namespaces)", err)
+	case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EINVAL):
+		return fmt.Errorf("starting user namespace child: %w; hint: unprivileged user namespaces may be disabled "+
+			"(sysctl kernel.unprivileged_userns_clone, kernel.apparmor_restrict_unprivileged_userns, "+
+			"or a seccomp profile when box itself runs in a container)", err)
+	}
+	return fmt.Errorf("starting user namespace child: %w", err)
+}
+
+// runHelper runs newuidmap or newgidmap: "PID ID LOWERID COUNT..." per
+// newuidmap(1), where ID is inside the namespace and LOWERID outside.
+func runHelper(name string, pid int, maps []IDMap) error {
+	args := []string{strconv.Itoa(pid)}
+	for _, e := range maps {
+		args = append(args, strconv.Itoa(e.ContainerID), strconv.Itoa(e.HostID), strconv.Itoa(e.Size))
+	}
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err == nil {
+		return nil
+	}
+	msg := strings.TrimSpace(string(out))
+	if msg != "" {
+		msg = ": " + msg
+	}
+	return fmt.Errorf("running %s %s: %w%s; hint: %s", name, strings.Join(args, " "), err, msg, helperHint(name))
+}
+
+// helperHint guesses why a helper failed. newuidmap(1) needs to run with
+// CAP_SETUID (newgidmap CAP_SETGID) in the parent namespace, granted by the
+// setuid bit or a file capability, and then only maps what /etc/subuid
+// (/etc/subgid) grants plus the caller's own id (for newgidmap: the
+// primary group from the passwd database).
+func helperHint(name string) string {
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return "install newuidmap and newgidmap (package uidmap; shadow-utils on Fedora/RHEL)"
+	}
+	capName, file := "cap_setuid", "/etc/subuid"
+	if name == newgidmapCmd {
+		capName, file = "cap_setgid", "/etc/subgid"
+	}
+	var st unix.Stat_t
+	setuidRoot := unix.Stat(path, &st) == nil && st.Mode&unix.S_ISUID != 0 && st.Uid == 0
+	n, _ := unix.Getxattr(path, "security.capability", nil)
+	if !setuidRoot && n <= 0 {
+		return fmt.Sprintf("%s is neither setuid root nor has file capabilities; ask an admin to run chmod u+s %s (or setcap %s+ep %s)", path, path, capName, path)
+	}
+	var fs unix.Statfs_t
+	if setuidRoot && n <= 0 && unix.Statfs(path, &fs) == nil && fs.Flags&unix.ST_NOSUID != 0 {
+		return fmt.Sprintf("%s is setuid but its file system is mounted nosuid", path)
+	}
+	hint := "check that " + file + " grants these ids to you"
+	if name == newgidmapCmd {
+		hint += " and that your current gid is your primary group"
+	}
+	return hint + ", or run box info"
+}
+
+// ChildInit is the child half of Start's handshake; main calls it before
+// anything else when a box stage environment variable is set. Without
+// BOX_USERNS_SYNC_FD or BOX_USERNS_ACK_FD in the environment (a single
+// mapping, or not started by Start) it returns nil at once. In a
+// helper-mapped child it waits for the parent to write the maps and then
+// re-executes /proc/self/exe, so it does not return on success; in the
+// re-executed child it re-arms the parent-death signal, acknowledges, drops
+// the variable and returns nil. An error means the child must exit.
+//
+// It reads the environment and makes a few system calls; it allocates only
+// the environment copy for the re-exec.
+func ChildInit() error {
+	if v, ok := syscall.Getenv(EnvAckFD); ok {
+		return acknowledge(v)
+	}
+	v, ok := syscall.Getenv(EnvSyncFD)
+	if !ok {
+		return nil
+	}
+	fd, err := parseFD(EnvSyncFD, v)
+	if err != nil {
+		return err
+	}
+	var b [1]byte
+	n, err := retryEINTR(func() (int, error) { return unix.Read(fd, b[:]) })
+	switch {
+	case err != nil:
+		return fmt.Errorf("waiting for the id maps: %w", err)
+	case n == 0:
+		return errors.New("waiting for the id maps: the parent closed the sync socket without writing them")
+	case b[0] != 0:
+		return fmt.Errorf("waiting for the id maps: the parent aborted with code %d", b[0])
+	}
+	// The maps are in place, so the kernel now shows our uid as 0; a
+	// different one means the parent wrote some other mapping.
+	if uid := unix.Getuid(); uid != 0 {
+		return fmt.Errorf("checking the id maps: uid is %d inside the namespace, not 0", uid)
+	}
+	environ := syscall.Environ()
+	env := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		if !strings.HasPrefix(kv, EnvSyncFD+"=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, EnvAckFD+"="+v)
+	// capabilities(7): an execve by a process whose euid is 0 in its
+	// namespace gives it the namespace's full permitted and effective sets.
+	err = unix.Exec("/proc/self/exe", os.Args, env)
+	return fmt.Errorf("re-executing /proc/self/exe in the user namespace: %w", err)
+}
+
+// acknowledge runs in the re-executed child. Gaining capabilities in execve
+// cleared the parent-death signal (prctl(2) lists credential changes and
+// capability-granting execs; the kernel's commit_creds clears it whenever
+// the permitted set grows, and TestStartDetected checks it is set again),
+// so set it again before telling the parent, which only then returns from
+// Start.
+func acknowledge(v string) error {
+	fd, err := parseFD(EnvAckFD, v)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("setting the parent-death signal: %w", err)
+	}
+	// If the parent died before the prctl, no signal will come; its end of
+	// the socket is closed then, so this send fails with EPIPE instead.
+	_, err = retryEINTR(func() (int, error) { return 0, unix.Sendto(fd, []byte{0}, unix.MSG_NOSIGNAL, nil) })
+	if err != nil {
+		return fmt.Errorf("acknowledging start-up to the parent: %w", err)
+	}
+	return os.Unsetenv(EnvAckFD)
+}
+
+func parseFD(name, v string) (int, error) {
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return 0, fmt.Errorf("parsing %s=%q: not a descriptor number above 2", name, v)
+	}
+	return fd, nil
+}
+
+func retryEINTR(f func() (int, error)) (int, error) {
+	for {
+		n, err := f()
+		if !errors.Is(err, unix.EINTR) {
+			return n, err
+		}
+	}
+}
