@@ -1,0 +1,139 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/box-run/box/image"
+	"github.com/box-run/box/userns"
+	"golang.org/x/sys/unix"
+)
+
+type infoCmd struct{}
+
+// Run reports each capability box relies on, what it will use, and a one-line
+// fix for what is missing. It probes for real (a user namespace, an overlay
+// mount on the store's filesystem) rather than guessing from versions.
+func (infoCmd) Run(g *globals) error {
+	var uts unix.Utsname
+	unix.Uname(&uts)
+	fmt.Printf("box:        %s\n", versionString())
+	fmt.Printf("kernel:     %s\n", unix.ByteSliceToString(uts.Release[:]))
+
+	c, err := g.config()
+	if err != nil {
+		return err
+	}
+	if len(c.Files) == 0 {
+		fmt.Printf("config:     none (defaults)\n")
+	} else {
+		fmt.Printf("config:     %s\n", strings.Join(c.Files, ", "))
+	}
+
+	m, reason, err := userns.Detect()
+	if err != nil {
+		return err
+	}
+	usernsErr := probeUserns(m)
+	if usernsErr != nil {
+		fmt.Printf("userns:     unavailable: %v\n            fix: %s\n", usernsErr, usernsFix())
+	} else {
+		fmt.Printf("userns:     yes\n")
+	}
+	fmt.Printf("id mapping: %s\n", m.String())
+	if reason != "" {
+		fmt.Printf("            %s\n", reason)
+	}
+
+	root, note, err := g.storeRoot()
+	if err != nil {
+		return err
+	}
+	fs, remote := image.FSType(root)
+	fmt.Printf("store:      %s (%s)\n", root, fs)
+	if note != "" {
+		fmt.Printf("            %s\n", note)
+	} else if remote {
+		fmt.Printf("            %s is a network filesystem: containers' files need local disk; fix: set [storage] root to a local path\n", fs)
+	}
+
+	if usernsErr == nil {
+		if err := probeOverlay(m, root); err != nil {
+			fmt.Printf("overlay:    kernel overlay unavailable: %v\n", err)
+		} else {
+			fmt.Printf("overlay:    kernel (overlayfs with userxattr in a user namespace)\n")
+		}
+	}
+	fmt.Printf("fuse:       %s\n", fuseStatus())
+	return nil
+}
+
+func usernsFix() string {
+	if b, err := os.ReadFile("/proc/sys/kernel/unprivileged_userns_clone"); err == nil && strings.TrimSpace(string(b)) == "0" {
+		return "sysctl -w kernel.unprivileged_userns_clone=1 (as root)"
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"); err == nil && strings.TrimSpace(string(b)) == "1" {
+		return "AppArmor restricts user namespaces: sysctl -w kernel.apparmor_restrict_unprivileged_userns=0, or an AppArmor profile for box"
+	}
+	if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err == nil && strings.TrimSpace(string(b)) == "0" {
+		return "sysctl -w user.max_user_namespaces=15000 (as root)"
+	}
+	return "ask an admin to enable unprivileged user namespaces"
+}
+
+// probeUserns starts the probe stage in a user namespace with mapping m.
+func probeUserns(m userns.Mapping) error {
+	_, err := runInUserns(m, stageCommand("probe"))
+	return err
+}
+
+// probeOverlay mounts an overlay with userxattr in a scratch dir on the
+// store's filesystem, inside a user namespace.
+func probeOverlay(m userns.Mapping, root string) error {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp(root, ".probe-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	_, err = runInUserns(m, stageCommand("probe", dir))
+	return err
+}
+
+// stageProbe: with no argument it only proves the namespace works; with a
+// directory it mounts an overlay there.
+func stageProbe(args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	dir := args[0]
+	for _, d := range []string{"l1", "l2", "upper", "work", "merged"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
+			return err
+		}
+	}
+	opts := fmt.Sprintf("lowerdir=%s:%s,upperdir=%s,workdir=%s,userxattr",
+		filepath.Join(dir, "l1"), filepath.Join(dir, "l2"), filepath.Join(dir, "upper"), filepath.Join(dir, "work"))
+	if err := unix.Mount("overlay", filepath.Join(dir, "merged"), "overlay", 0, opts); err != nil {
+		return &os.PathError{Op: "mount overlay", Path: dir, Err: err}
+	}
+	return unix.Unmount(filepath.Join(dir, "merged"), unix.MNT_DETACH)
+}
+
+func fuseStatus() string {
+	path, err := exec.LookPath("fuse-overlayfs")
+	if err != nil {
+		return "fuse-overlayfs not on PATH (only needed where kernel overlay is unavailable; fix: install fuse-overlayfs)"
+	}
+	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Sprintf("%s found, but /dev/fuse: %v (fix: chmod 0666 /dev/fuse as root)", path, err)
+	}
+	f.Close()
+	return path + " and /dev/fuse usable"
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/box-run/box/image"
+	"golang.org/x/term"
+)
+
+type pullCmd struct {
+	Quiet    bool   `short:"q" help:"Print only the image digest."`
+	Platform string `help:"Platform to pull, os/arch[/variant] (default: this host's)." placeholder:"OS/ARCH"`
+	Ref      string `arg:"" name:"image" help:"Image reference, e.g. alpine or host:port/repo:tag."`
+}
+
+func (c *pullCmd) Run(g *globals) error {
+	st, err := g.openStore()
+	if err != nil {
+		return err
+	}
+	res, err := pullImage(g, st, c.Ref, c.Platform, c.Quiet)
+	if err != nil {
+		return err
+	}
+	if c.Quiet {
+		fmt.Println(res.Image.Manifest)
+		return nil
+	}
+	fmt.Printf("Digest: %s\n", res.Image.Manifest)
+	if res.UpToDate {
+		fmt.Printf("Status: Image is up to date for %s\n", res.Name)
+	} else {
+		fmt.Printf("Status: Downloaded newer image for %s\n", res.Name)
+	}
+	return nil
+}
+
+// pullImage pulls ref with progress on stderr (bars on a terminal, a line per
+// layer otherwise) and the one-time note about squashed owners.
+func pullImage(g *globals, st *image.Store, ref, platform string, quiet bool) (*image.PullResult, error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var p progressWriter = nopProgress{}
+	if !quiet {
+		if term.IsTerminal(int(os.Stderr.Fd())) {
+			p = newBars(os.Stderr)
+		} else {
+			p = &lines{w: os.Stderr}
+		}
+	}
+	res, err := st.Pull(ctx, ref, image.PullOptions{Platform: platform, Progress: p.update})
+	p.finish()
+	if err != nil {
+		return nil, fmt.Errorf("pulling %s: %w", ref, err)
+	}
+	if res.Squashed > 0 && !quiet {
+		fmt.Fprintf(os.Stderr, "note: %d files of other owners are owned by you (uid 0 in containers): no subordinate id range for this user; see box info\n", res.Squashed)
+	}
+	return res, nil
+}

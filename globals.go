@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+
+	"github.com/box-run/box/config"
+	"github.com/box-run/box/image"
+	"github.com/box-run/box/userns"
+)
+
+// globals are the flags every command takes, and the lazily opened state
+// built from them.
+type globals struct {
+	Root   string `help:"Store location (default: $XDG_DATA_HOME/box)." env:"BOX_ROOT" placeholder:"DIR"`
+	Config string `help:"Config file; replaces the default files." env:"BOX_CONFIG" placeholder:"FILE"`
+	Debug  bool   `help:"Log what box does to stderr."`
+
+	log *slog.Logger
+	cfg *config.Config
+}
+
+func (g *globals) setup() {
+	var h slog.Handler = slog.NewTextHandler(io.Discard, nil)
+	if g.Debug {
+		h = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})
+	}
+	g.log = slog.New(h)
+}
+
+// config loads the configuration once.
+func (g *globals) config() (*config.Config, error) {
+	if g.cfg != nil {
+		return g.cfg, nil
+	}
+	c, err := config.Load(g.Config)
+	if err != nil {
+		return nil, err
+	}
+	g.cfg = c
+	return c, nil
+}
+
+// storeRoot picks the store location: --root/BOX_ROOT, then [storage] root,
+// then the default, which moves to local disk when the data home is on a
+// network filesystem. The note says why, when it did.
+func (g *globals) storeRoot() (root, note string, err error) {
+	if g.Root != "" {
+		return g.Root, "", nil
+	}
+	c, err := g.config()
+	if err != nil {
+		return "", "", err
+	}
+	if c.Storage.Root != "" {
+		return c.Storage.Root, "", nil
+	}
+	return image.DefaultRoot()
+}
+
+// openStore opens (creating if needed) the image store with this user's id mapping.
+func (g *globals) openStore() (*image.Store, error) {
+	root, _, err := g.storeRoot()
+	if err != nil {
+		return nil, err
+	}
+	m, _, err := userns.Detect()
+	if err != nil {
+		return nil, fmt.Errorf("working out the id mapping: %w", err)
+	}
+	c, err := g.config()
+	if err != nil {
+		return nil, err
+	}
+	return image.Open(image.Options{
+		Root:     root,
+		Mapping:  m.String(),
+		Unpack:   unpacker(m),
+		Remove:   remover(m),
+		Registry: registryOptions(c),
+		Log:      g.log,
+	})
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	// A build from a checkout: say which commit.
+	rev, dirty := "", ""
+	for _, s := range bi.Settings {
+		switch {
+		case s.Key == "vcs.revision" && len(s.Value) >= 12:
+			rev = "-" + s.Value[:12]
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = "-dirty"
+		}
+	}
+	return "dev" + rev + dirty
+}

@@ -1,0 +1,70 @@
+// Package image is box's image store: it pulls images from registries and
+// keeps them unpacked, one directory per layer, shared by every image that
+// has the layer.
+//
+// Layout under the store root (mode 0700):
+//
+//	blobs/sha256/<hex>   manifests and configs, verified
+//	layers/<hex>/        one unpacked layer, named by its DiffID
+//	images.json          the index: images and the names that point at them
+//	lock                 flock(2) held while the index changes
+//	locks/<hex>          flock(2) held while a layer is being fetched
+//	tmp/<id>/, tmp/<id>.lock  staging; reclaimed once its lock is free
+//	idmap                the id mapping the layers were unpacked with
+//
+// "Exists" means "complete": everything is written to staging, synced and
+// renamed into place, and the index is rewritten last, by atomic rename. A
+// pull killed at any point leaves at worst staging that the next pull reclaims.
+//
+// The package does not unpack tar streams itself (image/extract does, inside
+// the user namespace the caller provides through Options.Unpack), does not
+// read box's config file (the caller passes registry settings as functions),
+// and never prints: progress goes to Options.Progress, diagnostics to Log.
+//
+// Registry I/O, auth and platform selection are go-containerregistry's; its
+// cache and layout packages are not used as the store because they have no
+// staging, no locks and no atomic renames.
+package image
+
+import (
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Options configure a Store.
+type Options struct {
+	// Root is the store directory; created with mode 0700 if missing.
+	Root string
+	// Mapping is the id mapping layers are unpacked with, as text; a store
+	// unpacked with another mapping refuses to take new layers.
+	Mapping string
+	// Unpack extracts an uncompressed layer tar stream into the empty
+	// directory dir and returns how many entries lost their owner.
+	Unpack func(dir string, tar io.Reader) (squashed int, err error)
+	// Remove deletes directory trees that may hold files of other owners.
+	Remove func(paths ...string) error
+	// Registry returns the settings for a registry host ("docker.io", "127.0.0.1:5000").
+	Registry func(host string) RegistryConfig
+	// Log receives debug diagnostics; nil discards them.
+	Log *slog.Logger
+}
+
+// RegistryConfig is how to reach one registry.
+type RegistryConfig struct {
+	Mirrors  []string // hosts tried in order before the registry itself
+	Insecure bool     // allow plain HTTP and unverified TLS
+	CA       string   // PEM file with extra trusted CAs
+}
+
+// Image is one image in the index.
+type Image struct {
+	ID       string    `json:"id"`       // config digest, "sha256:…"
+	Manifest string    `json:"manifest"` // manifest digest as pulled
+	Names    []string  `json:"names"`    // full references, "docker.io/library/alpine:latest"
+	Layers   []string  `json:"layers"`   // DiffIDs, bottom first
+	Size     int64     `json:"size"`     // compressed bytes of the layers
+	Platform string    `json:"platform"` // os/arch[/variant]
+	Created  time.Time `json:"created"`  // from the image config
+	Pulled   time.Time `json:"pulled"`
+}

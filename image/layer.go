@@ -1,0 +1,149 @@
+package image
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// fetchLayer streams one layer into the store: compressed bytes (digest and
+// size verified by go-containerregistry at EOF) → decompress → sha256 for the
+// DiffID → Unpack into staging → rename. No temporary tarball is written.
+// fetched is false when another process stored the layer while we waited.
+func (s *Store) fetchLayer(ctx context.Context, l v1.Layer, digest, diffID string, size int64, progress func(Progress)) (fetched bool, squashed int, err error) {
+	dst := s.layerPath(diffID)
+	hexID := filepath.Base(dst)
+	// One fetcher per layer across processes: the others wait here and then
+	// find the layer present.
+	lock, err := lockFile(s.path("locks", hexID))
+	if err != nil {
+		return false, 0, fmt.Errorf("locking: %w", err)
+	}
+	defer lock.unlock()
+	if _, err := os.Lstat(dst); err == nil {
+		progress(Progress{Layer: digest, Status: Exists, Done: size, Total: size})
+		return false, 0, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return false, 0, err
+	}
+	dir, done, err := s.newStaging("layer-")
+	if err != nil {
+		return false, 0, err
+	}
+	defer done()
+	// Unpack writes into dir/rootfs and the whole staging dir is renamed: the
+	// layer's own "./" entry may make rootfs read-only or another id's, and
+	// renaming such a directory would need write permission on it.
+	rootfs := filepath.Join(dir, "rootfs")
+	if err := os.Mkdir(rootfs, 0o755); err != nil {
+		return false, 0, err
+	}
+
+	progress(Progress{Layer: digest, Status: Downloading, Total: size})
+	rc, err := l.Compressed()
+	if err != nil {
+		return false, 0, fmt.Errorf("fetching: %w", err)
+	}
+	defer rc.Close()
+	counted := &countingReader{r: rc, report: func(n int64) {
+		progress(Progress{Layer: digest, Status: Downloading, Done: n, Total: size})
+	}}
+	// Stop reading when the pull is cancelled (another layer failed).
+	stop := context.AfterFunc(ctx, func() { rc.Close() })
+	defer stop()
+
+	dec, closeDec, err := decompress(counted)
+	if err != nil {
+		return false, 0, fmt.Errorf("reading layer: %w", err)
+	}
+	defer closeDec()
+	h := sha256.New()
+	tee := io.TeeReader(dec, h)
+	squashed, err = s.opts.Unpack(rootfs, tee)
+	if err != nil {
+		// A blob corrupted on the way breaks decompression or the tar
+		// reader first; the digest, checked at the blob's end, says why.
+		if _, derr := io.Copy(io.Discard, counted); derr != nil && ctx.Err() == nil {
+			return false, 0, fmt.Errorf("corrupted blob: %w", derr)
+		}
+		return false, 0, fmt.Errorf("unpacking: %w", err)
+	}
+	// Drain both streams to EOF: the DiffID covers every byte, and the
+	// compressed digest is only checked at the end of the blob.
+	if _, err := io.Copy(io.Discard, tee); err != nil {
+		return false, 0, fmt.Errorf("reading layer: %w", err)
+	}
+	if _, err := io.Copy(io.Discard, counted); err != nil {
+		return false, 0, fmt.Errorf("reading layer: %w", err)
+	}
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != diffID {
+		return false, 0, fmt.Errorf("uncompressed content has digest %s, the image config says %s (corrupted layer)", short(got), short(diffID))
+	}
+	if err := syncFS(rootfs); err != nil {
+		return false, 0, err
+	}
+	if err := os.Rename(dir, dst); err != nil {
+		return false, 0, fmt.Errorf("storing layer: %w", err)
+	}
+	if err := syncDir(filepath.Dir(dst)); err != nil {
+		return false, 0, err
+	}
+	progress(Progress{Layer: digest, Status: Done, Done: size, Total: size})
+	return true, squashed, nil
+}
+
+// decompress detects gzip, zstd or a plain tar by magic bytes: media types
+// lie often enough (and docker's and OCI's differ) that content decides.
+func decompress(r io.Reader) (io.Reader, func(), error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	magic, err := br.Peek(4)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, nil, err
+	}
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, err
+		}
+		return zr, func() { zr.Close() }, nil
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br)
+		if err != nil {
+			return nil, nil, fmt.Errorf("zstd: %w", err)
+		}
+		return zr, zr.Close, nil
+	}
+	return br, func() {}, nil
+}
+
+// countingReader reports the running total of bytes read.
+type countingReader struct {
+	r      io.Reader
+	n      int64
+	report func(int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if n > 0 {
+		c.report(c.n)
+	}
+	return n, err
+}
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+

@@ -1,0 +1,320 @@
+package image
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// PullOptions tune one pull.
+type PullOptions struct {
+	// Platform is "os/arch[/variant]"; empty means this host's.
+	Platform string
+	// Progress, if set, is called (from several goroutines) as layers advance.
+	Progress func(Progress)
+}
+
+// Progress is the state of one layer of a pull.
+type Progress struct {
+	Layer  string // compressed digest, "sha256:…"
+	Status Status
+	Done   int64 // compressed bytes read so far
+	Total  int64 // compressed size
+}
+
+// Status is a layer's stage in a pull.
+type Status int
+
+const (
+	Waiting     Status = iota // queued, or waiting for another process fetching the same layer
+	Downloading               // streaming and unpacking
+	Exists                    // already in the store
+	Done                      // fetched, verified and stored
+)
+
+// PullResult says what a pull did.
+type PullResult struct {
+	Image    *Image
+	Name     string // the full name recorded
+	Fetched  int    // layers fetched
+	Squashed int    // files whose owner could not be kept (single id mapping)
+	UpToDate bool   // the image was already in the store
+	Source   string // registry host it came from (a mirror or the registry)
+}
+
+// Pull fetches ref into the store and names it.
+func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*PullResult, error) {
+	ref, err := ParseRef(refStr)
+	if err != nil {
+		return nil, err
+	}
+	plat, err := ParsePlatform(opts.Platform)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkMapping(); err != nil {
+		return nil, err
+	}
+	s.reclaimStaging()
+
+	img, src, err := s.resolve(ctx, ref, plat)
+	if err != nil {
+		return nil, err
+	}
+	res := &PullResult{Name: FullName(ref), Source: src}
+	rec, manifest, config, err := describe(img, plat)
+	if err != nil {
+		return nil, fmt.Errorf("reading image from %s: %w", src, explain(src, err))
+	}
+	if cur, err := s.Lookup(rec.ID); err == nil && cur.Manifest == rec.Manifest {
+		res.UpToDate = true
+	}
+
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("reading layers from %s: %w", src, explain(src, err))
+	}
+	if err := s.fetchLayers(ctx, src, layers, rec.Layers, opts.Progress, res); err != nil {
+		return nil, err
+	}
+	if err := s.putBlob(rec.Manifest, manifest); err != nil {
+		return nil, err
+	}
+	if err := s.putBlob(rec.ID, config); err != nil {
+		return nil, err
+	}
+	err = s.updateIndex(func(ix *index) error {
+		// A concurrent rmi may have taken a layer this pull found present:
+		// recording the image now would break "listed means complete".
+		for _, l := range rec.Layers {
+			if _, err := os.Lstat(s.layerPath(l)); err != nil {
+				return fmt.Errorf("layer %s vanished while pulling (removed by a concurrent rmi?); pull again", l)
+			}
+		}
+		res.Image = ix.put(rec, res.Name)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// resolve finds the image on the first mirror that has it, else on the registry.
+func (s *Store) resolve(ctx context.Context, ref name.Reference, plat *v1.Platform) (v1.Image, string, error) {
+	cands, err := s.candidates(ref)
+	if err != nil {
+		return nil, "", err
+	}
+	var errs []error
+	for i, c := range cands {
+		host := hostName(c.Context().RegistryStr())
+		ropts, err := s.remoteOptions(ctx, c, plat)
+		if err != nil {
+			return nil, "", err
+		}
+		img, err := remote.Image(c, ropts...)
+		if err == nil {
+			return img, host, nil
+		}
+		err = explain(host, err)
+		if i < len(cands)-1 {
+			s.log.Debug("mirror failed", "mirror", host, "err", err)
+			errs = append(errs, fmt.Errorf("mirror: %w", err))
+			continue
+		}
+		if errors.Is(err, errImageNotFound) {
+			err = fmt.Errorf("image %s %w on %s", FullName(ref), errImageNotFound, host)
+		}
+		if len(errs) > 0 && len(cands) > 1 {
+			// The registry itself failed too: say what the mirrors said,
+			// since offline setups rely on them.
+			err = fmt.Errorf("%w (and %w)", err, errors.Join(errs...))
+		}
+		return nil, "", err
+	}
+	return nil, "", errors.New("no registry to pull from")
+}
+
+// describe reads what the index records of img and checks it is runnable on plat.
+func describe(img v1.Image, plat *v1.Platform) (rec *Image, manifest, config []byte, err error) {
+	digest, err := img.Digest()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	manifest, err = img.RawManifest()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	config, err = img.RawConfigFile()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cfg, err := v1.ParseConfigFile(bytesReader(config))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("parsing image config: %w", err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
+		return nil, nil, nil, fmt.Errorf("image config lists %d layers but the manifest %d", len(cfg.RootFS.DiffIDs), len(m.Layers))
+	}
+	if cfg.OS != "" && (cfg.OS != plat.OS || cfg.Architecture != plat.Architecture) {
+		return nil, nil, nil, fmt.Errorf("image is for %s/%s, not %s/%s (use --platform to choose)", cfg.OS, cfg.Architecture, plat.OS, plat.Architecture)
+	}
+	rec = &Image{
+		ID:       m.Config.Digest.String(),
+		Manifest: digest.String(),
+		Created:  cfg.Created.Time,
+		Pulled:   time.Now().UTC(),
+		Platform: platformString(cfg),
+	}
+	for i, d := range cfg.RootFS.DiffIDs {
+		rec.Layers = append(rec.Layers, d.String())
+		rec.Size += m.Layers[i].Size
+	}
+	return rec, manifest, config, nil
+}
+
+func platformString(cfg *v1.ConfigFile) string {
+	p := cfg.OS + "/" + cfg.Architecture
+	if cfg.Variant != "" {
+		p += "/" + cfg.Variant
+	}
+	return p
+}
+
+// put adds or refreshes rec and moves name onto it.
+func (ix *index) put(rec *Image, fullName string) *Image {
+	for _, img := range ix.Images {
+		img.Names = slices.DeleteFunc(img.Names, func(n string) bool { return n == fullName })
+	}
+	var cur *Image
+	for _, img := range ix.Images {
+		if img.ID == rec.ID {
+			cur = img
+		}
+	}
+	if cur == nil {
+		ix.Images = append(ix.Images, rec)
+		cur = rec
+	} else {
+		names := cur.Names
+		*cur = *rec
+		cur.Names = names
+	}
+	cur.Names = append(cur.Names, fullName)
+	// An image with no name left stays (docker's dangling <none> image) until rmi.
+	return cur
+}
+
+// putBlob stores a verified manifest or config under its digest.
+func (s *Store) putBlob(digest string, data []byte) error {
+	h, err := v1.NewHash(digest)
+	if err != nil {
+		return err
+	}
+	got, _, err := v1.SHA256(bytesReader(data))
+	if err != nil {
+		return err
+	}
+	if got != h {
+		return fmt.Errorf("blob %s: content has digest %s (corrupted)", digest, got)
+	}
+	p := s.path("blobs", "sha256", h.Hex)
+	if _, err := os.Stat(p); err == nil {
+		return nil
+	}
+	if err := writeFileAtomic(p, data); err != nil {
+		return fmt.Errorf("storing blob %s: %w", digest, err)
+	}
+	return nil
+}
+
+// fetchLayers fetches the missing layers, pullJobs at a time.
+func (s *Store) fetchLayers(ctx context.Context, src string, layers []v1.Layer, diffIDs []string, progress func(Progress), res *PullResult) error {
+	if progress == nil {
+		progress = func(Progress) {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+		sem      = make(chan struct{}, pullJobs)
+	)
+	for i, l := range layers {
+		digest, err := l.Digest()
+		if err != nil {
+			return err
+		}
+		size, _ := l.Size()
+		if _, err := os.Lstat(s.layerPath(diffIDs[i])); err == nil {
+			progress(Progress{Layer: digest.String(), Status: Exists, Total: size, Done: size})
+			continue
+		}
+		progress(Progress{Layer: digest.String(), Status: Waiting, Total: size})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			fetched, squashed, err := s.fetchLayer(ctx, l, digest.String(), diffIDs[i], size, progress)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("layer %s: %w", short(digest.String()), explain(src, err))
+					cancel()
+				}
+				return
+			}
+			if fetched {
+				res.Fetched++
+			}
+			res.Squashed += squashed
+		}()
+	}
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	return firstErr
+}
+
+// short abbreviates a digest for messages.
+func short(d string) string {
+	if len(d) > 7+12 {
+		return d[:7+12]
+	}
+	return d
+}
+
+// ImageConfig returns the parsed config of img.
+func (s *Store) ImageConfig(img *Image) (*v1.ConfigFile, error) {
+	b, err := s.Blob(img.ID)
+	if err != nil {
+		return nil, fmt.Errorf("reading config of %s: %w", short(img.ID), err)
+	}
+	var cfg v1.ConfigFile
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return nil, fmt.Errorf("parsing config of %s: %w", short(img.ID), err)
+	}
+	return &cfg, nil
+}

@@ -1,0 +1,196 @@
+package image
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// registryConfig returns the settings for host, or the zero value.
+func (s *Store) registryConfig(host string) RegistryConfig {
+	if s.opts.Registry == nil {
+		return RegistryConfig{}
+	}
+	return s.opts.Registry(hostName(host))
+}
+
+// Transport returns the HTTP transport for host: the system roots plus the
+// configured CA, or no verification when the host is marked insecure.
+func (s *Store) Transport(host string) (http.RoundTripper, error) {
+	rc := s.registryConfig(host)
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	// Layers stream in parallel from one host; the default of 2 idle
+	// connections per host would reconnect for every blob.
+	t.MaxIdleConnsPerHost = 16
+	if rc.CA == "" && !rc.Insecure {
+		return t, nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if rc.CA != "" {
+		pem, err := os.ReadFile(rc.CA)
+		if err != nil {
+			return nil, fmt.Errorf("reading CA for %s: %w", host, err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("reading CA for %s: no certificates in %s", host, rc.CA)
+		}
+		cfg.RootCAs = pool
+	}
+	cfg.InsecureSkipVerify = rc.Insecure
+	t.TLSClientConfig = cfg
+	return t, nil
+}
+
+// candidates lists where to fetch ref from: each configured mirror (same
+// repository and tag/digest on the mirror's host), then the registry itself.
+func (s *Store) candidates(ref name.Reference) ([]name.Reference, error) {
+	var out []name.Reference
+	for _, m := range s.registryConfig(Host(ref)).Mirrors {
+		opts := []name.Option{}
+		if s.registryConfig(m).Insecure {
+			opts = append(opts, name.Insecure)
+		}
+		mref, err := name.ParseReference(strings.TrimSuffix(m, "/")+"/"+ref.Context().RepositoryStr()+sep(ref)+ref.Identifier(), opts...)
+		if err != nil {
+			return nil, fmt.Errorf("mirror %q of %s: %w", m, Host(ref), err)
+		}
+		out = append(out, mref)
+	}
+	if s.registryConfig(Host(ref)).Insecure {
+		r, err := name.ParseReference(ref.String(), name.Insecure)
+		if err != nil {
+			return nil, err
+		}
+		ref = r
+	}
+	return append(out, ref), nil
+}
+
+func sep(ref name.Reference) string {
+	if _, ok := ref.(name.Digest); ok {
+		return "@"
+	}
+	return ":"
+}
+
+// remoteOptions are the go-containerregistry options for talking to ref's host.
+func (s *Store) remoteOptions(ctx context.Context, ref name.Reference, p *v1.Platform) ([]remote.Option, error) {
+	t, err := s.Transport(ref.Context().RegistryStr())
+	if err != nil {
+		return nil, err
+	}
+	return []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithTransport(t),
+		// The keychain resolves per registry host, so a mirror never gets the
+		// credentials of the registry it mirrors, and vice versa.
+		remote.WithAuthFromKeychain(authn.DefaultKeychain),
+		remote.WithPlatform(*p),
+		remote.WithJobs(pullJobs),
+	}, nil
+}
+
+// pullJobs bounds parallel layer streams: enough to fill a link and both
+// cores, few enough that every stream is drained promptly.
+const pullJobs = 4
+
+// ParsePlatform parses "os/arch[/variant]"; "" is this host's platform
+// (go-containerregistry's own default is linux/amd64 whatever the host).
+func ParsePlatform(s string) (*v1.Platform, error) {
+	if s == "" {
+		p := &v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
+		if runtime.GOARCH == "arm64" {
+			p.Variant = "v8"
+		}
+		return p, nil
+	}
+	p, err := v1.ParsePlatform(s)
+	if err != nil || p.OS == "" || p.Architecture == "" || strings.Count(s, "/") > 2 {
+		return nil, fmt.Errorf("invalid platform %q: want os/arch[/variant], e.g. linux/arm64", s)
+	}
+	return p, nil
+}
+
+// explain turns registry and network errors into a message with a hint.
+func explain(host string, err error) error {
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		switch {
+		case terr.StatusCode == http.StatusUnauthorized || hasCode(terr, transport.UnauthorizedErrorCode):
+			return fmt.Errorf("%s: authentication required: run box login %s", host, host)
+		case terr.StatusCode == http.StatusForbidden || hasCode(terr, transport.DeniedErrorCode):
+			return fmt.Errorf("%s: access denied (check box login %s)", host, host)
+		case terr.StatusCode == http.StatusNotFound || hasCode(terr, transport.ManifestUnknownErrorCode) || hasCode(terr, transport.NameUnknownErrorCode):
+			return fmt.Errorf("image %w on %s", errImageNotFound, host)
+		}
+	}
+	if tlsErr := certError(err); tlsErr != nil {
+		return fmt.Errorf("TLS to %s: certificate not trusted (%v); set ca = \"/path/ca.pem\" or insecure = true under [registries.%q] in config.toml", host, tlsErr, host)
+	}
+	var nerr net.Error
+	var operr *net.OpError
+	if errors.As(err, &operr) || errors.As(err, &nerr) {
+		return fmt.Errorf("cannot reach registry %s: %v", host, rootCause(err))
+	}
+	return err
+}
+
+var errImageNotFound = errors.New("not found")
+
+func hasCode(e *transport.Error, code transport.ErrorCode) bool {
+	for _, d := range e.Errors {
+		if d.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// rootCause strips wrapping down to the innermost error, for short messages.
+func rootCause(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
+}
+
+func asTransportError(err error, target **transport.Error) bool { return errors.As(err, target) }
+
+// certError finds a certificate verification failure in err.
+func certError(err error) error {
+	var uerr x509.UnknownAuthorityError
+	var herr x509.HostnameError
+	var ierr x509.CertificateInvalidError
+	var cerr *tls.CertificateVerificationError
+	switch {
+	case errors.As(err, &uerr):
+		return uerr
+	case errors.As(err, &herr):
+		return herr
+	case errors.As(err, &ierr):
+		return ierr
+	case errors.As(err, &cerr):
+		return cerr.Err
+	}
+	return nil
+}

@@ -1,0 +1,79 @@
+package image
+
+import (
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// DefaultRoot is $XDG_DATA_HOME/box, unless that is on a network or FUSE
+// filesystem, where overlay upper dirs and user xattrs do not work: then
+// /var/tmp/$USER/box on local disk, and note says why.
+func DefaultRoot() (root, note string, err error) {
+	data := os.Getenv("XDG_DATA_HOME")
+	if data == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", "", fmt.Errorf("finding the store: %w (set --root or BOX_ROOT)", err)
+		}
+		data = filepath.Join(home, ".local", "share")
+	}
+	root = filepath.Join(data, "box")
+	if fs, remote := FSType(root); remote {
+		local := filepath.Join("/var/tmp", userName(), "box")
+		return local, fmt.Sprintf("%s is on %s, where overlay cannot keep container files; using %s (set [storage] root to choose)", root, fs, local), nil
+	}
+	return root, "", nil
+}
+
+// fsMagic names the filesystems box meets; remote marks those that cannot hold
+// overlay upper dirs (NFS, Lustre, GPFS, other FUSE).
+var fsMagic = map[int64]struct {
+	name   string
+	remote bool
+}{
+	0xEF53:     {"ext4", false},
+	0x58465342: {"xfs", false},
+	0x9123683E: {"btrfs", false},
+	0x01021994: {"tmpfs", false},
+	0x794c7630: {"overlayfs", false},
+	0x2FC12FC1: {"zfs", false},
+	0xF2F52010: {"f2fs", false},
+	0x6969:     {"nfs", true},
+	0x0BD00BD0: {"lustre", true},
+	0x47504653: {"gpfs", true},
+	0x65735546: {"fuse", true},
+	0xFF534D42: {"cifs", true},
+	0x5346414F: {"afs", true},
+	0x00C36400: {"ceph", true},
+	0x013111A8: {"ibrix", true},
+	0x19830326: {"fhgfs", true},
+}
+
+// FSType names the filesystem holding path (or its nearest existing parent)
+// and whether it is a network/FUSE filesystem.
+func FSType(path string) (name string, remote bool) {
+	for p := path; ; p = filepath.Dir(p) {
+		var st unix.Statfs_t
+		if err := unix.Statfs(p, &st); err == nil {
+			if fs, ok := fsMagic[int64(st.Type)]; ok {
+				return fs.name, fs.remote
+			}
+			return fmt.Sprintf("filesystem 0x%x", st.Type), false
+		}
+		if p == "/" || p == "." {
+			return "unknown", false
+		}
+	}
+}
+
+func userName() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return strconv.Itoa(os.Getuid())
+}

@@ -1,0 +1,290 @@
+package image
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Store is an opened image store.
+type Store struct {
+	root string
+	opts Options
+	log  *slog.Logger
+}
+
+// index is the on-disk images.json.
+type index struct {
+	Images []*Image `json:"images"`
+}
+
+// Open opens the store at opts.Root, creating its layout if needed.
+func Open(opts Options) (*Store, error) {
+	if opts.Root == "" {
+		return nil, errors.New("opening store: no root directory")
+	}
+	root, err := filepath.Abs(opts.Root)
+	if err != nil {
+		return nil, fmt.Errorf("opening store %q: %w", opts.Root, err)
+	}
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("creating store: %w", err)
+	}
+	for _, d := range []string{"blobs/sha256", "layers", "locks", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
+			return nil, fmt.Errorf("creating store: %w", err)
+		}
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Store{root: root, opts: opts, log: log}, nil
+}
+
+// Root is the store's directory.
+func (s *Store) Root() string { return s.root }
+
+// LayerDir is where the layer with DiffID diffID ("sha256:…") is unpacked:
+// the directory to stack as an overlay lower dir.
+func (s *Store) LayerDir(diffID string) string {
+	return filepath.Join(s.layerPath(diffID), "rootfs")
+}
+
+// layerPath is the layer's entry in layers/; it exists only when complete.
+func (s *Store) layerPath(diffID string) string {
+	return filepath.Join(s.root, "layers", strings.TrimPrefix(diffID, "sha256:"))
+}
+
+func (s *Store) path(elem ...string) string {
+	return filepath.Join(append([]string{s.root}, elem...)...)
+}
+
+// checkMapping records the store's id mapping on first use and refuses to mix
+// layers unpacked under another one: their owners would be wrong.
+func (s *Store) checkMapping() error {
+	p := s.path("idmap")
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return writeFileAtomic(p, []byte(s.opts.Mapping+"\n"))
+	}
+	if err != nil {
+		return err
+	}
+	if got := strings.TrimSpace(string(b)); got != s.opts.Mapping {
+		return fmt.Errorf("store %s was unpacked with id mapping %q but this user now maps %q; use another store (--root DIR) for the new mapping", s.root, got, s.opts.Mapping)
+	}
+	return nil
+}
+
+// readIndex reads images.json; renames make it always whole, so no lock is needed.
+func (s *Store) readIndex() (*index, error) {
+	b, err := os.ReadFile(s.path("images.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return &index{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading image index: %w", err)
+	}
+	var ix index
+	if err := json.Unmarshal(b, &ix); err != nil {
+		return nil, fmt.Errorf("reading image index %s: %w", s.path("images.json"), err)
+	}
+	return &ix, nil
+}
+
+// updateIndex runs fn on the index under the store lock and writes the result.
+func (s *Store) updateIndex(fn func(*index) error) error {
+	l, err := lockFile(s.path("lock"))
+	if err != nil {
+		return fmt.Errorf("locking store: %w", err)
+	}
+	defer l.unlock()
+	ix, err := s.readIndex()
+	if err != nil {
+		return err
+	}
+	if err := fn(ix); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(ix, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(s.path("images.json"), b); err != nil {
+		return fmt.Errorf("writing image index: %w", err)
+	}
+	return nil
+}
+
+// Images lists the images in the store.
+func (s *Store) Images() ([]*Image, error) {
+	ix, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	return ix.Images, nil
+}
+
+// ErrNotFound is returned when no image matches a name or id.
+var ErrNotFound = errors.New("no such image")
+
+// Lookup finds an image by name ("alpine", "host/repo:tag") or id prefix.
+func (s *Store) Lookup(nameOrID string) (*Image, error) {
+	ix, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	return ix.lookup(nameOrID)
+}
+
+func (ix *index) lookup(nameOrID string) (*Image, error) {
+	if ref, err := ParseRef(nameOrID); err == nil {
+		full := FullName(ref)
+		for _, img := range ix.Images {
+			for _, n := range img.Names {
+				if n == full {
+					return img, nil
+				}
+			}
+		}
+	}
+	if id := strings.TrimPrefix(nameOrID, "sha256:"); len(id) >= 3 && isHex(id) {
+		var found *Image
+		for _, img := range ix.Images {
+			if strings.HasPrefix(strings.TrimPrefix(img.ID, "sha256:"), id) {
+				if found != nil {
+					return nil, fmt.Errorf("image id %q is ambiguous", nameOrID)
+				}
+				found = img
+			}
+		}
+		if found != nil {
+			return found, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s", ErrNotFound, nameOrID)
+}
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// Blob returns a stored manifest or config by digest.
+func (s *Store) Blob(digest string) ([]byte, error) {
+	return os.ReadFile(s.path("blobs", "sha256", strings.TrimPrefix(digest, "sha256:")))
+}
+
+// newStaging makes a staging directory whose lock is held until done is
+// called. The lock file comes first, so a directory in tmp/ without one is
+// never a live pull's.
+func (s *Store) newStaging(prefix string) (dir string, done func(), err error) {
+	for range 10 {
+		dir = s.path("tmp", prefix+randomHex(8))
+		f, err := os.OpenFile(dir+".lock", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", nil, fmt.Errorf("creating staging: %w", err)
+		}
+		f.Close()
+		l, err := lockFile(dir + ".lock")
+		if err != nil {
+			return "", nil, fmt.Errorf("locking staging: %w", err)
+		}
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			os.Remove(dir + ".lock")
+			l.unlock()
+			return "", nil, fmt.Errorf("creating staging: %w", err)
+		}
+		return dir, func() {
+			if _, err := os.Lstat(dir); err == nil {
+				s.removeAll(dir)
+			}
+			os.Remove(dir + ".lock")
+			l.unlock()
+		}, nil
+	}
+	return "", nil, errors.New("creating staging: no free name")
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// reclaimStaging removes staging left by dead processes: those whose lock is free.
+func (s *Store) reclaimStaging() {
+	ents, err := os.ReadDir(s.path("tmp"))
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		lockPath := s.path("tmp", e.Name())
+		if !strings.HasSuffix(e.Name(), ".lock") {
+			if _, err := os.Stat(lockPath + ".lock"); errors.Is(err, fs.ErrNotExist) {
+				// A directory without a lock file is trash moved aside by rmi or a
+				// staging whose lock file was removed last: nobody owns it.
+				s.log.Debug("reclaiming", "path", lockPath)
+				s.removeAll(lockPath)
+			}
+			continue
+		}
+		l, ok, err := tryLockFile(lockPath)
+		if err != nil || !ok {
+			continue
+		}
+		dir := strings.TrimSuffix(lockPath, ".lock")
+		s.log.Debug("reclaiming staging", "path", dir)
+		if s.removeAll(dir) == nil {
+			os.Remove(lockPath)
+		}
+		l.unlock()
+	}
+}
+
+// removeAll deletes a tree that may hold files of other owners or read-only dirs.
+func (s *Store) removeAll(paths ...string) error {
+	if s.opts.Remove != nil {
+		return s.opts.Remove(paths...)
+	}
+	for _, p := range paths {
+		if err := RemoveAll(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RemoveAll is os.RemoveAll that also empties directories without write
+// permission (images have them: 0555 dirs are common).
+func RemoveAll(path string) error {
+	err := os.RemoveAll(path)
+	if err == nil || !errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			unix.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	return os.RemoveAll(path)
+}

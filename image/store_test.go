@@ -1,0 +1,94 @@
+package image
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestIndexPutAndLookup(t *testing.T) {
+	ix := &index{}
+	a := &Image{ID: "sha256:aaaa1111", Layers: []string{"sha256:l1"}}
+	b := &Image{ID: "sha256:bbbb2222", Layers: []string{"sha256:l1", "sha256:l2"}}
+	ix.put(a, "docker.io/library/alpine:latest")
+	ix.put(b, "docker.io/library/busybox:latest")
+	// Moving a name to another image takes it off the first.
+	ix.put(b, "docker.io/library/alpine:latest")
+	if len(a.Names) != 0 || len(b.Names) != 2 {
+		t.Fatalf("names after move: a=%v b=%v", a.Names, b.Names)
+	}
+	for in, want := range map[string]string{
+		"alpine":         b.ID,
+		"busybox:latest": b.ID,
+		"aaaa":           a.ID,
+		"sha256:bbbb":    b.ID,
+	} {
+		img, err := ix.lookup(in)
+		if err != nil || img.ID != want {
+			t.Errorf("lookup(%q) = %v, %v; want %s", in, img, err, want)
+		}
+	}
+	if _, err := ix.lookup("nothere"); err == nil || !strings.Contains(err.Error(), "no such image") {
+		t.Errorf("lookup(nothere) = %v", err)
+	}
+	// A re-pull of the same image keeps its names.
+	ix.put(&Image{ID: b.ID, Manifest: "sha256:new"}, "docker.io/library/busybox:1")
+	if img, _ := ix.lookup("busybox:1"); img.Manifest != "sha256:new" || len(img.Names) != 3 {
+		t.Errorf("after refresh: %+v", img)
+	}
+}
+
+// TestReclaimStaging: staging whose lock is free (its owner died) is removed,
+// staging whose lock is held is left alone.
+func TestReclaimStaging(t *testing.T) {
+	s, err := Open(Options{Root: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, done, err := s.newStaging("layer-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	dead := filepath.Join(s.path("tmp"), "layer-dead")
+	os.MkdirAll(filepath.Join(dead, "rootfs", "ro"), 0o755)
+	os.Chmod(filepath.Join(dead, "rootfs", "ro"), 0o555)
+	os.WriteFile(dead+".lock", nil, 0o600)
+	trash := filepath.Join(s.path("tmp"), "trash-x")
+	os.MkdirAll(trash, 0o755)
+
+	s.reclaimStaging()
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("live staging was reclaimed: %v", err)
+	}
+	for _, p := range []string{dead, dead + ".lock", trash} {
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("%s survived reclaim", p)
+		}
+	}
+}
+
+func TestCheckMapping(t *testing.T) {
+	root := t.TempDir()
+	s, _ := Open(Options{Root: root, Mapping: "uid=0:1000:1 gid=0:1000:1"})
+	if err := s.checkMapping(); err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := Open(Options{Root: root, Mapping: "uid=0:1000:1,1:100000:65536 gid=0:1000:1,1:100000:65536"})
+	err := s2.checkMapping()
+	if err == nil || !strings.Contains(err.Error(), "--root") {
+		t.Errorf("mapping change not refused clearly: %v", err)
+	}
+}
+
+func TestStoreMode(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "store")
+	if _, err := Open(Options{Root: root}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(root)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("store mode %v, %v; want 0700", fi.Mode(), err)
+	}
+}

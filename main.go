@@ -1,0 +1,111 @@
+// Command box runs OCI containers as an unprivileged user, from one static binary.
+//
+// main stays thin: it dispatches re-executed stages before any flag parsing,
+// declares the kong grammar (one file per subcommand) and turns errors into one
+// "box: …" line and an exit code.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/alecthomas/kong"
+)
+
+// version is stamped by the release build (-ldflags "-X main.version=…").
+var version = ""
+
+// cli is the whole command grammar; each command's Run lives in cmd_<name>.go.
+type cli struct {
+	globals
+
+	Pull    pullCmd    `cmd:"" help:"Pull an image from a registry into the store."`
+	Images  imagesCmd  `cmd:"" help:"List images in the store."`
+	Rmi     rmiCmd     `cmd:"" help:"Remove images (and layers no other image uses)."`
+	Tag     tagCmd     `cmd:"" help:"Give an image another name."`
+	Login   loginCmd   `cmd:"" help:"Store credentials for a registry (docker-compatible config)."`
+	Logout  logoutCmd  `cmd:"" help:"Remove stored credentials for a registry."`
+	Info    infoCmd    `cmd:"" help:"Show what this host supports and what box will use."`
+	Version versionCmd `cmd:"" help:"Print box's version."`
+}
+
+func main() {
+	// Re-executed stages (/proc/self/exe) are chosen by environment, before kong
+	// sees argv: their argv is box's own, not a user's command line.
+	if isStage() {
+		os.Exit(runStage())
+	}
+	os.Exit(runCLI(os.Args[1:]))
+}
+
+func runCLI(args []string) int {
+	var c cli
+	parser, err := kong.New(&c,
+		kong.Name("box"),
+		kong.Description("Rootless containers in one binary: no daemon, no setuid helper."),
+		kong.UsageOnError(),
+		kong.Exit(func(code int) { panic(exitCode(code)) }),
+		kong.Vars{"version": versionString()},
+	)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "box: %v\n", err)
+		return 125
+	}
+	code := func() (code int) {
+		// kong calls Exit for --help and usage errors; turn that into a return so
+		// deferred cleanups run and the test binary can call runCLI repeatedly.
+		defer func() {
+			if r := recover(); r != nil {
+				if c, ok := r.(exitCode); ok {
+					code = int(c)
+					return
+				}
+				panic(r)
+			}
+		}()
+		kctx, err := parser.Parse(args)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "box: %v\n", err)
+			return 125
+		}
+		c.globals.setup()
+		return exitStatus(kctx.Run(&c.globals))
+	}()
+	return code
+}
+
+// exitCode carries kong's requested exit status through a panic.
+type exitCode int
+
+// statusError is an error with the exit status box should end with.
+type statusError struct {
+	status int
+	err    error
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
+// withStatus wraps err so that box exits with status.
+func withStatus(status int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &statusError{status: status, err: err}
+}
+
+// exitStatus prints err as one line and returns the status to exit with:
+// 125 unless the error says otherwise (docker's "the runner itself failed").
+func exitStatus(err error) int {
+	if err == nil {
+		return 0
+	}
+	status := 125
+	var se *statusError
+	if errors.As(err, &se) {
+		status = se.status
+	}
+	fmt.Fprintf(os.Stderr, "box: %v\n", err)
+	return status
+}

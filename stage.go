@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	"github.com/box-run/box/image"
+	"github.com/box-run/box/image/extract"
+	"github.com/box-run/box/userns"
+)
+
+// stageEnv names the stage a re-executed box runs. It is box's own and is
+// never passed on to anything box executes for the user.
+const stageEnv = "_BOX_STAGE"
+
+func isStage() bool { return os.Getenv(stageEnv) != "" }
+
+// runStage runs inside the namespaces the parent created. Its errors are one
+// line on stderr, which the parent quotes.
+func runStage() int {
+	if err := userns.ChildInit(); err != nil {
+		fmt.Fprintf(os.Stderr, "%v\n", err)
+		return 125
+	}
+	var err error
+	switch st := os.Getenv(stageEnv); st {
+	case "extract":
+		err = stageExtract(os.Args[1:])
+	case "remove":
+		err = stageRemove(os.Args[1:])
+	case "probe":
+		err = stageProbe(os.Args[1:])
+	default:
+		err = fmt.Errorf("unknown stage %q", st)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// stageExtract unpacks the tar on stdin into the directory argument.
+func stageExtract(args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("extract stage: want 1 argument, got %d", len(args))
+	}
+	res, err := extract.Extract(args[0], bufio.NewReaderSize(os.Stdin, 1<<20))
+	if err != nil {
+		return err
+	}
+	fmt.Printf("squashed %d\n", res.Squashed)
+	return nil
+}
+
+// stageRemove deletes trees that hold files only the namespace's ids may remove.
+func stageRemove(args []string) error {
+	for _, p := range args {
+		if err := image.RemoveAll(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stageCommand re-executes box as stage with args. argv[0] stays "box" so the
+// test binary, which dispatches on it, runs main too.
+func stageCommand(stage string, args ...string) *exec.Cmd {
+	cmd := exec.Command("/proc/self/exe", args...)
+	cmd.Args = append([]string{"box"}, args...)
+	cmd.Env = append(os.Environ(), stageEnv+"="+stage)
+	return cmd
+}
+
+// runInUserns runs a stage in a user namespace with mapping m and returns its stdout.
+func runInUserns(m userns.Mapping, cmd *exec.Cmd) (string, error) {
+	var stdout bytes.Buffer
+	stderr := &tailBuffer{max: 4096}
+	cmd.Stdout, cmd.Stderr = &stdout, stderr
+	if err := userns.Start(cmd, m, 0); err != nil {
+		if msg := strings.TrimSpace(stderr.String()); msg != "" {
+			return "", fmt.Errorf("%w: %s", err, lastLine(msg))
+		}
+		return "", err
+	}
+	if err := cmd.Wait(); err != nil {
+		if msg := strings.TrimSpace(stderr.String()); msg != "" {
+			return "", fmt.Errorf("%s", lastLine(msg))
+		}
+		return "", err
+	}
+	return stdout.String(), nil
+}
+
+// unpacker extracts layers in the extract stage, inside a user namespace with
+// the store's mapping, so file owners land as they will be seen in containers.
+func unpacker(m userns.Mapping) func(string, io.Reader) (int, error) {
+	return func(dir string, r io.Reader) (int, error) {
+		cmd := stageCommand("extract", dir)
+		cmd.Stdin = r
+		out, err := runInUserns(m, cmd)
+		if err != nil {
+			return 0, err
+		}
+		n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(out, "squashed")))
+		return n, nil
+	}
+}
+
+// remover deletes store trees; files owned by subordinate ids can only be
+// removed from inside the namespace.
+func remover(m userns.Mapping) func(...string) error {
+	return func(paths ...string) error {
+		if m.Single() {
+			for _, p := range paths {
+				if err := image.RemoveAll(p); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		_, err := runInUserns(m, stageCommand("remove", paths...))
+		return err
+	}
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	buf []byte
+	max int
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = t.buf[len(t.buf)-t.max:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return string(t.buf) }
+
+func lastLine(s string) string {
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
