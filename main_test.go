@@ -1,0 +1,351 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/box-run/box/image"
+	"github.com/box-run/box/userns"
+	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/sys/unix"
+)
+
+// The test binary is box: testscript runs it under the name "box", and box's
+// re-executed stages come back through here too (argv[0] "box").
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){"box": main})
+}
+
+var (
+	fixtureOnce sync.Once
+	fixtureSet  *fixtures
+	fixtureErr  error
+)
+
+func TestScripts(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Fatal("box's tests exercise the rootless paths: run them as an unprivileged user (see README), not as root")
+	}
+	if _, _, err := userns.Detect(); err != nil {
+		t.Fatalf("detecting the id mapping: %v", err)
+	}
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testscripts",
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Setup:               setupScript,
+		Condition:           condition,
+		Cmds: map[string]func(*testscript.TestScript, bool, []string){
+			"tls-registry": cmdTLSRegistry,
+			"ls-layer":     cmdLsLayer,
+			"store-check":  cmdStoreCheck,
+			"wait-staging": cmdWaitStaging,
+			"host-absent":  cmdHostAbsent,
+			"exitcode":     cmdExitCode,
+			"expand":       cmdExpand,
+			"image-id":     cmdImageID,
+		},
+	})
+}
+
+// setupScript gives each script its own home, config and store, and its own
+// in-process registry holding the fixture images ($REGISTRY).
+func setupScript(env *testscript.Env) error {
+	fixtureOnce.Do(func() { fixtureSet, fixtureErr = buildFixtures() })
+	if fixtureErr != nil {
+		return fixtureErr
+	}
+	srv := startRegistry()
+	env.Defer(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	if err := fixtureSet.push(host); err != nil {
+		return err
+	}
+	work := env.WorkDir
+	home := filepath.Join(work, "home")
+	for _, d := range []string{home, filepath.Join(work, "config"), filepath.Join(work, "data")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+	}
+	env.Setenv("REGISTRY", host)
+	env.Setenv("HOME", home)
+	env.Setenv("XDG_CONFIG_HOME", filepath.Join(work, "config"))
+	env.Setenv("XDG_DATA_HOME", filepath.Join(work, "data"))
+	env.Setenv("STORE", filepath.Join(work, "data", "box"))
+	env.Setenv("DOCKER_CONFIG", filepath.Join(home, ".docker"))
+	env.Setenv("PATH", os.Getenv("PATH"))
+	env.Setenv("UID", fmt.Sprint(os.Getuid()))
+	env.Setenv("GOARCH", runtime.GOARCH)
+	other := "arm64"
+	if runtime.GOARCH == "arm64" {
+		other = "amd64"
+	}
+	env.Setenv("OTHERARCH", other)
+	return nil
+}
+
+// conditions are the script conditions box adds, each described; an unknown
+// one is an error rather than false.
+var conditions = map[string]struct {
+	desc string
+	eval func() bool
+}{
+	"subuid": {"the user has a subordinate id range and newuidmap", func() bool {
+		m, _, err := userns.Detect()
+		return err == nil && !m.Single()
+	}},
+}
+
+func condition(cond string) (bool, error) {
+	c, ok := conditions[cond]
+	if !ok {
+		return false, fmt.Errorf("unknown condition %q", cond)
+	}
+	return c.eval(), nil
+}
+
+// cmdTLSRegistry starts Debian's docker-registry with TLS and basic auth for
+// this script and pushes the hello and alpine fixtures into it.
+// Sets TLSREG, TLSCA, TLSUSER, TLSPASS.
+func cmdTLSRegistry(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! tls-registry")
+	}
+	dir := ts.MkAbs("tls-registry")
+	ts.Check(os.MkdirAll(dir, 0o700))
+	r, err := startTLSRegistry(dir)
+	ts.Check(err)
+	ts.Defer(r.stop)
+	opts, err := r.pushOptions()
+	ts.Check(err)
+	ts.Check(fixtureSet.pushOnly(r.host, []string{"hello:latest", "library/alpine:latest", "multi:latest"}, opts...))
+	ts.Setenv("TLSREG", r.host)
+	ts.Setenv("TLSCA", r.caFile)
+	ts.Setenv("TLSUSER", r.user)
+	ts.Setenv("TLSPASS", r.pass)
+}
+
+// cmdLsLayer lists layer N of an image in the store, one line per entry:
+// type, permissions, owner as seen inside containers, path, and extras.
+func cmdLsLayer(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: ls-layer IMAGE N")
+	}
+	st, err := image.Open(image.Options{Root: ts.Getenv("STORE")})
+	ts.Check(err)
+	img, err := st.Lookup(args[0])
+	ts.Check(err)
+	var n int
+	fmt.Sscan(args[1], &n)
+	if n >= len(img.Layers) {
+		ts.Fatalf("image has %d layers", len(img.Layers))
+	}
+	m, _, err := userns.Detect()
+	ts.Check(err)
+	root := st.LayerDir(img.Layers[n])
+	var out []string
+	ts.Check(filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		st := fi.Sys().(*syscall.Stat_t)
+		line := fmt.Sprintf("%s %s %d:%d %s", typeChar(fi.Mode()), fi.Mode().Perm(), toContainer(m.UIDs, int(st.Uid)), toContainer(m.GIDs, int(st.Gid)), rel)
+		if fi.Mode()&os.ModeSetuid != 0 {
+			line += " setuid"
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			t, _ := os.Readlink(p)
+			line += " -> " + t
+		}
+		if fi.Mode()&os.ModeCharDevice != 0 {
+			line += fmt.Sprintf(" dev=%d,%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+		}
+		if fi.Mode().IsRegular() && st.Nlink > 1 {
+			line += fmt.Sprintf(" links=%d", st.Nlink)
+		}
+		if fi.Mode()&os.ModeSymlink == 0 {
+			line += xattrs(p)
+		}
+		out = append(out, line)
+		return nil
+	}))
+	sort.Strings(out)
+	fmt.Fprintln(ts.Stdout(), strings.Join(out, "\n"))
+}
+
+func typeChar(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "d"
+	case m&os.ModeSymlink != 0:
+		return "l"
+	case m&os.ModeCharDevice != 0:
+		return "c"
+	case m&os.ModeNamedPipe != 0:
+		return "p"
+	}
+	return "-"
+}
+
+func toContainer(maps []userns.IDMap, host int) int {
+	for _, m := range maps {
+		if host >= m.HostID && host < m.HostID+m.Size {
+			return host - m.HostID + m.ContainerID
+		}
+	}
+	return -1
+}
+
+func xattrs(p string) string {
+	buf := make([]byte, 4096)
+	n, err := unix.Llistxattr(p, buf)
+	if err != nil || n == 0 {
+		return ""
+	}
+	var out []string
+	for _, k := range strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00") {
+		v := make([]byte, 256)
+		vn, _ := unix.Lgetxattr(p, k, v)
+		if vn < 0 {
+			vn = 0
+		}
+		out = append(out, fmt.Sprintf(" xattr:%s=%s", k, v[:vn]))
+	}
+	sort.Strings(out)
+	return strings.Join(out, "")
+}
+
+// cmdStoreCheck checks the store's invariants: no staging left behind, every
+// listed image complete, no layer without an image. "store-check empty"
+// also requires no images and no layers.
+func cmdStoreCheck(ts *testscript.TestScript, neg bool, args []string) {
+	root := ts.Getenv("STORE")
+	var problems []string
+	tmp, _ := os.ReadDir(filepath.Join(root, "tmp"))
+	for _, e := range tmp {
+		problems = append(problems, "left in tmp/: "+e.Name())
+	}
+	st, err := image.Open(image.Options{Root: root})
+	ts.Check(err)
+	imgs, err := st.Images()
+	ts.Check(err)
+	used := map[string]bool{}
+	for _, img := range imgs {
+		for _, l := range img.Layers {
+			used[strings.TrimPrefix(l, "sha256:")] = true
+			if _, err := os.Lstat(st.LayerDir(l)); err != nil {
+				problems = append(problems, fmt.Sprintf("image %v lacks layer %s", img.Names, l))
+			}
+		}
+	}
+	layers, _ := os.ReadDir(filepath.Join(root, "layers"))
+	for _, l := range layers {
+		if !used[l.Name()] {
+			problems = append(problems, "layer without image: "+l.Name())
+		}
+	}
+	if len(args) == 1 && args[0] == "empty" {
+		if len(imgs) > 0 || len(layers) > 0 {
+			problems = append(problems, fmt.Sprintf("store not empty: %d images, %d layers", len(imgs), len(layers)))
+		}
+	}
+	if neg {
+		if len(problems) == 0 {
+			ts.Fatalf("store is consistent")
+		}
+		return
+	}
+	if len(problems) > 0 {
+		ts.Fatalf("store %s:\n%s", root, strings.Join(problems, "\n"))
+	}
+}
+
+// cmdWaitStaging waits until a pull has staging in the store (a layer is
+// being unpacked), so a script can kill it half way.
+func cmdWaitStaging(ts *testscript.TestScript, neg bool, args []string) {
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		ents, _ := os.ReadDir(filepath.Join(ts.Getenv("STORE"), "tmp"))
+		for _, e := range ents {
+			if e.IsDir() {
+				if fs, _ := os.ReadDir(filepath.Join(ts.Getenv("STORE"), "tmp", e.Name(), "rootfs")); len(fs) > 0 {
+					return
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Fatalf("no staging appeared in %s/tmp within 20s", ts.Getenv("STORE"))
+}
+
+// cmdHostAbsent fails if a path exists on the host: for escapes a hostile
+// layer must not achieve.
+func cmdHostAbsent(ts *testscript.TestScript, neg bool, args []string) {
+	for _, p := range args {
+		if _, err := os.Lstat(p); err == nil {
+			os.Remove(p)
+			ts.Fatalf("%s exists on the host: a layer escaped the store", p)
+		}
+	}
+}
+
+func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// cmdExitCode runs a program like exec and asserts its exit status:
+// "exitcode 125 box pull x". Its output is kept for stdout/stderr checks.
+func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exitcode N PROGRAM [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		got = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("running %s: %v", args[1], err)
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}
+
+// cmdExpand replaces $VARS in files with the script's environment, for config
+// files that name this script's registry.
+func cmdExpand(ts *testscript.TestScript, neg bool, args []string) {
+	for _, f := range args {
+		p := ts.MkAbs(f)
+		b, err := os.ReadFile(p)
+		ts.Check(err)
+		ts.Check(os.WriteFile(p, []byte(os.Expand(string(b), ts.Getenv)), 0o600))
+	}
+}
+
+// cmdImageID sets VAR to the short id of IMAGE in the store.
+func cmdImageID(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: image-id IMAGE VAR")
+	}
+	st, err := image.Open(image.Options{Root: ts.Getenv("STORE")})
+	ts.Check(err)
+	img, err := st.Lookup(args[0])
+	ts.Check(err)
+	ts.Setenv(args[1], strings.TrimPrefix(img.ID, "sha256:")[:12])
+}
