@@ -108,3 +108,11 @@ func versionString() string {
 	}
 	return "dev" + rev + dirty
 }
+
+func detectMapping() (userns.Mapping, error) {
+	m, _, err := userns.Detect()
+	if err != nil {
+		return m, fmt.Errorf("working out the id mapping: %w", err)
+	}
+	return m, nil
+}

@@ -20,6 +20,9 @@ var version = ""
 type cli struct {
 	globals
 
+	Run     runCmd     `cmd:"" help:"Run a command in a new container."`
+	Ps      psCmd      `cmd:"" help:"List containers."`
+	Rm      rmCmd      `cmd:"" help:"Remove containers."`
 	Pull    pullCmd    `cmd:"" help:"Pull an image from a registry into the store."`
 	Images  imagesCmd  `cmd:"" help:"List images in the store."`
 	Rmi     rmiCmd     `cmd:"" help:"Remove images (and layers no other image uses)."`
@@ -84,8 +87,21 @@ type statusError struct {
 	err    error
 }
 
-func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.status)
+	}
+	return e.err.Error()
+}
 func (e *statusError) Unwrap() error { return e.err }
+
+// exitWith ends box with status and no message: the container's own status.
+func exitWith(status int) error {
+	if status == 0 {
+		return nil
+	}
+	return &statusError{status: status}
+}
 
 // withStatus wraps err so that box exits with status.
 func withStatus(status int, err error) error {
@@ -105,6 +121,9 @@ func exitStatus(err error) int {
 	var se *statusError
 	if errors.As(err, &se) {
 		status = se.status
+		if se.err == nil {
+			return status // the container's own status: it said what it had to
+		}
 	}
 	fmt.Fprintf(os.Stderr, "box: %v\n", err)
 	return status

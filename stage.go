@@ -12,12 +12,13 @@ import (
 
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/image/extract"
+	"github.com/box-run/box/run"
 	"github.com/box-run/box/userns"
 )
 
 // stageEnv names the stage a re-executed box runs. It is box's own and is
 // never passed on to anything box executes for the user.
-const stageEnv = "_BOX_STAGE"
+const stageEnv = run.StageEnv
 
 func isStage() bool { return os.Getenv(stageEnv) != "" }
 
@@ -30,6 +31,8 @@ func runStage() int {
 	}
 	var err error
 	switch st := os.Getenv(stageEnv); st {
+	case "init":
+		return run.Init()
 	case "extract":
 		err = stageExtract(os.Args[1:])
 	case "remove":
@@ -71,12 +74,7 @@ func stageRemove(args []string) error {
 
 // stageCommand re-executes box as stage with args. argv[0] stays "box" so the
 // test binary, which dispatches on it, runs main too.
-func stageCommand(stage string, args ...string) *exec.Cmd {
-	cmd := exec.Command("/proc/self/exe", args...)
-	cmd.Args = append([]string{"box"}, args...)
-	cmd.Env = append(os.Environ(), stageEnv+"="+stage)
-	return cmd
-}
+func stageCommand(stage string, args ...string) *exec.Cmd { return run.Command(stage, args...) }
 
 // runInUserns runs a stage in a user namespace with mapping m and returns its stdout.
 func runInUserns(m userns.Mapping, cmd *exec.Cmd) (string, error) {

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/box-run/box/image"
+	"github.com/box-run/box/run"
+	"github.com/box-run/box/userns"
+	"golang.org/x/term"
+)
+
+type runCmd struct {
+	Interactive bool     `short:"i" help:"Keep stdin open to the container."`
+	TTY         bool     `short:"t" help:"Allocate a pseudo-terminal in the container."`
+	Rm          bool     `help:"Remove the container when it exits."`
+	Name        string   `help:"Container name (default: a random one)."`
+	Env         []string `sep:"none" short:"e" help:"Set an environment variable, K=V, or K to take it from here." placeholder:"K=V"`
+	EnvFile     []string `sep:"none" help:"Read environment variables from a file." placeholder:"FILE"`
+	Workdir     string   `short:"w" help:"Working directory inside the container (must exist)." placeholder:"DIR"`
+	User        string   `short:"u" help:"User to run as: name|uid[:group|gid]." placeholder:"USER"`
+	Volume      []string `sep:"none" short:"v" help:"Bind mount SRC:DST[:ro]." placeholder:"SRC:DST"`
+	Mount       []string `sep:"none" help:"Mount: type=bind|tmpfs,source=…,target=…[,readonly]." placeholder:"SPEC"`
+	Tmpfs       []string `sep:"none" help:"Mount a tmpfs at DST[:options]." placeholder:"DST"`
+	ReadOnly    bool     `help:"Mount the container's root read-only."`
+	Entrypoint  optional `help:"Override the image's entrypoint (\"\" clears it)." placeholder:"CMD"`
+	Hostname    string   `help:"Container hostname (default: the short container id)."`
+	Init        bool     `help:"Run a small init as PID 1 that reaps zombies and forwards signals."`
+	Platform    string   `help:"Platform to pull if the image is missing." placeholder:"OS/ARCH"`
+	Userns      string   `help:"User namespace mode: \"\" (root inside is you) or keep-id (your own uid inside)." enum:",keep-id" default:""`
+	Network     string   `help:"Network: none (loopback only; the default until user-mode networking lands) or host." enum:"none,host" default:"none"`
+	Pull        string   `help:"Pull the image: missing, always or never." enum:"missing,always,never" default:"missing"`
+	Args        []string `arg:"" passthrough:"" name:"image [command...]" help:"Image, then the command and its arguments."`
+}
+
+// optional is a string flag that remembers whether it was given, for
+// --entrypoint where "" (clear it) differs from absent.
+type optional struct {
+	set bool
+	v   string
+}
+
+func (o *optional) UnmarshalText(b []byte) error {
+	o.set, o.v = true, string(b)
+	return nil
+}
+
+func (c *runCmd) Run(g *globals) error {
+	spec, ct, m, err := c.prepare(g)
+	if err != nil {
+		return withStatus(125, err)
+	}
+	root, _, err := g.storeRoot()
+	if err != nil {
+		return err
+	}
+	status, err := run.Run(run.Options{
+		Spec:       spec,
+		Container:  ct,
+		Containers: run.Containers{Root: filepath.Join(root, "containers")},
+		Mapping:    m,
+		Stdin:      c.Interactive,
+		Remove:     c.Rm,
+		RemoveAll:  remover(m),
+		Log:        g.log,
+		Warn:       os.Stderr,
+	})
+	if err != nil {
+		return withStatus(125, err)
+	}
+	return exitWith(status)
+}
+
+// prepare resolves the image (pulling it if needed) and turns the flags and
+// the image config into the container's spec.
+func (c *runCmd) prepare(g *globals) (*run.Spec, *run.Container, userns.Mapping, error) {
+	var m userns.Mapping
+	if len(c.Args) == 0 {
+		return nil, nil, m, errors.New("\"box run\" requires an image")
+	}
+	// kong's passthrough takes an unknown flag before the image as the
+	// first argument; an image name never starts with "-".
+	if strings.HasPrefix(c.Args[0], "-") {
+		return nil, nil, m, fmt.Errorf("unknown flag %s (see box run --help)", c.Args[0])
+	}
+	if c.Name != "" {
+		if err := run.ValidName(c.Name); err != nil {
+			return nil, nil, m, err
+		}
+	}
+	if c.TTY && !term.IsTerminal(int(os.Stdin.Fd())) {
+		fmt.Fprintln(os.Stderr, "box: warning: the input device is not a TTY; -t allocates one in the container anyway")
+	}
+	ref, cmdArgs := c.Args[0], c.Args[1:]
+	st, err := g.openStore()
+	if err != nil {
+		return nil, nil, m, err
+	}
+	img, err := c.image(g, st, ref)
+	if err != nil {
+		return nil, nil, m, err
+	}
+	cfg, err := st.ImageConfig(img)
+	if err != nil {
+		return nil, nil, m, err
+	}
+	wd, _ := os.Getwd()
+	home, _ := os.UserHomeDir()
+	var ep *string
+	if c.Entrypoint.set {
+		ep = &c.Entrypoint.v
+	}
+	id := run.NewID()
+	hostname := c.Hostname
+	if hostname == "" {
+		hostname = id[:12]
+	}
+	args, env, cwd, usr, err := run.Process(cfg.Config, run.ProcessOptions{
+		Entrypoint: ep, Args: cmdArgs, Env: c.Env, EnvFiles: c.EnvFile,
+		Workdir: c.Workdir, User: c.User, TTY: c.TTY, Hostname: hostname, HostEnv: os.LookupEnv,
+	})
+	if err != nil {
+		return nil, nil, m, err
+	}
+	mounts, err := c.mounts(wd, home)
+	if err != nil {
+		return nil, nil, m, err
+	}
+	m, _, err = userns.Detect()
+	if err != nil {
+		return nil, nil, m, err
+	}
+	conf, err := g.config()
+	if err != nil {
+		return nil, nil, m, err
+	}
+	spec := &run.Spec{
+		ID:           id,
+		Hostname:     hostname,
+		Overlay:      conf.Storage.Overlay,
+		OverlayCache: filepath.Join(st.Root(), "overlay-mode"),
+		ReadOnly:     c.ReadOnly,
+		Volatile:     c.Rm,
+		Args:         args,
+		Env:          env,
+		Cwd:          cwd,
+		MakeCwd:      c.Workdir == "",
+		User:         usr,
+		TTY:          c.TTY,
+		Init:         c.Init,
+		Mounts:       mounts,
+		Network:      c.Network,
+		Hosts:        hostsFile(hostname, c.Network),
+		ResolvConf:   readOr("/etc/resolv.conf", ""),
+	}
+	for _, l := range img.Layers {
+		spec.Layers = append(spec.Layers, st.LayerDir(l))
+	}
+	if c.Userns == "keep-id" {
+		spec.KeepID = true
+		spec.HostUID, spec.HostGID = os.Getuid(), os.Getgid()
+		spec.UserName = currentUserName()
+	}
+	name := c.Name
+	if name == "" {
+		name = run.RandomName() + "_" + id[:4]
+	}
+	ct := &run.Container{
+		ID: id, Name: name, Image: ref, ImageID: img.ID, Command: args,
+		Created: time.Now().UTC(), Status: "created", Remove: c.Rm,
+	}
+	return spec, ct, m, nil
+}
+
+// image finds ref in the store, pulling it as --pull says.
+func (c *runCmd) image(g *globals, st *image.Store, ref string) (*image.Image, error) {
+	if c.Pull != "always" {
+		img, err := st.Lookup(ref)
+		if err == nil || !errors.Is(err, image.ErrNotFound) {
+			return img, err
+		}
+		if c.Pull == "never" {
+			return nil, fmt.Errorf("image %s is not in the store (--pull=never)", ref)
+		}
+	}
+	res, err := pullImage(g, st, ref, c.Platform, false)
+	if err != nil {
+		return nil, err
+	}
+	return res.Image, nil
+}
+
+func (c *runCmd) mounts(wd, home string) ([]run.Mount, error) {
+	var out []run.Mount
+	for _, v := range c.Volume {
+		m, err := run.ParseVolume(v, wd, home)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	for _, v := range c.Mount {
+		m, err := run.ParseMount(v, wd)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	for _, v := range c.Tmpfs {
+		m, err := run.ParseTmpfs(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, run.CheckSources(out)
+}
+
+// hostsFile is the container's /etc/hosts: loopback names and its hostname;
+// with the host's network, the host's own entries too.
+func hostsFile(hostname, network string) string {
+	h := "127.0.0.1\tlocalhost " + hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	if network == "host" {
+		h += readOr("/etc/hosts", "")
+	}
+	return h
+}
+
+func readOr(path, def string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return def
+	}
+	return string(b)
+}
+
+func currentUserName() string {
+	if u, err := user.Current(); err == nil && u.Username != "" && !strings.ContainsAny(u.Username, ":\n") {
+		return u.Username
+	}
+	return fmt.Sprintf("u%d", os.Getuid())
+}

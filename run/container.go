@@ -1,0 +1,164 @@
+package run
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Container is the record of one container, kept in containers/<id>/container.json.
+type Container struct {
+	ID       string    `json:"id"`
+	Name     string    `json:"name"`
+	Image    string    `json:"image"`   // the name the user gave
+	ImageID  string    `json:"imageId"` // config digest
+	Command  []string  `json:"command"`
+	Created  time.Time `json:"created"`
+	Status   string    `json:"status"` // "created", "running", "exited"
+	Pid      int       `json:"pid,omitempty"`
+	BootID   string    `json:"bootId,omitempty"`
+	ExitCode int       `json:"exitCode"`
+	Finished time.Time `json:"finished,omitzero"`
+	Remove   bool      `json:"autoRemove,omitempty"`
+}
+
+// Containers is the containers/ directory of a store: one directory per
+// container, and names/<name> symlinks whose atomic creation keeps names unique.
+type Containers struct{ Root string }
+
+func (c Containers) dir(id string) string { return filepath.Join(c.Root, id) }
+
+// Create makes the container's directory and reserves its name.
+func (c Containers) Create(ct *Container) (dir string, err error) {
+	if err := os.MkdirAll(filepath.Join(c.Root, "names"), 0o700); err != nil {
+		return "", err
+	}
+	if err := os.Symlink(ct.ID, filepath.Join(c.Root, "names", ct.Name)); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return "", fmt.Errorf("the container name %q is already in use; remove that container (box rm %s) or choose another --name", ct.Name, ct.Name)
+		}
+		return "", fmt.Errorf("reserving name: %w", err)
+	}
+	dir = c.dir(ct.ID)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		os.Remove(filepath.Join(c.Root, "names", ct.Name))
+		return "", fmt.Errorf("creating container: %w", err)
+	}
+	return dir, c.Save(ct)
+}
+
+// Save writes the record by atomic rename.
+func (c Containers) Save(ct *Container) error {
+	b, err := json.MarshalIndent(ct, "", "  ")
+	if err != nil {
+		return err
+	}
+	p := filepath.Join(c.dir(ct.ID), "container.json")
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p)
+}
+
+// List reads every container record, reconciled with reality: a "running"
+// container whose monitor is gone (killed, or a reboot since) shows exited.
+func (c Containers) List() ([]*Container, error) {
+	ents, err := os.ReadDir(c.Root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*Container
+	for _, e := range ents {
+		if !e.IsDir() || e.Name() == "names" {
+			continue
+		}
+		ct, err := c.load(e.Name())
+		if err != nil {
+			continue // a container being created or removed right now
+		}
+		out = append(out, ct)
+	}
+	return out, nil
+}
+
+func (c Containers) load(id string) (*Container, error) {
+	b, err := os.ReadFile(filepath.Join(c.dir(id), "container.json"))
+	if err != nil {
+		return nil, err
+	}
+	var ct Container
+	if err := json.Unmarshal(b, &ct); err != nil {
+		return nil, err
+	}
+	if ct.Status == "running" && !alive(ct.Pid, ct.BootID) {
+		ct.Status, ct.ExitCode = "exited", 137
+	}
+	return &ct, nil
+}
+
+// Lookup finds a container by name, full id or unique id prefix.
+func (c Containers) Lookup(nameOrID string) (*Container, error) {
+	if id, err := os.Readlink(filepath.Join(c.Root, "names", nameOrID)); err == nil && ValidName(nameOrID) == nil {
+		return c.load(id)
+	}
+	all, err := c.List()
+	if err != nil {
+		return nil, err
+	}
+	var found *Container
+	for _, ct := range all {
+		if len(nameOrID) >= 3 && strings.HasPrefix(ct.ID, nameOrID) {
+			if found != nil {
+				return nil, fmt.Errorf("container id %q is ambiguous", nameOrID)
+			}
+			found = ct
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNoContainer, nameOrID)
+	}
+	return found, nil
+}
+
+// ErrNoContainer is returned for an unknown container name or id.
+var ErrNoContainer = errors.New("no such container")
+
+// Remove deletes a container's directory (through removeAll, which can
+// delete files of subordinate ids) and then its name.
+func (c Containers) Remove(ct *Container, removeAll func(...string) error) error {
+	dir := c.dir(ct.ID)
+	// Renamed first so a half-removed container never lists.
+	trash := filepath.Join(c.Root, ".trash-"+ct.ID)
+	if err := os.Rename(dir, trash); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing container %s: %w", ct.Name, err)
+	}
+	os.Remove(filepath.Join(c.Root, "names", ct.Name))
+	if err := removeAll(trash); err != nil {
+		return fmt.Errorf("removing container %s: %w", ct.Name, err)
+	}
+	return nil
+}
+
+// alive reports whether pid still runs the container started in this boot.
+func alive(pid int, bootID string) bool {
+	if pid <= 0 || bootID != BootID() {
+		return false
+	}
+	return syscall.Kill(pid, 0) == nil
+}
+
+// BootID identifies this boot, so records from before a reboot are stale.
+func BootID() string {
+	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	return strings.TrimSpace(string(b))
+}

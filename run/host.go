@@ -1,0 +1,195 @@
+package run
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/box-run/box/userns"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// StageEnv selects the stage a re-executed box runs; box strips it (and all
+// of box's own variables) before the workload is executed.
+const StageEnv = "_BOX_STAGE"
+
+// Command re-executes box as stage. argv[0] stays "box": the test binary
+// dispatches on it.
+func Command(stage string, args ...string) *exec.Cmd {
+	cmd := exec.Command("/proc/self/exe", args...)
+	cmd.Args = append([]string{"box"}, args...)
+	cmd.Env = append(os.Environ(), StageEnv+"="+stage)
+	return cmd
+}
+
+// Options are what the host stage needs besides the Spec.
+type Options struct {
+	Spec       *Spec
+	Container  *Container
+	Containers Containers
+	Mapping    userns.Mapping
+	Stdin      bool // -i: pass stdin (else the container reads /dev/null)
+	Remove     bool // --rm
+	RemoveAll  func(...string) error
+	Log        *slog.Logger
+	Warn       io.Writer // where the monitor's own warnings go (stderr)
+}
+
+// Run creates the container, starts its init in new namespaces, monitors it
+// (signals, tty) and returns its exit status: N for exit(N), 128+sig when
+// killed, 125/126/127 when init could not start the workload.
+func Run(o Options) (status int, err error) {
+	t0 := time.Now()
+	ct, spec := o.Container, o.Spec
+	dir, err := o.Containers.Create(ct)
+	if err != nil {
+		return 125, err
+	}
+	spec.Dir = dir
+	if o.Remove {
+		// Removal also when setup fails half way: --rm leaves nothing.
+		defer func() {
+			if rerr := o.Containers.Remove(ct, o.RemoveAll); rerr != nil && err == nil {
+				err = rerr
+			}
+		}()
+	}
+	if err := writeEtcFiles(dir, spec); err != nil {
+		return 125, err
+	}
+
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return 125, err
+	}
+	defer specR.Close()
+	defer specW.Close()
+	cmd := Command("init")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if o.Stdin && !spec.TTY {
+		cmd.Stdin = os.Stdin
+	}
+	cmd.ExtraFiles = []*os.File{specR}
+	var tty *ttyHost
+	if spec.TTY {
+		tty, err = newTTYHost(o.Stdin)
+		if err != nil {
+			return 125, err
+		}
+		defer tty.close()
+		cmd.ExtraFiles = append(cmd.ExtraFiles, tty.child)
+	}
+	flags := uintptr(unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
+	if spec.Network != "host" {
+		flags |= unix.CLONE_NEWNET
+	}
+	// With -i and no -t on a terminal, the container reads the terminal, so
+	// it stays in our (foreground) process group and gets ^C and ^\ from the
+	// terminal itself; forwarding those too would deliver them twice.
+	// Otherwise it gets its own group and every signal is forwarded once.
+	termInput := o.Stdin && !spec.TTY && term.IsTerminal(int(os.Stdin.Fd()))
+	sigset := forwarded
+	if termInput {
+		sigset = []os.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
+	} else if !spec.TTY {
+		// (With -t, init makes a session of its own, which a group leader cannot.)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
+	// Signals that arrive while the container starts are delivered once it runs.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, sigset...)
+	defer signal.Stop(sigs)
+
+	if err := userns.Start(cmd, o.Mapping, flags); err != nil {
+		return 125, fmt.Errorf("starting container: %w", err)
+	}
+	o.Log.Debug("init started", "pid", cmd.Process.Pid, "elapsed", time.Since(t0))
+	specR.Close()
+	if err := json.NewEncoder(specW).Encode(spec); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return 125, fmt.Errorf("sending spec to init: %w", err)
+	}
+	specW.Close()
+
+	ct.Status, ct.Pid, ct.BootID = "running", cmd.Process.Pid, BootID()
+	if err := o.Containers.Save(ct); err != nil {
+		o.Log.Debug("saving state", "err", err)
+	}
+	done := make(chan struct{})
+	if tty != nil {
+		go tty.serve(cmd.Process.Pid, done, o.Warn)
+	}
+	go forwardSignals(sigs, cmd.Process, tty, done)
+	werr := cmd.Wait()
+	close(done)
+	if tty != nil {
+		tty.drain()
+	}
+	status = exitStatus(cmd.ProcessState, werr)
+	o.Log.Debug("container exited", "status", status, "elapsed", time.Since(t0))
+	ct.Status, ct.ExitCode, ct.Finished = "exited", status, time.Now().UTC()
+	if !o.Remove {
+		if err := o.Containers.Save(ct); err != nil {
+			return status, fmt.Errorf("saving container state: %w", err)
+		}
+	}
+	return status, nil
+}
+
+// forwarded are the signals the monitor passes on to the container's PID 1.
+var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
+
+func forwardSignals(sigs chan os.Signal, p *os.Process, tty *ttyHost, done chan struct{}) {
+	for {
+		select {
+		case <-done:
+			return
+		case s := <-sigs:
+			if s == syscall.SIGWINCH && tty != nil {
+				tty.resize() // the kernel signals the pty's foreground group
+				continue
+			}
+			p.Signal(s)
+		}
+	}
+}
+
+// exitStatus maps how init ended to docker's exit status.
+func exitStatus(ps *os.ProcessState, err error) int {
+	if ps == nil {
+		return 125
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		return 125
+	}
+	return ps.ExitCode()
+}
+
+// writeEtcFiles writes the files init bind-mounts over the image's /etc.
+func writeEtcFiles(dir string, spec *Spec) error {
+	files := map[string]string{
+		"hostname":    spec.Hostname + "\n",
+		"hosts":       spec.Hosts,
+		"resolv.conf": spec.ResolvConf,
+	}
+	for n, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(content), 0o644); err != nil {
+			return fmt.Errorf("writing %s: %w", n, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,313 @@
+package run
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Init runs as PID 1 of the container's namespaces: it builds the root
+// filesystem, pivots into it, drops to the workload's credentials and
+// capabilities, and execs the workload — or, with --init or keep-id, forks
+// it and stays as a small reaper. It never returns on a successful exec.
+// Failures print one "box: …" line and exit 125 (setup), 126 (cannot
+// invoke) or 127 (not found), like docker.
+func Init() int {
+	spec, err := readSpec()
+	if err == nil {
+		err = initContainer(spec)
+	}
+	var ie *initError
+	code := 125
+	if errors.As(err, &ie) {
+		code = ie.code
+	}
+	fmt.Fprintf(os.Stderr, "box: %v\n", err)
+	return code
+}
+
+// initError carries the exit status for a failure.
+type initError struct {
+	code int
+	err  error
+}
+
+func (e *initError) Error() string { return e.err.Error() }
+func (e *initError) Unwrap() error { return e.err }
+
+func readSpec() (*Spec, error) {
+	f := os.NewFile(3, "spec")
+	defer f.Close()
+	var spec Spec
+	if err := json.NewDecoder(f).Decode(&spec); err != nil {
+		return nil, fmt.Errorf("reading container spec: %w", err)
+	}
+	return &spec, nil
+}
+
+func initContainer(spec *Spec) error {
+	root, err := setupRootfs(spec)
+	if err != nil {
+		return err
+	}
+	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+		return fmt.Errorf("setting hostname: %w", err)
+	}
+	if err := pivot(root); err != nil {
+		return err
+	}
+	if spec.ReadOnly {
+		if err := unix.Mount("", "/", "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+			return fmt.Errorf("making the root read-only: %w", err)
+		}
+	}
+	user, err := resolveUser(spec)
+	if err != nil {
+		return err
+	}
+	env := withHome(spec.Env, user.Home)
+	if err := enterCwd(spec); err != nil {
+		return err
+	}
+	argv0, err := lookPath(spec.Args[0], env)
+	if err != nil {
+		return err
+	}
+	var tty *os.File
+	if spec.TTY {
+		if tty, err = openTTY(user); err != nil {
+			return err
+		}
+	}
+	if err := dropBounding(DefaultCaps); err != nil {
+		return err
+	}
+	if err := SetNoNewPrivs(); err != nil {
+		return err
+	}
+	if spec.Init || spec.KeepID {
+		return reap(spec, argv0, env, user, tty)
+	}
+	return execWorkload(spec, argv0, env, user, tty)
+}
+
+// pivot makes root the root and detaches the old one, so no path leads back
+// to the host filesystem.
+func pivot(root string) error {
+	if err := unix.Chdir(root); err != nil {
+		return &os.PathError{Op: "chdir", Path: root, Err: err}
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return &os.PathError{Op: "pivot_root", Path: root, Err: err}
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return &os.PathError{Op: "detach old root", Path: root, Err: err}
+	}
+	return unix.Chdir("/")
+}
+
+func resolveUser(spec *Spec) (ExecUser, error) {
+	if spec.KeepID {
+		return ExecUser{UID: spec.HostUID, GID: spec.HostGID, Home: "/home/" + spec.UserName, Name: spec.UserName}, nil
+	}
+	passwd, _ := os.Open("/etc/passwd")
+	group, _ := os.Open("/etc/group")
+	defer passwd.Close()
+	defer group.Close()
+	u, err := ResolveUser(spec.User, readerOrNil(passwd), readerOrNil(group))
+	if err != nil {
+		return u, &initError{126, err}
+	}
+	return u, nil
+}
+
+// withHome sets HOME from the user's passwd entry unless it is set: never empty.
+func withHome(env []string, home string) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "HOME=") {
+			return env
+		}
+	}
+	if home == "" {
+		home = "/"
+	}
+	return append(env, "HOME="+home)
+}
+
+// enterCwd changes to the working directory: the image's is created when
+// missing (as docker does); one given with -w must exist.
+func enterCwd(spec *Spec) error {
+	if spec.MakeCwd {
+		os.MkdirAll(spec.Cwd, 0o755)
+	}
+	if err := unix.Chdir(spec.Cwd); err != nil {
+		return &initError{126, fmt.Errorf("working directory %s: %w", spec.Cwd, err)}
+	}
+	return nil
+}
+
+// lookPath finds the workload in the container's PATH, with docker's exit
+// statuses for what cannot be run.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, checkExec(name)
+	}
+	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", &initError{127, fmt.Errorf("exec: %q: executable file not found in $PATH", name)}
+}
+
+func checkExec(p string) error {
+	fi, err := os.Stat(p)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return &initError{127, fmt.Errorf("exec: %q: no such file or directory", p)}
+	case err != nil:
+		return &initError{126, fmt.Errorf("exec: %q: %w", p, err)}
+	case fi.IsDir():
+		return &initError{126, fmt.Errorf("exec: %q: is a directory", p)}
+	}
+	return nil
+}
+
+// execWorkload turns init into the workload.
+func execWorkload(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.File) error {
+	if tty != nil {
+		if err := takeTTY(tty); err != nil {
+			return err
+		}
+	}
+	if err := setCreds(u); err != nil {
+		return err
+	}
+	// Descriptors box holds (the spec pipe, the tty socket) must not leak.
+	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	err := unix.Exec(argv0, spec.Args, env)
+	code := 126
+	if errors.Is(err, unix.ENOENT) {
+		code = 127
+	}
+	return &initError{code, fmt.Errorf("exec: %q: %w", spec.Args[0], err)}
+}
+
+// setCreds switches to the workload's user. Changing credentials clears the
+// parent-death signal, which is what ties the container to box's monitor.
+func setCreds(u ExecUser) error {
+	if setgroupsAllowed() {
+		if err := unix.Setgroups(append([]int{}, u.Groups...)); err != nil {
+			return fmt.Errorf("setgroups: %w", err)
+		}
+	}
+	if err := unix.Setresgid(u.GID, u.GID, u.GID); err != nil {
+		return &initError{126, idError("gid", u.GID, err)}
+	}
+	if err := unix.Setresuid(u.UID, u.UID, u.UID); err != nil {
+		return &initError{126, idError("uid", u.UID, err)}
+	}
+	return unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
+}
+
+// setgroupsAllowed: with a single mapping written without newgidmap the
+// kernel requires setgroups to be denied.
+func setgroupsAllowed() bool {
+	b, err := os.ReadFile("/proc/self/setgroups")
+	return err == nil && strings.TrimSpace(string(b)) == "allow"
+}
+
+func readerOrNil(f *os.File) *os.File {
+	if f == nil {
+		return nil
+	}
+	return f
+}
+
+// reap forks the workload and stays as PID 1: it forwards signals to it,
+// reaps every orphan, and exits with the workload's status. With keep-id the
+// workload runs in a nested user namespace mapping the caller's uid to the
+// id that is the caller on the host, so files it writes are the caller's.
+func reap(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.File) error {
+	// PID 1 runs box's binary: keep other processes from opening it through
+	// /proc/1/exe (the CVE-2019-5736 class).
+	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	attr := &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+	files := []*os.File{os.Stdin, os.Stdout, os.Stderr}
+	if tty != nil {
+		files = []*os.File{tty, tty, tty}
+		attr.Setctty, attr.Ctty = true, 0
+	}
+	if spec.KeepID {
+		attr.Cloneflags = syscall.CLONE_NEWUSER
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: u.UID, HostID: 0, Size: 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: u.GID, HostID: 0, Size: 1}}
+		attr.GidMappingsEnableSetgroups = false
+		attr.Credential = &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), NoSetGroups: true}
+	} else {
+		groups := make([]uint32, len(u.Groups))
+		for i, g := range u.Groups {
+			groups[i] = uint32(g)
+		}
+		attr.Credential = &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), Groups: groups, NoSetGroups: !setgroupsAllowed()}
+	}
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs)
+	p, err := os.StartProcess(argv0, spec.Args, &os.ProcAttr{Env: env, Files: files, Sys: attr})
+	if err != nil {
+		code := 126
+		if errors.Is(err, unix.ENOENT) {
+			code = 127
+		}
+		return &initError{code, fmt.Errorf("exec: %q: %w", spec.Args[0], err)}
+	}
+	if tty != nil {
+		tty.Close()
+	}
+	for s := range sigs {
+		switch s {
+		case syscall.SIGCHLD:
+			for {
+				var ws unix.WaitStatus
+				pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+				if err != nil || pid <= 0 {
+					break
+				}
+				if pid == p.Pid {
+					if ws.Signaled() {
+						os.Exit(128 + int(ws.Signal()))
+					}
+					os.Exit(ws.ExitStatus())
+				}
+			}
+		case syscall.SIGURG, syscall.SIGPIPE:
+			// SIGURG is the Go runtime's own preemption signal.
+		default:
+			p.Signal(s)
+		}
+	}
+	return nil
+}
+
+// idError explains a failed switch to an id: usually the id is not mapped
+// because the user has no subordinate range (a single mapping has only root).
+func idError(kind string, id int, err error) error {
+	if errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("switching to %s %d: %s %d is not mapped in the container's user namespace (only ids in your subordinate range are; see box info)", kind, id, kind, id)
+	}
+	return fmt.Errorf("switching to %s %d: %w", kind, id, err)
+}

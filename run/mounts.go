@@ -1,0 +1,290 @@
+package run
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// ParseVolume parses -v SRC:DST[:OPTS]. SRC is an absolute host path, "~"
+// or "~/…" (relative to home), or a path starting with "." (relative to
+// cwd, as docker ≥ 23 does); anything else would be a named volume, which
+// box does not have yet. OPTS are ro or rw; z, Z (SELinux relabelling),
+// private/rprivate (box's only propagation) and docker desktop's
+// consistency modes are accepted and change nothing.
+func ParseVolume(s, cwd, home string) (Mount, error) {
+	parts := strings.Split(s, ":")
+	switch {
+	case len(parts) == 1:
+		return Mount{}, fmt.Errorf("volume %q: anonymous volumes are not supported yet: use SRC:DST with an absolute host path", s)
+	case len(parts) > 3:
+		return Mount{}, fmt.Errorf("volume %q: too many colons: want SRC:DST[:OPTIONS]", s)
+	}
+	src := parts[0]
+	switch {
+	case src == "":
+		return Mount{}, fmt.Errorf("volume %q: empty source", s)
+	case path.IsAbs(src):
+		src = filepath.Clean(src)
+	case src == "~" || strings.HasPrefix(src, "~/"):
+		if !path.IsAbs(home) {
+			return Mount{}, fmt.Errorf("volume %q: no home directory to expand ~", s)
+		}
+		src = filepath.Join(home, src[1:])
+	case strings.HasPrefix(src, "."):
+		if !path.IsAbs(cwd) {
+			return Mount{}, fmt.Errorf("volume %q: no working directory to resolve %q against", s, src)
+		}
+		src = filepath.Join(cwd, src)
+	case !strings.Contains(src, "/"):
+		return Mount{}, fmt.Errorf("volume %q: named volumes are not supported yet: use an absolute host path", s)
+	default:
+		return Mount{}, fmt.Errorf("volume %q: source %q is not an absolute path (start a relative one with ./)", s, src)
+	}
+	dst, err := mountTarget(parts[1])
+	if err != nil {
+		return Mount{}, fmt.Errorf("volume %q: %w", s, err)
+	}
+	m := Mount{Type: "bind", Source: src, Target: dst}
+	if len(parts) < 3 {
+		return m, nil
+	}
+	modes := 0
+	for _, opt := range strings.Split(parts[2], ",") {
+		switch opt {
+		case "ro", "rw":
+			m.ReadOnly = opt == "ro"
+			modes++
+		case "z", "Z", "private", "rprivate", "consistent", "cached", "delegated":
+		default:
+			return Mount{}, fmt.Errorf("volume %q: unsupported option %q", s, opt)
+		}
+	}
+	if modes > 1 {
+		return Mount{}, fmt.Errorf("volume %q: give one of ro and rw", s)
+	}
+	return m, nil
+}
+
+// ParseMount parses --mount, a CSV list of key=value fields like docker's:
+// type=bind with source (src) and target (dst, destination), readonly (ro),
+// or type=tmpfs with target, tmpfs-size and tmpfs-mode. A relative bind
+// source is taken from cwd. Docker's default type, volume, is not
+// supported yet.
+func ParseMount(s string, cwd string) (Mount, error) {
+	r := csv.NewReader(strings.NewReader(s))
+	fields, err := r.Read()
+	if err != nil {
+		return Mount{}, fmt.Errorf("mount %q: %w", s, err)
+	}
+	var m Mount
+	var tmpfsOpts []string
+	typ := "volume"
+	for _, field := range fields {
+		key, value, hasValue := strings.Cut(field, "=")
+		key = strings.ToLower(strings.TrimSpace(key))
+		if !hasValue && key != "readonly" && key != "ro" {
+			return Mount{}, fmt.Errorf("mount %q: field %q must be a key=value pair", s, field)
+		}
+		switch key {
+		case "type":
+			typ = value
+		case "source", "src":
+			m.Source = value
+		case "target", "dst", "destination":
+			m.Target = value
+		case "readonly", "ro":
+			m.ReadOnly = true
+			if hasValue {
+				if m.ReadOnly, err = strconv.ParseBool(value); err != nil {
+					return Mount{}, fmt.Errorf("mount %q: invalid value for %s: %q", s, key, value)
+				}
+			}
+		case "bind-propagation":
+			if value != "private" && value != "rprivate" {
+				return Mount{}, fmt.Errorf("mount %q: bind-propagation %q is not supported", s, value)
+			}
+		case "consistency":
+		case "tmpfs-size":
+			n, err := parseSize(value)
+			if err != nil {
+				return Mount{}, fmt.Errorf("mount %q: tmpfs-size: %w", s, err)
+			}
+			tmpfsOpts = append(tmpfsOpts, "size="+strconv.FormatInt(n, 10))
+		case "tmpfs-mode":
+			mode, err := strconv.ParseUint(value, 8, 32)
+			if err != nil || mode > 0o7777 {
+				return Mount{}, fmt.Errorf("mount %q: invalid tmpfs-mode %q: want octal permissions like 1777", s, value)
+			}
+			tmpfsOpts = append(tmpfsOpts, fmt.Sprintf("mode=%o", mode))
+		default:
+			if strings.HasPrefix(key, "volume-") {
+				return Mount{}, fmt.Errorf("mount %q: named volumes are not supported yet: use type=bind with a host path", s)
+			}
+			return Mount{}, fmt.Errorf("mount %q: unexpected key %q", s, key)
+		}
+	}
+	switch typ {
+	case "bind":
+		if len(tmpfsOpts) > 0 {
+			return Mount{}, fmt.Errorf("mount %q: tmpfs-* options need type=tmpfs", s)
+		}
+		if m.Source == "" {
+			return Mount{}, fmt.Errorf("mount %q: type=bind needs a source", s)
+		}
+		if !filepath.IsAbs(m.Source) {
+			if !filepath.IsAbs(cwd) {
+				return Mount{}, fmt.Errorf("mount %q: no working directory to resolve %q against", s, m.Source)
+			}
+			m.Source = filepath.Join(cwd, m.Source)
+		}
+		m.Source = filepath.Clean(m.Source)
+	case "tmpfs":
+		if m.Source != "" {
+			return Mount{}, fmt.Errorf("mount %q: type=tmpfs takes no source", s)
+		}
+		m.Options = tmpfsOpts
+	case "volume":
+		return Mount{}, fmt.Errorf("mount %q: named volumes are not supported yet: use type=bind with a host path", s)
+	default:
+		return Mount{}, fmt.Errorf("mount %q: mount type %q is not supported", s, typ)
+	}
+	m.Type = typ
+	if m.Target == "" {
+		return Mount{}, fmt.Errorf("mount %q: no target", s)
+	}
+	if m.Target, err = mountTarget(m.Target); err != nil {
+		return Mount{}, fmt.Errorf("mount %q: %w", s, err)
+	}
+	return m, nil
+}
+
+// ParseTmpfs parses --tmpfs DST[:OPTS]; OPTS are mount(8) options for
+// tmpfs: size=, mode=, uid=, gid=, nr_inodes= and flags such as ro or exec.
+// They are kept in Options for tmpfsMountArgs, except ro/rw (ReadOnly).
+func ParseTmpfs(s string) (Mount, error) {
+	dst, opts, _ := strings.Cut(s, ":")
+	target, err := mountTarget(dst)
+	if err != nil {
+		return Mount{}, fmt.Errorf("tmpfs %q: %w", s, err)
+	}
+	m := Mount{Type: "tmpfs", Target: target}
+	for _, opt := range strings.Split(opts, ",") {
+		switch {
+		case opt == "":
+		case opt == "ro" || opt == "rw":
+			m.ReadOnly = opt == "ro"
+		case strings.Contains(opt, "="):
+			m.Options = append(m.Options, opt)
+		default:
+			if _, ok := mountFlags[opt]; !ok {
+				return Mount{}, fmt.Errorf("tmpfs %q: unknown option %q", s, opt)
+			}
+			m.Options = append(m.Options, opt)
+		}
+	}
+	return m, nil
+}
+
+// mountFlags are the flag words of mount(8): the flag and whether the word
+// sets (true) or clears it.
+var mountFlags = map[string]struct {
+	flag uintptr
+	set  bool
+}{
+	"ro": {unix.MS_RDONLY, true}, "rw": {unix.MS_RDONLY, false},
+	"noexec": {unix.MS_NOEXEC, true}, "exec": {unix.MS_NOEXEC, false},
+	"nosuid": {unix.MS_NOSUID, true}, "suid": {unix.MS_NOSUID, false},
+	"nodev": {unix.MS_NODEV, true}, "dev": {unix.MS_NODEV, false},
+	"noatime": {unix.MS_NOATIME, true}, "atime": {unix.MS_NOATIME, false},
+	"nodiratime": {unix.MS_NODIRATIME, true}, "diratime": {unix.MS_NODIRATIME, false},
+	"relatime": {unix.MS_RELATIME, true}, "norelatime": {unix.MS_RELATIME, false},
+	"strictatime": {unix.MS_STRICTATIME, true}, "nostrictatime": {unix.MS_STRICTATIME, false},
+	"sync": {unix.MS_SYNCHRONOUS, true}, "async": {unix.MS_SYNCHRONOUS, false},
+	"dirsync": {unix.MS_DIRSYNC, true},
+}
+
+// tmpfsMountArgs turns a tmpfs Mount into mount(2) flags and data. Like
+// docker, a tmpfs starts noexec, nosuid and nodev; the user's flag words
+// then set or clear flags and the rest is the data string.
+func tmpfsMountArgs(m Mount) (flags uintptr, data string) {
+	flags = unix.MS_NOEXEC | unix.MS_NOSUID | unix.MS_NODEV
+	var kv []string
+	for _, opt := range m.Options {
+		f, ok := mountFlags[opt]
+		switch {
+		case !ok:
+			kv = append(kv, opt)
+		case f.set:
+			flags |= f.flag
+		default:
+			flags &^= f.flag
+		}
+	}
+	if m.ReadOnly {
+		flags |= unix.MS_RDONLY
+	}
+	return flags, strings.Join(kv, ",")
+}
+
+// mountTarget checks and cleans a path inside the container. "/" cannot be
+// a target: the image is the root.
+func mountTarget(p string) (string, error) {
+	if !path.IsAbs(p) {
+		return "", fmt.Errorf("destination %q is not an absolute path", p)
+	}
+	p = path.Clean(p)
+	if p == "/" {
+		return "", errors.New("destination can't be \"/\"")
+	}
+	return p, nil
+}
+
+var sizeRE = regexp.MustCompile(`^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$`)
+
+// parseSize reads a size like docker's RAMInBytes: "64m", "1.5G", "512KiB";
+// units are powers of 1024.
+func parseSize(s string) (int64, error) {
+	m := sizeRE.FindStringSubmatch(s)
+	if m == nil {
+		return 0, fmt.Errorf("invalid size %q", s)
+	}
+	n, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return 0, fmt.Errorf("invalid size %q", s)
+	}
+	if m[2] != "" {
+		n *= float64(int64(1) << (10 * (strings.IndexByte("kmgtp", strings.ToLower(m[2])[0]) + 1)))
+	}
+	if n >= 1<<63 {
+		return 0, fmt.Errorf("invalid size %q: too large", s)
+	}
+	return int64(n), nil
+}
+
+// CheckSources fails when a bind source does not exist. Docker's -v would
+// create it (as root, on the host); podman refuses, and so does box: a
+// typo should not leave a new empty directory behind.
+func CheckSources(ms []Mount) error {
+	for _, m := range ms {
+		if m.Type != "bind" {
+			continue
+		}
+		if _, err := os.Stat(m.Source); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("volume source %q does not exist", m.Source)
+			}
+			return fmt.Errorf("checking volume source %q: %w", m.Source, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,56 @@
+package run
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func TestValidName(t *testing.T) {
+	for _, s := range []string{"ab", "web", "my_app.v2-1", "0x", "A9", strings.Repeat("a", 255)} {
+		if err := ValidName(s); err != nil {
+			t.Errorf("ValidName(%q) = %v", s, err)
+		}
+	}
+	for _, s := range []string{"", "a", "a/b", "../x", "..", ".x", "-x", "_x", "a b", "a:b", "é1", "a\n", strings.Repeat("a", 256)} {
+		err := ValidName(s)
+		want := fmt.Sprintf("invalid container name %q: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", s)
+		if err == nil || err.Error() != want {
+			t.Errorf("ValidName(%q) = %v, want %q", s, err, want)
+		}
+	}
+}
+
+func TestRandomName(t *testing.T) {
+	re := regexp.MustCompile(`^[a-z]+_[a-z]+$`)
+	seen := map[string]bool{}
+	for range 200 {
+		n := RandomName()
+		if !re.MatchString(n) || ValidName(n) != nil {
+			t.Fatalf("RandomName() = %q, not adjective_noun", n)
+		}
+		seen[n] = true
+	}
+	if len(seen) < 100 {
+		t.Errorf("only %d distinct names in 200 draws", len(seen))
+	}
+}
+
+func TestNameNewID(t *testing.T) {
+	re := regexp.MustCompile(`^[0-9a-f]{64}$`)
+	seen := map[string]bool{}
+	for range 1000 {
+		id := NewID()
+		if !re.MatchString(id) {
+			t.Fatalf("NewID() = %q, want 64 hex digits", id)
+		}
+		if strings.Trim(id[:12], "0123456789") == "" {
+			t.Fatalf("NewID() = %q: short id is all digits", id)
+		}
+		if seen[id] {
+			t.Fatalf("NewID() repeated %q", id)
+		}
+		seen[id] = true
+	}
+}

@@ -1,0 +1,310 @@
+package run
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// box reads the container's /etc/passwd and /etc/group itself: os/user
+// would read the host's files (or need cgo and NSS), and the container's
+// files are untrusted input, so a bad line is skipped, never fatal.
+
+// ExecUser is who the workload runs as.
+type ExecUser struct {
+	UID, GID int
+	Groups   []int  // supplementary groups, in group file order
+	Home     string // from passwd; "/" for an unknown uid, "/root" for root
+	Name     string // the passwd name, "" when the uid has no entry
+}
+
+// maxID is the largest valid uid or gid: (uid_t)-1 means "no change" to the
+// kernel, so it cannot be anyone.
+const maxID = 1<<32 - 2
+
+// ResolveUser resolves a docker -u value ("", "name", "uid", "name:group",
+// "uid:gid", "name:gid", "uid:group") against the container's passwd and
+// group contents; either may be nil when the file is missing. It follows
+// runc: a numeric uid or gid needs no entry, a name does, and supplementary
+// groups (every group listing the user as a member) are only added when no
+// group was given explicitly.
+func ResolveUser(spec string, passwd, group io.Reader) (ExecUser, error) {
+	passwd, group = nilReader(passwd), nilReader(group)
+	userArg, groupArg, err := splitUserSpec(spec)
+	if err != nil {
+		return ExecUser{}, err
+	}
+	u := ExecUser{Home: "/"}
+	var users []passwdEntry
+	if passwd != nil {
+		if users, err = parsePasswd(passwd); err != nil {
+			return ExecUser{}, fmt.Errorf("reading /etc/passwd: %w", err)
+		}
+	}
+	uid, numeric, err := parseID(userArg)
+	if err != nil {
+		return ExecUser{}, err
+	}
+	if userArg == "" {
+		uid, numeric = 0, true
+	}
+	found := false
+	for _, e := range users {
+		if (numeric && e.uid == uid) || (!numeric && e.name == userArg) {
+			u.UID, u.GID, u.Home, u.Name = e.uid, e.gid, e.home, e.name
+			found = true
+			break // first match wins, as with getpwnam
+		}
+	}
+	if !found {
+		if !numeric {
+			return ExecUser{}, fmt.Errorf("unable to find user %s: no matching entries in passwd file", userArg)
+		}
+		u.UID = uid
+	}
+	if u.UID == 0 && (!found || u.Home == "") {
+		u.Home = "/root"
+	}
+	if u.Home == "" {
+		u.Home = "/"
+	}
+	if groupArg == "" && u.Name == "" {
+		return u, nil
+	}
+	var groups []groupEntry
+	if group != nil {
+		if groups, err = parseGroup(group); err != nil {
+			return ExecUser{}, fmt.Errorf("reading /etc/group: %w", err)
+		}
+	}
+	if groupArg == "" {
+		for _, g := range groups {
+			if g.hasMember(u.Name) && !containsInt(u.Groups, g.gid) {
+				u.Groups = append(u.Groups, g.gid)
+			}
+		}
+		return u, nil
+	}
+	gid, numeric, err := parseID(groupArg)
+	if err != nil {
+		return ExecUser{}, err
+	}
+	for _, g := range groups {
+		if (numeric && g.gid == gid) || (!numeric && g.name == groupArg) {
+			u.GID = g.gid
+			return u, nil
+		}
+	}
+	if !numeric {
+		return ExecUser{}, fmt.Errorf("unable to find group %s: no matching entries in group file", groupArg)
+	}
+	u.GID = gid
+	return u, nil
+}
+
+// LookupUser is ResolveUser on etc/passwd and etc/group of fsys (os.DirFS("/")
+// once inside the container's root); missing files count as empty.
+func LookupUser(fsys fs.FS, spec string) (ExecUser, error) {
+	open := func(name string) (io.Reader, error) {
+		b, err := fs.ReadFile(fsys, name)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return bytes.NewReader(b), nil
+	}
+	passwd, err := open("etc/passwd")
+	if err != nil {
+		return ExecUser{}, err
+	}
+	group, err := open("etc/group")
+	if err != nil {
+		return ExecUser{}, err
+	}
+	return ResolveUser(spec, passwd, group)
+}
+
+// splitUserSpec splits USER[:GROUP]; runc ignores anything after a second
+// colon, box refuses it so a typo is not silently half-used.
+func splitUserSpec(spec string) (user, group string, err error) {
+	parts := strings.Split(spec, ":")
+	if len(parts) > 2 {
+		return "", "", fmt.Errorf("invalid user %q: want USER[:GROUP]", spec)
+	}
+	if len(parts) == 2 {
+		group = parts[1]
+	}
+	return parts[0], group, nil
+}
+
+// parseID reports whether s is a number and, if so, that it is a valid id.
+func parseID(s string) (id int, numeric bool, err error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		var ne *strconv.NumError
+		if errors.As(err, &ne) && errors.Is(ne.Err, strconv.ErrRange) {
+			return 0, true, fmt.Errorf("invalid id %q: uids and gids must be in range 0-%d", s, maxID)
+		}
+		return 0, false, nil
+	}
+	if n < 0 || n > maxID {
+		return 0, true, fmt.Errorf("invalid id %q: uids and gids must be in range 0-%d", s, maxID)
+	}
+	return int(n), true, nil
+}
+
+type passwdEntry struct {
+	name     string
+	uid, gid int
+	home     string
+}
+
+type groupEntry struct {
+	name    string
+	gid     int
+	members []string
+}
+
+func (g groupEntry) hasMember(name string) bool {
+	for _, m := range g.members {
+		if m == name {
+			return true
+		}
+	}
+	return false
+}
+
+// parsePasswd reads name:password:uid:gid:gecos:home:shell lines.
+func parsePasswd(r io.Reader) ([]passwdEntry, error) {
+	var out []passwdEntry
+	err := eachLine(r, func(f []string) {
+		if len(f) < 4 {
+			return
+		}
+		uid, err1 := strconv.Atoi(f[2])
+		gid, err2 := strconv.Atoi(f[3])
+		if err1 != nil || err2 != nil {
+			return
+		}
+		e := passwdEntry{name: f[0], uid: uid, gid: gid}
+		if len(f) > 5 {
+			e.home = f[5]
+		}
+		out = append(out, e)
+	})
+	return out, err
+}
+
+// parseGroup reads name:password:gid:member,member lines.
+func parseGroup(r io.Reader) ([]groupEntry, error) {
+	var out []groupEntry
+	err := eachLine(r, func(f []string) {
+		if len(f) < 3 {
+			return
+		}
+		gid, err := strconv.Atoi(f[2])
+		if err != nil {
+			return
+		}
+		e := groupEntry{name: f[0], gid: gid}
+		if len(f) > 3 && f[3] != "" {
+			e.members = strings.Split(f[3], ",")
+		}
+		out = append(out, e)
+	})
+	return out, err
+}
+
+// eachLine calls fn with the colon-separated fields of each entry, skipping
+// comments and NIS compat lines (+name, -name), which box cannot resolve.
+func eachLine(r io.Reader, fn func([]string)) error {
+	s := bufio.NewScanner(r)
+	s.Buffer(nil, 1<<20)
+	for s.Scan() {
+		line := strings.TrimSpace(s.Text())
+		if line == "" || line[0] == '#' || line[0] == '+' || line[0] == '-' {
+			continue
+		}
+		fn(strings.Split(line, ":"))
+	}
+	return s.Err()
+}
+
+// nilReader turns a nil *os.File (what os.Open returns on error) into a nil
+// Reader: a typed nil inside an interface is not == nil.
+func nilReader(r io.Reader) io.Reader {
+	if f, ok := r.(*os.File); ok && f == nil {
+		return nil
+	}
+	return r
+}
+
+func containsInt(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// KeepIDEntries returns passwd and group with entries for the caller, for
+// --userns=keep-id. In passwd, entries with the caller's uid or name are
+// replaced, so that both uid→name (ls, whoami) and name→uid (su, sudo -u)
+// lead to the caller. In group, an existing group with the caller's gid is
+// kept with its members (as podman does), else one named after the caller
+// is added. Everything else is kept byte for byte.
+func KeepIDEntries(uid, gid int, name, home string, passwd, group []byte) (newPasswd, newGroup []byte) {
+	if name == "" || strings.ContainsAny(name, ":\n") {
+		name = "user" // the caller's name came from the host; never let it break the file format
+	}
+	if home == "" || strings.ContainsAny(home, ":\n") {
+		home = "/"
+	}
+	entry := fmt.Sprintf("%s:x:%d:%d:%s:%s:/bin/sh", name, uid, gid, name, home)
+	newPasswd = replaceEntry(passwd, name, uid, entry)
+	if hasID(group, gid) {
+		newGroup = append([]byte{}, group...)
+	} else {
+		newGroup = replaceEntry(group, name, gid, fmt.Sprintf("%s:x:%d:", name, gid))
+	}
+	return newPasswd, newGroup
+}
+
+// replaceEntry drops the lines named name or whose id (the third field, in
+// both files) is id, and appends entry.
+func replaceEntry(file []byte, name string, id int, entry string) []byte {
+	var out bytes.Buffer
+	for _, line := range strings.SplitAfter(string(file), "\n") {
+		if line == "" {
+			continue
+		}
+		f := strings.Split(strings.TrimRight(line, "\r\n"), ":")
+		if f[0] == name || (len(f) > 2 && f[2] == strconv.Itoa(id)) {
+			continue
+		}
+		out.WriteString(line)
+		if !strings.HasSuffix(line, "\n") {
+			out.WriteByte('\n')
+		}
+	}
+	out.WriteString(entry + "\n")
+	return out.Bytes()
+}
+
+func hasID(file []byte, id int) bool {
+	for _, line := range strings.Split(string(file), "\n") {
+		if f := strings.Split(strings.TrimSpace(line), ":"); len(f) > 2 && f[2] == strconv.Itoa(id) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,306 @@
+package run
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/box-run/box/fuseoverlay"
+	"golang.org/x/sys/unix"
+)
+
+// rootfs is the container's root while init sets it up, before pivot_root.
+// Every path inside it is resolved with openat2(RESOLVE_IN_ROOT), so a
+// symlink in the image (an absolute one, or "..") can never redirect a mount
+// onto the host.
+type rootfs struct {
+	path string
+	fd   int
+}
+
+func openRootfs(path string) (*rootfs, error) {
+	fd, err := unix.Open(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return &rootfs{path: path, fd: fd}, nil
+}
+
+func (r *rootfs) close() { unix.Close(r.fd) }
+
+// open resolves name inside the root; strict also refuses any symlink on the
+// way (for /proc, /sys and /dev, which must be real directories).
+func (r *rootfs) open(name string, strict bool) (int, error) {
+	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	if strict {
+		how.Resolve |= unix.RESOLVE_NO_SYMLINKS
+	}
+	rel := strings.TrimLeft(name, "/")
+	if rel == "" {
+		rel = "."
+	}
+	for {
+		fd, err := unix.Openat2(r.fd, rel, how)
+		if err == unix.EINTR || err == unix.EAGAIN {
+			continue
+		}
+		if err != nil {
+			if err == unix.ELOOP && strict {
+				return -1, fmt.Errorf("the image's %s is a symlink: refusing to mount over it", name)
+			}
+			return -1, &os.PathError{Op: "openat2", Path: name, Err: err}
+		}
+		return fd, nil
+	}
+}
+
+// mkdirAll creates name and its parents inside the root (a missing last
+// component as an empty file when file is set) and returns an O_PATH fd of it.
+func (r *rootfs) mkdirAll(name string, file, strict bool) (int, error) {
+	name = filepath.Clean("/" + name)
+	fd, err := r.open(name, strict)
+	if err == nil || !errors.Is(err, unix.ENOENT) {
+		return fd, err
+	}
+	if name == "/" {
+		return -1, err
+	}
+	parent, err := r.mkdirAll(filepath.Dir(name), false, strict)
+	if err != nil {
+		return -1, err
+	}
+	base := filepath.Base(name)
+	if file {
+		f, err := unix.Openat(parent, base, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
+		if err == nil {
+			unix.Close(f)
+		} else if err != unix.EEXIST {
+			unix.Close(parent)
+			return -1, &os.PathError{Op: "create", Path: name, Err: err}
+		}
+	} else if err := unix.Mkdirat(parent, base, 0o755); err != nil && err != unix.EEXIST {
+		unix.Close(parent)
+		return -1, &os.PathError{Op: "mkdir", Path: name, Err: err}
+	}
+	unix.Close(parent)
+	return r.open(name, strict)
+}
+
+// mount mounts onto name inside the root, created if missing.
+func (r *rootfs) mount(source, name, fstype string, flags uintptr, data string, file, strict bool) error {
+	fd, err := r.mkdirAll(name, file, strict)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.Mount(source, fdPath(fd), fstype, flags, data); err != nil {
+		return &os.PathError{Op: "mount " + fstype + " " + source, Path: name, Err: err}
+	}
+	return nil
+}
+
+// remountReadOnly makes the mount at name read-only, keeping the flags the
+// kernel locks for mounts inherited from a more privileged namespace.
+func (r *rootfs) remountReadOnly(name string) error {
+	fd, err := r.open(name, false)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil {
+		return &os.PathError{Op: "statfs", Path: name, Err: err}
+	}
+	flags := uintptr(unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY) | lockedFlags(st.Flags)
+	if err := unix.Mount("", fdPath(fd), "", flags, ""); err != nil {
+		return &os.PathError{Op: "remount read-only", Path: name, Err: err}
+	}
+	return nil
+}
+
+func lockedFlags(f int64) uintptr {
+	var out uintptr
+	for st, ms := range map[int64]uintptr{unix.ST_NOSUID: unix.MS_NOSUID, unix.ST_NODEV: unix.MS_NODEV, unix.ST_NOEXEC: unix.MS_NOEXEC, unix.ST_NOATIME: unix.MS_NOATIME, unix.ST_NODIRATIME: unix.MS_NODIRATIME, unix.ST_RELATIME: unix.MS_RELATIME} {
+		if f&st != 0 {
+			out |= ms
+		}
+	}
+	return out
+}
+
+func fdPath(fd int) string { return fmt.Sprintf("/proc/self/fd/%d", fd) }
+
+// setupRootfs stacks the image and mounts everything the container sees,
+// in the order of the design: overlay, /proc, /sys, /dev, volumes, /etc files.
+func setupRootfs(spec *Spec) (string, error) {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return "", &os.PathError{Op: "make mounts private", Path: "/", Err: err}
+	}
+	target := filepath.Join(spec.Dir, "rootfs")
+	if err := os.MkdirAll(target, 0o700); err != nil {
+		return "", err
+	}
+	_, err := fuseoverlay.Mount(spec.Overlay, fuseoverlay.Options{
+		Lower:     spec.Layers,
+		Upper:     filepath.Join(spec.Dir, "upper"),
+		Work:      filepath.Join(spec.Dir, "work"),
+		Target:    target,
+		Volatile:  spec.Volatile,
+		CacheFile: spec.OverlayCache,
+	})
+	if err != nil {
+		return "", fmt.Errorf("stacking layers: %w", err)
+	}
+	r, err := openRootfs(target)
+	if err != nil {
+		return "", err
+	}
+	defer r.close()
+
+	const nsd = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	if err := r.mount("proc", "/proc", "proc", nsd, "", false, true); err != nil {
+		return "", err
+	}
+	if err := mountSys(r, spec); err != nil {
+		return "", err
+	}
+	if err := mountDev(r, spec); err != nil {
+		return "", err
+	}
+	for _, m := range spec.Mounts {
+		if err := mountVolume(r, m); err != nil {
+			return "", err
+		}
+	}
+	etc := map[string]string{"/etc/hosts": "hosts", "/etc/resolv.conf": "resolv.conf", "/etc/hostname": "hostname"}
+	if spec.KeepID {
+		etc["/etc/passwd"], etc["/etc/group"] = "passwd", "group"
+		if err := writeKeepID(r, spec); err != nil {
+			return "", err
+		}
+	}
+	for dst, src := range etc {
+		if err := r.mount(filepath.Join(spec.Dir, src), dst, "", unix.MS_BIND, "", true, false); err != nil {
+			return "", err
+		}
+	}
+	return target, nil
+}
+
+// mountSys mounts a read-only sysfs: a fresh one when the container has its
+// own network namespace (sysfs belongs to one), else the host's, bound.
+func mountSys(r *rootfs, spec *Spec) error {
+	const ro = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY
+	err := r.mount("sysfs", "/sys", "sysfs", ro, "", false, true)
+	if err == nil {
+		return nil
+	}
+	if err := r.mount("/sys", "/sys", "", unix.MS_BIND|unix.MS_REC, "", false, true); err != nil {
+		return err
+	}
+	return r.remountReadOnly("/sys")
+}
+
+// devices are bound in from the host: an unprivileged user cannot mknod them.
+var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
+
+func mountDev(r *rootfs, spec *Spec) error {
+	if err := r.mount("tmpfs", "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=755,size=65536k", false, true); err != nil {
+		return err
+	}
+	// /dev is now our own tmpfs: nothing from the image is below it.
+	dev := filepath.Join(r.path, "dev")
+	for _, d := range devices {
+		if err := os.WriteFile(filepath.Join(dev, d), nil, 0o666); err != nil {
+			return err
+		}
+		if err := unix.Mount("/dev/"+d, filepath.Join(dev, d), "", unix.MS_BIND, ""); err != nil {
+			return &os.PathError{Op: "bind device", Path: "/dev/" + d, Err: err}
+		}
+	}
+	for _, d := range []string{"pts", "shm", "mqueue"} {
+		if err := os.Mkdir(filepath.Join(dev, d), 0o755); err != nil {
+			return err
+		}
+	}
+	pts := "newinstance,ptmxmode=0666,mode=0620"
+	if gidMapped(ttyGroup) {
+		pts += fmt.Sprintf(",gid=%d", ttyGroup)
+	}
+	if err := unix.Mount("devpts", filepath.Join(dev, "pts"), "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, pts); err != nil {
+		return &os.PathError{Op: "mount devpts", Path: "/dev/pts", Err: err}
+	}
+	if err := unix.Mount("shm", filepath.Join(dev, "shm"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k"); err != nil {
+		return &os.PathError{Op: "mount tmpfs", Path: "/dev/shm", Err: err}
+	}
+	if err := unix.Mount("mqueue", filepath.Join(dev, "mqueue"), "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return &os.PathError{Op: "mount mqueue", Path: "/dev/mqueue", Err: err}
+	}
+	for name, target := range map[string]string{"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2", "core": "/proc/kcore"} {
+		if err := os.Symlink(target, filepath.Join(dev, name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mountVolume mounts a -v/--mount/--tmpfs mount at its target inside the root.
+func mountVolume(r *rootfs, m Mount) error {
+	switch m.Type {
+	case "tmpfs":
+		flags, data := tmpfsMountArgs(m)
+		return r.mount("tmpfs", m.Target, "tmpfs", flags, data, false, false)
+	case "bind":
+		fi, err := os.Stat(m.Source)
+		if err != nil {
+			return fmt.Errorf("volume source %q: %w", m.Source, err)
+		}
+		if err := r.mount(m.Source, m.Target, "", unix.MS_BIND|unix.MS_REC, "", !fi.IsDir(), false); err != nil {
+			return err
+		}
+		if m.ReadOnly {
+			return r.remountReadOnly(m.Target)
+		}
+		return nil
+	}
+	return fmt.Errorf("mount type %q is not supported", m.Type)
+}
+
+// writeKeepID writes passwd and group with the caller's own entry, for --userns=keep-id.
+func writeKeepID(r *rootfs, spec *Spec) error {
+	read := func(name string) []byte {
+		fd, err := r.open(name, false)
+		if err != nil {
+			return nil
+		}
+		defer unix.Close(fd)
+		b, _ := os.ReadFile(fdPath(fd))
+		return b
+	}
+	home := "/home/" + spec.UserName
+	passwd, group := KeepIDEntries(spec.HostUID, spec.HostGID, spec.UserName, home, read("/etc/passwd"), read("/etc/group"))
+	if err := os.WriteFile(filepath.Join(spec.Dir, "passwd"), passwd, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(spec.Dir, "group"), group, 0o644)
+}
+
+// ttyGroup is the conventional "tty" group owning pty slaves.
+const ttyGroup = 5
+
+// gidMapped reports whether gid exists in this user namespace.
+func gidMapped(gid int) bool {
+	b, err := os.ReadFile("/proc/self/gid_map")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var in, out, n int
+		if _, err := fmt.Sscan(line, &in, &out, &n); err == nil && gid >= in && gid < in+n {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,116 @@
+package run
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// ttyHost is the monitor's side of -t: init allocates the pty inside the
+// container's own devpts and passes the master here over a socket, so the
+// container never sees a host pty, and the host side relays bytes and size.
+type ttyHost struct {
+	parent, child *os.File // SOCK_SEQPACKET pair; child goes to init as fd 4
+	master        *os.File
+	stdin         bool
+	restore       func()
+	copied        sync.WaitGroup
+}
+
+func newTTYHost(stdin bool) (*ttyHost, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("creating tty socket: %w", err)
+	}
+	return &ttyHost{parent: os.NewFile(uintptr(fds[0]), "tty-parent"), child: os.NewFile(uintptr(fds[1]), "tty-child"), stdin: stdin, restore: func() {}}, nil
+}
+
+// serve receives the master, sizes it, lets init go on, and relays I/O.
+func (t *ttyHost) serve(pid int, done chan struct{}, warn io.Writer) {
+	t.child.Close()
+	master, err := recvFD(t.parent)
+	if err != nil {
+		return // init failed before allocating the tty; it says why
+	}
+	t.master = master
+	t.resize()
+	if term.IsTerminal(int(os.Stdin.Fd())) && t.stdin {
+		if st, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
+			t.restore = func() { term.Restore(int(os.Stdin.Fd()), st) }
+		}
+	}
+	// Init waits for this byte so the workload starts with the right size.
+	t.parent.Write([]byte{1})
+	t.copied.Add(1)
+	go func() {
+		defer t.copied.Done()
+		io.Copy(os.Stdout, master) // ends with EIO once the container's side is closed
+	}()
+	if t.stdin {
+		go func() {
+			io.Copy(master, os.Stdin)
+			// EOF on our stdin: pass ^D so the container sees end of input.
+			master.Write([]byte{4})
+		}()
+	}
+}
+
+// resize copies the caller's terminal size to the container's pty.
+func (t *ttyHost) resize() {
+	if t.master == nil {
+		return
+	}
+	for _, f := range []*os.File{os.Stdin, os.Stdout, os.Stderr} {
+		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil {
+			unix.IoctlSetWinsize(int(t.master.Fd()), unix.TIOCSWINSZ, ws)
+			return
+		}
+	}
+}
+
+// drain waits (briefly) for the container's last output to reach stdout.
+func (t *ttyHost) drain() {
+	ch := make(chan struct{})
+	go func() { t.copied.Wait(); close(ch) }()
+	select {
+	case <-ch:
+	case <-time.After(2 * time.Second):
+	}
+}
+
+func (t *ttyHost) close() {
+	t.restore()
+	t.parent.Close()
+	if t.master != nil {
+		t.master.Close()
+	}
+}
+
+// recvFD receives one file descriptor sent with SCM_RIGHTS.
+func recvFD(sock *os.File) (*os.File, error) {
+	buf := make([]byte, 1)
+	oob := make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) == 0 {
+		return nil, fmt.Errorf("no file descriptor received")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) == 0 {
+		return nil, fmt.Errorf("no file descriptor received")
+	}
+	return os.NewFile(uintptr(fds[0]), "pty-master"), nil
+}
+
+// sendFD sends f over sock with SCM_RIGHTS.
+func sendFD(sock *os.File, f *os.File) error {
+	return unix.Sendmsg(int(sock.Fd()), []byte{0}, unix.UnixRights(int(f.Fd())), nil, 0)
+}
