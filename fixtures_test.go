@@ -84,7 +84,9 @@ func busyboxBase() ([]entry, error) {
 		{name: "etc/group", body: "root:x:0:\nuser:x:1000:\n"},
 		{name: "etc/motd", body: "hello\n"},
 	}
-	for _, a := range []string{"sh", "cat", "ls", "id", "stat", "echo", "sleep", "true", "false", "env", "wget"} {
+	for _, a := range []string{"sh", "cat", "ls", "id", "stat", "echo", "sleep", "true", "false", "env", "wget",
+		"pwd", "hostname", "mkdir", "touch", "rm", "kill", "ps", "grep", "mount", "readlink", "uname", "head", "wc",
+		"printf", "test", "tty", "stty", "seq", "chmod", "ln", "cut", "tr", "find", "sort", "dd", "mknod"} {
 		es = append(es, entry{name: "bin/" + a, typ: tar.TypeSymlink, link: "busybox"})
 	}
 	return es, nil
@@ -164,6 +166,27 @@ func buildFixtures() (*fixtures, error) {
 	f.images["hello:latest"] = hello
 	f.images["library/alpine:latest"] = hello
 
+	// cfg: an image config with everything box run must honour.
+	cfgImg := imageOf(arch, gzipLayer(base))
+	cf, _ := cfgImg.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.Config.Entrypoint = []string{"/bin/echo", "ep:"}
+	cf.Config.Cmd = []string{"default", "cmd"}
+	cf.Config.Env = []string{"PATH=/bin:/usr/bin", "A=image", "B=image"}
+	cf.Config.WorkingDir = "/work/dir"
+	cfgImg, err = mutate.ConfigFile(cfgImg, cf)
+	if err != nil {
+		return nil, err
+	}
+	f.images["cfg:latest"] = cfgImg
+	cf = cf.DeepCopy()
+	cf.Config.User = "user"
+	userImg, err := mutate.ConfigFile(cfgImg, cf)
+	if err != nil {
+		return nil, err
+	}
+	f.images["cfguser:latest"] = userImg
+
 	// multi: three layers, one per compression, exercising what the store
 	// must carry into an overlay: whiteouts, opaque dirs, owners, setuid,
 	// hardlinks, symlinks.
@@ -173,6 +196,7 @@ func buildFixtures() (*fixtures, error) {
 		entry{name: "data/gone", body: "gone\n"},
 		entry{name: "data/hardlink", typ: tar.TypeLink, link: "data/keep"},
 		entry{name: "data/abs", typ: tar.TypeSymlink, link: "/etc/motd"},
+		entry{name: "data/absdir", typ: tar.TypeSymlink, link: "/etc"},
 		entry{name: "opq/", typ: tar.TypeDir},
 		entry{name: "opq/a", body: "a\n"},
 		entry{name: "opq/b", body: "b\n"},
@@ -211,6 +235,9 @@ func buildFixtures() (*fixtures, error) {
 		{name: "mem", typ: tar.TypeChar, devmajor: 1},
 		{name: "ok", body: "ok\n"},
 	}))
+
+	procLink := append(append([]entry{}, base...), entry{name: "proc", typ: tar.TypeSymlink, link: "/tmp"})
+	f.images["evil/proc:latest"] = imageOf(arch, gzipLayer(procLink))
 
 	// Broken blobs: content that cannot be what the image says it is.
 	garbage := make([]byte, 4096)

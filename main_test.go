@@ -36,17 +36,43 @@ var (
 )
 
 func TestScripts(t *testing.T) {
+	runScripts(t, "testscripts", "")
+}
+
+// TestOverlayModes runs the scripts whose behaviour depends on the layer
+// stack once per mode: kernel overlay, fuse-overlayfs and the flat copy.
+func TestOverlayModes(t *testing.T) {
+	for _, mode := range []string{"kernel", "fuse", "copy"} {
+		t.Run(mode, func(t *testing.T) { runScripts(t, "testscripts/overlay", mode) })
+	}
+}
+
+func runScripts(t *testing.T, dir, overlay string) {
 	if os.Geteuid() == 0 {
 		t.Fatal("box's tests exercise the rootless paths: run them as an unprivileged user (see README), not as root")
 	}
 	if _, _, err := userns.Detect(); err != nil {
 		t.Fatalf("detecting the id mapping: %v", err)
 	}
+	setup := setupScript
+	if overlay != "" {
+		setup = func(env *testscript.Env) error {
+			if err := setupScript(env); err != nil {
+				return err
+			}
+			env.Setenv("OVERLAY", overlay)
+			conf := filepath.Join(env.WorkDir, "config", "box")
+			if err := os.MkdirAll(conf, 0o700); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(conf, "config.toml"), []byte("[storage]\noverlay = \""+overlay+"\"\n"), 0o600)
+		}
+	}
 	testscript.Run(t, testscript.Params{
-		Dir:                 "testscripts",
+		Dir:                 dir,
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
-		Setup:               setupScript,
+		Setup:               setup,
 		Condition:           condition,
 		Cmds: map[string]func(*testscript.TestScript, bool, []string){
 			"tls-registry": cmdTLSRegistry,
@@ -57,6 +83,10 @@ func TestScripts(t *testing.T) {
 			"exitcode":     cmdExitCode,
 			"expand":       cmdExpand,
 			"image-id":     cmdImageID,
+			"pty":          cmdPty,
+			"wait-file":    cmdWaitFile,
+			"no-process":   cmdNoProcess,
+			"signal-box":   cmdSignalBox,
 		},
 	})
 }
