@@ -1,0 +1,68 @@
+package fuseoverlay
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+
+	"golang.org/x/sys/unix"
+)
+
+// fuseBinary is looked up on PATH.
+const fuseBinary = "fuse-overlayfs"
+
+// mountFuse runs fuse-overlayfs, which mounts, forks its daemon and exits.
+// The daemon stays in this mount namespace for as long as the mount does:
+// it ends when Target is unmounted, or when it is killed with the
+// container's pid namespace. Without an upper dir fuse-overlayfs mounts
+// read-only by itself. Run as root it adds allow_other (so that the
+// container's other uids get in at all) and default_permissions (so that
+// the kernel checks their access), which TestFuse relies on.
+func mountFuse(o Options) error {
+	bin, err := exec.LookPath(fuseBinary)
+	if err != nil {
+		return fmt.Errorf("mounting fuse-overlayfs at %q: %w", o.Target, err)
+	}
+	data, err := fuseData(topFirst(o.Lower), o.Upper, o.Work, o.Volatile)
+	if err != nil {
+		return &os.PathError{Op: "mount fuse-overlayfs", Path: o.Target, Err: err}
+	}
+	// Output goes to a memfd, not a pipe: had the daemon kept the pipe
+	// open, Wait would block until it exits.
+	fd, err := unix.MemfdCreate("fuse-overlayfs-output", unix.MFD_CLOEXEC)
+	if err != nil {
+		return &os.PathError{Op: "memfd_create for", Path: o.Target, Err: err}
+	}
+	out := os.NewFile(uintptr(fd), "fuse-overlayfs-output")
+	defer out.Close()
+	cmd := exec.Command(bin, "-o", data, o.Target)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("mounting fuse-overlayfs at %q: %w%s", o.Target, err, output(out))
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(o.Target, &st); err != nil {
+		return &os.PathError{Op: "statfs fuse-overlayfs mount", Path: o.Target, Err: err}
+	}
+	if st.Type != unix.FUSE_SUPER_MAGIC {
+		return fmt.Errorf("mounting fuse-overlayfs at %q: it exited 0 but no FUSE filesystem is mounted there%s", o.Target, output(out))
+	}
+	if o.ReadOnly && o.Upper != "" {
+		if err := makeReadOnly(o.Target); err != nil {
+			unix.Unmount(o.Target, unix.MNT_DETACH)
+			return err
+		}
+	}
+	return nil
+}
+
+// output returns what fuse-overlayfs printed, as ": ..." for an error.
+func output(f *os.File) string {
+	b, _ := io.ReadAll(io.NewSectionReader(f, 0, 1<<16))
+	if b = bytes.TrimSpace(b); len(b) == 0 {
+		return ""
+	}
+	return ": " + string(bytes.ReplaceAll(b, []byte("\n"), []byte("; ")))
+}
