@@ -115,15 +115,21 @@ func unpacker(m userns.Mapping) func(string, io.Reader) (int, error) {
 // removed from inside the namespace.
 func remover(m userns.Mapping) func(...string) error {
 	return func(paths ...string) error {
-		if m.Single() {
-			for _, p := range paths {
-				if err := image.RemoveAll(p); err != nil {
+		var left []string
+		for _, p := range paths {
+			// Most trees hold only the user's own files: try without a
+			// namespace first, it saves a re-exec and two setuid helpers.
+			if err := image.RemoveAll(p); err != nil {
+				if m.Single() {
 					return err
 				}
+				left = append(left, p)
 			}
+		}
+		if len(left) == 0 {
 			return nil
 		}
-		_, err := runInUserns(m, stageCommand("remove", paths...))
+		_, err := runInUserns(m, stageCommand("remove", left...))
 		return err
 	}
 }

@@ -174,11 +174,16 @@ func Start(cmd *exec.Cmd, m Mapping, extraFlags uintptr) error {
 		return err
 	}
 	pid := cmd.Process.Pid
-	if err := runHelper(newuidmapCmd, pid, m.UIDs); err != nil {
-		return fail(err)
+	// The two helpers write independent files: run them at once, since each
+	// is a fork and exec of a setuid binary on the start-up path.
+	gidErr := make(chan error, 1)
+	go func() { gidErr <- runHelper(newgidmapCmd, pid, m.GIDs) }()
+	uerr := runHelper(newuidmapCmd, pid, m.UIDs)
+	if gerr := <-gidErr; uerr == nil {
+		uerr = gerr
 	}
-	if err := runHelper(newgidmapCmd, pid, m.GIDs); err != nil {
-		return fail(err)
+	if uerr != nil {
+		return fail(uerr)
 	}
 
 	sock.SetDeadline(time.Now().Add(StartTimeout))
