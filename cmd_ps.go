@@ -81,4 +81,3 @@ func status(ct *run.Container) string {
 	}
 	return "Created"
 }
-
