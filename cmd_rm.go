@@ -17,7 +17,7 @@ func (c *rmCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	m, err := detectMapping()
+	m, err := g.idMapping()
 	if err != nil {
 		return err
 	}

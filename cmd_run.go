@@ -52,6 +52,7 @@ func (o *optional) UnmarshalText(b []byte) error {
 
 func (c *runCmd) Run(g *globals) error {
 	spec, ct, m, err := c.prepare(g)
+	g.log.Debug("prepared", "since_exec", sinceStart())
 	if err != nil {
 		return withStatus(125, err)
 	}
@@ -131,7 +132,7 @@ func (c *runCmd) prepare(g *globals) (*run.Spec, *run.Container, userns.Mapping,
 	if err != nil {
 		return nil, nil, m, err
 	}
-	m, _, err = userns.Detect()
+	m, err = g.idMapping()
 	if err != nil {
 		return nil, nil, m, err
 	}
@@ -155,6 +156,7 @@ func (c *runCmd) prepare(g *globals) (*run.Spec, *run.Container, userns.Mapping,
 		Init:         c.Init,
 		Mounts:       mounts,
 		Network:      c.Network,
+		Debug:        g.Debug,
 		Hosts:        hostsFile(hostname, c.Network),
 		ResolvConf:   readOr("/etc/resolv.conf", ""),
 	}

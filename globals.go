@@ -19,8 +19,9 @@ type globals struct {
 	Config string `help:"Config file; replaces the default files." env:"BOX_CONFIG" placeholder:"FILE"`
 	Debug  bool   `help:"Log what box does to stderr."`
 
-	log *slog.Logger
-	cfg *config.Config
+	log     *slog.Logger
+	cfg     *config.Config
+	mapping *userns.Mapping
 }
 
 func (g *globals) setup() {
@@ -67,9 +68,9 @@ func (g *globals) openStore() (*image.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, _, err := userns.Detect()
+	m, err := g.idMapping()
 	if err != nil {
-		return nil, fmt.Errorf("working out the id mapping: %w", err)
+		return nil, err
 	}
 	c, err := g.config()
 	if err != nil {
@@ -109,10 +110,15 @@ func versionString() string {
 	return "dev" + rev + dirty
 }
 
-func detectMapping() (userns.Mapping, error) {
+// idMapping detects this user's id mapping once.
+func (g *globals) idMapping() (userns.Mapping, error) {
+	if g.mapping != nil {
+		return *g.mapping, nil
+	}
 	m, _, err := userns.Detect()
 	if err != nil {
 		return m, fmt.Errorf("working out the id mapping: %w", err)
 	}
+	g.mapping = &m
 	return m, nil
 }

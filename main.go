@@ -9,9 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/alecthomas/kong"
 )
+
+// started is when this process began, for --debug's stage timings.
+var started = time.Now()
+
+func sinceStart() time.Duration { return time.Since(started) }
 
 // version is stamped by the release build (-ldflags "-X main.version=…").
 var version = ""

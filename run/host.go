@@ -58,9 +58,11 @@ func Run(o Options) (status int, err error) {
 	if o.Remove {
 		// Removal also when setup fails half way: --rm leaves nothing.
 		defer func() {
+			t := time.Now()
 			if rerr := o.Containers.Remove(ct, o.RemoveAll); rerr != nil && err == nil {
 				err = rerr
 			}
+			o.Log.Debug("container removed", "took", time.Since(t))
 		}()
 	}
 	if err := writeEtcFiles(dir, spec); err != nil {
@@ -109,17 +111,17 @@ func Run(o Options) (status int, err error) {
 	signal.Notify(sigs, sigset...)
 	defer signal.Stop(sigs)
 
+	// The spec fits in the pipe's buffer: written before init starts, it is
+	// there the moment init looks.
+	if err := json.NewEncoder(specW).Encode(spec); err != nil {
+		return 125, fmt.Errorf("sending spec to init: %w", err)
+	}
+	specW.Close()
 	if err := userns.Start(cmd, o.Mapping, flags); err != nil {
 		return 125, fmt.Errorf("starting container: %w", err)
 	}
 	o.Log.Debug("init started", "pid", cmd.Process.Pid, "elapsed", time.Since(t0))
 	specR.Close()
-	if err := json.NewEncoder(specW).Encode(spec); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return 125, fmt.Errorf("sending spec to init: %w", err)
-	}
-	specW.Close()
 
 	ct.Status, ct.Pid, ct.BootID = "running", cmd.Process.Pid, BootID()
 	if err := o.Containers.Save(ct); err != nil {

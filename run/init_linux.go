@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -52,11 +53,23 @@ func readSpec() (*Spec, error) {
 	return &spec, nil
 }
 
+// initStart is when init's Go code began, for --debug's step timings.
+var initStart = time.Now()
+
+// trace reports a setup step's time since init started, with --debug.
+func trace(spec *Spec, step string) {
+	if spec.Debug {
+		fmt.Fprintf(os.Stderr, "box init: %-12s %v\n", step, time.Since(initStart))
+	}
+}
+
 func initContainer(spec *Spec) error {
+	trace(spec, "spec read")
 	root, err := setupRootfs(spec)
 	if err != nil {
 		return err
 	}
+	trace(spec, "mounts done")
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 		return fmt.Errorf("setting hostname: %w", err)
 	}
@@ -92,6 +105,7 @@ func initContainer(spec *Spec) error {
 	if err := SetNoNewPrivs(); err != nil {
 		return err
 	}
+	trace(spec, "exec")
 	if spec.Init || spec.KeepID {
 		return reap(spec, argv0, env, user, tty)
 	}

@@ -35,6 +35,9 @@ type Spec struct {
 	Mounts  []Mount `json:"mounts"`  // volumes, binds and tmpfs, in order
 	Network string  `json:"network"` // "none" or "host"
 
+	// Debug makes init report the time each setup step took on stderr.
+	Debug bool `json:"debug,omitempty"`
+
 	// Files written into the container's /etc.
 	Hosts      string `json:"hosts"`
 	ResolvConf string `json:"resolvConf"`
