@@ -67,6 +67,11 @@ func (infoCmd) Run(g *globals) error {
 			fmt.Printf("overlay:    kernel (overlayfs with userxattr in a user namespace)\n")
 		}
 	}
+	mode := c.Storage.Overlay
+	if b, err := os.ReadFile(filepath.Join(root, "overlay-mode")); err == nil && mode == "auto" {
+		mode += ", chose " + strings.Fields(string(b) + " ?")[0] + " at the first run"
+	}
+	fmt.Printf("            layer stacking: %s ([storage] overlay = auto|kernel|fuse|copy)\n", mode)
 	fmt.Printf("fuse:       %s\n", fuseStatus())
 	return nil
 }

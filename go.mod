@@ -15,6 +15,7 @@ require (
 )
 
 require (
+	github.com/containers/gvisor-tap-vsock v0.8.9 // indirect
 	github.com/docker/docker-credential-helpers v0.9.3 // indirect
 	github.com/opencontainers/go-digest v1.0.0 // indirect
 	github.com/opencontainers/image-spec v1.1.1 // indirect
