@@ -1,0 +1,241 @@
+package slirp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/link/fdbased"
+	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
+)
+
+const (
+	nicID = 1
+	// maxInFlight bounds the TCP handshakes being dialled on the host at
+	// once; further SYNs are dropped and the container retransmits them.
+	maxInFlight = 1024
+	// dialTimeout bounds a host connect; the container's own connect
+	// timeout is usually longer, so it sees a reset instead of silence.
+	dialTimeout = 30 * time.Second
+)
+
+// gatewayMAC is the netstack's link address (locally administered; 62:6f:78
+// is "box").
+var gatewayMAC = tcpip.LinkAddress([]byte{0x02, 0x62, 0x6f, 0x78, 0x00, 0x01})
+
+// Serve runs the user-mode network on tap, the TAP made by SetupTAP, until
+// ctx is done (it then returns nil, dropping whatever is still in flight)
+// or reading the TAP fails. The caller must cancel ctx when the container
+// exits: an open TAP keeps its network namespace, and so itself, alive, so
+// Serve never sees it go away on its own. Serve works on a duplicate of
+// tap's descriptor, switched to non-blocking mode (which the caller's file
+// shares), and does not close tap. When it returns, every flow it proxied
+// has been closed.
+func Serve(ctx context.Context, tap *os.File, cfg Config) error {
+	cfg = cfg.withDefaults()
+	if err := cfg.check(); err != nil {
+		return err
+	}
+	upstreams, err := upstreamsFor(cfg)
+	if err != nil {
+		return err
+	}
+	fd, err := dupFD(tap)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+
+	linkDone := make(chan tcpip.Error, 1)
+	ep, err := fdbased.New(&fdbased.Options{
+		FDs:            []int{fd},
+		MTU:            uint32(cfg.MTU),
+		EthernetHeader: true,
+		Address:        gatewayMAC,
+		// The frames come from the container's kernel, which has already
+		// checksummed them; a TAP without IFF_VNET_HDR gives us no way to
+		// skip the checksums on the way back.
+		RXChecksumOffload: true,
+		ClosedFunc: func(e tcpip.Error) {
+			select {
+			case linkDone <- e:
+			default:
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("starting the network on %s: %w", tap.Name(), err)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srv := &server{cfg: cfg, upstreams: upstreams, ctx: ctx, log: cfg.Logger}
+	if srv.log == nil {
+		srv.log = slog.New(slog.DiscardHandler)
+	}
+	srv.dialer.Timeout = dialTimeout
+	st, err := srv.newStack(ep)
+	if err != nil {
+		return err
+	}
+
+	var linkErr tcpip.Error
+	select {
+	case <-ctx.Done():
+	case linkErr = <-linkDone:
+	}
+	cancel()
+	srv.shutdown()
+	st.RemoveNIC(nicID) // stops and waits for the reading goroutines
+	st.Close()
+	srv.wg.Wait()
+	st.Wait()
+	if linkErr != nil {
+		if _, ok := linkErr.(*tcpip.ErrClosedForReceive); ok {
+			return nil
+		}
+		return fmt.Errorf("reading %s: %s", tap.Name(), linkErr)
+	}
+	return nil
+}
+
+// dupFD returns a non-blocking duplicate of f's descriptor, for the
+// netstack's own polling reader. (f.Fd() would switch f to blocking mode.)
+func dupFD(f *os.File) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return -1, fmt.Errorf("using %s: %w", f.Name(), err)
+	}
+	fd := -1
+	var derr error
+	if err := rc.Control(func(raw uintptr) {
+		fd, derr = unix.FcntlInt(raw, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
+		return -1, fmt.Errorf("using %s: %w", f.Name(), err)
+	}
+	if derr != nil {
+		return -1, &os.PathError{Op: "dup", Path: f.Name(), Err: derr}
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return -1, &os.PathError{Op: "set nonblock", Path: f.Name(), Err: err}
+	}
+	return fd, nil
+}
+
+// upstreamsFor returns the resolvers DNS queries are relayed to.
+func upstreamsFor(cfg Config) ([]netip.AddrPort, error) {
+	list := cfg.DNS
+	if len(list) == 0 {
+		const path = "/etc/resolv.conf"
+		b, err := os.ReadFile(path)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("reading DNS servers: %w", err)
+		}
+		if list = nameservers(string(b)); len(list) == 0 {
+			list = []string{"127.0.0.1"} // resolv.conf(5)'s default
+		}
+	}
+	return parseUpstreams(list)
+}
+
+// server is one running network: the stack's flow handlers and what they
+// share.
+type server struct {
+	cfg       Config
+	upstreams []netip.AddrPort
+	ctx       context.Context
+	log       *slog.Logger
+	dialer    net.Dialer
+
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup // flows being handled
+}
+
+// enter registers a new flow handler; it reports false once shutdown has
+// begun, so that wg.Wait cannot race with wg.Add.
+func (s *server) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *server) shutdown() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+}
+
+// newStack builds the netstack: one NIC on the TAP owning the gateway and
+// the host alias, promiscuous and spoofing so that it accepts packets for
+// any address and answers from it, with the forwarders as the handlers of
+// every TCP and UDP flow no local endpoint claims.
+func (s *server) newStack(ep stack.LinkEndpoint) (*stack.Stack, error) {
+	st := stack.New(stack.Options{
+		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, arp.NewProtocol},
+		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol},
+	})
+	fail := func(what string, e tcpip.Error) (*stack.Stack, error) {
+		st.Close()
+		return nil, fmt.Errorf("creating the netstack: %s: %s", what, e)
+	}
+	// Large buffers with auto-tuning: the link is a loss-free local TAP, so
+	// throughput is bounded by the window, not by the path.
+	sack := tcpip.TCPSACKEnabled(true)
+	moderate := tcpip.TCPModerateReceiveBufferOption(true)
+	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: tcp.MinBufferSize, Default: 1 << 20, Max: 8 << 20}
+	snd := tcpip.TCPSendBufferSizeRangeOption{Min: tcp.MinBufferSize, Default: 1 << 20, Max: 8 << 20}
+	for _, o := range []tcpip.SettableTransportProtocolOption{&sack, &moderate, &rcv, &snd} {
+		if e := st.SetTransportProtocolOption(tcp.ProtocolNumber, o); e != nil {
+			return fail("setting TCP options", e)
+		}
+	}
+	// Everything is in place before the NIC starts delivering frames, on
+	// goroutines of its own.
+	st.SetTransportProtocolHandler(tcp.ProtocolNumber, tcp.NewForwarder(st, 0, maxInFlight, s.handleTCP).HandlePacket)
+	st.SetTransportProtocolHandler(udp.ProtocolNumber, udp.NewForwarder(st, s.handleUDP).HandlePacket)
+	if e := st.CreateNICWithOptions(nicID, ep, stack.NICOptions{Disabled: true}); e != nil {
+		return fail("creating the NIC", e)
+	}
+	for _, a := range []netip.Addr{s.cfg.Gateway, s.cfg.HostAlias} {
+		pa := tcpip.ProtocolAddress{Protocol: ipv4.ProtocolNumber, AddressWithPrefix: tcpip.AddrFrom4(a.As4()).WithPrefix()}
+		if e := st.AddProtocolAddress(nicID, pa, stack.AddressProperties{}); e != nil {
+			return fail("adding address "+a.String(), e)
+		}
+	}
+	if e := st.SetSpoofing(nicID, true); e != nil {
+		return fail("enabling spoofing", e)
+	}
+	if e := st.SetPromiscuousMode(nicID, true); e != nil {
+		return fail("enabling promiscuous mode", e)
+	}
+	st.SetRouteTable([]tcpip.Route{{Destination: header.IPv4EmptySubnet, NIC: nicID}})
+	if e := st.EnableNIC(nicID); e != nil {
+		return fail("enabling the NIC", e)
+	}
+	return st, nil
+}
+
+// addrPort converts a netstack address and port.
+func addrPort(a tcpip.Address, port uint16) netip.AddrPort {
+	ip, _ := netip.AddrFromSlice(a.AsSlice())
+	return netip.AddrPortFrom(ip, port)
+}
