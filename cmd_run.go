@@ -3,39 +3,47 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/box-run/box/config"
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/run"
+	"github.com/box-run/box/slirp"
 	"github.com/box-run/box/userns"
 	"golang.org/x/term"
 )
 
 type runCmd struct {
-	Interactive bool     `short:"i" help:"Keep stdin open to the container."`
-	TTY         bool     `short:"t" help:"Allocate a pseudo-terminal in the container."`
-	Rm          bool     `help:"Remove the container when it exits."`
-	Name        string   `help:"Container name (default: a random one)."`
-	Env         []string `sep:"none" short:"e" help:"Set an environment variable, K=V, or K to take it from here." placeholder:"K=V"`
-	EnvFile     []string `sep:"none" help:"Read environment variables from a file." placeholder:"FILE"`
-	Workdir     string   `short:"w" help:"Working directory inside the container (must exist)." placeholder:"DIR"`
-	User        string   `short:"u" help:"User to run as: name|uid[:group|gid]." placeholder:"USER"`
-	Volume      []string `sep:"none" short:"v" help:"Bind mount SRC:DST[:ro]." placeholder:"SRC:DST"`
-	Mount       []string `sep:"none" help:"Mount: type=bind|tmpfs,source=…,target=…[,readonly]." placeholder:"SPEC"`
-	Tmpfs       []string `sep:"none" help:"Mount a tmpfs at DST[:options]." placeholder:"DST"`
-	ReadOnly    bool     `help:"Mount the container's root read-only."`
-	Entrypoint  optional `help:"Override the image's entrypoint (\"\" clears it)." placeholder:"CMD"`
-	Hostname    string   `help:"Container hostname (default: the short container id)."`
-	Init        bool     `help:"Run a small init as PID 1 that reaps zombies and forwards signals."`
-	Platform    string   `help:"Platform to pull if the image is missing." placeholder:"OS/ARCH"`
-	Userns      string   `help:"User namespace mode: \"\" (root inside is you) or keep-id (your own uid inside)." enum:",keep-id" default:""`
-	Network     string   `help:"Network: none (loopback only; the default until user-mode networking lands) or host." enum:"none,host" default:"none"`
-	Pull        string   `help:"Pull the image: missing, always or never." enum:"missing,always,never" default:"missing"`
-	Args        []string `arg:"" passthrough:"" name:"image [command...]" help:"Image, then the command and its arguments."`
+	Interactive bool         `short:"i" help:"Keep stdin open to the container."`
+	TTY         bool         `short:"t" help:"Allocate a pseudo-terminal in the container."`
+	Rm          bool         `help:"Remove the container when it exits."`
+	Name        string       `help:"Container name (default: a random one)."`
+	Env         []string     `sep:"none" short:"e" help:"Set an environment variable, K=V, or K to take it from here." placeholder:"K=V"`
+	EnvFile     []string     `sep:"none" help:"Read environment variables from a file." placeholder:"FILE"`
+	Workdir     string       `short:"w" help:"Working directory inside the container (must exist)." placeholder:"DIR"`
+	User        string       `short:"u" help:"User to run as: name|uid[:group|gid]." placeholder:"USER"`
+	Volume      []string     `sep:"none" short:"v" help:"Bind mount SRC:DST[:ro]." placeholder:"SRC:DST"`
+	Mount       []string     `sep:"none" help:"Mount: type=bind|tmpfs,source=…,target=…[,readonly]." placeholder:"SPEC"`
+	Tmpfs       []string     `sep:"none" help:"Mount a tmpfs at DST[:options]." placeholder:"DST"`
+	ReadOnly    bool         `help:"Mount the container's root read-only."`
+	Entrypoint  optional     `help:"Override the image's entrypoint (\"\" clears it)." placeholder:"CMD"`
+	Hostname    string       `help:"Container hostname (default: the short container id)."`
+	Init        bool         `help:"Run a small init as PID 1 that reaps zombies and forwards signals."`
+	Platform    string       `help:"Platform to pull if the image is missing." placeholder:"OS/ARCH"`
+	Userns      string       `help:"User namespace mode: \"\" (root inside is you) or keep-id (your own uid inside)." enum:",keep-id" default:""`
+	Network     string       `help:"Network: slirp (user-mode, the default; slirp:allow_host_loopback=true lets host.box.internal reach the host's 127.0.0.1), none (loopback only) or host." default:"slirp" placeholder:"MODE"`
+	DNS         []string     `name:"dns" sep:"none" help:"DNS server for the container's /etc/resolv.conf." placeholder:"IP"`
+	AddHost     []string     `sep:"none" help:"Add NAME:IP to the container's /etc/hosts." placeholder:"NAME:IP"`
+	Pull        string       `help:"Pull the image: missing, always or never." enum:"missing,always,never" default:"missing"`
+	netCfg      slirp.Config // resolved from --network and [network]
+
+	Args []string `arg:"" passthrough:"" name:"image [command...]" help:"Image, then the command and its arguments."`
 }
 
 // optional is a string flag that remembers whether it was given, for
@@ -70,6 +78,7 @@ func (c *runCmd) Run(g *globals) error {
 		RemoveAll:  remover(m),
 		Log:        g.log,
 		Warn:       os.Stderr,
+		Net:        c.netCfg,
 	})
 	if err != nil {
 		return withStatus(125, err)
@@ -140,6 +149,15 @@ func (c *runCmd) prepare(g *globals) (*run.Spec, *run.Container, userns.Mapping,
 	if err != nil {
 		return nil, nil, m, err
 	}
+	network, netCfg, err := c.network(conf)
+	if err != nil {
+		return nil, nil, m, err
+	}
+	c.netCfg = netCfg
+	hosts, resolv, err := c.etcFiles(hostname, network, netCfg)
+	if err != nil {
+		return nil, nil, m, err
+	}
 	spec := &run.Spec{
 		ID:           id,
 		Hostname:     hostname,
@@ -155,10 +173,10 @@ func (c *runCmd) prepare(g *globals) (*run.Spec, *run.Container, userns.Mapping,
 		TTY:          c.TTY,
 		Init:         c.Init,
 		Mounts:       mounts,
-		Network:      c.Network,
+		Network:      network,
 		Debug:        g.Debug,
-		Hosts:        hostsFile(hostname, c.Network),
-		ResolvConf:   readOr("/etc/resolv.conf", ""),
+		Hosts:        hosts,
+		ResolvConf:   resolv,
 	}
 	for _, l := range img.Layers {
 		spec.Layers = append(spec.Layers, st.LayerDir(l))
@@ -223,14 +241,75 @@ func (c *runCmd) mounts(wd, home string) ([]run.Mount, error) {
 	return out, run.CheckSources(out)
 }
 
-// hostsFile is the container's /etc/hosts: loopback names and its hostname;
-// with the host's network, the host's own entries too.
-func hostsFile(hostname, network string) string {
-	h := "127.0.0.1\tlocalhost " + hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-	if network == "host" {
-		h += readOr("/etc/hosts", "")
+// network parses --network with the [network] config as defaults.
+func (c *runCmd) network(conf *config.Config) (string, slirp.Config, error) {
+	cfg := slirp.DefaultConfig()
+	cfg.DNS = conf.Network.DNS
+	cfg.AllowHostLoopback = conf.Network.AllowHostLoopback
+	mode, opts, _ := strings.Cut(c.Network, ":")
+	switch mode {
+	case "none", "host":
+		if opts != "" {
+			return "", cfg, fmt.Errorf("--network %s takes no options", mode)
+		}
+		return mode, cfg, nil
+	case "slirp":
+	default:
+		return "", cfg, fmt.Errorf("invalid --network %q: want slirp[:allow_host_loopback=true], none or host", c.Network)
 	}
-	return h
+	for _, o := range strings.Split(opts, ",") {
+		if o == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(o, "=")
+		b, err := strconv.ParseBool(v)
+		if k != "allow_host_loopback" || err != nil {
+			return "", cfg, fmt.Errorf("invalid --network option %q: want allow_host_loopback=true|false", o)
+		}
+		cfg.AllowHostLoopback = b
+	}
+	return "slirp", cfg, nil
+}
+
+// hostAlias is the name of the host in containers on the slirp network.
+const hostAlias = "host.box.internal"
+
+// etcFiles builds the container's /etc/hosts and /etc/resolv.conf: loopback
+// names and the hostname, the container's address and the host alias on the
+// slirp network, the host's own files with --network host, and --add-host
+// and --dns on top, as docker does.
+func (c *runCmd) etcFiles(hostname, network string, cfg slirp.Config) (hosts, resolv string, err error) {
+	hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	switch network {
+	case "slirp":
+		hosts += cfg.Container.String() + "\t" + hostname + "\n"
+		if cfg.AllowHostLoopback {
+			hosts += cfg.HostAlias.String() + "\t" + hostAlias + "\n"
+		}
+		resolv = slirp.ResolvConf(cfg)
+	case "host":
+		hosts += "127.0.1.1\t" + hostname + "\n" + readOr("/etc/hosts", "")
+		resolv = readOr("/etc/resolv.conf", "")
+	default:
+		hosts += "127.0.1.1\t" + hostname + "\n"
+	}
+	for _, h := range c.AddHost {
+		name, ip, ok := strings.Cut(h, ":")
+		if _, perr := netip.ParseAddr(ip); !ok || name == "" || perr != nil {
+			return "", "", fmt.Errorf("invalid --add-host %q: want NAME:IP", h)
+		}
+		hosts += ip + "\t" + name + "\n"
+	}
+	if len(c.DNS) > 0 {
+		resolv = ""
+		for _, d := range c.DNS {
+			if _, err := netip.ParseAddr(d); err != nil {
+				return "", "", fmt.Errorf("invalid --dns %q: want an IP address", d)
+			}
+			resolv += "nameserver " + d + "\n"
+		}
+	}
+	return hosts, resolv, nil
 }
 
 func readOr(path, def string) string {

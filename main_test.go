@@ -87,6 +87,8 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"wait-file":    cmdWaitFile,
 			"no-process":   cmdNoProcess,
 			"signal-box":   cmdSignalBox,
+			"serve-tcp":    cmdServeTCP,
+			"serve-dns":    cmdServeDNS,
 		},
 	})
 }

@@ -38,8 +38,19 @@ var overlayModes = []string{OverlayAuto, OverlayKernel, OverlayFuse, OverlayCopy
 // Config is the merged configuration.
 type Config struct {
 	Storage    Storage             `toml:"storage"`
+	Network    Network             `toml:"network"`
 	Registries map[string]Registry `toml:"registries"` // key: normalized registry host, e.g. "docker.io", "127.0.0.1:5443"
 	Files      []string            `toml:"-"`          // files that were read, in order (for `box info`)
+}
+
+// Network configures the containers' default user-mode network.
+type Network struct {
+	// DNS are the upstream resolvers ("ip" or "ip:port") the gateway's DNS
+	// forwards to; empty means the host's /etc/resolv.conf.
+	DNS []string `toml:"dns"`
+	// AllowHostLoopback lets containers reach the host's 127.0.0.1 through
+	// host.box.internal by default.
+	AllowHostLoopback bool `toml:"allow_host_loopback"`
 }
 
 // Storage configures where and how images and containers are stored.
@@ -159,6 +170,12 @@ func (c *Config) merge(f *fileConfig) {
 	}
 	if f.Storage.Overlay != nil {
 		c.Storage.Overlay = string(*f.Storage.Overlay)
+	}
+	if f.Network.DNS != nil {
+		c.Network.DNS = append([]string{}, *f.Network.DNS...)
+	}
+	if f.Network.AllowHostLoopback != nil {
+		c.Network.AllowHostLoopback = bool(*f.Network.AllowHostLoopback)
 	}
 	for host, fr := range f.Registries {
 		r := c.Registries[host]

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -36,6 +37,12 @@ func (e *Error) Unwrap() error { return e.Err }
 type fileConfig struct {
 	Storage    fileStorage             `toml:"storage"`
 	Registries map[string]fileRegistry `toml:"registries"`
+	Network    fileNetwork             `toml:"network"`
+}
+
+type fileNetwork struct {
+	DNS               *tomlStrings `toml:"dns"`
+	AllowHostLoopback *tomlBool    `toml:"allow_host_loopback"`
 }
 
 type fileStorage struct {
@@ -116,6 +123,11 @@ func schema(k toml.Key) (known, table bool) {
 			return true, true
 		}
 		return k[2] == "mirrors" || k[2] == "insecure" || k[2] == "ca", false
+	case "network":
+		if len(k) == 1 {
+			return true, true
+		}
+		return k[1] == "dns" || k[1] == "allow_host_loopback", false
 	}
 	return false, false
 }
@@ -131,6 +143,13 @@ var typeNames = map[string]string{
 // Storage comes first and hosts in sorted order so that a file with
 // several problems always reports the same one.
 func (f *fileConfig) validate(path, data string) error {
+	if f.Network.DNS != nil {
+		for _, d := range *f.Network.DNS {
+			if err := checkDNS(d); err != nil {
+				return errAt(path, data, toml.Key{"network", "dns"}, "network.dns: %v", err)
+			}
+		}
+	}
 	if f.Storage.Overlay != nil {
 		switch *f.Storage.Overlay {
 		case "":
@@ -260,4 +279,15 @@ func expandPath(p string) (string, error) {
 func errAt(path, data string, key toml.Key, format string, args ...any) error {
 	err := fmt.Errorf(format, args...)
 	return &Error{File: path, Line: keyLine(data, key), Msg: err.Error(), Err: errors.Unwrap(err)}
+}
+
+// checkDNS validates an upstream resolver: "ip" or "ip:port".
+func checkDNS(s string) error {
+	if _, err := netip.ParseAddr(s); err == nil {
+		return nil
+	}
+	if _, err := netip.ParseAddrPort(s); err == nil {
+		return nil
+	}
+	return fmt.Errorf("%q is not an IP address or IP:port", s)
 }

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/box-run/box/slirp"
 	"github.com/box-run/box/userns"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -42,6 +44,8 @@ type Options struct {
 	RemoveAll  func(...string) error
 	Log        *slog.Logger
 	Warn       io.Writer // where the monitor's own warnings go (stderr)
+	// Net configures the user-mode network when Spec.Network is "slirp".
+	Net slirp.Config
 }
 
 // Run creates the container, starts its init in new namespaces, monitors it
@@ -90,6 +94,17 @@ func Run(o Options) (status int, err error) {
 		defer tty.close()
 		cmd.ExtraFiles = append(cmd.ExtraFiles, tty.child)
 	}
+	var netSock, netChild *os.File
+	if spec.Network == "slirp" {
+		netSock, netChild, err = socketPair()
+		if err != nil {
+			return 125, err
+		}
+		defer netSock.Close()
+		defer netChild.Close()
+		spec.NetFD = 3 + len(cmd.ExtraFiles)
+		cmd.ExtraFiles = append(cmd.ExtraFiles, netChild)
+	}
 	flags := uintptr(unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
 	if spec.Network != "host" {
 		flags |= unix.CLONE_NEWNET
@@ -122,12 +137,20 @@ func Run(o Options) (status int, err error) {
 	}
 	o.Log.Debug("init started", "pid", cmd.Process.Pid, "elapsed", time.Since(t0))
 	specR.Close()
+	if netChild != nil {
+		netChild.Close() // init's copy alone keeps it open: EOF if init dies first
+	}
 
 	ct.Status, ct.Pid, ct.BootID = "running", cmd.Process.Pid, BootID()
 	if err := o.Containers.Save(ct); err != nil {
 		o.Log.Debug("saving state", "err", err)
 	}
 	done := make(chan struct{})
+	if netSock != nil {
+		ctx, stop := context.WithCancel(context.Background())
+		defer stop()
+		go serveNet(ctx, netSock, o.Net, o.Log)
+	}
 	if tty != nil {
 		go tty.serve(cmd.Process.Pid, done, o.Warn)
 	}
@@ -194,4 +217,26 @@ func writeEtcFiles(dir string, spec *Spec) error {
 		}
 	}
 	return nil
+}
+
+// serveNet receives the container's TAP from init and runs the user-mode
+// network on it until the container is gone.
+func serveNet(ctx context.Context, sock *os.File, cfg slirp.Config, log *slog.Logger) {
+	tap, err := recvFD(sock)
+	if err != nil {
+		return // init failed before the network was up; it says why
+	}
+	defer tap.Close()
+	cfg.Logger = log
+	if err := slirp.Serve(ctx, tap, cfg); err != nil {
+		log.Debug("network stopped", "err", err)
+	}
+}
+
+func socketPair() (parent, child *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("creating socket: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "parent"), os.NewFile(uintptr(fds[1]), "child"), nil
 }

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/box-run/box/slirp"
 	"golang.org/x/sys/unix"
 )
 
@@ -65,11 +66,17 @@ func trace(spec *Spec, step string) {
 
 func initContainer(spec *Spec) error {
 	trace(spec, "spec read")
+	// The network comes up while the mounts are made.
+	netDone := make(chan error, 1)
+	go func() { netDone <- setupNetwork(spec) }()
 	root, err := setupRootfs(spec)
 	if err != nil {
 		return err
 	}
 	trace(spec, "mounts done")
+	if err := <-netDone; err != nil {
+		return err
+	}
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 		return fmt.Errorf("setting hostname: %w", err)
 	}
@@ -324,4 +331,26 @@ func idError(kind string, id int, err error) error {
 		return fmt.Errorf("switching to %s %d: %s %d is not mapped in the container's user namespace (only ids in your subordinate range are; see box info)", kind, id, kind, id)
 	}
 	return fmt.Errorf("switching to %s %d: %w", kind, id, err)
+}
+
+// setupNetwork configures the container's network namespace: lo for every
+// network of its own, and for slirp the TAP, handed to the monitor.
+func setupNetwork(spec *Spec) error {
+	switch spec.Network {
+	case "host":
+		return nil
+	case "slirp":
+		tap, err := slirp.SetupTAP(slirp.DefaultConfig())
+		if err != nil {
+			return fmt.Errorf("setting up the network: %w", err)
+		}
+		defer tap.Close()
+		sock := os.NewFile(uintptr(spec.NetFD), "net-socket")
+		defer sock.Close()
+		if err := sendFD(sock, tap); err != nil {
+			return fmt.Errorf("passing the network device to box: %w", err)
+		}
+		return nil
+	}
+	return slirp.LoopbackUp()
 }

@@ -33,7 +33,10 @@ type Spec struct {
 	Init     bool     `json:"init"` // --init: a reaping PID 1 forks the workload
 
 	Mounts  []Mount `json:"mounts"`  // volumes, binds and tmpfs, in order
-	Network string  `json:"network"` // "none" or "host"
+	Network string  `json:"network"` // "slirp" (user-mode, the default), "none" or "host"
+	// NetFD is init's descriptor of the socket on which it hands the TAP
+	// of the slirp network to the monitor.
+	NetFD int `json:"netFd,omitempty"`
 
 	// Debug makes init report the time each setup step took on stderr.
 	Debug bool `json:"debug,omitempty"`
