@@ -54,6 +54,9 @@ func pullImage(g *globals, st *image.Store, ref, platform string, quiet bool) (*
 	}
 	res, err := st.Pull(ctx, ref, image.PullOptions{Platform: platform, Progress: p.update})
 	p.finish()
+	if err != nil && ctx.Err() != nil {
+		return nil, withStatus(130, fmt.Errorf("pulling %s: interrupted", ref))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("pulling %s: %w", ref, err)
 	}

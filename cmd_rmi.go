@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+
+	"github.com/box-run/box/run"
 )
 
 type rmiCmd struct {
@@ -17,8 +19,24 @@ func (c *rmiCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
+	cs, err := g.containers()
+	if err != nil {
+		return err
+	}
+	all, err := cs.List()
+	if err != nil {
+		return err
+	}
 	var errs []error
+	status := 1
 	for _, r := range c.Refs {
+		if img, err := st.Lookup(r); err == nil && !c.Force {
+			if ct := usedBy(all, img.ID); ct != nil {
+				errs = append(errs, fmt.Errorf("image %s is used by container %s (%s): remove it first, or use rmi -f", r, ct.Name, ct.Status))
+				status = 2
+				continue
+			}
+		}
 		res, err := st.Remove(r, c.Force)
 		if err != nil {
 			errs = append(errs, err)
@@ -34,7 +52,17 @@ func (c *rmiCmd) Run(g *globals) error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return withStatus(1, joinLines(errs))
+	return withStatus(status, joinLines(errs))
+}
+
+// usedBy returns a container made from image id, if any.
+func usedBy(all []*run.Container, id string) *run.Container {
+	for _, ct := range all {
+		if ct.ImageID == id {
+			return ct
+		}
+	}
+	return nil
 }
 
 // joinLines reports several errors as one "box: …" line each.

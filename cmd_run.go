@@ -42,6 +42,7 @@ type runCmd struct {
 	AddHost     []string     `sep:"none" help:"Add NAME:IP to the container's /etc/hosts." placeholder:"NAME:IP"`
 	Pull        string       `help:"Pull the image: missing, always or never." enum:"missing,always,never" default:"missing"`
 	netCfg      slirp.Config // resolved from --network and [network]
+	release     func()       // drops the hold on the image's layers
 
 	Args []string `arg:"" passthrough:"" name:"image [command...]" help:"Image, then the command and its arguments."`
 }
@@ -61,6 +62,9 @@ func (o *optional) UnmarshalText(b []byte) error {
 func (c *runCmd) Run(g *globals) error {
 	spec, ct, m, err := c.prepare(g)
 	g.log.Debug("prepared", "since_exec", sinceStart())
+	if c.release != nil {
+		defer c.release()
+	}
 	if err != nil {
 		return withStatus(125, err)
 	}
@@ -117,6 +121,13 @@ func (c *runCmd) prepare(g *globals) (*run.Spec, *run.Container, userns.Mapping,
 	}
 	cfg, err := st.ImageConfig(img)
 	if err != nil {
+		return nil, nil, m, err
+	}
+	if err := st.CheckMapping(); err != nil {
+		return nil, nil, m, err
+	}
+	// Held for the container's life: rmi cannot pull the layers from under it.
+	if c.release, err = st.HoldLayers(img.Layers); err != nil {
 		return nil, nil, m, err
 	}
 	wd, _ := os.Getwd()

@@ -237,6 +237,8 @@ func buildFixtures() (*fixtures, error) {
 		{name: "ok", body: "ok\n"},
 	}))
 
+	dangling := append(append([]entry{}, base...), entry{name: "etc/resolv.conf", typ: tar.TypeSymlink, link: "../run/systemd/resolve/stub-resolv.conf"})
+	f.images["dangling:latest"] = imageOf(arch, gzipLayer(dangling))
 	procLink := append(append([]entry{}, base...), entry{name: "proc", typ: tar.TypeSymlink, link: "/tmp"})
 	f.images["evil/proc:latest"] = imageOf(arch, gzipLayer(procLink))
 

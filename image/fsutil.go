@@ -1,9 +1,11 @@
 package image
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -82,6 +84,34 @@ func lockFile(path string) (*fileLock, error) {
 		return nil, &os.PathError{Op: "flock", Path: path, Err: err}
 	}
 	return &fileLock{f: f}, nil
+}
+
+// lockFileCtx is lockFile that gives up when ctx is done (^C while another
+// process fetches the same layer). waiting is called once if it must wait.
+func lockFileCtx(ctx context.Context, path string, how int, waiting func()) (*fileLock, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for i := 0; ; i++ {
+		err = unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
+		if err == nil {
+			return &fileLock{f: f}, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
+			f.Close()
+			return nil, &os.PathError{Op: "flock", Path: path, Err: err}
+		}
+		if i == 0 && waiting != nil {
+			waiting()
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // tryLockFile is lockFile without waiting; ok is false if another holds it.

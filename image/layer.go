@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sys/unix"
 )
 
 // fetchLayer streams one layer into the store: compressed bytes (digest and
@@ -26,9 +27,11 @@ func (s *Store) fetchLayer(ctx context.Context, l v1.Layer, digest, diffID strin
 	hexID := filepath.Base(dst)
 	// One fetcher per layer across processes: the others wait here and then
 	// find the layer present.
-	lock, err := lockFile(s.path("locks", hexID))
+	lock, err := lockFileCtx(ctx, s.path("locks", hexID), unix.LOCK_EX, func() {
+		progress(Progress{Layer: digest, Status: Waiting, Total: size})
+	})
 	if err != nil {
-		return false, 0, fmt.Errorf("locking: %w", err)
+		return false, 0, err
 	}
 	defer lock.unlock()
 	if _, err := os.Lstat(dst); err == nil {

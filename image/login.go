@@ -2,6 +2,7 @@ package image
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -51,7 +52,7 @@ func (s *Store) CheckLogin(ctx context.Context, host, user, password string) err
 
 func loginError(host string, err error) error {
 	var terr *transport.Error
-	if asTransportError(err, &terr) && terr.StatusCode == http.StatusUnauthorized {
+	if errors.As(err, &terr) && terr.StatusCode == http.StatusUnauthorized {
 		return fmt.Errorf("logging in to %s: wrong username or password", host)
 	}
 	return fmt.Errorf("logging in to %s: %w", host, explain(host, err))

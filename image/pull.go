@@ -100,6 +100,13 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Pul
 				return fmt.Errorf("layer %s vanished while pulling (removed by a concurrent rmi?); pull again", l)
 			}
 		}
+		// Likewise the blobs, which rmi deletes after its own index update.
+		if err := s.putBlob(rec.Manifest, manifest); err != nil {
+			return err
+		}
+		if err := s.putBlob(rec.ID, config); err != nil {
+			return err
+		}
 		res.Image = ix.put(rec, res.Name)
 		return nil
 	})

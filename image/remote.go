@@ -174,8 +174,6 @@ func rootCause(err error) error {
 	}
 }
 
-func asTransportError(err error, target **transport.Error) bool { return errors.As(err, target) }
-
 // certError finds a certificate verification failure in err.
 func certError(err error) error {
 	var uerr x509.UnknownAuthorityError

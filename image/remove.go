@@ -19,7 +19,7 @@ type Removed struct {
 // image with several names needs force, as with docker.
 func (s *Store) Remove(nameOrID string, force bool) (*Removed, error) {
 	out := &Removed{}
-	var trash []string
+	var trash, blobs []string
 	err := s.updateIndex(func(ix *index) error {
 		img, err := ix.lookup(nameOrID)
 		if err != nil {
@@ -37,15 +37,22 @@ func (s *Store) Remove(nameOrID string, force bool) (*Removed, error) {
 		case byName == "" && len(img.Names) > 1 && !force:
 			return fmt.Errorf("image %s is named %s; remove the names, or use -f", short(img.ID), strings.Join(img.Names, ", "))
 		}
-		out.Untagged = append(out.Untagged, img.Names...)
-		out.Deleted = append(out.Deleted, img.ID)
 		ix.Images = slices.DeleteFunc(ix.Images, func(i *Image) bool { return i == img })
 		var err2 error
 		trash, err2 = s.unusedLayers(ix, img)
-		return err2
+		if err2 != nil {
+			return err2 // the index is not written: nothing changed
+		}
+		out.Untagged = append(out.Untagged, img.Names...)
+		out.Deleted = append(out.Deleted, img.ID)
+		blobs = s.unusedBlobs(ix, img)
+		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	for _, b := range blobs {
+		os.Remove(b)
 	}
 	// Moved aside under the lock, deleted outside it: slow deletes of big
 	// layers must not hold up other pulls.
@@ -57,37 +64,83 @@ func (s *Store) Remove(nameOrID string, force bool) (*Removed, error) {
 	return out, nil
 }
 
-// unusedLayers renames the layers of img that no image in ix uses into tmp/,
-// under the index lock, and returns their new paths.
+// unusedLayers renames into tmp/, under the index lock, every layer that no
+// image in ix uses: those of img, and any left by pulls that were
+// interrupted before recording their image. A layer held by a running
+// container (HoldLayers) or being fetched is skipped; one of img's own that
+// is held makes the removal fail, as docker refuses to remove an image a
+// running container uses.
 func (s *Store) unusedLayers(ix *index, img *Image) ([]string, error) {
 	used := map[string]bool{}
 	for _, other := range ix.Images {
 		for _, l := range other.Layers {
-			used[l] = true
+			used[strings.TrimPrefix(l, "sha256:")] = true
 		}
+	}
+	own := map[string]bool{}
+	for _, l := range img.Layers {
+		own[strings.TrimPrefix(l, "sha256:")] = true
+	}
+	ents, err := os.ReadDir(s.path("layers"))
+	if err != nil {
+		return nil, err
 	}
 	var trash []string
-	for _, l := range img.Layers {
-		if used[l] {
+	var locks []*fileLock
+	defer func() {
+		for _, l := range locks {
+			l.unlock()
+		}
+	}()
+	for _, e := range ents {
+		hex := e.Name()
+		if used[hex] {
 			continue
 		}
-		used[l] = true // an image may list a layer twice
-		src := s.layerPath(l)
-		dst := filepath.Join(s.path("tmp"), "trash-"+filepath.Base(src)+"-"+randomHex(4))
-		if err := os.Rename(src, dst); err != nil {
-			if os.IsNotExist(err) {
-				continue
-			}
-			return nil, fmt.Errorf("removing layer %s: %w", short(l), err)
-		}
-		trash = append(trash, dst)
-	}
-	if len(trash) > 0 {
-		if err := syncDir(s.path("layers")); err != nil {
+		l, ok, err := tryLockFile(s.path("locks", hex))
+		if err != nil && !os.IsNotExist(err) {
 			return nil, err
 		}
+		if err == nil && !ok {
+			if own[hex] {
+				return nil, fmt.Errorf("image %s is in use by a running container: stop it first", short(img.ID))
+			}
+			continue
+		}
+		if l != nil {
+			locks = append(locks, l)
+		}
+		trash = append(trash, hex)
 	}
-	return trash, nil
+	var moved []string
+	for _, hex := range trash {
+		dst := filepath.Join(s.path("tmp"), "trash-"+hex+"-"+randomHex(4))
+		if err := os.Rename(filepath.Join(s.path("layers"), hex), dst); err != nil && !os.IsNotExist(err) {
+			return moved, fmt.Errorf("removing layer %s: %w", hex[:12], err)
+		}
+		moved = append(moved, dst)
+	}
+	if len(moved) > 0 {
+		if err := syncDir(s.path("layers")); err != nil {
+			return moved, err
+		}
+	}
+	return moved, nil
+}
+
+// unusedBlobs lists the manifest and config of img that no image in ix has.
+func (s *Store) unusedBlobs(ix *index, img *Image) []string {
+	var out []string
+	for _, d := range []string{img.Manifest, img.ID} {
+		shared := false
+		for _, other := range ix.Images {
+			shared = shared || other.Manifest == d || other.ID == d
+		}
+		if !shared {
+			out = append(out, s.path("blobs", "sha256", strings.TrimPrefix(d, "sha256:")))
+		}
+	}
+	return out
 }
 
 // Tag gives the image named src the additional name dst.

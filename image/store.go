@@ -1,6 +1,7 @@
 package image
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -203,11 +204,13 @@ func (s *Store) newStaging(prefix string) (dir string, done func(), err error) {
 		if err != nil {
 			return "", nil, fmt.Errorf("creating staging: %w", err)
 		}
-		f.Close()
-		l, err := lockFile(dir + ".lock")
-		if err != nil {
+		// Lock the very file we created: a reclaim between creating and
+		// locking it would otherwise unlink it under us.
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+			f.Close()
 			return "", nil, fmt.Errorf("locking staging: %w", err)
 		}
+		l := &fileLock{f: f}
 		if err := os.Mkdir(dir, 0o700); err != nil {
 			os.Remove(dir + ".lock")
 			l.unlock()
@@ -251,6 +254,10 @@ func (s *Store) reclaimStaging() {
 		if err != nil || !ok {
 			continue
 		}
+		if !sameFile(l.f, lockPath) {
+			l.unlock() // removed and re-created meanwhile: not ours to judge
+			continue
+		}
 		dir := strings.TrimSuffix(lockPath, ".lock")
 		s.log.Debug("reclaiming staging", "path", dir)
 		if s.removeAll(dir) == nil {
@@ -288,3 +295,33 @@ func RemoveAll(path string) error {
 	})
 	return os.RemoveAll(path)
 }
+
+// sameFile reports whether f is still the file at path.
+func sameFile(f *os.File, path string) bool {
+	a, err1 := f.Stat()
+	b, err2 := os.Stat(path)
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
+}
+
+// HoldLayers takes a shared lock on each layer for as long as a container
+// uses them; rmi cannot delete a held layer. Call release when done.
+func (s *Store) HoldLayers(diffIDs []string) (release func(), err error) {
+	var locks []*fileLock
+	release = func() {
+		for _, l := range locks {
+			l.unlock()
+		}
+	}
+	for _, d := range diffIDs {
+		l, err := lockFileCtx(context.Background(), s.path("locks", strings.TrimPrefix(d, "sha256:")), unix.LOCK_SH, nil)
+		if err != nil {
+			release()
+			return nil, fmt.Errorf("locking layer %s: %w", short(d), err)
+		}
+		locks = append(locks, l)
+	}
+	return release, nil
+}
+
+// CheckMapping refuses a store unpacked with another id mapping.
+func (s *Store) CheckMapping() error { return s.checkMapping() }

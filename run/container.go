@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -22,6 +23,7 @@ type Container struct {
 	Created  time.Time `json:"created"`
 	Status   string    `json:"status"` // "created", "running", "exited"
 	Pid      int       `json:"pid,omitempty"`
+	PidStart uint64    `json:"pidStart,omitempty"` // the monitor's start time (clock ticks after boot)
 	BootID   string    `json:"bootId,omitempty"`
 	ExitCode int       `json:"exitCode"`
 	Finished time.Time `json:"finished,omitzero"`
@@ -79,7 +81,7 @@ func (c Containers) List() ([]*Container, error) {
 	}
 	var out []*Container
 	for _, e := range ents {
-		if !e.IsDir() || e.Name() == "names" {
+		if !e.IsDir() || e.Name() == "names" || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
 		ct, err := c.load(e.Name())
@@ -100,7 +102,7 @@ func (c Containers) load(id string) (*Container, error) {
 	if err := json.Unmarshal(b, &ct); err != nil {
 		return nil, err
 	}
-	if ct.Status == "running" && !alive(ct.Pid, ct.BootID) {
+	if ct.Status == "running" && !alive(ct.Pid, ct.PidStart, ct.BootID) {
 		ct.Status, ct.ExitCode = "exited", 137
 	}
 	return &ct, nil
@@ -152,12 +154,33 @@ func (c Containers) Remove(ct *Container, removeAll func(...string) error) error
 	return nil
 }
 
-// alive reports whether pid still runs the container started in this boot.
-func alive(pid int, bootID string) bool {
+// alive reports whether pid is still the process that ran the container:
+// same boot, same start time (a reused pid is another process).
+func alive(pid int, start uint64, bootID string) bool {
 	if pid <= 0 || bootID != BootID() {
 		return false
 	}
-	return syscall.Kill(pid, 0) == nil
+	return syscall.Kill(pid, 0) == nil && StartTime(pid) == start
+}
+
+// StartTime is when pid started, in clock ticks after boot (proc(5),
+// /proc/PID/stat field 22); 0 if it cannot be read.
+func StartTime(pid int) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; fields resume after ")".
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return 0
+	}
+	v, _ := strconv.ParseUint(f[19], 10, 64)
+	return v
 }
 
 // BootID identifies this boot, so records from before a reboot are stale.

@@ -17,7 +17,6 @@ import (
 	"github.com/box-run/box/slirp"
 	"github.com/box-run/box/userns"
 	"golang.org/x/sys/unix"
-	"golang.org/x/term"
 )
 
 // StageEnv selects the stage a re-executed box runs; box strips it (and all
@@ -109,21 +108,13 @@ func Run(o Options) (status int, err error) {
 	if spec.Network != "host" {
 		flags |= unix.CLONE_NEWNET
 	}
-	// With -i and no -t on a terminal, the container reads the terminal, so
-	// it stays in our (foreground) process group and gets ^C and ^\ from the
-	// terminal itself; forwarding those too would deliver them twice.
-	// Otherwise it gets its own group and every signal is forwarded once.
-	termInput := o.Stdin && !spec.TTY && term.IsTerminal(int(os.Stdin.Fd()))
-	sigset := forwarded
-	if termInput {
-		sigset = []os.Signal{syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
-	} else if !spec.TTY {
-		// (With -t, init makes a session of its own, which a group leader cannot.)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	}
-	// Signals that arrive while the container starts are delivered once it runs.
+	// init starts a session of its own, so the container never shares the
+	// caller's terminal session (TIOCSTI on /dev/tty could type into the
+	// caller's shell) and terminal signals reach only box, which forwards
+	// each once. Signals that arrive while the container starts are
+	// delivered once it runs.
 	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, sigset...)
+	signal.Notify(sigs, forwarded...)
 	defer signal.Stop(sigs)
 
 	// The spec fits in the pipe's buffer: written before init starts, it is
@@ -142,6 +133,7 @@ func Run(o Options) (status int, err error) {
 	}
 
 	ct.Status, ct.Pid, ct.BootID = "running", cmd.Process.Pid, BootID()
+	ct.PidStart = StartTime(ct.Pid)
 	if err := o.Containers.Save(ct); err != nil {
 		o.Log.Debug("saving state", "err", err)
 	}

@@ -66,6 +66,11 @@ func trace(spec *Spec, step string) {
 
 func initContainer(spec *Spec) error {
 	trace(spec, "spec read")
+	// A session of its own: the caller's terminal must not be the
+	// container's controlling terminal (see Run).
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
+	}
 	// The network comes up while the mounts are made.
 	netDone := make(chan error, 1)
 	go func() { netDone <- setupNetwork(spec) }()
@@ -102,11 +107,16 @@ func initContainer(spec *Spec) error {
 	}
 	var tty *os.File
 	if spec.TTY {
-		if tty, err = openTTY(user); err != nil {
+		// With keep-id the workload's uid is, one namespace down, init's 0.
+		owner := user.UID
+		if spec.KeepID {
+			owner = 0
+		}
+		if tty, err = openTTY(owner); err != nil {
 			return err
 		}
 	}
-	if err := dropBounding(DefaultCaps); err != nil {
+	if err := ApplyCaps(DefaultCaps, true); err != nil {
 		return err
 	}
 	if err := SetNoNewPrivs(); err != nil {
@@ -138,11 +148,8 @@ func resolveUser(spec *Spec) (ExecUser, error) {
 	if spec.KeepID {
 		return ExecUser{UID: spec.HostUID, GID: spec.HostGID, Home: "/home/" + spec.UserName, Name: spec.UserName}, nil
 	}
-	passwd, _ := os.Open("/etc/passwd")
-	group, _ := os.Open("/etc/group")
-	defer passwd.Close()
-	defer group.Close()
-	u, err := ResolveUser(spec.User, readerOrNil(passwd), readerOrNil(group))
+	// After pivot_root, "/" is the container's root.
+	u, err := LookupUser(os.DirFS("/"), spec.User)
 	if err != nil {
 		return u, &initError{126, err}
 	}
@@ -252,12 +259,6 @@ func setgroupsAllowed() bool {
 	return err == nil && strings.TrimSpace(string(b)) == "allow"
 }
 
-func readerOrNil(f *os.File) *os.File {
-	if f == nil {
-		return nil
-	}
-	return f
-}
 
 // reap forks the workload and stays as PID 1: it forwards signals to it,
 // reaps every orphan, and exits with the workload's status. With keep-id the

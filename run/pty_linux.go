@@ -9,8 +9,8 @@ import (
 
 // openTTY allocates the container's pty in its own devpts instance, sends the
 // master to the monitor (fd 4) and waits until the monitor has sized it.
-// It returns the slave, owned by the workload's user.
-func openTTY(u ExecUser) (*os.File, error) {
+// It returns the slave, owned by owner (an id of init's user namespace).
+func openTTY(owner int) (*os.File, error) {
 	ptmx, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: "/dev/ptmx", Err: err}
@@ -26,7 +26,7 @@ func openTTY(u ExecUser) (*os.File, error) {
 		return nil, fmt.Errorf("opening pty slave: %w", errno)
 	}
 	tty := os.NewFile(slave, "tty")
-	unix.Fchown(int(slave), u.UID, -1)
+	unix.Fchown(int(slave), owner, -1)
 	sock := os.NewFile(4, "tty-socket")
 	defer sock.Close()
 	if err := sendFD(sock, master); err != nil {
@@ -41,11 +41,9 @@ func openTTY(u ExecUser) (*os.File, error) {
 	return tty, nil
 }
 
-// takeTTY makes tty the controlling terminal and stdio of this process.
+// takeTTY makes tty the controlling terminal and stdio of this process,
+// which already leads a session of its own.
 func takeTTY(tty *os.File) error {
-	if _, err := unix.Setsid(); err != nil {
-		return fmt.Errorf("setsid: %w", err)
-	}
 	if err := unix.IoctlSetInt(int(tty.Fd()), unix.TIOCSCTTY, 0); err != nil {
 		return fmt.Errorf("setting the controlling terminal: %w", err)
 	}

@@ -74,6 +74,16 @@ func (r *rootfs) mkdirAll(name string, file, strict bool) (int, error) {
 	base := filepath.Base(name)
 	if file {
 		f, err := unix.Openat(parent, base, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
+		if err == unix.EEXIST {
+			// Only a dangling symlink exists but cannot be opened (images
+			// link /etc/resolv.conf to a systemd path they lack): replace
+			// it, in the container's own layer, with a file to mount over.
+			var st unix.Stat_t
+			if unix.Fstatat(parent, base, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+				unix.Unlinkat(parent, base, 0)
+				f, err = unix.Openat(parent, base, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
+			}
+		}
 		if err == nil {
 			unix.Close(f)
 		} else if err != unix.EEXIST {
