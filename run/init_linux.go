@@ -259,7 +259,6 @@ func setgroupsAllowed() bool {
 	return err == nil && strings.TrimSpace(string(b)) == "allow"
 }
 
-
 // reap forks the workload and stays as PID 1: it forwards signals to it,
 // reaps every orphan, and exits with the workload's status. With keep-id the
 // workload runs in a nested user namespace mapping the caller's uid to the
