@@ -37,18 +37,18 @@
 //     same with newgidmap, then writes the go-ahead byte. If a helper fails
 //     it kills and reaps the child and returns the helper's stderr with a
 //     hint.
-//  4. ChildInit, now uid 0 in the namespace but without capabilities (they
-//     were dropped when the child exec'd while its uid was still unmapped,
-//     capabilities(7)), re-execs /proc/self/exe with the same argv and
-//     environment, except that BOX_USERNS_SYNC_FD is replaced by
-//     BOX_USERNS_ACK_FD. Executing as uid 0 gives it the full capability
-//     set of the namespace.
-//  5. Gaining capabilities at exec clears the parent-death signal
-//     (prctl(2) PR_SET_PDEATHSIG), so the re-executed ChildInit sets
+//  4. The child was cloned with every capability raised as ambient
+//     (SysProcAttr.AmbientCaps), so they survived its execve even though
+//     its uid was unmapped then (capabilities(7)); with the maps written it
+//     is uid 0 with the namespace's full set, and no second exec is needed
+//     (an earlier design re-executed here, one Go start-up more).
+//  5. A credential change that grows the permitted set clears the
+//     parent-death signal (prctl(2) PR_SET_PDEATHSIG), so ChildInit sets
 //     SIGKILL again and only then writes an acknowledgement byte, removes
-//     BOX_USERNS_ACK_FD from its environment, closes the socket and returns
-//     nil. If the parent died before the prctl, the write fails with EPIPE
-//     and ChildInit returns an error instead of running on as an orphan.
+//     BOX_USERNS_SYNC_FD from its environment, closes the socket and
+//     returns nil. If the parent died before the prctl, the write fails
+//     with EPIPE and ChildInit returns an error instead of running on as an
+//     orphan.
 //  6. Start returns when the acknowledgement arrives (or fails after
 //     StartTimeout, killing the child, if it never does — typically because
 //     main did not call ChildInit).
@@ -66,17 +66,12 @@ import (
 	"time"
 )
 
-// Environment variables owned by this package. Both are removed from the
-// environment before ChildInit returns successfully.
-const (
-	// EnvSyncFD names the descriptor the child waits on for its maps.
-	EnvSyncFD = "BOX_USERNS_SYNC_FD"
-	// EnvAckFD names the descriptor the re-executed child acknowledges on.
-	EnvAckFD = "BOX_USERNS_ACK_FD"
-)
+// EnvSyncFD names the descriptor a helper-mapped child waits on for its
+// maps. It is removed from the environment before ChildInit returns.
+const EnvSyncFD = "BOX_USERNS_SYNC_FD"
 
 // StartTimeout bounds how long Start waits for a helper-mapped child to
-// re-exec and acknowledge. It only trips when the child never calls
+// acknowledge. It only trips when the child never calls
 // ChildInit or hangs before it; the maps themselves are written before the
 // clock starts.
 var StartTimeout = 30 * time.Second

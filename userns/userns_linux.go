@@ -100,8 +100,30 @@ func SysProcAttr(base *syscall.SysProcAttr, m Mapping, extraFlags uintptr) (*sys
 		a.UidMappings = sysMaps(m.UIDs)
 		a.GidMappings = sysMaps(m.GIDs)
 		a.GidMappingsEnableSetgroups = false
+	} else {
+		// The child execs before newuidmap has written its maps, as an
+		// unmapped uid: execve would clear its capabilities. Raised as
+		// ambient (capabilities(7)), they survive that execve, so once the
+		// maps are in place the child is root with full capabilities
+		// without a second exec.
+		a.AmbientCaps = allCaps()
 	}
 	return &a, nil
+}
+
+// allCaps lists every capability this kernel knows.
+func allCaps() []uintptr {
+	last := unix.CAP_LAST_CAP
+	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n > 0 {
+			last = n
+		}
+	}
+	caps := make([]uintptr, last+1)
+	for i := range caps {
+		caps[i] = uintptr(i)
+	}
+	return caps
 }
 
 func sysMaps(maps []IDMap) []syscall.SysProcIDMap {
@@ -115,7 +137,7 @@ func sysMaps(maps []IDMap) []syscall.SysProcIDMap {
 // Start starts cmd (normally Path "/proc/self/exe") in new user and mount
 // namespaces plus extraFlags (e.g. unix.CLONE_NEWPID) with mapping m, and
 // returns once the child runs with its maps written and, for a helper
-// mapping, has re-executed with full capabilities (see the package doc for
+// mapping, holds full capabilities with its maps in place (see the package doc for
 // the handshake). Use it instead of cmd.Start; cmd.Wait works as usual.
 //
 // It sets Pdeathsig to SIGKILL so that a killed parent takes the child with
@@ -132,7 +154,7 @@ func Start(cmd *exec.Cmd, m Mapping, extraFlags uintptr) error {
 	}
 	env := cmd.Environ()
 	env = slices.DeleteFunc(env, func(kv string) bool {
-		return strings.HasPrefix(kv, EnvSyncFD+"=") || strings.HasPrefix(kv, EnvAckFD+"=")
+		return strings.HasPrefix(kv, EnvSyncFD+"=")
 	})
 	if !m.Helper {
 		cmd.Env, cmd.SysProcAttr = env, attr
@@ -270,19 +292,12 @@ func helperHint(name string) string {
 
 // ChildInit is the child half of Start's handshake; main calls it before
 // anything else when a box stage environment variable is set. Without
-// BOX_USERNS_SYNC_FD or BOX_USERNS_ACK_FD in the environment (a single
-// mapping, or not started by Start) it returns nil at once. In a
-// helper-mapped child it waits for the parent to write the maps and then
-// re-executes /proc/self/exe, so it does not return on success; in the
-// re-executed child it re-arms the parent-death signal, acknowledges, drops
-// the variable and returns nil. An error means the child must exit.
-//
-// It reads the environment and makes a few system calls; it allocates only
-// the environment copy for the re-exec.
+// BOX_USERNS_SYNC_FD in the environment (a single mapping, or not started
+// by Start) it returns nil at once. In a helper-mapped child it waits for
+// the parent to write the maps, checks it is uid 0, re-arms the
+// parent-death signal, acknowledges and returns nil. An error means the
+// child must exit. It makes a few system calls and allocates nothing.
 func ChildInit() error {
-	if v, ok := syscall.Getenv(EnvAckFD); ok {
-		return acknowledge(v)
-	}
 	v, ok := syscall.Getenv(EnvSyncFD)
 	if !ok {
 		return nil
@@ -306,28 +321,21 @@ func ChildInit() error {
 	if uid := unix.Getuid(); uid != 0 {
 		return fmt.Errorf("checking the id maps: uid is %d inside the namespace, not 0", uid)
 	}
-	environ := syscall.Environ()
-	env := make([]string, 0, len(environ))
-	for _, kv := range environ {
-		if !strings.HasPrefix(kv, EnvSyncFD+"=") {
-			env = append(env, kv)
-		}
+	// Our capabilities came through execve as ambient ones (see
+	// SysProcAttr); now that the maps are written they are root's.
+	if err := os.Unsetenv(EnvSyncFD); err != nil {
+		return err
 	}
-	env = append(env, EnvAckFD+"="+v)
-	// capabilities(7): an execve by a process whose euid is 0 in its
-	// namespace gives it the namespace's full permitted and effective sets.
-	err = unix.Exec("/proc/self/exe", os.Args, env)
-	return fmt.Errorf("re-executing /proc/self/exe in the user namespace: %w", err)
+	return acknowledge(v)
 }
 
-// acknowledge runs in the re-executed child. Gaining capabilities in execve
-// cleared the parent-death signal (prctl(2) lists credential changes and
-// capability-granting execs; the kernel's commit_creds clears it whenever
-// the permitted set grows, and TestStartDetected checks it is set again),
-// so set it again before telling the parent, which only then returns from
-// Start.
+// acknowledge tells the parent the child runs with its maps. The
+// parent-death signal is set again first: the kernel clears it whenever a
+// credential change grows the permitted set (commit_creds; prctl(2)), and
+// TestStartDetected checks it is set. The parent returns from Start only
+// after this.
 func acknowledge(v string) error {
-	fd, err := parseFD(EnvAckFD, v)
+	fd, err := parseFD(EnvSyncFD, v)
 	if err != nil {
 		return err
 	}
@@ -341,7 +349,7 @@ func acknowledge(v string) error {
 	if err != nil {
 		return fmt.Errorf("acknowledging start-up to the parent: %w", err)
 	}
-	return os.Unsetenv(EnvAckFD)
+	return nil
 }
 
 func parseFD(name, v string) (int, error) {

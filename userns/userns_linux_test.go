@@ -318,6 +318,12 @@ func TestSysProcAttr(t *testing.T) {
 		Setsid:     true,
 		Cloneflags: syscall.CLONE_NEWUTS | syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
 		Pdeathsig:  syscall.SIGKILL,
+		// Every capability, raised as ambient so it survives the execve
+		// before the maps are written.
+		AmbientCaps: allCaps(),
+	}
+	if len(want.AmbientCaps) < 38 || want.AmbientCaps[0] != 0 {
+		t.Errorf("allCaps() = %v", want.AmbientCaps)
 	}
 	if !reflect.DeepEqual(a, want) {
 		t.Errorf("helper: %+v\nwant    %+v", a, want)

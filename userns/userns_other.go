@@ -26,9 +26,7 @@ func Start(cmd *exec.Cmd, m Mapping, extraFlags uintptr) error {
 // ChildInit returns nil when no handshake variable is set (nothing to do)
 // and errors.ErrUnsupported otherwise.
 func ChildInit() error {
-	_, sync := syscall.Getenv(EnvSyncFD)
-	_, ack := syscall.Getenv(EnvAckFD)
-	if sync || ack {
+	if _, sync := syscall.Getenv(EnvSyncFD); sync {
 		return errors.ErrUnsupported
 	}
 	return nil
