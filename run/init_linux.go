@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/box-run/box/slirp"
 	"golang.org/x/sys/unix"
@@ -237,17 +238,30 @@ func execWorkload(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.Fi
 
 // setCreds switches to the workload's user. Changing credentials clears the
 // parent-death signal, which is what ties the container to box's monitor.
+//
+// The raw system calls change only this thread, the one ApplyCaps locked
+// and the one that execs (execve ends the others). Go's setuid family
+// changes every thread of the process, signalling each: time init's
+// start-up budget has no room for.
 func setCreds(u ExecUser) error {
 	if setgroupsAllowed() {
-		if err := unix.Setgroups(append([]int{}, u.Groups...)); err != nil {
-			return fmt.Errorf("setgroups: %w", err)
+		groups := make([]uint32, len(u.Groups))
+		for i, g := range u.Groups {
+			groups[i] = uint32(g)
+		}
+		var p unsafe.Pointer
+		if len(groups) > 0 {
+			p = unsafe.Pointer(&groups[0])
+		}
+		if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(p), 0); e != 0 {
+			return fmt.Errorf("setgroups: %w", e)
 		}
 	}
-	if err := unix.Setresgid(u.GID, u.GID, u.GID); err != nil {
-		return &initError{126, idError("gid", u.GID, err)}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
+		return &initError{126, idError("gid", u.GID, e)}
 	}
-	if err := unix.Setresuid(u.UID, u.UID, u.UID); err != nil {
-		return &initError{126, idError("uid", u.UID, err)}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
+		return &initError{126, idError("uid", u.UID, e)}
 	}
 	return unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 }
