@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -67,9 +66,6 @@ func Run(o Options) (status int, err error) {
 			}
 			o.Log.Debug("container removed", "took", time.Since(t))
 		}()
-	}
-	if err := writeEtcFiles(dir, spec); err != nil {
-		return 125, err
 	}
 
 	specR, specW, err := os.Pipe()
@@ -194,21 +190,6 @@ func exitStatus(ps *os.ProcessState, err error) int {
 		return 125
 	}
 	return ps.ExitCode()
-}
-
-// writeEtcFiles writes the files init bind-mounts over the image's /etc.
-func writeEtcFiles(dir string, spec *Spec) error {
-	files := map[string]string{
-		"hostname":    spec.Hostname + "\n",
-		"hosts":       spec.Hosts,
-		"resolv.conf": spec.ResolvConf,
-	}
-	for n, content := range files {
-		if err := os.WriteFile(filepath.Join(dir, n), []byte(content), 0o644); err != nil {
-			return fmt.Errorf("writing %s: %w", n, err)
-		}
-	}
-	return nil
 }
 
 // serveNet receives the container's TAP from init and runs the user-mode

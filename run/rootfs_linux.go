@@ -179,24 +179,48 @@ func setupRootfs(spec *Spec) (string, error) {
 	if err := mountDev(r, spec); err != nil {
 		return "", err
 	}
+	// box's /etc files first, so that a volume on the same path wins, as
+	// with docker.
+	if err := mountEtcFiles(r, spec); err != nil {
+		return "", err
+	}
 	for _, m := range spec.Mounts {
 		if err := mountVolume(r, m); err != nil {
 			return "", err
 		}
 	}
-	etc := map[string]string{"/etc/hosts": "hosts", "/etc/resolv.conf": "resolv.conf", "/etc/hostname": "hostname"}
-	if spec.KeepID {
-		etc["/etc/passwd"], etc["/etc/group"] = "passwd", "group"
-		if err := writeKeepID(r, spec); err != nil {
-			return "", err
-		}
-	}
-	for dst, src := range etc {
-		if err := r.mount(filepath.Join(spec.Dir, src), dst, "", unix.MS_BIND, "", true, false); err != nil {
-			return "", err
-		}
-	}
 	return target, nil
+}
+
+// mountEtcFiles binds box's /etc/hosts, /etc/resolv.conf and /etc/hostname
+// (and passwd and group for keep-id) over the image's. They are written to
+// the container's /dev tmpfs, bound, and unlinked there: the bind mounts
+// keep them alive, /dev shows nothing, and the store's disk sees no file
+// created and deleted per container.
+func mountEtcFiles(r *rootfs, spec *Spec) error {
+	files := map[string]string{
+		"/etc/hosts":       spec.Hosts,
+		"/etc/resolv.conf": spec.ResolvConf,
+		"/etc/hostname":    spec.Hostname + "\n",
+	}
+	if spec.KeepID {
+		files["/etc/passwd"], files["/etc/group"] = keepIDFiles(r, spec)
+	}
+	scratch := filepath.Join(r.path, "dev", ".box-etc")
+	if err := os.Mkdir(scratch, 0o755); err != nil {
+		return err
+	}
+	defer os.RemoveAll(scratch)
+	for dst, content := range files {
+		src := filepath.Join(scratch, filepath.Base(dst))
+		if err := os.WriteFile(src, []byte(content), 0o644); err != nil {
+			return err
+		}
+		if err := r.mount(src, dst, "", unix.MS_BIND, "", true, false); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // mountSys mounts a read-only sysfs: a fresh one when the container has its
@@ -278,8 +302,8 @@ func mountVolume(r *rootfs, m Mount) error {
 	return fmt.Errorf("mount type %q is not supported", m.Type)
 }
 
-// writeKeepID writes passwd and group with the caller's own entry, for --userns=keep-id.
-func writeKeepID(r *rootfs, spec *Spec) error {
+// keepIDFiles returns passwd and group with the caller's own entry, for --userns=keep-id.
+func keepIDFiles(r *rootfs, spec *Spec) (passwd, group string) {
 	read := func(name string) []byte {
 		fd, err := r.open(name, false)
 		if err != nil {
@@ -290,11 +314,8 @@ func writeKeepID(r *rootfs, spec *Spec) error {
 		return b
 	}
 	home := "/home/" + spec.UserName
-	passwd, group := KeepIDEntries(spec.HostUID, spec.HostGID, spec.UserName, home, read("/etc/passwd"), read("/etc/group"))
-	if err := os.WriteFile(filepath.Join(spec.Dir, "passwd"), passwd, 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(spec.Dir, "group"), group, 0o644)
+	p, g := KeepIDEntries(spec.HostUID, spec.HostGID, spec.UserName, home, read("/etc/passwd"), read("/etc/group"))
+	return string(p), string(g)
 }
 
 // ttyGroup is the conventional "tty" group owning pty slaves.
