@@ -68,8 +68,8 @@ type Options struct {
 	// Volatile skips syncing the upper layer (overlayfs "volatile",
 	// fuse-overlayfs "fsync=0"), and in copy mode the sync before the copy
 	// is declared complete. Meant for uppers thrown away with the
-	// container: after a reboot Mount refuses a volatile upper, since it
-	// may have lost writes.
+	// container: nothing is recorded in Work, and Mount refuses to mount a
+	// volatile upper again, since it may have lost writes.
 	Volatile bool
 	// CacheFile is where Auto keeps its verdict (e.g. $STORE/overlay-mode);
 	// "" means probe every time. Removing it makes Auto probe again, as

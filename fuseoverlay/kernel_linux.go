@@ -57,7 +57,8 @@ func mountKernel(o Options) error {
 const volatileBoot = "box-volatile-boot"
 
 // reuseVolatile lets an upper that was mounted volatile be mounted again
-// in the same boot. overlayfs leaves work/work/incompat/volatile behind and
+// in the same boot, if the boot id was recorded in Work by the caller
+// (box throws volatile uppers away instead; see Options.Volatile). overlayfs leaves work/work/incompat/volatile behind and
 // refuses the upper from then on, since writes it never synced may be lost
 // in a crash; the docs allow removing that dir when the system has not
 // crashed since (overlayfs.rst, "Volatile mount"), which the boot id tells.
@@ -67,14 +68,11 @@ func reuseVolatile(o Options) error {
 	if _, err := os.Lstat(incompat); err == nil {
 		b, err := os.ReadFile(boot)
 		if err != nil || strings.TrimSpace(string(b)) != bootID() {
-			return stateError{fmt.Errorf("mounting overlay at %q: upper %q was mounted volatile before a reboot and may have lost writes; remove it and %q to start afresh", o.Target, o.Upper, o.Work)}
+			return stateError{fmt.Errorf("mounting overlay at %q: upper %q was mounted volatile (single use: its writes may never have reached the disk); remove it and %q to start afresh", o.Target, o.Upper, o.Work)}
 		}
 		if err := os.RemoveAll(incompat); err != nil {
 			return err
 		}
-	}
-	if o.Volatile {
-		return writeAtomic(boot, bootID()+"\n")
 	}
 	return nil
 }

@@ -89,7 +89,9 @@ func mountMode(mode string, o Options) error {
 	} else {
 		err = mountFuse(o)
 	}
-	if err != nil || o.Upper == "" {
+	// A volatile upper is thrown away after one use (box's --rm): nothing
+	// will mount it again, so its mode need not be recorded.
+	if err != nil || o.Upper == "" || o.Volatile {
 		return err
 	}
 	if err := recordMode(o.Work, mode); err != nil {
