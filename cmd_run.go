@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,8 @@ type runCmd struct {
 	Userns      string       `help:"User namespace mode: \"\" (root inside is you) or keep-id (your own uid inside)." enum:",keep-id" default:""`
 	Network     string       `help:"Network: slirp (user-mode, the default; slirp:allow_host_loopback=true lets host.box.internal reach the host's 127.0.0.1), none (loopback only) or host." default:"slirp" placeholder:"MODE"`
 	DNS         []string     `name:"dns" sep:"none" help:"DNS server for the container's /etc/resolv.conf." placeholder:"IP"`
+	Publish     []string     `short:"p" sep:"none" help:"Publish a container port: [IP:][HOSTPORT:]CONTAINERPORT[/tcp]; no HOSTPORT picks a free one." placeholder:"PORTS"`
+	PublishAll  bool         `short:"P" help:"Publish every port the image EXPOSEs, on free host ports."`
 	AddHost     []string     `sep:"none" help:"Add NAME:IP to the container's /etc/hosts." placeholder:"NAME:IP"`
 	Pull        string       `help:"Pull the image: missing, always or never." enum:"missing,always,never" default:"missing"`
 	netCfg      slirp.Config // resolved from --network and [network]
@@ -85,7 +88,7 @@ func (c *runCmd) Run(g *globals) error {
 		Net:        c.netCfg,
 	})
 	if err != nil {
-		return withStatus(125, err)
+		return withStatus(status, err) // 125, or 126 for a port it cannot bind
 	}
 	return exitWith(status)
 }
@@ -169,6 +172,10 @@ func (c *runCmd) prepare(g *globals) (*run.Spec, *run.Container, userns.Mapping,
 	if err != nil {
 		return nil, nil, m, err
 	}
+	ports, err := c.ports(cfg.Config.ExposedPorts, network)
+	if err != nil {
+		return nil, nil, m, err
+	}
 	spec := &run.Spec{
 		ID:           id,
 		Hostname:     hostname,
@@ -184,6 +191,7 @@ func (c *runCmd) prepare(g *globals) (*run.Spec, *run.Container, userns.Mapping,
 		TTY:          c.TTY,
 		Init:         c.Init,
 		Mounts:       mounts,
+		Ports:        ports,
 		Network:      network,
 		Debug:        g.Debug,
 		Hosts:        hosts,
@@ -250,6 +258,36 @@ func (c *runCmd) mounts(wd, home string) ([]run.Mount, error) {
 		out = append(out, m)
 	}
 	return out, run.CheckSources(out)
+}
+
+// ports parses -p and -P (the image's EXPOSE).
+func (c *runCmd) ports(exposed map[string]struct{}, network string) ([]run.Port, error) {
+	var out []run.Port
+	for _, p := range c.Publish {
+		port, err := run.ParsePublish(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, port)
+	}
+	if c.PublishAll {
+		keys := make([]string, 0, len(exposed))
+		for k := range exposed {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			port, err := run.ParsePublish(k)
+			if err != nil {
+				return nil, fmt.Errorf("image EXPOSE %q: %w", k, err)
+			}
+			out = append(out, port)
+		}
+	}
+	if len(out) > 0 && network == "host" {
+		return nil, errors.New("-p has no effect with --network host: the container's ports are the host's")
+	}
+	return out, nil
 }
 
 // network parses --network with the [network] config as defaults.

@@ -87,7 +87,7 @@ func busyboxBase() ([]entry, error) {
 	for _, a := range []string{"sh", "cat", "ls", "id", "stat", "echo", "sleep", "true", "false", "env", "wget",
 		"pwd", "hostname", "mkdir", "touch", "rm", "kill", "ps", "grep", "mount", "readlink", "uname", "head", "wc",
 		"printf", "test", "tty", "stty", "seq", "chmod", "ln", "cut", "tr", "find", "sort", "dd", "mknod",
-		"nc", "nslookup", "ip", "ifconfig", "netstat"} {
+		"nc", "nslookup", "ip", "ifconfig", "netstat", "httpd"} {
 		es = append(es, entry{name: "bin/" + a, typ: tar.TypeSymlink, link: "busybox"})
 	}
 	return es, nil
@@ -166,6 +166,18 @@ func buildFixtures() (*fixtures, error) {
 	hello := imageOf(arch, gzipLayer(base))
 	f.images["hello:latest"] = hello
 	f.images["library/alpine:latest"] = hello
+
+	// web: an HTTP server that EXPOSEs port 80.
+	webImg := imageOf(arch, gzipLayer(append(append([]entry{}, base...),
+		entry{name: "www/", typ: tar.TypeDir}, entry{name: "www/index.html", body: "hello from the container\n"})))
+	wcf, _ := webImg.ConfigFile()
+	wcf = wcf.DeepCopy()
+	wcf.Config.ExposedPorts = map[string]struct{}{"80/tcp": {}}
+	wcf.Config.Cmd = []string{"httpd", "-f", "-p", "80", "-h", "/www"}
+	if webImg, err = mutate.ConfigFile(webImg, wcf); err != nil {
+		return nil, err
+	}
+	f.images["web:latest"] = webImg
 
 	// cfg: an image config with everything box run must honour.
 	cfgImg := imageOf(arch, gzipLayer(base))

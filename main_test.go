@@ -89,6 +89,9 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"signal-box":   cmdSignalBox,
 			"serve-tcp":    cmdServeTCP,
 			"serve-dns":    cmdServeDNS,
+			"http-get":     cmdHTTPGet,
+			"port-of":      cmdPortOf,
+			"wait-running": cmdWaitRunning,
 		},
 	})
 }

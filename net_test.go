@@ -3,9 +3,15 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
+	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/box-run/box/run"
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/net/dns/dnsmessage"
@@ -81,4 +87,59 @@ func cmdServeDNS(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}()
 	ts.Setenv(args[0], fmt.Sprint(pc.LocalAddr().(*net.UDPAddr).Port))
+}
+
+// cmdHTTPGet fetches http://127.0.0.1:PORT/ from the host, retrying while the
+// container's server starts: http-get PORT.
+func cmdHTTPGet(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: http-get PORT")
+	}
+	var lastErr error
+	for i := 0; i < 100; i++ {
+		resp, err := http.Get("http://127.0.0.1:" + args[0] + "/")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if neg {
+				ts.Fatalf("got %q from port %s, want no answer", b, args[0])
+			}
+			fmt.Fprint(ts.Stdout(), string(b))
+			return
+		}
+		lastErr = err
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !neg {
+		ts.Fatalf("http-get %s: %v", args[0], lastErr)
+	}
+}
+
+// cmdPortOf sets VAR to the host port box published for the container
+// port: port-of CONTAINER 80/tcp VAR (reads "box port" output from stdout).
+func cmdPortOf(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: port-of CONTAINERPORT/PROTO VAR (after exec box port)")
+	}
+	for _, line := range strings.Split(ts.ReadFile("stdout"), "\n") {
+		if rest, ok := strings.CutPrefix(line, args[0]+" -> "); ok {
+			_, port, _ := net.SplitHostPort(rest)
+			ts.Setenv(args[1], port)
+			return
+		}
+	}
+	ts.Fatalf("no %s in box port's output", args[0])
+}
+
+// cmdWaitRunning waits until the named container is running (its monitor
+// started init and recorded it).
+func cmdWaitRunning(ts *testscript.TestScript, neg bool, args []string) {
+	cs := run.Containers{Root: filepath.Join(ts.Getenv("STORE"), "containers")}
+	for i := 0; i < 400; i++ {
+		if ct, err := cs.Lookup(args[0]); err == nil && ct.Status == "running" {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ts.Fatalf("container %s did not start within 20s", args[0])
 }

@@ -28,6 +28,7 @@ type Container struct {
 	ExitCode int       `json:"exitCode"`
 	Finished time.Time `json:"finished,omitzero"`
 	Remove   bool      `json:"autoRemove,omitempty"`
+	Ports    []Port    `json:"ports,omitempty"`
 }
 
 // Containers is the containers/ directory of a store: one directory per

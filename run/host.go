@@ -52,6 +52,16 @@ type Options struct {
 func Run(o Options) (status int, err error) {
 	t0 := time.Now()
 	ct, spec := o.Container, o.Spec
+	listeners, err := listenPorts(spec.Ports)
+	if err != nil {
+		return 126, err // docker's status for a port it cannot bind
+	}
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
+	ct.Ports = spec.Ports
 	dir, err := o.Containers.Create(ct)
 	if err != nil {
 		return 125, err
@@ -100,6 +110,17 @@ func Run(o Options) (status int, err error) {
 		spec.NetFD = 3 + len(cmd.ExtraFiles)
 		cmd.ExtraFiles = append(cmd.ExtraFiles, netChild)
 	}
+	var portSock, portChild *os.File
+	if len(spec.Ports) > 0 {
+		portSock, portChild, err = socketPair()
+		if err != nil {
+			return 125, err
+		}
+		defer portSock.Close()
+		defer portChild.Close()
+		spec.PortFD = 3 + len(cmd.ExtraFiles)
+		cmd.ExtraFiles = append(cmd.ExtraFiles, portChild)
+	}
 	flags := uintptr(unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
 	if spec.Network != "host" {
 		flags |= unix.CLONE_NEWNET
@@ -126,6 +147,13 @@ func Run(o Options) (status int, err error) {
 	specR.Close()
 	if netChild != nil {
 		netChild.Close() // init's copy alone keeps it open: EOF if init dies first
+	}
+	if portChild != nil {
+		portChild.Close()
+		fw := &forwarder{sock: portSock, log: o.Log}
+		for i, l := range listeners {
+			go fw.serve(l, spec.Ports[i].ContainerPort)
+		}
 	}
 
 	ct.Status, ct.Pid, ct.BootID = "running", cmd.Process.Pid, BootID()

@@ -124,7 +124,9 @@ func initContainer(spec *Spec) error {
 		return err
 	}
 	trace(spec, "exec")
-	if spec.Init || spec.KeepID {
+	// Published ports need init to stay, in the network namespace, to
+	// connect to them.
+	if spec.Init || spec.KeepID || len(spec.Ports) > 0 {
 		return reap(spec, argv0, env, user, tty)
 	}
 	return execWorkload(spec, argv0, env, user, tty)
@@ -312,6 +314,9 @@ func reap(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.File) erro
 	}
 	if tty != nil {
 		tty.Close()
+	}
+	if spec.PortFD > 0 {
+		go servePortRequests(os.NewFile(uintptr(spec.PortFD), "ports"))
 	}
 	for s := range sigs {
 		switch s {

@@ -34,6 +34,10 @@ type Spec struct {
 
 	Mounts  []Mount `json:"mounts"`  // volumes, binds and tmpfs, in order
 	Network string  `json:"network"` // "slirp" (user-mode, the default), "none" or "host"
+	// Ports are published with -p; PortFD is init's end of the socket on
+	// which the monitor asks for connections to them.
+	Ports  []Port `json:"ports,omitempty"`
+	PortFD int    `json:"portFd,omitempty"`
 	// NetFD is init's descriptor of the socket on which it hands the TAP
 	// of the slirp network to the monitor.
 	NetFD int `json:"netFd,omitempty"`

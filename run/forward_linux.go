@@ -1,0 +1,144 @@
+package run
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Published TCP ports follow rootlesskit's builtin port driver: the monitor
+// listens on the host; for each connection it asks init, inside the
+// container's network namespace, to connect to the container port, and init
+// hands the connected socket back over a unix socket (SCM_RIGHTS). The
+// monitor then copies between the two kernel sockets (splice(2) through
+// Go's TCPConn.ReadFrom), so published traffic never crosses the user-mode
+// netstack.
+
+// listenPorts opens the host side of every published port before anything
+// else of the container exists, so a port in use fails the run cleanly.
+// Ports asked as 0 are filled in with the port the kernel chose.
+func listenPorts(ports []Port) ([]net.Listener, error) {
+	var ls []net.Listener
+	for i, p := range ports {
+		addr := net.JoinHostPort(p.HostIP, strconv.Itoa(p.HostPort))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, l := range ls {
+				l.Close()
+			}
+			return nil, portError(p, err)
+		}
+		ports[i].HostPort = l.Addr().(*net.TCPAddr).Port
+		ls = append(ls, l)
+	}
+	return ls, nil
+}
+
+// portError explains why a host port cannot be bound.
+func portError(p Port, err error) error {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("publishing port %d: address already in use", p.HostPort)
+	case errors.Is(err, syscall.EACCES):
+		start := "1024"
+		if b, rerr := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start"); rerr == nil {
+			start = strings.TrimSpace(string(b))
+		}
+		return fmt.Errorf("publishing port %d: ports below %s need privilege (sysctl net.ipv4.ip_unprivileged_port_start=%s); use a higher port, or as root: sysctl -w net.ipv4.ip_unprivileged_port_start=%d", p.HostPort, start, start, p.HostPort)
+	}
+	return fmt.Errorf("publishing port %d: %w", p.HostPort, err)
+}
+
+// forwarder is the monitor's half: it serves the listeners until closed.
+type forwarder struct {
+	mu   sync.Mutex // one request to init at a time
+	sock *os.File
+	log  *slog.Logger
+}
+
+func (f *forwarder) serve(l net.Listener, containerPort int) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go f.forward(c, containerPort)
+	}
+}
+
+func (f *forwarder) forward(c net.Conn, port int) {
+	defer c.Close()
+	inner, err := f.connect(port)
+	if err != nil {
+		f.log.Debug("port forward", "port", port, "err", err)
+		return
+	}
+	defer inner.Close()
+	done := make(chan struct{}, 2)
+	pipe := func(dst, src net.Conn) {
+		io.Copy(dst, src)
+		if tc, ok := dst.(*net.TCPConn); ok {
+			tc.CloseWrite()
+		}
+		done <- struct{}{}
+	}
+	go pipe(inner, c)
+	go pipe(c, inner)
+	<-done
+	<-done
+}
+
+// connect asks init for a socket connected to the container port.
+func (f *forwarder) connect(port int) (net.Conn, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var req [2]byte
+	binary.BigEndian.PutUint16(req[:], uint16(port))
+	if _, err := f.sock.Write(req[:]); err != nil {
+		return nil, err
+	}
+	file, err := recvFD(f.sock)
+	if err != nil {
+		return nil, fmt.Errorf("container port %d: nothing listening", port)
+	}
+	defer file.Close()
+	return net.FileConn(file)
+}
+
+// servePortRequests is init's half: it runs inside the container's network
+// namespace, so its connections to 127.0.0.1 reach the container's servers.
+func servePortRequests(sock *os.File) {
+	var req [2]byte
+	for {
+		n, err := sock.Read(req[:])
+		if err != nil || n != 2 {
+			return
+		}
+		port := binary.BigEndian.Uint16(req[:])
+		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port))), 5*time.Second)
+		if err != nil {
+			// A message without a descriptor: nothing listening.
+			unix.Sendmsg(int(sock.Fd()), []byte{1}, nil, nil, 0)
+			continue
+		}
+		f, err := c.(*net.TCPConn).File()
+		c.Close()
+		if err != nil {
+			unix.Sendmsg(int(sock.Fd()), []byte{1}, nil, nil, 0)
+			continue
+		}
+		sendFD(sock, f)
+		f.Close()
+	}
+}

@@ -1,0 +1,88 @@
+package run
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Port is a published port: connections to HostIP:HostPort on the host reach
+// ContainerPort in the container.
+type Port struct {
+	HostIP        string `json:"hostIp"`   // "" = all addresses
+	HostPort      int    `json:"hostPort"` // 0 = a free port, chosen when the container starts
+	ContainerPort int    `json:"containerPort"`
+	Proto         string `json:"proto"` // "tcp"
+}
+
+func (p Port) String() string {
+	ip := p.HostIP
+	if ip == "" {
+		ip = "0.0.0.0"
+	}
+	return fmt.Sprintf("%d/%s -> %s", p.ContainerPort, p.Proto, netip.AddrPortFrom(netip.MustParseAddr(ip), uint16(p.HostPort)))
+}
+
+// ParsePublish parses a -p value as docker does: [IP:][HOSTPORT:]CONTAINERPORT[/PROTO],
+// where an empty or absent HOSTPORT means a free port.
+func ParsePublish(s string) (Port, error) {
+	spec, proto, _ := strings.Cut(s, "/")
+	if proto == "" {
+		proto = "tcp"
+	}
+	p := Port{Proto: proto}
+	if proto != "tcp" && proto != "udp" {
+		return p, fmt.Errorf("invalid -p %q: protocol must be tcp or udp", s)
+	}
+	if proto == "udp" {
+		return p, fmt.Errorf("invalid -p %q: publishing UDP ports is not supported yet", s)
+	}
+	var hostIP, hostPort, ctrPort string
+	// An IPv6 host address comes in brackets: [::1]:8080:80.
+	if rest, ok := strings.CutPrefix(spec, "["); ok {
+		ip, after, found := strings.Cut(rest, "]")
+		if !found || !strings.HasPrefix(after, ":") {
+			return p, fmt.Errorf("invalid -p %q", s)
+		}
+		hostIP, spec = ip, after[1:]
+		hostPort, ctrPort, _ = strings.Cut(spec, ":")
+	} else {
+		parts := strings.Split(spec, ":")
+		switch len(parts) {
+		case 1:
+			ctrPort = parts[0]
+		case 2:
+			hostPort, ctrPort = parts[0], parts[1]
+		case 3:
+			hostIP, hostPort, ctrPort = parts[0], parts[1], parts[2]
+		default:
+			return p, fmt.Errorf("invalid -p %q: want [IP:][HOSTPORT:]CONTAINERPORT[/tcp]", s)
+		}
+	}
+	if hostIP != "" {
+		if _, err := netip.ParseAddr(hostIP); err != nil {
+			return p, fmt.Errorf("invalid -p %q: %q is not an IP address", s, hostIP)
+		}
+		p.HostIP = hostIP
+	}
+	var err error
+	if p.ContainerPort, err = portNumber(ctrPort, false); err != nil {
+		return p, fmt.Errorf("invalid -p %q: container port: %w", s, err)
+	}
+	if p.HostPort, err = portNumber(hostPort, true); err != nil {
+		return p, fmt.Errorf("invalid -p %q: host port: %w", s, err)
+	}
+	return p, nil
+}
+
+func portNumber(s string, zeroOK bool) (int, error) {
+	if s == "" && zeroOK {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > 65535 || (n == 0 && !zeroOK) {
+		return 0, fmt.Errorf("%q is not a port number (1-65535)", s)
+	}
+	return n, nil
+}
