@@ -212,6 +212,15 @@ func (c *runCmd) prepare(g *globals) (*run.Spec, *run.Container, userns.Mapping,
 	ct := &run.Container{
 		ID: id, Name: name, Image: ref, ImageID: img.ID, Command: args,
 		Created: time.Now().UTC(), Status: "created", Remove: c.Rm,
+		Mounts: mounts, Network: &run.Network{Mode: network},
+	}
+	if network == "slirp" {
+		ct.Network.IPAddress = netCfg.Container.String()
+		ct.Network.Gateway = netCfg.Gateway.String()
+		ct.Network.DNS = netCfg.Gateway.String()
+		if netCfg.AllowHostLoopback {
+			ct.Network.HostAlias = netCfg.HostAlias.String()
+		}
 	}
 	return spec, ct, m, nil
 }

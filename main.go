@@ -31,6 +31,7 @@ type cli struct {
 	Ps      psCmd      `cmd:"" help:"List containers."`
 	Rm      rmCmd      `cmd:"" help:"Remove containers."`
 	Port    portCmd    `cmd:"" help:"List a container's published ports."`
+	Inspect inspectCmd `cmd:"" help:"Show containers or images as JSON."`
 	Pull    pullCmd    `cmd:"" help:"Pull an image from a registry into the store."`
 	Images  imagesCmd  `cmd:"" help:"List images in the store."`
 	Rmi     rmiCmd     `cmd:"" help:"Remove images (and layers no other image uses)."`

@@ -29,6 +29,17 @@ type Container struct {
 	Finished time.Time `json:"finished,omitzero"`
 	Remove   bool      `json:"autoRemove,omitempty"`
 	Ports    []Port    `json:"ports,omitempty"`
+	Mounts   []Mount   `json:"mounts,omitempty"`
+	Network  *Network  `json:"network,omitempty"`
+}
+
+// Network is how the container is connected, for box inspect.
+type Network struct {
+	Mode      string `json:"mode"`                // slirp, none or host
+	IPAddress string `json:"ipAddress,omitempty"` // the container's address on the slirp network
+	Gateway   string `json:"gateway,omitempty"`   // the netstack: default route and DNS server
+	DNS       string `json:"dns,omitempty"`
+	HostAlias string `json:"hostAlias,omitempty"` // host.box.internal, with allow_host_loopback
 }
 
 // Containers is the containers/ directory of a store: one directory per
