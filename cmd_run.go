@@ -23,6 +23,7 @@ import (
 type runCmd struct {
 	Interactive bool         `short:"i" help:"Keep stdin open to the container."`
 	TTY         bool         `short:"t" help:"Allocate a pseudo-terminal in the container."`
+	Detach      bool         `short:"d" help:"Run in the background and print the container id."`
 	Rm          bool         `help:"Remove the container when it exits."`
 	Name        string       `help:"Container name (default: a random one)."`
 	Env         []string     `sep:"none" short:"e" help:"Set an environment variable, K=V, or K to take it from here." placeholder:"K=V"`
@@ -46,6 +47,8 @@ type runCmd struct {
 	Pull        string       `help:"Pull the image: missing, always or never." enum:"missing,always,never" default:"missing"`
 	netCfg      slirp.Config // resolved from --network and [network]
 	release     func()       // drops the hold on the image's layers
+	storeRoot   string       // the opened store's directory
+	layers      []string     // the image's layers, held by a detached monitor too
 
 	Args []string `arg:"" passthrough:"" name:"image [command...]" help:"Image, then the command and its arguments."`
 }
@@ -74,6 +77,14 @@ func (c *runCmd) Run(g *globals) error {
 	root, _, err := g.storeRoot()
 	if err != nil {
 		return err
+	}
+	if c.Detach {
+		mc := &monitorConfig{Spec: *spec, Container: *ct, StoreRoot: c.storeRoot, Layers: c.layers, Remove: c.Rm, Net: c.netCfg}
+		if err := detach(mc); err != nil {
+			return err
+		}
+		fmt.Println(ct.ID)
+		return nil
 	}
 	status, err := run.Run(run.Options{
 		Spec:       spec,
@@ -133,6 +144,7 @@ func (c *runCmd) prepare(g *globals) (*run.Spec, *run.Container, userns.Mapping,
 	if c.release, err = st.HoldLayers(img.Layers); err != nil {
 		return nil, nil, m, err
 	}
+	c.storeRoot, c.layers = st.Root(), img.Layers
 	wd, _ := os.Getwd()
 	home, _ := os.UserHomeDir()
 	var ep *string

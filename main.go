@@ -32,6 +32,10 @@ type cli struct {
 	Rm      rmCmd      `cmd:"" help:"Remove containers."`
 	Port    portCmd    `cmd:"" help:"List a container's published ports."`
 	Inspect inspectCmd `cmd:"" help:"Show containers or images as JSON."`
+	Logs    logsCmd    `cmd:"" help:"Print a detached container's output."`
+	Stop    stopCmd    `cmd:"" help:"Stop containers: SIGTERM, then SIGKILL after a timeout."`
+	Kill    killCmd    `cmd:"" help:"Send a signal to containers."`
+	Wait    waitCmd    `cmd:"" help:"Wait for containers to exit and print their exit status."`
 	Pull    pullCmd    `cmd:"" help:"Pull an image from a registry into the store."`
 	Images  imagesCmd  `cmd:"" help:"List images in the store."`
 	Rmi     rmiCmd     `cmd:"" help:"Remove images (and layers no other image uses)."`

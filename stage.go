@@ -33,6 +33,8 @@ func runStage() int {
 	switch st := os.Getenv(stageEnv); st {
 	case "init":
 		return run.Init()
+	case "monitor":
+		err = stageMonitor()
 	case "extract":
 		err = stageExtract(os.Args[1:])
 	case "remove":

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -44,6 +45,11 @@ type Options struct {
 	Warn       io.Writer // where the monitor's own warnings go (stderr)
 	// Net configures the user-mode network when Spec.Network is "slirp".
 	Net slirp.Config
+	// Detached (-d): the container's output goes to container.log in its
+	// directory, and a container that fails to start is removed.
+	Detached bool
+	// Started, if set, is called once the container runs.
+	Started func()
 }
 
 // Run creates the container, starts its init in new namespaces, monitors it
@@ -67,6 +73,23 @@ func Run(o Options) (status int, err error) {
 		return 125, err
 	}
 	spec.Dir = dir
+	out, errOut := os.Stdout, os.Stderr
+	started := false
+	if o.Detached {
+		log, err := os.OpenFile(filepath.Join(dir, "container.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return 125, err
+		}
+		defer log.Close()
+		out, errOut = log, log
+		if !o.Remove {
+			defer func() {
+				if !started {
+					o.Containers.Remove(ct, o.RemoveAll)
+				}
+			}()
+		}
+	}
 	if o.Remove {
 		// Removal also when setup fails half way: --rm leaves nothing.
 		defer func() {
@@ -85,18 +108,26 @@ func Run(o Options) (status int, err error) {
 	defer specR.Close()
 	defer specW.Close()
 	cmd := Command("init")
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.Stdout, cmd.Stderr = out, errOut
 	if o.Stdin && !spec.TTY {
 		cmd.Stdin = os.Stdin
 	}
-	cmd.ExtraFiles = []*os.File{specR}
+	// fd 3: the spec; fd 4: init's "ready for signals" byte.
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return 125, err
+	}
+	defer readyR.Close()
+	defer readyW.Close()
+	cmd.ExtraFiles = []*os.File{specR, readyW}
 	var tty *ttyHost
 	if spec.TTY {
-		tty, err = newTTYHost(o.Stdin)
+		tty, err = newTTYHost(o.Stdin, out)
 		if err != nil {
 			return 125, err
 		}
 		defer tty.close()
+		spec.TTYFD = 3 + len(cmd.ExtraFiles)
 		cmd.ExtraFiles = append(cmd.ExtraFiles, tty.child)
 	}
 	var netSock, netChild *os.File
@@ -145,6 +176,7 @@ func Run(o Options) (status int, err error) {
 	}
 	o.Log.Debug("init started", "pid", cmd.Process.Pid, "elapsed", time.Since(t0))
 	specR.Close()
+	readyW.Close()
 	if netChild != nil {
 		netChild.Close() // init's copy alone keeps it open: EOF if init dies first
 	}
@@ -156,10 +188,17 @@ func Run(o Options) (status int, err error) {
 		}
 	}
 
+	// Until init catches signals, one would end it with Go's status 2:
+	// wait for its byte (or EOF, if it died) before saying it runs.
+	readyR.Read(make([]byte, 1))
 	ct.Status, ct.Pid, ct.BootID = "running", cmd.Process.Pid, BootID()
 	ct.PidStart = StartTime(ct.Pid)
 	if err := o.Containers.Save(ct); err != nil {
 		o.Log.Debug("saving state", "err", err)
+	}
+	started = true
+	if o.Started != nil {
+		o.Started()
 	}
 	done := make(chan struct{})
 	if netSock != nil {

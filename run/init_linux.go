@@ -23,9 +23,19 @@ import (
 // Failures print one "box: …" line and exit 125 (setup), 126 (cannot
 // invoke) or 127 (not found), like docker.
 func Init() int {
+	// Signals may come (box stop, ^C) before the workload runs. Unhandled,
+	// Go's runtime would end init with status 2; caught here, they stop a
+	// container that has not started yet, or reach the workload under
+	// --init. Only once they are caught does init tell the monitor (fd 4),
+	// which forwards nothing and reports nothing as running before that.
+	early := make(chan os.Signal, 16)
+	signal.Notify(early, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	ready := os.NewFile(4, "ready")
+	ready.Write([]byte{1})
+	ready.Close()
 	spec, err := readSpec()
 	if err == nil {
-		err = initContainer(spec)
+		err = initContainer(spec, early)
 	}
 	var ie *initError
 	code := 125
@@ -65,7 +75,7 @@ func trace(spec *Spec, step string) {
 	}
 }
 
-func initContainer(spec *Spec) error {
+func initContainer(spec *Spec, early chan os.Signal) error {
 	trace(spec, "spec read")
 	// A session of its own: the caller's terminal must not be the
 	// container's controlling terminal (see Run).
@@ -113,7 +123,7 @@ func initContainer(spec *Spec) error {
 		if spec.KeepID {
 			owner = 0
 		}
-		if tty, err = openTTY(owner); err != nil {
+		if tty, err = openTTY(spec.TTYFD, owner); err != nil {
 			return err
 		}
 	}
@@ -127,7 +137,12 @@ func initContainer(spec *Spec) error {
 	// Published ports need init to stay, in the network namespace, to
 	// connect to them.
 	if spec.Init || spec.KeepID || len(spec.Ports) > 0 {
-		return reap(spec, argv0, env, user, tty)
+		return reap(spec, argv0, env, user, tty, early)
+	}
+	select {
+	case s := <-early:
+		os.Exit(128 + int(s.(syscall.Signal)))
+	default:
 	}
 	return execWorkload(spec, argv0, env, user, tty)
 }
@@ -279,7 +294,7 @@ func setgroupsAllowed() bool {
 // reaps every orphan, and exits with the workload's status. With keep-id the
 // workload runs in a nested user namespace mapping the caller's uid to the
 // id that is the caller on the host, so files it writes are the caller's.
-func reap(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.File) error {
+func reap(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.File, early chan os.Signal) error {
 	// PID 1 runs box's binary: keep other processes from opening it through
 	// /proc/1/exe (the CVE-2019-5736 class).
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
@@ -304,6 +319,7 @@ func reap(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.File) erro
 	}
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs)
+	signal.Stop(early)
 	p, err := os.StartProcess(argv0, spec.Args, &os.ProcAttr{Env: env, Files: files, Sys: attr})
 	if err != nil {
 		code := 126
@@ -317,6 +333,10 @@ func reap(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.File) erro
 	}
 	if spec.PortFD > 0 {
 		go servePortRequests(os.NewFile(uintptr(spec.PortFD), "ports"))
+	}
+	// What came during set-up goes to the workload first.
+	for len(early) > 0 {
+		p.Signal(<-early)
 	}
 	for s := range sigs {
 		switch s {

@@ -8,9 +8,9 @@ import (
 )
 
 // openTTY allocates the container's pty in its own devpts instance, sends the
-// master to the monitor (fd 4) and waits until the monitor has sized it.
+// master to the monitor (over sockFD) and waits until the monitor has sized it.
 // It returns the slave, owned by owner (an id of init's user namespace).
-func openTTY(owner int) (*os.File, error) {
+func openTTY(sockFD, owner int) (*os.File, error) {
 	ptmx, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: "/dev/ptmx", Err: err}
@@ -27,7 +27,7 @@ func openTTY(owner int) (*os.File, error) {
 	}
 	tty := os.NewFile(slave, "tty")
 	unix.Fchown(int(slave), owner, -1)
-	sock := os.NewFile(4, "tty-socket")
+	sock := os.NewFile(uintptr(sockFD), "tty-socket")
 	defer sock.Close()
 	if err := sendFD(sock, master); err != nil {
 		tty.Close()

@@ -34,6 +34,9 @@ type Spec struct {
 
 	Mounts  []Mount `json:"mounts"`  // volumes, binds and tmpfs, in order
 	Network string  `json:"network"` // "slirp" (user-mode, the default), "none" or "host"
+	// TTYFD is init's end of the socket that carries the pty master to the
+	// monitor (with -t).
+	TTYFD int `json:"ttyFd,omitempty"`
 	// Ports are published with -p; PortFD is init's end of the socket on
 	// which the monitor asks for connections to them.
 	Ports  []Port `json:"ports,omitempty"`

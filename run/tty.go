@@ -18,16 +18,17 @@ type ttyHost struct {
 	parent, child *os.File // SOCK_SEQPACKET pair; child goes to init as fd 4
 	master        *os.File
 	stdin         bool
+	out           io.Writer // where the container's terminal output goes
 	restore       func()
 	copied        sync.WaitGroup
 }
 
-func newTTYHost(stdin bool) (*ttyHost, error) {
+func newTTYHost(stdin bool, out io.Writer) (*ttyHost, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("creating tty socket: %w", err)
 	}
-	return &ttyHost{parent: os.NewFile(uintptr(fds[0]), "tty-parent"), child: os.NewFile(uintptr(fds[1]), "tty-child"), stdin: stdin, restore: func() {}}, nil
+	return &ttyHost{parent: os.NewFile(uintptr(fds[0]), "tty-parent"), child: os.NewFile(uintptr(fds[1]), "tty-child"), stdin: stdin, out: out, restore: func() {}}, nil
 }
 
 // serve receives the master, sizes it, lets init go on, and relays I/O.
@@ -49,7 +50,7 @@ func (t *ttyHost) serve(pid int, done chan struct{}, warn io.Writer) {
 	t.copied.Add(1)
 	go func() {
 		defer t.copied.Done()
-		io.Copy(os.Stdout, master) // ends with EIO once the container's side is closed
+		io.Copy(t.out, master) // ends with EIO once the container's side is closed
 	}()
 	if t.stdin {
 		go func() {
