@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"time"
 
@@ -167,6 +169,14 @@ func buildFixtures() (*fixtures, error) {
 	f.images["hello:latest"] = hello
 	f.images["library/alpine:latest"] = hello
 
+	// udpecho: a UDP echo server (busybox has none), built here.
+	echo, err := buildUDPEcho()
+	if err != nil {
+		return nil, err
+	}
+	f.images["udpecho:latest"] = imageOf(arch, gzipLayer(append(append([]entry{}, base...),
+		entry{name: "bin/udpecho", body: string(echo), mode: 0o755})))
+
 	// web: an HTTP server that EXPOSEs port 80.
 	webImg := imageOf(arch, gzipLayer(append(append([]entry{}, base...),
 		entry{name: "www/", typ: tar.TypeDir}, entry{name: "www/index.html", body: "hello from the container\n"})))
@@ -286,4 +296,48 @@ func buildFixtures() (*fixtures, error) {
 		mutate.IndexAddendum{Add: otherImg, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: other}}},
 	)
 	return f, nil
+}
+
+// udpEchoSource is a UDP echo server for the udpecho fixture: it answers
+// every datagram on :PORT with "echo: " and the datagram.
+const udpEchoSource = `package main
+
+import (
+	"net"
+	"os"
+)
+
+func main() {
+	c, err := net.ListenPacket("udp", ":"+os.Args[1])
+	if err != nil {
+		panic(err)
+	}
+	buf := make([]byte, 65536)
+	for {
+		n, from, err := c.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		c.WriteTo(append([]byte("echo: "), buf[:n]...), from)
+	}
+}
+`
+
+// buildUDPEcho compiles udpEchoSource into a static binary with the Go
+// toolchain the tests run under.
+func buildUDPEcho() ([]byte, error) {
+	dir, err := os.MkdirTemp("", "box-udpecho-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module udpecho\n\ngo 1.21\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte(udpEchoSource), 0o600)
+	cmd := exec.Command("go", "build", "-o", "udpecho", ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building the udpecho fixture (needs the go command on PATH): %v: %s", err, out)
+	}
+	return os.ReadFile(filepath.Join(dir, "udpecho"))
 }

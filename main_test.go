@@ -92,6 +92,7 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"http-get":     cmdHTTPGet,
 			"port-of":      cmdPortOf,
 			"wait-running": cmdWaitRunning,
+			"udp-send":     cmdUDPSend,
 		},
 	})
 }

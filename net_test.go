@@ -143,3 +143,25 @@ func cmdWaitRunning(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Fatalf("container %s did not start within 20s", args[0])
 }
+
+// cmdUDPSend sends MESSAGE to 127.0.0.1:PORT and prints the reply,
+// retrying while the container's server starts: udp-send PORT MESSAGE.
+func cmdUDPSend(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: udp-send PORT MESSAGE")
+	}
+	c, err := net.Dial("udp", "127.0.0.1:"+args[0])
+	ts.Check(err)
+	defer c.Close()
+	buf := make([]byte, 65536)
+	for i := 0; i < 50; i++ {
+		c.Write([]byte(args[1]))
+		c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		n, err := c.Read(buf)
+		if err == nil {
+			fmt.Fprintln(ts.Stdout(), string(buf[:n]))
+			return
+		}
+	}
+	ts.Fatalf("no UDP reply from port %s", args[0])
+}

@@ -25,24 +25,49 @@ import (
 // Go's TCPConn.ReadFrom), so published traffic never crosses the user-mode
 // netstack.
 
+// hostPorts are the host sides of the published ports.
+type hostPorts struct {
+	tcp      []net.Listener // one per TCP port, with its container port
+	tcpPorts []int
+	udp      []net.PacketConn
+	udpPorts []int
+}
+
+func (h *hostPorts) close() {
+	for _, l := range h.tcp {
+		l.Close()
+	}
+	for _, c := range h.udp {
+		c.Close()
+	}
+}
+
 // listenPorts opens the host side of every published port before anything
 // else of the container exists, so a port in use fails the run cleanly.
 // Ports asked as 0 are filled in with the port the kernel chose.
-func listenPorts(ports []Port) ([]net.Listener, error) {
-	var ls []net.Listener
+func listenPorts(ports []Port) (*hostPorts, error) {
+	h := &hostPorts{}
 	for i, p := range ports {
 		addr := net.JoinHostPort(p.HostIP, strconv.Itoa(p.HostPort))
+		if p.Proto == "udp" {
+			c, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				h.close()
+				return nil, portError(p, err)
+			}
+			ports[i].HostPort = c.LocalAddr().(*net.UDPAddr).Port
+			h.udp, h.udpPorts = append(h.udp, c), append(h.udpPorts, p.ContainerPort)
+			continue
+		}
 		l, err := net.Listen("tcp", addr)
 		if err != nil {
-			for _, l := range ls {
-				l.Close()
-			}
+			h.close()
 			return nil, portError(p, err)
 		}
 		ports[i].HostPort = l.Addr().(*net.TCPAddr).Port
-		ls = append(ls, l)
+		h.tcp, h.tcpPorts = append(h.tcp, l), append(h.tcpPorts, p.ContainerPort)
 	}
-	return ls, nil
+	return h, nil
 }
 
 // portError explains why a host port cannot be bound.

@@ -58,15 +58,21 @@ type Options struct {
 func Run(o Options) (status int, err error) {
 	t0 := time.Now()
 	ct, spec := o.Container, o.Spec
-	listeners, err := listenPorts(spec.Ports)
+	if len(spec.Ports) > 0 && spec.Network != "slirp" {
+		for _, p := range spec.Ports {
+			if p.Proto == "udp" {
+				return 125, fmt.Errorf("publishing UDP port %d needs the default slirp network", p.ContainerPort)
+			}
+		}
+	}
+	hp, err := listenPorts(spec.Ports)
 	if err != nil {
 		return 126, err // docker's status for a port it cannot bind
 	}
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
-		}
-	}()
+	defer hp.close()
+	for i, c := range hp.udp {
+		o.Net.UDPPorts = append(o.Net.UDPPorts, slirp.UDPPort{Conn: c, ContainerPort: hp.udpPorts[i]})
+	}
 	ct.Ports = spec.Ports
 	dir, err := o.Containers.Create(ct)
 	if err != nil {
@@ -142,7 +148,7 @@ func Run(o Options) (status int, err error) {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, netChild)
 	}
 	var portSock, portChild *os.File
-	if len(spec.Ports) > 0 {
+	if len(hp.tcp) > 0 {
 		portSock, portChild, err = socketPair()
 		if err != nil {
 			return 125, err
@@ -183,8 +189,8 @@ func Run(o Options) (status int, err error) {
 	if portChild != nil {
 		portChild.Close()
 		fw := &forwarder{sock: portSock, log: o.Log}
-		for i, l := range listeners {
-			go fw.serve(l, spec.Ports[i].ContainerPort)
+		for i, l := range hp.tcp {
+			go fw.serve(l, hp.tcpPorts[i])
 		}
 	}
 

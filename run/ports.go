@@ -35,9 +35,6 @@ func ParsePublish(s string) (Port, error) {
 	if proto != "tcp" && proto != "udp" {
 		return p, fmt.Errorf("invalid -p %q: protocol must be tcp or udp", s)
 	}
-	if proto == "udp" {
-		return p, fmt.Errorf("invalid -p %q: publishing UDP ports is not supported yet", s)
-	}
 	var hostIP, hostPort, ctrPort string
 	// An IPv6 host address comes in brackets: [::1]:8080:80.
 	if rest, ok := strings.CutPrefix(spec, "["); ok {

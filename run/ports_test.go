@@ -16,7 +16,7 @@ func TestParsePublish(t *testing.T) {
 			t.Errorf("ParsePublish(%q) = %+v, %v; want %+v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "x:80", "8080:0", "8080:70000", "1:2:3:4", "nope:8080:80", "8080:80/sctp", "53:53/udp"} {
+	for _, bad := range []string{"", "x:80", "8080:0", "8080:70000", "1:2:3:4", "nope:8080:80", "8080:80/sctp"} {
 		if _, err := ParsePublish(bad); err == nil {
 			t.Errorf("ParsePublish(%q) succeeded", bad)
 		}

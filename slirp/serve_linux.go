@@ -91,6 +91,11 @@ func Serve(ctx context.Context, tap *os.File, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	for _, p := range cfg.UDPPorts {
+		if srv.enter() {
+			go srv.servePublishedUDP(st, p)
+		}
+	}
 
 	var linkErr tcpip.Error
 	select {

@@ -58,6 +58,7 @@ package slirp
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
 )
@@ -88,7 +89,16 @@ type Config struct {
 	DNS []string
 	// Logger receives debug records about refused and failed flows; nil
 	// discards them.
-	Logger *slog.Logger
+	Logger *slog.Logger `json:"-"`
+	// UDPPorts are published UDP ports: datagrams to each host socket go
+	// to the container's port through the netstack, replies come back.
+	UDPPorts []UDPPort `json:"-"`
+}
+
+// UDPPort is one published UDP port.
+type UDPPort struct {
+	Conn          net.PacketConn // the host socket, bound by the caller
+	ContainerPort int
 }
 
 // Defaults of DefaultConfig.
