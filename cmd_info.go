@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/box-run/box/image"
+	"github.com/box-run/box/slirp"
 	"github.com/box-run/box/userns"
 	"golang.org/x/sys/unix"
 )
@@ -73,6 +74,13 @@ func (infoCmd) Run(g *globals) error {
 	}
 	fmt.Printf("            layer stacking: %s ([storage] overlay = auto|kernel|fuse|copy)\n", mode)
 	fmt.Printf("fuse:       %s\n", fuseStatus())
+	fmt.Printf("network:    slirp (user-mode, in-process; 10.88.0.2/24, gateway and DNS 10.88.0.1)\n")
+	if slirp.PingAllowed() {
+		fmt.Printf("ping:       forwarded from containers (net.ipv4.ping_group_range allows your group)\n")
+	} else {
+		r, _ := os.ReadFile("/proc/sys/net/ipv4/ping_group_range")
+		fmt.Printf("ping:       not forwarded: net.ipv4.ping_group_range (%s) excludes gid %d; fix: sysctl -w net.ipv4.ping_group_range=\"0 2147483647\" (as root)\n", strings.Join(strings.Fields(string(r)), " "), os.Getgid())
+	}
 	return nil
 }
 

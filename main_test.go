@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/box-run/box/image"
+	"github.com/box-run/box/slirp"
 	"github.com/box-run/box/userns"
 	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/sys/unix"
@@ -140,6 +141,7 @@ var conditions = map[string]struct {
 	desc string
 	eval func() bool
 }{
+	"ping": {"the user may open ICMP sockets (net.ipv4.ping_group_range)", slirp.PingAllowed},
 	"subuid": {"the user has a subordinate id range and newuidmap", func() bool {
 		m, _, err := userns.Detect()
 		return err == nil && !m.Single()

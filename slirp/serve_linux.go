@@ -87,7 +87,7 @@ func Serve(ctx context.Context, tap *os.File, cfg Config) error {
 		srv.log = slog.New(slog.DiscardHandler)
 	}
 	srv.dialer.Timeout = dialTimeout
-	st, err := srv.newStack(ep)
+	st, err := srv.newStack(newICMPEndpoint(ep, srv, fd))
 	if err != nil {
 		return err
 	}
