@@ -144,9 +144,11 @@ func explain(host string, err error) error {
 	if tlsErr := certError(err); tlsErr != nil {
 		return fmt.Errorf("TLS to %s: certificate not trusted (%v); set ca = \"/path/ca.pem\" or insecure = true under [registries.%q] in config.toml", host, tlsErr, host)
 	}
-	var nerr net.Error
+	// Only real network failures: a bare errno also satisfies net.Error,
+	// and a local "no such file" must not read as an unreachable registry.
 	var operr *net.OpError
-	if errors.As(err, &operr) || errors.As(err, &nerr) {
+	var dnserr *net.DNSError
+	if errors.As(err, &operr) || errors.As(err, &dnserr) {
 		return fmt.Errorf("cannot reach registry %s: %v", host, rootCause(err))
 	}
 	return err

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -240,31 +241,41 @@ func (s *Store) reclaimStaging() {
 		return
 	}
 	for _, e := range ents {
-		lockPath := s.path("tmp", e.Name())
+		p := s.path("tmp", e.Name())
 		if !strings.HasSuffix(e.Name(), ".lock") {
-			if _, err := os.Stat(lockPath + ".lock"); errors.Is(err, fs.ErrNotExist) {
-				// A directory without a lock file is trash moved aside by rmi or a
-				// staging whose lock file was removed last: nobody owns it.
-				s.log.Debug("reclaiming", "path", lockPath)
-				s.removeAll(lockPath)
+			// Trash that rmi moved aside, whose deletion was cut short.
+			if strings.HasPrefix(e.Name(), "trash-") {
+				s.log.Debug("reclaiming", "path", p)
+				s.removeAll(p)
 			}
 			continue
 		}
-		l, ok, err := tryLockFile(lockPath)
+		l, ok, err := tryLockFile(p)
 		if err != nil || !ok {
 			continue
 		}
-		if !sameFile(l.f, lockPath) {
-			l.unlock() // removed and re-created meanwhile: not ours to judge
+		dir := strings.TrimSuffix(p, ".lock")
+		_, dirErr := os.Lstat(dir)
+		// A free lock without its directory may belong to a pull that has
+		// created it but not yet locked it (two system calls): leave it
+		// unless it is old. One with a directory is a dead pull's.
+		stale := dirErr == nil || staleLock(l.f)
+		if !sameFile(l.f, p) || !stale {
+			l.unlock()
 			continue
 		}
-		dir := strings.TrimSuffix(lockPath, ".lock")
 		s.log.Debug("reclaiming staging", "path", dir)
-		if s.removeAll(dir) == nil {
-			os.Remove(lockPath)
+		if dirErr != nil || s.removeAll(dir) == nil {
+			os.Remove(p)
 		}
 		l.unlock()
 	}
+}
+
+// staleLock reports whether a lock file is older than any pull's set-up.
+func staleLock(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && time.Since(fi.ModTime()) > time.Minute
 }
 
 // removeAll deletes a tree that may hold files of other owners or read-only dirs.
