@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/box-run/box/image"
+	"github.com/box-run/box/run"
 	"github.com/box-run/box/slirp"
 	"github.com/box-run/box/userns"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -118,6 +119,9 @@ func setupScript(env *testscript.Env) error {
 			return err
 		}
 	}
+	// A script that fails half way may leave a detached container running:
+	// stop its monitor (the container dies with it).
+	env.Defer(func() { killContainers(filepath.Join(work, "data", "box", "containers")) })
 	env.Setenv("REGISTRY", host)
 	env.Setenv("HOME", home)
 	env.Setenv("XDG_CONFIG_HOME", filepath.Join(work, "config"))
@@ -386,4 +390,14 @@ func cmdImageID(ts *testscript.TestScript, neg bool, args []string) {
 	img, err := st.Lookup(args[0])
 	ts.Check(err)
 	ts.Setenv(args[1], strings.TrimPrefix(img.ID, "sha256:")[:12])
+}
+
+// killContainers kills the monitors and inits of a store's running containers.
+func killContainers(root string) {
+	all, _ := run.Containers{Root: root}.List()
+	for _, ct := range all {
+		if ct.Status == "running" && ct.Pid > 0 {
+			syscall.Kill(ct.Pid, syscall.SIGKILL)
+		}
+	}
 }
