@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/box-run/box/run"
 )
 
 type logsCmd struct {
@@ -19,14 +17,7 @@ type logsCmd struct {
 
 // Run prints a detached container's output (stdout and stderr, as written).
 func (c *logsCmd) Run(g *globals) error {
-	cs, err := g.containers()
-	if err != nil {
-		return err
-	}
-	ct, err := cs.Lookup(c.Container)
-	if errors.Is(err, run.ErrNoContainer) {
-		return withStatus(1, err)
-	}
+	cs, ct, err := g.container(c.Container)
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,6 @@
 package main
 
-import (
-	"errors"
-	"fmt"
-
-	"github.com/box-run/box/run"
-)
+import "fmt"
 
 type portCmd struct {
 	Container string `arg:"" help:"Container name or id."`
@@ -14,14 +9,7 @@ type portCmd struct {
 // Run lists the container's published ports as docker does:
 // "80/tcp -> 0.0.0.0:8080".
 func (c *portCmd) Run(g *globals) error {
-	cs, err := g.containers()
-	if err != nil {
-		return err
-	}
-	ct, err := cs.Lookup(c.Container)
-	if errors.Is(err, run.ErrNoContainer) {
-		return withStatus(1, err)
-	}
+	_, ct, err := g.container(c.Container)
 	if err != nil {
 		return err
 	}

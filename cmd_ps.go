@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -80,4 +81,18 @@ func status(ct *run.Container) string {
 		return s
 	}
 	return "Created"
+}
+
+// container finds one container by name or id; an unknown one exits 1, as
+// with docker.
+func (g *globals) container(nameOrID string) (run.Containers, *run.Container, error) {
+	cs, err := g.containers()
+	if err != nil {
+		return cs, nil, err
+	}
+	ct, err := cs.Lookup(nameOrID)
+	if errors.Is(err, run.ErrNoContainer) {
+		return cs, nil, withStatus(1, err)
+	}
+	return cs, ct, err
 }
