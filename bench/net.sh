@@ -1,0 +1,627 @@
+#!/usr/bin/env bash
+# bench/net.sh — network benchmark: iperf3 throughput of box's user-mode
+# network against podman's (rootless, slirp4netns), and the start-up cost of
+# box's default network. Not a test; never run in CI.
+#
+# USAGE
+#   sudo bash bench/net.sh [ROUNDS]            # ROUNDS defaults to 5 (>= 3)
+#   Environment: BENCH_DIR (work dir, default /var/tmp/box-net-bench),
+#   BENCH_USER (default boxsub; needs /etc/subuid and /etc/subgid ranges),
+#   BENCH_PORT (registry port, default 45503), IPERF_PORT (first of four
+#   TCP ports on 127.0.0.1, default 45610), DURATION (iperf3 -t, default 5),
+#   STARTUP_RUNS (default 40; >= 30), PROFILE (default 1; 0 skips perf).
+#   Results: $BENCH_DIR/results/<timestamp>/ — runs.tsv (every iperf3 run),
+#   startup.tsv (every start-up run), summary.md (printed at the end),
+#   iperf JSON of every run, perf reports.
+#
+# WHAT IT MEASURES
+#   All timed runs are the unprivileged BENCH_USER's. The image is a tiny
+#   rootfs built here: Debian's /usr/bin/iperf3 with the shared libraries
+#   ldd lists and the dynamic loader, plus busybox-static as /bin/sh, true,
+#   sleep; pushed with bench/mkimage to a docker-registry on 127.0.0.1.
+#   Throughput, one iperf3 -t DURATION -J run per case per round, the case
+#   order rotating every round; the figure is end.sum_received.bits_per_second
+#   of the client's JSON:
+#     loopback           host iperf3 -c 127.0.0.1 against the host server
+#                        (the ceiling for anything below)
+#     c2h box            box run --rm --network slirp:allow_host_loopback=true
+#                        IMG iperf3 -c host.box.internal -p P   (host server
+#                        on 127.0.0.1:P; box's netstack in the monitor)
+#     c2h podman-slirp   podman run --rm --network
+#                        slirp4netns:allow_host_loopback=true IMG
+#                        iperf3 -c 10.0.2.2 -p P
+#     h2c box -p         box run --rm -p 127.0.0.1:HP:5201 IMG iperf3 -s -1
+#                        in the background, host iperf3 -c 127.0.0.1 -p HP
+#     h2c podman -p      the same with podman run --network slirp4netns -p
+#                        (podman's default port handler, rootlessport)
+#     h2c podman -p (slirp4netns handler)
+#                        --network slirp4netns:port_handler=slirp4netns
+#   The h2c client is retried until the server in the container answers (a
+#   connection that the forwarder cannot complete inside the container is
+#   closed before iperf3's control exchange, so it does not use up -s -1).
+#   CPU: for every run, the busy time of the whole machine (from /proc/stat,
+#   user+nice+system+irq+softirq) over the client's run, in cores (2 = both
+#   cores busy), and iperf3's own cpu_utilization_percent.
+#   pasta: podman 4.3 has no --network pasta (added in podman 4.4); the
+#   script asks podman and reports what it says, and measures pasta only if
+#   podman accepts it and the passt package is installed.
+#
+#   Start-up cost: STARTUP_RUNS interleaved pairs (order alternating) of
+#   box run --rm IMG true (default network, slirp) and
+#   box run --rm --network none IMG true, timed by a small Python harness
+#   running as the user (posix_spawn -> wait4, monotonic clock), after 5
+#   warm-up pairs. Reported: median, p10, p90 and the median of the paired
+#   differences.
+#
+#   Profile (PROFILE=1): perf record -a -g (system-wide, both cores) during
+#   one c2h and one h2c run of a box build with its symbol table, and during
+#   one c2h run of podman+slirp4netns; perf report by command, by DSO and by
+#   symbol go to the results directory.
+#
+# WHAT IT NEEDS
+#   Root (set-up and perf only), Go >= 1.26 at /usr/local/go/bin, Debian 12
+#   with its apt mirror for missing packages (iperf3, podman, runc,
+#   slirp4netns, uidmap, docker-registry, busybox-static, python3, curl,
+#   linux-perf), the user above, unprivileged user namespaces.
+#   podman runs with runc and cgroupfs (see bench/start.sh for why).
+#
+# CLEAN-UP
+#   On exit (also on error or ^C) the script kills the iperf3 servers and
+#   containers it started (by pid), stops its registry and the rootless pause
+#   process its podman runs started, and deletes the stores, rootfs, blob
+#   cache and registry data under $BENCH_DIR. Only $BENCH_DIR/results stays.
+set -euo pipefail
+
+ROUNDS=${1:-5}
+BENCH_DIR=${BENCH_DIR:-/var/tmp/box-net-bench}
+USR=${BENCH_USER:-boxsub}
+PORT=${BENCH_PORT:-45503}
+IPORT=${IPERF_PORT:-45610}
+DURATION=${DURATION:-5}
+STARTUP_RUNS=${STARTUP_RUNS:-40}
+PROFILE=${PROFILE:-1}
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export LC_ALL=C.UTF-8
+REF=127.0.0.1:$PORT/bench/iperf3:latest
+HOST_PORT=$IPORT          # host iperf3 server (c2h and loopback)
+BOX_HP=$((IPORT + 1))     # box -p
+PODMAN_HP=$((IPORT + 2))  # podman -p
+PODMAN_HP2=$((IPORT + 3)) # podman -p, slirp4netns port handler
+
+say() { printf '== %s\n' "$*" >&2; }
+die() {
+	printf 'net.sh: %s\n' "$*" >&2
+	exit 1
+}
+
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive number, not '$ROUNDS'"
+((ROUNDS >= 3)) || die "ROUNDS must be at least 3"
+[[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a positive number"
+[[ $STARTUP_RUNS =~ ^[0-9]+$ ]] && ((STARTUP_RUNS >= 30)) || die "STARTUP_RUNS must be >= 30"
+[[ $(id -u) -eq 0 ]] || die "run as root (sudo bash bench/net.sh); the timed runs run as $USR"
+id "$USR" >/dev/null 2>&1 || die "no user $USR (useradd -m $USR)"
+grep -q "^$USR:" /etc/subuid && grep -q "^$USR:" /etc/subgid ||
+	die "$USR has no range in /etc/subuid or /etc/subgid"
+
+# --- packages ---------------------------------------------------------------
+need=()
+for p in iperf3:iperf3 podman:podman runc:runc slirp4netns:slirp4netns newuidmap:uidmap \
+	docker-registry:docker-registry python3:python3 curl:curl setpriv:util-linux; do
+	command -v "${p%%:*}" >/dev/null 2>&1 || need+=("${p#*:}")
+done
+[[ -x /bin/busybox ]] && file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' || need+=(busybox-static)
+((PROFILE == 0)) || command -v perf >/dev/null 2>&1 || need+=(linux-perf)
+if ((${#need[@]})); then
+	say "installing ${need[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >/dev/null ||
+		{ apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >/dev/null; } ||
+		die "apt-get install ${need[*]} failed"
+fi
+command -v go >/dev/null || die "no Go at /usr/local/go/bin"
+
+# --- work dir and clean-up --------------------------------------------------
+mkdir -p "$BENCH_DIR"
+chmod 755 "$BENCH_DIR"
+RES=$BENCH_DIR/results/$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$RES"
+chmod 755 "$BENCH_DIR/results" "$RES"
+W=$BENCH_DIR/w # the user's stores and configs
+# XDG_RUNTIME_DIR: short, because slirp4netns's API socket lives under it
+# (sun_path is 108 bytes).
+RUN=/tmp/box-net-bench.$$
+REG_PID=
+PIDS=() # iperf3 servers and background containers, killed on exit
+cleanup() {
+	local rc=$?
+	set +e
+	trap - EXIT INT TERM
+	local p i
+	for p in "${PIDS[@]}"; do
+		kill -0 "$p" 2>/dev/null || continue
+		kill -TERM "$p" 2>/dev/null
+		for i in $(seq 100); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if [[ -n $REG_PID ]]; then
+		kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
+	fi
+	local pp=$RUN/libpod/tmp/pause.pid
+	[[ -f $pp ]] && kill "$(cat "$pp")" 2>/dev/null
+	rm -rf "$W" "$RUN" "$BENCH_DIR/registry" "$BENCH_DIR/rootfs" "$BENCH_DIR/bin" "$BENCH_DIR/blobs"
+	((rc == 0)) || printf 'net.sh: FAILED (exit %s); partial results in %s\n' "$rc" "$RES" >&2
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+rm -rf "$W" "$BENCH_DIR/registry" "$BENCH_DIR/rootfs" "$BENCH_DIR/bin" "$BENCH_DIR/blobs"
+mkdir -p "$W" "$RUN" "$BENCH_DIR/bin"
+chown "$USR:$USR" "$W" "$RUN"
+chmod 700 "$W" "$RUN"
+chmod 755 "$BENCH_DIR/bin"
+cd "$BENCH_DIR"
+
+user_env() {
+	printf '%s\n' HOME="$(getent passwd "$USR" | cut -d: -f6)" USER="$USR" LOGNAME="$USR" PATH="$PATH" \
+		LANG=C.UTF-8 XDG_RUNTIME_DIR="$RUN" CONTAINERS_STORAGE_CONF="$W/storage.conf" \
+		CONTAINERS_CONF="$W/containers.conf"
+}
+# as_user USER CMD...: run CMD as USER with only user_env (exec chain, so
+# $! of a background as_user is CMD's pid).
+as_user() {
+	local u=$1 env=()
+	shift
+	mapfile -t env < <(user_env)
+	setpriv --reuid="$u" --regid="$u" --init-groups env -i "${env[@]}" "$@"
+}
+# as_user_bg USER CMD... &: the same for a background job; the exec makes $!
+# the pid of CMD itself (setpriv and env exec too), so that it can be killed.
+as_user_bg() {
+	local u=$1 env=()
+	shift
+	mapfile -t env < <(user_env)
+	exec setpriv --reuid="$u" --regid="$u" --init-groups env -i "${env[@]}" "$@"
+}
+# json_ok FILE: FILE is a complete iperf3 -J result (iperf3 3.12 exits 0
+# with -J even when it cannot connect; the error is only in the JSON).
+json_ok() {
+	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if "error" not in j and "bits_per_second" in j["end"]["sum_received"] else 1)' "$1" 2>/dev/null
+}
+
+# --- binaries ---------------------------------------------------------------
+BOX=$BENCH_DIR/bin/box
+BOXSYM=$BENCH_DIR/bin/box-sym
+say "building box from a snapshot of $REPO (release flags, and a copy with symbols for perf)"
+for try in 1 2 3 4 5 6; do
+	rm -rf "$BENCH_DIR/bin/src"
+	mkdir -p "$BENCH_DIR/bin/src"
+	(cd "$REPO" && git ls-files -z --cached --others --exclude-standard | xargs -0 tar -cf - --ignore-failed-read 2>/dev/null) |
+		tar -xf - -C "$BENCH_DIR/bin/src"
+	(cd "$REPO" && echo "$(git rev-parse --short HEAD) (+$(git status --porcelain | wc -l) changed files in the work tree)") >"$RES/box-commit.txt" 2>/dev/null || true
+	if (cd "$BENCH_DIR/bin/src" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$BOX" . &&
+		CGO_ENABLED=0 go build -trimpath -o "$BOXSYM" .) 2>"$RES/build.log"; then
+		break
+	fi
+	((try < 6)) || die "box does not build: $(tail -5 "$RES/build.log")"
+	say "box does not build right now (someone mid-edit?); retrying in 30 s"
+	sleep 30
+done
+MKIMAGE=$BENCH_DIR/bin/mkimage
+(cd "$BENCH_DIR/bin/src" && go build -o "$MKIMAGE" ./bench/mkimage) 2>"$RES/mkimage-build.log" ||
+	die "cannot build bench/mkimage: $(tail -5 "$RES/mkimage-build.log")"
+rm -rf "$BENCH_DIR/bin/src"
+chmod 755 "$BOX" "$BOXSYM" "$MKIMAGE"
+
+# --- rootfs: iperf3, its libraries, the loader, busybox ------------------------
+say "building the iperf3 rootfs"
+R=$BENCH_DIR/rootfs
+mkdir -p "$R"/{bin,usr/bin,lib64,etc,tmp,root}
+chmod 1777 "$R/tmp"
+cp /usr/bin/iperf3 "$R/usr/bin/iperf3"
+libs=$(ldd /usr/bin/iperf3 | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// {print $1}')
+[[ -n $libs ]] || die "ldd /usr/bin/iperf3 lists no libraries"
+for l in $libs; do
+	mkdir -p "$R$(dirname "$l")"
+	cp -L "$l" "$R$l"
+done
+[[ -e $R/lib64/ld-linux-x86-64.so.2 ]] || die "no dynamic loader in the rootfs (ldd output changed?)"
+cp /bin/busybox "$R/bin/busybox"
+for a in sh true sleep cat ls ip; do ln -s busybox "$R/bin/$a"; done
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' >"$R/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$R/etc/group"
+chroot "$R" /usr/bin/iperf3 --version >"$RES/iperf3-version.txt" 2>&1 ||
+	die "iperf3 does not run in the rootfs: $(cat "$RES/iperf3-version.txt")"
+
+# --- registry and image -----------------------------------------------------
+REG=$BENCH_DIR/registry
+mkdir -p "$REG"
+cat >"$REG/config.yml" <<EOF
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $REG/data
+http:
+  addr: 127.0.0.1:$PORT
+EOF
+for p in "$PORT" "$HOST_PORT" "$BOX_HP" "$PODMAN_HP" "$PODMAN_HP2"; do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+		die "port $p on 127.0.0.1 is in use (set BENCH_PORT / IPERF_PORT)"
+	fi
+done
+docker-registry serve "$REG/config.yml" >"$RES/registry.log" 2>&1 &
+REG_PID=$!
+for i in $(seq 100); do
+	curl -s -o /dev/null "http://127.0.0.1:$PORT/v2/" && break
+	kill -0 "$REG_PID" 2>/dev/null || die "docker-registry died: $(cat "$RES/registry.log")"
+	((i < 100)) || die "docker-registry does not answer on 127.0.0.1:$PORT"
+	sleep 0.1
+done
+say "pushing $REF"
+"$MKIMAGE" -cache "$BENCH_DIR/blobs" -ref "$REF" -insecure "$R=/" >"$RES/mkimage.log" 2>&1 ||
+	die "mkimage failed: $(tail -5 "$RES/mkimage.log")"
+
+# --- tool configuration and pulls ---------------------------------------------
+cat >"$W/box.toml" <<EOF
+[registries."127.0.0.1:$PORT"]
+insecure = true
+EOF
+cat >"$W/storage.conf" <<EOF
+[storage]
+driver = "overlay"
+graphroot = "$W/podman/root"
+runroot = "$W/podman/runroot"
+[storage.options.overlay]
+mount_program = ""
+EOF
+cat >"$W/containers.conf" <<EOF
+[engine]
+events_logger = "file"
+cgroup_manager = "cgroupfs"
+runtime = "runc"
+EOF
+chown "$USR:$USR" "$W"/*.toml "$W"/*.conf
+BOXC=("$BOX" --config "$W/box.toml" --root "$W/box")
+BOXSYMC=("$BOXSYM" --config "$W/box.toml" --root "$W/box")
+PODMAN=(podman --root "$W/podman/root" --runroot "$W/podman/runroot")
+say "box pull, podman pull as $USR"
+as_user "$USR" "${BOXC[@]}" pull "$REF" >"$RES/pull.box.log" 2>&1 ||
+	die "box pull failed: $(tail -5 "$RES/pull.box.log")"
+as_user "$USR" "${PODMAN[@]}" pull -q --tls-verify=false "$REF" >"$RES/pull.podman.log" 2>&1 ||
+	die "podman pull failed: $(tail -5 "$RES/pull.podman.log")"
+
+# --- versions and sanity ------------------------------------------------------
+{
+	echo "date: $(date -u +%FT%TZ)"
+	echo "kernel: $(uname -r)"
+	echo "os: $(. /etc/os-release && echo "$PRETTY_NAME")"
+	echo "cpu: $(nproc) x $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+	echo "box: $(cat "$RES/box-commit.txt"), $(go version | awk '{print $3}')"
+	echo "podman: $(podman --version | awk '{print $3}')"
+	echo "slirp4netns: $(slirp4netns --version | head -1 | awk '{print $3}')"
+	echo "runc: $(runc --version | head -1 | awk '{print $3}')"
+	echo "iperf3: $(iperf3 --version | head -1 | awk '{print $2}') (host and image)"
+	echo "passt: $(dpkg-query -W -f='${Version}' passt 2>/dev/null || echo 'not installed') (bookworm candidate: $(apt-cache policy passt 2>/dev/null | awk '/Candidate/ {print $2}'))"
+} >"$RES/versions.txt"
+out=$(as_user "$USR" "${BOXC[@]}" run --rm "$REF" iperf3 --version 2>"$RES/sanity.err") ||
+	die "box run iperf3 --version failed: $(tail -5 "$RES/sanity.err")"
+[[ $out == iperf\ 3* ]] || die "box run iperf3 --version printed '$out'"
+out=$(as_user "$USR" "${PODMAN[@]}" run --rm "$REF" iperf3 --version 2>"$RES/sanity.err") ||
+	die "podman run iperf3 --version failed: $(tail -5 "$RES/sanity.err")"
+[[ $out == iperf\ 3* ]] || die "podman run iperf3 --version printed '$out'"
+# pasta: does this podman know it?
+PASTA=0
+if as_user "$USR" "${PODMAN[@]}" run --rm --network pasta "$REF" true >"$RES/pasta.txt" 2>&1; then
+	command -v pasta >/dev/null && PASTA=1
+fi
+PASTA_NOTE="podman $(podman --version | awk '{print $3}'): $(tail -1 "$RES/pasta.txt")"
+((PASTA)) && PASTA_NOTE="podman runs --network pasta"
+echo "pasta: $PASTA_NOTE" >>"$RES/versions.txt"
+say "pasta: $PASTA_NOTE"
+
+# --- iperf3 runs ----------------------------------------------------------------
+# The host server for loopback and c2h, the user's, for the whole run.
+as_user_bg "$USR" iperf3 -s -B 127.0.0.1 -p "$HOST_PORT" >"$RES/host-server.log" 2>&1 &
+PIDS+=($!)
+HOST_SRV=$!
+for i in $(seq 50); do
+	(exec 3<>"/dev/tcp/127.0.0.1/$HOST_PORT") 2>/dev/null && break
+	kill -0 "$HOST_SRV" 2>/dev/null || die "host iperf3 server died: $(cat "$RES/host-server.log")"
+	((i < 50)) || die "host iperf3 server does not listen on 127.0.0.1:$HOST_PORT"
+	sleep 0.1
+done
+# The probe above was a control connection without a cookie; let the server
+# settle.
+sleep 0.5
+
+# busy jiffies of the whole machine (user nice system irq softirq steal)
+busy() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+HZ=$(getconf CLK_TCK)
+ROWS=$RES/runs.tsv
+printf 'round\tcase\tgbps\tmachine_cores_busy\tiperf_client_cpu_pct\tiperf_server_cpu_pct\tretransmits\n' >"$ROWS"
+
+# record ROUND CASE JSON T0 T1 B0 B1
+record() {
+	python3 - "$@" >>"$ROWS" <<'EOF'
+import json, sys
+rnd, case, path, t0, t1, b0, b1, hz = sys.argv[1:]
+j = json.load(open(path))
+if "error" in j:
+    sys.exit(f"{case}: iperf3 error: {j['error']}")
+e = j["end"]
+bps = e["sum_received"]["bits_per_second"]
+cpu = e.get("cpu_utilization_percent", {})
+cores = (int(b1) - int(b0)) / int(hz) / (float(t1) - float(t0))
+print(f"{rnd}\t{case}\t{bps/1e9:.3f}\t{cores:.2f}\t{cpu.get('host_total', 0):.0f}\t{cpu.get('remote_total', 0):.0f}\t{e['sum_sent'].get('retransmits', '')}")
+EOF
+}
+now() { date +%s.%N; }
+
+# client_run ROUND CASE CMD...: run an iperf3 client command (its stdout is
+# the JSON) once, timed, and record it.
+client_run() {
+	local rnd=$1 c=$2 t0 t1 b0 b1
+	shift 2
+	local js=$RES/iperf.$c.r$rnd.json
+	t0=$(now) b0=$(busy)
+	"$@" >"$js" 2>"$RES/err.$c.r$rnd" && json_ok "$js" || die "$c (round $rnd) failed: $(tail -5 "$RES/err.$c.r$rnd"; tail -c 400 "$js")"
+	t1=$(now) b1=$(busy)
+	record "$rnd" "$c" "$js" "$t0" "$t1" "$b0" "$b1" "$HZ" || die "$c (round $rnd): bad iperf3 output in $js"
+}
+
+# h2c_run ROUND CASE PORT SERVER-CMD...: start the server container in the
+# background, retry the host client until it gets through, record, wait for
+# the container to exit (iperf3 -s -1).
+h2c_run() {
+	local rnd=$1 c=$2 hp=$3 t0 t1 b0 b1 try srv
+	shift 3
+	local js=$RES/iperf.$c.r$rnd.json
+	as_user_bg "$USR" "$@" >"$RES/server.$c.r$rnd.log" 2>&1 &
+	srv=$!
+	PIDS+=("$srv")
+	for try in $(seq 150); do
+		kill -0 "$srv" 2>/dev/null || die "$c server container exited early (round $rnd): $(tail -5 "$RES/server.$c.r$rnd.log")"
+		t0=$(now) b0=$(busy)
+		if as_user "$USR" iperf3 -c 127.0.0.1 -p "$hp" -t "$DURATION" -J >"$js" 2>"$RES/err.$c.r$rnd" && json_ok "$js"; then
+			t1=$(now) b1=$(busy)
+			break
+		fi
+		((try < 150)) || die "$c (round $rnd): the client never got through: $(tail -c 400 "$js")"
+		sleep 0.1
+	done
+	echo "$try" >"$RES/tries.$c.r$rnd"
+	local i
+	for i in $(seq 100); do
+		kill -0 "$srv" 2>/dev/null || break
+		((i < 100)) || die "$c server container did not exit after the test (round $rnd)"
+		sleep 0.1
+	done
+	wait "$srv" || die "$c server container failed (round $rnd): $(tail -5 "$RES/server.$c.r$rnd.log")"
+	record "$rnd" "$c" "$js" "$t0" "$t1" "$b0" "$b1" "$HZ" || die "$c (round $rnd): bad iperf3 output in $js"
+}
+
+run_case() {
+	local rnd=$1 c=$2
+	case $c in
+	loopback)
+		client_run "$rnd" "$c" as_user "$USR" iperf3 -c 127.0.0.1 -p "$HOST_PORT" -t "$DURATION" -J ;;
+	c2h-box)
+		client_run "$rnd" "$c" as_user "$USR" "${BOXC[@]}" run --rm --network slirp:allow_host_loopback=true \
+			"$REF" iperf3 -c host.box.internal -p "$HOST_PORT" -t "$DURATION" -J ;;
+	c2h-podman-slirp4netns)
+		client_run "$rnd" "$c" as_user "$USR" "${PODMAN[@]}" run --rm --network slirp4netns:allow_host_loopback=true \
+			"$REF" iperf3 -c 10.0.2.2 -p "$HOST_PORT" -t "$DURATION" -J ;;
+	c2h-podman-pasta)
+		# pasta maps the host's address to the default gateway
+		client_run "$rnd" "$c" as_user "$USR" "${PODMAN[@]}" run --rm --network pasta \
+			"$REF" sh -c 'exec iperf3 -c "$(ip route | awk "/default/ {print \$3}")" -p '"$HOST_PORT"' -t '"$DURATION"' -J' ;;
+	h2c-box)
+		h2c_run "$rnd" "$c" "$BOX_HP" "${BOXC[@]}" run --rm -p "127.0.0.1:$BOX_HP:5201" "$REF" iperf3 -s -1 ;;
+	h2c-podman-rootlessport)
+		h2c_run "$rnd" "$c" "$PODMAN_HP" "${PODMAN[@]}" run --rm --network slirp4netns -p "127.0.0.1:$PODMAN_HP:5201" \
+			"$REF" iperf3 -s -1 ;;
+	h2c-podman-slirp4netns-handler)
+		h2c_run "$rnd" "$c" "$PODMAN_HP2" "${PODMAN[@]}" run --rm --network slirp4netns:port_handler=slirp4netns \
+			-p "127.0.0.1:$PODMAN_HP2:5201" "$REF" iperf3 -s -1 ;;
+	h2c-podman-pasta)
+		h2c_run "$rnd" "$c" "$PODMAN_HP" "${PODMAN[@]}" run --rm --network pasta -p "127.0.0.1:$PODMAN_HP:5201" \
+			"$REF" iperf3 -s -1 ;;
+	*) die "unknown case $c" ;;
+	esac
+}
+
+CASES=(loopback c2h-box c2h-podman-slirp4netns h2c-box h2c-podman-rootlessport h2c-podman-slirp4netns-handler)
+((PASTA)) && CASES+=(c2h-podman-pasta h2c-podman-pasta)
+uptime >"$RES/load-before.txt"
+say "warm-up: one run of each case (not counted)"
+for c in "${CASES[@]}"; do run_case 0 "$c"; done
+say "$ROUNDS rounds of ${#CASES[@]} cases, iperf3 -t $DURATION"
+for r in $(seq "$ROUNDS"); do
+	n=${#CASES[@]}
+	k=$(((r - 1) % n))
+	for i in $(seq 0 $((n - 1))); do
+		run_case "$r" "${CASES[$(((i + k) % n))]}"
+	done
+	echo "$r $(cat /proc/loadavg)" >>"$RES/load.txt"
+	say "  round $r/$ROUNDS done"
+done
+
+# --- start-up cost of the default network -------------------------------------
+say "start-up: $STARTUP_RUNS interleaved pairs of box run --rm IMG true, slirp vs none"
+TIMER=$BENCH_DIR/bin/timer.py
+cat >"$TIMER" <<'EOF'
+# timer.py OUT WARMUP PAIRS ERR ARGV_A_JSON ARGV_B_JSON: PAIRS interleaved
+# runs of A and B (order alternating), after WARMUP unrecorded pairs; writes
+# "pair tool wall_ms cpu_ms" lines to OUT. Exits 1 on any failure.
+import json, os, sys, time
+out, warm, pairs, errpath, a, b = sys.argv[1:]
+tools = [("slirp", json.loads(a)), ("none", json.loads(b))]
+env = dict(os.environ)
+devnull = os.open("/dev/null", os.O_RDWR)
+rows = []
+for i in range(-int(warm), int(pairs)):
+    order = tools if i % 2 == 0 else tools[::-1]
+    for name, argv in order:
+        err = os.open(errpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        fa = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, err, 2)]
+        t0 = time.perf_counter_ns()
+        pid = os.posix_spawn(argv[0], argv, env, file_actions=fa)
+        _, status, ru = os.wait4(pid, 0)
+        t1 = time.perf_counter_ns()
+        os.close(err)
+        if status != 0:
+            sys.stderr.write(f"{name} failed (wait status {status:#x}): {' '.join(argv)}\n")
+            sys.stderr.write(open(errpath).read()[-2000:])
+            sys.exit(1)
+        if i >= 0:
+            rows.append(f"{i}\t{name}\t{(t1 - t0) / 1e6:.3f}\t{(ru.ru_utime + ru.ru_stime) * 1e3:.3f}\n")
+with open(out, "w") as f:
+    f.write("pair\tnetwork\twall_ms\tcpu_ms\n")
+    f.writelines(rows)
+EOF
+chmod 644 "$TIMER"
+: >"$W/startup.tsv"
+chown "$USR:$USR" "$W/startup.tsv"
+A=$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1:]))' "${BOXC[@]}" run --rm "$REF" true)
+B=$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1:]))' "${BOXC[@]}" run --rm --network none "$REF" true)
+sync
+sleep 2
+(cd "$W" && as_user "$USR" python3 "$TIMER" "$W/startup.tsv" 5 "$STARTUP_RUNS" "$W/startup.err" "$A" "$B") ||
+	die "start-up runs failed: $(tail -5 "$W/startup.err" 2>/dev/null)"
+cp "$W/startup.tsv" "$RES/startup.tsv"
+uptime >"$RES/load-after.txt"
+
+# --- perf profile -----------------------------------------------------------
+if ((PROFILE)); then
+	say "profile: perf record -a -g during one c2h and one h2c run of box (symbol build), one c2h of podman"
+	prof() { # prof NAME CMD...: perf record -a while CMD runs
+		local name=$1
+		shift
+		local perf_pid i
+		perf record -a -g -F 999 -o "$RES/perf.$name.data" >"$RES/perf.$name.out" 2>"$RES/perf.$name.err" &
+		perf_pid=$!
+		PIDS+=("$perf_pid")
+		for i in $(seq 50); do
+			[[ -s $RES/perf.$name.data ]] && break
+			kill -0 "$perf_pid" 2>/dev/null || die "perf record ($name) failed: $(tail -5 "$RES/perf.$name.err")"
+			sleep 0.1
+		done
+		sleep 0.5
+		"$@" >"$RES/perf.$name.json" 2>"$RES/perf.$name.cmd.err" && json_ok "$RES/perf.$name.json" ||
+			die "the profiled run ($name) failed: $(tail -5 "$RES/perf.$name.cmd.err")"
+		kill -INT "$perf_pid"
+		wait "$perf_pid" || true # perf exits non-zero after SIGINT
+		grep -q 'Captured and wrote' "$RES/perf.$name.err" || die "perf record ($name) failed: $(tail -5 "$RES/perf.$name.err")"
+		# (head closes the pipe early: no pipefail here)
+		(
+			set +o pipefail
+			perf report -i "$RES/perf.$name.data" --no-children --sort comm --stdio -g none 2>/dev/null | grep -v '^$' | head -40 >"$RES/perf.$name.comm.txt"
+			perf report -i "$RES/perf.$name.data" --no-children --sort comm,dso --stdio -g none 2>/dev/null | grep -v '^$' | head -50 >"$RES/perf.$name.dso.txt"
+			perf report -i "$RES/perf.$name.data" --no-children --sort comm,sym --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -80 >"$RES/perf.$name.sym.txt"
+			perf report -i "$RES/perf.$name.data" --children --sort sym --stdio -g none 2>/dev/null | grep -v '^#' | grep -v '^$' | head -80 >"$RES/perf.$name.children.txt"
+		)
+		[[ -s $RES/perf.$name.sym.txt ]] || die "perf report ($name) printed nothing"
+	}
+	prof c2h-box as_user "$USR" "${BOXSYMC[@]}" run --rm --network slirp:allow_host_loopback=true \
+		"$REF" iperf3 -c host.box.internal -p "$HOST_PORT" -t "$DURATION" -J
+	prof c2h-podman-slirp4netns as_user "$USR" "${PODMAN[@]}" run --rm --network slirp4netns:allow_host_loopback=true \
+		"$REF" iperf3 -c 10.0.2.2 -p "$HOST_PORT" -t "$DURATION" -J
+	# h2c: a persistent server (a probe would use up -s -1); probe with
+	# short clients until one gets through, profile a full one, then stop
+	# the container with SIGTERM (box forwards it to iperf3).
+	as_user_bg "$USR" "${BOXSYMC[@]}" run --rm -p "127.0.0.1:$BOX_HP:5201" "$REF" iperf3 -s >"$RES/server.h2c-prof.log" 2>&1 &
+	srv=$!
+	PIDS+=("$srv")
+	for i in $(seq 150); do
+		kill -0 "$srv" 2>/dev/null || die "profile h2c server exited: $(tail -5 "$RES/server.h2c-prof.log")"
+		as_user "$USR" iperf3 -c 127.0.0.1 -p "$BOX_HP" -t 1 -J >"$RES/probe.json" 2>&1 && json_ok "$RES/probe.json" && break
+		((i < 150)) || die "box -p never got through for the profile"
+		sleep 0.1
+	done
+	prof h2c-box as_user "$USR" iperf3 -c 127.0.0.1 -p "$BOX_HP" -t "$DURATION" -J
+	kill -TERM "$srv"
+	wait "$srv" || true
+fi
+
+# --- summary -------------------------------------------------------------------
+python3 - "$RES" "$ROUNDS" "$DURATION" "$STARTUP_RUNS" >"$RES/summary.md" <<'EOF'
+import csv, statistics as st, sys
+res, rounds, dur, sruns = sys.argv[1:]
+rows = [r for r in csv.DictReader(open(f"{res}/runs.tsv"), delimiter="\t") if r["round"] != "0"]
+cases = []
+for r in rows:
+    if r["case"] not in cases:
+        cases.append(r["case"])
+order = ["loopback", "c2h-box", "c2h-podman-slirp4netns", "c2h-podman-pasta",
+         "h2c-box", "h2c-podman-rootlessport", "h2c-podman-slirp4netns-handler", "h2c-podman-pasta"]
+cases = [c for c in order if c in cases]
+med = {}
+def m(c, k):
+    return st.median(float(r[k]) for r in rows if r["case"] == c)
+print(open(f"{res}/versions.txt").read().rstrip().replace("\n", "  \n"))
+print()
+print(f"load average: before `{open(f'{res}/load-before.txt').read().strip()}`, after `{open(f'{res}/load-after.txt').read().strip()}`")
+print()
+print(f"### Throughput (iperf3 -t {dur}, {rounds} interleaved rounds, median of sum_received)")
+print()
+print("| case | median Gbit/s | min | max | machine CPU busy (cores of 2) | iperf3 client CPU % | iperf3 server CPU % | retransmits (median) |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+for c in cases:
+    g = [float(r["gbps"]) for r in rows if r["case"] == c]
+    med[c] = st.median(g)
+    print(f"| {c} | {med[c]:.2f} | {min(g):.2f} | {max(g):.2f} | {m(c,'machine_cores_busy'):.2f} | {m(c,'iperf_client_cpu_pct'):.0f} | {m(c,'iperf_server_cpu_pct'):.0f} | {m(c,'retransmits'):.0f} |")
+print()
+def ratio(a, b):
+    return f"{med[a]/med[b]:.2f}" if a in med and b in med and med[b] else "n/a"
+print("Ratios of medians:")
+print()
+print(f"- c2h box / podman+slirp4netns: {ratio('c2h-box','c2h-podman-slirp4netns')}")
+print(f"- c2h box / host loopback: {ratio('c2h-box','loopback')}")
+print(f"- h2c box -p / podman -p (rootlessport): {ratio('h2c-box','h2c-podman-rootlessport')}")
+print(f"- h2c box -p / podman -p (slirp4netns port handler): {ratio('h2c-box','h2c-podman-slirp4netns-handler')}")
+print(f"- h2c box -p / host loopback: {ratio('h2c-box','loopback')}")
+if "c2h-podman-pasta" in med:
+    print(f"- c2h box / podman+pasta: {ratio('c2h-box','c2h-podman-pasta')}")
+    print(f"- h2c box / podman+pasta: {ratio('h2c-box','h2c-podman-pasta')}")
+print()
+s = list(csv.DictReader(open(f"{res}/startup.tsv"), delimiter="\t"))
+def q(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(p * len(v)))]
+print(f"### Start-up: box run --rm IMG true, {sruns} interleaved pairs (ms)")
+print()
+print("| network | median | p10 | p90 | min | median CPU ms |")
+print("|---|---:|---:|---:|---:|---:|")
+sm = {}
+for n in ("slirp", "none"):
+    w = [float(r["wall_ms"]) for r in s if r["network"] == n]
+    c = [float(r["cpu_ms"]) for r in s if r["network"] == n]
+    sm[n] = st.median(w)
+    print(f"| {n} | {sm[n]:.2f} | {q(w,.1):.2f} | {q(w,.9):.2f} | {min(w):.2f} | {st.median(c):.2f} |")
+by = {}
+for r in s:
+    by.setdefault(r["pair"], {})[r["network"]] = float(r["wall_ms"])
+d = [v["slirp"] - v["none"] for v in by.values() if len(v) == 2]
+print()
+print(f"slirp - none: difference of medians {sm['slirp']-sm['none']:.2f} ms; median of paired differences {st.median(d):.2f} ms")
+print()
+print("### Targets")
+print()
+def verdict(ok):
+    return "MET" if ok else "MISSED"
+c2h = med.get("c2h-box"); s4n = med.get("c2h-podman-slirp4netns"); h2c = med.get("h2c-box")
+print(f"- container -> host >= podman+slirp4netns in the same run: box {c2h:.2f} vs {s4n:.2f} Gbit/s: {verdict(c2h >= s4n)}")
+print(f"- host -> container via -p >= 10 Gbit/s: box {h2c:.2f} Gbit/s: {verdict(h2c >= 10)}")
+dd = st.median(d)
+print(f"- default network start-up cost <= 2 ms over --network none: {dd:.2f} ms (paired median; {sm['slirp']-sm['none']:.2f} ms difference of medians): {verdict(dd <= 2)}")
+EOF
+cat "$RES/summary.md"
+say "results in $RES"
