@@ -36,14 +36,18 @@ type cli struct {
 	Stop    stopCmd    `cmd:"" help:"Stop containers: SIGTERM, then SIGKILL after a timeout."`
 	Kill    killCmd    `cmd:"" help:"Send a signal to containers."`
 	Wait    waitCmd    `cmd:"" help:"Wait for containers to exit and print their exit status."`
-	Pull    pullCmd    `cmd:"" help:"Pull an image from a registry into the store."`
-	Images  imagesCmd  `cmd:"" help:"List images in the store."`
-	Rmi     rmiCmd     `cmd:"" help:"Remove images (and layers no other image uses)."`
-	Tag     tagCmd     `cmd:"" help:"Give an image another name."`
-	Login   loginCmd   `cmd:"" help:"Store credentials for a registry (docker-compatible config)."`
-	Logout  logoutCmd  `cmd:"" help:"Remove stored credentials for a registry."`
-	Info    infoCmd    `cmd:"" help:"Show what this host supports and what box will use."`
-	Version versionCmd `cmd:"" help:"Print box's version."`
+
+	Container containerCmd `cmd:"" help:"Manage containers (prune)."`
+	Image     imageCmd     `cmd:"" help:"Manage images (prune)."`
+	System    systemCmd    `cmd:"" help:"Manage the store (prune, df)."`
+	Pull      pullCmd      `cmd:"" help:"Pull an image from a registry into the store."`
+	Images    imagesCmd    `cmd:"" help:"List images in the store."`
+	Rmi       rmiCmd       `cmd:"" help:"Remove images (and layers no other image uses)."`
+	Tag       tagCmd       `cmd:"" help:"Give an image another name."`
+	Login     loginCmd     `cmd:"" help:"Store credentials for a registry (docker-compatible config)."`
+	Logout    logoutCmd    `cmd:"" help:"Remove stored credentials for a registry."`
+	Info      infoCmd      `cmd:"" help:"Show what this host supports and what box will use."`
+	Version   versionCmd   `cmd:"" help:"Print box's version."`
 }
 
 func main() {

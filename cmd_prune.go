@@ -1,0 +1,170 @@
+package main
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/box-run/box/image"
+	"github.com/box-run/box/run"
+)
+
+type containerCmd struct {
+	Prune containerPruneCmd `cmd:"" help:"Remove all stopped containers."`
+}
+
+type imageCmd struct {
+	Prune imagePruneCmd `cmd:"" help:"Remove images without a name (with -a: every image no container uses)."`
+}
+
+type systemCmd struct {
+	Prune systemPruneCmd `cmd:"" help:"Remove stopped containers and unused images."`
+	Df    systemDfCmd    `cmd:"" help:"Show the disk the store uses."`
+}
+
+type containerPruneCmd struct{}
+
+func (containerPruneCmd) Run(g *globals) error {
+	_, err := pruneContainers(g)
+	return err
+}
+
+// pruneContainers removes every container that is not running.
+func pruneContainers(g *globals) (int, error) {
+	cs, err := g.containers()
+	if err != nil {
+		return 0, err
+	}
+	all, err := cs.List()
+	if err != nil {
+		return 0, err
+	}
+	m, err := g.idMapping()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, ct := range all {
+		if ct.Status == "running" {
+			continue
+		}
+		if err := cs.Remove(ct, remover(m)); err != nil {
+			return n, err
+		}
+		fmt.Println(ct.ID)
+		n++
+	}
+	return n, nil
+}
+
+type imagePruneCmd struct {
+	All bool `short:"a" help:"Remove every image no container uses, not only unnamed ones."`
+}
+
+func (c imagePruneCmd) Run(g *globals) error { return pruneImages(g, c.All) }
+
+// pruneImages removes unnamed images, or with all every image no container
+// (running or not) was made from.
+func pruneImages(g *globals, all bool) error {
+	st, err := g.openStore()
+	if err != nil {
+		return err
+	}
+	cs, err := g.containers()
+	if err != nil {
+		return err
+	}
+	cts, err := cs.List()
+	if err != nil {
+		return err
+	}
+	imgs, err := st.Images()
+	if err != nil {
+		return err
+	}
+	for _, img := range imgs {
+		if (len(img.Names) > 0 && !all) || usedBy(cts, img.ID) != nil {
+			continue
+		}
+		res, err := st.Remove(img.ID, true)
+		if err != nil {
+			return err
+		}
+		for _, id := range res.Deleted {
+			fmt.Printf("Deleted: %s\n", id)
+		}
+	}
+	return nil
+}
+
+type systemPruneCmd struct {
+	All bool `short:"a" help:"Also remove named images no container uses."`
+}
+
+func (c systemPruneCmd) Run(g *globals) error {
+	if _, err := pruneContainers(g); err != nil {
+		return err
+	}
+	return pruneImages(g, c.All)
+}
+
+type systemDfCmd struct{}
+
+// Run reports the store's disk use by kind, as docker system df.
+func (systemDfCmd) Run(g *globals) error {
+	st, err := g.openStore()
+	if err != nil {
+		return err
+	}
+	imgs, err := st.Images()
+	if err != nil {
+		return err
+	}
+	cs, err := g.containers()
+	if err != nil {
+		return err
+	}
+	cts, err := cs.List()
+	if err != nil {
+		return err
+	}
+	running := 0
+	for _, ct := range cts {
+		if ct.Status == "running" {
+			running++
+		}
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "TYPE\tTOTAL\tACTIVE\tSIZE")
+	fmt.Fprintf(tw, "Images\t%d\t%d\t%s\n", len(imgs), activeImages(imgs, cts), humanBytes(diskUse(filepath.Join(st.Root(), "layers"))+diskUse(filepath.Join(st.Root(), "blobs"))))
+	fmt.Fprintf(tw, "Containers\t%d\t%d\t%s\n", len(cts), running, humanBytes(diskUse(cs.Root)))
+	return tw.Flush()
+}
+
+func activeImages(imgs []*image.Image, cts []*run.Container) int {
+	n := 0
+	for _, img := range imgs {
+		if usedBy(cts, img.ID) != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// diskUse adds up the blocks of every file under dir (du), skipping what it
+// cannot read (files of subordinate ids under 0700 dirs).
+func diskUse(dir string) int64 {
+	var total int64
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if fi, err := d.Info(); err == nil {
+			total += blocks(fi)
+		}
+		return nil
+	})
+	return total
+}
