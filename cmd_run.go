@@ -79,6 +79,7 @@ func (c *runCmd) Run(g *globals) error {
 		return err
 	}
 	if c.Detach {
+		spec.Exec = true // init stays as PID 1 and serves box exec
 		mc := &monitorConfig{Spec: *spec, Container: *ct, StoreRoot: c.storeRoot, Layers: c.layers, Remove: c.Rm, Net: c.netCfg}
 		if err := detach(mc); err != nil {
 			return err

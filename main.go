@@ -32,6 +32,7 @@ type cli struct {
 	Rm      rmCmd      `cmd:"" help:"Remove containers."`
 	Port    portCmd    `cmd:"" help:"List a container's published ports."`
 	Inspect inspectCmd `cmd:"" help:"Show containers or images as JSON."`
+	Exec    execCmd    `cmd:"" help:"Run a command in a running detached container."`
 	Logs    logsCmd    `cmd:"" help:"Print a detached container's output."`
 	Stop    stopCmd    `cmd:"" help:"Stop containers: SIGTERM, then SIGKILL after a timeout."`
 	Kill    killCmd    `cmd:"" help:"Send a signal to containers."`

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -96,6 +97,13 @@ func initContainer(spec *Spec, early chan os.Signal) error {
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 		return fmt.Errorf("setting hostname: %w", err)
 	}
+	var execL *net.UnixListener
+	if spec.Exec {
+		// Bound while the container's directory is still reachable.
+		if execL, err = listenExec(spec.Dir); err != nil {
+			return err
+		}
+	}
 	if err := pivot(root); err != nil {
 		return err
 	}
@@ -136,8 +144,8 @@ func initContainer(spec *Spec, early chan os.Signal) error {
 	trace(spec, "exec")
 	// Published ports need init to stay, in the network namespace, to
 	// connect to them.
-	if spec.Init || spec.KeepID || len(spec.Ports) > 0 {
-		return reap(spec, argv0, env, user, tty, early)
+	if spec.Init || spec.KeepID || spec.Exec || len(spec.Ports) > 0 {
+		return reap(spec, argv0, env, user, tty, early, execL)
 	}
 	select {
 	case s := <-early:
@@ -294,7 +302,7 @@ func setgroupsAllowed() bool {
 // reaps every orphan, and exits with the workload's status. With keep-id the
 // workload runs in a nested user namespace mapping the caller's uid to the
 // id that is the caller on the host, so files it writes are the caller's.
-func reap(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.File, early chan os.Signal) error {
+func reap(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.File, early chan os.Signal, execL *net.UnixListener) error {
 	// PID 1 runs box's binary: keep other processes from opening it through
 	// /proc/1/exe (the CVE-2019-5736 class).
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
@@ -334,6 +342,10 @@ func reap(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.File, earl
 	if spec.PortFD > 0 {
 		go servePortRequests(os.NewFile(uintptr(spec.PortFD), "ports"))
 	}
+	execs := &execServer{spec: spec, env: spec.Env, waiting: map[int]*net.UnixConn{}}
+	if execL != nil {
+		go execs.serve(execL)
+	}
 	// What came during set-up goes to the workload first.
 	for len(early) > 0 {
 		p.Signal(<-early)
@@ -353,6 +365,7 @@ func reap(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.File, earl
 					}
 					os.Exit(ws.ExitStatus())
 				}
+				execs.exited(pid, ws)
 			}
 		case syscall.SIGURG, syscall.SIGPIPE:
 			// SIGURG is the Go runtime's own preemption signal.

@@ -31,6 +31,9 @@ type Spec struct {
 	UserName string   `json:"userName"` // caller's name for keep-id passwd entries
 	TTY      bool     `json:"tty"`
 	Init     bool     `json:"init"` // --init: a reaping PID 1 forks the workload
+	// Exec keeps init as PID 1 serving box exec on a socket in Dir
+	// (detached containers).
+	Exec bool `json:"exec,omitempty"`
 
 	Mounts  []Mount `json:"mounts"`  // volumes, binds and tmpfs, in order
 	Network string  `json:"network"` // "slirp" (user-mode, the default), "none" or "host"

@@ -1,0 +1,233 @@
+package run
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// box exec: an init that stays as PID 1 (detached containers) listens on a
+// unix socket in the container's directory. box exec sends an ExecRequest
+// with its stdio descriptors (SCM_RIGHTS); init forks the process, already
+// inside every namespace and the container's root, and writes its exit
+// status back on the connection. No setns, which Go cannot do into a user
+// namespace once threads exist.
+
+// ExecSocket is the socket's name in the container's directory.
+const ExecSocket = "exec.sock"
+
+// ExecRequest is what box exec asks of init.
+type ExecRequest struct {
+	Args []string `json:"args"`
+	Env  []string `json:"env"`  // K=V, over the container's environment
+	Cwd  string   `json:"cwd"`  // "" = the container's working directory
+	User string   `json:"user"` // "" = the container's user
+	TTY  bool     `json:"tty"`  // allocate a pty; its master is sent back
+}
+
+// shortPath reaches name in dir through /proc/self/fd: a unix socket path
+// is limited to 108 bytes, and a store in a deep home directory plus a
+// 64-character container id does not fit.
+func shortPath(dir, name string) (path string, closeDir func(), err error) {
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", nil, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	return fmt.Sprintf("/proc/self/fd/%d/%s", fd, name), func() { unix.Close(fd) }, nil
+}
+
+// listenExec binds the exec socket in the container's directory, before
+// pivot_root hides that directory from init.
+func listenExec(dir string) (*net.UnixListener, error) {
+	p, done, err := shortPath(dir, ExecSocket)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	os.Remove(filepath.Join(dir, ExecSocket))
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: p, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("listening for box exec: %w", err)
+	}
+	l.SetUnlinkOnClose(false)
+	return l, nil
+}
+
+// execServer runs exec requests and reports their exits.
+type execServer struct {
+	spec    *Spec
+	env     []string
+	mu      sync.Mutex
+	waiting map[int]*net.UnixConn
+}
+
+func (s *execServer) serve(l *net.UnixListener) {
+	for {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			return
+		}
+		go s.handle(c)
+	}
+}
+
+func (s *execServer) handle(c *net.UnixConn) {
+	buf := make([]byte, 1<<16)
+	oob := make([]byte, unix.CmsgSpace(3*4))
+	n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+	if err != nil {
+		c.Close()
+		return
+	}
+	var stdio []*os.File
+	if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(msgs) > 0 {
+		fds, _ := unix.ParseUnixRights(&msgs[0])
+		for i, fd := range fds {
+			f := os.NewFile(uintptr(fd), fmt.Sprintf("stdio%d", i))
+			defer f.Close() // the process has its own copies once started
+			stdio = append(stdio, f)
+		}
+	}
+	var req ExecRequest
+	if err := json.Unmarshal(buf[:n], &req); err != nil || len(req.Args) == 0 {
+		s.fail(c, 125, errors.New("bad exec request"))
+		return
+	}
+	if err := s.start(c, &req, stdio); err != nil {
+		var ie *initError
+		code := 125
+		if errors.As(err, &ie) {
+			code = ie.code
+		}
+		s.fail(c, code, err)
+	}
+}
+
+// start forks the requested process with the container's credentials.
+func (s *execServer) start(c *net.UnixConn, req *ExecRequest, stdio []*os.File) error {
+	if s.spec.KeepID {
+		return errors.New("box exec into a --userns=keep-id container is not supported yet")
+	}
+	userSpec := req.User
+	if userSpec == "" {
+		userSpec = s.spec.User
+	}
+	u, err := LookupUser(os.DirFS("/"), userSpec)
+	if err != nil {
+		return &initError{126, err}
+	}
+	env := withHome(mergeEnv(s.env, req.Env), u.Home)
+	argv0, err := lookPath(req.Args[0], env)
+	if err != nil {
+		return err
+	}
+	cwd := req.Cwd
+	if cwd == "" {
+		cwd = s.spec.Cwd
+	}
+	groups := make([]uint32, len(u.Groups))
+	for i, g := range u.Groups {
+		groups[i] = uint32(g)
+	}
+	attr := &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL,
+		Credential: &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), Groups: groups, NoSetGroups: !setgroupsAllowed()}}
+	var files []*os.File
+	if req.TTY {
+		master, slave, err := allocPTY(u.UID)
+		if err != nil {
+			return err
+		}
+		defer slave.Close()
+		_, _, err = c.WriteMsgUnix([]byte{0}, unix.UnixRights(int(master.Fd())), nil)
+		master.Close()
+		if err != nil {
+			return err
+		}
+		files = []*os.File{slave, slave, slave}
+		attr.Setctty, attr.Ctty = true, 0
+	} else {
+		if len(stdio) != 3 {
+			return errors.New("box exec sent no stdio")
+		}
+		files = stdio
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := os.StartProcess(argv0, req.Args, &os.ProcAttr{Dir: cwd, Env: env, Files: files, Sys: attr})
+	if err != nil {
+		code := 126
+		if errors.Is(err, unix.ENOENT) {
+			code = 127
+		}
+		return &initError{code, fmt.Errorf("exec: %q: %w", req.Args[0], err)}
+	}
+	s.waiting[p.Pid] = c
+	return nil
+}
+
+// exited reports a reaped process's status to its box exec, if it is one.
+func (s *execServer) exited(pid int, ws unix.WaitStatus) {
+	s.mu.Lock()
+	c := s.waiting[pid]
+	delete(s.waiting, pid)
+	s.mu.Unlock()
+	if c == nil {
+		return
+	}
+	code := ws.ExitStatus()
+	if ws.Signaled() {
+		code = 128 + int(ws.Signal())
+	}
+	fmt.Fprintf(c, "exit %d\n", code)
+	c.Close()
+}
+
+func (s *execServer) fail(c *net.UnixConn, code int, err error) {
+	fmt.Fprintf(c, "error %d %s\n", code, strings.ReplaceAll(err.Error(), "\n", " "))
+	c.Close()
+}
+
+// mergeEnv applies K=V overrides to base.
+func mergeEnv(base, over []string) []string {
+	out := append([]string{}, base...)
+	for _, kv := range over {
+		k, _, _ := strings.Cut(kv, "=")
+		replaced := false
+		for i, b := range out {
+			if bk, _, _ := strings.Cut(b, "="); bk == k {
+				out[i], replaced = kv, true
+			}
+		}
+		if !replaced {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// allocPTY opens a new pty in the container's devpts, the slave owned by uid.
+func allocPTY(uid int) (master, slave *os.File, err error) {
+	ptmx, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, &os.PathError{Op: "open", Path: "/dev/ptmx", Err: err}
+	}
+	if err := unix.IoctlSetPointerInt(ptmx, unix.TIOCSPTLCK, 0); err != nil {
+		unix.Close(ptmx)
+		return nil, nil, fmt.Errorf("unlocking pty: %w", err)
+	}
+	fd, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(ptmx), unix.TIOCGPTPEER, uintptr(unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC))
+	if errno != 0 {
+		unix.Close(ptmx)
+		return nil, nil, fmt.Errorf("opening pty slave: %w", errno)
+	}
+	unix.Fchown(int(fd), uid, -1)
+	return os.NewFile(uintptr(ptmx), "ptmx"), os.NewFile(fd, "pts"), nil
+}
