@@ -53,6 +53,7 @@ func detach(mc *monitorConfig) error {
 	// No terminal, no stdio of the caller's: the monitor survives the CLI
 	// and the caller's session (a closed terminal sends it no SIGHUP).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = "/" // keep no directory of the caller's busy
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting the container's monitor: %w", err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,11 +40,12 @@ type killCmd struct {
 }
 
 func (c *killCmd) Run(g *globals) error {
-	sig := unix.SignalNum("SIG" + c.Signal)
+	// As docker: "KILL", "kill", "SIGKILL" or "9".
+	sig := unix.SignalNum("SIG" + strings.TrimPrefix(strings.ToUpper(c.Signal), "SIG"))
 	if sig == 0 {
 		var n int
 		if _, err := fmt.Sscan(c.Signal, &n); err != nil || n <= 0 || n > 64 {
-			return fmt.Errorf("invalid signal %q", c.Signal)
+			return withStatus(1, fmt.Errorf("invalid signal %q", c.Signal))
 		}
 		sig = syscall.Signal(n)
 	}

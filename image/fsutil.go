@@ -88,7 +88,11 @@ func lockFile(path string) (*fileLock, error) {
 
 // lockFileCtx is lockFile that gives up when ctx is done (^C while another
 // process fetches the same layer). waiting is called once if it must wait.
-func lockFileCtx(ctx context.Context, path string, how int, waiting func()) (*fileLock, error) {
+//
+// settle, if set, is asked while waiting for an exclusive lock; once it
+// says so, a shared lock will do (a layer another pull has just stored,
+// which that pull holds shared until its own image is recorded).
+func lockFileCtx(ctx context.Context, path string, how int, waiting func(), settle ...func() bool) (*fileLock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
@@ -104,6 +108,10 @@ func lockFileCtx(ctx context.Context, path string, how int, waiting func()) (*fi
 		}
 		if i == 0 && waiting != nil {
 			waiting()
+		}
+		if how == unix.LOCK_EX && len(settle) > 0 && settle[0]() {
+			how = unix.LOCK_SH
+			continue
 		}
 		select {
 		case <-ctx.Done():

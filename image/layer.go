@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/gzip"
@@ -22,18 +23,33 @@ import (
 // size verified by go-containerregistry at EOF) → decompress → sha256 for the
 // DiffID → Unpack into staging → rename. No temporary tarball is written.
 // fetched is false when another process stored the layer while we waited.
-func (s *Store) fetchLayer(ctx context.Context, l v1.Layer, digest, diffID string, size int64, progress func(Progress)) (fetched bool, squashed int, err error) {
+//
+// On success the layer's lock is kept, shared, in held: the pull releases it
+// once its image is recorded, so that an rmi in between, which collects
+// layers no image lists, cannot take it.
+func (s *Store) fetchLayer(ctx context.Context, l v1.Layer, digest, diffID string, size int64, progress func(Progress), held *holds) (fetched bool, squashed int, err error) {
 	dst := s.layerPath(diffID)
 	hexID := filepath.Base(dst)
 	// One fetcher per layer across processes: the others wait here and then
 	// find the layer present.
 	lock, err := lockFileCtx(ctx, s.path("locks", hexID), unix.LOCK_EX, func() {
 		progress(Progress{Layer: digest, Status: Waiting, Total: size})
+	}, func() bool {
+		_, err := os.Lstat(dst)
+		return err == nil
 	})
 	if err != nil {
 		return false, 0, err
 	}
-	defer lock.unlock()
+	defer func() {
+		if err != nil {
+			lock.unlock()
+			return
+		}
+		// Exclusive to fetch, shared to hold: flock converts in place.
+		unix.Flock(int(lock.f.Fd()), unix.LOCK_SH)
+		held.add(lock)
+	}()
 	if _, err := os.Lstat(dst); err == nil {
 		progress(Progress{Layer: digest, Status: Exists, Done: size, Total: size})
 		return false, 0, nil
@@ -149,3 +165,24 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+// holds are layer locks a pull keeps until its image is recorded.
+type holds struct {
+	mu    sync.Mutex
+	locks []*fileLock
+}
+
+func (h *holds) add(l *fileLock) {
+	h.mu.Lock()
+	h.locks = append(h.locks, l)
+	h.mu.Unlock()
+}
+
+func (h *holds) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, l := range h.locks {
+		l.unlock()
+	}
+	h.locks = nil
+}

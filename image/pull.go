@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sys/unix"
 )
 
 // PullOptions tune one pull.
@@ -83,7 +85,9 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Pul
 	if err != nil {
 		return nil, fmt.Errorf("reading layers from %s: %w", src, explain(src, err))
 	}
-	if err := s.fetchLayers(ctx, src, layers, rec.Layers, opts.Progress, res); err != nil {
+	held := &holds{}
+	defer held.release()
+	if err := s.fetchLayers(ctx, src, layers, rec.Layers, opts.Progress, res, held); err != nil {
 		return nil, err
 	}
 	if err := s.putBlob(rec.Manifest, manifest); err != nil {
@@ -250,7 +254,7 @@ func (s *Store) putBlob(digest string, data []byte) error {
 }
 
 // fetchLayers fetches the missing layers, pullJobs at a time.
-func (s *Store) fetchLayers(ctx context.Context, src string, layers []v1.Layer, diffIDs []string, progress func(Progress), res *PullResult) error {
+func (s *Store) fetchLayers(ctx context.Context, src string, layers []v1.Layer, diffIDs []string, progress func(Progress), res *PullResult, held *holds) error {
 	if progress == nil {
 		progress = func(Progress) {}
 	}
@@ -269,8 +273,18 @@ func (s *Store) fetchLayers(ctx context.Context, src string, layers []v1.Layer, 
 		}
 		size, _ := l.Size()
 		if _, err := os.Lstat(s.layerPath(diffIDs[i])); err == nil {
-			progress(Progress{Layer: digest.String(), Status: Exists, Total: size, Done: size})
-			continue
+			// Present: hold it (shared) so that rmi leaves it until the
+			// image is recorded; if rmi took it first, fetch it again.
+			l, err := lockFileCtx(ctx, s.path("locks", strings.TrimPrefix(diffIDs[i], "sha256:")), unix.LOCK_SH, nil)
+			if err != nil {
+				return err
+			}
+			if _, err := os.Lstat(s.layerPath(diffIDs[i])); err == nil {
+				held.add(l)
+				progress(Progress{Layer: digest.String(), Status: Exists, Total: size, Done: size})
+				continue
+			}
+			l.unlock()
 		}
 		progress(Progress{Layer: digest.String(), Status: Waiting, Total: size})
 		wg.Add(1)
@@ -282,7 +296,7 @@ func (s *Store) fetchLayers(ctx context.Context, src string, layers []v1.Layer, 
 				return
 			}
 			defer func() { <-sem }()
-			fetched, squashed, err := s.fetchLayer(ctx, l, digest.String(), diffIDs[i], size, progress)
+			fetched, squashed, err := s.fetchLayer(ctx, l, digest.String(), diffIDs[i], size, progress, held)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

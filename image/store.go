@@ -218,10 +218,11 @@ func (s *Store) newStaging(prefix string) (dir string, done func(), err error) {
 			return "", nil, fmt.Errorf("creating staging: %w", err)
 		}
 		return dir, func() {
-			if _, err := os.Lstat(dir); err == nil {
-				s.removeAll(dir)
+			// The lock file goes only with the directory: a directory left
+			// without one would never be reclaimed.
+			if _, err := os.Lstat(dir); err != nil || s.removeAll(dir) == nil {
+				os.Remove(dir + ".lock")
 			}
-			os.Remove(dir + ".lock")
 			l.unlock()
 		}, nil
 	}

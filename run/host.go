@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -80,7 +81,7 @@ func Run(o Options) (status int, err error) {
 	}
 	spec.Dir = dir
 	out, errOut := os.Stdout, os.Stderr
-	started := false
+	started, workloadStarted := false, false
 	if o.Detached {
 		log, err := os.OpenFile(filepath.Join(dir, "container.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 		if err != nil {
@@ -204,7 +205,12 @@ func Run(o Options) (status int, err error) {
 	}
 	started = true
 	if o.Started != nil {
-		o.Started()
+		// A detached container's init stays as PID 1 and says when the
+		// workload runs; EOF means it failed (its reason is in the log).
+		if n, _ := readyR.Read(make([]byte, 1)); n == 1 {
+			o.Started()
+			workloadStarted = true
+		}
 	}
 	done := make(chan struct{})
 	if netSock != nil {
@@ -222,6 +228,12 @@ func Run(o Options) (status int, err error) {
 		tty.drain()
 	}
 	status = exitStatus(cmd.ProcessState, werr)
+	var failed error
+	if o.Started != nil && !workloadStarted {
+		// The workload never ran: give init's reason, as box run without
+		// -d shows it, before --rm takes the log away.
+		failed = errors.New(lastLogLine(filepath.Join(dir, "container.log")))
+	}
 	o.Log.Debug("container exited", "status", status, "elapsed", time.Since(t0))
 	ct.Status, ct.ExitCode, ct.Finished = "exited", status, time.Now().UTC()
 	if !o.Remove {
@@ -229,7 +241,7 @@ func Run(o Options) (status int, err error) {
 			return status, fmt.Errorf("saving container state: %w", err)
 		}
 	}
-	return status, nil
+	return status, failed
 }
 
 // forwarded are the signals the monitor passes on to the container's PID 1.
@@ -285,4 +297,15 @@ func socketPair() (parent, child *os.File, err error) {
 		return nil, nil, fmt.Errorf("creating socket: %w", err)
 	}
 	return os.NewFile(uintptr(fds[0]), "parent"), os.NewFile(uintptr(fds[1]), "child"), nil
+}
+
+// lastLogLine is the last line init wrote before failing ("box: exec: …"),
+// without its "box: " prefix, which the CLI adds again.
+func lastLogLine(path string) string {
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if msg := strings.TrimPrefix(lines[len(lines)-1], "box: "); msg != "" {
+		return msg
+	}
+	return "the container did not start"
 }

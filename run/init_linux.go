@@ -31,9 +31,8 @@ func Init() int {
 	// which forwards nothing and reports nothing as running before that.
 	early := make(chan os.Signal, 16)
 	signal.Notify(early, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
-	ready := os.NewFile(4, "ready")
-	ready.Write([]byte{1})
-	ready.Close()
+	readyFile = os.NewFile(4, "ready")
+	readyFile.Write([]byte{1})
 	spec, err := readSpec()
 	if err == nil {
 		err = initContainer(spec, early)
@@ -46,6 +45,11 @@ func Init() int {
 	fmt.Fprintf(os.Stderr, "box: %v\n", err)
 	return code
 }
+
+// readyFile is init's end of the pipe on which it tells the monitor first
+// that signals are caught, then (when it stays as PID 1) that the workload
+// started. In the exec path it closes with the exec (close-on-exec).
+var readyFile *os.File
 
 // initError carries the exit status for a failure.
 type initError struct {
@@ -342,6 +346,8 @@ func reap(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.File, earl
 	if spec.PortFD > 0 {
 		go servePortRequests(os.NewFile(uintptr(spec.PortFD), "ports"))
 	}
+	readyFile.Write([]byte{2}) // the workload runs: box run -d can return
+	readyFile.Close()
 	execs := &execServer{spec: spec, env: spec.Env, waiting: map[int]*net.UnixConn{}}
 	if execL != nil {
 		go execs.serve(execL)

@@ -42,6 +42,9 @@ func (e *icmpEndpoint) DeliverNetworkPacket(proto tcpip.NetworkProtocolNumber, p
 	e.Endpoint.DeliverNetworkPacket(proto, pkt)
 }
 
+// pings bounds the echo requests being forwarded at once.
+var pings = make(chan struct{}, 16)
+
 // echoReq is a request taken out of the stack.
 type echoReq struct {
 	mac        tcpip.LinkAddress // the container's
@@ -76,11 +79,21 @@ func (e *icmpEndpoint) intercept(pkt *stack.PacketBuffer) bool {
 	if !ok {
 		return true
 	}
+	// A flood of echo requests must not exhaust the monitor's descriptors:
+	// past maxPings in flight, requests are dropped, as a lossy link would.
+	select {
+	case pings <- struct{}{}:
+	default:
+		return true
+	}
 	if e.s.enter() {
 		go func() {
+			defer func() { <-pings }()
 			defer e.s.wg.Done()
 			e.ping(req, target)
 		}()
+	} else {
+		<-pings
 	}
 	return true
 }
