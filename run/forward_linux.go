@@ -87,10 +87,15 @@ func portError(p Port, err error) error {
 
 // forwarder is the monitor's half: it serves the listeners until closed.
 type forwarder struct {
-	mu   sync.Mutex // one request to init at a time
+	mu   sync.Mutex // one send on the control socket at a time
 	sock *os.File
 	log  *slog.Logger
 }
+
+// maxPending bounds the connections waiting for init to connect them.
+const maxPending = 128
+
+var pending = make(chan struct{}, maxPending)
 
 func (f *forwarder) serve(l net.Listener, containerPort int) {
 	for {
@@ -98,13 +103,19 @@ func (f *forwarder) serve(l net.Listener, containerPort int) {
 		if err != nil {
 			return
 		}
-		go f.forward(c, containerPort)
+		select {
+		case pending <- struct{}{}:
+			go f.forward(c, containerPort)
+		default:
+			c.Close() // too many at once: refuse rather than pile up
+		}
 	}
 }
 
 func (f *forwarder) forward(c net.Conn, port int) {
 	defer c.Close()
 	inner, err := f.connect(port)
+	<-pending
 	if err != nil {
 		f.log.Debug("port forward", "port", port, "err", err)
 		return
@@ -124,16 +135,26 @@ func (f *forwarder) forward(c net.Conn, port int) {
 	<-done
 }
 
-// connect asks init for a socket connected to the container port.
+// connect asks init for a socket connected to the container port. Each
+// request carries a socketpair end of its own for the answer, so requests
+// do not queue behind one another (a container port slow to accept holds up
+// only its own connections).
 func (f *forwarder) connect(port int) (net.Conn, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var req [2]byte
-	binary.BigEndian.PutUint16(req[:], uint16(port))
-	if _, err := f.sock.Write(req[:]); err != nil {
+	mine, theirs, err := socketPair()
+	if err != nil {
 		return nil, err
 	}
-	file, err := recvFD(f.sock)
+	defer mine.Close()
+	var req [2]byte
+	binary.BigEndian.PutUint16(req[:], uint16(port))
+	f.mu.Lock()
+	err = unix.Sendmsg(int(f.sock.Fd()), req[:], unix.UnixRights(int(theirs.Fd())), nil, 0)
+	f.mu.Unlock()
+	theirs.Close()
+	if err != nil {
+		return nil, err
+	}
+	file, err := recvFD(mine)
 	if err != nil {
 		return nil, fmt.Errorf("container port %d: nothing listening", port)
 	}
@@ -145,25 +166,40 @@ func (f *forwarder) connect(port int) (net.Conn, error) {
 // namespace, so its connections to 127.0.0.1 reach the container's servers.
 func servePortRequests(sock *os.File) {
 	var req [2]byte
+	oob := make([]byte, unix.CmsgSpace(4))
 	for {
-		n, err := sock.Read(req[:])
+		n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), req[:], oob, unix.MSG_CMSG_CLOEXEC)
 		if err != nil || n != 2 {
 			return
 		}
-		port := binary.BigEndian.Uint16(req[:])
-		c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port))), 5*time.Second)
-		if err != nil {
-			// A message without a descriptor: nothing listening.
-			unix.Sendmsg(int(sock.Fd()), []byte{1}, nil, nil, 0)
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil || len(msgs) == 0 {
 			continue
 		}
-		f, err := c.(*net.TCPConn).File()
-		c.Close()
-		if err != nil {
-			unix.Sendmsg(int(sock.Fd()), []byte{1}, nil, nil, 0)
+		fds, err := unix.ParseUnixRights(&msgs[0])
+		if err != nil || len(fds) != 1 {
 			continue
 		}
-		sendFD(sock, f)
-		f.Close()
+		answer := os.NewFile(uintptr(fds[0]), "port-answer")
+		go dialPort(answer, binary.BigEndian.Uint16(req[:]))
 	}
+}
+
+// dialPort connects to the container port and sends the socket back on
+// answer, or a message without one when nothing listens.
+func dialPort(answer *os.File, port uint16) {
+	defer answer.Close()
+	c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port))), 5*time.Second)
+	if err != nil {
+		unix.Sendmsg(int(answer.Fd()), []byte{1}, nil, nil, 0)
+		return
+	}
+	f, err := c.(*net.TCPConn).File()
+	c.Close()
+	if err != nil {
+		unix.Sendmsg(int(answer.Fd()), []byte{1}, nil, nil, 0)
+		return
+	}
+	sendFD(answer, f)
+	f.Close()
 }
