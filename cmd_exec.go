@@ -123,9 +123,13 @@ func (c *execCmd) attachTTY(conn *net.UnixConn) (chan struct{}, error) {
 		return nil, withStatus(125, errors.New("the container sent no terminal"))
 	}
 	master := os.NewFile(uintptr(fds[0]), "pty")
-	if ws, err := unix.IoctlGetWinsize(int(os.Stdin.Fd()), unix.TIOCGWINSZ); err == nil {
-		unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws)
+	for _, f := range []*os.File{os.Stdin, os.Stdout, os.Stderr} {
+		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil {
+			unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws)
+			break
+		}
 	}
+	conn.Write([]byte{1}) // init starts the command now
 	if c.Interactive && term.IsTerminal(int(os.Stdin.Fd())) {
 		if st, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
 			defer term.Restore(int(os.Stdin.Fd()), st)

@@ -151,6 +151,10 @@ func (s *execServer) start(c *net.UnixConn, req *ExecRequest, stdio []*os.File) 
 		if err != nil {
 			return err
 		}
+		// Start the command only once box exec has sized the pty.
+		if _, err := c.Read(make([]byte, 1)); err != nil {
+			return err
+		}
 		files = []*os.File{slave, slave, slave}
 		attr.Setctty, attr.Ctty = true, 0
 	} else {
