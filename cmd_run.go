@@ -23,6 +23,7 @@ import (
 type runCmd struct {
 	Interactive bool         `short:"i" help:"Keep stdin open to the container."`
 	TTY         bool         `short:"t" help:"Allocate a pseudo-terminal in the container."`
+	Restart     string       `help:"With -d, restart the container when it exits: no, always, on-failure[:N]." default:"no" placeholder:"POLICY"`
 	Detach      bool         `short:"d" help:"Run in the background and print the container id."`
 	Rm          bool         `help:"Remove the container when it exits."`
 	Name        string       `help:"Container name (default: a random one)."`
@@ -80,14 +81,20 @@ func (c *runCmd) Run(g *globals) error {
 	}
 	if c.Detach {
 		spec.Exec = true // init stays as PID 1 and serves box exec
-		mc := &monitorConfig{Spec: *spec, Container: *ct, StoreRoot: c.storeRoot, Layers: c.layers, Remove: c.Rm, Net: c.netCfg}
+		mc := &monitorConfig{Spec: *spec, Container: *ct, StoreRoot: c.storeRoot, Layers: c.layers, Remove: c.Rm, Net: c.netCfg, Restart: c.Restart}
 		if err := detach(mc); err != nil {
 			return err
 		}
 		fmt.Println(ct.ID)
 		return nil
 	}
+	var persist func(string) error
+	if !c.Rm {
+		mc := &monitorConfig{Spec: *spec, Container: *ct, StoreRoot: c.storeRoot, Layers: c.layers, Net: c.netCfg}
+		persist = mc.persist
+	}
 	status, err := run.Run(run.Options{
+		Persist:    persist,
 		Spec:       spec,
 		Container:  ct,
 		Containers: run.Containers{Root: filepath.Join(root, "containers")},
@@ -111,6 +118,11 @@ func (c *runCmd) prepare(g *globals) (*run.Spec, *run.Container, userns.Mapping,
 	var m userns.Mapping
 	if len(c.Args) == 0 {
 		return nil, nil, m, errors.New("\"box run\" requires an image")
+	}
+	if mode, _, err := restartPolicy(c.Restart); err != nil {
+		return nil, nil, m, err
+	} else if mode != "no" && mode != "" && (!c.Detach || c.Rm) {
+		return nil, nil, m, errors.New("--restart needs -d and cannot go with --rm")
 	}
 	// kong's passthrough takes an unknown flag before the image as the
 	// first argument; an image name never starts with "-".

@@ -32,7 +32,49 @@ type monitorConfig struct {
 	Layers    []string      `json:"layers"`
 	Remove    bool          `json:"remove"`
 	Net       slirp.Config  `json:"net"`
+	Restart   string        `json:"restart,omitempty"`  // --restart policy
+	Existing  bool          `json:"existing,omitempty"` // box start of a container made before
 }
+
+// startFile keeps a container's monitorConfig in its directory for box start.
+const startFile = "start.json"
+
+// persist writes what box start needs into a new container's directory.
+func (mc *monitorConfig) persist(dir string) error {
+	c := *mc
+	c.Net.Logger, c.Net.UDPPorts = nil, nil
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, startFile), b, 0o600)
+}
+
+// restartPolicy parses --restart: no, always, on-failure[:N].
+func restartPolicy(s string) (mode string, max int, err error) {
+	mode, n, hasN := strings.Cut(s, ":")
+	switch mode {
+	case "", "no", "always":
+		if hasN {
+			return "", 0, fmt.Errorf("invalid --restart %q: only on-failure takes a count", s)
+		}
+		return mode, 0, nil
+	case "on-failure":
+		if !hasN {
+			return mode, 0, nil
+		}
+		max, err := strconv.Atoi(n)
+		if err != nil || max < 0 {
+			return "", 0, fmt.Errorf("invalid --restart %q: the count must be a number", s)
+		}
+		return mode, max, nil
+	}
+	return "", 0, fmt.Errorf("invalid --restart %q: want no, always or on-failure[:N]", s)
+}
+
+// stopFile marks a container that box stop asked to stop: its monitor does
+// not restart it.
+const stopFile = "stop-requested"
 
 // detach starts the monitor and returns once the container runs.
 func detach(mc *monitorConfig) error {
@@ -110,21 +152,42 @@ func stageMonitor() error {
 		return fail(125, err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	code, err := run.Run(run.Options{
-		Spec:       &mc.Spec,
-		Container:  &mc.Container,
-		Containers: run.Containers{Root: filepath.Join(mc.StoreRoot, "containers")},
-		Mapping:    m,
-		Remove:     mc.Remove,
-		RemoveAll:  remover(m),
-		Log:        log,
-		Warn:       io.Discard,
-		Net:        mc.Net,
-		Detached:   true,
-		Started:    func() { report("ok") },
-	})
+	cs := run.Containers{Root: filepath.Join(mc.StoreRoot, "containers")}
+	mode, max, err := restartPolicy(mc.Restart)
 	if err != nil {
-		return fail(code, err)
+		return fail(125, err)
 	}
-	return nil
+	existing := mc.Existing
+	for restarts := 0; ; restarts++ {
+		spec, ct := mc.Spec, mc.Container // Run fills in both
+		code, err := run.Run(run.Options{
+			Spec:       &spec,
+			Container:  &ct,
+			Containers: cs,
+			Mapping:    m,
+			Remove:     mc.Remove,
+			RemoveAll:  remover(m),
+			Log:        log,
+			Warn:       io.Discard,
+			Net:        mc.Net,
+			Detached:   true,
+			Started:    func() { report("ok") },
+			Existing:   existing,
+			Persist:    mc.persist,
+		})
+		if err != nil {
+			return fail(code, err)
+		}
+		mc.Container = ct
+		existing = true
+		if _, err := os.Stat(filepath.Join(cs.Dir(ct.ID), stopFile)); err == nil || mc.Remove {
+			return nil
+		}
+		switch {
+		case mode == "always":
+		case mode == "on-failure" && code != 0 && (max == 0 || restarts < max):
+		default:
+			return nil
+		}
+	}
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -20,18 +22,22 @@ type stopCmd struct {
 // SIGKILL if it has not exited after -t seconds. Stopping a stopped
 // container is not an error.
 func (c *stopCmd) Run(g *globals) error {
-	return eachContainer(g, c.Containers, func(cs run.Containers, ct *run.Container) error {
-		if ct.Status != "running" {
-			return nil
-		}
-		unix.Kill(ct.Pid, syscall.SIGTERM)
-		if waitExited(cs, ct.ID, time.Duration(c.Time)*time.Second) {
-			return nil
-		}
-		unix.Kill(ct.Pid, syscall.SIGKILL)
-		waitExited(cs, ct.ID, 10*time.Second)
+	return eachContainer(g, c.Containers, c.stopOne)
+}
+
+func (c *stopCmd) stopOne(cs run.Containers, ct *run.Container) error {
+	if ct.Status != "running" {
 		return nil
-	})
+	}
+	// Its monitor must not restart it (--restart).
+	os.WriteFile(filepath.Join(cs.Dir(ct.ID), stopFile), nil, 0o600)
+	unix.Kill(ct.Pid, syscall.SIGTERM)
+	if waitExited(cs, ct.ID, time.Duration(c.Time)*time.Second) {
+		return nil
+	}
+	unix.Kill(ct.Pid, syscall.SIGKILL)
+	waitExited(cs, ct.ID, 10*time.Second)
+	return nil
 }
 
 type killCmd struct {

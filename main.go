@@ -35,6 +35,8 @@ type cli struct {
 	Exec    execCmd    `cmd:"" help:"Run a command in a running detached container."`
 	Logs    logsCmd    `cmd:"" help:"Print a detached container's output."`
 	Stop    stopCmd    `cmd:"" help:"Stop containers: SIGTERM, then SIGKILL after a timeout."`
+	Start   startCmd   `cmd:"" help:"Start stopped containers again, in the background."`
+	Restart restartCmd `cmd:"" help:"Stop and start containers."`
 	Kill    killCmd    `cmd:"" help:"Send a signal to containers."`
 	Wait    waitCmd    `cmd:"" help:"Wait for containers to exit and print their exit status."`
 

@@ -48,6 +48,9 @@ type Containers struct{ Root string }
 
 func (c Containers) dir(id string) string { return filepath.Join(c.Root, id) }
 
+// Dir is the container's directory.
+func (c Containers) Dir(id string) string { return c.dir(id) }
+
 // Create makes the container's directory and reserves its name.
 func (c Containers) Create(ct *Container) (dir string, err error) {
 	if err := os.MkdirAll(filepath.Join(c.Root, "names"), 0o700); err != nil {

@@ -51,6 +51,12 @@ type Options struct {
 	Detached bool
 	// Started, if set, is called once the container runs.
 	Started func()
+	// Existing starts a container created before (box start, restarts):
+	// its directory, name and upper layer are kept.
+	Existing bool
+	// Persist, if set, is called with a new container's directory, to keep
+	// what box start needs.
+	Persist func(dir string) error
 }
 
 // Run creates the container, starts its init in new namespaces, monitors it
@@ -75,9 +81,22 @@ func Run(o Options) (status int, err error) {
 		o.Net.UDPPorts = append(o.Net.UDPPorts, slirp.UDPPort{Conn: c, ContainerPort: hp.udpPorts[i]})
 	}
 	ct.Ports = spec.Ports
-	dir, err := o.Containers.Create(ct)
-	if err != nil {
-		return 125, err
+	var dir string
+	if o.Existing {
+		dir = o.Containers.Dir(ct.ID)
+		if err := o.Containers.Save(ct); err != nil {
+			return 125, err
+		}
+	} else {
+		if dir, err = o.Containers.Create(ct); err != nil {
+			return 125, err
+		}
+		if o.Persist != nil {
+			if err := o.Persist(dir); err != nil {
+				o.Containers.Remove(ct, o.RemoveAll)
+				return 125, err
+			}
+		}
 	}
 	spec.Dir = dir
 	out, errOut := os.Stdout, os.Stderr
@@ -89,7 +108,7 @@ func Run(o Options) (status int, err error) {
 		}
 		defer log.Close()
 		out, errOut = log, log
-		if !o.Remove {
+		if !o.Remove && !o.Existing {
 			defer func() {
 				if !started {
 					o.Containers.Remove(ct, o.RemoveAll)
