@@ -95,6 +95,8 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"port-of":      cmdPortOf,
 			"wait-running": cmdWaitRunning,
 			"udp-send":     cmdUDPSend,
+			"kill-monitor": cmdKillMonitor,
+			"set-boot-id":  cmdSetBootID,
 		},
 	})
 }

@@ -7,8 +7,11 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/box-run/box/run"
@@ -164,4 +167,36 @@ func cmdUDPSend(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	ts.Fatalf("no UDP reply from port %s", args[0])
+}
+
+// cmdKillMonitor SIGKILLs the monitor of a detached container (init's parent).
+func cmdKillMonitor(ts *testscript.TestScript, neg bool, args []string) {
+	cs := run.Containers{Root: filepath.Join(ts.Getenv("STORE"), "containers")}
+	ct, err := cs.Lookup(args[0])
+	ts.Check(err)
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", ct.Pid))
+	ts.Check(err)
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	ppid, err := strconv.Atoi(f[1])
+	ts.Check(err)
+	ts.Check(syscall.Kill(ppid, syscall.SIGKILL))
+}
+
+// cmdSetBootID rewrites a container's recorded boot id, as a reboot would
+// make it stale.
+func cmdSetBootID(ts *testscript.TestScript, neg bool, args []string) {
+	cs := run.Containers{Root: filepath.Join(ts.Getenv("STORE"), "containers")}
+	ct, err := cs.Lookup(args[0])
+	ts.Check(err)
+	// Keep the process (it is real) but make the record another boot's:
+	// kill it first so nothing lingers, then write the stale record.
+	syscall.Kill(ct.Pid, syscall.SIGKILL)
+	for i := 0; i < 100; i++ {
+		if cur, err := cs.Lookup(args[0]); err == nil && cur.Status != "running" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ct.Status, ct.BootID = "running", args[1]
+	ts.Check(cs.Save(ct))
 }

@@ -23,7 +23,9 @@ type Container struct {
 	Created  time.Time `json:"created"`
 	Status   string    `json:"status"` // "created", "running", "exited"
 	Pid      int       `json:"pid,omitempty"`
-	PidStart uint64    `json:"pidStart,omitempty"` // the monitor's start time (clock ticks after boot)
+	PidStart uint64    `json:"pidStart,omitempty"` // init's start time (clock ticks after boot)
+	Monitor  int       `json:"monitor,omitempty"`  // the monitor process, which records the exit
+	MonStart uint64    `json:"monitorStart,omitempty"`
 	BootID   string    `json:"bootId,omitempty"`
 	ExitCode int       `json:"exitCode"`
 	Finished time.Time `json:"finished,omitzero"`
@@ -117,7 +119,9 @@ func (c Containers) load(id string) (*Container, error) {
 	if err := json.Unmarshal(b, &ct); err != nil {
 		return nil, err
 	}
-	if ct.Status == "running" && !alive(ct.Pid, ct.PidStart, ct.BootID) {
+	// Running while its init runs, or while its monitor, which records the
+	// exit, still does.
+	if ct.Status == "running" && !alive(ct.Pid, ct.PidStart, ct.BootID) && !alive(ct.Monitor, ct.MonStart, ct.BootID) {
 		ct.Status, ct.ExitCode = "exited", 137
 	}
 	return &ct, nil
@@ -175,7 +179,33 @@ func alive(pid int, start uint64, bootID string) bool {
 	if pid <= 0 || bootID != BootID() {
 		return false
 	}
-	return syscall.Kill(pid, 0) == nil && StartTime(pid) == start
+	if syscall.Kill(pid, 0) != nil || StartTime(pid) != start {
+		return false
+	}
+	// An exited process not yet reaped is not alive (one whose parent was
+	// killed may stay so forever under some PID 1s).
+	state, _ := procState(pid)
+	return state != "Z" && state != "X"
+}
+
+// procState returns the state letter and parent of pid (proc(5) stat).
+func procState(pid int) (state string, ppid int) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "X", 0
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 2 {
+		return "X", 0
+	}
+	ppid, _ = strconv.Atoi(f[1])
+	return f[0], ppid
+}
+
+// BootID identifies this boot, so records from before a reboot are stale.
+func BootID() string {
+	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	return strings.TrimSpace(string(b))
 }
 
 // StartTime is when pid started, in clock ticks after boot (proc(5),
@@ -196,10 +226,4 @@ func StartTime(pid int) uint64 {
 	}
 	v, _ := strconv.ParseUint(f[19], 10, 64)
 	return v
-}
-
-// BootID identifies this boot, so records from before a reboot are stale.
-func BootID() string {
-	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
-	return strings.TrimSpace(string(b))
 }

@@ -219,6 +219,7 @@ func Run(o Options) (status int, err error) {
 	readyR.Read(make([]byte, 1))
 	ct.Status, ct.Pid, ct.BootID = "running", cmd.Process.Pid, BootID()
 	ct.PidStart = StartTime(ct.Pid)
+	ct.Monitor, ct.MonStart = os.Getpid(), StartTime(os.Getpid())
 	if err := o.Containers.Save(ct); err != nil {
 		o.Log.Debug("saving state", "err", err)
 	}
