@@ -68,15 +68,7 @@ func (c imagePruneCmd) Run(g *globals) error { return pruneImages(g, c.All) }
 // pruneImages removes unnamed images, or with all every image no container
 // (running or not) was made from.
 func pruneImages(g *globals, all bool) error {
-	st, err := g.openStore()
-	if err != nil {
-		return err
-	}
-	cs, err := g.containers()
-	if err != nil {
-		return err
-	}
-	cts, err := cs.List()
+	st, _, cts, err := g.storeAndContainers()
 	if err != nil {
 		return err
 	}
@@ -114,19 +106,11 @@ type systemDfCmd struct{}
 
 // Run reports the store's disk use by kind, as docker system df.
 func (systemDfCmd) Run(g *globals) error {
-	st, err := g.openStore()
+	st, cs, cts, err := g.storeAndContainers()
 	if err != nil {
 		return err
 	}
 	imgs, err := st.Images()
-	if err != nil {
-		return err
-	}
-	cs, err := g.containers()
-	if err != nil {
-		return err
-	}
-	cts, err := cs.List()
 	if err != nil {
 		return err
 	}
@@ -167,4 +151,19 @@ func diskUse(dir string) int64 {
 		return nil
 	})
 	return total
+}
+
+// storeAndContainers opens the image store and lists the containers, which
+// image commands consult (an image in use stays).
+func (g *globals) storeAndContainers() (*image.Store, run.Containers, []*run.Container, error) {
+	st, err := g.openStore()
+	if err != nil {
+		return nil, run.Containers{}, nil, err
+	}
+	cs, err := g.containers()
+	if err != nil {
+		return nil, cs, nil, err
+	}
+	cts, err := cs.List()
+	return st, cs, cts, err
 }

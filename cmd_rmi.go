@@ -15,15 +15,7 @@ type rmiCmd struct {
 // Run removes each image in turn; like docker it goes on past a failure and
 // exits 1 if any image could not be removed.
 func (c *rmiCmd) Run(g *globals) error {
-	st, err := g.openStore()
-	if err != nil {
-		return err
-	}
-	cs, err := g.containers()
-	if err != nil {
-		return err
-	}
-	all, err := cs.List()
+	st, _, all, err := g.storeAndContainers()
 	if err != nil {
 		return err
 	}
