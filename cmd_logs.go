@@ -1,79 +1,97 @@
 package main
 
 import (
-	"bytes"
-	"errors"
+	"bufio"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+
+	"github.com/box-run/box/run"
 )
 
 type logsCmd struct {
-	Follow    bool   `short:"f" help:"Keep printing new output until the container exits."`
-	Tail      int    `help:"Print only the last N lines." default:"-1" placeholder:"N"`
-	Container string `arg:"" help:"Container name or id."`
+	Follow     bool   `short:"f" help:"Keep printing new output until the container exits."`
+	Tail       int    `help:"Print only the last N lines." default:"-1" placeholder:"N"`
+	Timestamps bool   `short:"t" help:"Show when each line was written."`
+	Container  string `arg:"" help:"Container name or id."`
 }
 
-// Run prints a detached container's output (stdout and stderr, as written).
+// Run prints a detached container's output: its stdout to stdout, its
+// stderr to stderr, as docker logs does.
 func (c *logsCmd) Run(g *globals) error {
 	cs, ct, err := g.container(c.Container)
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(filepath.Join(cs.Root, ct.ID, "container.log"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil // not detached: its output went to the caller's terminal
-	}
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if c.Tail >= 0 {
-		if err := seekTail(f, c.Tail); err != nil {
-			return err
+	path := filepath.Join(cs.Dir(ct.ID), run.LogName)
+	var lines []string
+	for _, p := range []string{path + ".1", path} {
+		b, err := os.ReadFile(p)
+		if err == nil {
+			lines = append(lines, splitLines(string(b))...)
 		}
+	}
+	if c.Tail >= 0 && c.Tail < len(lines) {
+		lines = lines[len(lines)-c.Tail:]
+	}
+	for _, l := range lines {
+		c.print(l)
+	}
+	if !c.Follow {
+		return nil
+	}
+	// Follow the current file from where it ended; after a rotation it
+	// starts again from its beginning.
+	var off int64
+	if fi, err := os.Stat(path); err == nil {
+		off = fi.Size()
 	}
 	for {
-		if _, err := io.Copy(os.Stdout, f); err != nil {
-			return err
+		f, err := os.Open(path)
+		if err == nil {
+			if fi, err := f.Stat(); err == nil && fi.Size() < off {
+				off = 0
+			}
+			f.Seek(off, io.SeekStart)
+			br := bufio.NewReader(f)
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil {
+					break // a partial line waits for its end
+				}
+				off += int64(len(line))
+				c.print(strings.TrimSuffix(line, "\n"))
+			}
+			f.Close()
 		}
-		if !c.Follow {
+		cur, err := cs.Lookup(ct.ID)
+		if err != nil || cur.Status != "running" {
 			return nil
-		}
-		if ct, err := cs.Lookup(ct.ID); err != nil || ct.Status != "running" {
-			_, err := io.Copy(os.Stdout, f) // what came in before it exited
-			return err
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }
 
-// seekTail positions f at the start of its last n lines.
-func seekTail(f *os.File, n int) error {
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return err
+func (c *logsCmd) print(line string) {
+	r := run.ParseLogLine(line)
+	w := os.Stdout
+	if r.Stream == "stderr" {
+		w = os.Stderr
 	}
-	_, err = f.Seek(int64(tailOffset(b, n)), io.SeekStart)
-	return err
+	if c.Timestamps {
+		fmt.Fprintf(w, "%s %s\n", r.Time, r.Text)
+		return
+	}
+	fmt.Fprintln(w, r.Text)
 }
 
-// tailOffset is where the last n lines of b begin.
-func tailOffset(b []byte, n int) int {
-	if n == 0 {
-		return len(b)
+func splitLines(s string) []string {
+	s = strings.TrimSuffix(s, "\n")
+	if s == "" {
+		return nil
 	}
-	end := len(b)
-	if end > 0 && b[end-1] == '\n' {
-		end--
-	}
-	for range n {
-		j := bytes.LastIndexByte(b[:end], '\n')
-		if j < 0 {
-			return 0
-		}
-		end = j
-	}
-	return end + 1
+	return strings.Split(s, "\n")
 }

@@ -89,7 +89,7 @@ func busyboxBase() ([]entry, error) {
 	for _, a := range []string{"sh", "cat", "ls", "id", "stat", "echo", "sleep", "true", "false", "env", "wget",
 		"pwd", "hostname", "mkdir", "touch", "rm", "kill", "ps", "grep", "mount", "readlink", "uname", "head", "wc",
 		"printf", "test", "tty", "stty", "seq", "chmod", "ln", "cut", "tr", "find", "sort", "dd", "mknod",
-		"nc", "nslookup", "ip", "ifconfig", "netstat", "httpd", "ping"} {
+		"nc", "nslookup", "ip", "ifconfig", "netstat", "httpd", "ping", "yes"} {
 		es = append(es, entry{name: "bin/" + a, typ: tar.TypeSymlink, link: "busybox"})
 	}
 	return es, nil

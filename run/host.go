@@ -11,7 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -101,13 +101,34 @@ func Run(o Options) (status int, err error) {
 	spec.Dir = dir
 	out, errOut := os.Stdout, os.Stderr
 	started, workloadStarted := false, false
+	var logging sync.WaitGroup
 	if o.Detached {
-		log, err := os.OpenFile(filepath.Join(dir, "container.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		log, err := openLog(filepath.Join(dir, LogName))
 		if err != nil {
 			return 125, err
 		}
 		defer log.Close()
-		out, errOut = log, log
+		// Through pipes, so each line gets its time and stream and the file
+		// can rotate; the copies end when the container's last writer does.
+		for _, stream := range []string{"stdout", "stderr"} {
+			r, w, err := os.Pipe()
+			if err != nil {
+				return 125, err
+			}
+			defer w.Close()
+			logging.Add(1)
+			go func() {
+				defer logging.Done()
+				defer r.Close()
+				log.copyLines(stream, r)
+			}()
+			if stream == "stdout" {
+				out = w
+			} else {
+				errOut = w
+			}
+		}
+
 		if !o.Remove && !o.Existing {
 			defer func() {
 				if !started {
@@ -224,14 +245,6 @@ func Run(o Options) (status int, err error) {
 		o.Log.Debug("saving state", "err", err)
 	}
 	started = true
-	if o.Started != nil {
-		// A detached container's init stays as PID 1 and says when the
-		// workload runs; EOF means it failed (its reason is in the log).
-		if n, _ := readyR.Read(make([]byte, 1)); n == 1 {
-			o.Started()
-			workloadStarted = true
-		}
-	}
 	done := make(chan struct{})
 	if netSock != nil {
 		ctx, stop := context.WithCancel(context.Background())
@@ -242,17 +255,33 @@ func Run(o Options) (status int, err error) {
 		go tty.serve(cmd.Process.Pid, done, o.Warn)
 	}
 	go forwardSignals(sigs, cmd.Process, tty, done)
+	if o.Started != nil {
+		// A detached container's init stays as PID 1 and says when the
+		// workload runs (after the pty, served above, is sized); EOF means
+		// it failed, and its reason is in the log.
+		if n, _ := readyR.Read(make([]byte, 1)); n == 1 {
+			o.Started()
+			workloadStarted = true
+		}
+	}
 	werr := cmd.Wait()
 	close(done)
 	if tty != nil {
 		tty.drain()
+	}
+	if o.Detached {
+		// Our ends of the log pipes: the copies end once the container's
+		// last writer is gone too.
+		out.Close()
+		errOut.Close()
+		logging.Wait()
 	}
 	status = exitStatus(cmd.ProcessState, werr)
 	var failed error
 	if o.Started != nil && !workloadStarted {
 		// The workload never ran: give init's reason, as box run without
 		// -d shows it, before --rm takes the log away.
-		failed = errors.New(lastLogLine(filepath.Join(dir, "container.log")))
+		failed = errors.New(lastLogLine(filepath.Join(dir, LogName)))
 	}
 	o.Log.Debug("container exited", "status", status, "elapsed", time.Since(t0))
 	ct.Status, ct.ExitCode, ct.Finished = "exited", status, time.Now().UTC()
@@ -317,15 +346,4 @@ func socketPair() (parent, child *os.File, err error) {
 		return nil, nil, fmt.Errorf("creating socket: %w", err)
 	}
 	return os.NewFile(uintptr(fds[0]), "parent"), os.NewFile(uintptr(fds[1]), "child"), nil
-}
-
-// lastLogLine is the last line init wrote before failing ("box: exec: …"),
-// without its "box: " prefix, which the CLI adds again.
-func lastLogLine(path string) string {
-	b, _ := os.ReadFile(path)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if msg := strings.TrimPrefix(lines[len(lines)-1], "box: "); msg != "" {
-		return msg
-	}
-	return "the container did not start"
 }
