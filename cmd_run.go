@@ -124,6 +124,11 @@ func (c *runCmd) prepare(g *globals) (*run.Spec, *run.Container, userns.Mapping,
 	} else if mode != "no" && mode != "" && (!c.Detach || c.Rm) {
 		return nil, nil, m, errors.New("--restart needs -d and cannot go with --rm")
 	}
+	if c.Detach && c.Interactive {
+		// A detached container's stdin is /dev/null; say so rather than
+		// accept -i and ignore it.
+		return nil, nil, m, errors.New("-i with -d is not supported yet: a detached container has no stdin")
+	}
 	// kong's passthrough takes an unknown flag before the image as the
 	// first argument; an image name never starts with "-".
 	if strings.HasPrefix(c.Args[0], "-") {

@@ -184,22 +184,21 @@ func alive(pid int, start uint64, bootID string) bool {
 	}
 	// An exited process not yet reaped is not alive (one whose parent was
 	// killed may stay so forever under some PID 1s).
-	state, _ := procState(pid)
+	state := procState(pid)
 	return state != "Z" && state != "X"
 }
 
-// procState returns the state letter and parent of pid (proc(5) stat).
-func procState(pid int) (state string, ppid int) {
+// procState returns the state letter of pid (proc(5) stat), "X" if gone.
+func procState(pid int) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return "X", 0
+		return "X"
 	}
 	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	if len(f) < 2 {
-		return "X", 0
+	if len(f) == 0 {
+		return "X"
 	}
-	ppid, _ = strconv.Atoi(f[1])
-	return f[0], ppid
+	return f[0]
 }
 
 // BootID identifies this boot, so records from before a reboot are stale.
