@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -113,14 +114,7 @@ func (s *execServer) handle(c *net.UnixConn) {
 
 // start forks the requested process with the container's credentials.
 func (s *execServer) start(c *net.UnixConn, req *ExecRequest, stdio []*os.File) error {
-	if s.spec.KeepID {
-		return errors.New("box exec into a --userns=keep-id container is not supported yet")
-	}
-	userSpec := req.User
-	if userSpec == "" {
-		userSpec = s.spec.User
-	}
-	u, err := LookupUser(os.DirFS("/"), userSpec)
+	u, nested, err := s.user(req.User)
 	if err != nil {
 		return &initError{126, err}
 	}
@@ -139,9 +133,14 @@ func (s *execServer) start(c *net.UnixConn, req *ExecRequest, stdio []*os.File) 
 	}
 	attr := &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL,
 		Credential: &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), Groups: groups, NoSetGroups: !setgroupsAllowed()}}
+	ptyOwner := u.UID
+	if nested {
+		keepIDAttr(attr, u)
+		ptyOwner = 0 // the keep-id user is, one namespace down, init's 0
+	}
 	var files []*os.File
 	if req.TTY {
-		master, slave, err := allocPTY(u.UID)
+		master, slave, err := allocPTY(ptyOwner)
 		if err != nil {
 			return err
 		}
@@ -175,6 +174,25 @@ func (s *execServer) start(c *net.UnixConn, req *ExecRequest, stdio []*os.File) 
 	}
 	s.waiting[p.Pid] = c
 	return nil
+}
+
+// user resolves the user an exec runs as. In a keep-id container the
+// workload's user lives in a user namespace nested in init's, which Go
+// cannot setns into (the process has threads). Its own user, by default or
+// named, gets a fresh nested namespace with the same one-id mapping: the
+// same kernel ids, so its files, signals and /proc are the workload's. Any
+// other user (-u root) runs in init's namespace, as in other containers.
+func (s *execServer) user(spec string) (u ExecUser, nested bool, err error) {
+	if s.spec.KeepID {
+		own, _ := resolveUser(s.spec)
+		if spec == "" || spec == own.Name || spec == strconv.Itoa(own.UID) || spec == fmt.Sprintf("%d:%d", own.UID, own.GID) {
+			return own, true, nil
+		}
+	} else if spec == "" {
+		spec = s.spec.User
+	}
+	u, err = LookupUser(os.DirFS("/"), spec)
+	return u, false, err
 }
 
 // exited reports a reaped process's status to its box exec, if it is one.

@@ -317,11 +317,7 @@ func reap(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.File, earl
 		attr.Setctty, attr.Ctty = true, 0
 	}
 	if spec.KeepID {
-		attr.Cloneflags = syscall.CLONE_NEWUSER
-		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: u.UID, HostID: 0, Size: 1}}
-		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: u.GID, HostID: 0, Size: 1}}
-		attr.GidMappingsEnableSetgroups = false
-		attr.Credential = &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), NoSetGroups: true}
+		keepIDAttr(attr, u)
 	} else {
 		groups := make([]uint32, len(u.Groups))
 		for i, g := range u.Groups {
@@ -380,6 +376,16 @@ func reap(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.File, earl
 		}
 	}
 	return nil
+}
+
+// keepIDAttr starts a process as u in a new user namespace nested in
+// init's, where u's ids are init's 0: what the caller is on the host.
+func keepIDAttr(attr *syscall.SysProcAttr, u ExecUser) {
+	attr.Cloneflags = syscall.CLONE_NEWUSER
+	attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: u.UID, HostID: 0, Size: 1}}
+	attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: u.GID, HostID: 0, Size: 1}}
+	attr.GidMappingsEnableSetgroups = false
+	attr.Credential = &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), NoSetGroups: true}
 }
 
 // idError explains a failed switch to an id: usually the id is not mapped
