@@ -1,9 +1,12 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/box-run/box/run"
 )
 
 // TestLeafPackagesStayLeaves keeps the design's layering: config, userns,
@@ -19,10 +22,54 @@ func TestLeafPackagesStayLeaves(t *testing.T) {
 		}
 		for _, dep := range strings.Fields(string(out)) {
 			other, ok := strings.CutPrefix(dep, mod)
-			if !ok || other == leaf {
+			if !ok || other == leaf || strings.HasPrefix(other, leaf+"/") {
 				continue
 			}
 			t.Errorf("%s imports %s: leaves must not import each other (compose them in run or main)", leaf, other)
 		}
 	}
+}
+
+// TestInitRunsBeforeHeavyPackages checks what package pid1's early start
+// is for: a re-executed init stage runs before the initialisers of the
+// packages only the CLI and the monitor need. GODEBUG=inittrace=1 lists
+// each initialiser as it runs; the stage fails at once here (no spec on fd
+// 3). Go orders initialisers by dependencies and then by import path, so
+// some unrelated small packages still come first; the netstack, the
+// registry client, the CLI and the store must not.
+func TestInitRunsBeforeHeavyPackages(t *testing.T) {
+	initsOf := func(env ...string) []string {
+		t.Helper()
+		exe, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(exe, "version")
+		cmd.Args = []string{"box", "version"}
+		cmd.Env = append(os.Environ(), append(env, "GODEBUG=inittrace=1")...)
+		out, _ := cmd.CombinedOutput()
+		var inits []string
+		for _, line := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(line); len(f) > 2 && f[0] == "init" {
+				inits = append(inits, f[1])
+			}
+		}
+		if len(inits) == 0 {
+			t.Fatalf("no inittrace output:\n%s", out)
+		}
+		return inits
+	}
+	all := initsOf()
+	early := initsOf(run.StageEnv + "=init")
+	for _, p := range early {
+		for _, heavy := range []string{"gvisor.dev/gvisor/pkg/tcpip/stack", "gvisor.dev/gvisor/pkg/tcpip/transport/tcp", "github.com/google/go-containerregistry/pkg/name", "github.com/google/go-containerregistry/pkg/v1/remote", "github.com/alecthomas/kong", "github.com/box-run/box/image", "net/http", "crypto/tls"} {
+			if p == heavy {
+				t.Errorf("%s was initialised before the init stage ran", p)
+			}
+		}
+	}
+	if len(early) > len(all)*3/4 {
+		t.Errorf("the init stage ran after %d of box's %d package initialisers; it should come well before", len(early), len(all))
+	}
+	t.Logf("the init stage runs after %d of %d package initialisers", len(early), len(all))
 }

@@ -1,26 +1,8 @@
 package main
 
-import (
-	"os"
-	"strconv"
+import "github.com/box-run/box/run/pid1"
 
-	"golang.org/x/sys/unix"
-)
-
-// closeOnExecFrom3 marks every descriptor from 3 up close-on-exec:
-// close_range(2) with CLOSE_RANGE_CLOEXEC (Linux 5.11), else one by one
-// from /proc/self/fd.
-func closeOnExecFrom3() {
-	if unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC) == nil {
-		return
-	}
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= 3 {
-			unix.CloseOnExec(fd)
-		}
-	}
-}
+// closeOnExecFrom3 keeps descriptors the caller left open from reaching
+// anything box executes (see pid1.CloseOnExecFrom3; the init stage calls
+// it itself, before main).
+func closeOnExecFrom3() { pid1.CloseOnExecFrom3() }

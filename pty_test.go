@@ -146,7 +146,8 @@ func cmdNoProcess(ts *testscript.TestScript, neg bool, args []string) {
 		ents, _ := os.ReadDir("/proc")
 		for _, e := range ents {
 			b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-			if err == nil && strings.Contains(strings.ReplaceAll(string(b), "\x00", " "), args[0]) {
+			// Whole words: "sleep 100" must not match another script's "sleep 1000".
+			if err == nil && strings.Contains(" "+strings.ReplaceAll(string(b), "\x00", " "), " "+args[0]+" ") {
 				found = e.Name()
 			}
 		}

@@ -31,8 +31,6 @@ func runStage() int {
 	}
 	var err error
 	switch st := os.Getenv(stageEnv); st {
-	case "init":
-		return run.Init()
 	case "monitor":
 		err = stageMonitor()
 	case "extract":

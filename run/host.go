@@ -15,14 +15,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/box-run/box/run/pid1"
+
 	"github.com/box-run/box/slirp"
 	"github.com/box-run/box/userns"
 	"golang.org/x/sys/unix"
 )
-
-// StageEnv selects the stage a re-executed box runs; box strips it (and all
-// of box's own variables) before the workload is executed.
-const StageEnv = "_BOX_STAGE"
 
 // Command re-executes box as stage. argv[0] stays "box": the test binary
 // dispatches on it.
@@ -329,7 +327,7 @@ func exitStatus(ps *os.ProcessState, err error) int {
 // serveNet receives the container's TAP from init and runs the user-mode
 // network on it until the container is gone.
 func serveNet(ctx context.Context, sock *os.File, cfg slirp.Config, log *slog.Logger) {
-	tap, err := recvFD(sock)
+	tap, err := pid1.RecvFD(sock)
 	if err != nil {
 		return // init failed before the network was up; it says why
 	}

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/box-run/box/run/pid1"
 )
 
 // ParseVolume parses -v SRC:DST[:OPTS]. SRC is an absolute host path, "~"
@@ -170,7 +170,7 @@ func ParseMount(s string, cwd string) (Mount, error) {
 
 // ParseTmpfs parses --tmpfs DST[:OPTS]; OPTS are mount(8) options for
 // tmpfs: size=, mode=, uid=, gid=, nr_inodes= and flags such as ro or exec.
-// They are kept in Options for tmpfsMountArgs, except ro/rw (ReadOnly).
+// They are kept in Options for pid1.TmpfsMountArgs, except ro/rw (ReadOnly).
 func ParseTmpfs(s string) (Mount, error) {
 	dst, opts, _ := strings.Cut(s, ":")
 	target, err := mountTarget(dst)
@@ -186,54 +186,13 @@ func ParseTmpfs(s string) (Mount, error) {
 		case strings.Contains(opt, "="):
 			m.Options = append(m.Options, opt)
 		default:
-			if _, ok := mountFlags[opt]; !ok {
+			if !pid1.IsMountFlag(opt) {
 				return Mount{}, fmt.Errorf("tmpfs %q: unknown option %q", s, opt)
 			}
 			m.Options = append(m.Options, opt)
 		}
 	}
 	return m, nil
-}
-
-// mountFlags are the flag words of mount(8): the flag and whether the word
-// sets (true) or clears it.
-var mountFlags = map[string]struct {
-	flag uintptr
-	set  bool
-}{
-	"ro": {unix.MS_RDONLY, true}, "rw": {unix.MS_RDONLY, false},
-	"noexec": {unix.MS_NOEXEC, true}, "exec": {unix.MS_NOEXEC, false},
-	"nosuid": {unix.MS_NOSUID, true}, "suid": {unix.MS_NOSUID, false},
-	"nodev": {unix.MS_NODEV, true}, "dev": {unix.MS_NODEV, false},
-	"noatime": {unix.MS_NOATIME, true}, "atime": {unix.MS_NOATIME, false},
-	"nodiratime": {unix.MS_NODIRATIME, true}, "diratime": {unix.MS_NODIRATIME, false},
-	"relatime": {unix.MS_RELATIME, true}, "norelatime": {unix.MS_RELATIME, false},
-	"strictatime": {unix.MS_STRICTATIME, true}, "nostrictatime": {unix.MS_STRICTATIME, false},
-	"sync": {unix.MS_SYNCHRONOUS, true}, "async": {unix.MS_SYNCHRONOUS, false},
-	"dirsync": {unix.MS_DIRSYNC, true},
-}
-
-// tmpfsMountArgs turns a tmpfs Mount into mount(2) flags and data. Like
-// docker, a tmpfs starts noexec, nosuid and nodev; the user's flag words
-// then set or clear flags and the rest is the data string.
-func tmpfsMountArgs(m Mount) (flags uintptr, data string) {
-	flags = unix.MS_NOEXEC | unix.MS_NOSUID | unix.MS_NODEV
-	var kv []string
-	for _, opt := range m.Options {
-		f, ok := mountFlags[opt]
-		switch {
-		case !ok:
-			kv = append(kv, opt)
-		case f.set:
-			flags |= f.flag
-		default:
-			flags &^= f.flag
-		}
-	}
-	if m.ReadOnly {
-		flags |= unix.MS_RDONLY
-	}
-	return flags, strings.Join(kv, ",")
 }
 
 // mountTarget checks and cleans a path inside the container. "/" cannot be

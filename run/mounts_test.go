@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/box-run/box/run/pid1"
 	"golang.org/x/sys/unix"
 )
 
@@ -139,13 +140,13 @@ func TestTmpfsMountArgs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		flags, data := tmpfsMountArgs(m)
+		flags, data := pid1.TmpfsMountArgs(m)
 		if flags != tt.flags || data != tt.data {
 			t.Errorf("%s: flags %#x data %q, want %#x %q", tt.in, flags, data, tt.flags, tt.data)
 		}
 	}
 	m, _ := ParseMount("type=tmpfs,dst=/t,tmpfs-size=1k,tmpfs-mode=755,ro", "/")
-	if flags, data := tmpfsMountArgs(m); flags != def|unix.MS_RDONLY || data != "size=1024,mode=755" {
+	if flags, data := pid1.TmpfsMountArgs(m); flags != def|unix.MS_RDONLY || data != "size=1024,mode=755" {
 		t.Errorf("--mount tmpfs: flags %#x data %q", flags, data)
 	}
 }

@@ -7,23 +7,6 @@ import (
 	"strings"
 )
 
-// Port is a published port: connections to HostIP:HostPort on the host reach
-// ContainerPort in the container.
-type Port struct {
-	HostIP        string `json:"hostIp"`   // "" = all addresses
-	HostPort      int    `json:"hostPort"` // 0 = a free port, chosen when the container starts
-	ContainerPort int    `json:"containerPort"`
-	Proto         string `json:"proto"` // "tcp"
-}
-
-func (p Port) String() string {
-	ip := p.HostIP
-	if ip == "" {
-		ip = "0.0.0.0"
-	}
-	return fmt.Sprintf("%d/%s -> %s", p.ContainerPort, p.Proto, netip.AddrPortFrom(netip.MustParseAddr(ip), uint16(p.HostPort)))
-}
-
 // ParsePublish parses a -p value as docker does: [IP:][HOSTPORT:]CONTAINERPORT[/PROTO],
 // where an empty or absent HOSTPORT means a free port.
 func ParsePublish(s string) (Port, error) {

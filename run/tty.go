@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/box-run/box/run/pid1"
+
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
@@ -34,7 +36,7 @@ func newTTYHost(stdin bool, out io.Writer) (*ttyHost, error) {
 // serve receives the master, sizes it, lets init go on, and relays I/O.
 func (t *ttyHost) serve(pid int, done chan struct{}, warn io.Writer) {
 	t.child.Close()
-	master, err := recvFD(t.parent)
+	master, err := pid1.RecvFD(t.parent)
 	if err != nil {
 		return // init failed before allocating the tty; it says why
 	}
@@ -90,28 +92,4 @@ func (t *ttyHost) close() {
 	if t.master != nil {
 		t.master.Close()
 	}
-}
-
-// recvFD receives one file descriptor sent with SCM_RIGHTS.
-func recvFD(sock *os.File) (*os.File, error) {
-	buf := make([]byte, 1)
-	oob := make([]byte, unix.CmsgSpace(4))
-	_, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
-	if err != nil {
-		return nil, err
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) == 0 {
-		return nil, fmt.Errorf("no file descriptor received")
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) == 0 {
-		return nil, fmt.Errorf("no file descriptor received")
-	}
-	return os.NewFile(uintptr(fds[0]), "pty-master"), nil
-}
-
-// sendFD sends f over sock with SCM_RIGHTS.
-func sendFD(sock *os.File, f *os.File) error {
-	return unix.Sendmsg(int(sock.Fd()), []byte{0}, unix.UnixRights(int(f.Fd())), nil, 0)
 }

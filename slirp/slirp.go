@@ -5,10 +5,11 @@
 //
 // It owns two halves and nothing else:
 //
-//   - SetupTAP, run by init inside the container's network namespace (as
-//     root of its user namespace, with CAP_NET_ADMIN there): brings lo up,
-//     creates tap0, sets its MTU and address and adds the default route via
-//     the gateway, all over rtnetlink (no ip(8)), and returns the TAP.
+//   - SetupTAP (package tap), run by init inside the container's network
+//     namespace (as root of its user namespace, with CAP_NET_ADMIN there):
+//     brings lo up, creates tap0, sets its MTU and address and adds the
+//     default route via the gateway, all over rtnetlink (no ip(8)), and
+//     returns the TAP.
 //   - Serve, run by the monitor on the host with that TAP (received over a
 //     unix socket): terminates the container's TCP and UDP flows in the
 //     netstack and redials them from the host, so the host sees connections
@@ -61,6 +62,8 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+
+	"github.com/box-run/box/slirp/tap"
 )
 
 // Config describes the container's network. The zero value of a field
@@ -105,7 +108,7 @@ type UDPPort struct {
 const (
 	DefaultMTU = 65520
 	// TAPName is the interface SetupTAP creates.
-	TAPName = "tap0"
+	TAPName = tap.Name
 )
 
 // DefaultConfig returns the default network: 10.88.0.0/24, gateway
@@ -126,6 +129,12 @@ func DefaultConfig() Config {
 func ResolvConf(cfg Config) string {
 	cfg = cfg.withDefaults()
 	return "nameserver " + cfg.Gateway.String() + "\n"
+}
+
+// TAP is the container's side of cfg, for tap.Setup in its init.
+func (c Config) TAP() tap.Config {
+	c = c.withDefaults()
+	return tap.Config{Addr: netip.PrefixFrom(c.Container, c.Subnet.Bits()), Gateway: c.Gateway, MTU: c.MTU}
 }
 
 // withDefaults fills the zero fields from DefaultConfig.

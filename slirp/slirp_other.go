@@ -18,8 +18,5 @@ func Serve(ctx context.Context, tap *os.File, cfg Config) error {
 	return errors.ErrUnsupported
 }
 
-// LoopbackUp is not supported off Linux.
-func LoopbackUp() error { return errors.ErrUnsupported }
-
 // PingAllowed is false off Linux.
 func PingAllowed() bool { return false }

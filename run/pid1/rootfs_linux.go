@@ -1,4 +1,4 @@
-package run
+package pid1
 
 import (
 	"errors"
@@ -284,7 +284,7 @@ func mountDev(r *rootfs, spec *Spec) error {
 func mountVolume(r *rootfs, m Mount) error {
 	switch m.Type {
 	case "tmpfs":
-		flags, data := tmpfsMountArgs(m)
+		flags, data := TmpfsMountArgs(m)
 		return r.mount("tmpfs", m.Target, "tmpfs", flags, data, false, false)
 	case "bind":
 		fi, err := os.Stat(m.Source)

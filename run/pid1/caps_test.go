@@ -1,6 +1,6 @@
 //go:build linux
 
-package run
+package pid1
 
 // ApplyCaps is tested for real: the test binary re-executes itself in a new
 // user namespace, where it starts as root with every capability, applies

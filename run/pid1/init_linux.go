@@ -1,4 +1,4 @@
-package run
+package pid1
 
 import (
 	"encoding/json"
@@ -8,14 +8,52 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 	"unsafe"
 
-	"github.com/box-run/box/slirp"
+	"github.com/box-run/box/userns"
+
+	"github.com/box-run/box/slirp/tap"
 	"golang.org/x/sys/unix"
 )
+
+// init runs the init stage in a re-executed box as soon as this package's
+// imports are initialised, not after every package box links (see the
+// package doc). It never returns there: the workload replaces it, or it
+// exits with the container's status.
+func init() {
+	if os.Getenv(StageEnv) != "init" {
+		return
+	}
+	CloseOnExecFrom3()
+	if err := userns.ChildInit(); err != nil {
+		fmt.Fprintf(os.Stderr, "%v\n", err)
+		os.Exit(125)
+	}
+	os.Exit(Init())
+}
+
+// CloseOnExecFrom3 marks every descriptor from 3 up close-on-exec:
+// close_range(2) with CLOSE_RANGE_CLOEXEC (Linux 5.11), else one by one
+// from /proc/self/fd. Descriptors a caller left open would otherwise pass
+// through box into the container; box's own are consumed by number.
+func CloseOnExecFrom3() {
+	if unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC) == nil {
+		return
+	}
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= 3 {
+			unix.CloseOnExec(fd)
+		}
+	}
+}
 
 // Init runs as PID 1 of the container's namespaces: it builds the root
 // filesystem, pivots into it, drops to the workload's credentials and
@@ -404,17 +442,17 @@ func setupNetwork(spec *Spec) error {
 	case "host":
 		return nil
 	case "slirp":
-		tap, err := slirp.SetupTAP(slirp.DefaultConfig())
+		tap, err := tap.Setup(spec.TAP)
 		if err != nil {
 			return fmt.Errorf("setting up the network: %w", err)
 		}
 		defer tap.Close()
 		sock := os.NewFile(uintptr(spec.NetFD), "net-socket")
 		defer sock.Close()
-		if err := sendFD(sock, tap); err != nil {
+		if err := SendFD(sock, tap); err != nil {
 			return fmt.Errorf("passing the network device to box: %w", err)
 		}
 		return nil
 	}
-	return slirp.LoopbackUp()
+	return tap.LoopbackUp()
 }

@@ -1,4 +1,4 @@
-package run
+package pid1
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package run
+package pid1
 
 import (
 	"fmt"
@@ -29,7 +29,7 @@ func openTTY(sockFD, owner int) (*os.File, error) {
 	unix.Fchown(int(slave), owner, -1)
 	sock := os.NewFile(uintptr(sockFD), "tty-socket")
 	defer sock.Close()
-	if err := sendFD(sock, master); err != nil {
+	if err := SendFD(sock, master); err != nil {
 		tty.Close()
 		return nil, fmt.Errorf("passing the pty to box: %w", err)
 	}

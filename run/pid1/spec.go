@@ -1,0 +1,108 @@
+// Package pid1 is the container's init: the process box starts in the new
+// namespaces, which builds the root filesystem, pivots into it and becomes
+// (or, staying as PID 1, starts) the workload.
+//
+// Spec is everything init needs, decided on the host and sent to init as
+// JSON over a pipe: init never reads box's config or store index.
+//
+// # Start-up
+//
+// init is box's own binary, re-executed, and a Go program runs every
+// package initialiser it links before main: for box, the registry client,
+// gVisor's netstack, compression, TLS and the CLI, about 150 of them and
+// 2 ms of the container's start-up. So init does not wait for main: this
+// package's own initialiser runs the init stage (see the init function in
+// init_linux.go) as soon as the packages it imports are ready. Go orders
+// package initialisation by dependencies, so those are exactly what init
+// needs; the test in early_test.go keeps heavy ones (gVisor, the registry
+// client, the CLI) out of this package's imports.
+package pid1
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/box-run/box/slirp/tap"
+)
+
+// StageEnv selects the stage a re-executed box runs; box strips it (and all
+// of box's own variables) before the workload is executed.
+const StageEnv = "_BOX_STAGE"
+
+// Spec describes one container process tree, as init sets it up.
+type Spec struct {
+	ID       string `json:"id"`
+	Hostname string `json:"hostname"`
+
+	// Root filesystem.
+	Layers   []string `json:"layers"`   // unpacked layer dirs, bottom first
+	Dir      string   `json:"dir"`      // the container's own directory (upper, work, rootfs mountpoint live here)
+	Overlay  string   `json:"overlay"`  // "kernel", "fuse" or "copy"
+	ReadOnly bool     `json:"readOnly"` // --read-only: the root is mounted read-only
+	Volatile bool     `json:"volatile"` // --rm: the upper dir is thrown away, skip syncs
+	// OverlayCache is where "auto" caches which overlay mode works here.
+	OverlayCache string `json:"overlayCache"`
+
+	// Process.
+	Args     []string `json:"args"`    // argv, after Entrypoint/Cmd rules
+	Env      []string `json:"env"`     // KEY=VALUE, final order
+	Cwd      string   `json:"cwd"`     // absolute path inside the container
+	MakeCwd  bool     `json:"makeCwd"` // create Cwd if missing (the image's WorkingDir; -w must exist)
+	User     string   `json:"user"`    // -u / image User, resolved inside the rootfs: "" = root
+	KeepID   bool     `json:"keepId"`  // --userns=keep-id: run as the caller's uid/gid
+	HostUID  int      `json:"hostUid"` // caller's uid/gid (inside ids for keep-id)
+	HostGID  int      `json:"hostGid"`
+	UserName string   `json:"userName"` // caller's name for keep-id passwd entries
+	TTY      bool     `json:"tty"`
+	Init     bool     `json:"init"` // --init: a reaping PID 1 forks the workload
+	// Exec keeps init as PID 1 serving box exec on a socket in Dir
+	// (detached containers).
+	Exec bool `json:"exec,omitempty"`
+
+	Mounts  []Mount `json:"mounts"`  // volumes, binds and tmpfs, in order
+	Network string  `json:"network"` // "slirp" (user-mode, the default), "none" or "host"
+	// TTYFD is init's end of the socket that carries the pty master to the
+	// monitor (with -t).
+	TTYFD int `json:"ttyFd,omitempty"`
+	// Ports are published with -p; PortFD is init's end of the socket on
+	// which the monitor asks for connections to them.
+	Ports  []Port `json:"ports,omitempty"`
+	PortFD int    `json:"portFd,omitempty"`
+	// NetFD is init's descriptor of the socket on which it hands the TAP
+	// of the slirp network to the monitor; TAP is how init configures it.
+	NetFD int        `json:"netFd,omitempty"`
+	TAP   tap.Config `json:"tap"`
+
+	// Debug makes init report the time each setup step took on stderr.
+	Debug bool `json:"debug,omitempty"`
+
+	// Files written into the container's /etc.
+	Hosts      string `json:"hosts"`
+	ResolvConf string `json:"resolvConf"`
+}
+
+// Mount is a volume, bind or tmpfs mount.
+type Mount struct {
+	Type     string   `json:"type"`   // "bind" or "tmpfs"
+	Source   string   `json:"source"` // host path for bind
+	Target   string   `json:"target"` // absolute path in the container
+	ReadOnly bool     `json:"readOnly"`
+	Options  []string `json:"options,omitempty"` // tmpfs: size=…, mode=…
+}
+
+// Port is a published port: connections to HostIP:HostPort on the host reach
+// ContainerPort in the container.
+type Port struct {
+	HostIP        string `json:"hostIp"`   // "" = all addresses
+	HostPort      int    `json:"hostPort"` // 0 = a free port, chosen when the container starts
+	ContainerPort int    `json:"containerPort"`
+	Proto         string `json:"proto"` // "tcp"
+}
+
+func (p Port) String() string {
+	ip := p.HostIP
+	if ip == "" {
+		ip = "0.0.0.0"
+	}
+	return fmt.Sprintf("%d/%s -> %s", p.ContainerPort, p.Proto, netip.AddrPortFrom(netip.MustParseAddr(ip), uint16(p.HostPort)))
+}
