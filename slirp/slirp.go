@@ -134,7 +134,7 @@ func ResolvConf(cfg Config) string {
 // TAP is the container's side of cfg, for tap.Setup in its init.
 func (c Config) TAP() tap.Config {
 	c = c.withDefaults()
-	return tap.Config{Addr: netip.PrefixFrom(c.Container, c.Subnet.Bits()), Gateway: c.Gateway, MTU: c.MTU}
+	return tap.Config{Addr: c.Container.As4(), Bits: c.Subnet.Bits(), Gateway: c.Gateway.As4(), MTU: c.MTU}
 }
 
 // withDefaults fills the zero fields from DefaultConfig.

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -46,44 +45,63 @@ func shortPath(dir, name string) (path string, closeDir func(), err error) {
 }
 
 // listenExec binds the exec socket in the container's directory, before
-// pivot_root hides that directory from init.
-func listenExec(dir string) (*net.UnixListener, error) {
+// pivot_root hides that directory from init, and returns its descriptor.
+// Plain system calls, not package net: see the package doc.
+func listenExec(dir string) (int, error) {
 	p, done, err := shortPath(dir, ExecSocket)
 	if err != nil {
-		return nil, err
+		return -1, err
 	}
 	defer done()
 	os.Remove(filepath.Join(dir, ExecSocket))
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: p, Net: "unix"})
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("listening for box exec: %w", err)
+		return -1, fmt.Errorf("listening for box exec: %w", err)
 	}
-	l.SetUnlinkOnClose(false)
-	return l, nil
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: p}); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("listening for box exec: %w", err)
+	}
+	if err := unix.Listen(fd, 16); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("listening for box exec: %w", err)
+	}
+	return fd, nil
 }
+
+// conn is one box exec connection, a unix stream socket used with blocking
+// system calls from its own goroutine.
+type conn struct{ fd int }
+
+func (c conn) Read(b []byte) (int, error)  { return unix.Read(c.fd, b) }
+func (c conn) Write(b []byte) (int, error) { return unix.Write(c.fd, b) }
+func (c conn) Close() error                { return unix.Close(c.fd) }
 
 // execServer runs exec requests and reports their exits.
 type execServer struct {
 	spec    *Spec
 	env     []string
 	mu      sync.Mutex
-	waiting map[int]*net.UnixConn
+	waiting map[int]conn
 }
 
-func (s *execServer) serve(l *net.UnixListener) {
+func (s *execServer) serve(l int) {
 	for {
-		c, err := l.AcceptUnix()
+		fd, _, err := unix.Accept4(l, unix.SOCK_CLOEXEC)
+		if err == unix.EINTR || err == unix.ECONNABORTED {
+			continue
+		}
 		if err != nil {
 			return
 		}
-		go s.handle(c)
+		go s.handle(conn{fd})
 	}
 }
 
-func (s *execServer) handle(c *net.UnixConn) {
+func (s *execServer) handle(c conn) {
 	buf := make([]byte, 1<<16)
 	oob := make([]byte, unix.CmsgSpace(3*4))
-	n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+	n, oobn, _, _, err := unix.Recvmsg(c.fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
 		c.Close()
 		return
@@ -113,7 +131,7 @@ func (s *execServer) handle(c *net.UnixConn) {
 }
 
 // start forks the requested process with the container's credentials.
-func (s *execServer) start(c *net.UnixConn, req *ExecRequest, stdio []*os.File) error {
+func (s *execServer) start(c conn, req *ExecRequest, stdio []*os.File) error {
 	u, nested, err := s.user(req.User)
 	if err != nil {
 		return &initError{126, err}
@@ -145,7 +163,7 @@ func (s *execServer) start(c *net.UnixConn, req *ExecRequest, stdio []*os.File) 
 			return err
 		}
 		defer slave.Close()
-		_, _, err = c.WriteMsgUnix([]byte{0}, unix.UnixRights(int(master.Fd())), nil)
+		err = unix.Sendmsg(c.fd, []byte{0}, unix.UnixRights(int(master.Fd())), nil, 0)
 		master.Close()
 		if err != nil {
 			return err
@@ -198,10 +216,10 @@ func (s *execServer) user(spec string) (u ExecUser, nested bool, err error) {
 // exited reports a reaped process's status to its box exec, if it is one.
 func (s *execServer) exited(pid int, ws unix.WaitStatus) {
 	s.mu.Lock()
-	c := s.waiting[pid]
+	c, ok := s.waiting[pid]
 	delete(s.waiting, pid)
 	s.mu.Unlock()
-	if c == nil {
+	if !ok {
 		return
 	}
 	code := ws.ExitStatus()
@@ -212,7 +230,7 @@ func (s *execServer) exited(pid int, ws unix.WaitStatus) {
 	c.Close()
 }
 
-func (s *execServer) fail(c *net.UnixConn, code int, err error) {
+func (s *execServer) fail(c conn, code int, err error) {
 	fmt.Fprintf(c, "error %d %s\n", code, strings.ReplaceAll(err.Error(), "\n", " "))
 	c.Close()
 }

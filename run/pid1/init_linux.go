@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -139,7 +138,7 @@ func initContainer(spec *Spec, early chan os.Signal) error {
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 		return fmt.Errorf("setting hostname: %w", err)
 	}
-	var execL *net.UnixListener
+	execL := -1
 	if spec.Exec {
 		// Bound while the container's directory is still reachable.
 		if execL, err = listenExec(spec.Dir); err != nil {
@@ -344,7 +343,7 @@ func setgroupsAllowed() bool {
 // reaps every orphan, and exits with the workload's status. With keep-id the
 // workload runs in a nested user namespace mapping the caller's uid to the
 // id that is the caller on the host, so files it writes are the caller's.
-func reap(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.File, early chan os.Signal, execL *net.UnixListener) error {
+func reap(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.File, early chan os.Signal, execL int) error {
 	// PID 1 runs box's binary: keep other processes from opening it through
 	// /proc/1/exe (the CVE-2019-5736 class).
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
@@ -382,8 +381,8 @@ func reap(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.File, earl
 	}
 	readyFile.Write([]byte{2}) // the workload runs: box run -d can return
 	readyFile.Close()
-	execs := &execServer{spec: spec, env: spec.Env, waiting: map[int]*net.UnixConn{}}
-	if execL != nil {
+	execs := &execServer{spec: spec, env: spec.Env, waiting: map[int]conn{}}
+	if execL >= 0 {
 		go execs.serve(execL)
 	}
 	// What came during set-up goes to the workload first.

@@ -2,9 +2,7 @@ package pid1
 
 import (
 	"encoding/binary"
-	"net"
 	"os"
-	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -37,17 +35,47 @@ func servePortRequests(sock *os.File) {
 // answer, or a message without one when nothing listens.
 func dialPort(answer *os.File, port uint16) {
 	defer answer.Close()
-	c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port))), 5*time.Second)
+	fd, err := dialLoopback(port, 5*time.Second)
 	if err != nil {
 		unix.Sendmsg(int(answer.Fd()), []byte{1}, nil, nil, 0)
 		return
 	}
-	f, err := c.(*net.TCPConn).File()
-	c.Close()
+	unix.Sendmsg(int(answer.Fd()), []byte{0}, unix.UnixRights(fd), nil, 0)
+	unix.Close(fd)
+}
+
+// dialLoopback connects a TCP socket to 127.0.0.1:port within timeout, with
+// plain system calls (package net would cost init its start-up; see the
+// package doc).
+func dialLoopback(port uint16, timeout time.Duration) (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		unix.Sendmsg(int(answer.Fd()), []byte{1}, nil, nil, 0)
-		return
+		return -1, err
 	}
-	SendFD(answer, f)
-	f.Close()
+	err = unix.Connect(fd, &unix.SockaddrInet4{Port: int(port), Addr: [4]byte{127, 0, 0, 1}})
+	if err == unix.EINPROGRESS {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+		var n int
+		for {
+			n, err = unix.Poll(pfd, int(timeout.Milliseconds()))
+			if err != unix.EINTR {
+				break
+			}
+		}
+		switch {
+		case err != nil:
+		case n == 0:
+			err = unix.ETIMEDOUT
+		default:
+			var soerr int
+			if soerr, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); err == nil && soerr != 0 {
+				err = unix.Errno(soerr)
+			}
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
 }
