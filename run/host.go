@@ -79,23 +79,36 @@ func Run(o Options) (status int, err error) {
 		o.Net.UDPPorts = append(o.Net.UDPPorts, slirp.UDPPort{Conn: c, ContainerPort: hp.udpPorts[i]})
 	}
 	ct.Ports = spec.Ports
-	var dir string
-	if o.Existing {
-		dir = o.Containers.Dir(ct.ID)
-		if err := o.Containers.Save(ct); err != nil {
-			return 125, err
+	// The container's directory and record are made while init starts (a
+	// Go runtime start in new namespaces, which waits for the spec), except
+	// for a detached container, whose log is in that directory from the
+	// start.
+	made := false
+	create := func() error {
+		if o.Existing {
+			made = true
+			return o.Containers.Save(ct)
 		}
-	} else {
-		if dir, err = o.Containers.Create(ct); err != nil {
-			return 125, err
+		dir, err := o.Containers.Create(ct)
+		if err != nil {
+			return err
 		}
 		if o.Persist != nil {
 			if err := o.Persist(dir); err != nil {
 				o.Containers.Remove(ct, o.RemoveAll)
-				return 125, err
+				return err
 			}
 		}
+		made = true
+		return nil
 	}
+	overlap := !o.Detached
+	if !overlap {
+		if err := create(); err != nil {
+			return 125, err
+		}
+	}
+	dir := o.Containers.Dir(ct.ID)
 	spec.Dir = dir
 	out, errOut := os.Stdout, os.Stderr
 	started, workloadStarted := false, false
@@ -138,6 +151,9 @@ func Run(o Options) (status int, err error) {
 	if o.Remove {
 		// Removal also when setup fails half way: --rm leaves nothing.
 		defer func() {
+			if !made {
+				return
+			}
 			t := time.Now()
 			if rerr := o.Containers.Remove(ct, o.RemoveAll); rerr != nil && err == nil {
 				err = rerr
@@ -210,15 +226,31 @@ func Run(o Options) (status int, err error) {
 	signal.Notify(sigs, forwarded...)
 	defer signal.Stop(sigs)
 
-	// The spec fits in the pipe's buffer: written before init starts, it is
-	// there the moment init looks.
+	var created chan error
+	if overlap {
+		created = make(chan error, 1)
+		go func() { created <- create() }()
+	}
+	startErr := userns.Start(cmd, o.Mapping, flags)
+	if overlap {
+		if err := <-created; err != nil {
+			if startErr == nil {
+				cmd.Process.Kill() // waiting for its spec: nothing to undo inside
+				cmd.Wait()
+			}
+			return 125, err
+		}
+	}
+	if startErr != nil {
+		return 125, fmt.Errorf("starting container: %w", startErr)
+	}
+	// The spec fits in the pipe's buffer; init reads it once its runtime is up.
 	if err := json.NewEncoder(specW).Encode(spec); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
 		return 125, fmt.Errorf("sending spec to init: %w", err)
 	}
 	specW.Close()
-	if err := userns.Start(cmd, o.Mapping, flags); err != nil {
-		return 125, fmt.Errorf("starting container: %w", err)
-	}
 	o.Log.Debug("init started", "pid", cmd.Process.Pid, "elapsed", time.Since(t0))
 	specR.Close()
 	readyW.Close()
