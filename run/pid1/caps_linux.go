@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -134,8 +135,8 @@ func capMask(keep []uintptr, last int) [2]uint32 {
 
 // lastCap is the highest capability the kernel knows. /proc may not be
 // mounted yet in init; the bounding set then tells, as it answers EINVAL
-// past the last capability.
-func lastCap() (int, error) {
+// past the last capability. Read once: init asks twice.
+var lastCap = sync.OnceValues(func() (int, error) {
 	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
 		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n >= 0 && n < 64 {
 			return n, nil
@@ -150,4 +151,4 @@ func lastCap() (int, error) {
 		}
 	}
 	return 63, nil
-}
+})
