@@ -508,9 +508,10 @@ if ((PROFILE_RUNS > 0)); then
 		u_runcmd_run 'main.(*runCmd).Run'
 		u_run_run github.com/box-run/box/run.Run
 		u_userns_start github.com/box-run/box/userns.Start
-		u_setup_rootfs github.com/box-run/box/run.setupRootfs
-		u_mount_dev github.com/box-run/box/run.mountDev
-		u_exec_workload github.com/box-run/box/run.execWorkload
+		u_pid1_init github.com/box-run/box/run/pid1.init.0
+		u_setup_rootfs github.com/box-run/box/run/pid1.setupRootfs
+		u_mount_dev github.com/box-run/box/run/pid1.mountDev
+		u_exec_workload github.com/box-run/box/run/pid1.execWorkload
 		u_ct_remove github.com/box-run/box/run.Containers.Remove
 	)
 	syms=()
@@ -860,12 +861,12 @@ spans = [
     ("clone(2) of init: new user, mount, pid, net, uts, ipc namespaces", "clone_enter", "clone_exit"),
     ("id maps (single mapping) + execve of init", "clone_exit", "init_exec1"),
     ("subuid: init #1 Go start, newuidmap + newgidmap, re-exec (total)", "init_exec1", "init_exec_last"),
-    ("  of which: init #1 runtime start + package init (→ its main.main)", "init_exec1", "i1u_main_main"),
+    ("  of which: init #1 runtime start + package init (→ pid1 init)", "init_exec1", "i1u_pid1_init"),
     ("  of which: newuidmap + newgidmap, at once (first fork → last exit)", "helpers_first_fork", "helpers_last_exit"),
     ("  of which: last helper exit → re-exec of init", "helpers_last_exit", "init_exec_last"),
     ("init: Go runtime start (exec → runtime.main)", "init_exec_last", "iu_rt_main"),
-    ("init: package initialisers (runtime.main → main.main)", "iu_rt_main", "iu_main_main"),
-    ("init: handshake, read spec (main.main → setupRootfs)", "iu_main_main", "iu_setup_rootfs"),
+    ("init: package initialisers until pid1's, which runs the stage (runtime.main → pid1 init)", "iu_rt_main", "iu_pid1_init"),
+    ("init: handshake, read spec (pid1 init → setupRootfs)", "iu_pid1_init", "iu_setup_rootfs"),
     ("init: make / private, overlay mount, /proc, /sys (→ mountDev)", "iu_setup_rootfs", "iu_mount_dev"),
     ("init: /dev (tmpfs, 6 binds, devpts, shm, mqueue), /etc binds, hostname (→ pivot_root)", "iu_mount_dev", "pivot"),
     ("init: pivot_root, detach old root, user, caps (→ execWorkload)", "pivot", "iu_exec_workload"),
