@@ -14,6 +14,7 @@ import (
 	"github.com/box-run/box/image/extract"
 	"github.com/box-run/box/run"
 	"github.com/box-run/box/userns"
+	"golang.org/x/sys/unix"
 )
 
 // stageEnv names the stage a re-executed box runs. It is box's own and is
@@ -77,7 +78,7 @@ func stageRemove(args []string) error {
 func stageCommand(stage string, args ...string) *exec.Cmd { return run.Command(stage, args...) }
 
 // runInUserns runs a stage in a user namespace with mapping m and returns its stdout.
-func runInUserns(m userns.Mapping, cmd *exec.Cmd) (string, error) {
+func runInUserns(m userns.Mapping, cmd *exec.Cmd, started ...func()) (string, error) {
 	var stdout bytes.Buffer
 	stderr := &tailBuffer{max: 4096}
 	cmd.Stdout, cmd.Stderr = &stdout, stderr
@@ -86,6 +87,9 @@ func runInUserns(m userns.Mapping, cmd *exec.Cmd) (string, error) {
 			return "", fmt.Errorf("%w: %s", err, lastLine(msg))
 		}
 		return "", err
+	}
+	for _, f := range started {
+		f()
 	}
 	if err := cmd.Wait(); err != nil {
 		if msg := strings.TrimSpace(stderr.String()); msg != "" {
@@ -98,11 +102,42 @@ func runInUserns(m userns.Mapping, cmd *exec.Cmd) (string, error) {
 
 // unpacker extracts layers in the extract stage, inside a user namespace with
 // the store's mapping, so file owners land as they will be seen in containers.
+//
+// The tar stream (hundreds of MB for a distribution layer) goes through a
+// pipe of 1 MiB in 1 MiB writes: with the reader as cmd.Stdin, os/exec
+// would copy it in 32 KiB writes, each waking the stage.
 func unpacker(m userns.Mapping) func(string, io.Reader) (int, error) {
 	return func(dir string, r io.Reader) (int, error) {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			return 0, err
+		}
+		unix.FcntlInt(pw.Fd(), unix.F_SETPIPE_SZ, pipeSize) // best effort: pipe-max-size may be lower
+		copied, began := make(chan struct{}), false
+		copyIn := func() { // once the stage runs
+			began = true
+			go func() {
+				defer close(copied)
+				// Only Write: a bufio.Writer hands ReadFrom on to an
+				// *os.File, which copies 32 KiB at a time again.
+				bw := bufio.NewWriterSize(struct{ io.Writer }{pw}, pipeSize)
+				if _, err := bw.ReadFrom(r); err == nil {
+					bw.Flush()
+				}
+				pw.Close()
+			}()
+		}
 		cmd := stageCommand("extract", dir)
-		cmd.Stdin = r
-		out, err := runInUserns(m, cmd)
+		cmd.Stdin = pr
+		out, err := runInUserns(m, cmd, copyIn)
+		// The stage has exited: with the read end closed, a write still
+		// pending fails at once (EPIPE) and the copy ends.
+		pr.Close()
+		if began {
+			<-copied
+		} else {
+			pw.Close()
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -110,6 +145,9 @@ func unpacker(m userns.Mapping) func(string, io.Reader) (int, error) {
 		return n, nil
 	}
 }
+
+// pipeSize is the extract stage's pipe and write size.
+const pipeSize = 1 << 20
 
 // remover deletes store trees; files owned by subordinate ids can only be
 // removed from inside the namespace.
