@@ -184,22 +184,9 @@ chmod 755 "$U" "$BENCH_DIR/bin"
 # Every user can enter the working directory (box and podman record the cwd).
 cd "$BENCH_DIR"
 
-uhome() { getent passwd "$1" | cut -d: -f6; }
-# user_env USER: the environment every run of USER gets (nothing else leaks in).
-user_env() {
-	local u=$1
-	printf '%s\n' HOME="$(uhome "$u")" USER="$u" LOGNAME="$u" PATH="$PATH" LANG=C.UTF-8 \
-		XDG_RUNTIME_DIR="$U/$u/run" CONTAINERS_STORAGE_CONF="$U/$u/storage.conf" \
-		CONTAINERS_CONF="$U/$u/containers.conf"
-}
-# as_user USER CMD...: run CMD as USER with only user_env.
-as_user() {
-	local u=$1
-	shift
-	local env=()
-	mapfile -t env < <(user_env "$u")
-	setpriv --reuid="$u" --regid="$u" --init-groups env -i "${env[@]}" "$@"
-}
+# uhome, user_env and as_user USER CMD... (run CMD as USER with a clean
+# environment) are in bench/lib.sh.
+. "$REPO/bench/lib.sh"
 
 # --- binaries ---------------------------------------------------------------
 BOX=$BENCH_DIR/bin/box
@@ -249,59 +236,12 @@ for u in "${USERS[@]}"; do
 done
 
 # --- registry and image -----------------------------------------------------
-REG=$BENCH_DIR/registry
-mkdir -p "$REG"
-cat >"$REG/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $REG/data
-http:
-  addr: 127.0.0.1:$PORT
-EOF
-if curl -s -o /dev/null "http://127.0.0.1:$PORT/v2/" 2>/dev/null; then
-	die "port $PORT is in use (set BENCH_PORT)"
-fi
-docker-registry serve "$REG/config.yml" >"$RES/registry.log" 2>&1 &
-REG_PID=$!
-for i in $(seq 100); do
-	curl -s -o /dev/null "http://127.0.0.1:$PORT/v2/" && break
-	kill -0 "$REG_PID" 2>/dev/null || die "docker-registry died: $(cat "$RES/registry.log")"
-	((i < 100)) || die "docker-registry does not answer on 127.0.0.1:$PORT"
-	sleep 0.1
-done
-say "pushing $REF"
-"$MKIMAGE" -cache "$BENCH_DIR/blobs" -ref "$REF" -insecure "$ROOTFS=/" >"$RES/mkimage.log" 2>&1 ||
-	die "mkimage failed: $(tail -5 "$RES/mkimage.log")"
+serve_image "$ROOTFS"
 
 # --- tool configuration and pulls ---------------------------------------------
 for u in "${USERS[@]}"; do
 	d=$U/$u
-	cat >"$d/box.toml" <<EOF
-[registries."127.0.0.1:$PORT"]
-insecure = true
-EOF
-	# Native overlay: no mount_program (fuse-overlayfs would otherwise be
-	# picked up when installed).
-	cat >"$d/storage.conf" <<EOF
-[storage]
-driver = "overlay"
-graphroot = "$d/podman/root"
-runroot = "$d/podman/runroot"
-[storage.options.overlay]
-mount_program = ""
-EOF
-	cat >"$d/containers.conf" <<EOF
-[engine]
-events_logger = "file"
-cgroup_manager = "cgroupfs"
-runtime = "runc"
-EOF
-	chown "$u:$u" "$d"/*.toml "$d"/*.conf
+	tool_configs "$u"
 	say "box pull as $u"
 	as_user "$u" "$BOX" --config "$d/box.toml" --root "$d/box" pull "$REF" >"$RES/pull.box.$u.log" 2>&1 ||
 		die "box pull as $u failed: $(tail -5 "$RES/pull.box.$u.log")"
@@ -363,65 +303,8 @@ for u in "${USERS[@]}"; do
 done
 say "sanity: every tool sees Alpine 3.20.3"
 
-# --- timing harness -----------------------------------------------------------
-TIMER=$BENCH_DIR/bin/timer.py
-cat >"$TIMER" <<'EOF'
-# timer.py CMDS OUT ROUND USER ROTATE ERRDIR: one run of each command in
-# CMDS (JSON lines [name, argv...]), in order rotated by ROTATE; appends
-# "round user tool wall_ms cpu_ms" lines to OUT. Exits 1 on any failure.
-import json, os, sys, time
-cmds_file, out, rnd, user, rot, errdir = sys.argv[1:]
-cmds = [json.loads(l) for l in open(cmds_file) if l.strip()]
-k = int(rot) % len(cmds)
-cmds = cmds[k:] + cmds[:k]
-env = dict(os.environ)
-devnull = os.open("/dev/null", os.O_RDWR)
-rows = []
-for name, *argv in cmds:
-    errpath = os.path.join(errdir, f"err.{user}.{name}")
-    err = os.open(errpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    fa = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, err, 2)]
-    t0 = time.perf_counter_ns()
-    pid = os.posix_spawn(argv[0], argv, env, file_actions=fa)
-    _, status, ru = os.wait4(pid, 0)
-    t1 = time.perf_counter_ns()
-    os.close(err)
-    if status != 0:
-        sys.stderr.write(f"{name} as {user} failed in round {rnd} (wait status {status:#x}): {' '.join(argv)}\n")
-        sys.stderr.write(open(errpath).read()[-2000:])
-        sys.exit(1)
-    rows.append(f"{rnd}\t{user}\t{name}\t{(t1 - t0) / 1e6:.3f}\t{(ru.ru_utime + ru.ru_stime) * 1e3:.3f}\n")
-with open(out, "a") as f:
-    f.writelines(rows)
-EOF
-chmod 644 "$TIMER"
-for u in "${USERS[@]}"; do
-	mkdir -p "$U/$u/err"
-	: >"$U/$u/runs.tsv"
-	chown "$u:$u" "$U/$u/err" "$U/$u/runs.tsv"
-done
-
-# round R: one run of every tool for each user.
-round() {
-	local r=$1 i u
-	for i in 0 1; do
-		u=${USERS[$(((i + r) % 2))]}
-		as_user "$u" python3 "$TIMER" "$U/$u/cmds.jsonl" "$U/$u/runs.tsv" "$r" "$u" "$r" "$U/$u/err" ||
-			die "timed run failed (round $r, user $u)"
-	done
-	echo "$r $(cat /proc/loadavg)" >>"$RES/load.txt"
-}
-uptime >"$RES/load-before.txt"
-say "warm-up: $WARMUP rounds (not counted)"
-for r in $(seq "$WARMUP"); do round "-$r"; done
-say "$ROUNDS timed rounds"
-for r in $(seq "$ROUNDS"); do
-	round "$r"
-	if ((r % 10 == 0)); then say "  round $r/$ROUNDS"; fi
-done
-uptime >"$RES/load-after.txt"
-printf 'round\tuser\ttool\twall_ms\tcpu_ms\n' >"$RES/runs.tsv"
-for u in "${USERS[@]}"; do grep -v $'^-' "$U/$u/runs.tsv" >>"$RES/runs.tsv" || true; done
+# --- timing (bench/lib.sh, bench/timer.py) -----------------------------------
+timed_rounds
 
 # --- profile of box -----------------------------------------------------------
 # box_argv USER: box's timed command line for USER (one word a line).

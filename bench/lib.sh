@@ -1,0 +1,118 @@
+# bench/lib.sh — shell pieces the benchmark scripts share (sourced, not run).
+#
+# Callers set U (per-user work dirs: U/USER/{run,storage.conf,...}) before
+# using as_user; BENCH_DIR, RES, PORT, REF and MKIMAGE for serve_image; USERS,
+# REPO, WARMUP and ROUNDS for timed_rounds; and define say and die.
+
+uhome() { getent passwd "$1" | cut -d: -f6; }
+# user_env USER: the environment every run of USER gets (nothing else leaks in).
+user_env() {
+	local u=$1
+	printf '%s\n' HOME="$(uhome "$u")" USER="$u" LOGNAME="$u" PATH="$PATH" LANG=C.UTF-8 \
+		XDG_RUNTIME_DIR="$U/$u/run" CONTAINERS_STORAGE_CONF="$U/$u/storage.conf" \
+		CONTAINERS_CONF="$U/$u/containers.conf"
+}
+# as_user USER CMD...: run CMD as USER with only user_env.
+as_user() {
+	local u=$1
+	shift
+	local env=()
+	mapfile -t env < <(user_env "$u")
+	setpriv --reuid="$u" --regid="$u" --init-groups env -i "${env[@]}" "$@"
+}
+
+# timed_rounds: WARMUP uncounted rounds, then ROUNDS rounds; in round R each
+# user in USERS (the order alternating) runs bench/timer.py once: one run of
+# each command in U/USER/cmds.jsonl, the order rotated by R. Appends each
+# user's runs to RES/runs.tsv and the load average per round to
+# RES/load.txt. Any failed run stops the script.
+timed_rounds() {
+	local timer=$BENCH_DIR/bin/timer.py u r
+	install -m 644 "$REPO/bench/timer.py" "$timer"
+	for u in "${USERS[@]}"; do
+		mkdir -p "$U/$u/err"
+		: >"$U/$u/runs.tsv"
+		chown "$u:$u" "$U/$u/err" "$U/$u/runs.tsv"
+	done
+	round() {
+		local r=$1 i u
+		for i in 0 1; do
+			u=${USERS[$(((i + r) % ${#USERS[@]}))]}
+			as_user "$u" python3 "$timer" "$U/$u/cmds.jsonl" "$U/$u/runs.tsv" "$r" "$u" "$r" "$U/$u/err" ||
+				die "timed run failed (round $r, user $u)"
+		done
+		echo "$r $(cat /proc/loadavg)" >>"$RES/load.txt"
+	}
+	uptime >"$RES/load-before.txt"
+	say "warm-up: $WARMUP rounds (not counted)"
+	for r in $(seq "$WARMUP"); do round "-$r"; done
+	say "$ROUNDS timed rounds"
+	for r in $(seq "$ROUNDS"); do
+		round "$r"
+		if ((r % 10 == 0)); then say "  round $r/$ROUNDS"; fi
+	done
+	uptime >"$RES/load-after.txt"
+	printf 'round\tuser\ttool\twall_ms\tcpu_ms\n' >"$RES/runs.tsv"
+	for u in "${USERS[@]}"; do grep -v $'^-' "$U/$u/runs.tsv" >>"$RES/runs.tsv" || true; done
+}
+
+# serve_image ROOTFS: a docker-registry on 127.0.0.1:PORT (plain HTTP, its
+# data in BENCH_DIR/registry; REG_PID is its pid, for the caller's clean-up)
+# holding ROOTFS as the one-layer image REF, pushed with MKIMAGE.
+serve_image() {
+	local i
+	REG=$BENCH_DIR/registry
+	mkdir -p "$REG"
+	cat >"$REG/config.yml" <<EOF
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $REG/data
+http:
+  addr: 127.0.0.1:$PORT
+EOF
+	if curl -s -o /dev/null "http://127.0.0.1:$PORT/v2/" 2>/dev/null; then
+		die "port $PORT is in use (set BENCH_PORT)"
+	fi
+	docker-registry serve "$REG/config.yml" >"$RES/registry.log" 2>&1 &
+	REG_PID=$!
+	for i in $(seq 100); do
+		curl -s -o /dev/null "http://127.0.0.1:$PORT/v2/" && break
+		kill -0 "$REG_PID" 2>/dev/null || die "docker-registry died: $(cat "$RES/registry.log")"
+		((i < 100)) || die "docker-registry does not answer on 127.0.0.1:$PORT"
+		sleep 0.1
+	done
+	say "pushing $REF"
+	"$MKIMAGE" -cache "$BENCH_DIR/blobs" -ref "$REF" -insecure "$1=/" >"$RES/mkimage.log" 2>&1 ||
+		die "mkimage failed: $(tail -5 "$RES/mkimage.log")"
+}
+
+# tool_configs USER: box's config (the registry is plain HTTP) and podman's
+# (native overlay: no mount_program, which fuse-overlayfs would otherwise be
+# picked up as; runc; cgroupfs) in U/USER.
+tool_configs() {
+	local u=$1 d=$U/$1
+	cat >"$d/box.toml" <<EOF
+[registries."127.0.0.1:$PORT"]
+insecure = true
+EOF
+	cat >"$d/storage.conf" <<EOF
+[storage]
+driver = "overlay"
+graphroot = "$d/podman/root"
+runroot = "$d/podman/runroot"
+[storage.options.overlay]
+mount_program = ""
+EOF
+	cat >"$d/containers.conf" <<EOF
+[engine]
+events_logger = "file"
+cgroup_manager = "cgroupfs"
+runtime = "runc"
+EOF
+	chown "$u:$u" "$d"/*.toml "$d"/*.conf
+}
