@@ -739,7 +739,7 @@ spans = [
     ("host: package initialisers (runtime.main → main.main)", "u_rt_main", "u_main_main"),
     ("host: CLI parsing, kong (main.main → runCmd.Run)", "u_main_main", "u_runcmd_run"),
     ("host: prepare: open store, image lookup, config, id mapping, spec (→ run.Run)", "u_runcmd_run", "u_run_run"),
-    ("host: container create: dir, name link, record, /etc files, spec pipe (→ userns.Start)", "u_run_run", "u_userns_start"),
+    ("host: pipes and sockets for init (the container's directory is made while init starts) (→ userns.Start)", "u_run_run", "u_userns_start"),
     ("host: os/exec start until clone(2) is entered", "u_userns_start", "clone_enter"),
     ("clone(2) of init: new user, mount, pid, net, uts, ipc namespaces", "clone_enter", "clone_exit"),
     ("id maps (single mapping) + execve of init", "clone_exit", "init_exec1"),
