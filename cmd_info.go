@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/box-run/box/fuseoverlay"
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/slirp"
 	"github.com/box-run/box/userns"
@@ -113,29 +114,34 @@ func probeOverlay(m userns.Mapping, root string) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer image.RemoveAll(dir) // overlay leaves work/work with mode 0
 	_, err = runInUserns(m, stageCommand("probe", dir))
 	return err
 }
 
 // stageProbe: with no argument it only proves the namespace works; with a
-// directory it mounts an overlay there.
+// directory it mounts a two-layer kernel overlay there, through the code
+// containers are mounted with.
 func stageProbe(args []string) error {
 	if len(args) == 0 {
 		return nil
 	}
 	dir := args[0]
-	for _, d := range []string{"l1", "l2", "upper", "work", "merged"} {
+	for _, d := range []string{"l1", "l2", "merged"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
 			return err
 		}
 	}
-	opts := fmt.Sprintf("lowerdir=%s:%s,upperdir=%s,workdir=%s,userxattr",
-		filepath.Join(dir, "l1"), filepath.Join(dir, "l2"), filepath.Join(dir, "upper"), filepath.Join(dir, "work"))
-	if err := unix.Mount("overlay", filepath.Join(dir, "merged"), "overlay", 0, opts); err != nil {
-		return &os.PathError{Op: "mount overlay", Path: dir, Err: err}
+	merged := filepath.Join(dir, "merged")
+	if _, err := fuseoverlay.Mount(fuseoverlay.Kernel, fuseoverlay.Options{
+		Lower:  []string{filepath.Join(dir, "l1"), filepath.Join(dir, "l2")},
+		Upper:  filepath.Join(dir, "upper"),
+		Work:   filepath.Join(dir, "work"),
+		Target: merged,
+	}); err != nil {
+		return err
 	}
-	return unix.Unmount(filepath.Join(dir, "merged"), unix.MNT_DETACH)
+	return unix.Unmount(merged, unix.MNT_DETACH)
 }
 
 func fuseStatus() string {
