@@ -230,9 +230,6 @@ func (c *runCmd) prepare(g *globals) (*run.Spec, *run.Container, userns.Mapping,
 	for _, l := range img.Layers {
 		spec.Layers = append(spec.Layers, st.LayerDir(l))
 	}
-	if network == "slirp" {
-		spec.TAP = netCfg.TAP()
-	}
 	if c.Userns == "keep-id" {
 		spec.KeepID = true
 		spec.HostUID, spec.HostGID = os.Getuid(), os.Getgid()

@@ -86,8 +86,11 @@ func Run(o Options) (status int, err error) {
 	made := false
 	create := func() error {
 		if o.Existing {
+			if err := o.Containers.Save(ct); err != nil {
+				return err
+			}
 			made = true
-			return o.Containers.Save(ct)
+			return nil
 		}
 		dir, err := o.Containers.Create(ct)
 		if err != nil {
@@ -110,6 +113,11 @@ func Run(o Options) (status int, err error) {
 	}
 	dir := o.Containers.Dir(ct.ID)
 	spec.Dir = dir
+	if spec.Network == "slirp" {
+		// From the monitor's network config, also for a container made by
+		// a box whose start.json had no TAP config.
+		spec.TAP = o.Net.TAP()
+	}
 	out, errOut := os.Stdout, os.Stderr
 	started, workloadStarted := false, false
 	var logging sync.WaitGroup
@@ -251,7 +259,13 @@ func Run(o Options) (status int, err error) {
 	if startErr != nil {
 		return 125, fmt.Errorf("starting container: %w", startErr)
 	}
-	// The spec fits in the pipe's buffer; init reads it once its runtime is up.
+	// init's copies alone keep these open: EOF or EPIPE here if it dies.
+	specR.Close()
+	readyW.Close()
+	if netChild != nil {
+		netChild.Close()
+	}
+	// init reads the spec once its runtime is up.
 	if err := json.NewEncoder(specW).Encode(spec); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -259,11 +273,6 @@ func Run(o Options) (status int, err error) {
 	}
 	specW.Close()
 	o.Log.Debug("init started", "pid", cmd.Process.Pid, "elapsed", time.Since(t0))
-	specR.Close()
-	readyW.Close()
-	if netChild != nil {
-		netChild.Close() // init's copy alone keeps it open: EOF if init dies first
-	}
 	if portChild != nil {
 		portChild.Close()
 		fw := &forwarder{sock: portSock, log: o.Log}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -81,8 +82,57 @@ func (c conn) Close() error                { return unix.Close(c.fd) }
 type execServer struct {
 	spec    *Spec
 	env     []string
+	spawn   spawner
 	mu      sync.Mutex
 	waiting map[int]conn
+}
+
+// spawner starts processes from one OS thread with the workload's
+// capabilities and no_new_privs. Both are per thread: init's other threads
+// keep every capability of the container's user namespace, and a process
+// forked from one of them would have them all (and could, with
+// CAP_SYS_PTRACE, reach box's binary through /proc/1/exe).
+type spawner func(argv0 string, argv []string, attr *os.ProcAttr) (*os.Process, error)
+
+// newSpawner locks a thread, applies the workload's capabilities and
+// no_new_privs to it, and serves every spawn from it.
+func newSpawner() (spawner, error) {
+	type result struct {
+		p   *os.Process
+		err error
+	}
+	type request struct {
+		argv0 string
+		argv  []string
+		attr  *os.ProcAttr
+		done  chan result
+	}
+	reqs := make(chan request)
+	ready := make(chan error)
+	go func() {
+		runtime.LockOSThread() // for good: the thread is this goroutine's
+		err := ApplyCaps(DefaultCaps, true)
+		if err == nil {
+			err = SetNoNewPrivs()
+		}
+		ready <- err
+		if err != nil {
+			return
+		}
+		for r := range reqs {
+			p, err := os.StartProcess(r.argv0, r.argv, r.attr)
+			r.done <- result{p, err}
+		}
+	}()
+	if err := <-ready; err != nil {
+		return nil, err
+	}
+	return func(argv0 string, argv []string, attr *os.ProcAttr) (*os.Process, error) {
+		done := make(chan result)
+		reqs <- request{argv0, argv, attr, done}
+		r := <-done
+		return r.p, r.err
+	}, nil
 }
 
 func (s *execServer) serve(l int) {
@@ -182,7 +232,7 @@ func (s *execServer) start(c conn, req *ExecRequest, stdio []*os.File) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, err := os.StartProcess(argv0, req.Args, &os.ProcAttr{Dir: cwd, Env: env, Files: files, Sys: attr})
+	p, err := s.spawn(argv0, req.Args, &os.ProcAttr{Dir: cwd, Env: env, Files: files, Sys: attr})
 	if err != nil {
 		code := 126
 		if errors.Is(err, unix.ENOENT) {

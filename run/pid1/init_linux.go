@@ -398,7 +398,12 @@ func reap(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.File, earl
 	readyFile.Close()
 	execs := &execServer{spec: spec, env: spec.Env, waiting: map[int]conn{}}
 	if execL >= 0 {
-		go execs.serve(execL)
+		if execs.spawn, err = newSpawner(); err != nil {
+			fmt.Fprintf(os.Stderr, "box: box exec will not work: %v\n", err)
+			unix.Close(execL)
+		} else {
+			go execs.serve(execL)
+		}
 	}
 	// What came during set-up goes to the workload first.
 	for len(early.c) > 0 {
