@@ -50,6 +50,11 @@ func (c *logsCmd) Run(g *globals) error {
 		off = fi.Size()
 	}
 	for {
+		// The state first, the file after: the monitor has written all
+		// of a container's output before it records the exit, so the
+		// pass after seeing it exited prints everything.
+		cur, err := cs.Lookup(ct.ID)
+		exited := err != nil || cur.Status != "running"
 		f, err := os.Open(path)
 		if err == nil {
 			if fi, err := f.Stat(); err == nil && fi.Size() < off {
@@ -67,8 +72,7 @@ func (c *logsCmd) Run(g *globals) error {
 			}
 			f.Close()
 		}
-		cur, err := cs.Lookup(ct.ID)
-		if err != nil || cur.Status != "running" {
+		if exited {
 			return nil
 		}
 		time.Sleep(100 * time.Millisecond)

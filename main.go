@@ -7,7 +7,9 @@
 // GOMAXPROCS follows the CPU affinity only, not the cgroup's CPU quota:
 // reading the cgroup files costs every box process (the CLI, each
 // container's init and monitor) about 0.1 ms of its start-up, and box's
-// parallel work (layer unpacking) is bounded by its own job count.
+// parallel work (layer unpacking) is bounded by its own job count. Under a
+// CPU quota on a large host the Go runtime's own workers (GC) may then run
+// on more threads than the quota pays for, and be throttled.
 
 //go:debug containermaxprocs=0
 //go:debug updatemaxprocs=0

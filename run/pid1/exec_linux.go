@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -144,6 +143,9 @@ func (s *execServer) serve(l int) {
 		if err != nil {
 			return
 		}
+		// A blocking read holds a thread: a client that sends nothing
+		// must not keep one for ever.
+		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 30})
 		go s.handle(conn{fd})
 	}
 }
@@ -253,10 +255,18 @@ func (s *execServer) start(c conn, req *ExecRequest, stdio []*os.File) error {
 func (s *execServer) user(spec string) (u ExecUser, nested bool, err error) {
 	if s.spec.KeepID {
 		own, _ := resolveUser(s.spec)
-		if spec == "" || spec == own.Name || spec == strconv.Itoa(own.UID) || spec == fmt.Sprintf("%d:%d", own.UID, own.GID) {
+		if spec == "" {
 			return own, true, nil
 		}
-	} else if spec == "" {
+		if u, err = LookupUser(os.DirFS("/"), spec); err != nil || u.UID != own.UID {
+			return u, false, err
+		}
+		if u.GID != own.GID {
+			return u, false, fmt.Errorf("user %s: in a --userns=keep-id container your uid %d runs with your gid %d only", spec, own.UID, own.GID)
+		}
+		return own, true, nil
+	}
+	if spec == "" {
 		spec = s.spec.User
 	}
 	u, err = LookupUser(os.DirFS("/"), spec)

@@ -69,7 +69,7 @@ func Init() int {
 	//
 	// Catching them starts the runtime's signal threads, ~0.3 ms: that
 	// happens beside the set-up, and the monitor waits for the byte.
-	early := &earlySignals{c: make(chan os.Signal, 16), caught: make(chan struct{})}
+	early := &earlySignals{c: make(chan os.Signal, 64), caught: make(chan struct{})}
 	readyFile = os.NewFile(4, "ready")
 	go func() {
 		signal.Notify(early.c, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
@@ -376,10 +376,11 @@ func reap(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.File, earl
 		}
 		attr.Credential = &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), Groups: groups, NoSetGroups: !setgroupsAllowed()}
 	}
+	// Every signal from now on, on the same channel: what came during
+	// set-up goes to the workload first, and nothing twice.
 	<-early.caught
-	sigs := make(chan os.Signal, 64)
+	sigs := early.c
 	signal.Notify(sigs)
-	signal.Stop(early.c)
 	p, err := os.StartProcess(argv0, spec.Args, &os.ProcAttr{Env: env, Files: files, Sys: attr})
 	if err != nil {
 		code := 126
@@ -404,10 +405,6 @@ func reap(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.File, earl
 		} else {
 			go execs.serve(execL)
 		}
-	}
-	// What came during set-up goes to the workload first.
-	for len(early.c) > 0 {
-		p.Signal(<-early.c)
 	}
 	for s := range sigs {
 		switch s {

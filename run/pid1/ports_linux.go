@@ -18,12 +18,18 @@ func servePortRequests(sock *os.File) {
 		if err != nil || n != 2 {
 			return
 		}
-		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-		if err != nil || len(msgs) == 0 {
-			continue
+		var fds []int
+		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+			for _, m := range msgs {
+				if f, err := unix.ParseUnixRights(&m); err == nil {
+					fds = append(fds, f...)
+				}
+			}
 		}
-		fds, err := unix.ParseUnixRights(&msgs[0])
-		if err != nil || len(fds) != 1 {
+		if len(fds) != 1 {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
 			continue
 		}
 		answer := os.NewFile(uintptr(fds[0]), "port-answer")
@@ -55,9 +61,10 @@ func dialLoopback(port uint16, timeout time.Duration) (int, error) {
 	err = unix.Connect(fd, &unix.SockaddrInet4{Port: int(port), Addr: [4]byte{127, 0, 0, 1}})
 	if err == unix.EINPROGRESS {
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+		deadline := time.Now().Add(timeout)
 		var n int
 		for {
-			n, err = unix.Poll(pfd, int(timeout.Milliseconds()))
+			n, err = unix.Poll(pfd, int(max(time.Until(deadline).Milliseconds(), 0)))
 			if err != unix.EINTR {
 				break
 			}
