@@ -101,6 +101,7 @@ NOSUB_USER=${BENCH_NOSUB_USER:-boxnosub}
 PORT=${BENCH_PORT:-45503}
 TARBALL=${ALPINE_TARBALL:-/work/shared/images/alpine-minirootfs-3.20.3-x86_64.tar.gz}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$REPO/bench/lib.sh"
 # A clean PATH: root's own (pyenv, ~/go/bin) must not leak into the tools.
 export PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C.UTF-8
@@ -130,17 +131,7 @@ fi
 USERS=("$SUB_USER" "$NOSUB_USER")
 
 # --- packages ---------------------------------------------------------------
-need=()
-for p in podman:podman runc:runc conmon:conmon slirp4netns:slirp4netns newuidmap:uidmap \
-	docker-registry:docker-registry python3:python3 curl:curl setpriv:util-linux; do
-	command -v "${p%%:*}" >/dev/null 2>&1 || need+=("${p#*:}")
-done
-if ((${#need[@]})); then
-	say "installing ${need[*]}"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >/dev/null ||
-		{ apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >/dev/null; } ||
-		die "apt-get install ${need[*]} failed"
-fi
+install_missing podman:podman runc:runc conmon:conmon slirp4netns:slirp4netns newuidmap:uidmap docker-registry:docker-registry python3:python3 curl:curl setpriv:util-linux
 command -v go >/dev/null || die "no Go at /usr/local/go/bin"
 
 # --- work dir and clean-up --------------------------------------------------
@@ -221,7 +212,6 @@ cd "$BENCH_DIR"
 
 # uhome, user_env and as_user USER CMD... (run CMD as USER with a clean
 # environment) are in bench/lib.sh.
-. "$REPO/bench/lib.sh"
 # box_as USER ARGS...: box with USER's config and store.
 box_as() {
 	local u=$1

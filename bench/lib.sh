@@ -4,6 +4,20 @@
 # using as_user; BENCH_DIR, RES, PORT, REF and MKIMAGE for serve_image; USERS,
 # REPO, WARMUP and ROUNDS for timed_rounds; and define say and die.
 
+# install_missing CMD:PACKAGE...: apt-get install the packages whose command
+# is not on PATH (an apt-get update first only if the install fails).
+install_missing() {
+	local need=() p
+	for p in "$@"; do
+		command -v "${p%%:*}" >/dev/null 2>&1 || need+=("${p#*:}")
+	done
+	((${#need[@]})) || return 0
+	say "installing ${need[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >/dev/null ||
+		{ apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >/dev/null; } ||
+		die "apt-get install ${need[*]} failed"
+}
+
 uhome() { getent passwd "$1" | cut -d: -f6; }
 # user_env USER: the environment every run of USER gets (nothing else leaks in).
 user_env() {

@@ -95,6 +95,7 @@ NOSUB_USER=${BENCH_NOSUB_USER:-boxnosub}
 PORT=${BENCH_PORT:-45502}
 TARBALL=${ALPINE_TARBALL:-/work/shared/images/alpine-minirootfs-3.20.3-x86_64.tar.gz}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$REPO/bench/lib.sh"
 # A clean PATH: root's own (pyenv, ~/go/bin) must not leak into the tools.
 export PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C.UTF-8
@@ -122,17 +123,7 @@ fi
 USERS=("$SUB_USER" "$NOSUB_USER")
 
 # --- packages ---------------------------------------------------------------
-need=()
-for p in podman:podman runc:runc ch-run:charliecloud bwrap:bubblewrap newuidmap:uidmap \
-	docker-registry:docker-registry strace:strace python3:python3 curl:curl setpriv:util-linux; do
-	command -v "${p%%:*}" >/dev/null 2>&1 || need+=("${p#*:}")
-done
-if ((${#need[@]})); then
-	say "installing ${need[*]}"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >/dev/null ||
-		{ apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >/dev/null; } ||
-		die "apt-get install ${need[*]} failed"
-fi
+install_missing podman:podman runc:runc ch-run:charliecloud bwrap:bubblewrap newuidmap:uidmap docker-registry:docker-registry strace:strace python3:python3 curl:curl setpriv:util-linux
 command -v go >/dev/null || die "no Go at /usr/local/go/bin"
 
 # --- work dir and clean-up --------------------------------------------------
@@ -186,7 +177,6 @@ cd "$BENCH_DIR"
 
 # uhome, user_env and as_user USER CMD... (run CMD as USER with a clean
 # environment) are in bench/lib.sh.
-. "$REPO/bench/lib.sh"
 
 # --- binaries ---------------------------------------------------------------
 BOX=$BENCH_DIR/bin/box
