@@ -73,7 +73,27 @@ func listenExec(dir string) (int, error) {
 // system calls from its own goroutine.
 type conn struct{ fd int }
 
-func (c conn) Read(b []byte) (int, error)  { return unix.Read(c.fd, b) }
+// With a receive timeout on the socket, a signal (the Go runtime's own
+// SIGURG among them) makes a blocked read fail with EINTR instead of
+// restarting it: the reads retry.
+func (c conn) Read(b []byte) (int, error) {
+	for {
+		n, err := unix.Read(c.fd, b)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
+
+func (c conn) recvmsg(b, oob []byte) (n, oobn int, err error) {
+	for {
+		n, oobn, _, _, err = unix.Recvmsg(c.fd, b, oob, unix.MSG_CMSG_CLOEXEC)
+		if err != unix.EINTR {
+			return n, oobn, err
+		}
+	}
+}
+
 func (c conn) Write(b []byte) (int, error) { return unix.Write(c.fd, b) }
 func (c conn) Close() error                { return unix.Close(c.fd) }
 
@@ -153,7 +173,7 @@ func (s *execServer) serve(l int) {
 func (s *execServer) handle(c conn) {
 	buf := make([]byte, 1<<16)
 	oob := make([]byte, unix.CmsgSpace(3*4))
-	n, oobn, _, _, err := unix.Recvmsg(c.fd, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	n, oobn, err := c.recvmsg(buf, oob)
 	if err != nil {
 		c.Close()
 		return
