@@ -26,18 +26,30 @@ func (c *stopCmd) Run(g *globals) error {
 }
 
 func (c *stopCmd) stopOne(cs run.Containers, ct *run.Container) error {
-	if ct.Status != "running" {
-		return nil
-	}
-	// Its monitor must not restart it (--restart).
+	// Its monitor must not restart it (--restart). Marked first, so that
+	// a container between two runs is not started again either; a run its
+	// monitor began before seeing the mark is stopped in the loop below.
 	os.WriteFile(filepath.Join(cs.Dir(ct.ID), stopFile), nil, 0o600)
-	unix.Kill(ct.Pid, syscall.SIGTERM)
-	if waitExited(cs, ct.ID, time.Duration(c.Time)*time.Second) {
-		return nil
+	timeout := time.Duration(c.Time) * time.Second
+	deadline := time.Now().Add(timeout + 20*time.Second)
+	for {
+		cur, err := cs.Lookup(ct.ID)
+		if err != nil {
+			return nil // removed meanwhile
+		}
+		switch {
+		case cur.Status == "running":
+			unix.Kill(cur.Pid, syscall.SIGTERM)
+			if !waitExited(cs, cur.ID, timeout) {
+				unix.Kill(cur.Pid, syscall.SIGKILL)
+				waitExited(cs, cur.ID, 10*time.Second)
+			}
+		case !cur.MonitorAlive() || time.Now().After(deadline):
+			return nil
+		default:
+			time.Sleep(20 * time.Millisecond) // between two runs, or recording the exit
+		}
 	}
-	unix.Kill(ct.Pid, syscall.SIGKILL)
-	waitExited(cs, ct.ID, 10*time.Second)
-	return nil
 }
 
 type killCmd struct {

@@ -177,6 +177,11 @@ func (c Containers) Remove(ct *Container, removeAll func(...string) error) error
 
 // alive reports whether pid is still the process that ran the container:
 // same boot, same start time (a reused pid is another process).
+// MonitorAlive tells whether the process that monitors the container (a
+// detached container's monitor, or the box run in the foreground) still
+// runs: between two runs of a restart policy, or while it records an exit.
+func (ct *Container) MonitorAlive() bool { return alive(ct.Monitor, ct.MonStart, ct.BootID) }
+
 func alive(pid int, start uint64, bootID string) bool {
 	if pid <= 0 || bootID != BootID() {
 		return false
