@@ -178,7 +178,11 @@ func cmdSignalBox(ts *testscript.TestScript, neg bool, args []string) {
 			continue
 		}
 		argv := strings.Split(string(b), "\x00")
-		if len(argv) > 2 && filepath.Base(argv[0]) == "box" && argv[1] == "run" && strings.Contains(string(b), args[1]) {
+		// This script's box (its own store), not another script's with
+		// the same marker when several suites run at once.
+		env, _ := os.ReadFile("/proc/" + e.Name() + "/environ")
+		mine := strings.Contains("\x00"+string(env), "\x00XDG_DATA_HOME="+ts.Getenv("XDG_DATA_HOME")+"\x00")
+		if mine && len(argv) > 2 && filepath.Base(argv[0]) == "box" && argv[1] == "run" && strings.Contains(string(b), args[1]) {
 			var pid int
 			fmt.Sscan(e.Name(), &pid)
 			ts.Check(unix.Kill(pid, sig))
