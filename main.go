@@ -22,6 +22,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/box-run/box/run/pid1"
+
 	"github.com/alecthomas/kong"
 )
 
@@ -68,7 +70,7 @@ func main() {
 	// through box into the container, and a directory among them is a way
 	// out of it. box's own inherited descriptors are consumed by number by
 	// the stage that gets them; none is meant to be exec'd on.
-	closeOnExecFrom3()
+	pid1.CloseOnExecFrom3()
 	// Re-executed stages (/proc/self/exe) are chosen by environment, before kong
 	// sees argv: their argv is box's own, not a user's command line.
 	if isStage() {

@@ -2,7 +2,7 @@ package slirp
 
 // The namespace tests: the test binary re-executes itself into a new user
 // and network namespace (userns.Start with CLONE_NEWNET). The child calls
-// SetupTAP, sends the TAP to the parent over a socketpair and runs a
+// tap.Setup, sends the TAP to the parent over a socketpair and runs a
 // scenario against servers the parent runs on the host's loopback; the
 // parent runs Serve on the TAP it received.
 
@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/box-run/box/slirp/tap"
 
 	"github.com/box-run/box/userns"
 	"golang.org/x/sys/unix"
@@ -48,13 +50,13 @@ func TestMain(m *testing.M) {
 
 // child sets the TAP up, hands it over on fd 3 and runs the scenario.
 func child(scenario, target string) error {
-	tap, err := SetupTAP(DefaultConfig())
+	dev, err := tap.Setup(DefaultConfig().TAP())
 	if err != nil {
 		return err
 	}
 	sock := os.NewFile(3, "handover")
-	err = unix.Sendmsg(3, []byte{0}, unix.UnixRights(int(tap.Fd())), nil, 0)
-	tap.Close()
+	err = unix.Sendmsg(3, []byte{0}, unix.UnixRights(int(dev.Fd())), nil, 0)
+	dev.Close()
 	sock.Close()
 	if err != nil {
 		return fmt.Errorf("sending the TAP: %w", err)

@@ -36,7 +36,7 @@ const (
 // is "box").
 var gatewayMAC = tcpip.LinkAddress([]byte{0x02, 0x62, 0x6f, 0x78, 0x00, 0x01})
 
-// Serve runs the user-mode network on tap, the TAP made by SetupTAP, until
+// Serve runs the user-mode network on tap, the TAP made by tap.Setup, until
 // ctx is done (it then returns nil, dropping whatever is still in flight)
 // or reading the TAP fails. The caller must cancel ctx when the container
 // exits: an open TAP keeps its network namespace, and so itself, alive, so

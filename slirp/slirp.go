@@ -5,7 +5,7 @@
 //
 // It owns two halves and nothing else:
 //
-//   - SetupTAP (package tap), run by init inside the container's network
+//   - tap.Setup (package slirp/tap), run by init inside the container's network
 //     namespace (as root of its user namespace, with CAP_NET_ADMIN there):
 //     brings lo up, creates tap0, sets its MTU and address and adds the
 //     default route via the gateway, all over rtnetlink (no ip(8)), and
@@ -107,7 +107,7 @@ type UDPPort struct {
 // Defaults of DefaultConfig.
 const (
 	DefaultMTU = 65520
-	// TAPName is the interface SetupTAP creates.
+	// TAPName is the interface tap.Setup creates.
 	TAPName = tap.Name
 )
 
