@@ -164,11 +164,15 @@ func (c Containers) Remove(ct *Container, removeAll func(...string) error) error
 		return fmt.Errorf("removing container %s: %w", ct.Name, err)
 	}
 	os.Remove(filepath.Join(c.Root, "names", ct.Name))
-	// overlayfs leaves work/work, and for a volatile upper its incompat
-	// dir, with mode 0: open them up front so the removal is one pass
-	// rather than a failed pass, a chmod walk and another.
-	os.Chmod(filepath.Join(trash, "work", "work"), 0o700)
-	os.Chmod(filepath.Join(trash, "work", "work", "incompat"), 0o700)
+	// overlayfs leaves work/work, and for a volatile upper
+	// incompat/volatile (holding a "dirty" file), with mode 0: open them
+	// up front so the removal is one pass rather than a failed pass, a
+	// chmod walk and another.
+	work := filepath.Join(trash, "work")
+	for _, d := range []string{"work", "incompat", "volatile"} {
+		work = filepath.Join(work, d)
+		os.Chmod(work, 0o700)
+	}
 	if err := removeAll(trash); err != nil {
 		return fmt.Errorf("removing container %s: %w", ct.Name, err)
 	}
