@@ -15,6 +15,7 @@ import (
 	"github.com/box-run/box/config"
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/run"
+	"github.com/box-run/box/run/prestart"
 	"github.com/box-run/box/slirp"
 	"github.com/box-run/box/userns"
 	"golang.org/x/term"
@@ -105,6 +106,7 @@ func (c *runCmd) Run(g *globals) error {
 		Log:        g.log,
 		Warn:       os.Stderr,
 		Net:        c.netCfg,
+		Prestarted: prestart.Take(),
 	})
 	if err != nil {
 		return withStatus(status, err) // 125, or 126 for a port it cannot bind

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -59,13 +60,23 @@ func TestInitRunsBeforeHeavyPackages(t *testing.T) {
 		}
 		return inits
 	}
+	heavy := []string{"gvisor.dev/gvisor/pkg/tcpip/stack", "gvisor.dev/gvisor/pkg/tcpip/transport/tcp", "github.com/google/go-containerregistry/pkg/name", "github.com/google/go-containerregistry/pkg/v1/remote", "github.com/alecthomas/kong", "github.com/box-run/box/image", "net/http", "crypto/tls"}
 	all := initsOf()
 	early := initsOf(run.StageEnv + "=init")
 	for _, p := range early {
-		for _, heavy := range []string{"gvisor.dev/gvisor/pkg/tcpip/stack", "gvisor.dev/gvisor/pkg/tcpip/transport/tcp", "github.com/google/go-containerregistry/pkg/name", "github.com/google/go-containerregistry/pkg/v1/remote", "github.com/alecthomas/kong", "github.com/box-run/box/image", "net/http", "crypto/tls"} {
-			if p == heavy {
-				t.Errorf("%s was initialised before the init stage ran", p)
-			}
+		if slices.Contains(heavy, p) {
+			t.Errorf("%s was initialised before the init stage ran", p)
+		}
+	}
+	// box run's speculative start of init (package prestart) comes before
+	// them in the CLI too.
+	i := slices.Index(all, "github.com/box-run/box/run/prestart")
+	if i < 0 {
+		t.Fatalf("no initialiser of package prestart in %q", all)
+	}
+	for _, p := range all[:i] {
+		if slices.Contains(heavy, p) {
+			t.Errorf("%s was initialised before package prestart's", p)
 		}
 	}
 	if len(early) > len(all)*3/4 {

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/box-run/box/run/pid1"
+	"github.com/box-run/box/run/prestart"
 
 	"github.com/alecthomas/kong"
 )
@@ -76,7 +77,9 @@ func main() {
 	if isStage() {
 		os.Exit(runStage())
 	}
-	os.Exit(runCLI(os.Args[1:]))
+	code := runCLI(os.Args[1:])
+	prestart.Abort() // a container init started for a box run that did not use it
+	os.Exit(code)
 }
 
 // runOnly is the grammar of "box run" alone: building kong's model of every

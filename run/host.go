@@ -16,20 +16,15 @@ import (
 	"time"
 
 	"github.com/box-run/box/run/pid1"
+	"github.com/box-run/box/run/prestart"
 
 	"github.com/box-run/box/slirp"
 	"github.com/box-run/box/userns"
 	"golang.org/x/sys/unix"
 )
 
-// Command re-executes box as stage. argv[0] stays "box": the test binary
-// dispatches on it.
-func Command(stage string, args ...string) *exec.Cmd {
-	cmd := exec.Command("/proc/self/exe", args...)
-	cmd.Args = append([]string{"box"}, args...)
-	cmd.Env = append(os.Environ(), StageEnv+"="+stage)
-	return cmd
-}
+// Command re-executes box as stage (see prestart.Command).
+func Command(stage string, args ...string) *exec.Cmd { return prestart.Command(stage, args...) }
 
 // Options are what the host stage needs besides the Spec.
 type Options struct {
@@ -55,6 +50,9 @@ type Options struct {
 	// Persist, if set, is called with a new container's directory, to keep
 	// what box start needs.
 	Persist func(dir string) error
+	// Prestarted, if set, is an init started ahead (prestart.Take): Run
+	// uses it if it fits the container, and ends it otherwise.
+	Prestarted *prestart.Launch
 }
 
 // Run creates the container, starts its init in new namespaces, monitors it
@@ -62,6 +60,8 @@ type Options struct {
 // killed, 125/126/127 when init could not start the workload.
 func Run(o Options) (status int, err error) {
 	t0 := time.Now()
+	pre := o.Prestarted // ended on the way out unless taken below
+	defer func() { pre.Abort() }()
 	ct, spec := o.Container, o.Spec
 	if len(spec.Ports) > 0 && spec.Network != "slirp" {
 		for _, p := range spec.Ports {
@@ -170,60 +170,27 @@ func Run(o Options) (status int, err error) {
 		}()
 	}
 
-	specR, specW, err := os.Pipe()
-	if err != nil {
-		return 125, err
+	spec.Stdin = o.Stdin && !spec.TTY
+	want := prestart.Config{Stdin: spec.Stdin, TTY: spec.TTY, Network: spec.Network, Ports: len(hp.tcp) > 0, Out: out, ErrOut: errOut}
+	l := pre
+	pre = nil
+	if l != nil && !l.Fits(want, o.Mapping) {
+		l.Abort()
+		l = nil
 	}
-	defer specR.Close()
-	defer specW.Close()
-	cmd := Command("init")
-	cmd.Stdout, cmd.Stderr = out, errOut
-	if o.Stdin && !spec.TTY {
-		cmd.Stdin = os.Stdin
+	prestarted := l != nil
+	if !prestarted {
+		if l, err = prestart.New(want); err != nil {
+			return 125, err
+		}
 	}
-	// fd 3: the spec; fd 4: init's "ready for signals" byte.
-	readyR, readyW, err := os.Pipe()
-	if err != nil {
-		return 125, err
-	}
-	defer readyR.Close()
-	defer readyW.Close()
-	cmd.ExtraFiles = []*os.File{specR, readyW}
+	defer l.Close()
+	cmd := l.Cmd
+	spec.TTYFD, spec.NetFD, spec.PortFD = l.TTYFD, l.NetFD, l.PortFD
 	var tty *ttyHost
 	if spec.TTY {
-		tty, err = newTTYHost(o.Stdin, out)
-		if err != nil {
-			return 125, err
-		}
+		tty = newTTYHost(l.TTY, l.TTYChild, o.Stdin, out)
 		defer tty.close()
-		spec.TTYFD = 3 + len(cmd.ExtraFiles)
-		cmd.ExtraFiles = append(cmd.ExtraFiles, tty.child)
-	}
-	var netSock, netChild *os.File
-	if spec.Network == "slirp" {
-		netSock, netChild, err = socketPair()
-		if err != nil {
-			return 125, err
-		}
-		defer netSock.Close()
-		defer netChild.Close()
-		spec.NetFD = 3 + len(cmd.ExtraFiles)
-		cmd.ExtraFiles = append(cmd.ExtraFiles, netChild)
-	}
-	var portSock, portChild *os.File
-	if len(hp.tcp) > 0 {
-		portSock, portChild, err = socketPair()
-		if err != nil {
-			return 125, err
-		}
-		defer portSock.Close()
-		defer portChild.Close()
-		spec.PortFD = 3 + len(cmd.ExtraFiles)
-		cmd.ExtraFiles = append(cmd.ExtraFiles, portChild)
-	}
-	flags := uintptr(unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
-	if spec.Network != "host" {
-		flags |= unix.CLONE_NEWNET
 	}
 	// init starts a session of its own, so the container never shares the
 	// caller's terminal session (TIOCSTI on /dev/tty could type into the
@@ -241,30 +208,35 @@ func Run(o Options) (status int, err error) {
 		signal.Stop(sigs)
 	}()
 
-	var created chan error
-	if overlap {
-		created = make(chan error, 1)
-		go func() { created <- create() }()
-	}
-	startErr := userns.Start(cmd, o.Mapping, flags)
-	if overlap {
-		if err := <-created; err != nil {
-			if startErr == nil {
-				cmd.Process.Kill() // waiting for its spec: nothing to undo inside
-				cmd.Wait()
-			}
+	var startErr error
+	if prestarted {
+		// init has been starting while box started: only the container's
+		// directory is left to make.
+		if err := create(); err != nil {
+			l.Abort()
 			return 125, err
+		}
+	} else {
+		var created chan error
+		if overlap {
+			created = make(chan error, 1)
+			go func() { created <- create() }()
+		}
+		startErr = l.Start(o.Mapping)
+		if overlap {
+			if err := <-created; err != nil {
+				if startErr == nil {
+					l.Abort()
+				}
+				return 125, err
+			}
 		}
 	}
 	if startErr != nil {
 		return 125, fmt.Errorf("starting container: %w", startErr)
 	}
-	// init's copies alone keep these open: EOF or EPIPE here if it dies.
-	specR.Close()
-	readyW.Close()
-	if netChild != nil {
-		netChild.Close()
-	}
+	specW, readyR, netSock, portSock, portChild := l.SpecW, l.ReadyR, l.Net, l.Port, l.PortChild
+	l.CloseChildEnds()
 	// init reads the spec once its runtime is up.
 	if err := json.NewEncoder(specW).Encode(spec); err != nil {
 		cmd.Process.Kill()
@@ -272,9 +244,8 @@ func Run(o Options) (status int, err error) {
 		return 125, fmt.Errorf("sending spec to init: %w", err)
 	}
 	specW.Close()
-	o.Log.Debug("init started", "pid", cmd.Process.Pid, "elapsed", time.Since(t0))
+	o.Log.Debug("init started", "pid", cmd.Process.Pid, "prestarted", prestarted, "elapsed", time.Since(t0))
 	if portChild != nil {
-		portChild.Close()
 		fw := &forwarder{sock: portSock, log: o.Log}
 		for i, l := range hp.tcp {
 			go fw.serve(l, hp.tcpPorts[i])

@@ -1,7 +1,6 @@
 package run
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -25,12 +24,10 @@ type ttyHost struct {
 	copied        sync.WaitGroup
 }
 
-func newTTYHost(stdin bool, out io.Writer) (*ttyHost, error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("creating tty socket: %w", err)
-	}
-	return &ttyHost{parent: os.NewFile(uintptr(fds[0]), "tty-parent"), child: os.NewFile(uintptr(fds[1]), "tty-child"), stdin: stdin, out: out, restore: func() {}}, nil
+// newTTYHost is the host's side of a tty over the socket pair parent,
+// child (child goes to init).
+func newTTYHost(parent, child *os.File, stdin bool, out io.Writer) *ttyHost {
+	return &ttyHost{parent: parent, child: child, stdin: stdin, out: out, restore: func() {}}
 }
 
 // serve receives the master, sizes it, lets init go on, and relays I/O.

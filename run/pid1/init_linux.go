@@ -132,6 +132,13 @@ func trace(spec *Spec, step string) {
 
 func initContainer(spec *Spec, early *earlySignals) error {
 	trace(spec, "spec read")
+	if !spec.Stdin {
+		// The caller's stdin is for -i only (box may pass it before it
+		// knows; see package prestart).
+		if err := nullStdin(); err != nil {
+			return err
+		}
+	}
 	// A session of its own: the caller's terminal must not be the
 	// container's controlling terminal (see Run).
 	if _, err := unix.Setsid(); err != nil {
@@ -208,6 +215,19 @@ func initContainer(spec *Spec, early *earlySignals) error {
 	default:
 	}
 	return execWorkload(spec, argv0, env, user, tty)
+}
+
+// nullStdin replaces fd 0 with /dev/null.
+func nullStdin() error {
+	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: "/dev/null", Err: err}
+	}
+	defer unix.Close(fd)
+	if err := unix.Dup3(fd, 0, 0); err != nil {
+		return fmt.Errorf("stdin from /dev/null: %w", err)
+	}
+	return nil
 }
 
 // pivot makes root the root and detaches the old one, so no path leads back

@@ -58,7 +58,10 @@ type Spec struct {
 	HostGID  int      `json:"hostGid"`
 	UserName string   `json:"userName"` // caller's name for keep-id passwd entries
 	TTY      bool     `json:"tty"`
-	Init     bool     `json:"init"` // --init: a reaping PID 1 forks the workload
+	// Stdin (-i without -t) keeps the caller's stdin, which init gets as
+	// its fd 0, for the workload; otherwise init replaces it with /dev/null.
+	Stdin bool `json:"stdin,omitempty"`
+	Init  bool `json:"init"` // --init: a reaping PID 1 forks the workload
 	// Exec keeps init as PID 1 serving box exec on a socket in Dir
 	// (detached containers).
 	Exec bool `json:"exec,omitempty"`

@@ -1,0 +1,281 @@
+// Package prestart starts a container's init process: the descriptors it
+// gets and the clone into new namespaces. box run uses it twice over.
+//
+// A Launch is init's process before it has its spec. run.Run makes one for
+// each container it starts; and for "box run" in the foreground this
+// package's initialiser starts one speculatively, before box has parsed
+// its flags or resolved the image. A Go program runs every package
+// initialiser before main, about 150 for box (the registry client, TLS,
+// gVisor's netstack, the CLI), and then box parses its flags and reads the
+// store: about 2.5 ms on the benchmark machine. init's own start takes
+// about as long (the clone, the id maps, a Go runtime start, its own
+// initialisers) and used to follow it. Started here, as soon as the
+// packages this one imports are initialised, it runs on the other core
+// meanwhile. run.Run takes the prestarted init if it was started the way
+// the container needs (see Fits) and ends it otherwise; so does box when it
+// never gets that far (a bad flag, --help, a failed pull).
+//
+// The speculative start makes every choice that flags would: a network
+// namespace (anything but --network host), stdin passed on (init replaces
+// it with /dev/null unless -i), and the sockets for a tty, the slirp
+// network and published ports, which init closes when unused. A quick look
+// at the arguments skips it where it cannot fit (-d, --network host). The
+// look does not parse: a false hit only costs the speed-up, a miss only
+// the wasted start, never correctness, which Fits decides on the parsed
+// flags.
+package prestart
+
+import (
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/box-run/box/run/pid1"
+	"github.com/box-run/box/userns"
+	"golang.org/x/sys/unix"
+)
+
+// Config is what init's process is started with, before its spec.
+type Config struct {
+	Stdin       bool   // pass the caller's stdin (else init gets /dev/null)
+	TTY         bool   // a socket to carry the pty master
+	Network     string // slirp, none or host
+	Ports       bool   // a socket for connections to published ports
+	Out, ErrOut io.Writer
+}
+
+// Launch is init's process and the host's ends of what it is given: the
+// spec pipe (fd 3), the "ready" pipe (fd 4), then the tty, network and
+// port sockets, at TTYFD, NetFD and PortFD (0 when not given).
+type Launch struct {
+	cfg                          Config
+	Cmd                          *exec.Cmd
+	SpecR, SpecW, ReadyR, ReadyW *os.File
+	// TTY, Net and Port are the host's ends; TTYChild, NetChild and
+	// PortChild init's, which the host closes once init has started.
+	TTY, TTYChild   *os.File
+	Net, NetChild   *os.File
+	Port, PortChild *os.File
+	TTYFD, NetFD    int
+	PortFD          int
+
+	mapping  string
+	starting chan error // the speculative start's result, once
+}
+
+// New makes init's command and its descriptors; nothing runs yet.
+func New(c Config) (l *Launch, err error) {
+	l = &Launch{cfg: c}
+	defer func() {
+		if err != nil {
+			l.Close()
+		}
+	}()
+	if l.SpecR, l.SpecW, err = os.Pipe(); err != nil {
+		return nil, err
+	}
+	if l.ReadyR, l.ReadyW, err = os.Pipe(); err != nil {
+		return nil, err
+	}
+	l.Cmd = Command("init")
+	l.Cmd.Stdout, l.Cmd.Stderr = c.Out, c.ErrOut
+	if c.Stdin {
+		l.Cmd.Stdin = os.Stdin
+	}
+	l.Cmd.ExtraFiles = []*os.File{l.SpecR, l.ReadyW}
+	add := func(want bool, parent, child **os.File, fd *int) error {
+		if !want {
+			return nil
+		}
+		var err error
+		if *parent, *child, err = socketPair(); err != nil {
+			return err
+		}
+		*fd = 3 + len(l.Cmd.ExtraFiles)
+		l.Cmd.ExtraFiles = append(l.Cmd.ExtraFiles, *child)
+		return nil
+	}
+	if err := add(c.TTY, &l.TTY, &l.TTYChild, &l.TTYFD); err != nil {
+		return nil, err
+	}
+	if err := add(c.Network == "slirp", &l.Net, &l.NetChild, &l.NetFD); err != nil {
+		return nil, err
+	}
+	if err := add(c.Ports, &l.Port, &l.PortChild, &l.PortFD); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Command re-executes box as stage. argv[0] stays "box": the test binary
+// dispatches on it.
+func Command(stage string, args ...string) *exec.Cmd {
+	cmd := exec.Command("/proc/self/exe", args...)
+	cmd.Args = append([]string{"box"}, args...)
+	cmd.Env = append(os.Environ(), pid1.StageEnv+"="+stage)
+	return cmd
+}
+
+// Start clones init into new namespaces with mapping m; init then waits
+// for its spec.
+func (l *Launch) Start(m userns.Mapping) error {
+	l.mapping = m.String()
+	flags := uintptr(unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
+	if l.cfg.Network != "host" {
+		flags |= unix.CLONE_NEWNET
+	}
+	return userns.Start(l.Cmd, m, flags)
+}
+
+// Fits tells whether the launch was made for c (a speculative one fits any
+// c it can serve) with mapping m, and started.
+func (l *Launch) Fits(c Config, m userns.Mapping) bool {
+	if l.starting != nil {
+		if err := l.wait(); err != nil {
+			return false
+		}
+	}
+	if l.mapping != m.String() || l.cfg.Out != c.Out || l.cfg.ErrOut != c.ErrOut {
+		return false
+	}
+	if (l.cfg.Network == "host") != (c.Network == "host") {
+		return false
+	}
+	return (l.cfg.Stdin || !c.Stdin) && (l.cfg.TTY || !c.TTY) &&
+		(l.cfg.Network == "slirp" || c.Network != "slirp") && (l.cfg.Ports || !c.Ports)
+}
+
+// wait returns the speculative start's result.
+func (l *Launch) wait() error {
+	err, ok := <-l.starting
+	if ok {
+		l.starting <- err // for the next caller
+	}
+	return err
+}
+
+// Abort ends a started init that will get no spec, waits for it, and
+// closes the descriptors.
+func (l *Launch) Abort() {
+	if l == nil {
+		return
+	}
+	var started bool
+	if l.starting != nil {
+		if started = l.wait() == nil; !started {
+			return // closed by speculative, or never made
+		}
+	} else {
+		started = l.Cmd.Process != nil
+	}
+	if started {
+		l.Cmd.Process.Kill()
+		l.Cmd.Wait()
+	}
+	l.Close()
+}
+
+// Close closes every descriptor the launch holds, both ends.
+func (l *Launch) Close() {
+	for _, f := range []*os.File{l.SpecR, l.SpecW, l.ReadyR, l.ReadyW, l.TTY, l.TTYChild, l.Net, l.NetChild, l.Port, l.PortChild} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// CloseChildEnds closes init's ends once it has started: init's copies
+// alone keep them open, so the host sees EOF or EPIPE if it dies.
+func (l *Launch) CloseChildEnds() {
+	for _, f := range []*os.File{l.SpecR, l.ReadyW, l.TTYChild, l.NetChild, l.PortChild} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+func socketPair() (parent, child *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(fds[0]), "parent"), os.NewFile(uintptr(fds[1]), "child"), nil
+}
+
+// early is the speculative launch, until taken.
+var early *Launch
+
+func init() {
+	if os.Getenv(pid1.StageEnv) != "" || !speculate(os.Args[1:]) {
+		return
+	}
+	// The rest runs beside the initialisers still to come.
+	l := &Launch{starting: make(chan error, 1)}
+	early = l
+	go func() { l.starting <- l.speculative() }()
+}
+
+// speculative makes and starts the speculative launch in l.
+func (l *Launch) speculative() error {
+	// fd 0 closed: os/exec could not pass it on.
+	if _, err := unix.FcntlInt(0, unix.F_GETFD, 0); err != nil {
+		return err
+	}
+	m, _, err := userns.Detect()
+	if err != nil {
+		return err // box run reports it
+	}
+	nl, err := New(Config{Stdin: true, TTY: true, Network: "slirp", Ports: true, Out: os.Stdout, ErrOut: os.Stderr})
+	if err != nil {
+		return err
+	}
+	starting := l.starting
+	*l = *nl
+	l.starting = starting
+	if err := l.Start(m); err != nil {
+		l.Close()
+		return err
+	}
+	return nil
+}
+
+// Take returns the speculative launch, once; nil if there is none.
+func Take() *Launch {
+	l := early
+	early = nil
+	return l
+}
+
+// Abort ends the speculative launch if nobody took it.
+func Abort() { Take().Abort() }
+
+// speculate is the quick look at box's arguments: "run" as the command,
+// and nothing that rules the speculative start out.
+func speculate(args []string) bool {
+	i := 0
+	for ; i < len(args); i++ {
+		a := args[i]
+		if a == "--root" || a == "--config" {
+			i++
+			continue
+		}
+		if !strings.HasPrefix(a, "-") {
+			break
+		}
+	}
+	if i >= len(args) || args[i] != "run" {
+		return false
+	}
+	for j, a := range args[i+1:] {
+		switch {
+		case a == "--detach" || strings.HasPrefix(a, "--detach="), a == "--network=host",
+			a == "--network" && i+2+j < len(args) && args[i+2+j] == "host",
+			a == "--help" || a == "-h":
+			return false
+		case len(a) > 1 && a[0] == '-' && a[1] != '-' && strings.ContainsAny(a[1:], "dh"):
+			return false // -d, -h, or a cluster such as -itd
+		}
+	}
+	return true
+}

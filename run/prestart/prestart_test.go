@@ -1,0 +1,68 @@
+package prestart
+
+import (
+	"os"
+	"testing"
+
+	"github.com/box-run/box/userns"
+)
+
+func TestSpeculate(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"run", "--rm", "alpine", "true"}, true},
+		{[]string{"--root", "/s", "--config", "/c", "run", "alpine"}, true},
+		{[]string{"--debug", "run", "-it", "alpine", "sh"}, true},
+		{[]string{"run", "--network", "none", "alpine"}, true},
+		{[]string{"run", "--network=slirp", "alpine"}, true},
+		{[]string{"pull", "alpine"}, false},
+		{[]string{"--root", "run", "pull", "alpine"}, false}, // "run" is --root's value
+		{[]string{}, false},
+		{[]string{"run", "-d", "alpine"}, false},
+		{[]string{"run", "-itd", "alpine"}, false},
+		{[]string{"run", "--detach", "alpine"}, false},
+		{[]string{"run", "--detach=true", "alpine"}, false},
+		{[]string{"run", "--network", "host", "alpine"}, false},
+		{[]string{"run", "--network=host", "alpine"}, false},
+		{[]string{"run", "--help"}, false},
+		{[]string{"run", "alpine", "ls", "-d", "/"}, false}, // a false hit: only slower
+	} {
+		if got := speculate(c.args); got != c.want {
+			t.Errorf("speculate(%q) = %v, want %v", c.args, got, c.want)
+		}
+	}
+}
+
+// TestFits: the speculative launch (everything passed, a network
+// namespace) serves any foreground container in a network namespace of
+// its own with the same mapping and output, and nothing else.
+func TestFits(t *testing.T) {
+	m := userns.Mapping{UIDs: []userns.IDMap{{ContainerID: 0, HostID: 1000, Size: 1}}, GIDs: []userns.IDMap{{ContainerID: 0, HostID: 1000, Size: 1}}}
+	other := userns.Mapping{UIDs: []userns.IDMap{{ContainerID: 0, HostID: 1001, Size: 1}}, GIDs: []userns.IDMap{{ContainerID: 0, HostID: 1001, Size: 1}}}
+	spec := &Launch{cfg: Config{Stdin: true, TTY: true, Network: "slirp", Ports: true, Out: os.Stdout, ErrOut: os.Stderr}, mapping: m.String()}
+	plain := &Launch{cfg: Config{Network: "none", Out: os.Stdout, ErrOut: os.Stderr}, mapping: m.String()}
+	out, errOut := os.Stdout, os.Stderr
+	for i, c := range []struct {
+		l    *Launch
+		c    Config
+		m    userns.Mapping
+		want bool
+	}{
+		{spec, Config{Network: "none", Out: out, ErrOut: errOut}, m, true},
+		{spec, Config{Stdin: true, TTY: true, Network: "slirp", Ports: true, Out: out, ErrOut: errOut}, m, true},
+		{spec, Config{Network: "host", Out: out, ErrOut: errOut}, m, false},
+		{spec, Config{Network: "none", Out: out, ErrOut: errOut}, other, false},
+		{spec, Config{Network: "none", Out: errOut, ErrOut: errOut}, m, false},
+		{plain, Config{Network: "none", Out: out, ErrOut: errOut}, m, true},
+		{plain, Config{Network: "none", Stdin: true, Out: out, ErrOut: errOut}, m, false},
+		{plain, Config{Network: "none", TTY: true, Out: out, ErrOut: errOut}, m, false},
+		{plain, Config{Network: "slirp", Out: out, ErrOut: errOut}, m, false},
+		{plain, Config{Network: "none", Ports: true, Out: out, ErrOut: errOut}, m, false},
+	} {
+		if got := c.l.Fits(c.c, c.m); got != c.want {
+			t.Errorf("%d: Fits(%+v) = %v, want %v", i, c.c, got, c.want)
+		}
+	}
+}
