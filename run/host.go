@@ -171,7 +171,7 @@ func Run(o Options) (status int, err error) {
 	}
 
 	spec.Stdin = o.Stdin && !spec.TTY
-	want := prestart.Config{Stdin: spec.Stdin, TTY: spec.TTY, Network: spec.Network, Ports: len(hp.tcp) > 0, Out: out, ErrOut: errOut}
+	want := prestart.Config{Stdin: spec.Stdin, TTY: spec.TTY, Network: spec.Network, Ports: len(hp.tcp) > 0, Out: out, ErrOut: errOut, StaysPID1: spec.StaysPID1()}
 	l := pre
 	pre = nil
 	if l != nil && !l.Fits(want, o.Mapping) {

@@ -148,9 +148,22 @@ func sysMaps(maps []IDMap) []syscall.SysProcIDMap {
 // BOX_USERNS_SYNC_FD to a copy of cmd.Environ(). On failure after the child
 // started, it kills and reaps the child.
 func Start(cmd *exec.Cmd, m Mapping, extraFlags uintptr) error {
-	attr, err := SysProcAttr(cmd.SysProcAttr, m, extraFlags)
+	finish, err := Begin(cmd, m, extraFlags)
 	if err != nil {
 		return err
+	}
+	return finish()
+}
+
+// Begin is Start in two steps: it starts the child, and finish writes a
+// helper mapping's maps and waits for the child's acknowledgement (for a
+// single mapping there is nothing left to do). The caller can do other work
+// in between, or call finish from another goroutine; the child waits. On
+// failure, both kill and reap the child.
+func Begin(cmd *exec.Cmd, m Mapping, extraFlags uintptr) (finish func() error, err error) {
+	attr, err := SysProcAttr(cmd.SysProcAttr, m, extraFlags)
+	if err != nil {
+		return nil, err
 	}
 	env := cmd.Environ()
 	env = slices.DeleteFunc(env, func(kv string) bool {
@@ -159,9 +172,9 @@ func Start(cmd *exec.Cmd, m Mapping, extraFlags uintptr) error {
 	if !m.Helper {
 		cmd.Env, cmd.SysProcAttr = env, attr
 		if err := cmd.Start(); err != nil {
-			return startError(err)
+			return nil, startError(err)
 		}
-		return nil
+		return func() error { return nil }, nil
 	}
 
 	// The parent's end is non-blocking so that it can have a deadline;
@@ -169,15 +182,14 @@ func Start(cmd *exec.Cmd, m Mapping, extraFlags uintptr) error {
 	// blocking, which is what ChildInit's plain read(2) wants.
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("creating the user namespace sync socket: %w", err)
+		return nil, fmt.Errorf("creating the user namespace sync socket: %w", err)
 	}
 	if err := unix.SetNonblock(fds[0], true); err != nil {
 		unix.Close(fds[0])
 		unix.Close(fds[1])
-		return fmt.Errorf("creating the user namespace sync socket: %w", err)
+		return nil, fmt.Errorf("creating the user namespace sync socket: %w", err)
 	}
 	sock := os.NewFile(uintptr(fds[0]), "userns-sync")
-	defer sock.Close()
 	childSock := os.NewFile(uintptr(fds[1]), "userns-sync-child")
 
 	childFD := 3 + len(cmd.ExtraFiles)
@@ -187,9 +199,18 @@ func Start(cmd *exec.Cmd, m Mapping, extraFlags uintptr) error {
 	err = cmd.Start()
 	childSock.Close()
 	if err != nil {
-		return startError(err)
+		sock.Close()
+		return nil, startError(err)
 	}
+	return func() error {
+		defer sock.Close()
+		return mapHelper(cmd, m, sock)
+	}, nil
+}
 
+// mapHelper writes the maps of a helper mapping with newuidmap and
+// newgidmap and completes the handshake on sock.
+func mapHelper(cmd *exec.Cmd, m Mapping, sock *os.File) error {
 	fail := func(err error) error {
 		cmd.Process.Kill()
 		cmd.Wait()

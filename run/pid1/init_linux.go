@@ -76,9 +76,24 @@ func Init() int {
 		readyFile.Write([]byte{1})
 		close(early.caught)
 	}()
-	spec, err := readSpec()
+	makeNetns := os.Getenv(NetnsEnv) == "1"
+	var err error
+	if makeNetns {
+		// On the main thread, which sets the container up and execs the
+		// workload; while box still starts.
+		if err = unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			err = fmt.Errorf("creating the network namespace: %w", err)
+		}
+	}
+	var spec *Spec
 	if err == nil {
-		err = initContainer(spec, early)
+		spec, err = readSpec()
+	}
+	if err == nil && makeNetns && spec.StaysPID1() {
+		err = errors.New("internal error: init was started without a network namespace for a container whose init stays as PID 1")
+	}
+	if err == nil {
+		err = initContainer(spec, early, makeNetns)
 	}
 	var ie *initError
 	code := 125
@@ -130,7 +145,9 @@ func trace(spec *Spec, step string) {
 	}
 }
 
-func initContainer(spec *Spec, early *earlySignals) error {
+// With syncNet the network is set up on the calling (main) thread, the only
+// one in the container's network namespace (see NetnsEnv).
+func initContainer(spec *Spec, early *earlySignals, syncNet bool) error {
 	trace(spec, "spec read")
 	if !spec.Stdin {
 		// The caller's stdin is for -i only (box may pass it before it
@@ -146,7 +163,11 @@ func initContainer(spec *Spec, early *earlySignals) error {
 	}
 	// The network comes up while the mounts are made.
 	netDone := make(chan error, 1)
-	go func() { netDone <- setupNetwork(spec) }()
+	if syncNet {
+		netDone <- setupNetwork(spec)
+	} else {
+		go func() { netDone <- setupNetwork(spec) }()
+	}
 	root, err := setupRootfs(spec)
 	if err != nil {
 		return err
@@ -203,9 +224,7 @@ func initContainer(spec *Spec, early *earlySignals) error {
 		return err
 	}
 	trace(spec, "exec")
-	// Published ports need init to stay, in the network namespace, to
-	// connect to them.
-	if spec.Init || spec.KeepID || spec.Exec || len(spec.Ports) > 0 {
+	if spec.StaysPID1() {
 		return reap(spec, argv0, env, user, tty, early, execL)
 	}
 	<-early.caught

@@ -33,6 +33,15 @@ import (
 // of box's own variables) before the workload is executed.
 const StageEnv = "_BOX_STAGE"
 
+// NetnsEnv, set to "1" in init's environment, says that box cloned init
+// without a network namespace and init makes one itself, first thing, on
+// its main thread (see package prestart for why). Only the main thread is
+// in it (the Go runtime's other threads stay where they were), so only a
+// container whose init sets up on the main thread and execs the workload
+// from it can be started so: not one whose init stays as PID 1
+// (StaysPID1), whose goroutines serve it from any thread.
+const NetnsEnv = "_BOX_NETNS"
+
 // Spec describes one container process tree, as init sets it up.
 type Spec struct {
 	ID       string `json:"id"`
@@ -115,4 +124,11 @@ func (p Port) String() string {
 		ip = "[" + ip + "]"
 	}
 	return fmt.Sprintf("%d/%s -> %s:%d", p.ContainerPort, p.Proto, ip, p.HostPort)
+}
+
+// StaysPID1 tells whether init forks the workload and stays as its reaper
+// (--init, keep-id, box exec, published ports, which init connects to in
+// the network namespace), rather than exec it.
+func (s *Spec) StaysPID1() bool {
+	return s.Init || s.KeepID || s.Exec || len(s.Ports) > 0
 }

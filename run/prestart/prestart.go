@@ -18,11 +18,14 @@
 // The speculative start makes every choice that flags would: a network
 // namespace (anything but --network host), stdin passed on (init replaces
 // it with /dev/null unless -i), and the sockets for a tty, the slirp
-// network and published ports, which init closes when unused. A quick look
-// at the arguments skips it where it cannot fit (-d, --network host). The
-// look does not parse: a false hit only costs the speed-up, a miss only
-// the wasted start, never correctness, which Fits decides on the parsed
-// flags.
+// network and published ports, which init closes when unused. Its network
+// namespace is made by init itself (see pid1.NetnsEnv): in clone(2) that
+// costs about a millisecond of the cloning thread, box's main thread here.
+// That only fits a container whose init execs the workload, so a quick
+// look at the arguments skips the speculation where it cannot fit (-d,
+// --network host, --init, -p, keep-id). The look does not parse: a false
+// hit only costs the speed-up, a miss only the wasted start, never
+// correctness, which Fits decides on the parsed flags.
 package prestart
 
 import (
@@ -43,6 +46,12 @@ type Config struct {
 	Network     string // slirp, none or host
 	Ports       bool   // a socket for connections to published ports
 	Out, ErrOut io.Writer
+	// StaysPID1: init forks the workload and stays (pid1.Spec.StaysPID1).
+	StaysPID1 bool
+	// InitMakesNetns clones init without a network namespace and has it
+	// make one itself (pid1.NetnsEnv). Not for a container whose init
+	// stays as PID 1.
+	InitMakesNetns bool
 }
 
 // Launch is init's process and the host's ends of what it is given: the
@@ -120,12 +129,24 @@ func Command(stage string, args ...string) *exec.Cmd {
 // Start clones init into new namespaces with mapping m; init then waits
 // for its spec.
 func (l *Launch) Start(m userns.Mapping) error {
+	finish, err := l.begin(m)
+	if err != nil {
+		return err
+	}
+	return finish()
+}
+
+// begin is Start up to the clone (see userns.Begin).
+func (l *Launch) begin(m userns.Mapping) (finish func() error, err error) {
 	l.mapping = m.String()
 	flags := uintptr(unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
-	if l.cfg.Network != "host" {
+	switch {
+	case l.cfg.InitMakesNetns:
+		l.Cmd.Env = append(l.Cmd.Env, pid1.NetnsEnv+"=1")
+	case l.cfg.Network != "host":
 		flags |= unix.CLONE_NEWNET
 	}
-	return userns.Start(l.Cmd, m, flags)
+	return userns.Begin(l.Cmd, m, flags)
 }
 
 // Fits tells whether the launch was made for c (a speculative one fits any
@@ -139,7 +160,7 @@ func (l *Launch) Fits(c Config, m userns.Mapping) bool {
 	if l.mapping != m.String() || l.cfg.Out != c.Out || l.cfg.ErrOut != c.ErrOut {
 		return false
 	}
-	if (l.cfg.Network == "host") != (c.Network == "host") {
+	if (l.cfg.Network == "host") != (c.Network == "host") || l.cfg.InitMakesNetns && c.StaysPID1 {
 		return false
 	}
 	return (l.cfg.Stdin || !c.Stdin) && (l.cfg.TTY || !c.TTY) &&
@@ -210,34 +231,40 @@ func init() {
 	if os.Getenv(pid1.StageEnv) != "" || !speculate(os.Args[1:]) {
 		return
 	}
-	// The rest runs beside the initialisers still to come.
-	l := &Launch{starting: make(chan error, 1)}
-	early = l
-	go func() { l.starting <- l.speculative() }()
+	early = speculative()
 }
 
-// speculative makes and starts the speculative launch in l.
-func (l *Launch) speculative() error {
+// speculative makes and starts the speculative launch, or returns nil.
+// The clone happens here, on the main thread: without a network namespace
+// it is quick (init makes that while box starts), and Pdeathsig ties init
+// to the thread that cloned it, which must not end before box does. A
+// helper mapping's newuidmap and newgidmap then run beside the
+// initialisers still to come.
+func speculative() *Launch {
 	// fd 0 closed: os/exec could not pass it on.
 	if _, err := unix.FcntlInt(0, unix.F_GETFD, 0); err != nil {
-		return err
+		return nil
 	}
 	m, _, err := userns.Detect()
 	if err != nil {
-		return err // box run reports it
+		return nil // box run reports it
 	}
-	nl, err := New(Config{Stdin: true, TTY: true, Network: "slirp", Ports: true, Out: os.Stdout, ErrOut: os.Stderr})
+	l, err := New(Config{Stdin: true, TTY: true, Network: "slirp", Ports: true, Out: os.Stdout, ErrOut: os.Stderr, InitMakesNetns: true})
 	if err != nil {
-		return err
+		return nil
 	}
-	starting := l.starting
-	*l = *nl
-	l.starting = starting
-	if err := l.Start(m); err != nil {
+	finish, err := l.begin(m)
+	if err != nil {
 		l.Close()
-		return err
+		return nil
 	}
-	return nil
+	l.starting = make(chan error, 1)
+	if m.Helper {
+		go func() { l.starting <- finish() }()
+	} else {
+		l.starting <- finish()
+	}
+	return l
 }
 
 // Take returns the speculative launch, once; nil if there is none.
@@ -271,10 +298,11 @@ func speculate(args []string) bool {
 		switch {
 		case a == "--detach" || strings.HasPrefix(a, "--detach="), a == "--network=host",
 			a == "--network" && i+2+j < len(args) && args[i+2+j] == "host",
-			a == "--help" || a == "-h":
+			a == "--help", a == "--init", strings.HasPrefix(a, "--publish"),
+			strings.HasPrefix(a, "--userns"):
 			return false
-		case len(a) > 1 && a[0] == '-' && a[1] != '-' && strings.ContainsAny(a[1:], "dh"):
-			return false // -d, -h, or a cluster such as -itd
+		case len(a) > 1 && a[0] == '-' && a[1] != '-' && strings.ContainsAny(a[1:], "dhpP"):
+			return false // -d, -h, -p, -P, or a cluster such as -itd
 		}
 	}
 	return true

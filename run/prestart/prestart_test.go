@@ -27,6 +27,11 @@ func TestSpeculate(t *testing.T) {
 		{[]string{"run", "--network", "host", "alpine"}, false},
 		{[]string{"run", "--network=host", "alpine"}, false},
 		{[]string{"run", "--help"}, false},
+		{[]string{"run", "--init", "alpine"}, false},
+		{[]string{"run", "-p", "8080:80", "nginx"}, false},
+		{[]string{"run", "--publish=8080:80", "nginx"}, false},
+		{[]string{"run", "-P", "nginx"}, false},
+		{[]string{"run", "--userns=keep-id", "alpine"}, false},
 		{[]string{"run", "alpine", "ls", "-d", "/"}, false}, // a false hit: only slower
 	} {
 		if got := speculate(c.args); got != c.want {
@@ -36,12 +41,13 @@ func TestSpeculate(t *testing.T) {
 }
 
 // TestFits: the speculative launch (everything passed, a network
-// namespace) serves any foreground container in a network namespace of
-// its own with the same mapping and output, and nothing else.
+// namespace made by init) serves any foreground container in a network
+// namespace of its own whose init execs the workload, with the same
+// mapping and output, and nothing else.
 func TestFits(t *testing.T) {
 	m := userns.Mapping{UIDs: []userns.IDMap{{ContainerID: 0, HostID: 1000, Size: 1}}, GIDs: []userns.IDMap{{ContainerID: 0, HostID: 1000, Size: 1}}}
 	other := userns.Mapping{UIDs: []userns.IDMap{{ContainerID: 0, HostID: 1001, Size: 1}}, GIDs: []userns.IDMap{{ContainerID: 0, HostID: 1001, Size: 1}}}
-	spec := &Launch{cfg: Config{Stdin: true, TTY: true, Network: "slirp", Ports: true, Out: os.Stdout, ErrOut: os.Stderr}, mapping: m.String()}
+	spec := &Launch{cfg: Config{Stdin: true, TTY: true, Network: "slirp", Ports: true, Out: os.Stdout, ErrOut: os.Stderr, InitMakesNetns: true}, mapping: m.String()}
 	plain := &Launch{cfg: Config{Network: "none", Out: os.Stdout, ErrOut: os.Stderr}, mapping: m.String()}
 	out, errOut := os.Stdout, os.Stderr
 	for i, c := range []struct {
@@ -53,6 +59,8 @@ func TestFits(t *testing.T) {
 		{spec, Config{Network: "none", Out: out, ErrOut: errOut}, m, true},
 		{spec, Config{Stdin: true, TTY: true, Network: "slirp", Ports: true, Out: out, ErrOut: errOut}, m, true},
 		{spec, Config{Network: "host", Out: out, ErrOut: errOut}, m, false},
+		{spec, Config{Network: "none", StaysPID1: true, Out: out, ErrOut: errOut}, m, false},
+		{plain, Config{Network: "none", StaysPID1: true, Out: out, ErrOut: errOut}, m, true},
 		{spec, Config{Network: "none", Out: out, ErrOut: errOut}, other, false},
 		{spec, Config{Network: "none", Out: errOut, ErrOut: errOut}, m, false},
 		{plain, Config{Network: "none", Out: out, ErrOut: errOut}, m, true},
