@@ -63,6 +63,12 @@ func runScripts(t *testing.T, dir, overlay string) {
 				return err
 			}
 			env.Setenv("OVERLAY", overlay)
+			// fuse-overlayfs daemons a container has (the mode's own one).
+			fuse := "0"
+			if overlay == "fuse" {
+				fuse = "1"
+			}
+			env.Setenv("FUSE_DAEMONS", fuse)
 			conf := filepath.Join(env.WorkDir, "config", "box")
 			if err := os.MkdirAll(conf, 0o700); err != nil {
 				return err

@@ -380,7 +380,8 @@ if ((PROFILE_RUNS > 0)); then
 		u_main_main main.main
 		u_runcmd_run 'main.(*runCmd).Run'
 		u_run_run github.com/box-run/box/run.Run
-		u_userns_start github.com/box-run/box/userns.Start
+		u_prestart github.com/box-run/box/run/prestart.speculative
+		u_userns_begin github.com/box-run/box/userns.Begin
 		u_pid1_init github.com/box-run/box/run/pid1.init.0
 		u_setup_rootfs github.com/box-run/box/run/pid1.setupRootfs
 		u_mount_dev github.com/box-run/box/run/pid1.mountDev
@@ -421,6 +422,7 @@ PYEOF
 		syscalls:sys_enter_clone syscalls:sys_exit_clone syscalls:sys_enter_clone3 syscalls:sys_exit_clone3 \
 		syscalls:sys_enter_symlinkat syscalls:sys_enter_mount syscalls:sys_enter_fsopen \
 		syscalls:sys_enter_pivot_root syscalls:sys_exit_umount syscalls:sys_exit_waitid \
+		syscalls:sys_enter_unshare syscalls:sys_exit_unshare \
 		syscalls:sys_exit_wait4 syscalls:sys_enter_renameat syscalls:sys_enter_renameat2 \
 		syscalls:sys_enter_exit_group syscalls:sys_enter_execve boxbench:*; do
 		echo "$e" >>"$T/set_event"
@@ -693,6 +695,8 @@ def phases(text):
                 iprobes[name].append(t)
             elif name == "sys_pivot_root":
                 P["pivot"] = t
+            elif name == "sys_unshare":
+                P.setdefault("unshare_exit" if rest.startswith("->") else "unshare_enter", t)
             elif name == "sched_process_exit" and pid == init:
                 P["init_exit"] = t
     if init is None:
@@ -720,26 +724,25 @@ def phases(text):
 print(f"## Where the milliseconds go: kernel trace (tracefs), medians of {prof} runs, ms\n")
 print("One traced run is cut at kernel events (execve, clone, exec of init, pivot_root, exec and exit of the "
       "workload, the host's wait, exit) and at uprobes on the entry of box's own functions (runtime.main, "
-      "main.main, runCmd.Run, run.Run, userns.Start, setupRootfs, mountDev, execWorkload, Containers.Remove). "
+      "main.main, prestart.speculative, runCmd.Run, run.Run, userns.Begin, setupRootfs, mountDev, execWorkload, Containers.Remove). "
       "The traced binary is the same build with its symbol table kept (box-sym). No ptrace; a handful of events "
       "per run. Each phase is the median over the runs, so the phases need not add up exactly to the total.\n")
 spans = [
     ("host: execve(2) of box (kernel loads the static binary)", "exec_enter", "E0"),
     ("host: Go runtime start (to runtime.main)", "E0", "u_rt_main"),
-    ("host: package initialisers (runtime.main → main.main)", "u_rt_main", "u_main_main"),
+    ("host: package initialisers until package prestart's (runtime.main → prestart)", "u_rt_main", "u_prestart"),
+    ("host: prestart: id mapping, pipes and sockets, os/exec until clone(2)", "u_prestart", "clone_enter"),
+    ("clone(2) of init: new user, mount, pid, uts, ipc namespaces (not the network's: init makes it)", "clone_enter", "clone_exit"),
+    ("host: the other package initialisers, beside init's start (clone → main.main)", "clone_exit", "u_main_main"),
     ("host: CLI parsing, kong (main.main → runCmd.Run)", "u_main_main", "u_runcmd_run"),
     ("host: prepare: open store, image lookup, config, id mapping, spec (→ run.Run)", "u_runcmd_run", "u_run_run"),
-    ("host: pipes and sockets for init (the container's directory is made while init starts) (→ userns.Start)", "u_run_run", "u_userns_start"),
-    ("host: os/exec start until clone(2) is entered", "u_userns_start", "clone_enter"),
-    ("clone(2) of init: new user, mount, pid, net, uts, ipc namespaces", "clone_enter", "clone_exit"),
+    ("host: run.Run: the container's directory and record, the spec, until init mounts (→ init's setupRootfs)", "u_run_run", "iu_setup_rootfs"),
     ("id maps (single mapping) + execve of init", "clone_exit", "init_exec1"),
-    ("subuid: init #1 Go start, newuidmap + newgidmap, re-exec (total)", "init_exec1", "init_exec_last"),
-    ("  of which: init #1 runtime start + package init (→ pid1 init)", "init_exec1", "i1u_pid1_init"),
-    ("  of which: newuidmap + newgidmap, at once (first fork → last exit)", "helpers_first_fork", "helpers_last_exit"),
-    ("  of which: last helper exit → re-exec of init", "helpers_last_exit", "init_exec_last"),
+    ("subuid: newuidmap + newgidmap, at once, beside init's start (first fork → last exit)", "helpers_first_fork", "helpers_last_exit"),
     ("init: Go runtime start (exec → runtime.main)", "init_exec_last", "iu_rt_main"),
     ("init: package initialisers until pid1's, which runs the stage (runtime.main → pid1 init)", "iu_rt_main", "iu_pid1_init"),
-    ("init: handshake, read spec (pid1 init → setupRootfs)", "iu_pid1_init", "iu_setup_rootfs"),
+    ("init: wait for the spec, read it (pid1 init → setupRootfs)", "iu_pid1_init", "iu_setup_rootfs"),
+    ("  beside it, on another thread: unshare(2) of the network namespace", "unshare_enter", "unshare_exit"),
     ("init: make / private, overlay mount, /proc, /sys (→ mountDev)", "iu_setup_rootfs", "iu_mount_dev"),
     ("init: /dev (tmpfs, 6 binds, devpts, shm, mqueue), /etc binds, hostname (→ pivot_root)", "iu_mount_dev", "pivot"),
     ("init: pivot_root, detach old root, user, caps (→ execWorkload)", "pivot", "iu_exec_workload"),

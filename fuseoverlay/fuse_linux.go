@@ -25,6 +25,11 @@ func mountFuse(o Options) error {
 	if err != nil {
 		return fmt.Errorf("mounting fuse-overlayfs at %q: %w", o.Target, err)
 	}
+	if o.BeforeFuse != nil {
+		if err := o.BeforeFuse(); err != nil {
+			return err
+		}
+	}
 	data, err := fuseData(topFirst(o.Lower), o.Upper, o.Work, o.Volatile)
 	if err != nil {
 		return &os.PathError{Op: "mount fuse-overlayfs", Path: o.Target, Err: err}

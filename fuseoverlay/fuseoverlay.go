@@ -76,6 +76,12 @@ type Options struct {
 	// does a new kernel release; a cache that cannot be written only costs
 	// a probe next time.
 	CacheFile string
+	// BeforeFuse, if set, runs on the calling thread before fuse-overlayfs
+	// is started, and an error from it is Mount's. box's init uses it to
+	// move that thread into the container's network namespace first, so
+	// that the daemon, which stays in the container's pid namespace, is not
+	// left in the host's.
+	BeforeFuse func() error
 }
 
 // Mount stacks o.Lower at o.Target using mode and returns the mode it

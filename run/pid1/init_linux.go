@@ -76,24 +76,16 @@ func Init() int {
 		readyFile.Write([]byte{1})
 		close(early.caught)
 	}()
-	makeNetns := os.Getenv(NetnsEnv) == "1"
-	var err error
-	if makeNetns {
-		// On the main thread, which sets the container up and execs the
-		// workload; while box still starts.
-		if err = unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			err = fmt.Errorf("creating the network namespace: %w", err)
-		}
+	var ns *netns
+	if os.Getenv(NetnsEnv) == "1" {
+		ns = makeNetns() // while the spec comes and the layers are stacked
 	}
-	var spec *Spec
-	if err == nil {
-		spec, err = readSpec()
-	}
-	if err == nil && makeNetns && spec.StaysPID1() {
+	spec, err := readSpec()
+	if err == nil && ns != nil && spec.StaysPID1() {
 		err = errors.New("internal error: init was started without a network namespace for a container whose init stays as PID 1")
 	}
 	if err == nil {
-		err = initContainer(spec, early, makeNetns)
+		err = initContainer(spec, early, ns)
 	}
 	var ie *initError
 	code := 125
@@ -145,9 +137,8 @@ func trace(spec *Spec, step string) {
 	}
 }
 
-// With syncNet the network is set up on the calling (main) thread, the only
-// one in the container's network namespace (see NetnsEnv).
-func initContainer(spec *Spec, early *earlySignals, syncNet bool) error {
+// With ns, init makes the network namespace (see NetnsEnv).
+func initContainer(spec *Spec, early *earlySignals, ns *netns) error {
 	trace(spec, "spec read")
 	if !spec.Stdin {
 		// The caller's stdin is for -i only (box may pass it before it
@@ -163,17 +154,22 @@ func initContainer(spec *Spec, early *earlySignals, syncNet bool) error {
 	}
 	// The network comes up while the mounts are made.
 	netDone := make(chan error, 1)
-	if syncNet {
-		netDone <- setupNetwork(spec)
+	if ns != nil {
+		ns.start(spec)
 	} else {
 		go func() { netDone <- setupNetwork(spec) }()
 	}
-	root, err := setupRootfs(spec)
+	root, err := setupRootfs(spec, ns)
 	if err != nil {
 		return err
 	}
 	trace(spec, "mounts done")
-	if err := <-netDone; err != nil {
+	if ns != nil {
+		err = ns.join()
+	} else {
+		err = <-netDone
+	}
+	if err != nil {
 		return err
 	}
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {

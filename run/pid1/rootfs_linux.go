@@ -144,7 +144,10 @@ func fdPath(fd int) string { return fmt.Sprintf("/proc/self/fd/%d", fd) }
 
 // setupRootfs stacks the image and mounts everything the container sees,
 // in the order of the design: overlay, /proc, /sys, /dev, volumes, /etc files.
-func setupRootfs(spec *Spec) (string, error) {
+//
+// With ns (init makes the network namespace), the calling thread joins it
+// before sysfs and before a fuse-overlayfs daemon is started.
+func setupRootfs(spec *Spec, ns *netns) (string, error) {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return "", &os.PathError{Op: "make mounts private", Path: "/", Err: err}
 	}
@@ -153,12 +156,13 @@ func setupRootfs(spec *Spec) (string, error) {
 		return "", err
 	}
 	_, err := fuseoverlay.Mount(spec.Overlay, fuseoverlay.Options{
-		Lower:     spec.Layers,
-		Upper:     filepath.Join(spec.Dir, "upper"),
-		Work:      filepath.Join(spec.Dir, "work"),
-		Target:    target,
-		Volatile:  spec.Volatile,
-		CacheFile: spec.OverlayCache,
+		Lower:      spec.Layers,
+		Upper:      filepath.Join(spec.Dir, "upper"),
+		Work:       filepath.Join(spec.Dir, "work"),
+		Target:     target,
+		Volatile:   spec.Volatile,
+		CacheFile:  spec.OverlayCache,
+		BeforeFuse: ns.join,
 	})
 	if err != nil {
 		return "", fmt.Errorf("stacking layers: %w", err)
@@ -171,6 +175,9 @@ func setupRootfs(spec *Spec) (string, error) {
 
 	const nsd = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	if err := r.mount("proc", "/proc", "proc", nsd, "", false, true); err != nil {
+		return "", err
+	}
+	if err := ns.join(); err != nil {
 		return "", err
 	}
 	if err := mountSys(r, spec); err != nil {
