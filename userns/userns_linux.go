@@ -3,6 +3,7 @@
 package userns
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -202,27 +203,26 @@ func Begin(cmd *exec.Cmd, m Mapping, extraFlags uintptr) (finish func() error, e
 		sock.Close()
 		return nil, startError(err)
 	}
+	// The two helpers write independent files: they run at once, and
+	// start here, since each is a fork and exec of a setuid binary.
+	pid := cmd.Process.Pid
+	uid, gid := startHelper(newuidmapCmd, pid, m.UIDs), startHelper(newgidmapCmd, pid, m.GIDs)
 	return func() error {
 		defer sock.Close()
-		return mapHelper(cmd, m, sock)
+		return mapHelper(cmd, uid, gid, sock)
 	}, nil
 }
 
-// mapHelper writes the maps of a helper mapping with newuidmap and
-// newgidmap and completes the handshake on sock.
-func mapHelper(cmd *exec.Cmd, m Mapping, sock *os.File) error {
+// mapHelper waits for newuidmap and newgidmap to write the maps and
+// completes the handshake on sock.
+func mapHelper(cmd *exec.Cmd, uid, gid *helper, sock *os.File) error {
 	fail := func(err error) error {
 		cmd.Process.Kill()
 		cmd.Wait()
 		return err
 	}
-	pid := cmd.Process.Pid
-	// The two helpers write independent files: run them at once, since each
-	// is a fork and exec of a setuid binary on the start-up path.
-	gidErr := make(chan error, 1)
-	go func() { gidErr <- runHelper(newgidmapCmd, pid, m.GIDs) }()
-	uerr := runHelper(newuidmapCmd, pid, m.UIDs)
-	if gerr := <-gidErr; uerr == nil {
+	uerr, gerr := uid.wait(), gid.wait()
+	if uerr == nil {
 		uerr = gerr
 	}
 	if uerr != nil {
@@ -262,22 +262,41 @@ func startError(err error) error {
 	return fmt.Errorf("starting user namespace child: %w", err)
 }
 
-// runHelper runs newuidmap or newgidmap: "PID ID LOWERID COUNT..." per
+// helper is a run of newuidmap or newgidmap: "PID ID LOWERID COUNT..." per
 // newuidmap(1), where ID is inside the namespace and LOWERID outside.
-func runHelper(name string, pid int, maps []IDMap) error {
-	args := []string{strconv.Itoa(pid)}
+type helper struct {
+	name string
+	args []string
+	cmd  *exec.Cmd
+	out  bytes.Buffer
+	err  error // from Start
+}
+
+func startHelper(name string, pid int, maps []IDMap) *helper {
+	h := &helper{name: name, args: []string{strconv.Itoa(pid)}}
 	for _, e := range maps {
-		args = append(args, strconv.Itoa(e.ContainerID), strconv.Itoa(e.HostID), strconv.Itoa(e.Size))
+		h.args = append(h.args, strconv.Itoa(e.ContainerID), strconv.Itoa(e.HostID), strconv.Itoa(e.Size))
 	}
-	out, err := exec.Command(name, args...).CombinedOutput()
+	h.cmd = exec.Command(name, h.args...)
+	h.cmd.Stdout, h.cmd.Stderr = &h.out, &h.out
+	h.err = h.cmd.Start()
+	return h
+}
+
+// wait waits for the helper and explains a failure.
+func (h *helper) wait() error {
+	err := h.err
+	if err == nil {
+		err = h.cmd.Wait()
+	}
 	if err == nil {
 		return nil
 	}
-	msg := strings.TrimSpace(string(out))
+	msg := strings.TrimSpace(h.out.String())
 	if msg != "" {
 		msg = ": " + msg
 	}
-	return fmt.Errorf("running %s %s: %w%s; hint: %s", name, strings.Join(args, " "), err, msg, helperHint(name))
+	return fmt.Errorf("running %s %s: %w%s; hint: %s", h.name, strings.Join(h.args, " "), err, msg, helperHint(h.name))
 }
 
 // helperHint guesses why a helper failed. newuidmap(1) needs to run with
