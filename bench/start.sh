@@ -594,9 +594,18 @@ for u in users:
                 m = re.match(r"init (\S+) @([\d.]+) ms, ([\d.]+) ms clock, (\d+) bytes, (\d+) allocs", l)
                 if not m:
                     continue
+                at = float(m.group(2))
                 if m.group(1) == "internal/bytealg" or not procs:
-                    procs.append({"clock": 0.0, "allocs": 0, "main": 0.0})
-                p = procs[-1]
+                    procs.append({"clock": 0.0, "allocs": 0, "main": 0.0, "last": 0.0})
+                    p = procs[-1]
+                else:
+                    # The prestarted init runs its initialisers while box
+                    # still runs its own, and both write to one stderr: a
+                    # line belongs to the process whose clock (each counts
+                    # from its own start) it continues most closely.
+                    fits = [q for q in procs if q["last"] <= at]
+                    p = max(fits, key=lambda q: q["last"]) if fits else procs[-1]
+                p["last"] = at
                 p["clock"] += float(m.group(3))
                 p["allocs"] += int(m.group(5))
                 p["main"] = max(p["main"], float(m.group(2)) + float(m.group(3)))
