@@ -7,18 +7,20 @@
 // its flags or resolved the image. A Go program runs every package
 // initialiser before main, about 150 for box (the registry client, TLS,
 // gVisor's netstack, the CLI), and then box parses its flags and reads the
-// store: about 2.5 ms on the benchmark machine. init's own start takes
+// store: about 4 ms on the benchmark machine. init's own start takes
 // about as long (the clone, the id maps, a Go runtime start, its own
 // initialisers) and used to follow it. Started here, as soon as the
-// packages this one imports are initialised, it runs on the other core
-// meanwhile. run.Run takes the prestarted init if it was started the way
+// packages this one imports are initialised (after about 80 of those
+// initialisers), it runs on the other core meanwhile (docs/BENCHMARKS.md,
+// Start-up, has the measurements). run.Run takes the prestarted init if it was started the way
 // the container needs (see Fits) and ends it otherwise; so does box when it
 // never gets that far (a bad flag, --help, a failed pull).
 //
 // The speculative start makes every choice that flags would: a network
 // namespace (anything but --network host), stdin passed on (init replaces
 // it with /dev/null unless -i), and the sockets for a tty, the slirp
-// network and published ports, which init closes when unused. Its network
+// network and published ports, which init ignores when unused (they are
+// close-on-exec: the workload never has them). Its network
 // namespace is made by init itself (see pid1.NetnsEnv): in clone(2) that
 // costs about a millisecond of the cloning thread, box's main thread here.
 // That only fits a container whose init execs the workload, so a quick
