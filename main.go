@@ -102,7 +102,6 @@ func runCLI(args []string) int {
 		kong.Description("Rootless containers in one binary: no daemon, no setuid helper."),
 		kong.UsageOnError(),
 		kong.Exit(func(code int) { panic(exitCode(code)) }),
-		kong.Vars{"version": versionString()},
 	)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "box: %v\n", err)

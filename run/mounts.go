@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/box-run/box/run/pid1"
 )
@@ -208,12 +209,15 @@ func mountTarget(p string) (string, error) {
 	return p, nil
 }
 
-var sizeRE = regexp.MustCompile(`^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$`)
+// sizeRE is compiled on first use: box run's start-up does not need it.
+var sizeRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$`)
+})
 
 // parseSize reads a size like docker's RAMInBytes: "64m", "1.5G", "512KiB";
 // units are powers of 1024.
 func parseSize(s string) (int64, error) {
-	m := sizeRE.FindStringSubmatch(s)
+	m := sizeRE().FindStringSubmatch(s)
 	if m == nil {
 		return 0, fmt.Errorf("invalid size %q", s)
 	}
