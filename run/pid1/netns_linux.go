@@ -5,13 +5,14 @@ import (
 	"os"
 	"runtime"
 
+	"github.com/box-run/box/slirp/tap"
 	"golang.org/x/sys/unix"
 )
 
 // netns is the container's network namespace while init makes it (see
-// NetnsEnv). A goroutine locked to a thread of its own unshares it and,
-// once the spec is there, brings the network up in it, while the main
-// thread reads the spec and stacks the layers; the main thread joins it
+// NetnsEnv). A goroutine locked to a thread of its own unshares it, brings
+// lo up and, once the spec is there, the slirp network's TAP, while the
+// main thread reads the spec and stacks the layers; the main thread joins it
 // (setns) before anything that must see it: sysfs, which shows the
 // namespace's devices, a fuse-overlayfs daemon, the workload. Both steps
 // take the kernel's rtnl lock, which the teardown of earlier containers'
@@ -42,7 +43,15 @@ func makeNetns() *netns {
 			return
 		}
 		n.fd = fd
-		n.done <- setupNetwork(<-n.spec)
+		// lo comes up before the spec does; the spec can only add a TAP
+		// (a network of init's own is never "host").
+		loErr := tap.LoopbackUp()
+		spec := <-n.spec
+		if loErr != nil || spec.Network == "none" {
+			n.done <- loErr
+			return
+		}
+		n.done <- setupNetwork(spec)
 	}()
 	return n
 }
