@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -61,19 +62,21 @@ func cmdPty(ts *testscript.TestScript, neg bool, args []string) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	ts.Check(cmd.Start())
 	slave.Close()
+	var bg sync.WaitGroup // uses of master: done before the deferred Close
+	defer bg.Wait()
 	if args[1] != "-" {
 		input, err := os.ReadFile(ts.MkAbs(args[1]))
 		ts.Check(err)
-		go func() {
+		bg.Go(func() {
 			time.Sleep(300 * time.Millisecond) // let the container start reading
 			master.Write(input)
-		}()
+		})
 	}
 	if resize != "" {
-		go func() {
+		bg.Go(func() {
 			time.Sleep(time.Second)
 			setSize(master, resize)
-		}()
+		})
 	}
 	var out bytes.Buffer
 	io.Copy(&out, master) // until EIO: every process on the terminal is gone

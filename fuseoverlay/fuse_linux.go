@@ -27,7 +27,9 @@ func mountFuse(o Options) error {
 	}
 	if o.BeforeFuse != nil {
 		if err := o.BeforeFuse(); err != nil {
-			return err
+			// Not this mode's failure: Auto must not move on to another
+			// mode (and cache it).
+			return stateError{err}
 		}
 	}
 	data, err := fuseData(topFirst(o.Lower), o.Upper, o.Work, o.Volatile)

@@ -77,7 +77,8 @@ type Options struct {
 	// a probe next time.
 	CacheFile string
 	// BeforeFuse, if set, runs on the calling thread before fuse-overlayfs
-	// is started, and an error from it is Mount's. box's init uses it to
+	// is started, and an error from it is Mount's (Auto tries no other
+	// mode after it). box's init uses it to
 	// move that thread into the container's network namespace first, so
 	// that the daemon, which stays in the container's pid namespace, is not
 	// left in the host's.

@@ -263,7 +263,7 @@ func Run(o Options) (status int, err error) {
 	}
 	started = true
 	done := make(chan struct{})
-	if netSock != nil {
+	if spec.Network == "slirp" {
 		ctx, stop := context.WithCancel(context.Background())
 		defer stop()
 		go serveNet(ctx, netSock, o.Net, o.Log)

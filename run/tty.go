@@ -17,17 +17,21 @@ import (
 // container never sees a host pty, and the host side relays bytes and size.
 type ttyHost struct {
 	parent, child *os.File // SOCK_SEQPACKET pair; child goes to init as fd 4
-	master        *os.File
 	stdin         bool
 	out           io.Writer // where the container's terminal output goes
-	restore       func()
 	copied        sync.WaitGroup
+
+	mu      sync.Mutex // master and restore: set by serve, used by signals and close
+	master  *os.File
+	restore func()
 }
 
 // newTTYHost is the host's side of a tty over the socket pair parent,
 // child (child goes to init).
 func newTTYHost(parent, child *os.File, stdin bool, out io.Writer) *ttyHost {
-	return &ttyHost{parent: parent, child: child, stdin: stdin, out: out, restore: func() {}}
+	t := &ttyHost{parent: parent, child: child, stdin: stdin, out: out, restore: func() {}}
+	t.copied.Add(1) // done when the output copy ends, or serve gets no master
+	return t
 }
 
 // serve receives the master, sizes it, lets init go on, and relays I/O.
@@ -35,18 +39,20 @@ func (t *ttyHost) serve(pid int, done chan struct{}, warn io.Writer) {
 	t.child.Close()
 	master, err := pid1.RecvFD(t.parent)
 	if err != nil {
+		t.copied.Done()
 		return // init failed before allocating the tty; it says why
 	}
+	t.mu.Lock()
 	t.master = master
-	t.resize()
 	if term.IsTerminal(int(os.Stdin.Fd())) && t.stdin {
 		if st, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
 			t.restore = func() { term.Restore(int(os.Stdin.Fd()), st) }
 		}
 	}
+	t.mu.Unlock()
+	t.resize()
 	// Init waits for this byte so the workload starts with the right size.
 	t.parent.Write([]byte{1})
-	t.copied.Add(1)
 	go func() {
 		defer t.copied.Done()
 		io.Copy(t.out, master) // ends with EIO once the container's side is closed
@@ -62,6 +68,8 @@ func (t *ttyHost) serve(pid int, done chan struct{}, warn io.Writer) {
 
 // resize copies the caller's terminal size to the container's pty.
 func (t *ttyHost) resize() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.master == nil {
 		return
 	}
@@ -84,6 +92,8 @@ func (t *ttyHost) drain() {
 }
 
 func (t *ttyHost) close() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.restore()
 	t.parent.Close()
 	if t.master != nil {

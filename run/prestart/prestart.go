@@ -19,14 +19,14 @@
 // The speculative start makes every choice that flags would: a network
 // namespace (anything but --network host), stdin passed on (init replaces
 // it with /dev/null unless -i), and the sockets for a tty, the slirp
-// network and published ports, which init ignores when unused (they are
-// close-on-exec: the workload never has them). Its network
+// network and published ports, which init ignores when unused (init marks
+// every descriptor above 2 close-on-exec: the workload never has them). Its network
 // namespace is made by init itself (see pid1.NetnsEnv): in clone(2) that
 // costs about a millisecond of the cloning thread, box's main thread here.
 // That only fits a container whose init execs the workload, so a quick
 // look at the arguments skips the speculation where it cannot fit (-d,
-// --network host, --init, -p, keep-id). The look does not parse: a false
-// hit only costs the speed-up, a miss only the wasted start, never
+// --network host, --init, -p, keep-id). The look does not parse: a wrong
+// guess either way costs time (a wasted start, or the speed-up), never
 // correctness, which Fits decides on the parsed flags.
 package prestart
 
@@ -34,6 +34,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 
 	"github.com/box-run/box/run/pid1"
@@ -121,10 +122,14 @@ func New(c Config) (l *Launch, err error) {
 
 // Command re-executes box as stage. argv[0] stays "box": the test binary
 // dispatches on it.
+// The stage's environment is box's, without box's own stage variables: a
+// caller's cannot steer it.
 func Command(stage string, args ...string) *exec.Cmd {
 	cmd := exec.Command("/proc/self/exe", args...)
 	cmd.Args = append([]string{"box"}, args...)
-	cmd.Env = append(os.Environ(), pid1.StageEnv+"="+stage)
+	cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, pid1.StageEnv+"=") || strings.HasPrefix(kv, pid1.NetnsEnv+"=")
+	}), pid1.StageEnv+"="+stage)
 	return cmd
 }
 
@@ -186,9 +191,7 @@ func (l *Launch) Abort() {
 	}
 	var started bool
 	if l.starting != nil {
-		if started = l.wait() == nil; !started {
-			return // closed by speculative, or never made
-		}
+		started = l.wait() == nil
 	} else {
 		started = l.Cmd.Process != nil
 	}
@@ -233,6 +236,9 @@ func init() {
 	if os.Getenv(pid1.StageEnv) != "" || !speculate(os.Args[1:]) {
 		return
 	}
+	// main does this first thing too; the processes started here come
+	// before main (see main.go).
+	pid1.CloseOnExecFrom3()
 	early = speculative()
 }
 

@@ -1,6 +1,7 @@
 package prestart
 
 import (
+	"errors"
 	"os"
 	"testing"
 
@@ -32,7 +33,7 @@ func TestSpeculate(t *testing.T) {
 		{[]string{"run", "--publish=8080:80", "nginx"}, false},
 		{[]string{"run", "-P", "nginx"}, false},
 		{[]string{"run", "--userns=keep-id", "alpine"}, false},
-		{[]string{"run", "alpine", "ls", "-d", "/"}, false}, // a false hit: only slower
+		{[]string{"run", "alpine", "ls", "-d", "/"}, false}, // a wrong guess: only slower
 	} {
 		if got := speculate(c.args); got != c.want {
 			t.Errorf("speculate(%q) = %v, want %v", c.args, got, c.want)
@@ -71,6 +72,15 @@ func TestFits(t *testing.T) {
 	} {
 		if got := c.l.Fits(c.c, c.m); got != c.want {
 			t.Errorf("%d: Fits(%+v) = %v, want %v", i, c.c, got, c.want)
+		}
+	}
+	// A speculative launch whose start failed fits nothing, and says so
+	// to every caller.
+	failed := &Launch{cfg: spec.cfg, mapping: m.String(), starting: make(chan error, 1)}
+	failed.starting <- errors.New("newuidmap failed")
+	for range 2 {
+		if failed.Fits(Config{Network: "none", Out: out, ErrOut: errOut}, m) {
+			t.Error("a launch whose start failed fits")
 		}
 	}
 }
