@@ -44,6 +44,11 @@ var gatewayMAC = tcpip.LinkAddress([]byte{0x02, 0x62, 0x6f, 0x78, 0x00, 0x01})
 // tap's descriptor, switched to non-blocking mode (which the caller's file
 // shares), and does not close tap. When it returns, every flow it proxied
 // has been closed.
+//
+// The netstack is built when the container sends its first frame (with
+// published UDP ports, which wait for the host's traffic, at once): a
+// container that never uses its network, or ends before its kernel sends
+// anything, costs no netstack.
 func Serve(ctx context.Context, tap *os.File, cfg Config) error {
 	cfg = cfg.withDefaults()
 	if err := cfg.check(); err != nil {
@@ -58,6 +63,9 @@ func Serve(ctx context.Context, tap *os.File, cfg Config) error {
 		return err
 	}
 	defer unix.Close(fd)
+	if len(cfg.UDPPorts) == 0 && !firstFrame(ctx, fd) {
+		return nil // the container never used its network
+	}
 
 	linkDone := make(chan tcpip.Error, 1)
 	ep, err := fdbased.New(&fdbased.Options{
@@ -119,6 +127,44 @@ func Serve(ctx context.Context, tap *os.File, cfg Config) error {
 
 // dupFD returns a non-blocking duplicate of f's descriptor, for the
 // netstack's own polling reader. (f.Fd() would switch f to blocking mode.)
+// firstFrame waits until the TAP fd has a frame to read (true) or ctx is
+// done (false). If it cannot wait, it says true: the caller builds the
+// netstack at once.
+func firstFrame(ctx context.Context, fd int) bool {
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if err != nil {
+		return true
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		select {
+		case <-ctx.Done():
+			unix.Write(efd, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+		case <-done:
+		}
+	})
+	defer func() {
+		close(done)
+		wg.Wait() // efd stays open until nothing can write to it
+		unix.Close(efd)
+	}()
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(efd), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(fds, -1); err == unix.EINTR {
+			continue
+		} else if err != nil {
+			return true
+		}
+		if fds[1].Revents != 0 {
+			return false
+		}
+		if fds[0].Revents != 0 {
+			return true
+		}
+	}
+}
+
 func dupFD(f *os.File) (int, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
