@@ -462,34 +462,14 @@ done
 	echo "load_after=$(cat "$RES/load-after.txt")"
 } >"$RES/machine.txt"
 
-python3 - "$RES" "$ROUNDS" "$WARMUP" "$SUB_USER" "$NOSUB_USER" "$IDLE_SECS" >"$RES/summary.md" <<'EOF'
+PYTHONPATH="$REPO/bench" python3 - "$RES" "$ROUNDS" "$WARMUP" "$SUB_USER" "$NOSUB_USER" "$IDLE_SECS" >"$RES/summary.md" <<'EOF'
 import collections, statistics, sys
+from benchstats import load_runs, med, print_machine, q
 res, rounds, warmup, sub, nosub, idle = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
 users = [sub, nosub]
 
-def q(xs, p):
-    xs = sorted(xs)
-    if len(xs) == 1:
-        return xs[0]
-    k = (len(xs) - 1) * p
-    i = int(k)
-    return xs[i] + (xs[min(i + 1, len(xs) - 1)] - xs[i]) * (k - i)
-
-def med(xs):
-    return statistics.median(xs) if xs else float("nan")
-
-machine = dict(l.rstrip("\n").split("=", 1) for l in open(f"{res}/machine.txt") if "=" in l)
-print("## Machine and versions\n")
-for k, v in machine.items():
-    print(f"- {k}: {v}")
-print()
-
-rows = [l.rstrip("\n").split("\t") for l in open(f"{res}/runs.tsv")][1:]
-by = collections.defaultdict(list)
-cpu = collections.defaultdict(list)
-for r in rows:
-    by[(r[1], r[2])].append(float(r[3]))
-    cpu[(r[1], r[2])].append(float(r[4]))
+print_machine(res)
+by, cpu = load_runs(res)
 order = ["box-slirp", "box-none", "podman", "box-version"]
 label = {"box-slirp": "`box exec` (slirp container)", "box-none": "`box exec` (--network none container)",
          "podman": "`podman exec`", "box-version": "`box version` (reference)"}

@@ -1,15 +1,17 @@
 # bench/lib.sh — shell pieces the benchmark scripts share (sourced, not run).
 #
 # Callers set U (per-user work dirs: U/USER/{run,storage.conf,...}) before
-# using as_user; BENCH_DIR, RES, PORT, REF and MKIMAGE for serve_image; USERS,
+# using as_user; BENCH_DIR, RES and PORT for serve_registry, and REF and
+# MKIMAGE for serve_image; USERS,
 # REPO, WARMUP and ROUNDS for timed_rounds; and define say and die.
 
 # install_missing CMD:PACKAGE...: apt-get install the packages whose command
-# is not on PATH (an apt-get update first only if the install fails).
+# is not on PATH (an apt-get update first only if the install fails); an
+# empty CMD (:PACKAGE) installs PACKAGE whatever is on PATH.
 install_missing() {
 	local need=() p
 	for p in "$@"; do
-		command -v "${p%%:*}" >/dev/null 2>&1 || need+=("${p#*:}")
+		[[ -n ${p%%:*} ]] && command -v "${p%%:*}" >/dev/null 2>&1 || need+=("${p#*:}")
 	done
 	((${#need[@]})) || return 0
 	say "installing ${need[*]}"
@@ -70,36 +72,42 @@ timed_rounds() {
 	for u in "${USERS[@]}"; do grep -v $'^-' "$U/$u/runs.tsv" >>"$RES/runs.tsv" || true; done
 }
 
-# serve_image ROOTFS: a docker-registry on 127.0.0.1:PORT (plain HTTP, its
-# data in BENCH_DIR/registry; REG_PID is its pid, for the caller's clean-up)
-# holding ROOTFS as the one-layer image REF, pushed with MKIMAGE.
-serve_image() {
-	local i
+# serve_registry: a docker-registry on 127.0.0.1:PORT, its data in
+# BENCH_DIR/registry, REG_PID its pid (for the caller's clean-up). Plain
+# HTTP, or with REG_TLS=1 TLS with a self-signed certificate for 127.0.0.1
+# made there once (clients then skip verification). Dies if PORT is taken.
+serve_registry() {
+	local i scheme=http tls=""
 	REG=$BENCH_DIR/registry
 	mkdir -p "$REG"
-	cat >"$REG/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $REG/data
-http:
-  addr: 127.0.0.1:$PORT
-EOF
-	if curl -s -o /dev/null "http://127.0.0.1:$PORT/v2/" 2>/dev/null; then
-		die "port $PORT is in use (set BENCH_PORT)"
+	if [[ ${REG_TLS:-0} == 1 ]]; then
+		scheme=https
+		if [[ ! -f $REG/cert.pem ]]; then
+			openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=127.0.0.1 \
+				-addext subjectAltName=IP:127.0.0.1 -keyout "$REG/key.pem" -out "$REG/cert.pem" 2>/dev/null ||
+				die "openssl could not make the registry's certificate"
+		fi
+		tls=$'\n  tls:\n    certificate: '"$REG/cert.pem"$'\n    key: '"$REG/key.pem"
+	fi
+	printf '%s\n' "version: 0.1" "log:" "  level: error" "  accesslog:" "    disabled: true" \
+		"storage:" "  filesystem:" "    rootdirectory: $REG/data" "http:" "  addr: 127.0.0.1:$PORT$tls" >"$REG/config.yml"
+	if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+		die "port $PORT on 127.0.0.1 is in use (set BENCH_PORT)"
 	fi
 	docker-registry serve "$REG/config.yml" >"$RES/registry.log" 2>&1 &
 	REG_PID=$!
 	for i in $(seq 100); do
-		curl -s -o /dev/null "http://127.0.0.1:$PORT/v2/" && break
+		curl -sk -o /dev/null "$scheme://127.0.0.1:$PORT/v2/" && break
 		kill -0 "$REG_PID" 2>/dev/null || die "docker-registry died: $(cat "$RES/registry.log")"
 		((i < 100)) || die "docker-registry does not answer on 127.0.0.1:$PORT"
 		sleep 0.1
 	done
+}
+
+# serve_image ROOTFS: serve_registry (plain HTTP) holding ROOTFS as the
+# one-layer image REF, pushed with MKIMAGE.
+serve_image() {
+	serve_registry
 	say "pushing $REF"
 	"$MKIMAGE" -cache "$BENCH_DIR/blobs" -ref "$REF" -insecure "$1=/" >"$RES/mkimage.log" 2>&1 ||
 		die "mkimage failed: $(tail -5 "$RES/mkimage.log")"

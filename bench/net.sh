@@ -105,19 +105,12 @@ grep -q "^$USR:" /etc/subuid && grep -q "^$USR:" /etc/subgid ||
 	die "$USR has no range in /etc/subuid or /etc/subgid"
 
 # --- packages ---------------------------------------------------------------
-need=()
-for p in iperf3:iperf3 podman:podman runc:runc slirp4netns:slirp4netns newuidmap:uidmap \
-	docker-registry:docker-registry python3:python3 curl:curl setpriv:util-linux; do
-	command -v "${p%%:*}" >/dev/null 2>&1 || need+=("${p#*:}")
-done
-[[ -x /bin/busybox ]] && file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' || need+=(busybox-static)
-((PROFILE == 0)) || command -v perf >/dev/null 2>&1 || need+=(linux-perf)
-if ((${#need[@]})); then
-	say "installing ${need[*]}"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >/dev/null ||
-		{ apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >/dev/null; } ||
-		die "apt-get install ${need[*]} failed"
-fi
+. "$REPO/bench/lib.sh"
+pkgs=(iperf3:iperf3 podman:podman runc:runc slirp4netns:slirp4netns newuidmap:uidmap
+	docker-registry:docker-registry python3:python3 curl:curl setpriv:util-linux)
+[[ -x /bin/busybox ]] && file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' || pkgs+=(:busybox-static)
+((PROFILE == 0)) || pkgs+=(perf:linux-perf)
+install_missing "${pkgs[@]}"
 command -v go >/dev/null || die "no Go at /usr/local/go/bin"
 
 # --- work dir and clean-up --------------------------------------------------
@@ -238,36 +231,12 @@ chroot "$R" /usr/bin/iperf3 --version >"$RES/iperf3-version.txt" 2>&1 ||
 	die "iperf3 does not run in the rootfs: $(cat "$RES/iperf3-version.txt")"
 
 # --- registry and image -----------------------------------------------------
-REG=$BENCH_DIR/registry
-mkdir -p "$REG"
-cat >"$REG/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $REG/data
-http:
-  addr: 127.0.0.1:$PORT
-EOF
-for p in "$PORT" "$HOST_PORT" "$BOX_HP" "$PODMAN_HP" "$PODMAN_HP2"; do
+for p in "$HOST_PORT" "$BOX_HP" "$PODMAN_HP" "$PODMAN_HP2"; do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-		die "port $p on 127.0.0.1 is in use (set BENCH_PORT / IPERF_PORT)"
+		die "port $p on 127.0.0.1 is in use (set IPERF_PORT)"
 	fi
 done
-docker-registry serve "$REG/config.yml" >"$RES/registry.log" 2>&1 &
-REG_PID=$!
-for i in $(seq 100); do
-	curl -s -o /dev/null "http://127.0.0.1:$PORT/v2/" && break
-	kill -0 "$REG_PID" 2>/dev/null || die "docker-registry died: $(cat "$RES/registry.log")"
-	((i < 100)) || die "docker-registry does not answer on 127.0.0.1:$PORT"
-	sleep 0.1
-done
-say "pushing $REF"
-"$MKIMAGE" -cache "$BENCH_DIR/blobs" -ref "$REF" -insecure "$R=/" >"$RES/mkimage.log" 2>&1 ||
-	die "mkimage failed: $(tail -5 "$RES/mkimage.log")"
+serve_image "$R" # and BENCH_PORT's
 
 # --- tool configuration and pulls ---------------------------------------------
 cat >"$W/box.toml" <<EOF

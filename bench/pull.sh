@@ -84,18 +84,12 @@ UID_=$(id -u "$BENCH_USER")
 GID_=$(id -g "$BENCH_USER")
 
 # --- packages ---------------------------------------------------------------
-need=()
-for p in podman:podman ch-image:charliecloud docker-registry:docker-registry \
-	newuidmap:uidmap debootstrap:debootstrap openssl:openssl curl:curl \
-	/usr/bin/time:time strace:strace git:git; do
-	command -v "${p%%:*}" >/dev/null 2>&1 || need+=("${p#*:}")
-done
-/usr/bin/python3 -c 'import lark' 2>/dev/null || need+=(python3-lark)
-if ((${#need[@]})); then
-	say "installing ${need[*]}"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >/dev/null ||
-		{ apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y "${need[@]}" >/dev/null; }
-fi
+. "$REPO/bench/lib.sh"
+pkgs=(podman:podman ch-image:charliecloud docker-registry:docker-registry
+	newuidmap:uidmap debootstrap:debootstrap openssl:openssl curl:curl
+	/usr/bin/time:time strace:strace git:git)
+/usr/bin/python3 -c 'import lark' 2>/dev/null || pkgs+=(:python3-lark)
+install_missing "${pkgs[@]}"
 command -v go >/dev/null || die "no Go at /usr/local/go/bin"
 
 mkdir -p "$BENCH_DIR"
@@ -221,37 +215,7 @@ if [[ ! -f $SRC/app.done ]]; then
 fi
 
 # --- registry ---------------------------------------------------------------
-REG=$BENCH_DIR/registry
-mkdir -p "$REG"
-if [[ ! -f $REG/cert.pem ]]; then
-	openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=127.0.0.1 \
-		-addext subjectAltName=IP:127.0.0.1 -keyout "$REG/key.pem" -out "$REG/cert.pem" 2>/dev/null
-fi
-cat >"$REG/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $REG/data
-http:
-  addr: 127.0.0.1:$PORT
-  tls:
-    certificate: $REG/cert.pem
-    key: $REG/key.pem
-EOF
-if curl -sk -o /dev/null "https://127.0.0.1:$PORT/v2/" 2>/dev/null; then
-	die "port $PORT is in use (set BENCH_PORT)"
-fi
-docker-registry serve "$REG/config.yml" >"$RES/registry.log" 2>&1 &
-REG_PID=$!
-for i in $(seq 100); do
-	curl -sk -o /dev/null "https://127.0.0.1:$PORT/v2/" && break
-	kill -0 "$REG_PID" 2>/dev/null || die "docker-registry died: $(cat "$RES/registry.log")"
-	sleep 0.1
-done
+REG_TLS=1 serve_registry
 
 # --- build and push the image -----------------------------------------------
 CACHE=$BENCH_DIR/blobs

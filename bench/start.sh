@@ -475,34 +475,14 @@ fi
 	echo "load_after=$(cat "$RES/load-after.txt")"
 } >"$RES/machine.txt"
 
-python3 - "$RES" "$ROUNDS" "$WARMUP" "$SUB_USER" "$NOSUB_USER" "$PROFILE_RUNS" >"$RES/summary.md" <<'EOF'
+PYTHONPATH="$REPO/bench" python3 - "$RES" "$ROUNDS" "$WARMUP" "$SUB_USER" "$NOSUB_USER" "$PROFILE_RUNS" >"$RES/summary.md" <<'EOF'
 import collections, json, re, statistics, sys
+from benchstats import load_runs, med, print_machine, q
 res, rounds, warmup, sub, nosub, prof = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6])
 users = [sub, nosub]
 
-def q(xs, p):
-    xs = sorted(xs)
-    if len(xs) == 1:
-        return xs[0]
-    k = (len(xs) - 1) * p
-    i = int(k)
-    return xs[i] + (xs[min(i + 1, len(xs) - 1)] - xs[i]) * (k - i)
-
-def med(xs):
-    return statistics.median(xs) if xs else float("nan")
-
-machine = dict(l.rstrip("\n").split("=", 1) for l in open(f"{res}/machine.txt") if "=" in l)
-print("## Machine and versions\n")
-for k, v in machine.items():
-    print(f"- {k}: {v}")
-print()
-
-rows = [l.rstrip("\n").split("\t") for l in open(f"{res}/runs.tsv")][1:]
-by = collections.defaultdict(list)
-cpu = collections.defaultdict(list)
-for r in rows:
-    by[(r[1], r[2])].append(float(r[3]))
-    cpu[(r[1], r[2])].append(float(r[4]))
+print_machine(res)
+by, cpu = load_runs(res)
 order = ["box", "box-tmpfs", "podman", "ch-run", "bwrap", "go-hello", "box-version"]
 print(f"## Warm start, `true` ({rounds} interleaved rounds after {warmup} warm-up rounds; wall ms)\n")
 print("| user | tool | runs | median | p10 | p90 | min | median CPU (user+sys) |")
