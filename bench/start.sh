@@ -571,7 +571,9 @@ for u in users:
         for r in runs:
             procs = []
             for l in r.splitlines():
-                m = re.match(r"init (\S+) @([\d.]+) ms, ([\d.]+) ms clock, (\d+) bytes, (\d+) allocs", l)
+                # Two processes write to one stderr: a line can come out
+                # garbled, and is left out.
+                m = re.fullmatch(r"init (\S+) @(\d+(?:\.\d+)?) ms, (\d+(?:\.\d+)?) ms clock, (\d+) bytes, (\d+) allocs", l)
                 if not m:
                     continue
                 at = float(m.group(2))
