@@ -264,9 +264,14 @@ func Run(o Options) (status int, err error) {
 	started = true
 	done := make(chan struct{})
 	if spec.Network == "slirp" {
+		// Done before the socket is closed (deferred above): once init is
+		// gone, a serveNet still waiting for the TAP gets EOF, and the
+		// netstack stops with ctx.
+		var served sync.WaitGroup
+		defer served.Wait()
 		ctx, stop := context.WithCancel(context.Background())
 		defer stop()
-		go serveNet(ctx, netSock, o.Net, o.Log)
+		served.Go(func() { serveNet(ctx, netSock, o.Net, o.Log) })
 	}
 	if tty != nil {
 		go tty.serve(cmd.Process.Pid, done, o.Warn)
