@@ -77,11 +77,11 @@ type Launch struct {
 }
 
 // New makes init's command and its descriptors; nothing runs yet.
-func New(c Config) (l *Launch, err error) {
-	l = &Launch{cfg: c}
+func New(c Config) (_ *Launch, err error) {
+	l := &Launch{cfg: c}
 	defer func() {
 		if err != nil {
-			l.Close()
+			l.Close() // what was made before the failure
 		}
 	}()
 	if l.SpecR, l.SpecW, err = os.Pipe(); err != nil {
@@ -121,9 +121,8 @@ func New(c Config) (l *Launch, err error) {
 }
 
 // Command re-executes box as stage. argv[0] stays "box": the test binary
-// dispatches on it.
-// The stage's environment is box's, without box's own stage variables: a
-// caller's cannot steer it.
+// dispatches on it. The stage's environment is box's without box's own
+// stage variables, so that a caller's cannot steer it.
 func Command(stage string, args ...string) *exec.Cmd {
 	cmd := exec.Command("/proc/self/exe", args...)
 	cmd.Args = append([]string{"box"}, args...)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/box-run/box/userns"
+	"golang.org/x/sys/unix"
 )
 
 func TestSpeculate(t *testing.T) {
@@ -82,5 +83,44 @@ func TestFits(t *testing.T) {
 		if failed.Fits(Config{Network: "none", Out: out, ErrOut: errOut}, m) {
 			t.Error("a launch whose start failed fits")
 		}
+	}
+}
+
+// TestNewFailure: a failure half way through New closes what it made
+// (here: no descriptors left for the second pipe).
+func TestNewFailure(t *testing.T) {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Setrlimit(unix.RLIMIT_NOFILE, &lim)
+	// os.Pipe's first use opens the runtime's epoll descriptor.
+	if r, w, err := os.Pipe(); err == nil {
+		r.Close()
+		w.Close()
+	}
+	// Room for the first pipe only: the next descriptor numbers in use
+	// decide, so find the lowest free one and allow two above it.
+	fd, err := unix.Dup(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fd)
+	low := lim
+	low.Cur = uint64(fd + 2)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	l, err := New(Config{Network: "none", Out: os.Stdout, ErrOut: os.Stderr})
+	unix.Setrlimit(unix.RLIMIT_NOFILE, &lim)
+	if err == nil {
+		l.Close()
+		t.Fatal("New succeeded with room for one pipe")
+	}
+	// The first pipe's descriptors are free again.
+	if fd2, err := unix.Dup(0); err != nil || fd2 != fd {
+		t.Errorf("after the failure the lowest free descriptor is %d (%v), want %d", fd2, err, fd)
+	} else {
+		unix.Close(fd2)
 	}
 }
