@@ -22,7 +22,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/box-run/box/run/pid1"
 	"github.com/box-run/box/run/prestart"
 
 	"github.com/alecthomas/kong"
@@ -67,11 +66,8 @@ type cli struct {
 }
 
 func main() {
-	// Descriptors the caller left open without close-on-exec would pass
-	// through box into the container, and a directory among them is a way
-	// out of it. box's own inherited descriptors are consumed by number by
-	// the stage that gets them; none is meant to be exec'd on.
-	pid1.CloseOnExecFrom3()
+	// (Inherited descriptors are already close-on-exec: see package
+	// pid1's initialiser.)
 	// Re-executed stages (/proc/self/exe) are chosen by environment, before kong
 	// sees argv: their argv is box's own, not a user's command line.
 	if isStage() {

@@ -120,15 +120,7 @@ die() {
 [[ $IDLE_SECS =~ ^[0-9]+$ ]] || die "IDLE_SECS must be a number, not '$IDLE_SECS'"
 [[ $(id -u) -eq 0 ]] || die "run as root (sudo bash bench/exec.sh); box and podman themselves run as $SUB_USER and $NOSUB_USER"
 [[ -f $TARBALL ]] || die "no Alpine tarball at $TARBALL (set ALPINE_TARBALL)"
-for u in "$SUB_USER" "$NOSUB_USER"; do
-	id "$u" >/dev/null 2>&1 || die "no user $u (useradd -m $u)"
-done
-grep -q "^$SUB_USER:" /etc/subuid && grep -q "^$SUB_USER:" /etc/subgid ||
-	die "$SUB_USER has no range in /etc/subuid or /etc/subgid"
-if grep -q "^$NOSUB_USER:" /etc/subuid || grep -q "^$NOSUB_USER:" /etc/subgid; then
-	die "$NOSUB_USER has a range in /etc/subuid or /etc/subgid; it is meant to be the user without one"
-fi
-USERS=("$SUB_USER" "$NOSUB_USER")
+check_users
 
 # --- packages ---------------------------------------------------------------
 install_missing podman:podman runc:runc conmon:conmon slirp4netns:slirp4netns newuidmap:uidmap docker-registry:docker-registry python3:python3 curl:curl setpriv:util-linux

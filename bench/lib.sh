@@ -113,6 +113,29 @@ serve_image() {
 		die "mkimage failed: $(tail -5 "$RES/mkimage.log")"
 }
 
+# check_users: SUB_USER exists with subordinate id ranges and NOSUB_USER
+# exists without; sets USERS to both.
+check_users() {
+	local u
+	for u in "$SUB_USER" "$NOSUB_USER"; do
+		id "$u" >/dev/null 2>&1 || die "no user $u (useradd -m $u)"
+	done
+	grep -q "^$SUB_USER:" /etc/subuid && grep -q "^$SUB_USER:" /etc/subgid ||
+		die "$SUB_USER has no range in /etc/subuid or /etc/subgid"
+	if grep -q "^$NOSUB_USER:" /etc/subuid || grep -q "^$NOSUB_USER:" /etc/subgid; then
+		die "$NOSUB_USER has a range in /etc/subuid or /etc/subgid; it is meant to be the user without one"
+	fi
+	USERS=("$SUB_USER" "$NOSUB_USER")
+}
+
+# podman_storage_conf FILE GRAPHROOT RUNROOT: podman's storage.conf with
+# native overlay: no mount_program (fuse-overlayfs is installed on these
+# machines and would otherwise be picked up by default).
+podman_storage_conf() {
+	printf '%s\n' '[storage]' 'driver = "overlay"' "graphroot = \"$2\"" "runroot = \"$3\"" \
+		'[storage.options.overlay]' 'mount_program = ""' >"$1"
+}
+
 # tool_configs USER: box's config (the registry is plain HTTP) and podman's
 # (native overlay: no mount_program, which fuse-overlayfs would otherwise be
 # picked up as; runc; cgroupfs) in U/USER.
@@ -122,14 +145,7 @@ tool_configs() {
 [registries."127.0.0.1:$PORT"]
 insecure = true
 EOF
-	cat >"$d/storage.conf" <<EOF
-[storage]
-driver = "overlay"
-graphroot = "$d/podman/root"
-runroot = "$d/podman/runroot"
-[storage.options.overlay]
-mount_program = ""
-EOF
+	podman_storage_conf "$d/storage.conf" "$d/podman/root" "$d/podman/runroot"
 	cat >"$d/containers.conf" <<EOF
 [engine]
 events_logger = "file"

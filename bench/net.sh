@@ -243,14 +243,7 @@ cat >"$W/box.toml" <<EOF
 [registries."127.0.0.1:$PORT"]
 insecure = true
 EOF
-cat >"$W/storage.conf" <<EOF
-[storage]
-driver = "overlay"
-graphroot = "$W/podman/root"
-runroot = "$W/podman/runroot"
-[storage.options.overlay]
-mount_program = ""
-EOF
+podman_storage_conf "$W/storage.conf" "$W/podman/root" "$W/podman/runroot"
 cat >"$W/containers.conf" <<EOF
 [engine]
 events_logger = "file"

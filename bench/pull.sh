@@ -233,16 +233,7 @@ cat >"$RUNDIR/box.toml" <<EOF
 [registries."127.0.0.1:$PORT"]
 insecure = true
 EOF
-# Native overlay: no mount_program (fuse-overlayfs is installed on this
-# machine and would otherwise be picked up by default).
-cat >"$RUNDIR/storage.conf" <<EOF
-[storage]
-driver = "overlay"
-graphroot = "$STORES/podman-info"
-runroot = "$RUNDIR/podman-runroot"
-[storage.options.overlay]
-mount_program = ""
-EOF
+podman_storage_conf "$RUNDIR/storage.conf" "$STORES/podman-info" "$RUNDIR/podman-runroot"
 cat >"$RUNDIR/containers.conf" <<EOF
 [engine]
 events_logger = "file"

@@ -112,15 +112,7 @@ die() {
 [[ $PROFILE_RUNS =~ ^[0-9]+$ ]] || die "PROFILE_RUNS must be a number, not '$PROFILE_RUNS'"
 [[ $(id -u) -eq 0 ]] || die "run as root (sudo bash bench/start.sh); the timed runs themselves run as $SUB_USER and $NOSUB_USER"
 [[ -f $TARBALL ]] || die "no Alpine tarball at $TARBALL (set ALPINE_TARBALL)"
-for u in "$SUB_USER" "$NOSUB_USER"; do
-	id "$u" >/dev/null 2>&1 || die "no user $u (useradd -m $u)"
-done
-grep -q "^$SUB_USER:" /etc/subuid && grep -q "^$SUB_USER:" /etc/subgid ||
-	die "$SUB_USER has no range in /etc/subuid or /etc/subgid"
-if grep -q "^$NOSUB_USER:" /etc/subuid || grep -q "^$NOSUB_USER:" /etc/subgid; then
-	die "$NOSUB_USER has a range in /etc/subuid or /etc/subgid; it is meant to be the user without one"
-fi
-USERS=("$SUB_USER" "$NOSUB_USER")
+check_users
 
 # --- packages ---------------------------------------------------------------
 install_missing podman:podman runc:runc ch-run:charliecloud bwrap:bubblewrap newuidmap:uidmap docker-registry:docker-registry strace:strace python3:python3 curl:curl setpriv:util-linux

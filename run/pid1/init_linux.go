@@ -23,11 +23,19 @@ import (
 // imports are initialised, not after every package box links (see the
 // package doc). It never returns there: the workload replaces it, or it
 // exits with the container's status.
+//
+// First, in every box process, it marks the descriptors box inherited
+// close-on-exec: one the caller left open without it would pass through
+// box into the container, and a directory among them is a way out of it.
+// box's own inherited descriptors are consumed by number by the stage that
+// gets them; none is meant to be exec'd on. This is the earliest point
+// box's code runs, before anything it starts (box run's prestarted init,
+// newuidmap) could inherit them.
 func init() {
+	CloseOnExecFrom3()
 	if os.Getenv(StageEnv) != "init" {
 		return
 	}
-	CloseOnExecFrom3()
 	if err := userns.ChildInit(); err != nil {
 		fmt.Fprintf(os.Stderr, "%v\n", err)
 		os.Exit(125)

@@ -235,9 +235,6 @@ func init() {
 	if os.Getenv(pid1.StageEnv) != "" || !speculate(os.Args[1:]) {
 		return
 	}
-	// main does this first thing too; the processes started here come
-	// before main (see main.go).
-	pid1.CloseOnExecFrom3()
 	early = speculative()
 }
 
