@@ -44,6 +44,17 @@ type Network struct {
 	HostAlias string `json:"hostAlias,omitempty"` // host.box.internal, with allow_host_loopback
 }
 
+// Files in a container's directory besides its record, the log (LogName)
+// and init's exec socket (pid1.ExecSocket).
+const (
+	// StartFile keeps what box start needs to start the container again
+	// (package monitor writes and reads it).
+	StartFile = "start.json"
+	// StopFile marks a container that box stop asked to stop: its monitor
+	// does not restart it.
+	StopFile = "stop-requested"
+)
+
 // Containers is the containers/ directory of a store: one directory per
 // container, and names/<name> symlinks whose atomic creation keeps names unique.
 type Containers struct{ Root string }

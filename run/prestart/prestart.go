@@ -37,6 +37,7 @@ import (
 	"slices"
 	"strings"
 
+	cliargs "github.com/box-run/box/cli/args"
 	"github.com/box-run/box/run/pid1"
 	"github.com/box-run/box/userns"
 	"golang.org/x/sys/unix"
@@ -284,17 +285,7 @@ func Abort() { Take().Abort() }
 // speculate is the quick look at box's arguments: "run" as the command,
 // and nothing that rules the speculative start out.
 func speculate(args []string) bool {
-	i := 0
-	for ; i < len(args); i++ {
-		a := args[i]
-		if a == "--root" || a == "--config" {
-			i++
-			continue
-		}
-		if !strings.HasPrefix(a, "-") {
-			break
-		}
-	}
+	i := cliargs.Command(args)
 	if i >= len(args) || args[i] != "run" {
 		return false
 	}

@@ -1,4 +1,13 @@
-package main
+// Package monitor keeps a detached container (box run -d, box start): a copy
+// of box in a session of its own, with no terminal, that outlives the CLI,
+// runs the container through package run, and applies its restart policy.
+// The CLI hands it everything decided so far (Config, over a pipe) and
+// waits only until it reports the container started, or why it could not.
+//
+// It owns the monitor's process, its start-up handshake and start.json (what
+// box start needs to start a container again); package run owns the
+// container itself.
+package monitor
 
 import (
 	"bufio"
@@ -16,16 +25,12 @@ import (
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/run"
 	"github.com/box-run/box/slirp"
+	"github.com/box-run/box/stage"
 	"github.com/box-run/box/userns"
 )
 
-// A detached container (-d) is watched by a monitor: a copy of box in a
-// session of its own, with no terminal, that outlives the CLI. The CLI hands
-// it everything decided so far (monitorConfig, over a pipe) and waits only
-// until it reports the container started, or why it could not.
-
-// monitorConfig is what the CLI hands the monitor.
-type monitorConfig struct {
+// Config is what the CLI hands the monitor, and what start.json keeps.
+type Config struct {
 	Spec      run.Spec      `json:"spec"`
 	Container run.Container `json:"container"`
 	StoreRoot string        `json:"storeRoot"`
@@ -36,22 +41,19 @@ type monitorConfig struct {
 	Existing  bool          `json:"existing,omitempty"` // box start of a container made before
 }
 
-// startFile keeps a container's monitorConfig in its directory for box start.
-const startFile = "start.json"
-
-// persist writes what box start needs into a new container's directory.
-func (mc *monitorConfig) persist(dir string) error {
+// Persist writes what box start needs into a new container's directory.
+func (mc *Config) Persist(dir string) error {
 	c := *mc
 	c.Net.Logger, c.Net.UDPPorts = nil, nil
 	b, err := json.Marshal(&c)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, startFile), b, 0o600)
+	return os.WriteFile(filepath.Join(dir, run.StartFile), b, 0o600)
 }
 
-// restartPolicy parses --restart: no, always, on-failure[:N].
-func restartPolicy(s string) (mode string, max int, err error) {
+// RestartPolicy parses --restart: no, always, on-failure[:N].
+func RestartPolicy(s string) (mode string, max int, err error) {
 	mode, n, hasN := strings.Cut(s, ":")
 	switch mode {
 	case "", "no", "always":
@@ -72,21 +74,19 @@ func restartPolicy(s string) (mode string, max int, err error) {
 	return "", 0, fmt.Errorf("invalid --restart %q: want no, always or on-failure[:N]", s)
 }
 
-// stopFile marks a container that box stop asked to stop: its monitor does
-// not restart it.
-const stopFile = "stop-requested"
-
-// detach starts the monitor and returns once the container runs.
-func detach(mc *monitorConfig) error {
+// Detach starts the monitor and returns once the container runs; when it
+// could not start, the error comes with the exit status box should end
+// with.
+func Detach(mc *Config) (status int, err error) {
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
-		return err
+		return 125, err
 	}
 	defer cfgR.Close()
 	defer cfgW.Close()
 	statusR, statusW, err := os.Pipe()
 	if err != nil {
-		return err
+		return 125, err
 	}
 	defer statusR.Close()
 	defer statusW.Close()
@@ -97,32 +97,32 @@ func detach(mc *monitorConfig) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = "/" // keep no directory of the caller's busy
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting the container's monitor: %w", err)
+		return 125, fmt.Errorf("starting the container's monitor: %w", err)
 	}
 	cfgR.Close()
 	statusW.Close()
 	mc.Net.Logger = nil
 	if err := json.NewEncoder(cfgW).Encode(mc); err != nil {
-		return err
+		return 125, err
 	}
 	cfgW.Close()
 	line, _ := bufio.NewReader(statusR).ReadString('\n')
 	cmd.Process.Release()
 	line = strings.TrimSpace(line)
 	if line == "ok" {
-		return nil
+		return 0, nil
 	}
 	code, msg, ok := strings.Cut(line, " ")
-	status, err := strconv.Atoi(code)
+	status, err = strconv.Atoi(code)
 	if !ok || err != nil {
-		return errors.New("the container's monitor died before the container started")
+		return 125, errors.New("the container's monitor died before the container started")
 	}
-	return withStatus(status, errors.New(msg))
+	return status, errors.New(msg)
 }
 
-// stageMonitor is the monitor of a detached container.
-func stageMonitor() error {
-	var mc monitorConfig
+// Serve is the monitor stage: the monitor of a detached container.
+func Serve([]string) error {
+	var mc Config
 	if err := json.NewDecoder(os.NewFile(3, "config")).Decode(&mc); err != nil {
 		return fmt.Errorf("reading the monitor's config: %w", err)
 	}
@@ -152,8 +152,8 @@ func stageMonitor() error {
 		return fail(125, err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	cs := run.Containers{Root: filepath.Join(mc.StoreRoot, "containers")}
-	mode, max, err := restartPolicy(mc.Restart)
+	cs := run.Containers{Root: image.ContainersDir(mc.StoreRoot)}
+	mode, max, err := RestartPolicy(mc.Restart)
 	if err != nil {
 		return fail(125, err)
 	}
@@ -166,21 +166,21 @@ func stageMonitor() error {
 			Containers: cs,
 			Mapping:    m,
 			Remove:     mc.Remove,
-			RemoveAll:  remover(m),
+			RemoveAll:  stage.Remover(m),
 			Log:        log,
 			Warn:       io.Discard,
 			Net:        mc.Net,
 			Detached:   true,
 			Started:    func() { report("ok") },
 			Existing:   existing,
-			Persist:    mc.persist,
+			Persist:    mc.Persist,
 		})
 		if err != nil {
 			return fail(code, err)
 		}
 		mc.Container = ct
 		existing = true
-		if _, err := os.Stat(filepath.Join(cs.Dir(ct.ID), stopFile)); err == nil || mc.Remove {
+		if _, err := os.Stat(filepath.Join(cs.Dir(ct.ID), run.StopFile)); err == nil || mc.Remove {
 			return nil
 		}
 		switch {
@@ -190,4 +190,39 @@ func stageMonitor() error {
 			return nil
 		}
 	}
+}
+
+// Load reads what a container was created with, for box start, and clears
+// a stop request left from before.
+func Load(cs run.Containers, ct *run.Container) (*Config, error) {
+	dir := cs.Dir(ct.ID)
+	b, err := os.ReadFile(filepath.Join(dir, run.StartFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("container %s was made by an older box and cannot be started again", ct.Name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var mc Config
+	if err := json.Unmarshal(b, &mc); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", run.StartFile, err)
+	}
+	os.Remove(filepath.Join(dir, run.StopFile))
+	mc.Container = *ct
+	mc.Existing = true
+	return &mc, nil
+}
+
+// Start starts a stopped container again in the background, under a new
+// monitor; a running one is left as it is (as docker does).
+func Start(cs run.Containers, ct *run.Container) (status int, err error) {
+	if ct.Status == "running" {
+		return 0, nil
+	}
+	mc, err := Load(cs, ct)
+	if err != nil {
+		return 1, err
+	}
+	mc.Spec.Exec = true // started in the background, so box exec can reach it
+	return Detach(mc)
 }

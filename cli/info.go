@@ -1,15 +1,14 @@
-package main
+package cli
 
 import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 
-	"github.com/box-run/box/fuseoverlay"
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/slirp"
+	"github.com/box-run/box/stage"
 	"github.com/box-run/box/userns"
 	"golang.org/x/sys/unix"
 )
@@ -39,7 +38,7 @@ func (infoCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	usernsErr := probeUserns(m)
+	usernsErr := stage.ProbeUserns(m)
 	if usernsErr != nil {
 		fmt.Printf("userns:     unavailable: %v\n            fix: %s\n", usernsErr, usernsFix())
 	} else {
@@ -63,14 +62,14 @@ func (infoCmd) Run(g *globals) error {
 	}
 
 	if usernsErr == nil {
-		if err := probeOverlay(m, root); err != nil {
+		if err := stage.ProbeOverlay(m, root); err != nil {
 			fmt.Printf("overlay:    kernel overlay unavailable: %v\n", err)
 		} else {
 			fmt.Printf("overlay:    kernel (overlayfs with userxattr in a user namespace)\n")
 		}
 	}
 	mode := c.Storage.Overlay
-	if b, err := os.ReadFile(filepath.Join(root, "overlay-mode")); err == nil && mode == "auto" {
+	if b, err := os.ReadFile(image.OverlayCacheFile(root)); err == nil && mode == "auto" {
 		mode += ", chose " + strings.Fields(string(b) + " ?")[0] + " at the first run"
 	}
 	fmt.Printf("            layer stacking: %s ([storage] overlay = auto|kernel|fuse|copy)\n", mode)
@@ -96,52 +95,6 @@ func usernsFix() string {
 		return "sysctl -w user.max_user_namespaces=15000 (as root)"
 	}
 	return "ask an admin to enable unprivileged user namespaces"
-}
-
-// probeUserns starts the probe stage in a user namespace with mapping m.
-func probeUserns(m userns.Mapping) error {
-	_, err := runInUserns(m, stageCommand("probe"))
-	return err
-}
-
-// probeOverlay mounts an overlay with userxattr in a scratch dir on the
-// store's filesystem, inside a user namespace.
-func probeOverlay(m userns.Mapping, root string) error {
-	if err := os.MkdirAll(root, 0o700); err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp(root, ".probe-")
-	if err != nil {
-		return err
-	}
-	defer image.RemoveAll(dir) // overlay leaves work/work with mode 0
-	_, err = runInUserns(m, stageCommand("probe", dir))
-	return err
-}
-
-// stageProbe: with no argument it only proves the namespace works; with a
-// directory it mounts a two-layer kernel overlay there, through the code
-// containers are mounted with.
-func stageProbe(args []string) error {
-	if len(args) == 0 {
-		return nil
-	}
-	dir := args[0]
-	for _, d := range []string{"l1", "l2", "merged"} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
-			return err
-		}
-	}
-	merged := filepath.Join(dir, "merged")
-	if _, err := fuseoverlay.Mount(fuseoverlay.Kernel, fuseoverlay.Options{
-		Lower:  []string{filepath.Join(dir, "l1"), filepath.Join(dir, "l2")},
-		Upper:  filepath.Join(dir, "upper"),
-		Work:   filepath.Join(dir, "work"),
-		Target: merged,
-	}); err != nil {
-		return err
-	}
-	return unix.Unmount(merged, unix.MNT_DETACH)
 }
 
 func fuseStatus() string {

@@ -1,11 +1,9 @@
-package main
+package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -17,14 +15,6 @@ type psCmd struct {
 	All    bool   `short:"a" help:"Show all containers (default: running ones)."`
 	Quiet  bool   `short:"q" help:"Print only container ids."`
 	Format string `help:"Output format: table or json." enum:"table,json" default:"table"`
-}
-
-func (g *globals) containers() (run.Containers, error) {
-	root, _, err := g.storeRoot()
-	if err != nil {
-		return run.Containers{}, err
-	}
-	return run.Containers{Root: filepath.Join(root, "containers")}, nil
 }
 
 func (c *psCmd) Run(g *globals) error {
@@ -81,18 +71,4 @@ func status(ct *run.Container) string {
 		return s
 	}
 	return "Created"
-}
-
-// container finds one container by name or id; an unknown one exits 1, as
-// with docker.
-func (g *globals) container(nameOrID string) (run.Containers, *run.Container, error) {
-	cs, err := g.containers()
-	if err != nil {
-		return cs, nil, err
-	}
-	ct, err := cs.Lookup(nameOrID)
-	if errors.Is(err, run.ErrNoContainer) {
-		return cs, nil, withStatus(1, err)
-	}
-	return cs, ct, err
 }

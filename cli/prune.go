@@ -1,14 +1,13 @@
-package main
+package cli
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/run"
+	"github.com/box-run/box/stage"
 )
 
 type containerCmd struct {
@@ -50,7 +49,7 @@ func pruneContainers(g *globals) (int, error) {
 		if ct.Status == "running" {
 			continue
 		}
-		if err := cs.Remove(ct, remover(m)); err != nil {
+		if err := cs.Remove(ct, stage.Remover(m)); err != nil {
 			return n, err
 		}
 		fmt.Println(ct.ID)
@@ -122,8 +121,8 @@ func (systemDfCmd) Run(g *globals) error {
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(tw, "TYPE\tTOTAL\tACTIVE\tSIZE")
-	fmt.Fprintf(tw, "Images\t%d\t%d\t%s\n", len(imgs), activeImages(imgs, cts), humanBytes(diskUse(filepath.Join(st.Root(), "layers"))+diskUse(filepath.Join(st.Root(), "blobs"))))
-	fmt.Fprintf(tw, "Containers\t%d\t%d\t%s\n", len(cts), running, humanBytes(diskUse(cs.Root)))
+	fmt.Fprintf(tw, "Images\t%d\t%d\t%s\n", len(imgs), activeImages(imgs, cts), humanBytes(st.DiskUse()))
+	fmt.Fprintf(tw, "Containers\t%d\t%d\t%s\n", len(cts), running, humanBytes(image.DiskUse(cs.Root)))
 	return tw.Flush()
 }
 
@@ -135,22 +134,6 @@ func activeImages(imgs []*image.Image, cts []*run.Container) int {
 		}
 	}
 	return n
-}
-
-// diskUse adds up the blocks of every file under dir (du), skipping what it
-// cannot read (files of subordinate ids under 0700 dirs).
-func diskUse(dir string) int64 {
-	var total int64
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if fi, err := d.Info(); err == nil {
-			total += blocks(fi)
-		}
-		return nil
-	})
-	return total
 }
 
 // storeAndContainers opens the image store and lists the containers, which

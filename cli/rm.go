@@ -1,9 +1,9 @@
-package main
+package cli
 
 import (
 	"fmt"
-	"os"
-	"time"
+
+	"github.com/box-run/box/stage"
 )
 
 type rmCmd struct {
@@ -28,19 +28,11 @@ func (c *rmCmd) Run(g *globals) error {
 			errs = append(errs, err)
 			continue
 		}
-		if ct.Status == "running" {
-			if !c.Force {
-				errs = append(errs, fmt.Errorf("container %s is running: stop it first, or use rm -f", name))
-				continue
-			}
-			// The monitor's death takes the container with it (its PID 1 has
-			// the monitor as parent-death signal source).
-			if p, err := os.FindProcess(ct.Pid); err == nil {
-				p.Kill()
-			}
-			waitGone(ct.Pid)
+		if ct.Status == "running" && !c.Force {
+			errs = append(errs, fmt.Errorf("container %s is running: stop it first, or use rm -f", name))
+			continue
 		}
-		if err := cs.Remove(ct, remover(m)); err != nil {
+		if err := cs.ForceRemove(ct, stage.Remover(m)); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -50,13 +42,4 @@ func (c *rmCmd) Run(g *globals) error {
 		return withStatus(1, joinLines(errs))
 	}
 	return nil
-}
-
-func waitGone(pid int) {
-	for i := 0; i < 200; i++ {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

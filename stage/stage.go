@@ -1,4 +1,12 @@
-package main
+// Package stage runs box's re-executed stages: box started again as
+// /proc/self/exe, usually inside a user namespace with the store's id
+// mapping, to do what only that namespace may (unpack a layer with its
+// owners, delete trees of subordinate ids, probe the kernel). It owns the
+// stage variable, the dispatch, and the host side that starts a stage and
+// reads its one-line error. It does not own the container's init (package
+// run/pid1, started by run/prestart) or the monitor (package monitor),
+// though the dispatch runs the latter.
+package stage
 
 import (
 	"bufio"
@@ -12,46 +20,47 @@ import (
 
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/image/extract"
-	"github.com/box-run/box/run"
+	"github.com/box-run/box/run/pid1"
+	"github.com/box-run/box/run/prestart"
 	"github.com/box-run/box/userns"
 	"golang.org/x/sys/unix"
 )
 
-// stageEnv names the stage a re-executed box runs. It is box's own and is
+// Env names the stage a re-executed box runs. It is box's own and is
 // never passed on to anything box executes for the user.
-const stageEnv = run.StageEnv
+const Env = pid1.StageEnv
 
-func isStage() bool { return os.Getenv(stageEnv) != "" }
+// Func is a stage: its arguments are the re-executed box's.
+type Func func(args []string) error
 
-// runStage runs inside the namespaces the parent created. Its errors are one
-// line on stderr, which the parent quotes.
-func runStage() int {
+// Current returns the stage this process was started as, if any.
+func Current() (string, bool) {
+	s := os.Getenv(Env)
+	return s, s != ""
+}
+
+// Run runs stage name from stages, inside the namespaces the parent
+// created, and returns the exit status. Errors are one line on stderr,
+// which the parent quotes.
+func Run(name string, stages map[string]Func) int {
 	if err := userns.ChildInit(); err != nil {
 		fmt.Fprintf(os.Stderr, "%v\n", err)
 		return 125
 	}
-	var err error
-	switch st := os.Getenv(stageEnv); st {
-	case "monitor":
-		err = stageMonitor()
-	case "extract":
-		err = stageExtract(os.Args[1:])
-	case "remove":
-		err = stageRemove(os.Args[1:])
-	case "probe":
-		err = stageProbe(os.Args[1:])
-	default:
-		err = fmt.Errorf("unknown stage %q", st)
+	f := stages[name]
+	if f == nil {
+		fmt.Fprintf(os.Stderr, "unknown stage %q\n", name)
+		return 1
 	}
-	if err != nil {
+	if err := f(os.Args[1:]); err != nil {
 		fmt.Fprintf(os.Stderr, "%v\n", err)
 		return 1
 	}
 	return 0
 }
 
-// stageExtract unpacks the tar on stdin into the directory argument.
-func stageExtract(args []string) error {
+// Extract unpacks the tar on stdin into the directory argument.
+func Extract(args []string) error {
 	if len(args) != 1 {
 		return fmt.Errorf("extract stage: want 1 argument, got %d", len(args))
 	}
@@ -63,8 +72,8 @@ func stageExtract(args []string) error {
 	return nil
 }
 
-// stageRemove deletes trees that hold files only the namespace's ids may remove.
-func stageRemove(args []string) error {
+// Remove deletes trees that hold files only the namespace's ids may remove.
+func Remove(args []string) error {
 	for _, p := range args {
 		if err := image.RemoveAll(p); err != nil {
 			return err
@@ -73,12 +82,13 @@ func stageRemove(args []string) error {
 	return nil
 }
 
-// stageCommand re-executes box as stage with args. argv[0] stays "box" so the
+// Command re-executes box as stage with args. argv[0] stays "box" so the
 // test binary, which dispatches on it, runs main too.
-func stageCommand(stage string, args ...string) *exec.Cmd { return run.Command(stage, args...) }
+func Command(stage string, args ...string) *exec.Cmd { return prestart.Command(stage, args...) }
 
-// runInUserns runs a stage in a user namespace with mapping m and returns its stdout.
-func runInUserns(m userns.Mapping, cmd *exec.Cmd, started ...func()) (string, error) {
+// InUserns runs a stage in a user namespace with mapping m and returns its
+// stdout; started, if given, run once it has started.
+func InUserns(m userns.Mapping, cmd *exec.Cmd, started ...func()) (string, error) {
 	var stdout bytes.Buffer
 	stderr := &tailBuffer{max: 4096}
 	cmd.Stdout, cmd.Stderr = &stdout, stderr
@@ -100,13 +110,13 @@ func runInUserns(m userns.Mapping, cmd *exec.Cmd, started ...func()) (string, er
 	return stdout.String(), nil
 }
 
-// unpacker extracts layers in the extract stage, inside a user namespace with
+// Unpacker extracts layers in the extract stage, inside a user namespace with
 // the store's mapping, so file owners land as they will be seen in containers.
 //
 // The tar stream (hundreds of MB for a distribution layer) goes through a
 // pipe of 1 MiB in 1 MiB writes: with the reader as cmd.Stdin, os/exec
 // would copy it in 32 KiB writes, each waking the stage.
-func unpacker(m userns.Mapping) func(string, io.Reader) (int, error) {
+func Unpacker(m userns.Mapping) func(string, io.Reader) (int, error) {
 	return func(dir string, r io.Reader) (int, error) {
 		pr, pw, err := os.Pipe()
 		if err != nil {
@@ -127,9 +137,9 @@ func unpacker(m userns.Mapping) func(string, io.Reader) (int, error) {
 				pw.Close()
 			}()
 		}
-		cmd := stageCommand("extract", dir)
+		cmd := Command("extract", dir)
 		cmd.Stdin = pr
-		out, err := runInUserns(m, cmd, copyIn)
+		out, err := InUserns(m, cmd, copyIn)
 		// The stage has exited: with the read end closed, a write still
 		// pending fails at once (EPIPE) and the copy ends.
 		pr.Close()
@@ -149,9 +159,9 @@ func unpacker(m userns.Mapping) func(string, io.Reader) (int, error) {
 // pipeSize is the extract stage's pipe and write size.
 const pipeSize = 1 << 20
 
-// remover deletes store trees; files owned by subordinate ids can only be
+// Remover deletes store trees; files owned by subordinate ids can only be
 // removed from inside the namespace.
-func remover(m userns.Mapping) func(...string) error {
+func Remover(m userns.Mapping) func(...string) error {
 	return func(paths ...string) error {
 		var left []string
 		for _, p := range paths {
@@ -167,7 +177,7 @@ func remover(m userns.Mapping) func(...string) error {
 		if len(left) == 0 {
 			return nil
 		}
-		_, err := runInUserns(m, stageCommand("remove", left...))
+		_, err := InUserns(m, Command("remove", left...))
 		return err
 	}
 }

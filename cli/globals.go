@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/box-run/box/config"
 	"github.com/box-run/box/image"
+	"github.com/box-run/box/stage"
 	"github.com/box-run/box/userns"
 )
 
@@ -79,12 +80,16 @@ func (g *globals) openStore() (*image.Store, error) {
 	return image.Open(image.Options{
 		Root:     root,
 		Mapping:  m.String(),
-		Unpack:   unpacker(m),
-		Remove:   remover(m),
+		Unpack:   stage.Unpacker(m),
+		Remove:   stage.Remover(m),
 		Registry: registryOptions(c),
 		Log:      g.log,
 	})
 }
+
+// version, commit and date are stamped by release builds (.goreleaser.yaml,
+// -ldflags "-X github.com/box-run/box/cli.version=…").
+var version, commit, date string
 
 func versionString() string {
 	if version != "" {

@@ -1,13 +1,14 @@
-package main
+package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"time"
 
+	"github.com/box-run/box/monitor"
 	"github.com/box-run/box/run"
+	"github.com/box-run/box/stage"
 )
 
 type startCmd struct {
@@ -26,9 +27,7 @@ func (c *startCmd) Run(g *globals) error {
 		}
 		return c.attach(g, c.Containers[0])
 	}
-	return eachContainer(g, c.Containers, func(cs run.Containers, ct *run.Container) error {
-		return startContainer(cs, ct)
-	})
+	return eachContainer(g, c.Containers, startOne)
 }
 
 // attach starts a stopped container in the foreground: its output here, stdin
@@ -53,11 +52,11 @@ func (c *startCmd) attach(g *globals, name string) error {
 		}
 		return exitWith(ct.ExitCode)
 	}
-	mc, err := startConfig(cs, ct)
+	mc, err := monitor.Load(cs, ct)
 	if err != nil {
 		return withStatus(1, err)
 	}
-	if mode, _, _ := restartPolicy(mc.Restart); mode != "no" && mode != "" {
+	if mode, _, _ := monitor.RestartPolicy(mc.Restart); mode != "no" && mode != "" {
 		// Restarts are its monitor's job; in the foreground nobody would
 		// keep the policy.
 		return withStatus(1, fmt.Errorf("container %s has --restart=%s: start it without -a and follow it with box logs -f", ct.Name, mc.Restart))
@@ -82,7 +81,7 @@ func (c *startCmd) attach(g *globals, name string) error {
 		Containers: cs,
 		Mapping:    m,
 		Stdin:      c.Interactive,
-		RemoveAll:  remover(m),
+		RemoveAll:  stage.Remover(m),
 		Log:        g.log,
 		Warn:       os.Stderr,
 		Net:        mc.Net,
@@ -94,38 +93,6 @@ func (c *startCmd) attach(g *globals, name string) error {
 	return exitWith(status)
 }
 
-// startConfig reads what a container was created with, for box start.
-func startConfig(cs run.Containers, ct *run.Container) (*monitorConfig, error) {
-	dir := cs.Dir(ct.ID)
-	b, err := os.ReadFile(filepath.Join(dir, startFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("container %s was made by an older box and cannot be started again", ct.Name)
-	}
-	if err != nil {
-		return nil, err
-	}
-	var mc monitorConfig
-	if err := json.Unmarshal(b, &mc); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", startFile, err)
-	}
-	os.Remove(filepath.Join(dir, stopFile))
-	mc.Container = *ct
-	mc.Existing = true
-	return &mc, nil
-}
-
-func startContainer(cs run.Containers, ct *run.Container) error {
-	if ct.Status == "running" {
-		return nil // as docker: starting a running container does nothing
-	}
-	mc, err := startConfig(cs, ct)
-	if err != nil {
-		return err
-	}
-	mc.Spec.Exec = true // started in the background, so box exec can reach it
-	return detach(mc)
-}
-
 type restartCmd struct {
 	Time       int      `short:"t" help:"Seconds to wait after SIGTERM before SIGKILL." default:"10"`
 	Containers []string `arg:"" name:"container" help:"Container names or ids."`
@@ -133,15 +100,18 @@ type restartCmd struct {
 
 // Run stops (if running) and starts each container.
 func (c *restartCmd) Run(g *globals) error {
-	stop := &stopCmd{Time: c.Time, Containers: c.Containers}
 	return eachContainer(g, c.Containers, func(cs run.Containers, ct *run.Container) error {
-		if err := stop.stopOne(cs, ct); err != nil {
+		if err := cs.Stop(ct, time.Duration(c.Time)*time.Second); err != nil {
 			return err
 		}
 		cur, err := cs.Lookup(ct.ID)
 		if err != nil {
 			return err
 		}
-		return startContainer(cs, cur)
+		return startOne(cs, cur)
 	})
+}
+
+func startOne(cs run.Containers, ct *run.Container) error {
+	return withStatus(monitor.Start(cs, ct))
 }

@@ -1,0 +1,153 @@
+// Package cli is box's command line: the kong grammar, one file per
+// command, each declaring its flags and calling the domain packages (image
+// for the store and pulls, run for containers, monitor for detached ones,
+// stage for what runs in the store's user namespace). It alone talks to
+// the user: their output, one "box: …" line per error, and exit statuses
+// as docker's (125 box failed, 126/127 the command, N the container's).
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/alecthomas/kong"
+	"github.com/box-run/box/cli/args"
+)
+
+// started is when this process began, for --debug's stage timings.
+var started = time.Now()
+
+func sinceStart() time.Duration { return time.Since(started) }
+
+// grammar is the whole command line; each command's Run lives in <name>.go.
+type grammar struct {
+	globals
+
+	Run     runCmd     `cmd:"" help:"Run a command in a new container."`
+	Ps      psCmd      `cmd:"" help:"List containers."`
+	Rm      rmCmd      `cmd:"" help:"Remove containers."`
+	Port    portCmd    `cmd:"" help:"List a container's published ports."`
+	Inspect inspectCmd `cmd:"" help:"Show containers or images as JSON."`
+	Exec    execCmd    `cmd:"" help:"Run a command in a running detached container."`
+	Logs    logsCmd    `cmd:"" help:"Print a detached container's output."`
+	Stop    stopCmd    `cmd:"" help:"Stop containers: SIGTERM, then SIGKILL after a timeout."`
+	Start   startCmd   `cmd:"" help:"Start stopped containers again, in the background."`
+	Restart restartCmd `cmd:"" help:"Stop and start containers."`
+	Kill    killCmd    `cmd:"" help:"Send a signal to containers."`
+	Wait    waitCmd    `cmd:"" help:"Wait for containers to exit and print their exit status."`
+
+	Container containerCmd `cmd:"" help:"Manage containers (prune)."`
+	Image     imageCmd     `cmd:"" help:"Manage images (prune)."`
+	System    systemCmd    `cmd:"" help:"Manage the store (prune, df)."`
+	Pull      pullCmd      `cmd:"" help:"Pull an image from a registry into the store."`
+	Images    imagesCmd    `cmd:"" help:"List images in the store."`
+	Rmi       rmiCmd       `cmd:"" help:"Remove images (and layers no other image uses)."`
+	Tag       tagCmd       `cmd:"" help:"Give an image another name."`
+	Login     loginCmd     `cmd:"" help:"Store credentials for a registry (docker-compatible config)."`
+	Logout    logoutCmd    `cmd:"" help:"Remove stored credentials for a registry."`
+	Info      infoCmd      `cmd:"" help:"Show what this host supports and what box will use."`
+	Version   versionCmd   `cmd:"" help:"Print box's version."`
+}
+
+// runOnly is the grammar of "box run" alone: building kong's model of every
+// command costs about a millisecond, which box run's start-up budget has not.
+type runOnly struct {
+	globals
+	Run runCmd `cmd:"" help:"Run a command in a new container."`
+}
+
+// Main runs box's command line and returns the exit status.
+func Main(argv []string) int {
+	var c grammar
+	var grammar any = &c
+	g := &c.globals
+	if i := args.Command(argv); i < len(argv) && argv[i] == "run" {
+		r := &runOnly{}
+		grammar, g = r, &r.globals
+	}
+	parser, err := kong.New(grammar,
+		kong.Name("box"),
+		kong.Description("Rootless containers in one binary: no daemon, no setuid helper."),
+		kong.UsageOnError(),
+		kong.Exit(func(code int) { panic(exitCode(code)) }),
+	)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "box: %v\n", err)
+		return 125
+	}
+	code := func() (code int) {
+		// kong calls Exit for --help and usage errors; turn that into a return so
+		// deferred cleanups run and the test binary can call runCLI repeatedly.
+		defer func() {
+			if r := recover(); r != nil {
+				if c, ok := r.(exitCode); ok {
+					code = int(c)
+					return
+				}
+				panic(r)
+			}
+		}()
+		kctx, err := parser.Parse(argv)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "box: %v\n", err)
+			return 125
+		}
+		g.setup()
+		return report(kctx.Run(g))
+	}()
+	return code
+}
+
+// exitCode carries kong's requested exit status through a panic.
+type exitCode int
+
+// statusError is an error with the exit status box should end with.
+type statusError struct {
+	status int
+	err    error
+}
+
+func (e *statusError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.status)
+	}
+	return e.err.Error()
+}
+func (e *statusError) Unwrap() error { return e.err }
+
+// exitWith ends box with status and no message: the container's own status.
+func exitWith(status int) error {
+	if status == 0 {
+		return nil
+	}
+	return &statusError{status: status}
+}
+
+// withStatus wraps err so that box exits with status (a domain package's
+// "status, err" result).
+func withStatus(status int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &statusError{status: status, err: err}
+}
+
+// report prints err as one line and returns the status to exit with: 125
+// unless the error says otherwise (docker's "the runner itself failed").
+func report(err error) int {
+	if err == nil {
+		return 0
+	}
+	status := 125
+	var se *statusError
+	if errors.As(err, &se) {
+		status = se.status
+		if se.err == nil {
+			return status // the container's own status: it said what it had to
+		}
+	}
+	fmt.Fprintf(os.Stderr, "box: %v\n", err)
+	return status
+}

@@ -1,0 +1,289 @@
+package run
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/user"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/box-run/box/slirp"
+)
+
+// Flags are box run's choices for a new container, as given on the
+// command line (docker's flags of the same names).
+type Flags struct {
+	Name       string
+	Entrypoint *string  // --entrypoint: nil = not given, "" = clear the image's
+	Args       []string // the command and its arguments after the image
+	Env        []string // -e K=V or K
+	EnvFiles   []string // --env-file
+	Workdir    string   // -w
+	User       string   // -u
+	TTY        bool     // -t
+	Hostname   string
+	Init       bool
+	ReadOnly   bool
+	Remove     bool     // --rm
+	KeepID     bool     // --userns=keep-id
+	Volumes    []string // -v SRC:DST[:ro]
+	Mounts     []string // --mount
+	Tmpfs      []string // --tmpfs DST[:options]
+	Network    string   // --network slirp[:options]|none|host ("" = slirp)
+	DNS        []string // --dns
+	AddHosts   []string // --add-host NAME:IP
+	Publish    []string // -p
+	PublishAll bool     // -P
+}
+
+// Image is what a new container takes from its image.
+type Image struct {
+	Ref    string    // the name the user gave
+	ID     string    // config digest
+	Config v1.Config // the image config's container settings
+	Layers []string  // unpacked layer directories, bottom first
+}
+
+// Host is what a new container takes from the host and box's settings.
+type Host struct {
+	Wd, Home     string                      // for relative and ~ volume sources
+	LookupEnv    func(string) (string, bool) // -e K and --env-file K; nil = os.LookupEnv
+	Net          slirp.Config                // [network] defaults (slirp.DefaultConfig with the config's)
+	Overlay      string                      // [storage] overlay
+	OverlayCache string                      // where "auto" caches its choice
+	Debug        bool
+}
+
+// New turns flags, the image and the host's settings into a new
+// container's spec and record and the network it gets; nothing is
+// created.
+func New(f Flags, img Image, h Host) (*Spec, *Container, slirp.Config, error) {
+	if f.Name != "" {
+		if err := ValidName(f.Name); err != nil {
+			return nil, nil, h.Net, err
+		}
+	}
+	id := NewID()
+	hostname := f.Hostname
+	if hostname == "" {
+		hostname = id[:12]
+	}
+	args, env, cwd, usr, err := Process(img.Config, ProcessOptions{
+		Entrypoint: f.Entrypoint, Args: f.Args, Env: f.Env, EnvFiles: f.EnvFiles,
+		Workdir: f.Workdir, User: f.User, TTY: f.TTY, Hostname: hostname, HostEnv: h.LookupEnv,
+	})
+	if err != nil {
+		return nil, nil, h.Net, err
+	}
+	mounts, err := parseMounts(f, h.Wd, h.Home)
+	if err != nil {
+		return nil, nil, h.Net, err
+	}
+	network, netCfg, err := ParseNetwork(f.Network, h.Net)
+	if err != nil {
+		return nil, nil, h.Net, err
+	}
+	hosts, resolv, err := etcFiles(hostname, network, netCfg, f.AddHosts, f.DNS)
+	if err != nil {
+		return nil, nil, h.Net, err
+	}
+	ports, err := parsePorts(f.Publish, f.PublishAll, img.Config.ExposedPorts, network)
+	if err != nil {
+		return nil, nil, h.Net, err
+	}
+	spec := &Spec{
+		ID:           id,
+		Hostname:     hostname,
+		Layers:       img.Layers,
+		Overlay:      h.Overlay,
+		OverlayCache: h.OverlayCache,
+		ReadOnly:     f.ReadOnly,
+		Volatile:     f.Remove,
+		Args:         args,
+		Env:          env,
+		Cwd:          cwd,
+		MakeCwd:      f.Workdir == "",
+		User:         usr,
+		TTY:          f.TTY,
+		Init:         f.Init,
+		Mounts:       mounts,
+		Ports:        ports,
+		Network:      network,
+		Debug:        h.Debug,
+		Hosts:        hosts,
+		ResolvConf:   resolv,
+	}
+	if f.KeepID {
+		spec.KeepID = true
+		spec.HostUID, spec.HostGID = os.Getuid(), os.Getgid()
+		spec.UserName = currentUserName()
+	}
+	name := f.Name
+	if name == "" {
+		name = RandomName() + "_" + id[:4]
+	}
+	ct := &Container{
+		ID: id, Name: name, Image: img.Ref, ImageID: img.ID, Command: args,
+		Created: time.Now().UTC(), Status: "created", Remove: f.Remove,
+		Mounts: mounts, Network: &Network{Mode: network},
+	}
+	if network == "slirp" {
+		ct.Network.IPAddress = netCfg.Container.String()
+		ct.Network.Gateway = netCfg.Gateway.String()
+		ct.Network.DNS = netCfg.Gateway.String()
+		if netCfg.AllowHostLoopback {
+			ct.Network.HostAlias = netCfg.HostAlias.String()
+		}
+	}
+	return spec, ct, netCfg, nil
+}
+
+// parseMounts parses -v, --mount and --tmpfs, in that order, and checks
+// that bind sources exist.
+func parseMounts(f Flags, wd, home string) ([]Mount, error) {
+	var out []Mount
+	for _, v := range f.Volumes {
+		m, err := ParseVolume(v, wd, home)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	for _, v := range f.Mounts {
+		m, err := ParseMount(v, wd)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	for _, v := range f.Tmpfs {
+		m, err := ParseTmpfs(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, CheckSources(out)
+}
+
+// parsePorts parses -p and -P (the image's EXPOSE).
+func parsePorts(publish []string, all bool, exposed map[string]struct{}, network string) ([]Port, error) {
+	var out []Port
+	for _, p := range publish {
+		port, err := ParsePublish(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, port)
+	}
+	if all {
+		keys := make([]string, 0, len(exposed))
+		for k := range exposed {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			port, err := ParsePublish(k)
+			if err != nil {
+				return nil, fmt.Errorf("image EXPOSE %q: %w", k, err)
+			}
+			out = append(out, port)
+		}
+	}
+	if len(out) > 0 && network == "host" {
+		return nil, errors.New("-p has no effect with --network host: the container's ports are the host's")
+	}
+	return out, nil
+}
+
+// ParseNetwork parses --network ("" is the default, slirp) with def, the
+// [network] settings, as defaults.
+func ParseNetwork(s string, def slirp.Config) (string, slirp.Config, error) {
+	cfg := def
+	mode, opts, _ := strings.Cut(s, ":")
+	switch mode {
+	case "none", "host":
+		if opts != "" {
+			return "", cfg, fmt.Errorf("--network %s takes no options", mode)
+		}
+		return mode, cfg, nil
+	case "slirp", "":
+	default:
+		return "", cfg, fmt.Errorf("invalid --network %q: want slirp[:allow_host_loopback=true], none or host", s)
+	}
+	for _, o := range strings.Split(opts, ",") {
+		if o == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(o, "=")
+		b, err := strconv.ParseBool(v)
+		if k != "allow_host_loopback" || err != nil {
+			return "", cfg, fmt.Errorf("invalid --network option %q: want allow_host_loopback=true|false", o)
+		}
+		cfg.AllowHostLoopback = b
+	}
+	return "slirp", cfg, nil
+}
+
+// HostAlias is the name of the host in containers on the slirp network.
+const HostAlias = "host.box.internal"
+
+// etcFiles builds the container's /etc/hosts and /etc/resolv.conf: loopback
+// names and the hostname, the container's address and the host alias on the
+// slirp network, the host's own files with --network host, and --add-host
+// and --dns on top, as docker does.
+func etcFiles(hostname, network string, cfg slirp.Config, addHosts, dns []string) (hosts, resolv string, err error) {
+	hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	switch network {
+	case "slirp":
+		hosts += cfg.Container.String() + "\t" + hostname + "\n"
+		if cfg.AllowHostLoopback {
+			hosts += cfg.HostAlias.String() + "\t" + HostAlias + "\n"
+		}
+		resolv = slirp.ResolvConf(cfg)
+	case "host":
+		hosts += "127.0.1.1\t" + hostname + "\n" + readOr("/etc/hosts", "")
+		resolv = readOr("/etc/resolv.conf", "")
+	default:
+		hosts += "127.0.1.1\t" + hostname + "\n"
+	}
+	for _, h := range addHosts {
+		name, ip, ok := strings.Cut(h, ":")
+		if _, perr := netip.ParseAddr(ip); !ok || name == "" || perr != nil {
+			return "", "", fmt.Errorf("invalid --add-host %q: want NAME:IP", h)
+		}
+		hosts += ip + "\t" + name + "\n"
+	}
+	if len(dns) > 0 {
+		resolv = ""
+		for _, d := range dns {
+			if _, err := netip.ParseAddr(d); err != nil {
+				return "", "", fmt.Errorf("invalid --dns %q: want an IP address", d)
+			}
+			resolv += "nameserver " + d + "\n"
+		}
+	}
+	return hosts, resolv, nil
+}
+
+func readOr(path, def string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return def
+	}
+	return string(b)
+}
+
+// currentUserName is the caller's name for keep-id's passwd entry.
+func currentUserName() string {
+	if u, err := user.Current(); err == nil && u.Username != "" && !strings.ContainsAny(u.Username, ":\n") {
+		return u.Username
+	}
+	return fmt.Sprintf("u%d", os.Getuid())
+}

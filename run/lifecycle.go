@@ -1,0 +1,145 @@
+package run
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Stop stops a container as docker does: SIGTERM to its PID 1, SIGKILL if
+// it has not exited after timeout. A container between two runs of its
+// restart policy is stopped too; a stopped one is left as it is.
+func (c Containers) Stop(ct *Container, timeout time.Duration) error {
+	// Its monitor must not restart it (--restart). Marked first, so that
+	// a container between two runs is not started again either; a run its
+	// monitor began before seeing the mark is stopped in the loop below.
+	os.WriteFile(filepath.Join(c.Dir(ct.ID), StopFile), nil, 0o600)
+	deadline := time.Now().Add(timeout + 20*time.Second)
+	for {
+		cur, err := c.Lookup(ct.ID)
+		if err != nil {
+			return nil // removed meanwhile
+		}
+		switch {
+		case cur.Status == "running":
+			unix.Kill(cur.Pid, syscall.SIGTERM)
+			if !c.waitExited(cur.ID, timeout) {
+				unix.Kill(cur.Pid, syscall.SIGKILL)
+				c.waitExited(cur.ID, 10*time.Second)
+			}
+		case !cur.MonitorAlive() || time.Now().After(deadline):
+			return nil
+		default:
+			time.Sleep(20 * time.Millisecond) // between two runs, or recording the exit
+		}
+	}
+}
+
+// Kill sends sig to the container's PID 1.
+func (c Containers) Kill(ct *Container, sig syscall.Signal) error {
+	if ct.Status != "running" {
+		return fmt.Errorf("container %s is not running", ct.Name)
+	}
+	return unix.Kill(ct.Pid, sig)
+}
+
+// Wait blocks until the container exits and returns its exit status; one
+// removed meanwhile (--rm) gives its last known status.
+func (c Containers) Wait(ct *Container) (int, error) {
+	for {
+		cur, err := c.Lookup(ct.ID)
+		if errors.Is(err, ErrNoContainer) {
+			return ct.ExitCode, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		if cur.Status != "running" {
+			return cur.ExitCode, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitExited polls the container's record until it is no longer running
+// (its monitor records the exit) or gone, for at most d.
+func (c Containers) waitExited(id string, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		ct, err := c.Lookup(id)
+		if err != nil || ct.Status != "running" {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ForceRemove kills a running container (its PID 1; the rest of its
+// namespace dies with it), waits for it to go and removes it.
+func (c Containers) ForceRemove(ct *Container, removeAll func(...string) error) error {
+	if ct.Status == "running" {
+		unix.Kill(ct.Pid, syscall.SIGKILL)
+		for i := 0; i < 200 && procState(ct.Pid) != "X"; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return c.Remove(ct, removeAll)
+}
+
+// Linux's real-time signals as a program sees them: glibc and musl keep
+// the kernel's first two (32, 33) for themselves, so SIGRTMIN is 34, as in
+// docker's and kill(1)'s names.
+const (
+	sigRTMin = 34
+	sigRTMax = 64
+)
+
+// ParseSignal reads a signal as docker's kill -s does: a number (1-64), or
+// a name with or without "SIG" in any case (KILL, sigusr1, SIGRTMIN+3,
+// RTMAX-2).
+func ParseSignal(s string) (syscall.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 1 || n > sigRTMax {
+			return 0, fmt.Errorf("invalid signal %q: numbers go from 1 to %d", s, sigRTMax)
+		}
+		return syscall.Signal(n), nil
+	}
+	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
+	if rest, ok := strings.CutPrefix(name, "RTMIN"); ok {
+		return rtSignal(s, sigRTMin, rest, +1)
+	}
+	if rest, ok := strings.CutPrefix(name, "RTMAX"); ok {
+		return rtSignal(s, sigRTMax, rest, -1)
+	}
+	if sig := unix.SignalNum("SIG" + name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("invalid signal %q", s)
+}
+
+// rtSignal is base, or base+n (RTMIN+n) or base-n (RTMAX-n) within the
+// real-time range.
+func rtSignal(s string, base int, rest string, dir int) (syscall.Signal, error) {
+	if rest == "" {
+		return syscall.Signal(base), nil
+	}
+	op := "+"
+	if dir < 0 {
+		op = "-"
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(rest, op))
+	if err != nil || !strings.HasPrefix(rest, op) || n < 0 || n > sigRTMax-sigRTMin {
+		return 0, fmt.Errorf("invalid signal %q", s)
+	}
+	return syscall.Signal(base + dir*n), nil
+}
