@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/box-run/box/run"
+	"github.com/box-run/box/run/proto"
 )
 
 // TestLeafPackagesStayLeaves keeps the design's layering: config, userns,
@@ -62,7 +62,7 @@ func TestInitRunsBeforeHeavyPackages(t *testing.T) {
 	}
 	heavy := []string{"gvisor.dev/gvisor/pkg/tcpip/stack", "gvisor.dev/gvisor/pkg/tcpip/transport/tcp", "github.com/google/go-containerregistry/pkg/name", "github.com/google/go-containerregistry/pkg/v1/remote", "github.com/alecthomas/kong", "github.com/box-run/box/image", "net/http", "crypto/tls"}
 	all := initsOf()
-	early := initsOf(run.StageEnv + "=init")
+	early := initsOf(proto.StageEnv + "=init")
 	for _, p := range early {
 		if slices.Contains(heavy, p) {
 			t.Errorf("%s was initialised before the init stage ran", p)

@@ -400,7 +400,8 @@ func cmdImageID(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv(args[1], strings.TrimPrefix(img.ID, "sha256:")[:12])
 }
 
-// killContainers kills the monitors and inits of a store's running containers.
+// killContainers kills the inits of a store's running containers (SIGKILL);
+// their monitors, which wait for them, then record the exit and end.
 func killContainers(root string) {
 	all, _ := run.Containers{Root: root}.List()
 	for _, ct := range all {

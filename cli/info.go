@@ -74,7 +74,8 @@ func (infoCmd) Run(g *globals) error {
 	}
 	fmt.Printf("            layer stacking: %s ([storage] overlay = auto|kernel|fuse|copy)\n", mode)
 	fmt.Printf("fuse:       %s\n", fuseStatus())
-	fmt.Printf("network:    slirp (user-mode, in-process; 10.88.0.2/24, gateway and DNS 10.88.0.1)\n")
+	net := slirp.DefaultConfig()
+	fmt.Printf("network:    slirp (user-mode, in-process; %s/%d, gateway and DNS %s)\n", net.Container, net.Subnet.Bits(), net.Gateway)
 	if slirp.PingAllowed() {
 		fmt.Printf("ping:       forwarded from containers (net.ipv4.ping_group_range allows your group)\n")
 	} else {

@@ -10,7 +10,6 @@
 package monitor
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/run"
+	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/slirp"
 	"github.com/box-run/box/stage"
 	"github.com/box-run/box/userns"
@@ -31,7 +31,7 @@ import (
 
 // Config is what the CLI hands the monitor, and what start.json keeps.
 type Config struct {
-	Spec      run.Spec      `json:"spec"`
+	Spec      proto.Spec    `json:"spec"`
 	Container run.Container `json:"container"`
 	StoreRoot string        `json:"storeRoot"`
 	Layers    []string      `json:"layers"`
@@ -106,18 +106,15 @@ func Detach(mc *Config) (status int, err error) {
 		return 125, err
 	}
 	cfgW.Close()
-	line, _ := bufio.NewReader(statusR).ReadString('\n')
+	st, err := proto.ReadMonitorStatus(statusR)
 	cmd.Process.Release()
-	line = strings.TrimSpace(line)
-	if line == "ok" {
-		return 0, nil
+	if err != nil {
+		return 125, err
 	}
-	code, msg, ok := strings.Cut(line, " ")
-	status, err = strconv.Atoi(code)
-	if !ok || err != nil {
-		return 125, errors.New("the container's monitor died before the container started")
+	if st.Err != "" {
+		return st.Status, errors.New(st.Err)
 	}
-	return status, errors.New(msg)
+	return 0, nil
 }
 
 // Serve is the monitor stage: the monitor of a detached container.
@@ -127,15 +124,15 @@ func Serve([]string) error {
 		return fmt.Errorf("reading the monitor's config: %w", err)
 	}
 	status := os.NewFile(4, "status")
-	report := func(line string) {
+	report := func(s proto.MonitorStatus) {
 		if status != nil {
-			io.WriteString(status, line+"\n")
+			proto.WriteMonitorStatus(status, s)
 			status.Close()
 			status = nil
 		}
 	}
 	fail := func(code int, err error) error {
-		report(fmt.Sprintf("%d %v", code, err))
+		report(proto.MonitorStatus{Status: code, Err: err.Error()})
 		return err
 	}
 	st, err := image.Open(image.Options{Root: mc.StoreRoot})
@@ -171,7 +168,7 @@ func Serve([]string) error {
 			Warn:       io.Discard,
 			Net:        mc.Net,
 			Detached:   true,
-			Started:    func() { report("ok") },
+			Started:    func() { report(proto.MonitorStatus{}) },
 			Existing:   existing,
 			Persist:    mc.Persist,
 		})

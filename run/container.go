@@ -11,28 +11,30 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/box-run/box/run/proto"
 )
 
 // Container is the record of one container, kept in containers/<id>/container.json.
 type Container struct {
-	ID       string    `json:"id"`
-	Name     string    `json:"name"`
-	Image    string    `json:"image"`   // the name the user gave
-	ImageID  string    `json:"imageId"` // config digest
-	Command  []string  `json:"command"`
-	Created  time.Time `json:"created"`
-	Status   string    `json:"status"` // "created", "running", "exited"
-	Pid      int       `json:"pid,omitempty"`
-	PidStart uint64    `json:"pidStart,omitempty"` // init's start time (clock ticks after boot)
-	Monitor  int       `json:"monitor,omitempty"`  // the monitor process, which records the exit
-	MonStart uint64    `json:"monitorStart,omitempty"`
-	BootID   string    `json:"bootId,omitempty"`
-	ExitCode int       `json:"exitCode"`
-	Finished time.Time `json:"finished,omitzero"`
-	Remove   bool      `json:"autoRemove,omitempty"`
-	Ports    []Port    `json:"ports,omitempty"`
-	Mounts   []Mount   `json:"mounts,omitempty"`
-	Network  *Network  `json:"network,omitempty"`
+	ID       string        `json:"id"`
+	Name     string        `json:"name"`
+	Image    string        `json:"image"`   // the name the user gave
+	ImageID  string        `json:"imageId"` // config digest
+	Command  []string      `json:"command"`
+	Created  time.Time     `json:"created"`
+	Status   string        `json:"status"` // "created", "running", "exited"
+	Pid      int           `json:"pid,omitempty"`
+	PidStart uint64        `json:"pidStart,omitempty"` // init's start time (clock ticks after boot)
+	Monitor  int           `json:"monitor,omitempty"`  // the monitor process, which records the exit
+	MonStart uint64        `json:"monitorStart,omitempty"`
+	BootID   string        `json:"bootId,omitempty"`
+	ExitCode int           `json:"exitCode"`
+	Finished time.Time     `json:"finished,omitzero"`
+	Remove   bool          `json:"autoRemove,omitempty"`
+	Ports    []proto.Port  `json:"ports,omitempty"`
+	Mounts   []proto.Mount `json:"mounts,omitempty"`
+	Network  *Network      `json:"network,omitempty"`
 }
 
 // Network is how the container is connected, for box inspect.

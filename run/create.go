@@ -13,6 +13,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/slirp"
 )
 
@@ -63,7 +64,7 @@ type Host struct {
 // New turns flags, the image and the host's settings into a new
 // container's spec and record and the network it gets; nothing is
 // created.
-func New(f Flags, img Image, h Host) (*Spec, *Container, slirp.Config, error) {
+func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, error) {
 	if f.Name != "" {
 		if err := ValidName(f.Name); err != nil {
 			return nil, nil, h.Net, err
@@ -97,7 +98,7 @@ func New(f Flags, img Image, h Host) (*Spec, *Container, slirp.Config, error) {
 	if err != nil {
 		return nil, nil, h.Net, err
 	}
-	spec := &Spec{
+	spec := &proto.Spec{
 		ID:           id,
 		Hostname:     hostname,
 		Layers:       img.Layers,
@@ -146,8 +147,8 @@ func New(f Flags, img Image, h Host) (*Spec, *Container, slirp.Config, error) {
 
 // parseMounts parses -v, --mount and --tmpfs, in that order, and checks
 // that bind sources exist.
-func parseMounts(f Flags, wd, home string) ([]Mount, error) {
-	var out []Mount
+func parseMounts(f Flags, wd, home string) ([]proto.Mount, error) {
+	var out []proto.Mount
 	for _, v := range f.Volumes {
 		m, err := ParseVolume(v, wd, home)
 		if err != nil {
@@ -173,8 +174,8 @@ func parseMounts(f Flags, wd, home string) ([]Mount, error) {
 }
 
 // parsePorts parses -p and -P (the image's EXPOSE).
-func parsePorts(publish []string, all bool, exposed map[string]struct{}, network string) ([]Port, error) {
-	var out []Port
+func parsePorts(publish []string, all bool, exposed map[string]struct{}, network string) ([]proto.Port, error) {
+	var out []proto.Port
 	for _, p := range publish {
 		port, err := ParsePublish(p)
 		if err != nil {

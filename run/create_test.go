@@ -8,6 +8,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/slirp"
 )
 
@@ -29,9 +30,9 @@ func TestNew(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		flags Flags
-		check func(t *testing.T, s *Spec, c *Container, n slirp.Config)
+		check func(t *testing.T, s *proto.Spec, c *Container, n slirp.Config)
 	}{
-		{"image defaults", Flags{}, func(t *testing.T, s *Spec, c *Container, n slirp.Config) {
+		{"image defaults", Flags{}, func(t *testing.T, s *proto.Spec, c *Container, n slirp.Config) {
 			if !slices.Equal(s.Args, []string{"/ep", "default"}) || s.Cwd != "/srv" || !s.MakeCwd || s.User != "nobody" {
 				t.Errorf("args %q cwd %q makeCwd %v user %q", s.Args, s.Cwd, s.MakeCwd, s.User)
 			}
@@ -51,7 +52,7 @@ func TestNew(t *testing.T) {
 		{"flags override the image", Flags{
 			Name: "web", Entrypoint: &ep, Args: []string{"sh", "-c", "true"}, Env: []string{"A=flag", "FROMHOST", "UNSET"},
 			Workdir: "/w", User: "0:0", Hostname: "h1", Init: true, ReadOnly: true, Remove: true, TTY: true,
-		}, func(t *testing.T, s *Spec, c *Container, _ slirp.Config) {
+		}, func(t *testing.T, s *proto.Spec, c *Container, _ slirp.Config) {
 			if !slices.Equal(s.Args, []string{"sh", "-c", "true"}) || s.Cwd != "/w" || s.MakeCwd || s.User != "0:0" {
 				t.Errorf("args %q cwd %q makeCwd %v user %q", s.Args, s.Cwd, s.MakeCwd, s.User)
 			}
@@ -63,7 +64,7 @@ func TestNew(t *testing.T) {
 			}
 		}},
 		{"host loopback, extra hosts and dns", Flags{Network: "slirp:allow_host_loopback=true", AddHosts: []string{"db:10.1.2.3"}, DNS: []string{"1.1.1.1"}},
-			func(t *testing.T, s *Spec, c *Container, n slirp.Config) {
+			func(t *testing.T, s *proto.Spec, c *Container, n slirp.Config) {
 				if !n.AllowHostLoopback || c.Network.HostAlias != n.HostAlias.String() {
 					t.Errorf("net %+v record %+v", n, c.Network)
 				}
@@ -74,12 +75,12 @@ func TestNew(t *testing.T) {
 					t.Errorf("resolv.conf %q", s.ResolvConf)
 				}
 			}},
-		{"none", Flags{Network: "none"}, func(t *testing.T, s *Spec, c *Container, _ slirp.Config) {
+		{"none", Flags{Network: "none"}, func(t *testing.T, s *proto.Spec, c *Container, _ slirp.Config) {
 			if s.Network != "none" || c.Network.IPAddress != "" || !strings.Contains(s.Hosts, "127.0.1.1\t"+s.Hostname+"\n") {
 				t.Errorf("network %q record %+v hosts %q", s.Network, c.Network, s.Hosts)
 			}
 		}},
-		{"publish all, sorted, after -p", Flags{Publish: []string{"8080:8080"}, PublishAll: true}, func(t *testing.T, s *Spec, _ *Container, _ slirp.Config) {
+		{"publish all, sorted, after -p", Flags{Publish: []string{"8080:8080"}, PublishAll: true}, func(t *testing.T, s *proto.Spec, _ *Container, _ slirp.Config) {
 			var got []int
 			for _, p := range s.Ports {
 				got = append(got, p.ContainerPort)
@@ -88,12 +89,12 @@ func TestNew(t *testing.T) {
 				t.Errorf("ports %v", got)
 			}
 		}},
-		{"keep-id", Flags{KeepID: true}, func(t *testing.T, s *Spec, _ *Container, _ slirp.Config) {
+		{"keep-id", Flags{KeepID: true}, func(t *testing.T, s *proto.Spec, _ *Container, _ slirp.Config) {
 			if !s.KeepID || s.UserName == "" || strings.ContainsAny(s.UserName, ":\n") {
 				t.Errorf("keep-id %v user name %q", s.KeepID, s.UserName)
 			}
 		}},
-		{"tmpfs", Flags{Tmpfs: []string{"/scratch:size=1m"}}, func(t *testing.T, s *Spec, _ *Container, _ slirp.Config) {
+		{"tmpfs", Flags{Tmpfs: []string{"/scratch:size=1m"}}, func(t *testing.T, s *proto.Spec, _ *Container, _ slirp.Config) {
 			if len(s.Mounts) != 1 || s.Mounts[0].Type != "tmpfs" || s.Mounts[0].Target != "/scratch" {
 				t.Errorf("mounts %+v", s.Mounts)
 			}

@@ -1,7 +1,6 @@
 package run
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,9 +12,7 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/box-run/box/run/pid1"
-
-	"golang.org/x/sys/unix"
+	"github.com/box-run/box/run/proto"
 )
 
 // Published TCP ports follow rootlesskit's builtin port driver: the monitor
@@ -46,7 +43,7 @@ func (h *hostPorts) close() {
 // listenPorts opens the host side of every published port before anything
 // else of the container exists, so a port in use fails the run cleanly.
 // Ports asked as 0 are filled in with the port the kernel chose.
-func listenPorts(ports []Port) (*hostPorts, error) {
+func listenPorts(ports []proto.Port) (*hostPorts, error) {
 	h := &hostPorts{}
 	for i, p := range ports {
 		addr := net.JoinHostPort(p.HostIP, strconv.Itoa(p.HostPort))
@@ -72,7 +69,7 @@ func listenPorts(ports []Port) (*hostPorts, error) {
 }
 
 // portError explains why a host port cannot be bound.
-func portError(p Port, err error) error {
+func portError(p proto.Port, err error) error {
 	switch {
 	case errors.Is(err, syscall.EADDRINUSE):
 		return fmt.Errorf("publishing port %d: address already in use", p.HostPort)
@@ -141,21 +138,19 @@ func (f *forwarder) forward(c net.Conn, port int) {
 // do not queue behind one another (a container port slow to accept holds up
 // only its own connections).
 func (f *forwarder) connect(port int) (net.Conn, error) {
-	mine, theirs, err := socketPair()
+	mine, theirs, err := proto.SocketPair()
 	if err != nil {
 		return nil, err
 	}
 	defer mine.Close()
-	var req [2]byte
-	binary.BigEndian.PutUint16(req[:], uint16(port))
 	f.mu.Lock()
-	err = unix.Sendmsg(int(f.sock.Fd()), req[:], unix.UnixRights(int(theirs.Fd())), nil, 0)
+	err = proto.SendPortRequest(f.sock, uint16(port), theirs)
 	f.mu.Unlock()
 	theirs.Close()
 	if err != nil {
 		return nil, err
 	}
-	file, err := pid1.RecvFD(mine)
+	file, err := proto.RecvFD(mine, "port-conn")
 	if err != nil {
 		return nil, fmt.Errorf("container port %d: nothing listening", port)
 	}

@@ -15,12 +15,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/box-run/box/run/pid1"
 	"github.com/box-run/box/run/prestart"
+	"github.com/box-run/box/run/proto"
 
 	"github.com/box-run/box/slirp"
 	"github.com/box-run/box/userns"
-	"golang.org/x/sys/unix"
 )
 
 // Command re-executes box as stage (see prestart.Command).
@@ -28,7 +27,7 @@ func Command(stage string, args ...string) *exec.Cmd { return prestart.Command(s
 
 // Options are what the host stage needs besides the Spec.
 type Options struct {
-	Spec       *Spec
+	Spec       *proto.Spec
 	Container  *Container
 	Containers Containers
 	Mapping    userns.Mapping
@@ -58,258 +57,333 @@ type Options struct {
 // Run creates the container, starts its init in new namespaces, monitors it
 // (signals, tty) and returns its exit status: N for exit(N), 128+sig when
 // killed, 125/126/127 when init could not start the workload.
+//
+// It runs in phases, each of which pushes its own clean-up: listen on the
+// published ports, create the container's directory (first for a
+// detached container, whose log lives there; else while init starts),
+// launch init or adopt the prestarted one, send the spec, serve the
+// network, tty and signals, then wait and record the exit.
 func Run(o Options) (status int, err error) {
-	t0 := time.Now()
-	pre := o.Prestarted // ended on the way out unless taken below
-	defer func() { pre.Abort() }()
-	ct, spec := o.Container, o.Spec
-	if len(spec.Ports) > 0 && spec.Network != "slirp" {
-		for _, p := range spec.Ports {
-			if p.Proto == "udp" {
-				return 125, fmt.Errorf("publishing UDP port %d needs the default slirp network", p.ContainerPort)
-			}
+	r := &runner{Options: o, t0: time.Now(), out: os.Stdout, errOut: os.Stderr}
+	defer func() {
+		if rerr := r.undo(); rerr != nil && err == nil {
+			err = rerr
+		}
+	}()
+	r.push(func() error { r.Prestarted.Abort(); return nil }) // unless adopted
+	r.Spec.Dir = o.Containers.Dir(o.Container.ID)
+	if r.Spec.Network == "slirp" {
+		// From the monitor's network config, also for a container made by
+		// a box whose start.json had no TAP config.
+		r.Spec.TAP = o.Net.TAP()
+	}
+	for _, p := range r.Spec.Ports {
+		if p.Proto == "udp" && r.Spec.Network != "slirp" {
+			return 125, fmt.Errorf("publishing UDP port %d needs the default slirp network", p.ContainerPort)
 		}
 	}
-	hp, err := listenPorts(spec.Ports)
-	if err != nil {
+	if err := r.listenPorts(); err != nil {
 		return 126, err // docker's status for a port it cannot bind
 	}
-	defer hp.close()
-	for i, c := range hp.udp {
-		o.Net.UDPPorts = append(o.Net.UDPPorts, slirp.UDPPort{Conn: c, ContainerPort: hp.udpPorts[i]})
-	}
-	ct.Ports = spec.Ports
-	// The container's directory and record are made while init starts (a
-	// Go runtime start in new namespaces, which waits for the spec), except
-	// for a detached container, whose log is in that directory from the
-	// start.
-	made := false
-	create := func() error {
-		if o.Existing {
-			if err := o.Containers.Save(ct); err != nil {
-				return err
-			}
-			made = true
-			return nil
+	if o.Detached {
+		if err := r.create(); err != nil {
+			return 125, err
 		}
-		dir, err := o.Containers.Create(ct)
+		if err := r.openLog(); err != nil {
+			return 125, err
+		}
+	}
+	if err := r.launch(); err != nil {
+		return 125, err
+	}
+	if err := r.sendSpec(); err != nil {
+		return 125, err
+	}
+	r.serve()
+	return r.wait()
+}
+
+// runner is one Run: its options, and what each phase made for the next.
+type runner struct {
+	Options
+	t0          time.Time
+	cleanups    []func() error
+	ports       *hostPorts
+	made        bool            // the container's directory and record exist
+	started     bool            // init runs and catches signals
+	out, errOut io.Writer       // the container's stdout and stderr
+	logging     *sync.WaitGroup // a detached container's log copies
+	launched    *prestart.Launch
+	tty         *ttyHost
+	sigs        chan os.Signal
+	caught      chan struct{} // closed once sigs catches signals
+	done        chan struct{} // closed once init has exited
+}
+
+// push adds a clean-up; undo runs them last first and returns the first
+// error.
+func (r *runner) push(f func() error) { r.cleanups = append(r.cleanups, f) }
+
+func (r *runner) undo() error {
+	var first error
+	for i := len(r.cleanups) - 1; i >= 0; i-- {
+		if err := r.cleanups[i](); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// listenPorts opens the host side of the published ports before anything
+// of the container exists, so that a port in use fails cleanly.
+func (r *runner) listenPorts() error {
+	spec := r.Spec
+	hp, err := listenPorts(spec.Ports)
+	if err != nil {
+		return err
+	}
+	r.push(func() error { hp.close(); return nil })
+	r.ports = hp
+	for i, c := range hp.udp {
+		r.Net.UDPPorts = append(r.Net.UDPPorts, slirp.UDPPort{Conn: c, ContainerPort: hp.udpPorts[i]})
+	}
+	r.Container.Ports = spec.Ports
+	return nil
+}
+
+// create makes the container's directory and record (or, for an existing
+// container, records it again). On the way out it is removed with --rm,
+// and so is a new detached container that never started.
+func (r *runner) create() error {
+	ct := r.Container
+	if r.Existing {
+		if err := r.Containers.Save(ct); err != nil {
+			return err
+		}
+	} else {
+		dir, err := r.Containers.Create(ct)
 		if err != nil {
 			return err
 		}
-		if o.Persist != nil {
-			if err := o.Persist(dir); err != nil {
-				o.Containers.Remove(ct, o.RemoveAll)
+		if r.Persist != nil {
+			if err := r.Persist(dir); err != nil {
+				r.Containers.Remove(ct, r.RemoveAll)
 				return err
 			}
 		}
-		made = true
+	}
+	r.made = true
+	r.push(func() error {
+		if !r.Remove && (r.Existing || !r.Detached || r.started) {
+			return nil
+		}
+		t := time.Now()
+		err := r.Containers.Remove(ct, r.RemoveAll)
+		r.Log.Debug("container removed", "took", time.Since(t))
+		if r.Remove {
+			return err // --rm leaves nothing, or says why
+		}
 		return nil
+	})
+	return nil
+}
+
+// openLog sends a detached container's output to its log through pipes,
+// so each line gets its time and stream and the file can rotate; the
+// copies end when the container's last writer does.
+func (r *runner) openLog() error {
+	log, err := openLog(filepath.Join(r.Spec.Dir, LogName))
+	if err != nil {
+		return err
 	}
-	overlap := !o.Detached
-	if !overlap {
-		if err := create(); err != nil {
-			return 125, err
-		}
-	}
-	dir := o.Containers.Dir(ct.ID)
-	spec.Dir = dir
-	if spec.Network == "slirp" {
-		// From the monitor's network config, also for a container made by
-		// a box whose start.json had no TAP config.
-		spec.TAP = o.Net.TAP()
-	}
-	out, errOut := os.Stdout, os.Stderr
-	started, workloadStarted := false, false
-	var logging sync.WaitGroup
-	if o.Detached {
-		log, err := openLog(filepath.Join(dir, LogName))
+	r.push(log.Close)
+	r.logging = new(sync.WaitGroup)
+	r.push(func() error { r.logging.Wait(); return nil })
+	for _, stream := range []string{"stdout", "stderr"} {
+		pr, pw, err := os.Pipe()
 		if err != nil {
-			return 125, err
+			return err
 		}
-		defer log.Close()
-		// Through pipes, so each line gets its time and stream and the file
-		// can rotate; the copies end when the container's last writer does.
-		for _, stream := range []string{"stdout", "stderr"} {
-			r, w, err := os.Pipe()
-			if err != nil {
-				return 125, err
-			}
-			defer w.Close()
-			logging.Add(1)
-			go func() {
-				defer logging.Done()
-				defer r.Close()
-				log.copyLines(stream, r)
-			}()
-			if stream == "stdout" {
-				out = w
-			} else {
-				errOut = w
-			}
-		}
-
-		if !o.Remove && !o.Existing {
-			defer func() {
-				if !started {
-					o.Containers.Remove(ct, o.RemoveAll)
-				}
-			}()
+		r.push(func() error { pw.Close(); return nil }) // also after wait's close: harmless
+		r.logging.Go(func() {
+			defer pr.Close()
+			log.copyLines(stream, pr)
+		})
+		if stream == "stdout" {
+			r.out = pw
+		} else {
+			r.errOut = pw
 		}
 	}
-	if o.Remove {
-		// Removal also when setup fails half way: --rm leaves nothing.
-		defer func() {
-			if !made {
-				return
-			}
-			t := time.Now()
-			if rerr := o.Containers.Remove(ct, o.RemoveAll); rerr != nil && err == nil {
-				err = rerr
-			}
-			o.Log.Debug("container removed", "took", time.Since(t))
-		}()
-	}
+	return nil
+}
 
-	spec.Stdin = o.Stdin && !spec.TTY
-	want := prestart.Config{Stdin: spec.Stdin, TTY: spec.TTY, Network: spec.Network, Ports: len(hp.tcp) > 0, Out: out, ErrOut: errOut, StaysPID1: spec.StaysPID1()}
-	l := pre
-	pre = nil
-	if l != nil && !l.Fits(want, o.Mapping) {
+// launch adopts the prestarted init if it fits the container, or starts
+// one; the container's directory is made meanwhile if it is not yet.
+func (r *runner) launch() error {
+	spec := r.Spec
+	spec.Stdin = r.Stdin && !spec.TTY
+	want := prestart.Config{Stdin: spec.Stdin, TTY: spec.TTY, Network: spec.Network, Ports: len(r.ports.tcp) > 0, Out: r.out, ErrOut: r.errOut, StaysPID1: spec.StaysPID1()}
+	l := r.Prestarted
+	r.Prestarted = nil // adopted or aborted here, not by the clean-up
+	if l != nil && !l.Fits(want, r.Mapping) {
 		l.Abort()
 		l = nil
 	}
 	prestarted := l != nil
 	if !prestarted {
+		var err error
 		if l, err = prestart.New(want); err != nil {
-			return 125, err
+			return err
 		}
 	}
-	defer l.Close()
-	cmd := l.Cmd
-	spec.TTYFD, spec.NetFD, spec.PortFD = l.TTYFD, l.NetFD, l.PortFD
-	var tty *ttyHost
+	r.push(func() error { l.Close(); return nil })
+	r.launched = l
 	if spec.TTY {
-		tty = newTTYHost(l.TTY, l.TTYChild, o.Stdin, out)
-		defer tty.close()
+		r.tty = newTTYHost(l.TTY, l.TTYChild, r.Stdin, r.out)
+		r.push(func() error { r.tty.close(); return nil })
 	}
-	// init starts a session of its own, so the container never shares the
-	// caller's terminal session (TIOCSTI on /dev/tty could type into the
-	// caller's shell) and terminal signals reach only box, which forwards
-	// each once. Signals that arrive while the container starts are
-	// delivered once it runs. Catching them starts the runtime's signal
-	// threads (~0.3 ms), so that happens while init starts.
-	sigs, caught := make(chan os.Signal, 16), make(chan struct{})
-	go func() {
-		signal.Notify(sigs, forwarded...)
-		close(caught)
-	}()
-	defer func() {
-		<-caught
-		signal.Stop(sigs)
-	}()
-
-	var startErr error
+	r.catchSignals()
 	if prestarted {
 		// init has been starting while box started: only the container's
 		// directory is left to make.
-		if err := create(); err != nil {
+		if err := r.create(); err != nil {
 			l.Abort()
-			return 125, err
+			return err
 		}
 	} else {
 		var created chan error
-		if overlap {
+		if !r.made {
 			created = make(chan error, 1)
-			go func() { created <- create() }()
+			go func() { created <- r.create() }()
 		}
-		startErr = l.Start(o.Mapping)
-		if overlap {
+		startErr := l.Start(r.Mapping)
+		if created != nil {
 			if err := <-created; err != nil {
 				if startErr == nil {
 					l.Abort()
 				}
-				return 125, err
+				return err
 			}
 		}
-	}
-	if startErr != nil {
-		return 125, fmt.Errorf("starting container: %w", startErr)
-	}
-	specW, readyR, netSock, portSock, portChild := l.SpecW, l.ReadyR, l.Net, l.Port, l.PortChild
-	l.CloseChildEnds()
-	// init reads the spec once its runtime is up.
-	if err := json.NewEncoder(specW).Encode(spec); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return 125, fmt.Errorf("sending spec to init: %w", err)
-	}
-	specW.Close()
-	o.Log.Debug("init started", "pid", cmd.Process.Pid, "prestarted", prestarted, "elapsed", time.Since(t0))
-	if portChild != nil {
-		fw := &forwarder{sock: portSock, log: o.Log}
-		for i, l := range hp.tcp {
-			go fw.serve(l, hp.tcpPorts[i])
+		if startErr != nil {
+			return fmt.Errorf("starting container: %w", startErr)
 		}
 	}
+	spec.TTYFD, spec.NetFD, spec.PortFD = l.TTYFD, l.NetFD, l.PortFD
+	r.Log.Debug("init started", "pid", l.Cmd.Process.Pid, "prestarted", prestarted, "elapsed", time.Since(r.t0))
+	return nil
+}
 
+// catchSignals starts catching the signals the monitor forwards. init
+// starts a session of its own, so the container never shares the
+// caller's terminal session (TIOCSTI on /dev/tty could type into the
+// caller's shell) and terminal signals reach only box, which forwards each
+// once. Signals that arrive while the container starts are delivered once
+// it runs. Catching them starts the runtime's signal threads (~0.3 ms), so
+// that happens while init starts.
+func (r *runner) catchSignals() {
+	r.sigs, r.caught = make(chan os.Signal, 16), make(chan struct{})
+	go func() {
+		signal.Notify(r.sigs, forwarded...)
+		close(r.caught)
+	}()
+	r.push(func() error {
+		<-r.caught
+		signal.Stop(r.sigs)
+		return nil
+	})
+}
+
+// sendSpec closes init's ends of its descriptors (its copies alone keep
+// them open, so the host sees EOF if init dies) and sends the spec, which
+// init reads once its runtime is up.
+func (r *runner) sendSpec() error {
+	l := r.launched
+	l.CloseChildEnds()
+	if err := json.NewEncoder(l.SpecW).Encode(r.Spec); err != nil {
+		l.Cmd.Process.Kill()
+		l.Cmd.Wait()
+		return fmt.Errorf("sending spec to init: %w", err)
+	}
+	l.SpecW.Close()
+	return nil
+}
+
+// serve forwards published ports, records the container running once init
+// catches signals, and serves its network, tty and signals.
+func (r *runner) serve() {
+	l, ct := r.launched, r.Container
+	if l.PortChild != nil {
+		fw := &forwarder{sock: l.Port, log: r.Log}
+		for i, pl := range r.ports.tcp {
+			go fw.serve(pl, r.ports.tcpPorts[i])
+		}
+	}
 	// Until init catches signals, one would end it with Go's status 2:
-	// wait for its byte (or EOF, if it died) before saying it runs.
-	readyR.Read(make([]byte, 1))
-	ct.Status, ct.Pid, ct.BootID = "running", cmd.Process.Pid, BootID()
-	ct.PidStart = StartTime(ct.Pid)
+	// wait for its word (or EOF, if it died) before saying it runs.
+	proto.WaitReady(l.ReadyR) // proto.SignalsCaught, or EOF
+	pid := l.Cmd.Process.Pid
+	ct.Status, ct.Pid, ct.BootID = "running", pid, BootID()
+	ct.PidStart = StartTime(pid)
 	ct.Monitor, ct.MonStart = os.Getpid(), StartTime(os.Getpid())
-	if err := o.Containers.Save(ct); err != nil {
-		o.Log.Debug("saving state", "err", err)
+	if err := r.Containers.Save(ct); err != nil {
+		r.Log.Debug("saving state", "err", err)
 	}
-	started = true
-	done := make(chan struct{})
-	if spec.Network == "slirp" {
-		// Done before the socket is closed (deferred above): once init is
-		// gone, a serveNet still waiting for the TAP gets EOF, and the
-		// netstack stops with ctx.
+	r.started = true
+	r.done = make(chan struct{})
+	if r.Spec.Network == "slirp" {
+		// Waited for before the socket is closed (pushed earlier, so undone
+		// later): once init is gone, a serveNet still waiting for the TAP
+		// gets EOF, and the netstack stops with ctx.
 		var served sync.WaitGroup
-		defer served.Wait()
 		ctx, stop := context.WithCancel(context.Background())
-		defer stop()
-		served.Go(func() { serveNet(ctx, netSock, o.Net, o.Log) })
+		r.push(func() error { stop(); served.Wait(); return nil })
+		served.Go(func() { serveNet(ctx, l.Net, r.Net, r.Log) })
 	}
-	if tty != nil {
-		go tty.serve(cmd.Process.Pid, done, o.Warn)
+	if r.tty != nil {
+		go r.tty.serve(pid, r.done, r.Warn)
 	}
-	<-caught
-	go forwardSignals(sigs, cmd.Process, tty, done)
-	if o.Started != nil {
-		// A detached container's init stays as PID 1 and says when the
-		// workload runs (after the pty, served above, is sized); EOF means
-		// it failed, and its reason is in the log.
-		if n, _ := readyR.Read(make([]byte, 1)); n == 1 {
-			o.Started()
+	<-r.caught
+	go forwardSignals(r.sigs, l.Cmd.Process, r.tty, r.done)
+}
+
+// wait waits for init to exit and records the exit. A detached
+// container's init stays as PID 1 and says when the workload runs (after
+// the pty, served above, is sized); EOF instead means it failed, and its
+// reason is the log's last line.
+func (r *runner) wait() (int, error) {
+	l, ct := r.launched, r.Container
+	workloadStarted := false
+	if r.Started != nil {
+		if _, ok := proto.WaitReady(l.ReadyR); ok { // proto.WorkloadStarted
+			r.Started()
 			workloadStarted = true
 		}
 	}
-	werr := cmd.Wait()
-	close(done)
-	if tty != nil {
-		tty.drain()
+	werr := l.Cmd.Wait()
+	close(r.done)
+	if r.tty != nil {
+		r.tty.drain()
 	}
-	if o.Detached {
+	if r.Detached {
 		// Our ends of the log pipes: the copies end once the container's
 		// last writer is gone too.
-		out.Close()
-		errOut.Close()
-		logging.Wait()
+		r.out.(io.Closer).Close()
+		r.errOut.(io.Closer).Close()
+		r.logging.Wait()
 	}
-	status = exitStatus(cmd.ProcessState, werr)
+	status := exitStatus(l.Cmd.ProcessState, werr)
 	var failed error
-	if o.Started != nil && !workloadStarted {
+	if r.Started != nil && !workloadStarted {
 		// The workload never ran: give init's reason, as box run without
 		// -d shows it, before --rm takes the log away.
-		failed = errors.New(lastLogLine(filepath.Join(dir, LogName)))
+		failed = errors.New(lastLogLine(filepath.Join(r.Spec.Dir, LogName)))
 	}
-	o.Log.Debug("container exited", "status", status, "elapsed", time.Since(t0))
+	r.Log.Debug("container exited", "status", status, "elapsed", time.Since(r.t0))
 	ct.Status, ct.ExitCode, ct.Finished = "exited", status, time.Now().UTC()
-	if !o.Remove {
-		if err := o.Containers.Save(ct); err != nil {
+	if !r.Remove {
+		if err := r.Containers.Save(ct); err != nil {
 			return status, fmt.Errorf("saving container state: %w", err)
 		}
 	}
@@ -352,7 +426,7 @@ func exitStatus(ps *os.ProcessState, err error) int {
 // serveNet receives the container's TAP from init and runs the user-mode
 // network on it until the container is gone.
 func serveNet(ctx context.Context, sock *os.File, cfg slirp.Config, log *slog.Logger) {
-	tap, err := pid1.RecvFD(sock)
+	tap, err := proto.RecvFD(sock, "tap")
 	if err != nil {
 		return // init failed before the network was up; it says why
 	}
@@ -361,12 +435,4 @@ func serveNet(ctx context.Context, sock *os.File, cfg slirp.Config, log *slog.Lo
 	if err := slirp.Serve(ctx, tap, cfg); err != nil {
 		log.Debug("network stopped", "err", err)
 	}
-}
-
-func socketPair() (parent, child *os.File, err error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, fmt.Errorf("creating socket: %w", err)
-	}
-	return os.NewFile(uintptr(fds[0]), "parent"), os.NewFile(uintptr(fds[1]), "child"), nil
 }

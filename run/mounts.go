@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/box-run/box/run/pid1"
+	"github.com/box-run/box/run/proto"
 )
 
 // ParseVolume parses -v SRC:DST[:OPTS]. SRC is an absolute host path, "~"
@@ -22,40 +23,40 @@ import (
 // box does not have yet. OPTS are ro or rw; z, Z (SELinux relabelling),
 // private/rprivate (box's only propagation) and docker desktop's
 // consistency modes are accepted and change nothing.
-func ParseVolume(s, cwd, home string) (Mount, error) {
+func ParseVolume(s, cwd, home string) (proto.Mount, error) {
 	parts := strings.Split(s, ":")
 	switch {
 	case len(parts) == 1:
-		return Mount{}, fmt.Errorf("volume %q: anonymous volumes are not supported yet: use SRC:DST with an absolute host path", s)
+		return proto.Mount{}, fmt.Errorf("volume %q: anonymous volumes are not supported yet: use SRC:DST with an absolute host path", s)
 	case len(parts) > 3:
-		return Mount{}, fmt.Errorf("volume %q: too many colons: want SRC:DST[:OPTIONS]", s)
+		return proto.Mount{}, fmt.Errorf("volume %q: too many colons: want SRC:DST[:OPTIONS]", s)
 	}
 	src := parts[0]
 	switch {
 	case src == "":
-		return Mount{}, fmt.Errorf("volume %q: empty source", s)
+		return proto.Mount{}, fmt.Errorf("volume %q: empty source", s)
 	case path.IsAbs(src):
 		src = filepath.Clean(src)
 	case src == "~" || strings.HasPrefix(src, "~/"):
 		if !path.IsAbs(home) {
-			return Mount{}, fmt.Errorf("volume %q: no home directory to expand ~", s)
+			return proto.Mount{}, fmt.Errorf("volume %q: no home directory to expand ~", s)
 		}
 		src = filepath.Join(home, src[1:])
 	case strings.HasPrefix(src, "."):
 		if !path.IsAbs(cwd) {
-			return Mount{}, fmt.Errorf("volume %q: no working directory to resolve %q against", s, src)
+			return proto.Mount{}, fmt.Errorf("volume %q: no working directory to resolve %q against", s, src)
 		}
 		src = filepath.Join(cwd, src)
 	case !strings.Contains(src, "/"):
-		return Mount{}, fmt.Errorf("volume %q: named volumes are not supported yet: use an absolute host path", s)
+		return proto.Mount{}, fmt.Errorf("volume %q: named volumes are not supported yet: use an absolute host path", s)
 	default:
-		return Mount{}, fmt.Errorf("volume %q: source %q is not an absolute path (start a relative one with ./)", s, src)
+		return proto.Mount{}, fmt.Errorf("volume %q: source %q is not an absolute path (start a relative one with ./)", s, src)
 	}
 	dst, err := mountTarget(parts[1])
 	if err != nil {
-		return Mount{}, fmt.Errorf("volume %q: %w", s, err)
+		return proto.Mount{}, fmt.Errorf("volume %q: %w", s, err)
 	}
-	m := Mount{Type: "bind", Source: src, Target: dst}
+	m := proto.Mount{Type: "bind", Source: src, Target: dst}
 	if len(parts) < 3 {
 		return m, nil
 	}
@@ -67,11 +68,11 @@ func ParseVolume(s, cwd, home string) (Mount, error) {
 			modes++
 		case "z", "Z", "private", "rprivate", "consistent", "cached", "delegated":
 		default:
-			return Mount{}, fmt.Errorf("volume %q: unsupported option %q", s, opt)
+			return proto.Mount{}, fmt.Errorf("volume %q: unsupported option %q", s, opt)
 		}
 	}
 	if modes > 1 {
-		return Mount{}, fmt.Errorf("volume %q: give one of ro and rw", s)
+		return proto.Mount{}, fmt.Errorf("volume %q: give one of ro and rw", s)
 	}
 	return m, nil
 }
@@ -81,20 +82,20 @@ func ParseVolume(s, cwd, home string) (Mount, error) {
 // or type=tmpfs with target, tmpfs-size and tmpfs-mode. A relative bind
 // source is taken from cwd. Docker's default type, volume, is not
 // supported yet.
-func ParseMount(s string, cwd string) (Mount, error) {
+func ParseMount(s string, cwd string) (proto.Mount, error) {
 	r := csv.NewReader(strings.NewReader(s))
 	fields, err := r.Read()
 	if err != nil {
-		return Mount{}, fmt.Errorf("mount %q: %w", s, err)
+		return proto.Mount{}, fmt.Errorf("mount %q: %w", s, err)
 	}
-	var m Mount
+	var m proto.Mount
 	var tmpfsOpts []string
 	typ := "volume"
 	for _, field := range fields {
 		key, value, hasValue := strings.Cut(field, "=")
 		key = strings.ToLower(strings.TrimSpace(key))
 		if !hasValue && key != "readonly" && key != "ro" {
-			return Mount{}, fmt.Errorf("mount %q: field %q must be a key=value pair", s, field)
+			return proto.Mount{}, fmt.Errorf("mount %q: field %q must be a key=value pair", s, field)
 		}
 		switch key {
 		case "type":
@@ -107,64 +108,64 @@ func ParseMount(s string, cwd string) (Mount, error) {
 			m.ReadOnly = true
 			if hasValue {
 				if m.ReadOnly, err = strconv.ParseBool(value); err != nil {
-					return Mount{}, fmt.Errorf("mount %q: invalid value for %s: %q", s, key, value)
+					return proto.Mount{}, fmt.Errorf("mount %q: invalid value for %s: %q", s, key, value)
 				}
 			}
 		case "bind-propagation":
 			if value != "private" && value != "rprivate" {
-				return Mount{}, fmt.Errorf("mount %q: bind-propagation %q is not supported", s, value)
+				return proto.Mount{}, fmt.Errorf("mount %q: bind-propagation %q is not supported", s, value)
 			}
 		case "consistency":
 		case "tmpfs-size":
 			n, err := parseSize(value)
 			if err != nil {
-				return Mount{}, fmt.Errorf("mount %q: tmpfs-size: %w", s, err)
+				return proto.Mount{}, fmt.Errorf("mount %q: tmpfs-size: %w", s, err)
 			}
 			tmpfsOpts = append(tmpfsOpts, "size="+strconv.FormatInt(n, 10))
 		case "tmpfs-mode":
 			mode, err := strconv.ParseUint(value, 8, 32)
 			if err != nil || mode > 0o7777 {
-				return Mount{}, fmt.Errorf("mount %q: invalid tmpfs-mode %q: want octal permissions like 1777", s, value)
+				return proto.Mount{}, fmt.Errorf("mount %q: invalid tmpfs-mode %q: want octal permissions like 1777", s, value)
 			}
 			tmpfsOpts = append(tmpfsOpts, fmt.Sprintf("mode=%o", mode))
 		default:
 			if strings.HasPrefix(key, "volume-") {
-				return Mount{}, fmt.Errorf("mount %q: named volumes are not supported yet: use type=bind with a host path", s)
+				return proto.Mount{}, fmt.Errorf("mount %q: named volumes are not supported yet: use type=bind with a host path", s)
 			}
-			return Mount{}, fmt.Errorf("mount %q: unexpected key %q", s, key)
+			return proto.Mount{}, fmt.Errorf("mount %q: unexpected key %q", s, key)
 		}
 	}
 	switch typ {
 	case "bind":
 		if len(tmpfsOpts) > 0 {
-			return Mount{}, fmt.Errorf("mount %q: tmpfs-* options need type=tmpfs", s)
+			return proto.Mount{}, fmt.Errorf("mount %q: tmpfs-* options need type=tmpfs", s)
 		}
 		if m.Source == "" {
-			return Mount{}, fmt.Errorf("mount %q: type=bind needs a source", s)
+			return proto.Mount{}, fmt.Errorf("mount %q: type=bind needs a source", s)
 		}
 		if !filepath.IsAbs(m.Source) {
 			if !filepath.IsAbs(cwd) {
-				return Mount{}, fmt.Errorf("mount %q: no working directory to resolve %q against", s, m.Source)
+				return proto.Mount{}, fmt.Errorf("mount %q: no working directory to resolve %q against", s, m.Source)
 			}
 			m.Source = filepath.Join(cwd, m.Source)
 		}
 		m.Source = filepath.Clean(m.Source)
 	case "tmpfs":
 		if m.Source != "" {
-			return Mount{}, fmt.Errorf("mount %q: type=tmpfs takes no source", s)
+			return proto.Mount{}, fmt.Errorf("mount %q: type=tmpfs takes no source", s)
 		}
 		m.Options = tmpfsOpts
 	case "volume":
-		return Mount{}, fmt.Errorf("mount %q: named volumes are not supported yet: use type=bind with a host path", s)
+		return proto.Mount{}, fmt.Errorf("mount %q: named volumes are not supported yet: use type=bind with a host path", s)
 	default:
-		return Mount{}, fmt.Errorf("mount %q: mount type %q is not supported", s, typ)
+		return proto.Mount{}, fmt.Errorf("mount %q: mount type %q is not supported", s, typ)
 	}
 	m.Type = typ
 	if m.Target == "" {
-		return Mount{}, fmt.Errorf("mount %q: no target", s)
+		return proto.Mount{}, fmt.Errorf("mount %q: no target", s)
 	}
 	if m.Target, err = mountTarget(m.Target); err != nil {
-		return Mount{}, fmt.Errorf("mount %q: %w", s, err)
+		return proto.Mount{}, fmt.Errorf("mount %q: %w", s, err)
 	}
 	return m, nil
 }
@@ -172,13 +173,13 @@ func ParseMount(s string, cwd string) (Mount, error) {
 // ParseTmpfs parses --tmpfs DST[:OPTS]; OPTS are mount(8) options for
 // tmpfs: size=, mode=, uid=, gid=, nr_inodes= and flags such as ro or exec.
 // They are kept in Options for pid1.TmpfsMountArgs, except ro/rw (ReadOnly).
-func ParseTmpfs(s string) (Mount, error) {
+func ParseTmpfs(s string) (proto.Mount, error) {
 	dst, opts, _ := strings.Cut(s, ":")
 	target, err := mountTarget(dst)
 	if err != nil {
-		return Mount{}, fmt.Errorf("tmpfs %q: %w", s, err)
+		return proto.Mount{}, fmt.Errorf("tmpfs %q: %w", s, err)
 	}
-	m := Mount{Type: "tmpfs", Target: target}
+	m := proto.Mount{Type: "tmpfs", Target: target}
 	for _, opt := range strings.Split(opts, ",") {
 		switch {
 		case opt == "":
@@ -188,7 +189,7 @@ func ParseTmpfs(s string) (Mount, error) {
 			m.Options = append(m.Options, opt)
 		default:
 			if !pid1.IsMountFlag(opt) {
-				return Mount{}, fmt.Errorf("tmpfs %q: unknown option %q", s, opt)
+				return proto.Mount{}, fmt.Errorf("tmpfs %q: unknown option %q", s, opt)
 			}
 			m.Options = append(m.Options, opt)
 		}
@@ -237,7 +238,7 @@ func parseSize(s string) (int64, error) {
 // CheckSources fails when a bind source does not exist. Docker's -v would
 // create it (as root, on the host); podman refuses, and so does box: a
 // typo should not leave a new empty directory behind.
-func CheckSources(ms []Mount) error {
+func CheckSources(ms []proto.Mount) error {
 	for _, m := range ms {
 		if m.Type != "bind" {
 			continue

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/box-run/box/run/pid1"
+	"github.com/box-run/box/run/proto"
 	"golang.org/x/sys/unix"
 )
 
@@ -14,20 +15,20 @@ func TestParseVolume(t *testing.T) {
 	const cwd, home = "/work/proj", "/home/me"
 	tests := []struct {
 		in   string
-		want Mount
+		want proto.Mount
 		err  string
 	}{
-		{in: "/data:/data", want: Mount{Type: "bind", Source: "/data", Target: "/data"}},
-		{in: "/a//b/../c/:/x/./y/", want: Mount{Type: "bind", Source: "/a/c", Target: "/x/y"}},
-		{in: "/data:/data:ro", want: Mount{Type: "bind", Source: "/data", Target: "/data", ReadOnly: true}},
-		{in: "/data:/data:rw", want: Mount{Type: "bind", Source: "/data", Target: "/data"}},
-		{in: "/data:/data:Z,ro", want: Mount{Type: "bind", Source: "/data", Target: "/data", ReadOnly: true}},
-		{in: "/data:/data:z,rprivate,cached", want: Mount{Type: "bind", Source: "/data", Target: "/data"}},
-		{in: ".:/src", want: Mount{Type: "bind", Source: "/work/proj", Target: "/src"}},
-		{in: "./sub/dir:/src", want: Mount{Type: "bind", Source: "/work/proj/sub/dir", Target: "/src"}},
-		{in: "../other:/src", want: Mount{Type: "bind", Source: "/work/other", Target: "/src"}},
-		{in: "~:/h", want: Mount{Type: "bind", Source: "/home/me", Target: "/h"}},
-		{in: "~/cache:/cache:ro", want: Mount{Type: "bind", Source: "/home/me/cache", Target: "/cache", ReadOnly: true}},
+		{in: "/data:/data", want: proto.Mount{Type: "bind", Source: "/data", Target: "/data"}},
+		{in: "/a//b/../c/:/x/./y/", want: proto.Mount{Type: "bind", Source: "/a/c", Target: "/x/y"}},
+		{in: "/data:/data:ro", want: proto.Mount{Type: "bind", Source: "/data", Target: "/data", ReadOnly: true}},
+		{in: "/data:/data:rw", want: proto.Mount{Type: "bind", Source: "/data", Target: "/data"}},
+		{in: "/data:/data:Z,ro", want: proto.Mount{Type: "bind", Source: "/data", Target: "/data", ReadOnly: true}},
+		{in: "/data:/data:z,rprivate,cached", want: proto.Mount{Type: "bind", Source: "/data", Target: "/data"}},
+		{in: ".:/src", want: proto.Mount{Type: "bind", Source: "/work/proj", Target: "/src"}},
+		{in: "./sub/dir:/src", want: proto.Mount{Type: "bind", Source: "/work/proj/sub/dir", Target: "/src"}},
+		{in: "../other:/src", want: proto.Mount{Type: "bind", Source: "/work/other", Target: "/src"}},
+		{in: "~:/h", want: proto.Mount{Type: "bind", Source: "/home/me", Target: "/h"}},
+		{in: "~/cache:/cache:ro", want: proto.Mount{Type: "bind", Source: "/home/me/cache", Target: "/cache", ReadOnly: true}},
 		{in: "mydata:/data", err: `volume "mydata:/data": named volumes are not supported yet: use an absolute host path`},
 		{in: "~bob:/data", err: `volume "~bob:/data": named volumes are not supported yet: use an absolute host path`},
 		{in: "sub/dir:/data", err: `volume "sub/dir:/data": source "sub/dir" is not an absolute path (start a relative one with ./)`},
@@ -60,19 +61,19 @@ func TestParseMount(t *testing.T) {
 	const cwd = "/work/proj"
 	tests := []struct {
 		in   string
-		want Mount
+		want proto.Mount
 		err  string
 	}{
-		{in: "type=bind,source=/data,target=/data", want: Mount{Type: "bind", Source: "/data", Target: "/data"}},
-		{in: "type=bind,src=/data,dst=/d/,readonly", want: Mount{Type: "bind", Source: "/data", Target: "/d", ReadOnly: true}},
-		{in: "type=bind,src=/data,destination=/d,ro=true", want: Mount{Type: "bind", Source: "/data", Target: "/d", ReadOnly: true}},
-		{in: "type=bind,src=/data,destination=/d,readonly=0", want: Mount{Type: "bind", Source: "/data", Target: "/d"}},
-		{in: "Type=bind,Source=./x,Target=/x,bind-propagation=rprivate,consistency=cached", want: Mount{Type: "bind", Source: "/work/proj/x", Target: "/x"}},
-		{in: "type=bind,src=rel,dst=/x", want: Mount{Type: "bind", Source: "/work/proj/rel", Target: "/x"}},
-		{in: `type=bind,"src=/a,b",dst=/x`, want: Mount{Type: "bind", Source: "/a,b", Target: "/x"}},
-		{in: "type=tmpfs,target=/tmp", want: Mount{Type: "tmpfs", Target: "/tmp"}},
-		{in: "type=tmpfs,dst=/tmp,tmpfs-size=64m,tmpfs-mode=1770", want: Mount{Type: "tmpfs", Target: "/tmp", Options: []string{"size=67108864", "mode=1770"}}},
-		{in: "type=tmpfs,dst=/tmp,tmpfs-mode=0700,readonly", want: Mount{Type: "tmpfs", Target: "/tmp", ReadOnly: true, Options: []string{"mode=700"}}},
+		{in: "type=bind,source=/data,target=/data", want: proto.Mount{Type: "bind", Source: "/data", Target: "/data"}},
+		{in: "type=bind,src=/data,dst=/d/,readonly", want: proto.Mount{Type: "bind", Source: "/data", Target: "/d", ReadOnly: true}},
+		{in: "type=bind,src=/data,destination=/d,ro=true", want: proto.Mount{Type: "bind", Source: "/data", Target: "/d", ReadOnly: true}},
+		{in: "type=bind,src=/data,destination=/d,readonly=0", want: proto.Mount{Type: "bind", Source: "/data", Target: "/d"}},
+		{in: "Type=bind,Source=./x,Target=/x,bind-propagation=rprivate,consistency=cached", want: proto.Mount{Type: "bind", Source: "/work/proj/x", Target: "/x"}},
+		{in: "type=bind,src=rel,dst=/x", want: proto.Mount{Type: "bind", Source: "/work/proj/rel", Target: "/x"}},
+		{in: `type=bind,"src=/a,b",dst=/x`, want: proto.Mount{Type: "bind", Source: "/a,b", Target: "/x"}},
+		{in: "type=tmpfs,target=/tmp", want: proto.Mount{Type: "tmpfs", Target: "/tmp"}},
+		{in: "type=tmpfs,dst=/tmp,tmpfs-size=64m,tmpfs-mode=1770", want: proto.Mount{Type: "tmpfs", Target: "/tmp", Options: []string{"size=67108864", "mode=1770"}}},
+		{in: "type=tmpfs,dst=/tmp,tmpfs-mode=0700,readonly", want: proto.Mount{Type: "tmpfs", Target: "/tmp", ReadOnly: true, Options: []string{"mode=700"}}},
 		{in: "source=vol,target=/data", err: `mount "source=vol,target=/data": named volumes are not supported yet: use type=bind with a host path`},
 		{in: "type=volume,src=vol,dst=/data", err: `mount "type=volume,src=vol,dst=/data": named volumes are not supported yet: use type=bind with a host path`},
 		{in: "type=bind,src=/a,dst=/b,volume-nocopy", err: `mount "type=bind,src=/a,dst=/b,volume-nocopy": field "volume-nocopy" must be a key=value pair`},
@@ -103,14 +104,14 @@ func TestParseMount(t *testing.T) {
 func TestParseTmpfs(t *testing.T) {
 	tests := []struct {
 		in   string
-		want Mount
+		want proto.Mount
 		err  string
 	}{
-		{in: "/run", want: Mount{Type: "tmpfs", Target: "/run"}},
-		{in: "/run/", want: Mount{Type: "tmpfs", Target: "/run"}},
-		{in: "/run:rw,noexec,nosuid,size=65536k", want: Mount{Type: "tmpfs", Target: "/run", Options: []string{"noexec", "nosuid", "size=65536k"}}},
-		{in: "/cache:ro,mode=1777,uid=1000", want: Mount{Type: "tmpfs", Target: "/cache", ReadOnly: true, Options: []string{"mode=1777", "uid=1000"}}},
-		{in: "/x:exec,,", want: Mount{Type: "tmpfs", Target: "/x", Options: []string{"exec"}}},
+		{in: "/run", want: proto.Mount{Type: "tmpfs", Target: "/run"}},
+		{in: "/run/", want: proto.Mount{Type: "tmpfs", Target: "/run"}},
+		{in: "/run:rw,noexec,nosuid,size=65536k", want: proto.Mount{Type: "tmpfs", Target: "/run", Options: []string{"noexec", "nosuid", "size=65536k"}}},
+		{in: "/cache:ro,mode=1777,uid=1000", want: proto.Mount{Type: "tmpfs", Target: "/cache", ReadOnly: true, Options: []string{"mode=1777", "uid=1000"}}},
+		{in: "/x:exec,,", want: proto.Mount{Type: "tmpfs", Target: "/x", Options: []string{"exec"}}},
 		{in: "run", err: `tmpfs "run": destination "run" is not an absolute path`},
 		{in: "/", err: `tmpfs "/": destination can't be "/"`},
 		{in: "/x:bogus", err: `tmpfs "/x:bogus": unknown option "bogus"`},
@@ -171,18 +172,18 @@ func TestMountCheckSources(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
 	os.WriteFile(file, nil, 0o644)
-	ok := []Mount{{Type: "bind", Source: dir, Target: "/d"}, {Type: "bind", Source: file, Target: "/f"}, {Type: "tmpfs", Target: "/t"}}
+	ok := []proto.Mount{{Type: "bind", Source: dir, Target: "/d"}, {Type: "bind", Source: file, Target: "/f"}, {Type: "tmpfs", Target: "/t"}}
 	if err := CheckSources(ok); err != nil {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(dir, "missing")
-	err := CheckSources(append(ok, Mount{Type: "bind", Source: missing, Target: "/m"}))
+	err := CheckSources(append(ok, proto.Mount{Type: "bind", Source: missing, Target: "/m"}))
 	if want := `volume source "` + missing + `" does not exist`; err == nil || err.Error() != want {
 		t.Errorf("err = %v, want %q", err, want)
 	}
 }
 
-func checkMount(t *testing.T, got Mount, err error, want Mount, wantErr string) {
+func checkMount(t *testing.T, got proto.Mount, err error, want proto.Mount, wantErr string) {
 	t.Helper()
 	if wantErr != "" {
 		if err == nil || err.Error() != wantErr {

@@ -5,17 +5,19 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/box-run/box/run/proto"
 )
 
 // ParsePublish parses a -p value as docker does: [IP:][HOSTPORT:]CONTAINERPORT[/PROTO],
 // where an empty or absent HOSTPORT means a free port.
-func ParsePublish(s string) (Port, error) {
-	spec, proto, _ := strings.Cut(s, "/")
-	if proto == "" {
-		proto = "tcp"
+func ParsePublish(s string) (proto.Port, error) {
+	spec, prot, _ := strings.Cut(s, "/")
+	if prot == "" {
+		prot = "tcp"
 	}
-	p := Port{Proto: proto}
-	if proto != "tcp" && proto != "udp" {
+	p := proto.Port{Proto: prot}
+	if prot != "tcp" && prot != "udp" {
 		return p, fmt.Errorf("invalid -p %q: protocol must be tcp or udp", s)
 	}
 	var hostIP, hostPort, ctrPort string

@@ -1,9 +1,13 @@
 package run
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/box-run/box/run/proto"
+)
 
 func TestParsePublish(t *testing.T) {
-	for in, want := range map[string]Port{
+	for in, want := range map[string]proto.Port{
 		"8080:80":           {HostPort: 8080, ContainerPort: 80, Proto: "tcp"},
 		"80":                {ContainerPort: 80, Proto: "tcp"},
 		"127.0.0.1:8080:80": {HostIP: "127.0.0.1", HostPort: 8080, ContainerPort: 80, Proto: "tcp"},
@@ -21,7 +25,7 @@ func TestParsePublish(t *testing.T) {
 			t.Errorf("ParsePublish(%q) succeeded", bad)
 		}
 	}
-	if s := (Port{HostPort: 8080, ContainerPort: 80, Proto: "tcp"}).String(); s != "80/tcp -> 0.0.0.0:8080" {
+	if s := (proto.Port{HostPort: 8080, ContainerPort: 80, Proto: "tcp"}).String(); s != "80/tcp -> 0.0.0.0:8080" {
 		t.Errorf("String() = %q", s)
 	}
 }

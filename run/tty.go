@@ -6,8 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/box-run/box/run/pid1"
-
+	"github.com/box-run/box/run/proto"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
@@ -37,7 +36,7 @@ func newTTYHost(parent, child *os.File, stdin bool, out io.Writer) *ttyHost {
 // serve receives the master, sizes it, lets init go on, and relays I/O.
 func (t *ttyHost) serve(pid int, done chan struct{}, warn io.Writer) {
 	t.child.Close()
-	master, err := pid1.RecvFD(t.parent)
+	master, err := proto.RecvFD(t.parent, "pty-master")
 	if err != nil {
 		t.copied.Done()
 		return // init failed before allocating the tty; it says why

@@ -20,15 +20,15 @@ import (
 
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/image/extract"
-	"github.com/box-run/box/run/pid1"
 	"github.com/box-run/box/run/prestart"
+	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/userns"
 	"golang.org/x/sys/unix"
 )
 
 // Env names the stage a re-executed box runs. It is box's own and is
 // never passed on to anything box executes for the user.
-const Env = pid1.StageEnv
+const Env = proto.StageEnv
 
 // Func is a stage: its arguments are the re-executed box's.
 type Func func(args []string) error

@@ -30,7 +30,7 @@
 //
 //  1. Start creates a socketpair, hands one end to the child through
 //     cmd.ExtraFiles (after any files the caller already set) and names its
-//     descriptor in the environment variable BOX_USERNS_SYNC_FD.
+//     descriptor in the environment variable _BOX_USERNS_SYNC_FD.
 //  2. The child, started with the new namespaces, calls ChildInit first
 //     thing; ChildInit blocks reading one byte from that descriptor.
 //  3. The parent runs "newuidmap PID 0 UID 1 1 START COUNT ..." and the
@@ -45,7 +45,7 @@
 //  5. A credential change that grows the permitted set clears the
 //     parent-death signal (prctl(2) PR_SET_PDEATHSIG), so ChildInit sets
 //     SIGKILL again and only then writes an acknowledgement byte, removes
-//     BOX_USERNS_SYNC_FD from its environment, closes the socket and
+//     _BOX_USERNS_SYNC_FD from its environment, closes the socket and
 //     returns nil. If the parent died before the prctl, the write fails
 //     with EPIPE and ChildInit returns an error instead of running on as an
 //     orphan.
@@ -68,7 +68,7 @@ import (
 
 // EnvSyncFD names the descriptor a helper-mapped child waits on for its
 // maps. It is removed from the environment before ChildInit returns.
-const EnvSyncFD = "BOX_USERNS_SYNC_FD"
+const EnvSyncFD = "_BOX_USERNS_SYNC_FD"
 
 // StartTimeout bounds how long Start waits for a helper-mapped child to
 // acknowledge. It only trips when the child never calls

@@ -146,7 +146,7 @@ func sysMaps(maps []IDMap) []syscall.SysProcIDMap {
 // child, so do not call Start from a goroutine that ends locked to its
 // thread (runtime.LockOSThread). For a helper mapping it appends the sync
 // socket to cmd.ExtraFiles (without touching the caller's slice) and adds
-// BOX_USERNS_SYNC_FD to a copy of cmd.Environ(). On failure after the child
+// _BOX_USERNS_SYNC_FD to a copy of cmd.Environ(). On failure after the child
 // started, it kills and reaps the child.
 func Start(cmd *exec.Cmd, m Mapping, extraFlags uintptr) error {
 	finish, err := Begin(cmd, m, extraFlags)
@@ -332,7 +332,7 @@ func helperHint(name string) string {
 
 // ChildInit is the child half of Start's handshake; main calls it before
 // anything else when a box stage environment variable is set. Without
-// BOX_USERNS_SYNC_FD in the environment (a single mapping, or not started
+// _BOX_USERNS_SYNC_FD in the environment (a single mapping, or not started
 // by Start) it returns nil at once. In a helper-mapped child it waits for
 // the parent to write the maps, checks it is uid 0, re-arms the
 // parent-death signal, acknowledges and returns nil. An error means the

@@ -1,7 +1,6 @@
 package pid1
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/box-run/box/run/proto"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,18 +20,6 @@ import (
 // inside every namespace and the container's root, and writes its exit
 // status back on the connection. No setns, which Go cannot do into a user
 // namespace once threads exist.
-
-// ExecSocket is the socket's name in the container's directory.
-const ExecSocket = "exec.sock"
-
-// ExecRequest is what box exec asks of init.
-type ExecRequest struct {
-	Args []string `json:"args"`
-	Env  []string `json:"env"`  // K=V, over the container's environment
-	Cwd  string   `json:"cwd"`  // "" = the container's working directory
-	User string   `json:"user"` // "" = the container's user
-	TTY  bool     `json:"tty"`  // allocate a pty; its master is sent back
-}
 
 // shortPath reaches name in dir through /proc/self/fd: a unix socket path
 // is limited to 108 bytes, and a store in a deep home directory plus a
@@ -48,12 +36,12 @@ func shortPath(dir, name string) (path string, closeDir func(), err error) {
 // pivot_root hides that directory from init, and returns its descriptor.
 // Plain system calls, not package net: see the package doc.
 func listenExec(dir string) (int, error) {
-	p, done, err := shortPath(dir, ExecSocket)
+	p, done, err := shortPath(dir, proto.ExecSocket)
 	if err != nil {
 		return -1, err
 	}
 	defer done()
-	os.Remove(filepath.Join(dir, ExecSocket))
+	os.Remove(filepath.Join(dir, proto.ExecSocket))
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, fmt.Errorf("listening for box exec: %w", err)
@@ -85,21 +73,12 @@ func (c conn) Read(b []byte) (int, error) {
 	}
 }
 
-func (c conn) recvmsg(b, oob []byte) (n, oobn int, err error) {
-	for {
-		n, oobn, _, _, err = unix.Recvmsg(c.fd, b, oob, unix.MSG_CMSG_CLOEXEC)
-		if err != unix.EINTR {
-			return n, oobn, err
-		}
-	}
-}
-
 func (c conn) Write(b []byte) (int, error) { return unix.Write(c.fd, b) }
 func (c conn) Close() error                { return unix.Close(c.fd) }
 
 // execServer runs exec requests and reports their exits.
 type execServer struct {
-	spec    *Spec
+	spec    *proto.Spec
 	env     []string
 	spawn   spawner
 	mu      sync.Mutex
@@ -171,28 +150,15 @@ func (s *execServer) serve(l int) {
 }
 
 func (s *execServer) handle(c conn) {
-	buf := make([]byte, 1<<16)
-	oob := make([]byte, unix.CmsgSpace(3*4))
-	n, oobn, err := c.recvmsg(buf, oob)
+	req, stdio, err := proto.ReadExecRequest(c.fd)
+	for _, f := range stdio {
+		defer f.Close() // the process has its own copies once started
+	}
 	if err != nil {
-		c.Close()
+		s.fail(c, 125, err)
 		return
 	}
-	var stdio []*os.File
-	if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(msgs) > 0 {
-		fds, _ := unix.ParseUnixRights(&msgs[0])
-		for i, fd := range fds {
-			f := os.NewFile(uintptr(fd), fmt.Sprintf("stdio%d", i))
-			defer f.Close() // the process has its own copies once started
-			stdio = append(stdio, f)
-		}
-	}
-	var req ExecRequest
-	if err := json.Unmarshal(buf[:n], &req); err != nil || len(req.Args) == 0 {
-		s.fail(c, 125, errors.New("bad exec request"))
-		return
-	}
-	if err := s.start(c, &req, stdio); err != nil {
+	if err := s.start(c, req, stdio); err != nil {
 		var ie *initError
 		code := 125
 		if errors.As(err, &ie) {
@@ -203,7 +169,7 @@ func (s *execServer) handle(c conn) {
 }
 
 // start forks the requested process with the container's credentials.
-func (s *execServer) start(c conn, req *ExecRequest, stdio []*os.File) error {
+func (s *execServer) start(c conn, req *proto.ExecRequest, stdio []*os.File) error {
 	u, nested, err := s.user(req.User)
 	if err != nil {
 		return &initError{126, err}
@@ -235,7 +201,7 @@ func (s *execServer) start(c conn, req *ExecRequest, stdio []*os.File) error {
 			return err
 		}
 		defer slave.Close()
-		err = unix.Sendmsg(c.fd, []byte{0}, unix.UnixRights(int(master.Fd())), nil, 0)
+		err = proto.SendFDByte(c.fd, 0, int(master.Fd()))
 		master.Close()
 		if err != nil {
 			return err
@@ -306,12 +272,12 @@ func (s *execServer) exited(pid int, ws unix.WaitStatus) {
 	if ws.Signaled() {
 		code = 128 + int(ws.Signal())
 	}
-	fmt.Fprintf(c, "exit %d\n", code)
+	proto.WriteExecReply(c, proto.ExecReply{Status: code})
 	c.Close()
 }
 
 func (s *execServer) fail(c conn, code int, err error) {
-	fmt.Fprintf(c, "error %d %s\n", code, strings.ReplaceAll(err.Error(), "\n", " "))
+	proto.WriteExecReply(c, proto.ExecReply{Status: code, Err: err.Error()})
 	c.Close()
 }
 

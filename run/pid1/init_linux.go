@@ -13,6 +13,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/userns"
 
 	"github.com/box-run/box/slirp/tap"
@@ -33,7 +34,7 @@ import (
 // newuidmap) could inherit them.
 func init() {
 	CloseOnExecFrom3()
-	if os.Getenv(StageEnv) != "init" {
+	if os.Getenv(proto.StageEnv) != "init" {
 		return
 	}
 	if err := userns.ChildInit(); err != nil {
@@ -81,11 +82,11 @@ func Init() int {
 	readyFile = os.NewFile(4, "ready")
 	go func() {
 		signal.Notify(early.c, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
-		readyFile.Write([]byte{1})
+		proto.SendReady(readyFile, proto.SignalsCaught)
 		close(early.caught)
 	}()
 	var ns *netns
-	if os.Getenv(NetnsEnv) == "1" {
+	if os.Getenv(proto.NetnsEnv) == "1" {
 		ns = makeNetns() // while the spec comes and the layers are stacked
 	}
 	spec, err := readSpec()
@@ -125,10 +126,10 @@ type initError struct {
 func (e *initError) Error() string { return e.err.Error() }
 func (e *initError) Unwrap() error { return e.err }
 
-func readSpec() (*Spec, error) {
+func readSpec() (*proto.Spec, error) {
 	f := os.NewFile(3, "spec")
 	defer f.Close()
-	var spec Spec
+	var spec proto.Spec
 	if err := json.NewDecoder(f).Decode(&spec); err != nil {
 		return nil, fmt.Errorf("reading container spec: %w", err)
 	}
@@ -139,14 +140,14 @@ func readSpec() (*Spec, error) {
 var initStart = time.Now()
 
 // trace reports a setup step's time since init started, with --debug.
-func trace(spec *Spec, step string) {
+func trace(spec *proto.Spec, step string) {
 	if spec.Debug {
 		fmt.Fprintf(os.Stderr, "box init: %-12s %v\n", step, time.Since(initStart))
 	}
 }
 
 // With ns, init makes the network namespace (see NetnsEnv).
-func initContainer(spec *Spec, early *earlySignals, ns *netns) error {
+func initContainer(spec *proto.Spec, early *earlySignals, ns *netns) error {
 	trace(spec, "spec read")
 	if !spec.Stdin {
 		// The caller's stdin is for -i only (box may pass it before it
@@ -268,7 +269,7 @@ func pivot(root string) error {
 	return unix.Chdir("/")
 }
 
-func resolveUser(spec *Spec) (ExecUser, error) {
+func resolveUser(spec *proto.Spec) (ExecUser, error) {
 	if spec.KeepID {
 		return ExecUser{UID: spec.HostUID, GID: spec.HostGID, Home: "/home/" + spec.UserName, Name: spec.UserName}, nil
 	}
@@ -295,7 +296,7 @@ func withHome(env []string, home string) []string {
 
 // enterCwd changes to the working directory: the image's is created when
 // missing (as docker does); one given with -w must exist.
-func enterCwd(spec *Spec) error {
+func enterCwd(spec *proto.Spec) error {
 	if spec.MakeCwd {
 		os.MkdirAll(spec.Cwd, 0o755)
 	}
@@ -340,7 +341,7 @@ func checkExec(p string) error {
 }
 
 // execWorkload turns init into the workload.
-func execWorkload(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.File) error {
+func execWorkload(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File) error {
 	if tty != nil {
 		if err := takeTTY(tty); err != nil {
 			return err
@@ -400,7 +401,7 @@ func setgroupsAllowed() bool {
 // reaps every orphan, and exits with the workload's status. With keep-id the
 // workload runs in a nested user namespace mapping the caller's uid to the
 // id that is the caller on the host, so files it writes are the caller's.
-func reap(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.File, early *earlySignals, execL int) error {
+func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File, early *earlySignals, execL int) error {
 	// PID 1 runs box's binary: keep other processes from opening it through
 	// /proc/1/exe (the CVE-2019-5736 class).
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
@@ -438,7 +439,7 @@ func reap(spec *Spec, argv0 string, env []string, u ExecUser, tty *os.File, earl
 	if spec.PortFD > 0 {
 		go servePortRequests(os.NewFile(uintptr(spec.PortFD), "ports"))
 	}
-	readyFile.Write([]byte{2}) // the workload runs: box run -d can return
+	proto.SendReady(readyFile, proto.WorkloadStarted) // box run -d can return
 	readyFile.Close()
 	execs := &execServer{spec: spec, env: spec.Env, waiting: map[int]conn{}}
 	if execL >= 0 {
@@ -496,7 +497,7 @@ func idError(kind string, id int, err error) error {
 
 // setupNetwork configures the container's network namespace: lo for every
 // network of its own, and for slirp the TAP, handed to the monitor.
-func setupNetwork(spec *Spec) error {
+func setupNetwork(spec *proto.Spec) error {
 	switch spec.Network {
 	case "host":
 		return nil
@@ -508,7 +509,7 @@ func setupNetwork(spec *Spec) error {
 		defer tap.Close()
 		sock := os.NewFile(uintptr(spec.NetFD), "net-socket")
 		defer sock.Close()
-		if err := SendFD(sock, tap); err != nil {
+		if err := proto.SendFD(sock, tap); err != nil {
 			return fmt.Errorf("passing the network device to box: %w", err)
 		}
 		return nil

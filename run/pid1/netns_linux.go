@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 
+	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/slirp/tap"
 	"golang.org/x/sys/unix"
 )
@@ -21,16 +22,16 @@ import (
 // with its goroutine rather than go back to the runtime in another
 // namespace.
 type netns struct {
-	spec   chan *Spec // the spec, so that the network comes up
-	done   chan error // the namespace is made and the network set up
-	fd     int        // the namespace, for setns
+	spec   chan *proto.Spec // the spec, so that the network comes up
+	done   chan error       // the namespace is made and the network set up
+	fd     int              // the namespace, for setns
 	joined bool
 	err    error
 }
 
 // makeNetns starts making the network namespace.
 func makeNetns() *netns {
-	n := &netns{spec: make(chan *Spec, 1), done: make(chan error, 1), fd: -1}
+	n := &netns{spec: make(chan *proto.Spec, 1), done: make(chan error, 1), fd: -1}
 	go func() {
 		runtime.LockOSThread()
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
@@ -58,7 +59,7 @@ func makeNetns() *netns {
 
 // start hands the spec over, so that the network comes up in the new
 // namespace.
-func (n *netns) start(spec *Spec) {
+func (n *netns) start(spec *proto.Spec) {
 	if n != nil {
 		n.spec <- spec
 	}

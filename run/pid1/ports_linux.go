@@ -1,52 +1,35 @@
 package pid1
 
 import (
-	"encoding/binary"
 	"os"
 	"time"
 
+	"github.com/box-run/box/run/proto"
 	"golang.org/x/sys/unix"
 )
 
 // servePortRequests is init's half: it runs inside the container's network
 // namespace, so its connections to 127.0.0.1 reach the container's servers.
 func servePortRequests(sock *os.File) {
-	var req [2]byte
-	oob := make([]byte, unix.CmsgSpace(4))
 	for {
-		n, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), req[:], oob, unix.MSG_CMSG_CLOEXEC)
-		if err != nil || n != 2 {
+		port, answer, err := proto.RecvPortRequest(sock)
+		if err != nil {
 			return
 		}
-		var fds []int
-		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
-			for _, m := range msgs {
-				if f, err := unix.ParseUnixRights(&m); err == nil {
-					fds = append(fds, f...)
-				}
-			}
-		}
-		if len(fds) != 1 {
-			for _, fd := range fds {
-				unix.Close(fd)
-			}
-			continue
-		}
-		answer := os.NewFile(uintptr(fds[0]), "port-answer")
-		go dialPort(answer, binary.BigEndian.Uint16(req[:]))
+		go dialPort(answer, port)
 	}
 }
 
 // dialPort connects to the container port and sends the socket back on
-// answer, or a message without one when nothing listens.
+// answer, or says that nothing listens.
 func dialPort(answer *os.File, port uint16) {
 	defer answer.Close()
 	fd, err := dialLoopback(port, 5*time.Second)
 	if err != nil {
-		unix.Sendmsg(int(answer.Fd()), []byte{1}, nil, nil, 0)
+		proto.AnswerPort(answer, -1)
 		return
 	}
-	unix.Sendmsg(int(answer.Fd()), []byte{0}, unix.UnixRights(fd), nil, 0)
+	proto.AnswerPort(answer, fd)
 	unix.Close(fd)
 }
 

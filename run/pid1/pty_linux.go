@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/box-run/box/run/proto"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,7 +30,7 @@ func openTTY(sockFD, owner int) (*os.File, error) {
 	unix.Fchown(int(slave), owner, -1)
 	sock := os.NewFile(uintptr(sockFD), "tty-socket")
 	defer sock.Close()
-	if err := SendFD(sock, master); err != nil {
+	if err := proto.SendFD(sock, master); err != nil {
 		tty.Close()
 		return nil, fmt.Errorf("passing the pty to box: %w", err)
 	}

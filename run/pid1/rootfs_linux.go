@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/box-run/box/fuseoverlay"
+	"github.com/box-run/box/run/proto"
 	"golang.org/x/sys/unix"
 )
 
@@ -147,7 +148,7 @@ func fdPath(fd int) string { return fmt.Sprintf("/proc/self/fd/%d", fd) }
 //
 // With ns (init makes the network namespace), the calling thread joins it
 // before sysfs and before a fuse-overlayfs daemon is started.
-func setupRootfs(spec *Spec, ns *netns) (string, error) {
+func setupRootfs(spec *proto.Spec, ns *netns) (string, error) {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return "", &os.PathError{Op: "make mounts private", Path: "/", Err: err}
 	}
@@ -204,7 +205,7 @@ func setupRootfs(spec *Spec, ns *netns) (string, error) {
 // the container's /dev tmpfs, bound, and unlinked there: the bind mounts
 // keep them alive, /dev shows nothing, and the store's disk sees no file
 // created and deleted per container.
-func mountEtcFiles(r *rootfs, spec *Spec) error {
+func mountEtcFiles(r *rootfs, spec *proto.Spec) error {
 	files := map[string]string{
 		"/etc/hosts":       spec.Hosts,
 		"/etc/resolv.conf": spec.ResolvConf,
@@ -232,7 +233,7 @@ func mountEtcFiles(r *rootfs, spec *Spec) error {
 
 // mountSys mounts a read-only sysfs: a fresh one when the container has its
 // own network namespace (sysfs belongs to one), else the host's, bound.
-func mountSys(r *rootfs, spec *Spec) error {
+func mountSys(r *rootfs, spec *proto.Spec) error {
 	const ro = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY
 	err := r.mount("sysfs", "/sys", "sysfs", ro, "", false, true)
 	if err == nil {
@@ -247,7 +248,7 @@ func mountSys(r *rootfs, spec *Spec) error {
 // devices are bound in from the host: an unprivileged user cannot mknod them.
 var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
-func mountDev(r *rootfs, spec *Spec) error {
+func mountDev(r *rootfs, spec *proto.Spec) error {
 	if err := r.mount("tmpfs", "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=755,size=65536k", false, true); err != nil {
 		return err
 	}
@@ -288,7 +289,7 @@ func mountDev(r *rootfs, spec *Spec) error {
 }
 
 // mountVolume mounts a -v/--mount/--tmpfs mount at its target inside the root.
-func mountVolume(r *rootfs, m Mount) error {
+func mountVolume(r *rootfs, m proto.Mount) error {
 	switch m.Type {
 	case "tmpfs":
 		flags, data := TmpfsMountArgs(m)
@@ -310,7 +311,7 @@ func mountVolume(r *rootfs, m Mount) error {
 }
 
 // keepIDFiles returns passwd and group with the caller's own entry, for --userns=keep-id.
-func keepIDFiles(r *rootfs, spec *Spec) (passwd, group string) {
+func keepIDFiles(r *rootfs, spec *proto.Spec) (passwd, group string) {
 	read := func(name string) []byte {
 		fd, err := r.open(name, false)
 		if err != nil {

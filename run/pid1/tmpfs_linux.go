@@ -3,6 +3,7 @@ package pid1
 import (
 	"strings"
 
+	"github.com/box-run/box/run/proto"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,7 +28,7 @@ var mountFlags = map[string]struct {
 // TmpfsMountArgs turns a tmpfs Mount into mount(2) flags and data. Like
 // docker, a tmpfs starts noexec, nosuid and nodev; the user's flag words
 // then set or clear flags and the rest is the data string.
-func TmpfsMountArgs(m Mount) (flags uintptr, data string) {
+func TmpfsMountArgs(m proto.Mount) (flags uintptr, data string) {
 	flags = unix.MS_NOEXEC | unix.MS_NOSUID | unix.MS_NODEV
 	var kv []string
 	for _, opt := range m.Options {

@@ -21,7 +21,7 @@
 // it with /dev/null unless -i), and the sockets for a tty, the slirp
 // network and published ports, which init ignores when unused (init marks
 // every descriptor above 2 close-on-exec: the workload never has them). Its network
-// namespace is made by init itself (see pid1.NetnsEnv): in clone(2) that
+// namespace is made by init itself (see proto.NetnsEnv): in clone(2) that
 // costs about a millisecond of the cloning thread, box's main thread here.
 // That only fits a container whose init execs the workload, so a quick
 // look at the arguments skips the speculation where it cannot fit (-d,
@@ -38,7 +38,7 @@ import (
 	"strings"
 
 	cliargs "github.com/box-run/box/cli/args"
-	"github.com/box-run/box/run/pid1"
+	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/userns"
 	"golang.org/x/sys/unix"
 )
@@ -50,10 +50,10 @@ type Config struct {
 	Network     string // slirp, none or host
 	Ports       bool   // a socket for connections to published ports
 	Out, ErrOut io.Writer
-	// StaysPID1: init forks the workload and stays (pid1.Spec.StaysPID1).
+	// StaysPID1: init forks the workload and stays (proto.Spec.StaysPID1).
 	StaysPID1 bool
 	// InitMakesNetns clones init without a network namespace and has it
-	// make one itself (pid1.NetnsEnv). Not for a container whose init
+	// make one itself (proto.NetnsEnv). Not for a container whose init
 	// stays as PID 1.
 	InitMakesNetns bool
 }
@@ -102,7 +102,7 @@ func New(c Config) (_ *Launch, err error) {
 			return nil
 		}
 		var err error
-		if *parent, *child, err = socketPair(); err != nil {
+		if *parent, *child, err = proto.SocketPair(); err != nil {
 			return err
 		}
 		*fd = 3 + len(l.Cmd.ExtraFiles)
@@ -128,8 +128,8 @@ func Command(stage string, args ...string) *exec.Cmd {
 	cmd := exec.Command("/proc/self/exe", args...)
 	cmd.Args = append([]string{"box"}, args...)
 	cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		return strings.HasPrefix(kv, pid1.StageEnv+"=") || strings.HasPrefix(kv, pid1.NetnsEnv+"=")
-	}), pid1.StageEnv+"="+stage)
+		return strings.HasPrefix(kv, proto.StageEnv+"=") || strings.HasPrefix(kv, proto.NetnsEnv+"=")
+	}), proto.StageEnv+"="+stage)
 	return cmd
 }
 
@@ -149,7 +149,7 @@ func (l *Launch) begin(m userns.Mapping) (finish func() error, err error) {
 	flags := uintptr(unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
 	switch {
 	case l.cfg.InitMakesNetns:
-		l.Cmd.Env = append(l.Cmd.Env, pid1.NetnsEnv+"=1")
+		l.Cmd.Env = append(l.Cmd.Env, proto.NetnsEnv+"=1")
 	case l.cfg.Network != "host":
 		flags |= unix.CLONE_NEWNET
 	}
@@ -221,19 +221,11 @@ func (l *Launch) CloseChildEnds() {
 	}
 }
 
-func socketPair() (parent, child *os.File, err error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, err
-	}
-	return os.NewFile(uintptr(fds[0]), "parent"), os.NewFile(uintptr(fds[1]), "child"), nil
-}
-
 // early is the speculative launch, until taken.
 var early *Launch
 
 func init() {
-	if os.Getenv(pid1.StageEnv) != "" || !speculate(os.Args[1:]) {
+	if os.Getenv(proto.StageEnv) != "" || !speculate(os.Args[1:]) {
 		return
 	}
 	early = speculative()

@@ -1,0 +1,156 @@
+package pid1
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/box-run/box/run/proto"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+)
+
+// ExecOptions are box exec's side of a request.
+type ExecOptions struct {
+	Request proto.ExecRequest
+	// Stdin, Stdout and Stderr are handed to the process (without a tty).
+	Stdin, Stdout, Stderr *os.File
+	// Interactive relays stdin to the process's tty (with Request.TTY).
+	Interactive bool
+	// Detach returns once the process started.
+	Detach bool
+}
+
+// Exec is box exec's client, beside its server: it asks the init of the
+// container whose directory is dir to start a process and returns the
+// process's exit status, or box exec's status (125, 126, 127) with the
+// reason it could not start.
+func Exec(dir string, o ExecOptions) (int, error) {
+	fd, err := dialExec(dir)
+	if err != nil {
+		return 125, fmt.Errorf("reaching the container's init: %w", err)
+	}
+	c := conn{fd}
+	defer c.Close()
+	var stdio []int
+	if !o.Request.TTY {
+		stdio = []int{int(o.Stdin.Fd()), int(o.Stdout.Fd()), int(o.Stderr.Fd())}
+	}
+	if err := proto.WriteExecRequest(fd, &o.Request, stdio); err != nil {
+		return 125, fmt.Errorf("asking the container to exec: %w", err)
+	}
+	var output chan struct{}
+	if o.Request.TTY {
+		b, master, err := proto.RecvFDByte(fd, "pty")
+		if err != nil {
+			// No terminal: the reply says why (its first byte came already).
+			return execReply(io.MultiReader(byteReader(b, err), c))
+		}
+		var restore func()
+		output, restore = attachTTY(c, master, o)
+		defer restore()
+	}
+	if o.Detach {
+		return 0, nil
+	}
+	status, err := execReply(c)
+	if output != nil {
+		// The last output may still be in the pty: wait for its EOF (EIO
+		// once the command's side is closed), briefly.
+		select {
+		case <-output:
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return status, err
+}
+
+func byteReader(b byte, err error) io.Reader {
+	if errors.Is(err, proto.ErrNoFD) {
+		return &oneByte{b: b}
+	}
+	return &oneByte{done: true}
+}
+
+type oneByte struct {
+	b    byte
+	done bool
+}
+
+func (r *oneByte) Read(p []byte) (int, error) {
+	if r.done || len(p) == 0 {
+		return 0, io.EOF
+	}
+	p[0], r.done = r.b, true
+	return 1, nil
+}
+
+// execReply reads init's reply into an exit status.
+func execReply(r io.Reader) (int, error) {
+	rep, err := proto.ReadExecReply(r)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return 125, errors.New("the container ended before the command did")
+	}
+	if err != nil {
+		return 125, err
+	}
+	if rep.Err != "" {
+		return rep.Status, errors.New(rep.Err)
+	}
+	return rep.Status, nil
+}
+
+// dialExec connects to the exec socket in dir. Through /proc/self/fd: the
+// socket's full path may pass 108 bytes (see shortPath).
+func dialExec(dir string) (int, error) {
+	p, done, err := shortPath(dir, proto.ExecSocket)
+	if err != nil {
+		return -1, err
+	}
+	defer done()
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	for {
+		err = unix.Connect(fd, &unix.SockaddrUnix{Name: p})
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, &os.PathError{Op: "connect", Path: dir + "/" + proto.ExecSocket, Err: err}
+	}
+	return fd, nil
+}
+
+// attachTTY sizes the pty master like the caller's terminal, lets init
+// start the command, and relays it; the channel closes at the output's
+// end, and restore puts the caller's terminal back as it was.
+func attachTTY(c conn, master *os.File, o ExecOptions) (output chan struct{}, restore func()) {
+	for _, f := range []*os.File{o.Stdin, o.Stdout, o.Stderr} {
+		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil {
+			unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws)
+			break
+		}
+	}
+	c.Write([]byte{1}) // init starts the command now
+	restore = func() {}
+	if o.Interactive && term.IsTerminal(int(o.Stdin.Fd())) {
+		if st, err := term.MakeRaw(int(o.Stdin.Fd())); err == nil {
+			restore = func() { term.Restore(int(o.Stdin.Fd()), st) }
+		}
+	}
+	if o.Interactive {
+		go io.Copy(master, o.Stdin)
+	}
+	output = make(chan struct{})
+	go func() {
+		io.Copy(o.Stdout, master)
+		close(output)
+	}()
+	return output, restore
+}

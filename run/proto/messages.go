@@ -1,0 +1,194 @@
+package proto
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Ready is a byte init writes on its ready pipe (fd 4): first that it
+// catches signals, so the host may forward them (an init not yet catching
+// them would die of one with Go's status 2); then, for an init that stays
+// as PID 1, that the workload runs. EOF instead means init failed, and
+// said why on its stderr.
+type Ready byte
+
+const (
+	SignalsCaught   Ready = 1
+	WorkloadStarted Ready = 2
+)
+
+// SendReady writes r on init's ready pipe.
+func SendReady(w io.Writer, r Ready) error {
+	_, err := w.Write([]byte{byte(r)})
+	return err
+}
+
+// WaitReady reads the next readiness byte; false at EOF (init is gone).
+func WaitReady(r io.Reader) (Ready, bool) {
+	var b [1]byte
+	if n, _ := r.Read(b[:]); n != 1 {
+		return 0, false
+	}
+	return Ready(b[0]), true
+}
+
+// ExecReply ends a box exec connection: the command's exit status
+// (128+signal when killed), or, with Err, why it could not start and the
+// status box exec exits with (125 box, 126 cannot invoke, 127 not found).
+type ExecReply struct {
+	Status int    `json:"status"`
+	Err    string `json:"error,omitempty"`
+}
+
+// WriteExecReply sends rep as one JSON line.
+func WriteExecReply(w io.Writer, rep ExecReply) error {
+	b, _ := json.Marshal(rep)
+	_, err := w.Write(append(b, '\n'))
+	return err
+}
+
+// ReadExecReply reads init's reply; io.ErrUnexpectedEOF when init closed
+// the connection without one (the container ended first).
+func ReadExecReply(r io.Reader) (ExecReply, error) {
+	line, err := bufio.NewReader(io.LimitReader(r, 64<<10)).ReadBytes('\n')
+	if err != nil {
+		return ExecReply{}, io.ErrUnexpectedEOF
+	}
+	var rep ExecReply
+	if err := json.Unmarshal(line, &rep); err != nil {
+		return ExecReply{}, fmt.Errorf("unexpected answer from the container: %q", line)
+	}
+	return rep, nil
+}
+
+// MaxExecRequest bounds an ExecRequest's encoding. The kernel's own limit
+// on a command's arguments and environment (about a quarter of the stack
+// limit, 2 MiB by default) comes first for any request that could run.
+const MaxExecRequest = 8 << 20
+
+// An exec request travels as a header — its length, 4 bytes big-endian,
+// with the stdio descriptors (none with a tty) — then the JSON body: a
+// unix stream socket gives no message boundaries, and a request may be
+// larger than one receive.
+
+// WriteExecRequest sends req with the descriptors stdio on the socket fd.
+func WriteExecRequest(fd int, req *ExecRequest, stdio []int) error {
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	if len(body) > MaxExecRequest {
+		return fmt.Errorf("the exec request is %d bytes, over box's limit of %d MiB", len(body), MaxExecRequest>>20)
+	}
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(body)))
+	if err := sendmsg(fd, hdr[:], stdio); err != nil {
+		return err
+	}
+	return writeAll(fd, body)
+}
+
+// ErrExecTooLarge is returned for a request over MaxExecRequest.
+var ErrExecTooLarge = fmt.Errorf("the exec request is over box's limit of %d MiB", MaxExecRequest>>20)
+
+// ReadExecRequest reads a request and the descriptors that came with it
+// (up to three; the caller owns them, also on error).
+func ReadExecRequest(fd int) (*ExecRequest, []*os.File, error) {
+	fds, hdr, err := recvFDs(fd, 4, 3)
+	var files []*os.File
+	for i, f := range fds {
+		files = append(files, os.NewFile(uintptr(f), fmt.Sprintf("stdio%d", i)))
+	}
+	if err != nil {
+		return nil, files, err
+	}
+	var size [4]byte
+	got := copy(size[:], hdr)
+	if err := readFull(fd, size[got:]); err != nil {
+		return nil, files, errors.New("bad exec request")
+	}
+	n := binary.BigEndian.Uint32(size[:])
+	if n > MaxExecRequest {
+		return nil, files, ErrExecTooLarge
+	}
+	body := make([]byte, n)
+	if err := readFull(fd, body); err != nil {
+		return nil, files, errors.New("bad exec request: it ended early")
+	}
+	var req ExecRequest
+	if err := json.Unmarshal(body, &req); err != nil || len(req.Args) == 0 {
+		return nil, files, errors.New("bad exec request")
+	}
+	return &req, files, nil
+}
+
+// MonitorStatus is the one line a detached container's monitor writes when
+// the container runs (Err empty) or could not start (Status is box's exit
+// status then).
+type MonitorStatus struct {
+	Status int    `json:"status"`
+	Err    string `json:"error,omitempty"`
+}
+
+// WriteMonitorStatus sends s as one JSON line.
+func WriteMonitorStatus(w io.Writer, s MonitorStatus) error {
+	b, _ := json.Marshal(s)
+	_, err := w.Write(append(b, '\n'))
+	return err
+}
+
+// ReadMonitorStatus reads the monitor's line; an error when the monitor
+// died without one.
+func ReadMonitorStatus(r io.Reader) (MonitorStatus, error) {
+	line, err := bufio.NewReader(r).ReadBytes('\n')
+	var s MonitorStatus
+	if err != nil || json.Unmarshal(line, &s) != nil {
+		return s, errors.New("the container's monitor died before the container started")
+	}
+	return s, nil
+}
+
+// A published port's connection: the monitor sends init the container
+// port (2 bytes, big-endian) with one end of a fresh socket pair, on
+// which init answers with a socket connected to that port inside the
+// container's network namespace, or with a message without one when
+// nothing listens. A pair per request keeps a slow container port from
+// holding up the others.
+
+// SendPortRequest asks, on sock, for a connection to port, answered on
+// answer (init's end of the caller's pair).
+func SendPortRequest(sock *os.File, port uint16, answer *os.File) error {
+	var req [2]byte
+	binary.BigEndian.PutUint16(req[:], port)
+	return sendmsg(int(sock.Fd()), req[:], []int{int(answer.Fd())})
+}
+
+// RecvPortRequest receives the next request; a malformed one is skipped.
+func RecvPortRequest(sock *os.File) (port uint16, answer *os.File, err error) {
+	for {
+		fds, data, err := recvFDs(int(sock.Fd()), 2, 1)
+		if err != nil {
+			return 0, nil, err
+		}
+		if len(data) == 2 && len(fds) == 1 {
+			return binary.BigEndian.Uint16(data), os.NewFile(uintptr(fds[0]), "port-answer"), nil
+		}
+		for _, fd := range fds {
+			closeFD(fd)
+		}
+	}
+}
+
+// AnswerPort sends the connected socket fd, or with fd < 0 says that
+// nothing listens.
+func AnswerPort(answer *os.File, fd int) error {
+	if fd < 0 {
+		return SendFDByte(int(answer.Fd()), 1, -1)
+	}
+	return SendFDByte(int(answer.Fd()), 0, fd)
+}
