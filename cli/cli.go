@@ -49,6 +49,8 @@ type grammar struct {
 	Logout    logoutCmd    `cmd:"" help:"Remove stored credentials for a registry."`
 	Info      infoCmd      `cmd:"" help:"Show what this host supports and what box will use."`
 	Version   versionCmd   `cmd:"" help:"Print box's version."`
+
+	Completion completionCmd `cmd:"" help:"Print a shell's completion script: eval \"$(box completion bash)\"."`
 }
 
 // runOnly is the grammar of "box run" alone: building kong's model of every
@@ -89,6 +91,7 @@ func Main(argv []string) int {
 				panic(r)
 			}
 		}()
+		answerCompletion(parser) // a shell asking for completions: answer and exit
 		kctx, err := parser.Parse(argv)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "box: %v\n", err)

@@ -4,7 +4,7 @@ import "github.com/box-run/box/run"
 
 type killCmd struct {
 	Signal     string   `short:"s" help:"Signal to send: a name (KILL, SIGUSR1, RTMIN+3) or a number." default:"KILL"`
-	Containers []string `arg:"" name:"container" help:"Container names or ids."`
+	Containers []string `arg:"" name:"container" predictor:"running" help:"Container names or ids."`
 }
 
 func (c *killCmd) Run(g *globals) error {

@@ -16,7 +16,7 @@ type logsCmd struct {
 	Follow     bool   `short:"f" help:"Keep printing new output until the container exits."`
 	Tail       int    `help:"Print only the last N lines." default:"-1" placeholder:"N"`
 	Timestamps bool   `short:"t" help:"Show when each line was written."`
-	Container  string `arg:"" help:"Container name or id."`
+	Container  string `arg:"" help:"Container name or id." predictor:"container"`
 }
 
 // Run prints a detached container's output: its stdout to stdout, its

@@ -3,7 +3,7 @@ package cli
 import "fmt"
 
 type portCmd struct {
-	Container string `arg:"" help:"Container name or id."`
+	Container string `arg:"" help:"Container name or id." predictor:"container"`
 }
 
 // Run lists the container's published ports as docker does:

@@ -8,7 +8,7 @@ import (
 
 type rmCmd struct {
 	Force      bool     `short:"f" help:"Kill running containers first."`
-	Containers []string `arg:"" name:"container" help:"Container names or ids."`
+	Containers []string `arg:"" name:"container" predictor:"container" help:"Container names or ids."`
 }
 
 // Run removes each container; like docker it goes on past failures and exits 1.

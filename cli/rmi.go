@@ -9,7 +9,7 @@ import (
 
 type rmiCmd struct {
 	Force bool     `short:"f" help:"Remove an image by id even when it has several names."`
-	Refs  []string `arg:"" name:"image" help:"Image names or ids."`
+	Refs  []string `arg:"" name:"image" help:"Image names or ids." predictor:"image"`
 }
 
 // Run removes each image in turn; like docker it goes on past a failure and

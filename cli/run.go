@@ -10,6 +10,7 @@ import (
 	"github.com/box-run/box/monitor"
 	"github.com/box-run/box/run"
 	"github.com/box-run/box/run/prestart"
+	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/slirp"
 	"github.com/box-run/box/stage"
 	"github.com/box-run/box/userns"
@@ -47,7 +48,7 @@ type runCmd struct {
 	storeRoot   string       // the opened store's directory
 	layers      []string     // the image's layers, held by a detached monitor too
 
-	Args []string `arg:"" passthrough:"" name:"image [command...]" help:"Image, then the command and its arguments."`
+	Args []string `arg:"" passthrough:"" name:"image [command...]" predictor:"image" help:"Image, then the command and its arguments."`
 }
 
 // optional is a string flag that remembers whether it was given, for
@@ -111,7 +112,7 @@ func (c *runCmd) Run(g *globals) error {
 
 // prepare resolves the image (pulling it if needed) and turns the flags and
 // the image config into the container's spec.
-func (c *runCmd) prepare(g *globals) (*run.Spec, *run.Container, userns.Mapping, error) {
+func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mapping, error) {
 	var m userns.Mapping
 	if len(c.Args) == 0 {
 		return nil, nil, m, errors.New("\"box run\" requires an image")

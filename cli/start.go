@@ -14,7 +14,7 @@ import (
 type startCmd struct {
 	Attach      bool     `short:"a" help:"Attach: run in the foreground with the container's output, and exit with its status."`
 	Interactive bool     `short:"i" help:"Attach stdin too (implies -a)."`
-	Containers  []string `arg:"" name:"container" help:"Stopped containers to start again."`
+	Containers  []string `arg:"" name:"container" predictor:"container" help:"Stopped containers to start again."`
 }
 
 // Run starts stopped containers again with the files they had (their upper
@@ -95,7 +95,7 @@ func (c *startCmd) attach(g *globals, name string) error {
 
 type restartCmd struct {
 	Time       int      `short:"t" help:"Seconds to wait after SIGTERM before SIGKILL." default:"10"`
-	Containers []string `arg:"" name:"container" help:"Container names or ids."`
+	Containers []string `arg:"" name:"container" predictor:"container" help:"Container names or ids."`
 }
 
 // Run stops (if running) and starts each container.

@@ -8,7 +8,7 @@ import (
 
 type stopCmd struct {
 	Time       int      `short:"t" help:"Seconds to wait after SIGTERM before SIGKILL." default:"10"`
-	Containers []string `arg:"" name:"container" help:"Container names or ids."`
+	Containers []string `arg:"" name:"container" predictor:"running" help:"Container names or ids."`
 }
 
 // Run stops containers: SIGTERM, then SIGKILL after -t seconds. Stopping a

@@ -7,7 +7,7 @@ import (
 )
 
 type tagCmd struct {
-	Source string `arg:"" name:"source" help:"Existing image name or id."`
+	Source string `arg:"" name:"source" help:"Existing image name or id." predictor:"image"`
 	Target string `arg:"" name:"target" help:"New name."`
 }
 

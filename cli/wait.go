@@ -7,7 +7,7 @@ import (
 )
 
 type waitCmd struct {
-	Containers []string `arg:"" name:"container" help:"Container names or ids."`
+	Containers []string `arg:"" name:"container" predictor:"container" help:"Container names or ids."`
 }
 
 // Run blocks until each container exits and prints its exit status.

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rootless-containers/rootlesskit/v2/pkg/sigproxy/signal"
 	"golang.org/x/sys/unix"
 )
 
@@ -96,50 +97,19 @@ func (c Containers) ForceRemove(ct *Container, removeAll func(...string) error) 
 	return c.Remove(ct, removeAll)
 }
 
-// Linux's real-time signals as a program sees them: glibc and musl keep
-// the kernel's first two (32, 33) for themselves, so SIGRTMIN is 34, as in
-// docker's and kill(1)'s names.
-const (
-	sigRTMin = 34
-	sigRTMax = 64
-)
-
 // ParseSignal reads a signal as docker's kill -s does: a number (1-64), or
-// a name with or without "SIG" in any case (KILL, sigusr1, SIGRTMIN+3,
-// RTMAX-2).
+// a name from docker's table with or without "SIG" in any case (KILL,
+// sigusr1, SIGRTMIN+3, RTMAX-2). The table is rootlesskit's copy of
+// docker's (pkg/sigproxy/signal.SignalMap).
 func ParseSignal(s string) (syscall.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n < 1 || n > sigRTMax {
-			return 0, fmt.Errorf("invalid signal %q: numbers go from 1 to %d", s, sigRTMax)
+		if n < 1 || n > 64 {
+			return 0, fmt.Errorf("invalid signal %q: numbers go from 1 to 64", s)
 		}
 		return syscall.Signal(n), nil
 	}
-	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
-	if rest, ok := strings.CutPrefix(name, "RTMIN"); ok {
-		return rtSignal(s, sigRTMin, rest, +1)
-	}
-	if rest, ok := strings.CutPrefix(name, "RTMAX"); ok {
-		return rtSignal(s, sigRTMax, rest, -1)
-	}
-	if sig := unix.SignalNum("SIG" + name); sig != 0 {
+	if sig, ok := signal.SignalMap[strings.TrimPrefix(strings.ToUpper(s), "SIG")]; ok {
 		return sig, nil
 	}
 	return 0, fmt.Errorf("invalid signal %q", s)
-}
-
-// rtSignal is base, or base+n (RTMIN+n) or base-n (RTMAX-n) within the
-// real-time range.
-func rtSignal(s string, base int, rest string, dir int) (syscall.Signal, error) {
-	if rest == "" {
-		return syscall.Signal(base), nil
-	}
-	op := "+"
-	if dir < 0 {
-		op = "-"
-	}
-	n, err := strconv.Atoi(strings.TrimPrefix(rest, op))
-	if err != nil || !strings.HasPrefix(rest, op) || n < 0 || n > sigRTMax-sigRTMin {
-		return 0, fmt.Errorf("invalid signal %q", s)
-	}
-	return syscall.Signal(base + dir*n), nil
 }
