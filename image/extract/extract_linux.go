@@ -31,7 +31,7 @@ type extractor struct {
 	seq  int    // number of the entry being extracted
 
 	// Consecutive entries usually share a parent, so the last parent
-	// opened stays open. remove drops it when its path may change meaning.
+	// opened stays open until a removal, which may change what it means.
 	pdir  string // "" when none is cached
 	pfd   int
 	stale []int // parents dropped during the current entry, closed after it

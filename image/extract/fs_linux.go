@@ -110,7 +110,7 @@ const maxSymlinks = 40
 // name, with O_NOFOLLOW, so nothing outside the root is ever looked at.
 // New directories get mode 0755 whatever the umask and are owned by the
 // caller (root of the image in the extract stage).
-func (e *extractor) mkdirAll(dir string) (err error) {
+func (e *extractor) mkdirAll(dir string) error {
 	var stack []int // O_PATH descriptors of the directories walked into, below the root
 	defer func() {
 		for _, fd := range stack {
