@@ -240,6 +240,20 @@ func buildFixtures() (*fixtures, error) {
 	l3 := []entry{{name: "etc/layer3", body: "three\n"}}
 	f.images["multi:latest"] = imageOf(arch, gzipLayer(l1), zstdLayer(l2), plainLayer(l3))
 
+	// symlinks: a layer whose paths go through its own symlinks to
+	// directories it lacks (var/run -> /run without run/, lib -> usr/lib
+	// without usr/), then one that writes through the lower var/run.
+	sl2 := []entry{
+		{name: "var/run", typ: tar.TypeSymlink, link: "/run"},
+		{name: "var/run/app.pid", body: "42\n"},
+		{name: "var/run/hard", typ: tar.TypeLink, link: "var/run/app.pid"},
+		{name: "lib", typ: tar.TypeSymlink, link: "usr/lib"},
+		{name: "lib/libx.so", body: "libx\n"},
+		{name: "lib/.wh.gone"},
+	}
+	sl3 := []entry{{name: "var/run/later", body: "later\n"}}
+	f.images["symlinks:latest"] = imageOf(arch, gzipLayer(base), gzipLayer(sl2), gzipLayer(sl3))
+
 	// Hostile layers: each must be refused or confined.
 	f.images["evil/dotdot:latest"] = imageOf(arch, gzipLayer([]entry{{name: "../escape", body: "x"}}))
 	f.images["evil/hardlink:latest"] = imageOf(arch, gzipLayer([]entry{{name: "passwd", typ: tar.TypeLink, link: "../../../../etc/passwd"}}))

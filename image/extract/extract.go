@@ -24,11 +24,33 @@
 // unprivileged user cannot create them and a container never needs the ones
 // from an image.
 //
+// Missing parent directories are created where the path resolves to, as
+// containerd does: with "var/run -> /run" and "var/run/x" in a layer that
+// has no "run/", x lands in a new directory DIR/run. The walk that creates
+// them follows the layer's symlinks a component at a time by the rules
+// openat2 applies (absolute targets restart at DIR, ".." stops there, at
+// most 40 links), so it is confined in the same way. Hard links and
+// whiteouts through such paths land there too. New directories have mode
+// 0755 and are owned by the caller, root of the image in box's extract
+// stage. (Docker's own unpacker fails on such a layer; GNU tar refuses to
+// create directories behind a dangling symlink.)
+//
+// A layer is unpacked alone into its own directory, so symlinks of the
+// layers below it are not followed. Docker does the same: its overlay2
+// driver and containerd's overlayfs snapshotter (rootful) unpack each layer
+// into its own upper directory, creating missing parents there. A layer
+// with "var/run/x" above one with "var/run -> /run" therefore gets a
+// directory var/run, which in the stacked view hides the lower symlink,
+// since an overlay merges a directory only with a directory: /var/run holds
+// x alone and /run is unchanged, in box as in docker. (Rootless containerd
+// and docker's vfs driver unpack onto the whole stack and would put x in
+// /run; OCI leaves this open.) Following the lower layers would also make a
+// layer's directory depend on the image it was pulled for, while the store
+// shares it by DiffID between images.
+//
 // Directories are created owner-writable and get their final mode and times
 // only after the last entry, so a 0555 directory still receives its
-// children. Missing parent directories are created (mode 0755, owned by the
-// caller), except behind a dangling symlink, as GNU tar does. Runs of zeros
-// in file data are left as holes.
+// children. Runs of zeros in file data are left as holes.
 //
 // A stream that ends without the tar end-of-archive marker is an error, even
 // when it is cut exactly between two entries. Nothing is synced to disk: the

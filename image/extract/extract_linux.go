@@ -31,9 +31,10 @@ type extractor struct {
 	seq  int    // number of the entry being extracted
 
 	// Consecutive entries usually share a parent, so the last parent
-	// opened stays open. remove drops it when its path may change meaning.
-	pdir string // "" when none is cached
-	pfd  int
+	// opened stays open until a removal, which may change what it means.
+	pdir  string // "" when none is cached
+	pfd   int
+	stale []int // parents dropped during the current entry, closed after it
 
 	dirs    map[string]dirMeta // directories whose mode and times wait for the end
 	removed map[string]int     // paths removed to make way for a later entry, by entry number
@@ -79,7 +80,9 @@ func extract(dir string, r io.Reader) (Result, error) {
 		e.seq++
 		e.name = hdr.Name
 		ts.inData = true
-		if err := e.entry(hdr, tr); err != nil {
+		err = e.entry(hdr, tr)
+		e.closeStale()
+		if err != nil {
 			return e.res, err
 		}
 		// Data of entries that were skipped or are not files is read
@@ -101,6 +104,7 @@ func extract(dir string, r io.Reader) (Result, error) {
 
 func (e *extractor) close() {
 	e.dropParent()
+	e.closeStale()
 	unix.Close(e.root)
 }
 

@@ -53,9 +53,10 @@ func (e *extractor) parent(dir string) (int, error) {
 	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC
 	fd, err := e.openat2(dir, flags)
 	if err == unix.ENOENT {
-		if err = e.mkdirAll(dir); err == nil {
-			fd, err = e.openat2(dir, flags)
+		if err = e.mkdirAll(dir); err != nil {
+			return -1, e.pathErr("mkdirat", err)
 		}
+		fd, err = e.openat2(dir, flags)
 	}
 	if err != nil {
 		return -1, e.pathErr("openat2", err)
@@ -72,38 +73,152 @@ func (e *extractor) dropParent() {
 	}
 }
 
-// mkdirAll creates dir and any missing parents with mode 0755, owned by
-// the caller, for layers that omit directory entries.
+// forgetParent uncaches the parent after a removal, which may have changed
+// what its path resolves to: through symlinks, any path may lead into the
+// removed tree or through the removed link, whatever the names say. The
+// descriptor stays open until the entry is done, since the caller is
+// usually using it.
+func (e *extractor) forgetParent() {
+	if e.pdir != "" {
+		e.stale = append(e.stale, e.pfd)
+		e.pdir, e.pfd = "", -1
+	}
+}
+
+// closeStale closes the descriptors forgetParent kept open.
+func (e *extractor) closeStale() {
+	for _, fd := range e.stale {
+		unix.Close(fd)
+	}
+	e.stale = e.stale[:0]
+}
+
+// maxSymlinks is how many symlinks mkdirAll follows for one path before it
+// gives up with ELOOP, the kernel's own limit (MAXSYMLINKS).
+const maxSymlinks = 40
+
+// mkdirAll creates the directory dir (a cleaned layer path) and whatever is
+// missing on the way, for layers that omit directory entries or whose paths
+// go through a symlink to a directory the layer lacks.
+//
+// The walk is the one openat2 makes with RESOLVE_IN_ROOT, done a component
+// at a time so that a missing one can be created where the path resolves
+// to, as containerd does: after "var/run -> /run", "var/run/x" makes "run"
+// at the root. A symlink's target restarts from the root when absolute and
+// continues from the symlink's directory otherwise; ".." stops at the root.
+// Every step is an *at call relative to a directory already reached by
+// name, with O_NOFOLLOW, so nothing outside the root is ever looked at.
+// New directories get mode 0755 whatever the umask and are owned by the
+// caller (root of the image in the extract stage).
 func (e *extractor) mkdirAll(dir string) error {
-	pdir, base := splitName(dir)
-	pfd := e.root
-	if pdir != "." {
-		fd, err := e.openat2(pdir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC)
-		if err == unix.ENOENT {
-			if err = e.mkdirAll(pdir); err == nil {
-				fd, err = e.openat2(pdir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC)
-			}
+	var stack []int // O_PATH descriptors of the directories walked into, below the root
+	defer func() {
+		for _, fd := range stack {
+			unix.Close(fd)
 		}
+	}()
+	top := func() int {
+		if len(stack) == 0 {
+			return e.root
+		}
+		return stack[len(stack)-1]
+	}
+	todo := strings.Split(dir, "/")
+	links := 0
+	for len(todo) > 0 {
+		c := todo[0]
+		todo = todo[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			if n := len(stack); n > 0 {
+				unix.Close(stack[n-1])
+				stack = stack[:n-1]
+			}
+			continue
+		}
+		fd, err := e.component(top(), c)
 		if err != nil {
 			return err
 		}
-		defer unix.Close(fd)
-		pfd = fd
-	}
-	// EEXIST: a dangling symlink, say; the caller's next open reports it.
-	if err := unix.Mkdirat(pfd, base, 0o755); err != nil && err != unix.EEXIST {
-		return err
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return err
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFDIR:
+			stack = append(stack, fd)
+		case unix.S_IFLNK:
+			target, err := readlinkFd(fd)
+			unix.Close(fd)
+			if err != nil {
+				return err
+			}
+			if links++; links > maxSymlinks {
+				return unix.ELOOP
+			}
+			if target == "" {
+				return unix.ENOENT
+			}
+			if target[0] == '/' {
+				for _, fd := range stack {
+					unix.Close(fd)
+				}
+				stack = stack[:0]
+			}
+			todo = append(strings.Split(target, "/"), todo...)
+		default:
+			unix.Close(fd)
+			return unix.ENOTDIR
+		}
 	}
 	return nil
+}
+
+// component opens name in the directory pfd without following it,
+// creating it as a directory with mode 0755 if it is missing.
+func (e *extractor) component(pfd int, name string) (int, error) {
+	const flags = unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	fd, err := unix.Openat(pfd, name, flags, 0)
+	if err != unix.ENOENT {
+		return fd, err
+	}
+	if err := unix.Mkdirat(pfd, name, 0o755); err != nil {
+		return -1, err
+	}
+	// The umask may have taken bits away; O_PATH descriptors do not
+	// take fchmod, so this one is opened for reading.
+	fd, err = unix.Openat(pfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	if err := unix.Fchmod(fd, 0o755); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// readlinkFd reads the target of the symlink open (O_PATH|O_NOFOLLOW) at fd.
+func readlinkFd(fd int) (string, error) {
+	for size := 256; ; size *= 2 {
+		buf := make([]byte, size)
+		n, err := unix.Readlinkat(fd, "", buf)
+		if err != nil {
+			return "", err
+		}
+		if n < size {
+			return string(buf[:n]), nil
+		}
+	}
 }
 
 // remove deletes base in pfd (name is its layer path) to make way for a
 // new entry, recursively if it is a directory. A missing entry is fine.
 func (e *extractor) remove(pfd int, base, name string) error {
-	// The cached parent may sit below name, or be name itself.
-	if e.pdir == name || strings.HasPrefix(e.pdir, name+"/") {
-		e.dropParent()
-	}
+	e.forgetParent()
 	e.removed[name] = e.seq
 	err := unix.Unlinkat(pfd, base, 0)
 	if err == unix.EISDIR {
