@@ -41,18 +41,9 @@ func (c *execCmd) Run(g *globals) error {
 	if c.TTY {
 		env = append([]string{"TERM=xterm"}, env...)
 	}
-	stdin := os.Stdin
-	if !c.Interactive || c.Detach {
-		null, err := os.Open(os.DevNull)
-		if err != nil {
-			return err
-		}
-		defer null.Close()
-		stdin = null
-	}
 	status, err := pid1.Exec(dir, pid1.ExecOptions{
 		Request:     proto.ExecRequest{Args: c.Args[1:], Env: env, Cwd: c.Workdir, User: c.User, TTY: c.TTY},
-		Stdin:       stdin,
+		Stdin:       os.Stdin,
 		Stdout:      os.Stdout,
 		Stderr:      os.Stderr,
 		Interactive: c.Interactive,

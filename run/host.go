@@ -114,6 +114,7 @@ type runner struct {
 	out, errOut io.Writer       // the container's stdout and stderr
 	logging     *sync.WaitGroup // a detached container's log copies
 	launched    *prestart.Launch
+	relay       *relay // the foreground container's stdio
 	tty         *ttyHost
 	sigs        chan os.Signal
 	caught      chan struct{} // closed once sigs catches signals
@@ -223,7 +224,8 @@ func (r *runner) openLog() error {
 func (r *runner) launch() error {
 	spec := r.Spec
 	spec.Stdin = r.Stdin && !spec.TTY
-	want := prestart.Config{Stdin: spec.Stdin, TTY: spec.TTY, Network: spec.Network, Ports: len(r.ports.tcp) > 0, Out: r.out, ErrOut: r.errOut, StaysPID1: spec.StaysPID1()}
+	want := prestart.Config{Stdin: spec.Stdin, TTY: spec.TTY, Network: spec.Network, Ports: len(r.ports.tcp) > 0,
+		Relay: !r.Detached, Out: r.out, ErrOut: r.errOut, StaysPID1: spec.StaysPID1()}
 	l := r.Prestarted
 	r.Prestarted = nil // adopted or aborted here, not by the clean-up
 	if l != nil && !l.Fits(want, r.Mapping) {
@@ -286,6 +288,7 @@ func (r *runner) catchSignals() {
 	r.sigs, r.caught = make(chan os.Signal, 16), make(chan struct{})
 	go func() {
 		signal.Notify(r.sigs, forwarded...)
+		CatchSIGPIPE()
 		close(r.caught)
 	}()
 	r.push(func() error {
@@ -346,6 +349,13 @@ func (r *runner) serve() {
 	}
 	<-r.caught
 	go forwardSignals(r.sigs, l.Cmd.Process, r.tty, r.done)
+	if l.StdoutR != nil {
+		var in io.Reader
+		if r.Spec.Stdin {
+			in = os.Stdin
+		}
+		r.relay = startRelay(l.StdinW, l.StdoutR, l.StderrR, in, r.out, r.errOut)
+	}
 }
 
 // wait waits for init to exit and records the exit. A detached
@@ -363,6 +373,9 @@ func (r *runner) wait() (int, error) {
 	}
 	werr := l.Cmd.Wait()
 	close(r.done)
+	if r.relay != nil {
+		r.relay.drain(2 * time.Second)
+	}
 	if r.tty != nil {
 		r.tty.drain()
 	}

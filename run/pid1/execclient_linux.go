@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/box-run/box/run/proto"
@@ -15,7 +18,9 @@ import (
 // ExecOptions are box exec's side of a request.
 type ExecOptions struct {
 	Request proto.ExecRequest
-	// Stdin, Stdout and Stderr are handed to the process (without a tty).
+	// Stdin, Stdout and Stderr are the caller's. Without a tty the process
+	// gets pipes that Exec copies to and from them, never the descriptors
+	// themselves (see run's relay for why).
 	Stdin, Stdout, Stderr *os.File
 	// Interactive relays stdin to the process's tty (with Request.TTY).
 	Interactive bool
@@ -35,11 +40,19 @@ func Exec(dir string, o ExecOptions) (int, error) {
 	c := conn{fd}
 	defer c.Close()
 	var stdio []int
+	var relay *stdioRelay
 	if !o.Request.TTY {
-		stdio = []int{int(o.Stdin.Fd()), int(o.Stdout.Fd()), int(o.Stderr.Fd())}
+		if relay, err = newStdioRelay(o); err != nil {
+			return 125, err
+		}
+		defer relay.close()
+		stdio = relay.childFDs()
 	}
 	if err := proto.WriteExecRequest(fd, &o.Request, stdio); err != nil {
 		return 125, fmt.Errorf("asking the container to exec: %w", err)
+	}
+	if relay != nil {
+		relay.start(o)
 	}
 	var output chan struct{}
 	if o.Request.TTY {
@@ -56,6 +69,9 @@ func Exec(dir string, o ExecOptions) (int, error) {
 		return 0, nil
 	}
 	status, err := execReply(c)
+	if relay != nil {
+		relay.drain(time.Second)
+	}
 	if output != nil {
 		// The last output may still be in the pty: wait for its EOF (EIO
 		// once the command's side is closed), briefly.
@@ -153,4 +169,93 @@ func attachTTY(c conn, master *os.File, o ExecOptions) (output chan struct{}, re
 		close(output)
 	}()
 	return output, restore
+}
+
+// stdioRelay is a non-tty exec's pipes: stdin (only with Interactive,
+// else /dev/null), stdout and stderr, and the copies between them and the
+// caller's descriptors.
+type stdioRelay struct {
+	child  [3]*os.File // the process's ends, closed here once sent
+	inW    *os.File    // stdin's write end, when Interactive
+	outs   [2]*os.File // stdout's and stderr's read ends
+	copies sync.WaitGroup
+}
+
+func newStdioRelay(o ExecOptions) (_ *stdioRelay, err error) {
+	r := &stdioRelay{}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	if o.Interactive && !o.Detach {
+		if r.child[0], r.inW, err = os.Pipe(); err != nil {
+			return nil, err
+		}
+	} else if r.child[0], err = os.Open(os.DevNull); err != nil {
+		return nil, err
+	}
+	for i := range r.outs {
+		if o.Detach {
+			// Nobody stays to read: its output goes nowhere, as docker's.
+			if r.child[i+1], err = os.OpenFile(os.DevNull, os.O_WRONLY, 0); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if r.outs[i], r.child[i+1], err = os.Pipe(); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func (r *stdioRelay) childFDs() []int {
+	return []int{int(r.child[0].Fd()), int(r.child[1].Fd()), int(r.child[2].Fd())}
+}
+
+// start closes the process's ends (it has its own now) and copies.
+func (r *stdioRelay) start(o ExecOptions) {
+	for i, f := range r.child {
+		f.Close()
+		r.child[i] = nil
+	}
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE) // EPIPE, not death: see run.CatchSIGPIPE
+	for i, w := range []*os.File{o.Stdout, o.Stderr} {
+		if src := r.outs[i]; src != nil {
+			r.copies.Go(func() {
+				if _, err := io.Copy(w, src); errors.Is(err, syscall.EPIPE) {
+					src.Close()
+				}
+			})
+		}
+	}
+	if r.inW != nil {
+		go func() {
+			io.Copy(r.inW, o.Stdin)
+			r.inW.Close()
+		}()
+	}
+}
+
+// drain waits for the output to end (the process and whatever it left
+// running have closed it), for at most limit.
+func (r *stdioRelay) drain(limit time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		r.copies.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(limit):
+	}
+}
+
+func (r *stdioRelay) close() {
+	for _, f := range append(r.child[:], r.outs[0], r.outs[1]) {
+		if f != nil {
+			f.Close()
+		}
+	}
 }

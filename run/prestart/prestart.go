@@ -45,10 +45,17 @@ import (
 
 // Config is what init's process is started with, before its spec.
 type Config struct {
-	Stdin       bool   // pass the caller's stdin (else init gets /dev/null)
-	TTY         bool   // a socket to carry the pty master
-	Network     string // slirp, none or host
-	Ports       bool   // a socket for connections to published ports
+	Stdin   bool   // a stdin the host feeds (else init gets /dev/null)
+	TTY     bool   // a socket to carry the pty master
+	Network string // slirp, none or host
+	Ports   bool   // a socket for connections to published ports
+	// Relay gives init pipes of its own for stdin, stdout and stderr,
+	// which the host copies from and to the caller's (run's relay), so
+	// that nothing in the container ever holds a descriptor of the
+	// caller's: their terminal, or the file their output goes to. Out
+	// and ErrOut are then where the host copies to; without Relay they
+	// are init's own (a detached container's log pipes).
+	Relay       bool
 	Out, ErrOut io.Writer
 	// StaysPID1: init forks the workload and stays (proto.Spec.StaysPID1).
 	StaysPID1 bool
@@ -72,6 +79,11 @@ type Launch struct {
 	Port, PortChild *os.File
 	TTYFD, NetFD    int
 	PortFD          int
+	// StdinW, StdoutR and StderrR are the host's ends of the relay's pipes
+	// (Config.Relay; StdinW only with Config.Stdin), stdinR, stdoutW and
+	// stderrW init's.
+	StdinW, StdoutR, StderrR *os.File
+	stdinR, stdoutW, stderrW *os.File
 
 	mapping  string
 	starting chan error // the speculative start's result, once
@@ -92,9 +104,27 @@ func New(c Config) (_ *Launch, err error) {
 		return nil, err
 	}
 	l.Cmd = Command("init")
-	l.Cmd.Stdout, l.Cmd.Stderr = c.Out, c.ErrOut
-	if c.Stdin {
-		l.Cmd.Stdin = os.Stdin
+	if c.Relay {
+		pipe := func(r, w **os.File) error {
+			var err error
+			*r, *w, err = os.Pipe()
+			return err
+		}
+		if err := pipe(&l.StdoutR, &l.stdoutW); err != nil {
+			return nil, err
+		}
+		if err := pipe(&l.StderrR, &l.stderrW); err != nil {
+			return nil, err
+		}
+		l.Cmd.Stdout, l.Cmd.Stderr = l.stdoutW, l.stderrW
+		if c.Stdin {
+			if err := pipe(&l.stdinR, &l.StdinW); err != nil {
+				return nil, err
+			}
+			l.Cmd.Stdin = l.stdinR
+		}
+	} else {
+		l.Cmd.Stdout, l.Cmd.Stderr = c.Out, c.ErrOut
 	}
 	l.Cmd.ExtraFiles = []*os.File{l.SpecR, l.ReadyW}
 	add := func(want bool, parent, child **os.File, fd *int) error {
@@ -164,7 +194,7 @@ func (l *Launch) Fits(c Config, m userns.Mapping) bool {
 			return false
 		}
 	}
-	if l.mapping != m.String() || l.cfg.Out != c.Out || l.cfg.ErrOut != c.ErrOut {
+	if l.mapping != m.String() || l.cfg.Relay != c.Relay || l.cfg.Out != c.Out || l.cfg.ErrOut != c.ErrOut {
 		return false
 	}
 	if (l.cfg.Network == "host") != (c.Network == "host") || l.cfg.InitMakesNetns && c.StaysPID1 {
@@ -204,7 +234,8 @@ func (l *Launch) Abort() {
 
 // Close closes every descriptor the launch holds, both ends.
 func (l *Launch) Close() {
-	for _, f := range []*os.File{l.SpecR, l.SpecW, l.ReadyR, l.ReadyW, l.TTY, l.TTYChild, l.Net, l.NetChild, l.Port, l.PortChild} {
+	for _, f := range []*os.File{l.SpecR, l.SpecW, l.ReadyR, l.ReadyW, l.TTY, l.TTYChild, l.Net, l.NetChild, l.Port, l.PortChild,
+		l.StdinW, l.stdinR, l.StdoutR, l.stdoutW, l.StderrR, l.stderrW} {
 		if f != nil {
 			f.Close()
 		}
@@ -214,7 +245,7 @@ func (l *Launch) Close() {
 // CloseChildEnds closes init's ends once it has started: init's copies
 // alone keep them open, so the host sees EOF or EPIPE if it dies.
 func (l *Launch) CloseChildEnds() {
-	for _, f := range []*os.File{l.SpecR, l.ReadyW, l.TTYChild, l.NetChild, l.PortChild} {
+	for _, f := range []*os.File{l.SpecR, l.ReadyW, l.TTYChild, l.NetChild, l.PortChild, l.stdinR, l.stdoutW, l.stderrW} {
 		if f != nil {
 			f.Close()
 		}
@@ -238,7 +269,8 @@ func init() {
 // helper mapping's newuidmap and newgidmap then run beside the
 // initialisers still to come.
 func speculative() *Launch {
-	// fd 0 closed: os/exec could not pass it on.
+	// fd 0 closed: a pipe made now would take its number, and the relay
+	// would read its own pipe as the caller's stdin.
 	if _, err := unix.FcntlInt(0, unix.F_GETFD, 0); err != nil {
 		return nil
 	}
@@ -246,7 +278,7 @@ func speculative() *Launch {
 	if err != nil {
 		return nil // box run reports it
 	}
-	l, err := New(Config{Stdin: true, TTY: true, Network: "slirp", Ports: true, Out: os.Stdout, ErrOut: os.Stderr, InitMakesNetns: true})
+	l, err := New(Config{Stdin: true, TTY: true, Network: "slirp", Ports: true, Relay: true, Out: os.Stdout, ErrOut: os.Stderr, InitMakesNetns: true})
 	if err != nil {
 		return nil
 	}

@@ -55,8 +55,9 @@ type Spec struct {
 	HostGID  int      `json:"hostGid"`
 	UserName string   `json:"userName"` // caller's name for keep-id passwd entries
 	TTY      bool     `json:"tty"`
-	// Stdin (-i without -t) keeps the caller's stdin, which init gets as
-	// its fd 0, for the workload; otherwise init replaces it with /dev/null.
+	// Stdin (-i without -t) keeps init's fd 0, the pipe the host feeds
+	// from the caller's stdin, for the workload; otherwise init replaces
+	// it with /dev/null.
 	Stdin bool `json:"stdin,omitempty"`
 	Init  bool `json:"init"` // --init: a reaping PID 1 forks the workload
 	// Exec keeps init as PID 1 serving box exec on a socket in Dir
