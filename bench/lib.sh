@@ -1,10 +1,10 @@
 # bench/lib.sh — shell pieces the benchmark scripts share (sourced, not run).
 #
-# Callers set REPO (the checkout) before sourcing it. alpine_settings sets
-# the settings start.sh and exec.sh share; results_dir RES; callers set U
-# (per-user work dirs: U/USER/{run,storage.conf,...}) before using as_user;
-# BENCH_DIR, RES and PORT for serve_registry, and REF and MKIMAGE for
-# serve_image; USERS, REPO, WARMUP and ROUNDS for timed_rounds.
+# alpine_settings sets the settings start.sh and exec.sh share, results_dir
+# RES. Callers set U (per-user work dirs: U/USER/{run,storage.conf,...})
+# before using as_user; REPO (the checkout) for box_binaries; BENCH_DIR, RES
+# and PORT for serve_registry, and REF and MKIMAGE for serve_image; USERS,
+# REPO, WARMUP and ROUNDS for timed_rounds.
 
 # say MSG: progress, to stderr. die MSG: the error, named after the script,
 # and exit 1.
@@ -18,9 +18,9 @@ die() {
 # from the environment and the script's argument ROUNDS (default 60), checked:
 # ROUNDS, WARMUP (default 5), BENCH_DIR (default DIR), SUB_USER and
 # NOSUB_USER (BENCH_USER, BENCH_NOSUB_USER; check_users sets USERS), PORT
-# (BENCH_PORT, default PORT), TARBALL (ALPINE_TARBALL) and REF, the image the
-# scripts push it as; BOX_BIN and BOX_B (box_binaries). Also a clean PATH and
-# locale. Dies unless run as root.
+# (BENCH_PORT, default PORT), TARBALL (ALPINE_TARBALL) and REF, the name
+# the image is pushed under; BOX_BIN and BOX_B (box_binaries). Also a clean
+# PATH and locale. Dies unless run as root.
 alpine_settings() {
 	# A clean PATH: root's own (pyenv, ~/go/bin) must not leak into the tools.
 	export PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
