@@ -62,10 +62,25 @@
 #   BENCH_USER (default boxsub), BENCH_NOSUB_USER (default boxnosub),
 #   BENCH_PORT (registry port, default 45503), WARMUP (default 5),
 #   IDLE_SECS (default 2), ALPINE_TARBALL (default
-#   /work/shared/images/alpine-minirootfs-3.20.3-x86_64.tar.gz).
+#   /work/shared/images/alpine-minirootfs-3.20.3-x86_64.tar.gz), BOX_BIN
+#   (the box to time instead of one built from this work tree), BOX_B (see
+#   A/B below).
 #   Results: $BENCH_DIR/results/<timestamp>/ — runs.tsv (every timed run),
 #   rss.tsv (every process measured), inspect.*.json, load.txt, machine.txt,
 #   summary.md (printed at the end).
+#
+# A/B OF TWO BOX BINARIES
+#   With BOX_B set, each user also runs box B's (BOX_B) two detached
+#   containers, in a store of its own, beside box A's (BOX_BIN, or built
+#   from the work tree), and the rounds time box-slirp, box-none and
+#   box-version of each (B's named box-slirp@B, ...) instead of the cases
+#   above: A's three and then B's in every round, the order rotated every
+#   round, so each of A's runs follows B's run of the case before it and
+#   vice versa (a multiple of 6 rounds makes each come first equally often).
+#   The summary gives, per user and case, both medians, B / A and the median
+#   of B − A within a round, and the memory of both boxes' containers (B's
+#   named exec-slirp@B, ...). Building the two binaries: see bench/start.sh.
+#     sudo BOX_BIN=/tmp/box-old/box BOX_B=/tmp/box-new bash bench/exec.sh 60
 #
 # WHAT IT NEEDS
 #   Root (set-up and reading /proc only; every box and podman command runs as
@@ -77,10 +92,10 @@
 #   refuses this machine's hybrid cgroups, see bench/start.sh).
 #
 # NOTES
-#   The set-up (users, packages, box build from a snapshot of the work tree,
-#   registry, image push, podman configuration, as_user) and the timing
-#   harness are copied from bench/start.sh rather than shared, so that each
-#   script stands alone; a change to one may be wanted in the other.
+#   The set-up (users, box build from a snapshot of the work tree, rootfs,
+#   registry, image push, podman configuration, as_user), the timing harness
+#   and the summary's tables are bench/start.sh's, shared in bench/lib.sh,
+#   bench/timer.py and bench/benchstats.py.
 #   The machine is shared: the summary prints the load average seen during
 #   the rounds.
 #
@@ -92,63 +107,37 @@
 #   $BENCH_DIR/results and the mkimage blob cache are kept.
 set -euo pipefail
 
-ROUNDS=${1:-60}
-WARMUP=${WARMUP:-5}
-IDLE_SECS=${IDLE_SECS:-2}
-BENCH_DIR=${BENCH_DIR:-/var/tmp/box-exec-bench}
-SUB_USER=${BENCH_USER:-boxsub}
-NOSUB_USER=${BENCH_NOSUB_USER:-boxnosub}
-PORT=${BENCH_PORT:-45503}
-TARBALL=${ALPINE_TARBALL:-/work/shared/images/alpine-minirootfs-3.20.3-x86_64.tar.gz}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$REPO/bench/lib.sh"
-# A clean PATH: root's own (pyenv, ~/go/bin) must not leak into the tools.
-export PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export LC_ALL=C.UTF-8
-REF=127.0.0.1:$PORT/bench/alpine:3.20.3
-BOX_CTS=(exec-slirp exec-none) # box's containers, per user
-PODMAN_CT=exec-podman
-
-say() { printf '== %s\n' "$*" >&2; }
-die() {
-	printf 'exec.sh: %s\n' "$*" >&2
-	exit 1
-}
-
-[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive number, not '$ROUNDS'"
-[[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be a number, not '$WARMUP'"
+alpine_settings /var/tmp/box-exec-bench 45503 "${1:-}"
+IDLE_SECS=${IDLE_SECS:-2}
 [[ $IDLE_SECS =~ ^[0-9]+$ ]] || die "IDLE_SECS must be a number, not '$IDLE_SECS'"
-[[ $(id -u) -eq 0 ]] || die "run as root (sudo bash bench/exec.sh); box and podman themselves run as $SUB_USER and $NOSUB_USER"
-[[ -f $TARBALL ]] || die "no Alpine tarball at $TARBALL (set ALPINE_TARBALL)"
-check_users
+BOX_CTS=(exec-slirp exec-none) # box's containers, per user (and per box with BOX_B)
+PODMAN_CT=exec-podman
 
 # --- packages ---------------------------------------------------------------
 install_missing podman:podman runc:runc conmon:conmon slirp4netns:slirp4netns newuidmap:uidmap docker-registry:docker-registry python3:python3 curl:curl setpriv:util-linux
-command -v go >/dev/null || die "no Go at /usr/local/go/bin"
 
 # --- work dir and clean-up --------------------------------------------------
-mkdir -p "$BENCH_DIR"
-chmod 755 "$BENCH_DIR"
-RES=$BENCH_DIR/results/$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p "$RES"
+results_dir
 U=$BENCH_DIR/u # per user: U/NAME/{box,podman,run,...}
-BOX=$BENCH_DIR/bin/box
 
 REG_PID=
-STARTED=()    # "user container" of every box container this script started
+STARTED=()    # "user container[@B]" of every box container this script started
 KILL_PIDS=()  # their monitors and inits, "pid starttime", for a failed box rm
 PODMAN_STARTED=
 cleanup() {
 	local rc=$?
 	set +e
 	trap - EXIT INT TERM
-	local uc u c pp
+	local uc u c v
 	for uc in "${STARTED[@]}"; do
 		u=${uc% *} c=${uc#* }
+		v=${c#"${c%@B}"} c=${c%@B}
 		timeout 30 setpriv --reuid="$u" --regid="$u" --init-groups env -i HOME="$(getent passwd "$u" | cut -d: -f6)" \
 			USER="$u" PATH="$PATH" XDG_RUNTIME_DIR="$U/$u/run" \
-			"$BOX" --config "$U/$u/box.toml" --root "$U/$u/box" rm -f "$c" >/dev/null 2>>"$RES/cleanup.log" ||
-			echo "box rm -f $c as $u failed" >>"$RES/cleanup.log"
+			"$(box_bin "$v")" --config "$U/$u/box.toml" --root "$U/$u/box$v" rm -f "$c" >/dev/null 2>>"$RES/cleanup.log" ||
+			echo "box$v rm -f $c as $u failed" >>"$RES/cleanup.log"
 	done
 	# Anything box rm left behind: only the very processes this script
 	# started (same pid and start time), still running 2 s after box rm. A
@@ -179,113 +168,64 @@ cleanup() {
 			podman --root "$U/$SUB_USER/podman/root" --runroot "$U/$SUB_USER/podman/runroot" rm -f -t 0 "$PODMAN_CT" \
 			>/dev/null 2>>"$RES/cleanup.log" || echo "podman rm -f $PODMAN_CT failed" >>"$RES/cleanup.log"
 	fi
-	if [[ -n $REG_PID ]]; then
-		kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
-	fi
-	# The rootless pause process that this script's podman started (its pid
-	# file is under this script's XDG_RUNTIME_DIR, so it is ours).
-	pp=$U/$SUB_USER/run/libpod/tmp/pause.pid
-	if [[ -f $pp ]]; then
-		kill "$(cat "$pp")" 2>/dev/null
-	fi
+	stop_registry_and_pause "$U/$SUB_USER/run/libpod/tmp/pause.pid"
 	sleep 0.5
-	rm -rf "$U" "$BENCH_DIR/registry" "$BENCH_DIR/rootfs" "$BENCH_DIR/bin"
+	rm_work_dirs
 	((rc == 0)) || printf 'exec.sh: failed (exit %s); partial results in %s\n' "$rc" "$RES" >&2
 	exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-rm -rf "$U" "$BENCH_DIR/registry" "$BENCH_DIR/rootfs" "$BENCH_DIR/bin"
-mkdir -p "$U" "$BENCH_DIR/bin"
-chmod 755 "$U" "$BENCH_DIR/bin"
-# Every user can enter the working directory (box and podman record the cwd).
-cd "$BENCH_DIR"
+work_dirs
 
 # uhome, user_env and as_user USER CMD... (run CMD as USER with a clean
 # environment) are in bench/lib.sh.
-# box_as USER ARGS...: box with USER's config and store.
+# box_as V USER ARGS...: box variant V (bench/lib.sh box_variants: "" or @B)
+# with USER's config and the variant's store.
 box_as() {
-	local u=$1
-	shift
-	as_user "$u" "$BOX" --config "$U/$u/box.toml" --root "$U/$u/box" "$@"
+	local v=$1 u=$2
+	shift 2
+	as_user "$u" "$(box_bin "$v")" --config "$U/$u/box.toml" --root "$U/$u/box$v" "$@"
 }
-PD=$U/$SUB_USER
-# podman 4.3 refuses a runroot longer than 50 characters.
-((${#PD} + 15 <= 50)) || die "BENCH_DIR is too long for podman's runroot ($PD/podman/runroot > 50 characters)"
-PODMAN=(podman --root "$PD/podman/root" --runroot "$PD/podman/runroot")
 podman_as() { as_user "$SUB_USER" "${PODMAN[@]}" "$@"; }
 
 # --- binaries ---------------------------------------------------------------
-# Built from a snapshot of the work tree, so that an edit made meanwhile by
-# someone else cannot change the binary half-way.
-say "building box from a snapshot of $REPO (release flags)"
-for try in 1 2 3 4 5 6; do
-	rm -rf "$BENCH_DIR/bin/src"
-	mkdir -p "$BENCH_DIR/bin/src"
-	(cd "$REPO" && git ls-files -z --cached --others --exclude-standard | xargs -0 tar -cf - --ignore-failed-read 2>/dev/null) |
-		tar -xf - -C "$BENCH_DIR/bin/src"
-	(cd "$REPO" && git rev-parse --short HEAD && git status --porcelain | wc -l) >"$RES/box-commit.txt" 2>/dev/null || true
-	if (cd "$BENCH_DIR/bin/src" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$BOX" .) 2>"$RES/build.log"; then
-		break
-	fi
-	((try < 6)) || die "box does not build: $(tail -5 "$RES/build.log")"
-	say "box does not build right now (someone mid-edit?); retrying in 60 s"
-	sleep 60
-done
-MKIMAGE=$BENCH_DIR/bin/mkimage
-(cd "$BENCH_DIR/bin/src" && go build -o "$MKIMAGE" ./bench/mkimage) 2>"$RES/mkimage-build.log" ||
-	die "cannot build bench/mkimage: $(tail -5 "$RES/mkimage-build.log")"
-chmod 755 "$BOX"
+box_binaries # BOX, BOXB (BOX_B) and MKIMAGE, bench/lib.sh
+mapfile -t VARIANTS < <(box_variants)
 
 # --- rootfs, registry and image ---------------------------------------------
-say "unpacking $(basename "$TARBALL")"
-ROOTFS=$BENCH_DIR/rootfs
-mkdir -p "$ROOTFS"
-tar -xzf "$TARBALL" -C "$ROOTFS"
-[[ -x $ROOTFS/bin/busybox ]] || die "$TARBALL does not look like an Alpine minirootfs"
-for u in "${USERS[@]}"; do
-	mkdir -p "$U/$u/run"
-	chown -R "$u:$u" "$U/$u"
-	chmod 700 "$U/$u" "$U/$u/run"
-done
-
+alpine_rootfs
 serve_image "$ROOTFS"
 
 # --- tool configuration and pulls ---------------------------------------------
 for u in "${USERS[@]}"; do
-	d=$U/$u
 	tool_configs "$u"
-	say "box pull as $u"
-	box_as "$u" pull "$REF" >"$RES/pull.box.$u.log" 2>&1 ||
-		die "box pull as $u failed: $(tail -5 "$RES/pull.box.$u.log")"
+	for v in "${VARIANTS[@]}"; do
+		say "box$v pull as $u"
+		box_pull "$u" "$v" "$U/$u/box$v" "box$v"
+	done
 done
-say "podman pull as $SUB_USER"
-podman_as pull -q --tls-verify=false "$REF" >"$RES/pull.podman.log" 2>&1 ||
-	die "podman pull failed: $(tail -5 "$RES/pull.podman.log")"
-podman_as info --format json >"$RES/podman-info.json" 2>"$RES/podman-info.err" ||
-	die "podman info failed: $(cat "$RES/podman-info.err")"
-drv=$(python3 -c 'import json,sys; i=json.load(open(sys.argv[1])); s=i["store"]; print(s["graphDriverName"], s["graphStatus"].get("Native Overlay Diff"), "mount_program" in json.dumps(s["graphOptions"]), i["host"]["ociRuntime"]["name"])' "$RES/podman-info.json")
-[[ $drv == "overlay true False runc" ]] ||
-	die "podman is not on native overlay with runc (driver, native diff, mount_program, runtime: $drv)"
+podman_ready
 
 # --- the detached containers --------------------------------------------------
 # starttime PID: field 22 of /proc/PID/stat (clock ticks after boot).
 starttime() { awk '{print $22}' "/proc/$1/stat"; }
 for u in "${USERS[@]}"; do
-	for c in "${BOX_CTS[@]}"; do
-		net=()
-		[[ $c == exec-none ]] && net=(--network none)
-		say "box run -d ${net[*]} --name $c as $u"
-		STARTED+=("$u $c")
-		box_as "$u" run -d "${net[@]}" --name "$c" "$REF" sleep 100000 >"$RES/run.$u.$c.log" 2>&1 ||
-			die "box run -d --name $c as $u failed: $(tail -5 "$RES/run.$u.$c.log")"
-		box_as "$u" inspect "$c" >"$RES/inspect.$u.$c.json" 2>"$RES/inspect.err" ||
-			die "box inspect $c as $u failed: $(cat "$RES/inspect.err")"
-		read -r mon init st < <(python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))[0]; print(c.get("monitor", 0), c.get("pid", 0), c["status"])' "$RES/inspect.$u.$c.json")
-		[[ $st == running ]] || die "$c as $u is $st after box run -d"
-		((mon > 0 && init > 0)) || die "box inspect $c gives no monitor or init pid (monitor=$mon pid=$init)"
-		KILL_PIDS+=("$mon $(starttime "$mon")" "$init $(starttime "$init")")
+	for v in "${VARIANTS[@]}"; do
+		for c in "${BOX_CTS[@]}"; do
+			net=()
+			[[ $c == exec-none ]] && net=(--network none)
+			say "box$v run -d ${net[*]} --name $c as $u"
+			STARTED+=("$u $c$v")
+			box_as "$v" "$u" run -d "${net[@]}" --name "$c" "$REF" sleep 100000 >"$RES/run.$u.$c$v.log" 2>&1 ||
+				die "box$v run -d --name $c as $u failed: $(tail -5 "$RES/run.$u.$c$v.log")"
+			box_as "$v" "$u" inspect "$c" >"$RES/inspect.$u.$c$v.json" 2>"$RES/inspect.err" ||
+				die "box$v inspect $c as $u failed: $(cat "$RES/inspect.err")"
+			read -r mon init st < <(python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))[0]; print(c.get("monitor", 0), c.get("pid", 0), c["status"])' "$RES/inspect.$u.$c$v.json")
+			[[ $st == running ]] || die "$c$v as $u is $st after box run -d"
+			((mon > 0 && init > 0)) || die "box$v inspect $c gives no monitor or init pid (monitor=$mon pid=$init)"
+			KILL_PIDS+=("$mon $(starttime "$mon")" "$init $(starttime "$init")")
+		done
 	done
 done
 rm -f "$RES/inspect.err"
@@ -301,7 +241,8 @@ rm -f "$RES/inspect.err"
 RSSPY=$BENCH_DIR/bin/rss.py
 cat >"$RSSPY" <<'EOF'
 # rss.py RES PHASE USER... : appends one line per process of every container
-# (box: monitor, init, workload; podman: conmon, workload, slirp4netns,
+# (box: monitor, init, workload of each container in $BOX_CTS, with
+# RES/inspect.USER.CONTAINER.json; podman: conmon, workload, slirp4netns,
 # pause) to RES/rss.tsv. Fails if the process tree is not what it should be.
 import glob, json, os, sys
 res, phase, users = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -337,7 +278,7 @@ def add(user, ct, role, pid):
                  str(m["Pss"]), str(m["Pss_Anon"]), str(m["Threads"])])
 
 for u in users:
-    for ct in ("exec-slirp", "exec-none"):
+    for ct in os.environ["BOX_CTS"].split():
         c = json.load(open(f"{res}/inspect.{u}.{ct}.json"))[0]
         mon, init = c["monitor"], c["pid"]
         if stat(mon)["start"] != c["monitorStart"] or stat(init)["start"] != c["pidStart"]:
@@ -380,7 +321,7 @@ EOF
 printf 'phase\tuser\tcontainer\trole\tpid\tcomm\tvmrss_kb\trss_anon_kb\trss_file_kb\tpss_kb\tpss_anon_kb\tthreads\n' >"$RES/rss.tsv"
 measure_rss() {
 	sleep "$IDLE_SECS"
-	PAUSE_PIDFILE=$PD/run/libpod/tmp/pause.pid python3 "$RSSPY" "$RES" "$1" "${USERS[@]}" 2>>"$RES/rss.log" ||
+	PAUSE_PIDFILE=$PD/run/libpod/tmp/pause.pid BOX_CTS="$(for v in "${VARIANTS[@]}"; do printf "%s$v " "${BOX_CTS[@]}"; done)" python3 "$RSSPY" "$RES" "$1" "${USERS[@]}" 2>>"$RES/rss.log" ||
 		die "measuring memory ($1) failed: $(tail -5 "$RES/rss.log")"
 }
 say "memory of the idle containers (after ${IDLE_SECS} s)"
@@ -389,10 +330,12 @@ measure_rss idle
 # --- sanity -------------------------------------------------------------------
 # Every exec runs in the image's own userland.
 for u in "${USERS[@]}"; do
-	for c in "${BOX_CTS[@]}"; do
-		out=$(box_as "$u" exec "$c" cat /etc/alpine-release </dev/null 2>"$RES/sanity.err") ||
-			die "box exec $c cat /etc/alpine-release as $u failed: $(tail -5 "$RES/sanity.err")"
-		[[ $out == 3.20.3 ]] || die "box exec $c as $u printed '$out', not the image's /etc/alpine-release (3.20.3)"
+	for v in "${VARIANTS[@]}"; do
+		for c in "${BOX_CTS[@]}"; do
+			out=$(box_as "$v" "$u" exec "$c" cat /etc/alpine-release </dev/null 2>"$RES/sanity.err") ||
+				die "box$v exec $c cat /etc/alpine-release as $u failed: $(tail -5 "$RES/sanity.err")"
+			[[ $out == 3.20.3 ]] || die "box$v exec $c as $u printed '$out', not the image's /etc/alpine-release (3.20.3)"
+		done
 	done
 done
 out=$(podman_as exec "$PODMAN_CT" cat /etc/alpine-release </dev/null 2>"$RES/sanity.err") ||
@@ -402,26 +345,33 @@ rm -f "$RES/sanity.err"
 say "sanity: every exec sees Alpine 3.20.3"
 
 # --- the commands -------------------------------------------------------------
-# cmds USER: the cases for USER, one per line as a JSON array [name, argv...].
+# cmds USER: the cases for USER, one per line as a JSON array [name, argv...];
+# with BOX_B, only box's, each also as box B's (named NAME@B).
 cmds() {
 	local u=$1 d=$U/$1
-	python3 - "$d" "$BOX" "$(command -v podman)" "$([[ $u == "$SUB_USER" ]] && echo 1 || echo 0)" "$PODMAN_CT" <<'EOF'
+	python3 - "$d" "$BOX" "$(command -v podman)" "$([[ $u == "$SUB_USER" ]] && echo 1 || echo 0)" "$PODMAN_CT" "$BOXB" <<'EOF'
 import json, sys
-d, box, podman, sub, pct = sys.argv[1:]
-b = [box, "--config", f"{d}/box.toml", "--root", f"{d}/box"]
-tools = [["box-slirp", *b, "exec", "exec-slirp", "true"],
-         ["box-none", *b, "exec", "exec-none", "true"]]
-if sub == "1":
-    tools.append(["podman", podman, "--root", f"{d}/podman/root", "--runroot", f"{d}/podman/runroot", "exec", pct, "true"])
-tools.append(["box-version", box, "version"])
+d, box, podman, sub, pct, boxb = sys.argv[1:]
+
+def boxes(v, box):
+    """box's cases, their names and stores with the suffix v."""
+    b = [box, "--config", f"{d}/box.toml", "--root", f"{d}/box{v}"]
+    return [[f"box-slirp{v}", *b, "exec", "exec-slirp", "true"],
+            [f"box-none{v}", *b, "exec", "exec-none", "true"],
+            [f"box-version{v}", box, "version"]]
+
+tools = boxes("", box)
+if boxb:
+    # A's cases, then B's in the same order: rotated every round, each of
+    # A's runs follows the B run of the case before it, and vice versa.
+    tools += boxes("@B", boxb)
+elif sub == "1":
+    tools.insert(2, ["podman", podman, "--root", f"{d}/podman/root", "--runroot", f"{d}/podman/runroot", "exec", pct, "true"])
 for t in tools:
     print(json.dumps(t))
 EOF
 }
-for u in "${USERS[@]}"; do
-	cmds "$u" >"$U/$u/cmds.jsonl"
-	chown "$u:$u" "$U/$u/cmds.jsonl"
-done
+write_cmds
 
 # --- timing (bench/lib.sh, bench/timer.py) -----------------------------------
 timed_rounds
@@ -430,65 +380,45 @@ say "memory of the containers after the rounds (after ${IDLE_SECS} s idle)"
 measure_rss after-rounds
 # Every container still runs (no exec took one down).
 for u in "${USERS[@]}"; do
-	for c in "${BOX_CTS[@]}"; do
-		st=$(box_as "$u" inspect "$c" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["status"])')
-		[[ $st == running ]] || die "$c as $u is $st after the rounds"
+	for v in "${VARIANTS[@]}"; do
+		for c in "${BOX_CTS[@]}"; do
+			st=$(box_as "$v" "$u" inspect "$c" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["status"])')
+			[[ $st == running ]] || die "$c$v as $u is $st after the rounds"
+		done
 	done
 done
 
 # --- summary ------------------------------------------------------------------
-{
-	echo "nproc=$(nproc)"
-	echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-	echo "mem=$(free -m | awk '/^Mem:/{print $2 " MiB"}')"
-	echo "kernel=$(uname -r)"
-	echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
-	echo "fs=$(findmnt -no FSTYPE,SOURCE,OPTIONS -T "$BENCH_DIR" | head -1)"
-	echo "cgroups=$(stat -f -c %T /sys/fs/cgroup)"
-	echo "box=$("$BOX" version) (commit $(head -1 "$RES/box-commit.txt" 2>/dev/null), $(tail -1 "$RES/box-commit.txt" 2>/dev/null) uncommitted files)"
-	echo "go=$(go version | cut -d' ' -f3)"
-	echo "podman=$(podman --version | cut -d' ' -f3), runc $(runc --version | head -1 | cut -d' ' -f3), conmon $(conmon --version 2>/dev/null | head -1 | cut -d' ' -f3), slirp4netns $(slirp4netns --version | head -1 | cut -d' ' -f3)"
-	echo "shadow-utils newuidmap=$(dpkg-query -W -f '${Version}' uidmap 2>/dev/null)"
-	echo "python=$(python3 --version | cut -d' ' -f2)"
-	echo "load_before=$(cat "$RES/load-before.txt")"
-	echo "load_after=$(cat "$RES/load-after.txt")"
-} >"$RES/machine.txt"
+machine_txt 0 ", slirp4netns $(slirp4netns --version | head -1 | cut -d' ' -f3)"
 
-PYTHONPATH="$REPO/bench" python3 - "$RES" "$ROUNDS" "$WARMUP" "$SUB_USER" "$NOSUB_USER" "$IDLE_SECS" >"$RES/summary.md" <<'EOF'
+PYTHONPATH="$REPO/bench" python3 - "$RES" "$ROUNDS" "$WARMUP" "$SUB_USER" "$NOSUB_USER" "$IDLE_SECS" "$([[ -n $BOXB ]] && echo 1 || echo 0)" >"$RES/summary.md" <<'EOF'
 import collections, statistics, sys
-from benchstats import load_runs, med, print_machine, q
-res, rounds, warmup, sub, nosub, idle = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6]
+from benchstats import load_runs, med, print_ab, print_load, print_machine, print_runs, q
+res, rounds, warmup, sub, nosub, idle, ab = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7] == "1"
 users = [sub, nosub]
 
 print_machine(res)
 by, cpu = load_runs(res)
-order = ["box-slirp", "box-none", "podman", "box-version"]
-label = {"box-slirp": "`box exec` (slirp container)", "box-none": "`box exec` (--network none container)",
-         "podman": "`podman exec`", "box-version": "`box version` (reference)"}
-print(f"## Exec latency, `exec C true` ({rounds} interleaved rounds after {warmup} warm-up rounds; wall ms)\n")
-print("| user | case | runs | median | p10 | p90 | min | median CPU (user+sys) |")
-print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-M = {}
-for u in users:
-    for t in order:
-        w = by.get((u, t))
-        if not w:
-            continue
-        M[(u, t)] = med(w)
-        print(f"| {u} | {label[t]} | {len(w)} | **{med(w):.2f}** | {q(w, .1):.2f} | {q(w, .9):.2f} | {min(w):.2f} | {med(cpu[(u, t)]):.2f} |")
-print()
-pod = M[(sub, "podman")]
-print("## Ratios of medians\n")
-print("| user | box exec into | podman / box | box exec − box version (ms) |")
-print("| --- | --- | ---: | ---: |")
-for u in users:
-    for bt in ("box-slirp", "box-none"):
-        b = M[(u, bt)]
-        note = "" if u == sub else f" (podman as {sub})"
-        print(f"| {u} | {bt[4:]} | {pod / b:.1f}×{note} | {b - M[(u, 'box-version')]:.2f} |")
-print()
-loads = [float(l.split()[1]) for l in open(f"{res}/load.txt") if not l.startswith("-")]
-print(f"1-minute load average during the timed rounds (2 = both cores busy): median {med(loads):.2f}, max {max(loads):.2f}.\n")
+title = f"Exec latency, `exec C true` ({rounds} interleaved rounds after {warmup} warm-up rounds; wall ms)"
+if ab:
+    print_ab(res, users, ["box-slirp", "box-none", "box-version"], "A/B: " + title, what="case")
+else:
+    order = ["box-slirp", "box-none", "podman", "box-version"]
+    label = {"box-slirp": "`box exec` (slirp container)", "box-none": "`box exec` (--network none container)",
+             "podman": "`podman exec`", "box-version": "`box version` (reference)"}
+    print(f"## {title}\n")
+    M = print_runs(by, cpu, users, order, what="case", label=label)
+    pod = M[(sub, "podman")]
+    print("## Ratios of medians\n")
+    print("| user | box exec into | podman / box | box exec − box version (ms) |")
+    print("| --- | --- | ---: | ---: |")
+    for u in users:
+        for bt in ("box-slirp", "box-none"):
+            b = M[(u, bt)]
+            note = "" if u == sub else f" (podman as {sub})"
+            print(f"| {u} | {bt[4:]} | {pod / b:.1f}×{note} | {b - M[(u, 'box-version')]:.2f} |")
+    print()
+print_load(res)
 
 mem = [l.rstrip("\n").split("\t") for l in open(f"{res}/rss.tsv")][1:]
 print(f"## Memory of the idle detached containers (MiB; `idle` = {idle} s after start, before any exec; "
@@ -513,11 +443,12 @@ for k in keys:
 print()
 
 print("## Targets\n")
-for u in users:
-    for bt in ("box-slirp", "box-none"):
-        b = M[(u, bt)]
-        print(f"- {u}, {bt[4:]}: box exec median {b:.2f} ms ≤ 10 ms: **{'met' if b <= 10 else 'NOT met'}**; "
-              f"podman exec {pod:.2f} ms = {pod / b:.1f}× box")
+if not ab:
+    for u in users:
+        for bt in ("box-slirp", "box-none"):
+            b = M[(u, bt)]
+            print(f"- {u}, {bt[4:]}: box exec median {b:.2f} ms ≤ 10 ms: **{'met' if b <= 10 else 'NOT met'}**; "
+                  f"podman exec {pod:.2f} ms = {pod / b:.1f}× box")
 for r in mem:
     if r[3] == "monitor":
         kb = int(r[6])

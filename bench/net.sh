@@ -48,9 +48,9 @@
 #
 #   Start-up cost: STARTUP_RUNS interleaved pairs (order alternating) of
 #   box run --rm IMG true (default network, slirp) and
-#   box run --rm --network none IMG true, timed by a small Python harness
-#   running as the user (posix_spawn -> wait4, monotonic clock), after 5
-#   warm-up pairs. Reported: median, p10, p90 and the median of the paired
+#   box run --rm --network none IMG true, timed by bench/timer.py running
+#   as the user (posix_spawn -> wait4, monotonic clock), after 5 warm-up
+#   pairs. Reported: median, p10, p90 and the median of the paired
 #   differences.
 #
 #   Profile (PROFILE=1): perf record -a -g (system-wide, both cores) during
@@ -81,6 +81,7 @@ DURATION=${DURATION:-5}
 STARTUP_RUNS=${STARTUP_RUNS:-40}
 PROFILE=${PROFILE:-1}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$REPO/bench/lib.sh"
 export PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C.UTF-8
 REF=127.0.0.1:$PORT/bench/iperf3:latest
@@ -89,35 +90,22 @@ BOX_HP=$((IPORT + 1))     # box -p
 PODMAN_HP=$((IPORT + 2))  # podman -p
 PODMAN_HP2=$((IPORT + 3)) # podman -p, slirp4netns port handler
 
-say() { printf '== %s\n' "$*" >&2; }
-die() {
-	printf 'net.sh: %s\n' "$*" >&2
-	exit 1
-}
-
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive number, not '$ROUNDS'"
 ((ROUNDS >= 3)) || die "ROUNDS must be at least 3"
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a positive number"
 [[ $STARTUP_RUNS =~ ^[0-9]+$ ]] && ((STARTUP_RUNS >= 30)) || die "STARTUP_RUNS must be >= 30"
 [[ $(id -u) -eq 0 ]] || die "run as root (sudo bash bench/net.sh); the timed runs run as $USR"
-id "$USR" >/dev/null 2>&1 || die "no user $USR (useradd -m $USR)"
-grep -q "^$USR:" /etc/subuid && grep -q "^$USR:" /etc/subgid ||
-	die "$USR has no range in /etc/subuid or /etc/subgid"
+check_sub_user "$USR"
 
 # --- packages ---------------------------------------------------------------
-. "$REPO/bench/lib.sh"
 pkgs=(iperf3:iperf3 podman:podman runc:runc slirp4netns:slirp4netns newuidmap:uidmap
 	docker-registry:docker-registry python3:python3 curl:curl setpriv:util-linux)
 [[ -x /bin/busybox ]] && file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' || pkgs+=(:busybox-static)
 ((PROFILE == 0)) || pkgs+=(perf:linux-perf)
 install_missing "${pkgs[@]}"
-command -v go >/dev/null || die "no Go at /usr/local/go/bin"
 
 # --- work dir and clean-up --------------------------------------------------
-mkdir -p "$BENCH_DIR"
-chmod 755 "$BENCH_DIR"
-RES=$BENCH_DIR/results/$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p "$RES"
+results_dir
 chmod 755 "$BENCH_DIR/results" "$RES"
 W=$BENCH_DIR/w # the user's stores and configs
 # XDG_RUNTIME_DIR: short, because slirp4netns's API socket lives under it
@@ -140,11 +128,7 @@ cleanup() {
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
-	if [[ -n $REG_PID ]]; then
-		kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
-	fi
-	local pp=$RUN/libpod/tmp/pause.pid
-	[[ -f $pp ]] && kill "$(cat "$pp")" 2>/dev/null
+	stop_registry_and_pause "$RUN/libpod/tmp/pause.pid"
 	rm -rf "$W" "$RUN" "$BENCH_DIR/registry" "$BENCH_DIR/rootfs" "$BENCH_DIR/bin" "$BENCH_DIR/blobs"
 	((rc == 0)) || printf 'net.sh: FAILED (exit %s); partial results in %s\n' "$rc" "$RES" >&2
 	exit "$rc"
@@ -187,28 +171,11 @@ json_ok() {
 }
 
 # --- binaries ---------------------------------------------------------------
-BOX=$BENCH_DIR/bin/box
-BOXSYM=$BENCH_DIR/bin/box-sym
-say "building box from a snapshot of $REPO (release flags, and a copy with symbols for perf)"
-for try in 1 2 3 4 5 6; do
-	rm -rf "$BENCH_DIR/bin/src"
-	mkdir -p "$BENCH_DIR/bin/src"
-	(cd "$REPO" && git ls-files -z --cached --others --exclude-standard | xargs -0 tar -cf - --ignore-failed-read 2>/dev/null) |
-		tar -xf - -C "$BENCH_DIR/bin/src"
-	(cd "$REPO" && echo "$(git rev-parse --short HEAD) (+$(git status --porcelain | wc -l) changed files in the work tree)") >"$RES/box-commit.txt" 2>/dev/null || true
-	if (cd "$BENCH_DIR/bin/src" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$BOX" . &&
-		CGO_ENABLED=0 go build -trimpath -o "$BOXSYM" .) 2>"$RES/build.log"; then
-		break
-	fi
-	((try < 6)) || die "box does not build: $(tail -5 "$RES/build.log")"
-	say "box does not build right now (someone mid-edit?); retrying in 30 s"
-	sleep 30
-done
-MKIMAGE=$BENCH_DIR/bin/mkimage
-(cd "$BENCH_DIR/bin/src" && go build -o "$MKIMAGE" ./bench/mkimage) 2>"$RES/mkimage-build.log" ||
-	die "cannot build bench/mkimage: $(tail -5 "$RES/mkimage-build.log")"
-rm -rf "$BENCH_DIR/bin/src"
-chmod 755 "$BOX" "$BOXSYM" "$MKIMAGE"
+# BOX, built from the work tree (not BOX_BIN: this script does not compare
+# binaries), BOXSYM, the same code with its symbols for perf, and MKIMAGE
+# (bench/lib.sh).
+BOX_BIN= BOX_B=
+box_binaries "$( ((PROFILE == 0)) || echo perf)"
 
 # --- rootfs: iperf3, its libraries, the loader, busybox ------------------------
 say "building the iperf3 rootfs"
@@ -239,18 +206,7 @@ done
 serve_image "$R" # and BENCH_PORT's
 
 # --- tool configuration and pulls ---------------------------------------------
-cat >"$W/box.toml" <<EOF
-[registries."127.0.0.1:$PORT"]
-insecure = true
-EOF
-podman_storage_conf "$W/storage.conf" "$W/podman/root" "$W/podman/runroot"
-cat >"$W/containers.conf" <<EOF
-[engine]
-events_logger = "file"
-cgroup_manager = "cgroupfs"
-runtime = "runc"
-EOF
-chown "$USR:$USR" "$W"/*.toml "$W"/*.conf
+tool_configs "$USR" "$W"
 BOXC=("$BOX" --config "$W/box.toml" --root "$W/box")
 BOXSYMC=("$BOXSYM" --config "$W/box.toml" --root "$W/box")
 PODMAN=(podman --root "$W/podman/root" --runroot "$W/podman/runroot")
@@ -266,7 +222,7 @@ as_user "$USR" "${PODMAN[@]}" pull -q --tls-verify=false "$REF" >"$RES/pull.podm
 	echo "kernel: $(uname -r)"
 	echo "os: $(. /etc/os-release && echo "$PRETTY_NAME")"
 	echo "cpu: $(nproc) x $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
-	echo "box: $(cat "$RES/box-commit.txt"), $(go version | awk '{print $3}')"
+	echo "box: $(head -1 "$RES/box-commit.txt") (+$(tail -1 "$RES/box-commit.txt") changed files in the work tree), $(go version | awk '{print $3}')"
 	echo "podman: $(podman --version | awk '{print $3}')"
 	echo "slirp4netns: $(slirp4netns --version | head -1 | awk '{print $3}')"
 	echo "runc: $(runc --version | head -1 | awk '{print $3}')"
@@ -418,47 +374,26 @@ done
 
 # --- start-up cost of the default network -------------------------------------
 say "start-up: $STARTUP_RUNS interleaved pairs of box run --rm IMG true, slirp vs none"
+# bench/timer.py: 5 warm-up pairs (rounds -5 to -1, left out) and then the
+# pairs 0 to STARTUP_RUNS-1, the order of the two alternating.
 TIMER=$BENCH_DIR/bin/timer.py
-cat >"$TIMER" <<'EOF'
-# timer.py OUT WARMUP PAIRS ERR ARGV_A_JSON ARGV_B_JSON: PAIRS interleaved
-# runs of A and B (order alternating), after WARMUP unrecorded pairs; writes
-# "pair tool wall_ms cpu_ms" lines to OUT. Exits 1 on any failure.
-import json, os, sys, time
-out, warm, pairs, errpath, a, b = sys.argv[1:]
-tools = [("slirp", json.loads(a)), ("none", json.loads(b))]
-env = dict(os.environ)
-devnull = os.open("/dev/null", os.O_RDWR)
-rows = []
-for i in range(-int(warm), int(pairs)):
-    order = tools if i % 2 == 0 else tools[::-1]
-    for name, argv in order:
-        err = os.open(errpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        fa = [(os.POSIX_SPAWN_DUP2, devnull, 0), (os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, err, 2)]
-        t0 = time.perf_counter_ns()
-        pid = os.posix_spawn(argv[0], argv, env, file_actions=fa)
-        _, status, ru = os.wait4(pid, 0)
-        t1 = time.perf_counter_ns()
-        os.close(err)
-        if status != 0:
-            sys.stderr.write(f"{name} failed (wait status {status:#x}): {' '.join(argv)}\n")
-            sys.stderr.write(open(errpath).read()[-2000:])
-            sys.exit(1)
-        if i >= 0:
-            rows.append(f"{i}\t{name}\t{(t1 - t0) / 1e6:.3f}\t{(ru.ru_utime + ru.ru_stime) * 1e3:.3f}\n")
-with open(out, "w") as f:
-    f.write("pair\tnetwork\twall_ms\tcpu_ms\n")
-    f.writelines(rows)
-EOF
-chmod 644 "$TIMER"
-: >"$W/startup.tsv"
-chown "$USR:$USR" "$W/startup.tsv"
-A=$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1:]))' "${BOXC[@]}" run --rm "$REF" true)
-B=$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1:]))' "${BOXC[@]}" run --rm --network none "$REF" true)
+install -m 644 "$REPO/bench/timer.py" "$TIMER"
+json_line() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1:]))' "$@"; }
+{
+	json_line slirp "${BOXC[@]}" run --rm "$REF" true
+	json_line none "${BOXC[@]}" run --rm --network none "$REF" true
+} >"$W/startup.jsonl"
+mkdir -p "$W/startup.err"
+: >"$W/startup.runs"
+chown "$USR:$USR" "$W/startup.jsonl" "$W/startup.err" "$W/startup.runs"
 sync
 sleep 2
-(cd "$W" && as_user "$USR" python3 "$TIMER" "$W/startup.tsv" 5 "$STARTUP_RUNS" "$W/startup.err" "$A" "$B") ||
-	die "start-up runs failed: $(tail -5 "$W/startup.err" 2>/dev/null)"
-cp "$W/startup.tsv" "$RES/startup.tsv"
+(cd "$W" && as_user "$USR" python3 "$TIMER" "$W/startup.jsonl" "$W/startup.runs" -5 "$USR" -5 "$W/startup.err" $((STARTUP_RUNS + 5))) ||
+	die "start-up runs failed"
+{
+	printf 'pair\tnetwork\twall_ms\tcpu_ms\n'
+	awk -F'\t' -v OFS='\t' '$1 >= 0 {print $1, $3, $4, $5}' "$W/startup.runs"
+} >"$RES/startup.tsv"
 uptime >"$RES/load-after.txt"
 
 # --- perf profile -----------------------------------------------------------

@@ -52,10 +52,27 @@
 #   Environment: BENCH_DIR (work dir, default /var/tmp/box-start-bench),
 #   BENCH_USER (default boxsub), BENCH_NOSUB_USER (default boxnosub),
 #   BENCH_PORT (registry port, default 45502), WARMUP (default 5),
-#   PROFILE_RUNS (default 30; 0 skips the profile), ALPINE_TARBALL
-#   (default /work/shared/images/alpine-minirootfs-3.20.3-x86_64.tar.gz).
+#   PROFILE_RUNS (default 30, with BOX_B 0; 0 skips the profile),
+#   ALPINE_TARBALL (default
+#   /work/shared/images/alpine-minirootfs-3.20.3-x86_64.tar.gz), BOX_BIN
+#   (the box to time instead of one built from this work tree; for a
+#   profile it must keep its symbol table), BOX_B (see A/B below).
 #   Results: $BENCH_DIR/results/<timestamp>/ — runs.tsv (every timed run),
 #   summary.md (printed at the end), profile.*.
+#
+# A/B OF TWO BOX BINARIES
+#   With BOX_B set, the rounds time box A (BOX_BIN, or built from the work
+#   tree) and box B (BOX_B) instead of the tools above: box, box-version and
+#   box-tmpfs of each (B's named box@B, ...), each binary with stores of its
+#   own, A's three and then B's in every round; the order rotates every
+#   round, so each of A's runs follows B's run of the tool before it and
+#   vice versa (a multiple of 6 rounds makes each come first equally often).
+#   The summary gives, per user and tool, both medians, B / A and the median
+#   of B − A within a round. E.g. the last commit against the work tree:
+#     mkdir /tmp/box-old && git archive HEAD | tar -x -C /tmp/box-old
+#     (cd /tmp/box-old && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /tmp/box-old/box .)
+#     CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /tmp/box-new .
+#     sudo BOX_BIN=/tmp/box-old/box BOX_B=/tmp/box-new bash bench/start.sh 60
 #
 # WHAT IT NEEDS
 #   Root (set-up, tracefs and strace only; every timed run is the user's),
@@ -70,7 +87,8 @@
 #
 # NOTES
 #   box is built twice (release flags for timing; symbols kept for the
-#   uprobes) from one snapshot of the work tree, so both are the same code.
+#   uprobes) from one snapshot of the work tree, so both are the same code
+#   (bench/lib.sh, box_binaries; only once with PROFILE_RUNS=0).
 #   The machine is shared: the summary prints the load average seen during
 #   the rounds. On an ext4 without a journal (this machine's root) file
 #   creation slows down after many recent deletions (fs/ext4/ialloc.c,
@@ -86,43 +104,18 @@
 #   $BENCH_DIR/results and the mkimage blob cache are kept.
 set -euo pipefail
 
-ROUNDS=${1:-60}
-WARMUP=${WARMUP:-5}
-PROFILE_RUNS=${PROFILE_RUNS:-30}
-BENCH_DIR=${BENCH_DIR:-/var/tmp/box-start-bench}
-SUB_USER=${BENCH_USER:-boxsub}
-NOSUB_USER=${BENCH_NOSUB_USER:-boxnosub}
-PORT=${BENCH_PORT:-45502}
-TARBALL=${ALPINE_TARBALL:-/work/shared/images/alpine-minirootfs-3.20.3-x86_64.tar.gz}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$REPO/bench/lib.sh"
-# A clean PATH: root's own (pyenv, ~/go/bin) must not leak into the tools.
-export PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export LC_ALL=C.UTF-8
-REF=127.0.0.1:$PORT/bench/alpine:3.20.3
-
-say() { printf '== %s\n' "$*" >&2; }
-die() {
-	printf 'start.sh: %s\n' "$*" >&2
-	exit 1
-}
-
-[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive number, not '$ROUNDS'"
-[[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be a number, not '$WARMUP'"
+alpine_settings /var/tmp/box-start-bench 45502 "${1:-}"
+# An A/B run compares timings; a profile (of A) only when asked for.
+PROFILE_RUNS=${PROFILE_RUNS:-$([[ -n $BOX_B ]] && echo 0 || echo 30)}
 [[ $PROFILE_RUNS =~ ^[0-9]+$ ]] || die "PROFILE_RUNS must be a number, not '$PROFILE_RUNS'"
-[[ $(id -u) -eq 0 ]] || die "run as root (sudo bash bench/start.sh); the timed runs themselves run as $SUB_USER and $NOSUB_USER"
-[[ -f $TARBALL ]] || die "no Alpine tarball at $TARBALL (set ALPINE_TARBALL)"
-check_users
 
 # --- packages ---------------------------------------------------------------
 install_missing podman:podman runc:runc ch-run:charliecloud bwrap:bubblewrap newuidmap:uidmap docker-registry:docker-registry strace:strace python3:python3 curl:curl setpriv:util-linux
-command -v go >/dev/null || die "no Go at /usr/local/go/bin"
 
 # --- work dir and clean-up --------------------------------------------------
-mkdir -p "$BENCH_DIR"
-chmod 755 "$BENCH_DIR"
-RES=$BENCH_DIR/results/$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p "$RES"
+results_dir
 U=$BENCH_DIR/u # per user: U/NAME/{box,podman,rootfs,run,...}
 SHM=/dev/shm/box-start-bench.$$ # per user: SHM/NAME/box, a store on tmpfs
 
@@ -145,76 +138,38 @@ cleanup() {
 		for ev in "${UPROBES_SET[@]}"; do echo "-:boxbench/$ev" >>"$TRACEFS/uprobe_events"; done
 		[[ -n $TRACEFS_MOUNTED ]] && umount "$TRACEFS"
 	fi
-	if [[ -n $REG_PID ]]; then
-		kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null
-	fi
-	# The rootless pause process that this script's podman runs started
-	# (its pid file is under this script's XDG_RUNTIME_DIR, so it is ours).
-	local pp=$U/$SUB_USER/run/libpod/tmp/pause.pid
-	if [[ -f $pp ]]; then
-		kill "$(cat "$pp")" 2>/dev/null
-	fi
-	rm -rf "$U" "$SHM" "$BENCH_DIR/registry" "$BENCH_DIR/rootfs" "$BENCH_DIR/bin"
+	stop_registry_and_pause "$U/$SUB_USER/run/libpod/tmp/pause.pid"
+	rm_work_dirs
+	rm -rf "$SHM"
 	((rc == 0)) || printf 'start.sh: failed (exit %s); partial results in %s\n' "$rc" "$RES" >&2
 	exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-rm -rf "$U" "$BENCH_DIR/registry" "$BENCH_DIR/rootfs" "$BENCH_DIR/bin"
-mkdir -p "$U" "$BENCH_DIR/bin"
-chmod 755 "$U" "$BENCH_DIR/bin"
-# Every user can enter the working directory (box and podman record the cwd).
-cd "$BENCH_DIR"
+work_dirs
 
 # uhome, user_env and as_user USER CMD... (run CMD as USER with a clean
 # environment) are in bench/lib.sh.
 
 # --- binaries ---------------------------------------------------------------
-BOX=$BENCH_DIR/bin/box
-BOXSYM=$BENCH_DIR/bin/box-sym # the same code with symbols, for the uprobes of the profile
-# Both builds come from one snapshot of the work tree, so that an edit made
-# meanwhile by someone else cannot make them differ.
-say "building box from a snapshot of $REPO (release flags)"
-for try in 1 2 3 4 5 6; do
-	rm -rf "$BENCH_DIR/bin/src"
-	mkdir -p "$BENCH_DIR/bin/src"
-	(cd "$REPO" && git ls-files -z --cached --others --exclude-standard | xargs -0 tar -cf - --ignore-failed-read 2>/dev/null) |
-		tar -xf - -C "$BENCH_DIR/bin/src"
-	(cd "$REPO" && git rev-parse --short HEAD && git status --porcelain | wc -l) >"$RES/box-commit.txt" 2>/dev/null || true
-	if (cd "$BENCH_DIR/bin/src" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$BOX" . &&
-		CGO_ENABLED=0 go build -trimpath -o "$BOXSYM" .) 2>"$RES/build.log"; then
-		break
-	fi
-	((try < 6)) || die "box does not build: $(tail -5 "$RES/build.log")"
-	say "box does not build right now (someone mid-edit?); retrying in 60 s"
-	sleep 60
-done
+# BOX, BOXB (BOX_B) and BOXSYM, the same code as BOX with symbols for the
+# uprobes of the profile (bench/lib.sh).
+box_binaries "$( ((PROFILE_RUNS == 0)) || echo "the profile's uprobes")"
 HELLO=$BENCH_DIR/bin/go-hello
 mkdir -p "$BENCH_DIR/bin/hello-src"
 printf 'package main\n\nfunc main() {}\n' >"$BENCH_DIR/bin/hello-src/main.go"
 printf 'module hello\n\ngo 1.26\n' >"$BENCH_DIR/bin/hello-src/go.mod"
 (cd "$BENCH_DIR/bin/hello-src" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$HELLO" .) ||
 	die "cannot build the Go hello binary"
-MKIMAGE=$BENCH_DIR/bin/mkimage
-(cd "$REPO" && go build -o "$MKIMAGE" ./bench/mkimage) 2>"$RES/mkimage-build.log" ||
-	die "cannot build bench/mkimage: $(tail -5 "$RES/mkimage-build.log")"
-chmod 755 "$BOX" "$BOXSYM" "$HELLO"
+chmod 755 "$HELLO"
 
 # --- rootfs -----------------------------------------------------------------
-say "unpacking $(basename "$TARBALL")"
-ROOTFS=$BENCH_DIR/rootfs
-mkdir -p "$ROOTFS"
-tar -xzf "$TARBALL" -C "$ROOTFS"
-[[ -x $ROOTFS/bin/busybox ]] || die "$TARBALL does not look like an Alpine minirootfs"
+alpine_rootfs
 for u in "${USERS[@]}"; do
-	d=$U/$u
-	mkdir -p "$d/run"
 	# ch-run and bwrap run on the user's own copy, as charliecloud's
 	# ch-image would leave it (owned by the user).
-	cp -a "$ROOTFS" "$d/rootfs"
-	chown -R "$u:$u" "$d"
-	chmod 700 "$d" "$d/run"
+	cp -a "$ROOTFS" "$U/$u/rootfs"
+	chown -R "$u:$u" "$U/$u/rootfs"
 done
 
 # --- registry and image -----------------------------------------------------
@@ -222,61 +177,62 @@ serve_image "$ROOTFS"
 
 # --- tool configuration and pulls ---------------------------------------------
 for u in "${USERS[@]}"; do
-	d=$U/$u
 	tool_configs "$u"
-	say "box pull as $u"
-	as_user "$u" "$BOX" --config "$d/box.toml" --root "$d/box" pull "$REF" >"$RES/pull.box.$u.log" 2>&1 ||
-		die "box pull as $u failed: $(tail -5 "$RES/pull.box.$u.log")"
 	mkdir -p "$SHM/$u"
 	chown "$u:$u" "$SHM/$u"
 	chmod 700 "$SHM/$u"
-	as_user "$u" "$BOX" --config "$d/box.toml" --root "$SHM/$u/box" pull "$REF" >"$RES/pull.box-tmpfs.$u.log" 2>&1 ||
-		die "box pull (tmpfs store) as $u failed: $(tail -5 "$RES/pull.box-tmpfs.$u.log")"
+	while IFS= read -r v; do
+		say "box$v pull as $u"
+		box_pull "$u" "$v" "$U/$u/box$v" "box$v"
+		box_pull "$u" "$v" "$SHM/$u/box$v" "box-tmpfs$v"
+	done < <(box_variants)
 done
-PD=$U/$SUB_USER
-PODMAN=(podman --root "$PD/podman/root" --runroot "$PD/podman/runroot")
-say "podman pull as $SUB_USER"
-as_user "$SUB_USER" "${PODMAN[@]}" pull -q --tls-verify=false "$REF" >"$RES/pull.podman.log" 2>&1 ||
-	die "podman pull failed: $(tail -5 "$RES/pull.podman.log")"
-as_user "$SUB_USER" "${PODMAN[@]}" info --format json >"$RES/podman-info.json" 2>"$RES/podman-info.err" ||
-	die "podman info failed: $(cat "$RES/podman-info.err")"
-drv=$(python3 -c 'import json,sys; i=json.load(open(sys.argv[1])); s=i["store"]; print(s["graphDriverName"], s["graphStatus"].get("Native Overlay Diff"), "mount_program" in json.dumps(s["graphOptions"]), i["host"]["ociRuntime"]["name"])' "$RES/podman-info.json")
-[[ $drv == "overlay true False runc" ]] ||
-	die "podman is not on native overlay with runc (driver, native diff, mount_program, runtime: $drv)"
+podman_ready
 
 # --- the commands -------------------------------------------------------------
-# cmds USER: the tools for USER, one per line as a JSON array [name, argv...].
+# cmds USER: the tools for USER, one per line as a JSON array [name, argv...];
+# with BOX_B, only box's, each also as box B's (named NAME@B).
 cmds() {
 	local u=$1 d=$U/$1
 	python3 - "$u" "$d" "$BOX" "$REF" "$HELLO" "$(command -v podman)" "$(command -v ch-run)" \
-		"$(command -v bwrap)" "$([[ $u == "$SUB_USER" ]] && echo 1 || echo 0)" "$SHM/$u" <<'EOF'
+		"$(command -v bwrap)" "$([[ $u == "$SUB_USER" ]] && echo 1 || echo 0)" "$SHM/$u" "$BOXB" <<'EOF'
 import json, sys
-u, d, box, ref, hello, podman, chrun, bwrap, sub, shm = sys.argv[1:]
-tools = [["box", box, "--config", f"{d}/box.toml", "--root", f"{d}/box", "run", "--rm", "--network", "none", ref, "true"]]
-if sub == "1":
-    tools.append(["podman", podman, "--root", f"{d}/podman/root", "--runroot", f"{d}/podman/runroot",
-                  "run", "--rm", "--network", "none", ref, "true"])
-tools += [
-    ["ch-run", chrun, f"{d}/rootfs", "--", "true"],
-    ["bwrap", bwrap, "--unshare-all", "--bind", f"{d}/rootfs", "/", "--proc", "/proc", "--dev", "/dev", "true"],
-    ["go-hello", hello],
-    ["box-version", box, "version"],
-    ["box-tmpfs", box, "--config", f"{d}/box.toml", "--root", f"{shm}/box", "run", "--rm", "--network", "none", ref, "true"],
-]
+u, d, box, ref, hello, podman, chrun, bwrap, sub, shm, boxb = sys.argv[1:]
+
+def boxes(v, box):
+    """box's tools, their names and stores with the suffix v."""
+    return [[f"box{v}", box, "--config", f"{d}/box.toml", "--root", f"{d}/box{v}", "run", "--rm", "--network", "none", ref, "true"],
+            [f"box-version{v}", box, "version"],
+            [f"box-tmpfs{v}", box, "--config", f"{d}/box.toml", "--root", f"{shm}/box{v}", "run", "--rm", "--network", "none", ref, "true"]]
+
+a = boxes("", box)
+if boxb:
+    # A's tools, then B's in the same order: rotated every round, each of
+    # A's runs follows the B run of the tool before it, and vice versa.
+    tools = a + boxes("@B", boxb)
+else:
+    tools = [a[0]]
+    if sub == "1":
+        tools.append(["podman", podman, "--root", f"{d}/podman/root", "--runroot", f"{d}/podman/runroot",
+                      "run", "--rm", "--network", "none", ref, "true"])
+    tools += [
+        ["ch-run", chrun, f"{d}/rootfs", "--", "true"],
+        ["bwrap", bwrap, "--unshare-all", "--bind", f"{d}/rootfs", "/", "--proc", "/proc", "--dev", "/dev", "true"],
+        ["go-hello", hello],
+        a[1],
+        a[2],
+    ]
 for t in tools:
     print(json.dumps(t))
 EOF
 }
-for u in "${USERS[@]}"; do
-	cmds "$u" >"$U/$u/cmds.jsonl"
-	chown "$u:$u" "$U/$u/cmds.jsonl"
-done
+write_cmds
 
 # Sanity: every tool runs the image's own userland.
 for u in "${USERS[@]}"; do
 	while IFS= read -r line; do
 		name=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])[0])' "$line")
-		[[ $name == go-hello || $name == box-version ]] && continue
+		[[ $name == go-hello || $name == box-version* ]] && continue
 		mapfile -t argv < <(python3 -c 'import json,sys; a=json.loads(sys.argv[1])[1:]; a[-1]="cat"; a.append("/etc/alpine-release"); print("\n".join(a))' "$line")
 		out=$(as_user "$u" "${argv[@]}" 2>"$RES/sanity.err") ||
 			die "$name as $u failed: $(tail -5 "$RES/sanity.err")"
@@ -446,71 +402,47 @@ PYEOF
 fi
 
 # --- summary ------------------------------------------------------------------
-{
-	echo "nproc=$(nproc)"
-	echo "cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-	echo "mem=$(free -m | awk '/^Mem:/{print $2 " MiB"}')"
-	echo "kernel=$(uname -r)"
-	echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
-	echo "fs=$(findmnt -no FSTYPE,SOURCE,OPTIONS -T "$BENCH_DIR" | head -1)"
-	dev=$(basename "$(findmnt -no SOURCE -T "$BENCH_DIR" | head -1)")
-	if ls /proc/fs/jbd2 2>/dev/null | grep -q "^$dev-"; then echo "fs_journal=yes"; else echo "fs_journal=no (no /proc/fs/jbd2/$dev-*)"; fi
-	echo "cgroups=$(stat -f -c %T /sys/fs/cgroup)"
-	echo "box=$("$BOX" version) (commit $(head -1 "$RES/box-commit.txt" 2>/dev/null), $(tail -1 "$RES/box-commit.txt" 2>/dev/null) uncommitted files)"
-	echo "go=$(go version | cut -d' ' -f3)"
-	echo "podman=$(podman --version | cut -d' ' -f3), runc $(runc --version | head -1 | cut -d' ' -f3), conmon $(conmon --version 2>/dev/null | head -1 | cut -d' ' -f3)"
-	echo "charliecloud=$(USER=root ch-run --version 2>&1 | head -1)"
-	echo "bubblewrap=$(bwrap --version | cut -d' ' -f2)"
-	echo "shadow-utils newuidmap=$(dpkg-query -W -f '${Version}' uidmap 2>/dev/null)"
-	echo "python=$(python3 --version | cut -d' ' -f2)"
-	echo "load_before=$(cat "$RES/load-before.txt")"
-	echo "load_after=$(cat "$RES/load-after.txt")"
-} >"$RES/machine.txt"
+machine_txt 1 "" "charliecloud=$(USER=root ch-run --version 2>&1 | head -1)" "bubblewrap=$(bwrap --version | cut -d' ' -f2)"
 
-PYTHONPATH="$REPO/bench" python3 - "$RES" "$ROUNDS" "$WARMUP" "$SUB_USER" "$NOSUB_USER" "$PROFILE_RUNS" >"$RES/summary.md" <<'EOF'
+PYTHONPATH="$REPO/bench" python3 - "$RES" "$ROUNDS" "$WARMUP" "$SUB_USER" "$NOSUB_USER" "$PROFILE_RUNS" "$([[ -n $BOXB ]] && echo 1 || echo 0)" >"$RES/summary.md" <<'EOF'
 import collections, json, re, statistics, sys
-from benchstats import load_runs, med, print_machine, q
-res, rounds, warmup, sub, nosub, prof = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6])
+from benchstats import load_runs, med, print_ab, print_load, print_machine, print_runs, q
+res, rounds, warmup, sub, nosub, prof, ab = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]), sys.argv[7] == "1"
 users = [sub, nosub]
 
 print_machine(res)
 by, cpu = load_runs(res)
-order = ["box", "box-tmpfs", "podman", "ch-run", "bwrap", "go-hello", "box-version"]
-print(f"## Warm start, `true` ({rounds} interleaved rounds after {warmup} warm-up rounds; wall ms)\n")
-print("| user | tool | runs | median | p10 | p90 | min | median CPU (user+sys) |")
-print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-M = {}
-for u in users:
-    for t in order:
-        w = by.get((u, t))
-        if not w:
-            continue
-        M[(u, t)] = med(w)
-        print(f"| {u} | {t} | {len(w)} | **{med(w):.2f}** | {q(w, .1):.2f} | {q(w, .9):.2f} | {min(w):.2f} | {med(cpu[(u, t)]):.2f} |")
-print()
-print("## Ratios of medians\n")
-print("| user | box run | podman / box | box / ch-run | box / bwrap | box / go-hello |")
-print("| --- | --- | ---: | ---: | ---: | ---: |")
-for u in users:
-    for bt in ("box", "box-tmpfs"):
-        b = M[(u, bt)]
-        pod = M.get((u, "podman"))
-        ps = f"{pod / b:.1f}×" if pod else f"({M[(sub, 'podman')] / b:.1f}× vs podman as {sub})"
-        print(f"| {u} | {bt} | {ps} | {b / M[(u, 'ch-run')]:.2f}× | {b / M[(u, 'bwrap')]:.2f}× | {b / M[(u, 'go-hello')]:.2f}× |")
-print()
-loads = [float(l.split()[1]) for l in open(f"{res}/load.txt") if not l.startswith("-")]
-print(f"1-minute load average during the timed rounds (2 = both cores busy): median {med(loads):.2f}, max {max(loads):.2f}.\n")
-print("## Targets\n")
-for u in users:
-    b = M[(u, "box")]
-    pod = M.get((u, "podman"), M[(sub, "podman")])
-    t1 = "met" if b <= 10 else "NOT met"
-    t2 = "met" if pod / b >= 20 else "NOT met"
-    note = "" if (u, "podman") in M else f" (podman as {sub}; podman cannot run without subordinate ids)"
-    print(f"- {u}: box median {b:.2f} ms ≤ 10 ms: **{t1}**; podman/box {pod / b:.1f}× ≥ 20×: **{t2}**{note}")
-    bt = M[(u, "box-tmpfs")]
-    print(f"  - with the store on tmpfs: {bt:.2f} ms ({'met' if bt <= 10 else 'NOT met'}); podman/box {pod / bt:.1f}× ({'met' if pod / bt >= 20 else 'NOT met'})")
-print()
+if ab:
+    print_ab(res, users, ["box", "box-tmpfs", "box-version"],
+             f"A/B: warm start, `true` ({rounds} interleaved rounds after {warmup} warm-up rounds; wall ms)")
+    M = {(u, "box"): med(by[(u, "box")]) for u in users}
+    print_load(res)
+else:
+    order = ["box", "box-tmpfs", "podman", "ch-run", "bwrap", "go-hello", "box-version"]
+    print(f"## Warm start, `true` ({rounds} interleaved rounds after {warmup} warm-up rounds; wall ms)\n")
+    M = print_runs(by, cpu, users, order)
+    print("## Ratios of medians\n")
+    print("| user | box run | podman / box | box / ch-run | box / bwrap | box / go-hello |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for u in users:
+        for bt in ("box", "box-tmpfs"):
+            b = M[(u, bt)]
+            pod = M.get((u, "podman"))
+            ps = f"{pod / b:.1f}×" if pod else f"({M[(sub, 'podman')] / b:.1f}× vs podman as {sub})"
+            print(f"| {u} | {bt} | {ps} | {b / M[(u, 'ch-run')]:.2f}× | {b / M[(u, 'bwrap')]:.2f}× | {b / M[(u, 'go-hello')]:.2f}× |")
+    print()
+    print_load(res)
+    print("## Targets\n")
+    for u in users:
+        b = M[(u, "box")]
+        pod = M.get((u, "podman"), M[(sub, "podman")])
+        t1 = "met" if b <= 10 else "NOT met"
+        t2 = "met" if pod / b >= 20 else "NOT met"
+        note = "" if (u, "podman") in M else f" (podman as {sub}; podman cannot run without subordinate ids)"
+        print(f"- {u}: box median {b:.2f} ms ≤ 10 ms: **{t1}**; podman/box {pod / b:.1f}× ≥ 20×: **{t2}**{note}")
+        bt = M[(u, "box-tmpfs")]
+        print(f"  - with the store on tmpfs: {bt:.2f} ms ({'met' if bt <= 10 else 'NOT met'}); podman/box {pod / bt:.1f}× ({'met' if pod / bt >= 20 else 'NOT met'})")
+    print()
 
 if prof == 0:
     sys.exit(0)
