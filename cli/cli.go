@@ -128,6 +128,15 @@ func exitWith(status int) error {
 	return &statusError{status: status}
 }
 
+// exitAs ends box as a container or process ended: with its status, and
+// err, if it could not run, as box's one line.
+func exitAs(status int, err error) error {
+	if err != nil {
+		return withStatus(status, err)
+	}
+	return exitWith(status)
+}
+
 // withStatus wraps err so that box exits with status (a domain package's
 // "status, err" result).
 func withStatus(status int, err error) error {

@@ -49,8 +49,5 @@ func (c *execCmd) Run(g *globals) error {
 		Interactive: c.Interactive,
 		Detach:      c.Detach,
 	})
-	if err != nil {
-		return withStatus(status, err)
-	}
-	return exitWith(status)
+	return exitAs(status, err)
 }

@@ -104,10 +104,7 @@ func (c *runCmd) Run(g *globals) error {
 		Net:        c.netCfg,
 		Prestarted: prestart.Take(),
 	})
-	if err != nil {
-		return withStatus(status, err) // 125, or 126 for a port it cannot bind
-	}
-	return exitWith(status)
+	return exitAs(status, err) // an error: 125, or 126 for a port it cannot bind
 }
 
 // prepare resolves the image (pulling it if needed) and turns the flags and

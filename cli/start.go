@@ -3,12 +3,10 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/box-run/box/monitor"
 	"github.com/box-run/box/run"
-	"github.com/box-run/box/stage"
 )
 
 type startCmd struct {
@@ -52,45 +50,7 @@ func (c *startCmd) attach(g *globals, name string) error {
 		}
 		return exitWith(ct.ExitCode)
 	}
-	mc, err := monitor.Load(cs, ct)
-	if err != nil {
-		return withStatus(1, err)
-	}
-	if mode, _, _ := monitor.RestartPolicy(mc.Restart); mode != "no" && mode != "" {
-		// Restarts are its monitor's job; in the foreground nobody would
-		// keep the policy.
-		return withStatus(1, fmt.Errorf("container %s has --restart=%s: start it without -a and follow it with box logs -f", ct.Name, mc.Restart))
-	}
-	st, err := g.openStore()
-	if err != nil {
-		return withStatus(125, err)
-	}
-	release, err := st.HoldLayers(mc.Layers)
-	if err != nil {
-		return withStatus(125, err)
-	}
-	defer release()
-	m, err := g.idMapping()
-	if err != nil {
-		return withStatus(125, err)
-	}
-	mc.Spec.Exec = true // box exec reaches it as any started container
-	status, err := run.Run(run.Options{
-		Spec:       &mc.Spec,
-		Container:  ct,
-		Containers: cs,
-		Mapping:    m,
-		Stdin:      c.Interactive,
-		RemoveAll:  stage.Remover(m),
-		Log:        g.log,
-		Warn:       os.Stderr,
-		Net:        mc.Net,
-		Existing:   true,
-	})
-	if err != nil {
-		return withStatus(status, err)
-	}
-	return exitWith(status)
+	return exitAs(monitor.Attach(cs, ct, c.Interactive, g.log))
 }
 
 type restartCmd struct {

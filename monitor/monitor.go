@@ -26,7 +26,6 @@ import (
 	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/slirp"
 	"github.com/box-run/box/stage"
-	"github.com/box-run/box/userns"
 )
 
 // Config is what the CLI hands the monitor, and what start.json keeps.
@@ -135,19 +134,11 @@ func Serve([]string) error {
 		report(proto.MonitorStatus{Status: code, Err: err.Error()})
 		return err
 	}
-	st, err := image.Open(image.Options{Root: mc.StoreRoot})
-	if err != nil {
-		return fail(125, err)
-	}
-	release, err := st.HoldLayers(mc.Layers)
+	release, m, err := mc.hold()
 	if err != nil {
 		return fail(125, err)
 	}
 	defer release()
-	m, _, err := userns.Detect()
-	if err != nil {
-		return fail(125, err)
-	}
 	log := slog.New(slog.DiscardHandler)
 	cs := run.Containers{Root: image.ContainersDir(mc.StoreRoot)}
 	mode, max, err := RestartPolicy(mc.Restart)

@@ -114,7 +114,7 @@ type runner struct {
 	out, errOut io.Writer       // the container's stdout and stderr
 	logging     *sync.WaitGroup // a detached container's log copies
 	launched    *prestart.Launch
-	relay       *relay // the foreground container's stdio
+	relay       *proto.Relay // the foreground container's stdio
 	tty         *ttyHost
 	sigs        chan os.Signal
 	caught      chan struct{} // closed once sigs catches signals
@@ -288,7 +288,7 @@ func (r *runner) catchSignals() {
 	r.sigs, r.caught = make(chan os.Signal, 16), make(chan struct{})
 	go func() {
 		signal.Notify(r.sigs, forwarded...)
-		CatchSIGPIPE()
+		proto.CatchSIGPIPE()
 		close(r.caught)
 	}()
 	r.push(func() error {
@@ -354,7 +354,7 @@ func (r *runner) serve() {
 		if r.Spec.Stdin {
 			in = os.Stdin
 		}
-		r.relay = startRelay(l.StdinW, l.StdoutR, l.StderrR, in, r.out, r.errOut)
+		r.relay = proto.StartRelay(l.StdinW, l.StdoutR, l.StderrR, in, r.out, r.errOut)
 	}
 }
 
@@ -374,7 +374,7 @@ func (r *runner) wait() (int, error) {
 	werr := l.Cmd.Wait()
 	close(r.done)
 	if r.relay != nil {
-		r.relay.drain(2 * time.Second)
+		r.relay.Drain(2 * time.Second)
 	}
 	if r.tty != nil {
 		r.tty.drain()

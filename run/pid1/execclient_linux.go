@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/box-run/box/run/proto"
@@ -70,7 +67,7 @@ func Exec(dir string, o ExecOptions) (int, error) {
 	}
 	status, err := execReply(c)
 	if relay != nil {
-		relay.drain(time.Second)
+		relay.relay.Drain(time.Second)
 	}
 	if output != nil {
 		// The last output may still be in the pty: wait for its EOF (EIO
@@ -175,10 +172,10 @@ func attachTTY(c conn, master *os.File, o ExecOptions) (output chan struct{}, re
 // else /dev/null), stdout and stderr, and the copies between them and the
 // caller's descriptors.
 type stdioRelay struct {
-	child  [3]*os.File // the process's ends, closed here once sent
-	inW    *os.File    // stdin's write end, when Interactive
-	outs   [2]*os.File // stdout's and stderr's read ends
-	copies sync.WaitGroup
+	child [3]*os.File // the process's ends, closed here once sent
+	inW   *os.File    // stdin's write end, when Interactive
+	outs  [2]*os.File // stdout's and stderr's read ends
+	relay *proto.Relay
 }
 
 func newStdioRelay(o ExecOptions) (_ *stdioRelay, err error) {
@@ -220,36 +217,12 @@ func (r *stdioRelay) start(o ExecOptions) {
 		f.Close()
 		r.child[i] = nil
 	}
-	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE) // EPIPE, not death: see run.CatchSIGPIPE
-	for i, w := range []*os.File{o.Stdout, o.Stderr} {
-		if src := r.outs[i]; src != nil {
-			r.copies.Go(func() {
-				if _, err := io.Copy(w, src); errors.Is(err, syscall.EPIPE) {
-					src.Close()
-				}
-			})
-		}
-	}
+	proto.CatchSIGPIPE()
+	var in io.Reader
 	if r.inW != nil {
-		go func() {
-			io.Copy(r.inW, o.Stdin)
-			r.inW.Close()
-		}()
+		in = o.Stdin
 	}
-}
-
-// drain waits for the output to end (the process and whatever it left
-// running have closed it), for at most limit.
-func (r *stdioRelay) drain(limit time.Duration) {
-	done := make(chan struct{})
-	go func() {
-		r.copies.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(limit):
-	}
+	r.relay = proto.StartRelay(r.inW, r.outs[0], r.outs[1], in, o.Stdout, o.Stderr)
 }
 
 func (r *stdioRelay) close() {

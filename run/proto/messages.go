@@ -46,24 +46,36 @@ type ExecReply struct {
 }
 
 // WriteExecReply sends rep as one JSON line.
-func WriteExecReply(w io.Writer, rep ExecReply) error {
-	b, _ := json.Marshal(rep)
-	_, err := w.Write(append(b, '\n'))
+func WriteExecReply(w io.Writer, rep ExecReply) error { return writeLine(w, rep) }
+
+// writeLine sends v as one line of JSON (which never holds a newline).
+func writeLine(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
 	return err
+}
+
+// readLine reads one line of JSON, at most 64 KiB, into v.
+func readLine(r io.Reader, v any) error {
+	line, err := bufio.NewReader(io.LimitReader(r, 64<<10)).ReadBytes('\n')
+	if err != nil {
+		return io.ErrUnexpectedEOF
+	}
+	if err := json.Unmarshal(line, v); err != nil {
+		return fmt.Errorf("unexpected answer: %q", line)
+	}
+	return nil
 }
 
 // ReadExecReply reads init's reply; io.ErrUnexpectedEOF when init closed
 // the connection without one (the container ended first).
 func ReadExecReply(r io.Reader) (ExecReply, error) {
-	line, err := bufio.NewReader(io.LimitReader(r, 64<<10)).ReadBytes('\n')
-	if err != nil {
-		return ExecReply{}, io.ErrUnexpectedEOF
-	}
 	var rep ExecReply
-	if err := json.Unmarshal(line, &rep); err != nil {
-		return ExecReply{}, fmt.Errorf("unexpected answer from the container: %q", line)
-	}
-	return rep, nil
+	err := readLine(r, &rep)
+	return rep, err
 }
 
 // MaxExecRequest bounds an ExecRequest's encoding. The kernel's own limit
@@ -136,18 +148,13 @@ type MonitorStatus struct {
 }
 
 // WriteMonitorStatus sends s as one JSON line.
-func WriteMonitorStatus(w io.Writer, s MonitorStatus) error {
-	b, _ := json.Marshal(s)
-	_, err := w.Write(append(b, '\n'))
-	return err
-}
+func WriteMonitorStatus(w io.Writer, s MonitorStatus) error { return writeLine(w, s) }
 
 // ReadMonitorStatus reads the monitor's line; an error when the monitor
 // died without one.
 func ReadMonitorStatus(r io.Reader) (MonitorStatus, error) {
-	line, err := bufio.NewReader(r).ReadBytes('\n')
 	var s MonitorStatus
-	if err != nil || json.Unmarshal(line, &s) != nil {
+	if err := readLine(r, &s); err != nil {
 		return s, errors.New("the container's monitor died before the container started")
 	}
 	return s, nil

@@ -1,4 +1,4 @@
-package run
+package proto
 
 import (
 	"errors"
@@ -10,28 +10,33 @@ import (
 	"time"
 )
 
-// A container run in the foreground gets pipes of box's own for its
-// stdin, stdout and stderr (prestart.Config.Relay), as docker's do: a
+// A container run in the foreground, and a process box exec starts
+// without a tty, get pipes of box's own for their stdin, stdout and stderr
+// (prestart.Config.Relay, pid1.Exec), as docker's do: a
 // descriptor of the caller's, handed on, would let the container change
 // the caller's terminal (fchmod it, read what is typed there later from a
 // process that outlives box) or truncate the file its output was
 // redirected to, and would show it a terminal ([ -t 1 ]) it was not given.
 // box copies between those pipes and its own descriptors.
 
-// relay copies a container's output pipes to out and errOut, and in (the
+// Relay copies a container's output pipes to out and errOut, and in (the
 // caller's stdin) to its stdin pipe.
-type relay struct {
+type Relay struct {
 	copies sync.WaitGroup // the output copies
 	outs   []*os.File     // the output pipes' read ends
 }
 
-// startRelay starts the copies. in is nil when the container reads no
-// stdin (its pipe is closed at once, and init gives it /dev/null). The
+// StartRelay starts the copies from the read ends stdoutR and stderrR
+// (either may be nil: nothing to copy) and to stdinW. in is nil when the
+// container reads no stdin (its pipe, if any, is closed at once). The
 // caller catches SIGPIPE first (CatchSIGPIPE).
-func startRelay(stdinW, stdoutR, stderrR *os.File, in io.Reader, out, errOut io.Writer) *relay {
-	r := &relay{outs: []*os.File{stdoutR, stderrR}}
+func StartRelay(stdinW, stdoutR, stderrR *os.File, in io.Reader, out, errOut io.Writer) *Relay {
+	r := &Relay{outs: []*os.File{stdoutR, stderrR}}
 	for i, w := range []io.Writer{out, errOut} {
 		src := r.outs[i]
+		if src == nil {
+			continue
+		}
 		r.copies.Go(func() {
 			if _, err := io.Copy(w, src); err != nil && errors.Is(err, syscall.EPIPE) {
 				src.Close() // the container's next write fails as it would have
@@ -51,10 +56,11 @@ func startRelay(stdinW, stdoutR, stderrR *os.File, in io.Reader, out, errOut io.
 	return r
 }
 
-// drain waits for the output copies to end: at once when the container
+// Drain waits for the output copies to end: at once when the container
 // is gone, as its processes die with its PID namespace, unless something
-// outside it holds a pipe; then the copies are cut after a while.
-func (r *relay) drain(limit time.Duration) {
+// still holds a pipe (a process box exec started left one running); the
+// copies are cut after limit.
+func (r *Relay) Drain(limit time.Duration) {
 	done := make(chan struct{})
 	go func() {
 		r.copies.Wait()
@@ -64,7 +70,9 @@ func (r *relay) drain(limit time.Duration) {
 	case <-done:
 	case <-time.After(limit):
 		for _, f := range r.outs {
-			f.Close()
+			if f != nil {
+				f.Close()
+			}
 		}
 		<-done
 	}
