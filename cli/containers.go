@@ -6,16 +6,33 @@ import (
 
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/run"
+	"github.com/box-run/box/stage"
 )
 
 // Helpers of the commands that act on existing containers.
 
+// containers is the store's containers, after removing the --rm ones
+// whose box was killed before it could (as docker's daemon would have).
 func (g *globals) containers() (run.Containers, error) {
 	root, _, err := g.storeRoot()
 	if err != nil {
 		return run.Containers{}, err
 	}
-	return run.Containers{Root: image.ContainersDir(root)}, nil
+	cs := run.Containers{Root: image.ContainersDir(root)}
+	orphans, err := cs.Orphans()
+	if err != nil || len(orphans) == 0 {
+		return cs, err
+	}
+	m, err := g.idMapping()
+	if err != nil {
+		return cs, err
+	}
+	for _, ct := range orphans {
+		if err := cs.Remove(ct, stage.Remover(m)); err != nil {
+			g.log.Debug("removing a --rm container left behind", "id", ct.ID, "err", err)
+		}
+	}
+	return cs, nil
 }
 
 // container finds one container by name or id; an unknown one exits 1, as

@@ -250,3 +250,21 @@ func StartTime(pid int) uint64 {
 	v, _ := strconv.ParseUint(f[19], 10, 64)
 	return v
 }
+
+// Orphans are the --rm containers whose box or monitor was killed before it
+// could remove them: recorded as running with every process gone, or as
+// exited but still there. One whose box still runs (creating, removing) is
+// not an orphan.
+func (c Containers) Orphans() ([]*Container, error) {
+	all, err := c.List()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Container
+	for _, ct := range all {
+		if ct.Remove && ct.Status == "exited" && !ct.MonitorAlive() {
+			out = append(out, ct)
+		}
+	}
+	return out, nil
+}
