@@ -26,6 +26,7 @@ type grammar struct {
 	globals
 
 	Run     runCmd     `cmd:"" help:"Run a command in a new container."`
+	Create  createCmd  `cmd:"" help:"Create a container from an image without starting it; box start runs it."`
 	Ps      psCmd      `cmd:"" help:"List containers."`
 	Rm      rmCmd      `cmd:"" help:"Remove containers."`
 	Port    portCmd    `cmd:"" help:"List a container's published ports."`

@@ -47,6 +47,7 @@ type runCmd struct {
 	release     func()       // drops the hold on the image's layers
 	storeRoot   string       // the opened store's directory
 	layers      []string     // the image's layers, held by a detached monitor too
+	creating    bool         // box create: nothing runs now
 
 	Args []string `arg:"" passthrough:"" name:"image [command...]" predictor:"image" help:"Image, then the command and its arguments."`
 }
@@ -116,7 +117,7 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 	}
 	if mode, _, err := monitor.RestartPolicy(c.Restart); err != nil {
 		return nil, nil, m, err
-	} else if mode != "no" && mode != "" && (!c.Detach || c.Rm) {
+	} else if mode != "no" && mode != "" && (!c.Detach && !c.creating || c.Rm) {
 		return nil, nil, m, errors.New("--restart needs -d and cannot go with --rm")
 	}
 	if c.Detach && c.Interactive {
@@ -129,7 +130,7 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 	if strings.HasPrefix(c.Args[0], "-") {
 		return nil, nil, m, fmt.Errorf("unknown flag %s (see box run --help)", c.Args[0])
 	}
-	if c.TTY && !term.IsTerminal(int(os.Stdin.Fd())) {
+	if c.TTY && !c.creating && !term.IsTerminal(int(os.Stdin.Fd())) {
 		fmt.Fprintln(os.Stderr, "box: warning: the input device is not a TTY; -t allocates one in the container anyway")
 	}
 	ref, cmdArgs := c.Args[0], c.Args[1:]

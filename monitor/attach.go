@@ -37,6 +37,7 @@ func Attach(cs run.Containers, ct *run.Container, stdin bool, log *slog.Logger) 
 		Containers: cs,
 		Mapping:    m,
 		Stdin:      stdin,
+		Remove:     mc.Remove, // box create --rm
 		RemoveAll:  stage.Remover(m),
 		Log:        log,
 		Warn:       os.Stderr,

@@ -214,3 +214,26 @@ func Start(cs run.Containers, ct *run.Container) (status int, err error) {
 	mc.Spec.Exec = true // started in the background, so box exec can reach it
 	return Detach(mc)
 }
+
+// Create makes a container that nothing runs yet (box create): its
+// directory, its record as "created" and start.json, which box start
+// (Start, Attach) reads.
+func Create(cs run.Containers, mc *Config) error {
+	dir, err := cs.Create(&mc.Container)
+	if err != nil {
+		return err
+	}
+	if err := mc.Persist(dir); err != nil {
+		// Only box's own files are in it yet.
+		cs.Remove(&mc.Container, func(paths ...string) error {
+			for _, p := range paths {
+				if err := os.RemoveAll(p); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		return err
+	}
+	return nil
+}
