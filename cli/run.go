@@ -43,6 +43,7 @@ type runCmd struct {
 	PublishAll  bool         `short:"P" help:"Publish every port the image EXPOSEs, on free host ports."`
 	AddHost     []string     `sep:"none" help:"Add NAME:IP to the container's /etc/hosts." placeholder:"NAME:IP"`
 	Pull        string       `help:"Pull the image: missing, always or never." enum:"missing,always,never" default:"missing"`
+	Ulimit      []string     `sep:"none" help:"Resource limit for the workload: NAME=SOFT[:HARD] (nofile, nproc, core, stack, …; -1 unlimited)." placeholder:"LIMIT"`
 	netCfg      slirp.Config // resolved from --network and [network]
 	release     func()       // drops the hold on the image's layers
 	storeRoot   string       // the opened store's directory
@@ -180,6 +181,7 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		ReadOnly: c.ReadOnly, Remove: c.Rm, KeepID: c.Userns == "keep-id",
 		Volumes: c.Volume, Mounts: c.Mount, Tmpfs: c.Tmpfs,
 		Network: c.Network, DNS: c.DNS, AddHosts: c.AddHost, Publish: c.Publish, PublishAll: c.PublishAll,
+		Ulimits: c.Ulimit,
 	}, run.Image{Ref: ref, ID: img.ID, Config: cfg.Config, Layers: layers}, run.Host{
 		Wd: wd, Home: home, Net: net, Debug: g.Debug,
 		Overlay: conf.Storage.Overlay, OverlayCache: image.OverlayCacheFile(st.Root()),

@@ -41,6 +41,7 @@ type Flags struct {
 	AddHosts   []string // --add-host NAME:IP
 	Publish    []string // -p
 	PublishAll bool     // -P
+	Ulimits    []string // --ulimit NAME=SOFT[:HARD]
 }
 
 // Image is what a new container takes from its image.
@@ -98,6 +99,10 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 	if err != nil {
 		return nil, nil, h.Net, err
 	}
+	rlimits, err := ParseUlimits(f.Ulimits)
+	if err != nil {
+		return nil, nil, h.Net, err
+	}
 	spec := &proto.Spec{
 		ID:           id,
 		Hostname:     hostname,
@@ -119,6 +124,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		Debug:        h.Debug,
 		Hosts:        hosts,
 		ResolvConf:   resolv,
+		Rlimits:      rlimits,
 	}
 	if f.KeepID {
 		spec.KeepID = true

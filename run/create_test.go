@@ -10,6 +10,7 @@ import (
 
 	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/slirp"
+	"golang.org/x/sys/unix"
 )
 
 func TestNew(t *testing.T) {
@@ -163,5 +164,28 @@ func TestParseNetwork(t *testing.T) {
 	}
 	if _, cfg, _ := ParseNetwork("slirp", def); !cfg.AllowHostLoopback || cfg.Container != netip.MustParseAddr("10.88.0.2") {
 		t.Errorf("defaults lost: %+v", cfg)
+	}
+}
+
+func TestParseUlimits(t *testing.T) {
+	got, err := ParseUlimits([]string{"nofile=100:200", "core=0", "stack=-1:-1"})
+	if err == nil {
+		if len(got) != 3 || got[0].Type != 7 || got[0].Soft != 100 || got[0].Hard != 200 || got[1].Soft != 0 || got[1].Hard != 0 {
+			t.Errorf("ParseUlimits = %+v", got)
+		}
+	} else if !strings.Contains(err.Error(), "stack") {
+		t.Errorf("ParseUlimits: %v", err) // stack may be capped here; the others never are
+	}
+	for _, bad := range []string{"nofile", "nofile=x", "bogus=1", "nofile=10:5", "nofile=1:2:3", "nofile=-1:100"} {
+		if _, err := ParseUlimits([]string{bad}); err == nil || !strings.Contains(err.Error(), bad) {
+			t.Errorf("ParseUlimits(%q) = %v, want an error naming it", bad, err)
+		}
+	}
+	// Above the hard limit box has: refused before anything runs.
+	var cur unix.Rlimit
+	unix.Getrlimit(unix.RLIMIT_NOFILE, &cur)
+	_, err = ParseUlimits([]string{"nofile=1:-1"})
+	if cur.Max != unix.RLIM_INFINITY && (err == nil || !strings.Contains(err.Error(), "cannot raise it")) {
+		t.Errorf("raising nofile's hard limit above %d: %v", cur.Max, err)
 	}
 }

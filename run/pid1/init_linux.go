@@ -347,6 +347,9 @@ func execWorkload(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty 
 			return err
 		}
 	}
+	if err := setRlimits(spec.Rlimits, false); err != nil {
+		return err
+	}
 	if err := setCreds(u); err != nil {
 		return err
 	}
@@ -425,6 +428,9 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 	<-early.caught
 	sigs := early.c
 	signal.Notify(sigs)
+	if err := setRlimits(spec.Rlimits, true); err != nil {
+		return err
+	}
 	p, err := os.StartProcess(argv0, spec.Args, &os.ProcAttr{Env: env, Files: files, Sys: attr})
 	if err != nil {
 		code := 126
@@ -432,6 +438,10 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 			code = 127
 		}
 		return &initError{code, fmt.Errorf("exec: %q: %w", spec.Args[0], err)}
+	}
+	if err := setNproc(spec.Rlimits, p.Pid); err != nil {
+		p.Kill()
+		return &initError{125, err}
 	}
 	if tty != nil {
 		tty.Close()

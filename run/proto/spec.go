@@ -78,6 +78,9 @@ type Spec struct {
 	NetFD int        `json:"netFd,omitempty"`
 	TAP   tap.Config `json:"tap"`
 
+	// Rlimits are --ulimit's resource limits, set for the workload.
+	Rlimits []Rlimit `json:"rlimits,omitempty"`
+
 	// Debug makes init report the time each setup step took on stderr.
 	Debug bool `json:"debug,omitempty"`
 
@@ -120,4 +123,12 @@ func (p Port) String() string {
 // the network namespace), rather than exec it.
 func (s *Spec) StaysPID1() bool {
 	return s.Init || s.KeepID || s.Exec || len(s.Ports) > 0
+}
+
+// Rlimit is one resource limit (setrlimit(2)): Type is RLIMIT_*, and
+// ^uint64(0) is unlimited.
+type Rlimit struct {
+	Type int    `json:"type"`
+	Soft uint64 `json:"soft"`
+	Hard uint64 `json:"hard"`
 }
