@@ -73,7 +73,17 @@ func (c conn) Read(b []byte) (int, error) {
 	}
 }
 
-func (c conn) Write(b []byte) (int, error) { return unix.Write(c.fd, b) }
+// Write never raises SIGPIPE (MSG_NOSIGNAL): init passes every SIGPIPE it
+// gets on to the workload, so its own must not come from a box exec that
+// went away.
+func (c conn) Write(b []byte) (int, error) {
+	for {
+		n, err := unix.SendmsgN(c.fd, b, nil, nil, unix.MSG_NOSIGNAL)
+		if err != unix.EINTR {
+			return n, err
+		}
+	}
+}
 func (c conn) Close() error                { return unix.Close(c.fd) }
 
 // execServer runs exec requests and reports their exits.

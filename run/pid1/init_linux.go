@@ -477,8 +477,10 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 				}
 				execs.exited(pid, ws)
 			}
-		case syscall.SIGURG, syscall.SIGPIPE:
-			// SIGURG is the Go runtime's own preemption signal.
+		case syscall.SIGURG:
+			// The Go runtime's own preemption signal: one sent to the
+			// container cannot be told from it. (SIGPIPE is passed on:
+			// init's own writes to sockets never raise it, see conn.)
 		default:
 			p.Signal(s)
 		}

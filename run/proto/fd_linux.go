@@ -99,13 +99,15 @@ func recvFDs(sock, n, max int) (fds []int, data []byte, err error) {
 
 var errEOF = errors.New("connection closed")
 
+// sendmsg sends without raising SIGPIPE (MSG_NOSIGNAL): init passes the
+// SIGPIPEs it gets on to the workload.
 func sendmsg(fd int, data []byte, fds []int) error {
 	var oob []byte
 	if len(fds) > 0 {
 		oob = unix.UnixRights(fds...)
 	}
 	for {
-		err := unix.Sendmsg(fd, data, oob, nil, 0)
+		err := unix.Sendmsg(fd, data, oob, nil, unix.MSG_NOSIGNAL)
 		if err != unix.EINTR {
 			return err
 		}
