@@ -17,13 +17,19 @@ import (
 
 // Container is the record of one container, kept in containers/<id>/container.json.
 type Container struct {
-	ID       string        `json:"id"`
-	Name     string        `json:"name"`
-	Image    string        `json:"image"`   // the name the user gave
-	ImageID  string        `json:"imageId"` // config digest
-	Command  []string      `json:"command"`
-	Created  time.Time     `json:"created"`
-	Status   string        `json:"status"` // "created", "running", "exited"
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	Image   string   `json:"image"`   // the name the user gave
+	ImageID string   `json:"imageId"` // config digest
+	Command []string `json:"command"`
+	// Entrypoint and Cmd are what Command was made of (docker's rules:
+	// the image's, --entrypoint, the arguments after the image).
+	Entrypoint []string  `json:"entrypoint,omitempty"`
+	Cmd        []string  `json:"cmd,omitempty"`
+	Created    time.Time `json:"created"`
+	Status     string    `json:"status"` // "created", "running", "exited"
+	// Started is when the container last started running (see StartedAt).
+	Started  time.Time     `json:"started,omitzero"`
 	Pid      int           `json:"pid,omitempty"`
 	PidStart uint64        `json:"pidStart,omitempty"` // init's start time (clock ticks after boot)
 	Monitor  int           `json:"monitor,omitempty"`  // the monitor process, which records the exit
@@ -44,6 +50,8 @@ type Network struct {
 	Gateway   string `json:"gateway,omitempty"`   // the netstack: default route and DNS server
 	DNS       string `json:"dns,omitempty"`
 	HostAlias string `json:"hostAlias,omitempty"` // host.box.internal, with allow_host_loopback
+	// ExtraHosts are --add-host's NAME:IP entries of its /etc/hosts.
+	ExtraHosts []string `json:"extraHosts,omitempty"`
 }
 
 // Files in a container's directory besides its record, the log (LogName)
@@ -249,4 +257,40 @@ func StartTime(pid int) uint64 {
 	}
 	v, _ := strconv.ParseUint(f[19], 10, 64)
 	return v
+}
+
+// StartedAt is when the container last started running: Started, or, for
+// a record that lacks it, when its init started, from /proc/PID/stat's
+// start time (clock ticks after boot) and the boot's time; zero if
+// neither is known.
+func (ct *Container) StartedAt() time.Time {
+	if !ct.Started.IsZero() || ct.PidStart == 0 || ct.BootID == "" || ct.BootID != BootID() {
+		return ct.Started
+	}
+	boot := bootTime()
+	if boot.IsZero() {
+		return time.Time{}
+	}
+	// USER_HZ, which proc(5) counts start times in, is 100 on every
+	// architecture Go supports.
+	const hz = 100
+	return boot.Add(time.Duration(ct.PidStart) * time.Second / hz).UTC()
+}
+
+// bootTime is when the system booted: /proc/stat's btime (proc(5)).
+func bootTime() time.Time {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return time.Time{}
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "btime "); ok {
+			s, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				return time.Time{}
+			}
+			return time.Unix(s, 0)
+		}
+	}
+	return time.Time{}
 }
