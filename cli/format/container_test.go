@@ -25,10 +25,10 @@ var (
 func record(status string) *run.Container {
 	return &run.Container{
 		ID: strings.Repeat("ab", 32), Name: "web", Image: "nginx", ImageID: "sha256:" + strings.Repeat("cd", 32),
-		Command: []string{"/docker-entrypoint.sh", "nginx", "-g", "daemon off;"},
+		Command:    []string{"/docker-entrypoint.sh", "nginx", "-g", "daemon off;"},
 		Entrypoint: []string{"/docker-entrypoint.sh"}, Cmd: []string{"nginx", "-g", "daemon off;"},
 		Created: created, Started: started, Status: status, Pid: 4242, ExitCode: 3, Finished: finished,
-		Ports:   []proto.Port{{HostPort: 8080, ContainerPort: 80, Proto: "tcp"}},
+		Ports: []proto.Port{{HostPort: 8080, ContainerPort: 80, Proto: "tcp"}},
 		Mounts: []proto.Mount{
 			{Type: "bind", Source: "/home/u/site", Target: "/usr/share/nginx/html", ReadOnly: true},
 			{Type: "tmpfs", Target: "/tmp", Options: []string{"size=64m"}},
