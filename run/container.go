@@ -274,23 +274,28 @@ func (ct *Container) StartedAt() time.Time {
 	// USER_HZ, which proc(5) counts start times in, is 100 on every
 	// architecture Go supports.
 	const hz = 100
-	return boot.Add(time.Duration(ct.PidStart) * time.Second / hz).UTC()
+	t := boot.Add(time.Duration(ct.PidStart) * time.Second / hz).UTC()
+	if t.Before(ct.Created) {
+		t = ct.Created // the two clocks differ by a tick or so
+	}
+	return t
 }
 
-// bootTime is when the system booted: /proc/stat's btime (proc(5)).
+// bootTime is when the system booted, to a hundredth of a second: now
+// less /proc/uptime (proc(5)), the clock process start times count on
+// (/proc/stat's btime has whole seconds only).
 func bootTime() time.Time {
-	b, err := os.ReadFile("/proc/stat")
+	b, err := os.ReadFile("/proc/uptime")
 	if err != nil {
 		return time.Time{}
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "btime "); ok {
-			s, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				return time.Time{}
-			}
-			return time.Unix(s, 0)
-		}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return time.Time{}
 	}
-	return time.Time{}
+	up, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.Now().Add(-time.Duration(up * float64(time.Second)))
 }

@@ -15,6 +15,12 @@ func TestStartedAt(t *testing.T) {
 	if got.After(now.Add(time.Second)) || got.Before(now.Add(-time.Hour)) {
 		t.Errorf("StartedAt of this process = %v, now %v", got, now)
 	}
+	// Never before the record was made (the clocks differ by a tick).
+	later := self
+	later.Created = now.Add(time.Minute)
+	if got := later.StartedAt(); !got.Equal(later.Created) {
+		t.Errorf("StartedAt of a record made after its init started = %v, want %v", got, later.Created)
+	}
 	started := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		name string

@@ -186,7 +186,9 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 		out.Config.Hostname, out.Config.User, out.Config.Env = spec.Hostname, spec.User, spec.Env
 		out.Config.WorkingDir, out.Config.Tty, out.Config.OpenStdin = spec.Cwd, spec.TTY, spec.Stdin
 		out.HostConfig.ReadonlyRootfs = spec.ReadOnly
-		mounts, ports = spec.Mounts, spec.Ports // as asked: 0 for a free port
+		// The ports as start.json keeps them: a free port is the one bound
+		// first, which box start binds again (0, shown "", if never bound).
+		mounts, ports = spec.Mounts, spec.Ports
 	}
 	for _, m := range mounts {
 		out.Mounts = append(out.Mounts, mountPoint(m))

@@ -80,7 +80,7 @@ func TestInspectContainer(t *testing.T) {
 					!slices.Equal(hc.ExtraHosts, []string{"host.box.internal:10.88.0.254", "db:10.1.2.3"}) {
 					t.Errorf("host config %+v", hc)
 				}
-				// As asked: a free port is "".
+				// A port never bound is "".
 				if !reflect.DeepEqual(hc.PortBindings, map[string][]PortBinding{"80/tcp": {{HostIP: "", HostPort: ""}}}) {
 					t.Errorf("port bindings %v", hc.PortBindings)
 				}
@@ -193,7 +193,12 @@ func TestContainerRow(t *testing.T) {
 	if got := NewContainerRow(ct, nil, true).Status(); got != "Created" {
 		t.Errorf("Status = %q", got)
 	}
-	if b, err := json.Marshal(r); err != nil || !strings.Contains(string(b), `"Names":"web"`) {
+	tmpl, err := Parse("{{json .}}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := tmpl.Render(PsColumns, []any{r})
+	if err != nil || !strings.Contains(string(b), `"Names":"web"`) || !strings.Contains(string(b), `"Ports":"443/tcp, 0.0.0.0:8080->80/tcp"`) {
 		t.Errorf("{{json .}}: %s, %v", b, err)
 	}
 }

@@ -1,7 +1,6 @@
 package format
 
 import (
-	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -175,7 +174,7 @@ func (r *ImageRow) UniqueSize() string { return "N/A" }
 
 // MarshalJSON is what {{json .}} prints: every field, as docker's.
 func (r *ImageRow) MarshalJSON() ([]byte, error) {
-	return json.Marshal(map[string]string{
+	return marshalRow(map[string]string{
 		"ID": r.ID(), "Repository": r.Repository(), "Tag": r.Tag(), "Digest": r.Digest(),
 		"CreatedSince": r.CreatedSince(), "CreatedAt": r.CreatedAt(), "Size": r.Size(),
 		"Containers": r.Containers(), "VirtualSize": r.VirtualSize(),

@@ -1,7 +1,6 @@
 package format
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -174,7 +173,7 @@ func (r *ContainerRow) Networks() string {
 
 // MarshalJSON is what {{json .}} prints: every field, as docker's.
 func (r *ContainerRow) MarshalJSON() ([]byte, error) {
-	return json.Marshal(map[string]string{
+	return marshalRow(map[string]string{
 		"ID": r.ID(), "Names": r.Names(), "Image": r.Image(), "Command": r.Command(),
 		"CreatedAt": r.CreatedAt(), "RunningFor": r.RunningFor(), "Ports": r.Ports(),
 		"State": r.State(), "Status": r.Status(), "Labels": r.Labels(), "Mounts": r.Mounts(),

@@ -5,10 +5,11 @@
 // functions (json, split, join, title, lower, upper, pad, truncate, from
 // docker's own templates package) and its "table" directive.
 //
-// It reads nothing from disk (the CLI hands it records, start configs and
-// image configs, or functions that load them) and prints nothing: output
-// is rendered whole into a buffer and returned, so a template that fails
-// on the fifth row leaves nothing half-printed.
+// It reads nothing of the store (the CLI hands it records, start configs
+// and image configs, or functions that load them; only a record's
+// StartedAt may look at /proc) and prints nothing: output is rendered
+// whole into a buffer and returned, so a template that fails on the fifth
+// row leaves nothing half-printed.
 package format
 
 import (
@@ -150,4 +151,16 @@ func JSON(objs []any, compact bool) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, '\n'), nil
+}
+
+// marshalRow is a row's JSON for {{json .}}: every field, as docker's,
+// but with "->" in Ports left as it is rather than escaped for HTML.
+func marshalRow(fields map[string]string) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(fields); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
