@@ -177,12 +177,13 @@ func buildFixtures() (*fixtures, error) {
 	f.images["udpecho:latest"] = imageOf(arch, gzipLayer(append(append([]entry{}, base...),
 		entry{name: "bin/udpecho", body: string(echo), mode: 0o755})))
 
-	// web: an HTTP server that EXPOSEs port 80.
+	// web: an HTTP server that EXPOSEs port 80, with labels.
 	webImg := imageOf(arch, gzipLayer(append(append([]entry{}, base...),
 		entry{name: "www/", typ: tar.TypeDir}, entry{name: "www/index.html", body: "hello from the container\n"})))
 	wcf, _ := webImg.ConfigFile()
 	wcf = wcf.DeepCopy()
 	wcf.Config.ExposedPorts = map[string]struct{}{"80/tcp": {}}
+	wcf.Config.Labels = map[string]string{"org.opencontainers.image.title": "web", "tier": "front"}
 	wcf.Config.Cmd = []string{"httpd", "-f", "-p", "80", "-h", "/www"}
 	if webImg, err = mutate.ConfigFile(webImg, wcf); err != nil {
 		return nil, err

@@ -1,21 +1,30 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
-	"text/tabwriter"
-	"time"
+	"slices"
 
+	"github.com/box-run/box/cli/format"
 	"github.com/box-run/box/image"
 )
 
 type imagesCmd struct {
-	Quiet  bool   `short:"q" help:"Print only image ids."`
-	Format string `help:"Output format: table or json." enum:"table,json" default:"table"`
+	Quiet   bool            `short:"q" help:"Print only image ids."`
+	NoTrunc bool            `help:"Do not shorten ids."`
+	Filter  []format.Filter `short:"f" sep:"none" help:"Only images that match: dangling=true|false, reference=PATTERN (alpine, 'alpine:3*'), label=KEY[=VALUE]." placeholder:"KEY=VALUE"`
+	Format  string          `help:"table (default), json (box's records), or a Go template as docker's: '{{.Repository}}:{{.Tag}}', 'table {{.ID}}\\t{{.Size}}'." placeholder:"TEMPLATE"`
 }
 
 func (c *imagesCmd) Run(g *globals) error {
+	tmpl, err := listFormat(c.Format, format.ImagesTable, c.Quiet)
+	if err != nil {
+		return err
+	}
+	filter, err := format.NewImageFilter(c.Filter)
+	if err != nil {
+		return withStatus(1, err)
+	}
 	st, err := g.openStore()
 	if err != nil {
 		return err
@@ -24,52 +33,45 @@ func (c *imagesCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
+	var list []*image.Image
+	var rows []any
+	for _, img := range imgs {
+		labels := func() map[string]string {
+			if cfg, err := st.ImageConfig(img); err == nil {
+				return cfg.Config.Labels
+			}
+			return nil
+		}
+		n := len(rows)
+		for _, r := range format.ImageRows(img, labels, !c.NoTrunc) {
+			if filter.Match(r) {
+				rows = append(rows, r)
+			}
+		}
+		if len(rows) > n {
+			list = append(list, img)
+		}
+	}
 	switch {
 	case c.Quiet:
-		for _, img := range imgs {
-			fmt.Println(shortID(img.ID))
+		var ids []string
+		for _, r := range rows {
+			if id := r.(*format.ImageRow).ID(); !slices.Contains(ids, id) {
+				ids = append(ids, id)
+				fmt.Println(id)
+			}
 		}
 		return nil
-	case c.Format == "json":
-		if imgs == nil {
-			imgs = []*image.Image{}
+	case tmpl == nil:
+		if list == nil {
+			list = []*image.Image{}
 		}
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(imgs)
+		return printJSON(list)
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
-	for _, img := range imgs {
-		names := img.Names
-		if len(names) == 0 {
-			names = []string{"<none>:<none>"}
-		}
-		for _, n := range names {
-			repo, tag := image.SplitName(image.ShortName(n))
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", repo, tag, shortID(img.ID), ago(img.Created), humanBytes(img.Size))
-		}
+	out, err := tmpl.Render(format.ImagesColumns, rows)
+	if err != nil {
+		return withStatus(1, err)
 	}
-	return tw.Flush()
-}
-
-// ago renders a time like docker's "3 days ago".
-func ago(t time.Time) string {
-	if t.IsZero() {
-		return "N/A"
-	}
-	d := time.Since(t)
-	switch {
-	case d < time.Minute:
-		return "less than a minute ago"
-	case d < time.Hour:
-		return fmt.Sprintf("%d minutes ago", int(d.Minutes()))
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%d hours ago", int(d.Hours()))
-	case d < 60*24*time.Hour:
-		return fmt.Sprintf("%d days ago", int(d.Hours()/24))
-	case d < 2*365*24*time.Hour:
-		return fmt.Sprintf("%d months ago", int(d.Hours()/24/30))
-	}
-	return fmt.Sprintf("%d years ago", int(d.Hours()/24/365))
+	_, err = os.Stdout.Write(out)
+	return err
 }

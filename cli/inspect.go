@@ -1,30 +1,38 @@
 package cli
 
 import (
-	"encoding/json"
+	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 
+	"github.com/box-run/box/cli/format"
 	"github.com/box-run/box/image"
+	"github.com/box-run/box/monitor"
 	"github.com/box-run/box/run"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 type inspectCmd struct {
-	Names []string `arg:"" name:"container|image" help:"Containers or images, by name or id."`
+	Format string   `short:"f" help:"Print each object through a Go template, as docker: '{{.State.ExitCode}}', '{{json .Config}}' (functions json, join, split, lower, upper, title, pad, truncate); json for compact JSON." placeholder:"TEMPLATE"`
+	Type   string   `help:"Look up only containers or only images." enum:",container,image" default:"" placeholder:"container|image"`
+	Names  []string `arg:"" name:"container|image" help:"Containers or images, by name or id."`
 }
 
-// imageInspect is what box inspect shows of an image: the index record and
-// the image config.
-type imageInspect struct {
-	*image.Image
-	Config *v1.ConfigFile `json:"config"`
-}
-
-// Run prints a JSON array like docker inspect: containers first by name or
-// id, then images; exit 1 if any name is unknown.
+// Run prints docker's inspect objects: a JSON array, or a template's
+// output per object. Containers are looked up first, then images; an
+// unknown name, or a template that fails on an object, is reported after
+// the others are printed, with exit status 1 (a template that does not
+// parse: 64, before anything, as docker).
 func (c *inspectCmd) Run(g *globals) error {
+	var tmpl *format.Template
+	if c.Format != "" && c.Format != "json" {
+		t, err := format.Parse(c.Format)
+		if err != nil {
+			return withStatus(64, err)
+		}
+		tmpl = t
+	}
 	cs, err := g.containers()
 	if err != nil {
 		return err
@@ -33,38 +41,87 @@ func (c *inspectCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	var out []any
+	var objs []any
+	var out bytes.Buffer
 	var errs []error
 	for _, n := range c.Names {
-		if ct, err := cs.Lookup(n); err == nil {
-			out = append(out, ct)
-			continue
-		} else if !errors.Is(err, run.ErrNoContainer) {
-			errs = append(errs, err)
-			continue
+		obj, err := c.lookup(cs, st, n)
+		if err == nil && tmpl != nil {
+			var b []byte
+			if b, err = tmpl.Object(obj); err == nil {
+				out.Write(b)
+				out.WriteByte('\n')
+			}
 		}
-		img, err := st.Lookup(n)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("no such container or image: %s", n))
-			continue
-		}
-		cfg, err := st.ImageConfig(img)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		out = append(out, imageInspect{Image: img, Config: cfg})
+		objs = append(objs, obj)
 	}
-	if out == nil {
-		out = []any{}
+	if tmpl == nil {
+		b, err := format.JSON(objs, c.Format == "json")
+		if err != nil {
+			return err
+		}
+		out.Write(b)
 	}
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(out); err != nil {
+	if _, err := os.Stdout.Write(out.Bytes()); err != nil {
 		return err
 	}
 	if len(errs) > 0 {
 		return withStatus(1, joinLines(errs))
 	}
 	return nil
+}
+
+// lookup finds one container or image and builds its inspect object.
+func (c *inspectCmd) lookup(cs run.Containers, st *image.Store, name string) (any, error) {
+	if c.Type != "image" {
+		ct, err := cs.Lookup(name)
+		if err == nil {
+			return inspectContainer(cs, st, ct)
+		}
+		if !errors.Is(err, run.ErrNoContainer) {
+			return nil, err
+		}
+	}
+	if c.Type != "container" {
+		img, err := st.Lookup(name)
+		if err == nil {
+			cfg, err := st.ImageConfig(img)
+			if err != nil {
+				return nil, err
+			}
+			return format.InspectImage(img, cfg), nil
+		}
+		if !errors.Is(err, image.ErrNotFound) {
+			return nil, err
+		}
+	}
+	switch c.Type {
+	case "container":
+		return nil, fmt.Errorf("no such container: %s", name)
+	case "image":
+		return nil, fmt.Errorf("no such image: %s", name)
+	}
+	return nil, fmt.Errorf("no such container or image: %s", name)
+}
+
+// inspectContainer gathers what box keeps of a container: its record, what
+// it was started with and its image's config (gone if the image was
+// removed with rmi -f).
+func inspectContainer(cs run.Containers, st *image.Store, ct *run.Container) (*format.ContainerJSON, error) {
+	src := format.ContainerSource{Record: ct}
+	mc, err := monitor.ReadConfig(cs.Dir(ct.ID))
+	switch {
+	case err == nil:
+		src.Spec = &mc.Spec
+		mode, max, _ := monitor.RestartPolicy(mc.Restart)
+		src.Restart = format.RestartPolicy{Name: mode, MaximumRetryCount: max}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("inspecting container %s: %w", ct.Name, err)
+	}
+	src.Image = imageConfig(st, ct.ImageID)
+	return format.InspectContainer(src), nil
 }

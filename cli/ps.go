@@ -1,23 +1,55 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"sort"
-	"strings"
-	"text/tabwriter"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/box-run/box/cli/format"
 	"github.com/box-run/box/run"
 )
 
 type psCmd struct {
-	All    bool   `short:"a" help:"Show all containers (default: running ones)."`
-	Quiet  bool   `short:"q" help:"Print only container ids."`
-	Format string `help:"Output format: table or json." enum:"table,json" default:"table"`
+	All     bool            `short:"a" help:"Show all containers (default: running ones)."`
+	Quiet   bool            `short:"q" help:"Print only container ids."`
+	NoTrunc bool            `help:"Do not shorten ids and commands."`
+	Filter  []format.Filter `short:"f" sep:"none" help:"Only containers that match: name=REGEXP, id=, status=created|running|exited, exited=N, ancestor=IMAGE, label=KEY[=VALUE] (repeat: any value of a key, every key)." placeholder:"KEY=VALUE"`
+	Format  string          `help:"table (default), json (box's records), or a Go template as docker's: '{{.Names}} {{.Status}}', 'table {{.ID}}\\t{{.Image}}'." placeholder:"TEMPLATE"`
 }
 
 func (c *psCmd) Run(g *globals) error {
+	tmpl, err := listFormat(c.Format, format.PsTable, c.Quiet)
+	if err != nil {
+		return err
+	}
+	store := lazyStore(g)
+	configs := map[string]*v1.Config{}
+	config := func(id string) *v1.Config {
+		cfg, ok := configs[id]
+		if !ok {
+			if st, err := store(); err == nil {
+				cfg = imageConfig(st, id)
+			}
+			configs[id] = cfg
+		}
+		return cfg
+	}
+	filter, err := format.NewContainerFilter(c.Filter, func(ref string) string {
+		st, err := store()
+		if err != nil {
+			return ""
+		}
+		img, err := st.Lookup(ref)
+		if err != nil {
+			return ""
+		}
+		return img.ID
+	})
+	if err != nil {
+		return withStatus(1, err)
+	}
 	cs, err := g.containers()
 	if err != nil {
 		return err
@@ -27,48 +59,34 @@ func (c *psCmd) Run(g *globals) error {
 		return err
 	}
 	var list []*run.Container
+	var rows []any
+	sort.Slice(all, func(i, j int) bool { return all[i].Created.After(all[j].Created) })
 	for _, ct := range all {
-		if c.All || ct.Status == "running" {
-			list = append(list, ct)
+		if !c.All && !filter.All() && ct.Status != "running" {
+			continue
 		}
+		row := format.NewContainerRow(ct, func() *v1.Config { return config(ct.ImageID) }, !c.NoTrunc)
+		if !filter.Match(row) {
+			continue
+		}
+		list, rows = append(list, ct), append(rows, row)
 	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Created.After(list[j].Created) })
 	switch {
 	case c.Quiet:
-		for _, ct := range list {
-			fmt.Println(ct.ID[:12])
+		for _, r := range rows {
+			fmt.Println(r.(*format.ContainerRow).ID())
 		}
 		return nil
-	case c.Format == "json":
+	case tmpl == nil:
 		if list == nil {
 			list = []*run.Container{}
 		}
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(list)
+		return printJSON(list)
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(tw, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tNAMES")
-	for _, ct := range list {
-		cmd := strings.Join(ct.Command, " ")
-		if len(cmd) > 20 {
-			cmd = cmd[:19] + "…"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%q\t%s\t%s\t%s\n", ct.ID[:12], ct.Image, cmd, ago(ct.Created), status(ct), ct.Name)
+	out, err := tmpl.Render(format.PsColumns, rows)
+	if err != nil {
+		return withStatus(1, err)
 	}
-	return tw.Flush()
-}
-
-func status(ct *run.Container) string {
-	switch ct.Status {
-	case "running":
-		return "Up " + strings.TrimSuffix(ago(ct.Created), " ago")
-	case "exited":
-		s := fmt.Sprintf("Exited (%d)", ct.ExitCode)
-		if !ct.Finished.IsZero() {
-			s += " " + ago(ct.Finished)
-		}
-		return s
-	}
-	return "Created"
+	_, err = os.Stdout.Write(out)
+	return err
 }

@@ -184,10 +184,24 @@ func Serve([]string) error {
 // a stop request left from before.
 func Load(cs run.Containers, ct *run.Container) (*Config, error) {
 	dir := cs.Dir(ct.ID)
-	b, err := os.ReadFile(filepath.Join(dir, run.StartFile))
+	mc, err := ReadConfig(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("container %s was made by an older box and cannot be started again", ct.Name)
 	}
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(filepath.Join(dir, run.StopFile))
+	mc.Container = *ct
+	mc.Existing = true
+	return mc, nil
+}
+
+// ReadConfig reads start.json from a container's directory, changing
+// nothing (box inspect). A container run in the foreground with --rm has
+// none: the error is then fs.ErrNotExist.
+func ReadConfig(dir string) (*Config, error) {
+	b, err := os.ReadFile(filepath.Join(dir, run.StartFile))
 	if err != nil {
 		return nil, err
 	}
@@ -195,9 +209,6 @@ func Load(cs run.Containers, ct *run.Container) (*Config, error) {
 	if err := json.Unmarshal(b, &mc); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", run.StartFile, err)
 	}
-	os.Remove(filepath.Join(dir, run.StopFile))
-	mc.Container = *ct
-	mc.Existing = true
 	return &mc, nil
 }
 

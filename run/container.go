@@ -17,13 +17,19 @@ import (
 
 // Container is the record of one container, kept in containers/<id>/container.json.
 type Container struct {
-	ID       string        `json:"id"`
-	Name     string        `json:"name"`
-	Image    string        `json:"image"`   // the name the user gave
-	ImageID  string        `json:"imageId"` // config digest
-	Command  []string      `json:"command"`
-	Created  time.Time     `json:"created"`
-	Status   string        `json:"status"` // "created", "running", "exited"
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	Image   string   `json:"image"`   // the name the user gave
+	ImageID string   `json:"imageId"` // config digest
+	Command []string `json:"command"`
+	// Entrypoint and Cmd are what Command was made of (docker's rules:
+	// the image's, --entrypoint, the arguments after the image).
+	Entrypoint []string  `json:"entrypoint,omitempty"`
+	Cmd        []string  `json:"cmd,omitempty"`
+	Created    time.Time `json:"created"`
+	Status     string    `json:"status"` // "created", "running", "exited"
+	// Started is when the container last started running (see StartedAt).
+	Started  time.Time     `json:"started,omitzero"`
 	Pid      int           `json:"pid,omitempty"`
 	PidStart uint64        `json:"pidStart,omitempty"` // init's start time (clock ticks after boot)
 	Monitor  int           `json:"monitor,omitempty"`  // the monitor process, which records the exit
@@ -44,6 +50,8 @@ type Network struct {
 	Gateway   string `json:"gateway,omitempty"`   // the netstack: default route and DNS server
 	DNS       string `json:"dns,omitempty"`
 	HostAlias string `json:"hostAlias,omitempty"` // host.box.internal, with allow_host_loopback
+	// ExtraHosts are --add-host's NAME:IP entries of its /etc/hosts.
+	ExtraHosts []string `json:"extraHosts,omitempty"`
 }
 
 // Files in a container's directory besides its record, the log (LogName)
@@ -267,4 +275,45 @@ func (c Containers) Orphans() ([]*Container, error) {
 		}
 	}
 	return out, nil
+}
+
+// StartedAt is when the container last started running: Started, or, for
+// a record that lacks it, when its init started, from /proc/PID/stat's
+// start time (clock ticks after boot) and the boot's time; zero if
+// neither is known.
+func (ct *Container) StartedAt() time.Time {
+	if !ct.Started.IsZero() || ct.PidStart == 0 || ct.BootID == "" || ct.BootID != BootID() {
+		return ct.Started
+	}
+	boot := bootTime()
+	if boot.IsZero() {
+		return time.Time{}
+	}
+	// USER_HZ, which proc(5) counts start times in, is 100 on every
+	// architecture Go supports.
+	const hz = 100
+	t := boot.Add(time.Duration(ct.PidStart) * time.Second / hz).UTC()
+	if t.Before(ct.Created) {
+		t = ct.Created // the two clocks differ by a tick or so
+	}
+	return t
+}
+
+// bootTime is when the system booted, to a hundredth of a second: now
+// less /proc/uptime (proc(5)), the clock process start times count on
+// (/proc/stat's btime has whole seconds only).
+func bootTime() time.Time {
+	b, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return time.Time{}
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return time.Time{}
+	}
+	up, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.Now().Add(-time.Duration(up * float64(time.Second)))
 }

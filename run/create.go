@@ -135,10 +135,12 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 	if name == "" {
 		name = RandomName() + "_" + id[:4]
 	}
+	entrypoint, cmd := entrypointCmd(img.Config, f.Entrypoint, f.Args)
 	ct := &Container{
 		ID: id, Name: name, Image: img.Ref, ImageID: img.ID, Command: args,
+		Entrypoint: entrypoint, Cmd: cmd,
 		Created: time.Now().UTC(), Status: "created", Remove: f.Remove,
-		Mounts: mounts, Network: &Network{Mode: network},
+		Mounts: mounts, Network: &Network{Mode: network, ExtraHosts: f.AddHosts},
 	}
 	if network == "slirp" {
 		ct.Network.IPAddress = netCfg.Container.String()

@@ -49,6 +49,9 @@ func TestNew(t *testing.T) {
 			if c.Name == "" || c.Image != "alpine" || c.ImageID != "sha256:abc" || c.Status != "created" || len(s.Ports) != 0 {
 				t.Errorf("record %+v, ports %v", c, s.Ports)
 			}
+			if !slices.Equal(c.Entrypoint, []string{"/ep"}) || !slices.Equal(c.Cmd, []string{"default"}) {
+				t.Errorf("entrypoint %q cmd %q", c.Entrypoint, c.Cmd)
+			}
 		}},
 		{"flags override the image", Flags{
 			Name: "web", Entrypoint: &ep, Args: []string{"sh", "-c", "true"}, Env: []string{"A=flag", "FROMHOST", "UNSET"},
@@ -63,6 +66,9 @@ func TestNew(t *testing.T) {
 			if c.Name != "web" || s.Hostname != "h1" || !s.Init || !s.ReadOnly || !s.Volatile || !c.Remove || !s.TTY {
 				t.Errorf("spec %+v record %+v", s, c)
 			}
+			if c.Entrypoint != nil || !slices.Equal(c.Cmd, []string{"sh", "-c", "true"}) {
+				t.Errorf("entrypoint %q cmd %q", c.Entrypoint, c.Cmd)
+			}
 		}},
 		{"host loopback, extra hosts and dns", Flags{Network: "slirp:allow_host_loopback=true", AddHosts: []string{"db:10.1.2.3"}, DNS: []string{"1.1.1.1"}},
 			func(t *testing.T, s *proto.Spec, c *Container, n slirp.Config) {
@@ -71,6 +77,9 @@ func TestNew(t *testing.T) {
 				}
 				if !strings.Contains(s.Hosts, n.HostAlias.String()+"\t"+HostAlias+"\n") || !strings.Contains(s.Hosts, "10.1.2.3\tdb\n") {
 					t.Errorf("hosts %q", s.Hosts)
+				}
+				if !slices.Equal(c.Network.ExtraHosts, []string{"db:10.1.2.3"}) {
+					t.Errorf("extra hosts %q", c.Network.ExtraHosts)
 				}
 				if s.ResolvConf != "nameserver 1.1.1.1\n" {
 					t.Errorf("resolv.conf %q", s.ResolvConf)

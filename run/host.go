@@ -327,7 +327,7 @@ func (r *runner) serve() {
 	// wait for its word (or EOF, if it died) before saying it runs.
 	proto.WaitReady(l.ReadyR) // proto.SignalsCaught, or EOF
 	pid := l.Cmd.Process.Pid
-	ct.Status, ct.Pid, ct.BootID = "running", pid, BootID()
+	ct.Status, ct.Pid, ct.BootID, ct.Started = "running", pid, BootID(), time.Now().UTC()
 	ct.PidStart = StartTime(pid)
 	ct.Monitor, ct.MonStart = os.Getpid(), StartTime(os.Getpid())
 	if err := r.Containers.Save(ct); err != nil {

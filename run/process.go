@@ -50,24 +50,32 @@ func Process(img v1.Config, o ProcessOptions) (args, env []string, cwd, user str
 	return args, env, cwd, user, nil
 }
 
-// processArgs is Entrypoint + Cmd. --entrypoint drops the image's Cmd too:
-// an image's Cmd is written as arguments to its own entrypoint.
+// processArgs is Entrypoint + Cmd.
 func processArgs(img v1.Config, o ProcessOptions) ([]string, error) {
-	entrypoint, cmd := img.Entrypoint, img.Cmd
-	if o.Entrypoint != nil {
-		entrypoint, cmd = nil, nil
-		if *o.Entrypoint != "" {
-			entrypoint = []string{*o.Entrypoint}
-		}
-	}
-	if len(o.Args) > 0 {
-		cmd = o.Args
-	}
+	entrypoint, cmd := entrypointCmd(img, o.Entrypoint, o.Args)
 	args := append(append([]string{}, entrypoint...), cmd...)
 	if len(args) == 0 {
 		return nil, errors.New("no command specified")
 	}
 	return args, nil
+}
+
+// entrypointCmd is the container's entrypoint and command, as docker
+// chooses them: --entrypoint drops the image's Cmd too (an image's Cmd is
+// written as arguments to its own entrypoint), and arguments after the
+// image replace Cmd.
+func entrypointCmd(img v1.Config, ep *string, args []string) (entrypoint, cmd []string) {
+	entrypoint, cmd = img.Entrypoint, img.Cmd
+	if ep != nil {
+		entrypoint, cmd = nil, nil
+		if *ep != "" {
+			entrypoint = []string{*ep}
+		}
+	}
+	if len(args) > 0 {
+		cmd = args
+	}
+	return entrypoint, cmd
 }
 
 // processEnv layers docker's defaults, the image, the env files and -e: a

@@ -1,0 +1,365 @@
+package format
+
+import (
+	"maps"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/box-run/box/run"
+	"github.com/box-run/box/run/proto"
+)
+
+// ContainerJSON is docker's container inspect object, with the fields box
+// has; the field names, nesting and JSON are docker's, so templates such as
+// {{.State.ExitCode}} and {{.NetworkSettings.IPAddress}} work unchanged.
+type ContainerJSON struct {
+	ID              string `json:"Id"`
+	Created         string
+	Path            string
+	Args            []string
+	State           ContainerState
+	Image           string // the image's id, "sha256:…"
+	Name            string // "/name"
+	Platform        string
+	HostConfig      HostConfig
+	Mounts          []MountPoint
+	Config          ContainerConfig
+	NetworkSettings NetworkSettings
+}
+
+// ContainerState is docker's State: box has no pause, no OOM reporting and
+// no "dead" containers, so those stay false.
+type ContainerState struct {
+	Status     string // created, running or exited
+	Running    bool
+	Paused     bool
+	Restarting bool
+	OOMKilled  bool
+	Dead       bool
+	Pid        int // init's pid on the host, while running
+	ExitCode   int
+	Error      string
+	StartedAt  string
+	FinishedAt string
+}
+
+// ContainerConfig is docker's Config: what the container runs, as decided
+// from the image and box run's flags.
+type ContainerConfig struct {
+	Hostname     string
+	Domainname   string
+	User         string
+	ExposedPorts map[string]struct{} `json:",omitempty"`
+	Tty          bool
+	OpenStdin    bool
+	Env          []string
+	Cmd          []string
+	Image        string // the name box run was given
+	WorkingDir   string
+	Entrypoint   []string
+	Labels       map[string]string // the image's: box run has no --label
+}
+
+// HostConfig is docker's HostConfig.
+type HostConfig struct {
+	Binds          []string
+	NetworkMode    string // slirp, none or host
+	PortBindings   map[string][]PortBinding
+	RestartPolicy  RestartPolicy
+	AutoRemove     bool
+	ExtraHosts     []string
+	ReadonlyRootfs bool
+	Tmpfs          map[string]string `json:",omitempty"`
+}
+
+// PortBinding is a host address a container port is published on.
+type PortBinding struct {
+	HostIP   string `json:"HostIp"`
+	HostPort string
+}
+
+// RestartPolicy is box run --restart.
+type RestartPolicy struct {
+	Name              string // no, always or on-failure
+	MaximumRetryCount int
+}
+
+// MountPoint is one of docker's Mounts.
+type MountPoint struct {
+	Type        string // bind or tmpfs
+	Source      string
+	Destination string
+	Mode        string
+	RW          bool
+	Propagation string
+}
+
+// NetworkSettings is docker's NetworkSettings: addresses and bound ports
+// while the container runs (empty once it stopped, as docker's).
+type NetworkSettings struct {
+	IPAddress string
+	Gateway   string
+	Ports     map[string][]PortBinding
+	Networks  map[string]EndpointSettings
+}
+
+// EndpointSettings is the container's end of one network.
+type EndpointSettings struct {
+	IPAddress string
+	Gateway   string
+}
+
+// ContainerSource is what box knows of one container.
+type ContainerSource struct {
+	Record *run.Container
+	// Spec is what it was last started with (start.json); nil for a
+	// container that has none (box run --rm in the foreground), whose
+	// Config then lacks Hostname, User, Env, WorkingDir and Tty.
+	Spec    *proto.Spec
+	Restart RestartPolicy
+	// Image is its image's config; nil once the image is removed.
+	Image *v1.Config
+}
+
+// InspectContainer builds docker's inspect object of a container.
+func InspectContainer(src ContainerSource) *ContainerJSON {
+	ct, spec := src.Record, src.Spec
+	running := ct.Status == "running"
+	out := &ContainerJSON{
+		ID:       ct.ID,
+		Created:  timestamp(ct.Created),
+		Path:     "",
+		Args:     []string{},
+		Image:    ct.ImageID,
+		Name:     "/" + ct.Name,
+		Platform: "linux",
+		State: ContainerState{
+			Status:     ct.Status,
+			Running:    running,
+			StartedAt:  timestamp(ct.StartedAt()),
+			FinishedAt: timestamp(ct.Finished),
+		},
+		Mounts: []MountPoint{},
+	}
+	if len(ct.Command) > 0 {
+		out.Path, out.Args = ct.Command[0], append([]string{}, ct.Command[1:]...)
+	}
+	if running {
+		out.State.Pid = ct.Pid
+	} else {
+		out.State.ExitCode = ct.ExitCode
+	}
+	restart := src.Restart
+	if restart.Name == "" {
+		restart.Name = "no"
+	}
+	mode := ""
+	if ct.Network != nil {
+		mode = ct.Network.Mode
+	}
+	out.HostConfig = HostConfig{
+		NetworkMode:   mode,
+		PortBindings:  map[string][]PortBinding{},
+		RestartPolicy: restart,
+		AutoRemove:    ct.Remove,
+	}
+	var img v1.Config
+	if src.Image != nil {
+		img = *src.Image
+	}
+	out.Config = ContainerConfig{
+		Image:      ct.Image,
+		Cmd:        ct.Cmd,
+		Entrypoint: ct.Entrypoint,
+		Labels:     map[string]string{},
+	}
+	if ct.Cmd == nil && ct.Entrypoint == nil {
+		out.Config.Cmd = ct.Command // a record from before box kept them
+	}
+	maps.Copy(out.Config.Labels, img.Labels)
+	mounts, ports := ct.Mounts, ct.Ports
+	if spec != nil {
+		out.Config.Hostname, out.Config.User, out.Config.Env = spec.Hostname, spec.User, spec.Env
+		out.Config.WorkingDir, out.Config.Tty, out.Config.OpenStdin = spec.Cwd, spec.TTY, spec.Stdin
+		out.HostConfig.ReadonlyRootfs = spec.ReadOnly
+		// The ports as start.json keeps them: a free port is the one bound
+		// first, which box start binds again (0, shown "", if never bound).
+		mounts, ports = spec.Mounts, spec.Ports
+	}
+	for _, m := range mounts {
+		out.Mounts = append(out.Mounts, mountPoint(m))
+		switch m.Type {
+		case "bind":
+			b := m.Source + ":" + m.Target
+			if m.ReadOnly {
+				b += ":ro"
+			}
+			out.HostConfig.Binds = append(out.HostConfig.Binds, b)
+		case "tmpfs":
+			if out.HostConfig.Tmpfs == nil {
+				out.HostConfig.Tmpfs = map[string]string{}
+			}
+			out.HostConfig.Tmpfs[m.Target] = strings.Join(m.Options, ",")
+		}
+	}
+	exposed := exposedPorts(img.ExposedPorts)
+	for _, p := range ports {
+		key := portKey(p.ContainerPort, p.Proto)
+		hp := ""
+		if p.HostPort != 0 {
+			hp = strconv.Itoa(p.HostPort)
+		}
+		out.HostConfig.PortBindings[key] = append(out.HostConfig.PortBindings[key], PortBinding{HostIP: p.HostIP, HostPort: hp})
+		exposed[key] = struct{}{}
+	}
+	if len(exposed) > 0 {
+		out.Config.ExposedPorts = exposed
+	}
+	out.NetworkSettings = networkSettings(ct, running, exposed)
+	if ct.Network != nil {
+		if ct.Network.HostAlias != "" {
+			out.HostConfig.ExtraHosts = append(out.HostConfig.ExtraHosts, run.HostAlias+":"+ct.Network.HostAlias)
+		}
+		out.HostConfig.ExtraHosts = append(out.HostConfig.ExtraHosts, ct.Network.ExtraHosts...)
+	}
+	return out
+}
+
+func mountPoint(m proto.Mount) MountPoint {
+	mp := MountPoint{Type: m.Type, Destination: m.Target, RW: !m.ReadOnly}
+	if m.Type == "bind" {
+		mp.Source, mp.Propagation = m.Source, "rprivate" // binds are recursive, and / is made private
+		if m.ReadOnly {
+			mp.Mode = "ro"
+		}
+	}
+	return mp
+}
+
+// networkSettings are the addresses and bound ports of a running
+// container; a stopped one keeps only the names of its networks.
+func networkSettings(ct *run.Container, running bool, exposed map[string]struct{}) NetworkSettings {
+	ns := NetworkSettings{Ports: map[string][]PortBinding{}, Networks: map[string]EndpointSettings{}}
+	if ct.Network == nil {
+		return ns
+	}
+	var ep EndpointSettings
+	if running {
+		ep = EndpointSettings{IPAddress: ct.Network.IPAddress, Gateway: ct.Network.Gateway}
+		ns.IPAddress, ns.Gateway = ep.IPAddress, ep.Gateway
+		for k := range exposed {
+			ns.Ports[k] = nil // exposed, not published: null, as docker's
+		}
+		for _, p := range ct.Ports {
+			ip := p.HostIP
+			if ip == "" {
+				ip = "0.0.0.0"
+			}
+			key := portKey(p.ContainerPort, p.Proto)
+			ns.Ports[key] = append(ns.Ports[key], PortBinding{HostIP: ip, HostPort: strconv.Itoa(p.HostPort)})
+		}
+	}
+	ns.Networks[ct.Network.Mode] = ep
+	return ns
+}
+
+func portKey(port int, proto string) string {
+	if proto == "" {
+		proto = "tcp"
+	}
+	return strconv.Itoa(port) + "/" + proto
+}
+
+// exposedPorts copies an image's EXPOSE set, with docker's "/tcp" on ports
+// written without a protocol.
+func exposedPorts(in map[string]struct{}) map[string]struct{} {
+	out := map[string]struct{}{}
+	for k := range in {
+		if !strings.Contains(k, "/") {
+			k += "/tcp"
+		}
+		out[k] = struct{}{}
+	}
+	return out
+}
+
+// displayPorts is docker ps's PORTS: a running container's published ports
+// ("0.0.0.0:8080->80/tcp") and the image's other exposed ones ("443/tcp"),
+// runs of consecutive ports folded into ranges.
+func displayPorts(published []proto.Port, exposed map[string]struct{}) string {
+	type port struct {
+		ip        string
+		pub, priv int
+		proto     string
+	}
+	var ps []port
+	seen := map[string]bool{}
+	for _, p := range published {
+		ip := p.HostIP
+		if ip == "" {
+			ip = "0.0.0.0"
+		}
+		ps = append(ps, port{ip, p.HostPort, p.ContainerPort, p.Proto})
+		seen[portKey(p.ContainerPort, p.Proto)] = true
+	}
+	for k := range exposed {
+		if seen[k] {
+			continue
+		}
+		n, proto, _ := strings.Cut(k, "/")
+		if v, err := strconv.Atoi(n); err == nil {
+			ps = append(ps, port{priv: v, proto: proto})
+		}
+	}
+	slices.SortFunc(ps, func(a, b port) int {
+		if a.priv != b.priv {
+			return a.priv - b.priv
+		}
+		if c := strings.Compare(a.ip, b.ip); c != 0 {
+			return c
+		}
+		if a.pub != b.pub {
+			return a.pub - b.pub
+		}
+		return strings.Compare(a.proto, b.proto)
+	})
+	// Ports published on the same number fold into ranges per address and
+	// protocol, in the order first seen; others are listed after them.
+	type group struct {
+		ip, proto   string
+		first, last int
+	}
+	var groups []*group
+	open := map[string]*group{}
+	var mapped []string
+	for _, p := range ps {
+		if p.ip != "" && p.pub != p.priv {
+			mapped = append(mapped, net.JoinHostPort(p.ip, strconv.Itoa(p.pub))+"->"+portKey(p.priv, p.proto))
+			continue
+		}
+		key := p.ip + "/" + p.proto
+		if g := open[key]; g != nil && p.priv == g.last+1 {
+			g.last = p.priv
+			continue
+		}
+		g := &group{ip: p.ip, proto: p.proto, first: p.priv, last: p.priv}
+		open[key] = g
+		groups = append(groups, g)
+	}
+	var out []string
+	for _, g := range groups {
+		r := strconv.Itoa(g.first)
+		if g.last != g.first {
+			r += "-" + strconv.Itoa(g.last)
+		}
+		if g.ip != "" {
+			r = net.JoinHostPort(g.ip, r) + "->" + r
+		}
+		out = append(out, r+"/"+g.proto)
+	}
+	return strings.Join(append(out, mapped...), ", ")
+}

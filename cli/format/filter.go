@@ -1,0 +1,196 @@
+package format
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Filter is one --filter KEY=VALUE.
+type Filter struct{ Key, Value string }
+
+// UnmarshalText parses KEY=VALUE (kong calls it for each --filter).
+func (f *Filter) UnmarshalText(b []byte) error {
+	k, v, ok := strings.Cut(string(b), "=")
+	if !ok || k == "" {
+		return fmt.Errorf("invalid filter %q: want KEY=VALUE", b)
+	}
+	f.Key, f.Value = strings.ToLower(strings.TrimSpace(k)), v
+	return nil
+}
+
+func (f Filter) String() string { return f.Key + "=" + f.Value }
+
+// byKey groups filters by key, refusing keys not in known: values of one
+// key match if any of them does, and every key must match (docker's rule).
+func byKey(fs []Filter, cmd string, known ...string) (map[string][]string, error) {
+	m := map[string][]string{}
+	for _, f := range fs {
+		if !slices.Contains(known, f.Key) {
+			return nil, fmt.Errorf("invalid filter %q: %s filters by %s", f.String(), cmd, strings.Join(known, ", "))
+		}
+		m[f.Key] = append(m[f.Key], f.Value)
+	}
+	return m, nil
+}
+
+// label is label=KEY or label=KEY=VALUE.
+func matchLabels(conds []string, labels func() map[string]string) bool {
+	if len(conds) == 0 {
+		return true
+	}
+	l := labels()
+	for _, c := range conds {
+		k, v, hasV := strings.Cut(c, "=")
+		if got, ok := l[k]; ok && (!hasV || got == v) {
+			return true
+		}
+	}
+	return false
+}
+
+// ContainerFilter is docker ps --filter: name, id, status, exited,
+// ancestor and label.
+type ContainerFilter struct {
+	names, ids []*regexp.Regexp
+	statuses   []string
+	exited     []int
+	ancestors  []string // image ids
+	hasAnc     bool
+	labels     []string
+}
+
+// states are the container states docker accepts in status=; box's
+// containers are only ever created, running or exited.
+var states = []string{"created", "restarting", "running", "removing", "paused", "exited", "dead"}
+
+// NewContainerFilter checks the filters; resolve turns an ancestor=
+// image reference into the image's id, "" when there is no such image
+// (which then matches no container, as with docker).
+func NewContainerFilter(fs []Filter, resolve func(ref string) string) (*ContainerFilter, error) {
+	m, err := byKey(fs, "box ps", "name", "id", "status", "exited", "ancestor", "label")
+	if err != nil {
+		return nil, err
+	}
+	f := &ContainerFilter{statuses: m["status"], labels: m["label"]}
+	for _, key := range []string{"name", "id"} {
+		for _, v := range m[key] {
+			re, err := regexp.Compile(v)
+			if err != nil {
+				return nil, fmt.Errorf("invalid filter %q: %w", key+"="+v, err)
+			}
+			if key == "name" {
+				f.names = append(f.names, re)
+			} else {
+				f.ids = append(f.ids, re)
+			}
+		}
+	}
+	for _, s := range f.statuses {
+		if !slices.Contains(states, s) {
+			return nil, fmt.Errorf("invalid filter %q: status is one of %s", "status="+s, strings.Join(states, ", "))
+		}
+	}
+	for _, v := range m["exited"] {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, fmt.Errorf("invalid filter %q: want an exit status", "exited="+v)
+		}
+		f.exited = append(f.exited, n)
+	}
+	for _, ref := range m["ancestor"] {
+		f.hasAnc = true
+		if id := resolve(ref); id != "" {
+			f.ancestors = append(f.ancestors, id)
+		}
+	}
+	return f, nil
+}
+
+// All tells whether stopped containers are listed without -a: a status
+// filter says which states to list.
+func (f *ContainerFilter) All() bool { return len(f.statuses) > 0 }
+
+// Match tells whether a container passes every filter.
+func (f *ContainerFilter) Match(r *ContainerRow) bool {
+	ct := &r.ct
+	// Names match as regular expressions, with or without docker's "/".
+	if len(f.names) > 0 && !slices.ContainsFunc(f.names, func(re *regexp.Regexp) bool {
+		return re.String() == ct.Name || re.MatchString(ct.Name) || re.MatchString("/"+ct.Name)
+	}) {
+		return false
+	}
+	if len(f.ids) > 0 && !slices.ContainsFunc(f.ids, func(re *regexp.Regexp) bool { return re.MatchString(ct.ID) }) {
+		return false
+	}
+	if len(f.statuses) > 0 && !slices.Contains(f.statuses, ct.Status) {
+		return false
+	}
+	if len(f.exited) > 0 && (ct.Status != "exited" || !slices.Contains(f.exited, ct.ExitCode)) {
+		return false
+	}
+	if f.hasAnc && !slices.Contains(f.ancestors, ct.ImageID) {
+		return false
+	}
+	return matchLabels(f.labels, r.labels)
+}
+
+// ImageFilter is docker images --filter: dangling, reference and label.
+type ImageFilter struct {
+	dangling   *bool
+	references []string
+	labels     []string
+}
+
+// NewImageFilter checks the filters.
+func NewImageFilter(fs []Filter) (*ImageFilter, error) {
+	m, err := byKey(fs, "box images", "dangling", "reference", "label")
+	if err != nil {
+		return nil, err
+	}
+	f := &ImageFilter{references: m["reference"], labels: m["label"]}
+	for _, v := range m["dangling"] {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fmt.Errorf("invalid filter %q: want true or false", "dangling="+v)
+		}
+		if f.dangling != nil && *f.dangling != b {
+			return nil, fmt.Errorf("invalid filter %q: dangling is given both true and false", "dangling="+v)
+		}
+		f.dangling = &b
+	}
+	for _, p := range f.references {
+		if _, err := path.Match(p, ""); err != nil {
+			return nil, fmt.Errorf("invalid filter %q: %w", "reference="+p, err)
+		}
+	}
+	return f, nil
+}
+
+// Match tells whether an image's row passes every filter. A reference
+// pattern matches the name with its tag ("alpine:3*") or without
+// ("alpine", "*/app").
+func (f *ImageFilter) Match(r *ImageRow) bool {
+	if f.dangling != nil && *f.dangling != r.dangling {
+		return false
+	}
+	if len(f.references) > 0 && !slices.ContainsFunc(f.references, func(p string) bool {
+		if r.dangling {
+			return false
+		}
+		a, _ := path.Match(p, r.displayName)
+		b, _ := path.Match(p, r.repo)
+		return a || b
+	}) {
+		return false
+	}
+	return matchLabels(f.labels, func() map[string]string {
+		if r.labels == nil {
+			return nil
+		}
+		return r.labels()
+	})
+}
