@@ -84,7 +84,7 @@ func (c conn) Write(b []byte) (int, error) {
 		}
 	}
 }
-func (c conn) Close() error                { return unix.Close(c.fd) }
+func (c conn) Close() error { return unix.Close(c.fd) }
 
 // execServer runs exec requests and reports their exits.
 type execServer struct {
