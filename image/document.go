@@ -61,7 +61,7 @@ func checkDocument(contentType string, b []byte) (*checked, error) {
 	// trailing data: the digest covers it, so it must not be ignored.
 	var doc document
 	if err := json.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("not valid JSON: %w", err)
+		return nil, fmt.Errorf("not valid JSON: %w", oneLineError{err})
 	}
 	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return nil, errors.New("not a JSON object")
@@ -70,7 +70,7 @@ func checkDocument(contentType string, b []byte) (*checked, error) {
 		return nil, errSchema1
 	}
 	if doc.MediaType != "" && doc.MediaType != mt {
-		return nil, fmt.Errorf("served as %s but its mediaType says %s", mt, doc.MediaType)
+		return nil, fmt.Errorf("served as %s but its mediaType says %q", mt, doc.MediaType)
 	}
 	switch {
 	case c.mediaType.IsImage():
@@ -79,7 +79,7 @@ func checkDocument(contentType string, b []byte) (*checked, error) {
 		}
 		c.image = &v1.Manifest{}
 		if err := json.Unmarshal(b, c.image); err != nil {
-			return nil, fmt.Errorf("not a valid image manifest: %w", err)
+			return nil, fmt.Errorf("not a valid image manifest: %w", oneLineError{err})
 		}
 		if err := checkImageSizes(c.image); err != nil {
 			return nil, err
@@ -90,7 +90,7 @@ func checkDocument(contentType string, b []byte) (*checked, error) {
 		}
 		c.index = &v1.IndexManifest{}
 		if err := json.Unmarshal(b, c.index); err != nil {
-			return nil, fmt.Errorf("not a valid index: %w", err)
+			return nil, fmt.Errorf("not a valid index: %w", oneLineError{err})
 		}
 		for _, d := range c.index.Manifests {
 			if d.Size < 0 || d.Size > MaxManifestSize {
@@ -136,14 +136,14 @@ func checkImageSizes(m *v1.Manifest) error {
 // and at run: a pull must not store a config a run then fails to read.
 func decodeConfig(b []byte) (*v1.ConfigFile, error) {
 	if len(b) > MaxConfigSize {
-		return nil, fmt.Errorf("image config of %d bytes, over the %s limit", len(b), mib(MaxConfigSize))
+		return nil, fmt.Errorf("%d bytes, over the %s limit for image configs", len(b), mib(MaxConfigSize))
 	}
 	var cfg v1.ConfigFile
 	if err := json.Unmarshal(b, &cfg); err != nil {
-		return nil, err
+		return nil, oneLineError{err}
 	}
 	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) == 0 || t[0] != '{' {
-		return nil, errors.New("image config is not a JSON object")
+		return nil, errors.New("not a JSON object")
 	}
 	return &cfg, nil
 }

@@ -24,6 +24,9 @@ func FuzzDocument(f *testing.F) {
 		{ociIndex + "; charset=utf-8", `{"manifests":[{"mediaType":"` + ociManifest + `","size":10,"digest":"sha256:` + strings.Repeat("a", 64) + `","data":"` + b64(goodImage) + `"}]}`},
 		{ociManifest, strings.Replace(goodImage, `"size":2000`, `"size":-1`, 1)},
 		{ociManifest, `{"schemaVersion":2,"MANIFESTS":[],"config":{}}`},
+		// go-containerregistry's digest parser repeats what it refuses.
+		{ociManifest, `{"config":{"digest":"sha256:\n"}}`},
+		{ociManifest, `{"mediaType":"a\nb"}`},
 	} {
 		f.Add(s.ct, []byte(s.body))
 	}
@@ -117,6 +120,7 @@ func FuzzConfig(f *testing.F) {
 	f.Add([]byte(`{"os":"linux"}{"os":"windows"}`))
 	f.Add([]byte(`null`))
 	f.Add([]byte(`{"rootfs":{"diff_ids":["md5:00"]}}`))
+	f.Add([]byte(`{"rootfs":{"diff_ids":["sha256:\n"]}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		cfg, err := decodeConfig(b)
 		if err != nil {

@@ -41,9 +41,9 @@ func ParseRef(s string) (name.Reference, error) {
 	return ref, nil
 }
 
-// oneLineError escapes control characters in the text of an error from
-// go-containerregistry, which repeats the reference as given: a newline in
-// it must not break the one-line message.
+// oneLineError escapes control characters in the text of an error from a
+// parser that repeats its input unquoted (go-containerregistry's reference
+// and digest parsers do): a newline there must not break a one-line message.
 type oneLineError struct{ err error }
 
 func (e oneLineError) Error() string {
