@@ -30,6 +30,8 @@ func FuzzLoad(f *testing.F) {
 		"[[registries]]\nx = 1\n",
 		"[registries.\"a\\u000ab\"]\n",
 		"[storage]\nroot = \"/x\" junk\n",
+		// Found by fuzzing: the parser's message repeated a raw newline.
+		"\"\\\n",
 	} {
 		f.Add(s)
 	}
