@@ -8,8 +8,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -17,23 +20,44 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/crypto/bcrypt"
 )
 
 // startRegistry serves go-containerregistry's in-process registry on
 // loopback, wrapped only to inject faults a real registry never sends on
-// purpose: a flipped byte in broken/corrupt's blobs, and a slow link for slow.
+// purpose: a flipped byte in broken/corrupt's blobs, a slow link for slow,
+// and responses without Content-Length under hostile/chunked/. The
+// hostile/ documents (see buildHostile) are stored in the registry when a
+// script first asks for one.
 func startRegistry() *httptest.Server {
 	reg := registry.New(registry.Logger(discardLogger()))
+	var seed sync.Once
+	var seedErr error
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v2/hostile/") {
+			seed.Do(func() { seedErr = seedHostile(reg) })
+			if seedErr != nil {
+				http.Error(w, seedErr.Error(), http.StatusInternalServerError)
+				return
+			}
+			if rest, ok := strings.CutPrefix(r.URL.Path, "/v2/hostile/chunked/"); ok {
+				r.URL.Path = "/v2/hostile/" + rest
+				reg.ServeHTTP(&chunkedWriter{ResponseWriter: w}, r)
+				return
+			}
+		}
 		switch {
 		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v2/broken/corrupt/blobs/"):
 			rec := httptest.NewRecorder()
@@ -248,4 +272,188 @@ func makeCerts() (caPEM, certPEM, keyPEM []byte, err error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
 		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), nil
+}
+
+// chunkedWriter sends a response without Content-Length, as some proxies
+// do: the client learns how long a body is only by reading it.
+type chunkedWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (c *chunkedWriter) WriteHeader(code int) {
+	c.Header().Del("Content-Length")
+	c.wrote = true
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *chunkedWriter) Write(p []byte) (int, error) {
+	if !c.wrote {
+		c.WriteHeader(http.StatusOK)
+	}
+	n, err := c.ResponseWriter.Write(p)
+	c.ResponseWriter.(http.Flusher).Flush()
+	return n, err
+}
+
+// hostileDoc is a manifest or index pushed as is, with its Content-Type,
+// to repo under ref (a tag, or its digest for an index's child).
+type hostileDoc struct {
+	repo, ref, contentType string
+	body                   []byte
+}
+
+var (
+	hostileOnce  sync.Once
+	hostileBlobs [][]byte
+	hostileDocs  []hostileDoc
+	hostileErr   error
+)
+
+// seedHostile stores the hostile documents and their blobs in reg, talking
+// the registry protocol to it directly.
+func seedHostile(reg http.Handler) error {
+	hostileOnce.Do(func() { hostileBlobs, hostileDocs, hostileErr = buildHostile() })
+	if hostileErr != nil {
+		return hostileErr
+	}
+	do := func(method, path, contentType string, body []byte, want int) error {
+		req := httptest.NewRequest(method, path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		rec := httptest.NewRecorder()
+		reg.ServeHTTP(rec, req)
+		if rec.Code != want {
+			return fmt.Errorf("seeding hostile documents: %s %s: %d %s", method, path, rec.Code, rec.Body)
+		}
+		return nil
+	}
+	seeded := map[string]bool{}
+	for _, d := range hostileDocs {
+		for _, b := range hostileBlobs {
+			if seeded[d.repo] {
+				break
+			}
+			if err := do(http.MethodPost, "/v2/"+d.repo+"/blobs/uploads/?digest="+sha256Digest(b), "application/octet-stream", b, http.StatusCreated); err != nil {
+				return err
+			}
+		}
+		seeded[d.repo] = true
+		if err := do(http.MethodPut, "/v2/"+d.repo+"/manifests/"+d.ref, d.contentType, d.body, http.StatusCreated); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sha256Digest(b []byte) string {
+	h, _, _ := v1.SHA256(bytes.NewReader(b))
+	return h.String()
+}
+
+// buildHostile makes documents a registry will store and serve but box
+// must refuse. Each is otherwise a valid image for this host: without the
+// checks they pull fine. The images have one layer each, so a refused one
+// leaves no other behind. Returns the blobs they use and the documents, a
+// child before the index that lists it.
+func buildHostile() ([][]byte, []hostileDoc, error) {
+	var blobs [][]byte
+	// image returns the config and the layer descriptor of a one-layer image.
+	image := func(l v1.Layer) ([]byte, map[string]any, error) {
+		config, err := imageOf(runtime.GOARCH, l).RawConfigFile()
+		if err != nil {
+			return nil, nil, err
+		}
+		rc, err := l.Compressed()
+		if err != nil {
+			return nil, nil, err
+		}
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			return nil, nil, err
+		}
+		blobs = append(blobs, config, b)
+		return config, descOf(string(types.OCILayer), b), nil
+	}
+	config, layer, err := image(gzipLayer([]entry{{name: "f", body: "hostile\n"}}))
+	if err != nil {
+		return nil, nil, err
+	}
+	noise := make([]byte, 256<<10)
+	rand.Read(noise)
+	noisyConfig, noisyLayer, err := image(gzipLayer([]entry{{name: "noise", body: string(noise)}}))
+	if err != nil {
+		return nil, nil, err
+	}
+	var cf v1.ConfigFile
+	if err := json.Unmarshal(config, &cf); err != nil {
+		return nil, nil, err
+	}
+	cf.Config.Labels = map[string]string{"pad": strings.Repeat("p", 9<<20)}
+	bigConfig, err := json.Marshal(&cf)
+	if err != nil {
+		return nil, nil, err
+	}
+	// A second JSON value after the config: go-containerregistry's decoder
+	// stops at the first, other readers may take the last.
+	trailing := append(append([]byte{}, config...), []byte("\n{\"config\":{\"Cmd\":[\"/bin/false\"]}}")...)
+	blobs = append(blobs, bigConfig, trailing)
+
+	manifest := func(config []byte, layer map[string]any, extra map[string]any) []byte {
+		m := map[string]any{
+			"schemaVersion": 2,
+			"mediaType":     types.OCIManifestSchema1,
+			"config":        descOf(string(types.OCIConfigJSON), config),
+			"layers":        []any{layer},
+		}
+		maps.Copy(m, extra)
+		b, err := json.Marshal(m)
+		if err != nil {
+			panic(err)
+		}
+		return b
+	}
+	plain := manifest(config, layer, nil)
+	child := descOf(string(types.OCIManifestSchema1), plain)
+	child["platform"] = map[string]string{"os": "linux", "architecture": runtime.GOARCH}
+	mixedIndex, err := json.Marshal(map[string]any{
+		"schemaVersion": 2,
+		"mediaType":     types.OCIImageIndex,
+		"manifests":     []any{child},
+		"config":        descOf(string(types.OCIConfigJSON), config),
+		"layers":        []any{layer},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	sized := func(size int) map[string]any {
+		d := maps.Clone(noisyLayer)
+		d["size"] = size
+		return d
+	}
+	oci, ociIndex := string(types.OCIManifestSchema1), string(types.OCIImageIndex)
+	docs := []hostileDoc{
+		// The image the others are made of, served as it should be.
+		{"hostile/plain", "latest", oci, manifest(noisyConfig, noisyLayer, nil)},
+		// CVE-2021-41190: one document that reads as image and as index.
+		{"hostile/mixed-image", "latest", oci, manifest(config, layer, map[string]any{"manifests": []any{child}})},
+		{"hostile/mixed-index", sha256Digest(plain), oci, plain},
+		{"hostile/mixed-index", "latest", ociIndex, mixedIndex},
+		// The mediaType field contradicts the Content-Type.
+		{"hostile/typed-index", "latest", oci, manifest(config, layer, map[string]any{"mediaType": ociIndex})},
+		{"hostile/typed-docker", "latest", oci, manifest(config, layer, map[string]any{"mediaType": string(types.DockerManifestSchema2)})},
+		{"hostile/config-trailing", "latest", oci, manifest(trailing, layer, nil)},
+		// Over the limits.
+		{"hostile/big-manifest", "latest", oci, manifest(config, layer, map[string]any{"annotations": map[string]string{"pad": strings.Repeat("p", 4<<20)}})},
+		{"hostile/big-config", "latest", oci, manifest(bigConfig, layer, nil)},
+		// The noisy layer declared at half its size, and with size -1
+		// (go-containerregistry's "unknown").
+		{"hostile/layer-short", "latest", oci, manifest(noisyConfig, sized(noisyLayer["size"].(int)/2), nil)},
+		{"hostile/layer-unsized", "latest", oci, manifest(noisyConfig, sized(-1), nil)},
+	}
+	return blobs, docs, nil
+}
+
+// descOf is the descriptor of b as a JSON object.
+func descOf(mediaType string, b []byte) map[string]any {
+	return map[string]any{"mediaType": mediaType, "digest": sha256Digest(b), "size": len(b)}
 }

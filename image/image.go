@@ -21,6 +21,14 @@
 // read box's config file (the caller passes registry settings as functions),
 // and never prints: progress goes to Options.Progress, diagnostics to Log.
 //
+// Registry input is hostile until checked, as containerd treats it: every
+// response passes a guard (guard.go) before go-containerregistry reads it.
+// A manifest or index must be what its Content-Type says (no image manifest
+// that lists "manifests", no index with "config" or "layers", CVE-2021-41190;
+// a mediaType field equal to the Content-Type) and at most MaxManifestSize;
+// an image config at most MaxConfigSize; a blob is cut off at the first
+// byte past the size its manifest declares. A refused pull stores nothing.
+//
 // Registry I/O, auth and platform selection are go-containerregistry's; its
 // cache and layout packages are not used as the store because they have no
 // staging, no locks and no atomic renames.

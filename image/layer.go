@@ -85,7 +85,7 @@ func (s *Store) fetchLayer(ctx context.Context, l v1.Layer, digest, diffID strin
 
 	dec, closeDec, err := decompress(counted)
 	if err != nil {
-		return false, 0, fmt.Errorf("reading layer: %w", err)
+		return false, 0, counted.blame(fmt.Errorf("reading layer: %w", err))
 	}
 	defer closeDec()
 	h := sha256.New()
@@ -95,17 +95,17 @@ func (s *Store) fetchLayer(ctx context.Context, l v1.Layer, digest, diffID strin
 		// A blob corrupted on the way breaks decompression or the tar
 		// reader first; the digest, checked at the blob's end, says why.
 		if _, derr := io.Copy(io.Discard, counted); derr != nil && ctx.Err() == nil {
-			return false, 0, fmt.Errorf("corrupted blob: %w", derr)
+			return false, 0, counted.blame(fmt.Errorf("corrupted blob: %w", derr))
 		}
-		return false, 0, fmt.Errorf("unpacking: %w", err)
+		return false, 0, counted.blame(fmt.Errorf("unpacking: %w", err))
 	}
 	// Drain both streams to EOF: the DiffID covers every byte, and the
 	// compressed digest is only checked at the end of the blob.
 	if _, err := io.Copy(io.Discard, tee); err != nil {
-		return false, 0, fmt.Errorf("reading layer: %w", err)
+		return false, 0, counted.blame(fmt.Errorf("reading layer: %w", err))
 	}
 	if _, err := io.Copy(io.Discard, counted); err != nil {
-		return false, 0, fmt.Errorf("reading layer: %w", err)
+		return false, 0, counted.blame(fmt.Errorf("reading layer: %w", err))
 	}
 	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != diffID {
 		return false, 0, fmt.Errorf("uncompressed content has digest %s, the image config says %s (corrupted layer)", short(got), short(diffID))
@@ -150,9 +150,10 @@ func decompress(r io.Reader) (io.Reader, func(), error) {
 
 // countingReader reports the running total of bytes read.
 type countingReader struct {
-	r      io.Reader
-	n      int64
-	report func(int64)
+	r       io.Reader
+	n       int64
+	report  func(int64)
+	refused *refusedError // the guard's, once it cut the stream
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
@@ -161,7 +162,19 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	if n > 0 {
 		c.report(c.n)
 	}
+	if c.refused == nil {
+		errors.As(err, &c.refused)
+	}
 	return n, err
+}
+
+// blame returns the guard's refusal if it cut the stream, else err: the
+// decompressor, the unpacker and the digest check only see its aftermath.
+func (c *countingReader) blame(err error) error {
+	if c.refused != nil {
+		return c.refused
+	}
+	return err
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -2,7 +2,6 @@ package image
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -166,17 +165,17 @@ func describe(img v1.Image, plat *v1.Platform) (rec *Image, manifest, config []b
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	config, err = img.RawConfigFile()
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cfg, err := v1.ParseConfigFile(bytesReader(config))
+	cfg, err := decodeConfig(config)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("parsing image config: %w", err)
-	}
-	m, err := img.Manifest()
-	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, fmt.Errorf("image config %s: %w", short(m.Config.Digest.String()), err)
 	}
 	if len(cfg.RootFS.DiffIDs) != len(m.Layers) {
 		return nil, nil, nil, fmt.Errorf("image config lists %d layers but the manifest %d", len(cfg.RootFS.DiffIDs), len(m.Layers))
@@ -301,7 +300,7 @@ func (s *Store) fetchLayers(ctx context.Context, src string, layers []v1.Layer, 
 			defer mu.Unlock()
 			if err != nil {
 				if firstErr == nil {
-					firstErr = fmt.Errorf("layer %s: %w", short(digest.String()), explain(src, err))
+					firstErr = layerError(src, digest.String(), err)
 					cancel()
 				}
 				return
@@ -319,6 +318,15 @@ func (s *Store) fetchLayers(ctx context.Context, src string, layers []v1.Layer, 
 	return firstErr
 }
 
+// layerError says which layer failed; a refusal names it already.
+func layerError(src, digest string, err error) error {
+	var rerr *refusedError
+	if errors.As(err, &rerr) {
+		return rerr
+	}
+	return fmt.Errorf("layer %s: %w", short(digest), explain(src, err))
+}
+
 // short abbreviates a digest for messages.
 func short(d string) string {
 	if len(d) > 7+12 {
@@ -333,9 +341,9 @@ func (s *Store) ImageConfig(img *Image) (*v1.ConfigFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading config of %s: %w", short(img.ID), err)
 	}
-	var cfg v1.ConfigFile
-	if err := json.Unmarshal(b, &cfg); err != nil {
+	cfg, err := decodeConfig(b)
+	if err != nil {
 		return nil, fmt.Errorf("parsing config of %s: %w", short(img.ID), err)
 	}
-	return &cfg, nil
+	return cfg, nil
 }

@@ -3,7 +3,9 @@ package image
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
@@ -21,7 +23,13 @@ func ParseRef(s string) (name.Reference, error) {
 	}
 	ref, err := name.ParseReference(s)
 	if err != nil {
-		return nil, fmt.Errorf("invalid reference %q: %w", s, err)
+		return nil, fmt.Errorf("invalid reference %q: %w", s, oneLineError{err})
+	}
+	// Docker's limit, on the name as normalized: go-containerregistry checks
+	// the repository before it adds "library/", which could make a name
+	// whose full form does not parse.
+	if n := Host(ref) + "/" + ref.Context().RepositoryStr(); len(n) > nameMax {
+		return nil, fmt.Errorf("invalid reference %q: name longer than %d characters", s, nameMax)
 	}
 	// go-containerregistry accepts some names docker refuses ("-x", "a//b");
 	// refuse them too, so a name means the same thing in both.
@@ -32,6 +40,25 @@ func ParseRef(s string) (name.Reference, error) {
 	}
 	return ref, nil
 }
+
+// oneLineError escapes control characters in the text of an error from a
+// parser that repeats its input unquoted (go-containerregistry's reference
+// and digest parsers do): a newline there must not break a one-line message.
+type oneLineError struct{ err error }
+
+func (e oneLineError) Error() string {
+	msg := e.err.Error()
+	if !strings.ContainsFunc(msg, unicode.IsControl) {
+		return msg
+	}
+	q := strconv.QuoteToGraphic(msg)
+	return q[1 : len(q)-1]
+}
+
+func (e oneLineError) Unwrap() error { return e.err }
+
+// nameMax is docker's limit on the length of a name without tag or digest.
+const nameMax = 255
 
 // pathComponent is docker's grammar for one repository path component.
 var pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`)
@@ -62,14 +89,17 @@ func FullName(ref name.Reference) string {
 	return repo + ":" + ref.Identifier()
 }
 
-// ShortName is how listings show a full name: "docker.io/library/" is dropped
-// like docker does, other registries are kept.
+// ShortName is how listings show a full name: "docker.io/library/" or
+// "docker.io/" is dropped like docker does, other registries are kept. A
+// prefix stays when the name without it would mean another image:
+// "docker.io/foo.com/x" is not "foo.com/x", nor "docker.io/library/a/b" "a/b".
 func ShortName(full string) string {
-	if rest, ok := strings.CutPrefix(full, dockerHub+"/library/"); ok {
-		return rest
-	}
-	if rest, ok := strings.CutPrefix(full, dockerHub+"/"); ok {
-		return rest
+	for _, prefix := range []string{dockerHub + "/library/", dockerHub + "/"} {
+		if rest, ok := strings.CutPrefix(full, prefix); ok {
+			if ref, err := ParseRef(rest); err == nil && FullName(ref) == full {
+				return rest
+			}
+		}
 	}
 	return full
 }

@@ -1,6 +1,9 @@
 package image
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParseRef(t *testing.T) {
 	for _, tc := range []struct{ in, full, host, short string }{
@@ -13,6 +16,10 @@ func TestParseRef(t *testing.T) {
 		{"127.0.0.1:5443/x", "127.0.0.1:5443/x:latest", "127.0.0.1:5443", "127.0.0.1:5443/x:latest"},
 		{"ghcr.io/o/r@sha256:" + hex64, "ghcr.io/o/r@sha256:" + hex64, "ghcr.io", "ghcr.io/o/r@sha256:" + hex64},
 		{"alpine@sha256:" + hex64, "docker.io/library/alpine@sha256:" + hex64, "docker.io", "alpine@sha256:" + hex64},
+		// Dropping docker.io would name another registry or repository.
+		{"docker.io/foo.com/x", "docker.io/foo.com/x:latest", "docker.io", "docker.io/foo.com/x:latest"},
+		{"docker.io/localhost/x", "docker.io/localhost/x:latest", "docker.io", "docker.io/localhost/x:latest"},
+		{"docker.io/library/a/b", "docker.io/library/a/b:latest", "docker.io", "library/a/b:latest"},
 	} {
 		ref, err := ParseRef(tc.in)
 		if err != nil {
@@ -34,7 +41,7 @@ func TestParseRef(t *testing.T) {
 const hex64 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 func TestParseRefInvalid(t *testing.T) {
-	for _, in := range []string{"", "UPPER/case", "a:b:c", "-leading", "alpine@sha256:short", "a//b"} {
+	for _, in := range []string{"", "UPPER/case", "a:b:c", "-leading", "alpine@sha256:short", "a//b", strings.Repeat("a", 250)} {
 		if _, err := ParseRef(in); err == nil {
 			t.Errorf("ParseRef(%q) succeeded, want an error", in)
 		}

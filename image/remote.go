@@ -98,7 +98,7 @@ func (s *Store) remoteOptions(ctx context.Context, ref name.Reference, p *v1.Pla
 	}
 	return []remote.Option{
 		remote.WithContext(ctx),
-		remote.WithTransport(t),
+		remote.WithTransport(newGuard(t)),
 		// The keychain resolves per registry host, so a mirror never gets the
 		// credentials of the registry it mirrors, and vice versa.
 		remote.WithAuthFromKeychain(authn.DefaultKeychain),
@@ -130,6 +130,11 @@ func ParsePlatform(s string) (*v1.Platform, error) {
 
 // explain turns registry and network errors into a message with a hint.
 func explain(host string, err error) error {
+	// A refusal names what it refused; the URL around it adds nothing.
+	var rerr *refusedError
+	if errors.As(err, &rerr) {
+		return rerr
+	}
 	var terr *transport.Error
 	if errors.As(err, &terr) {
 		switch {
