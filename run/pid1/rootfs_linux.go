@@ -310,15 +310,12 @@ func mountVolume(r *rootfs, m proto.Mount) error {
 	return fmt.Errorf("mount type %q is not supported", m.Type)
 }
 
-// keepIDFiles returns passwd and group with the caller's own entry, for --userns=keep-id.
+// keepIDFiles returns passwd and group with the caller's own entry, for
+// --userns=keep-id. The image's files are read as LookupUser reads them (a
+// FIFO or a link to a device there counts as empty).
 func keepIDFiles(r *rootfs, spec *proto.Spec) (passwd, group string) {
 	read := func(name string) []byte {
-		fd, err := r.open(name, false)
-		if err != nil {
-			return nil
-		}
-		defer unix.Close(fd)
-		b, _ := os.ReadFile(fdPath(fd))
+		b, _ := readRegularAt(r.fd, name)
 		return b
 	}
 	home := "/home/" + spec.UserName
