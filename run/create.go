@@ -71,6 +71,16 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 			return nil, nil, h.Net, err
 		}
 	}
+	if f.Hostname != "" {
+		if err := CheckHostname(f.Hostname); err != nil {
+			return nil, nil, h.Net, err
+		}
+	}
+	if f.KeepID && f.User != "" {
+		if err := checkKeepIDUser(f.User); err != nil {
+			return nil, nil, h.Net, err
+		}
+	}
 	id := NewID()
 	hostname := f.Hostname
 	if hostname == "" {
@@ -243,6 +253,11 @@ func ParseNetwork(s string, def slirp.Config) (string, slirp.Config, error) {
 // HostAlias is the name of the host in containers on the slirp network.
 const HostAlias = "host.box.internal"
 
+// HostGateway is docker's --add-host address for the host: box's host
+// alias on the slirp network when it may reach the host (the address
+// HostAlias has), 127.0.0.1 with --network host.
+const HostGateway = "host-gateway"
+
 // etcFiles builds the container's /etc/hosts and /etc/resolv.conf: loopback
 // names and the hostname, the container's address and the host alias on the
 // slirp network, the host's own files with --network host, and --add-host
@@ -263,22 +278,75 @@ func etcFiles(hostname, network string, cfg slirp.Config, addHosts, dns []string
 		hosts += "127.0.1.1\t" + hostname + "\n"
 	}
 	for _, h := range addHosts {
-		name, ip, ok := strings.Cut(h, ":")
-		if _, perr := netip.ParseAddr(ip); !ok || name == "" || perr != nil {
-			return "", "", fmt.Errorf("invalid --add-host %q: want NAME:IP", h)
+		name, ip, err := ParseAddHost(h)
+		if err != nil {
+			return "", "", err
+		}
+		if ip == HostGateway {
+			switch {
+			case network == "slirp" && cfg.AllowHostLoopback:
+				ip = cfg.HostAlias.String()
+			case network == "host":
+				ip = "127.0.0.1"
+			default:
+				return "", "", fmt.Errorf("invalid --add-host %q: host-gateway needs --network slirp:allow_host_loopback=true or --network host", h)
+			}
 		}
 		hosts += ip + "\t" + name + "\n"
 	}
 	if len(dns) > 0 {
 		resolv = ""
 		for _, d := range dns {
-			if _, err := netip.ParseAddr(d); err != nil {
-				return "", "", fmt.Errorf("invalid --dns %q: want an IP address", d)
+			addr, err := parseIP(d)
+			if err != nil {
+				return "", "", fmt.Errorf("invalid --dns %q: %w", d, err)
 			}
-			resolv += "nameserver " + d + "\n"
+			resolv += "nameserver " + addr.String() + "\n"
 		}
 	}
 	return hosts, resolv, nil
+}
+
+// ParseAddHost parses --add-host as docker does: NAME:IP or NAME=IP, with
+// an IPv6 address bare or in brackets, or NAME:host-gateway (returned as
+// HostGateway). NAME is a host name (RFC 1123, and underscores), so that
+// nothing else can reach /etc/hosts; the IP is returned in its usual form.
+func ParseAddHost(s string) (name, ip string, err error) {
+	name, ip, ok := strings.Cut(s, "=")
+	if !ok {
+		name, ip, ok = strings.Cut(s, ":")
+	}
+	if !ok {
+		return "", "", fmt.Errorf("invalid --add-host %q: want NAME:IP", s)
+	}
+	if !validHostName(name, true) {
+		return "", "", fmt.Errorf("invalid --add-host %q: %q is not a valid host name", s, name)
+	}
+	if ip == HostGateway {
+		return name, ip, nil
+	}
+	if len(ip) > 2 && ip[0] == '[' && ip[len(ip)-1] == ']' {
+		ip = ip[1 : len(ip)-1]
+	}
+	addr, err := parseIP(ip)
+	if err != nil {
+		return "", "", fmt.Errorf("invalid --add-host %q: %w", s, err)
+	}
+	return name, addr.String(), nil
+}
+
+// parseIP parses an IP address for /etc/hosts or /etc/resolv.conf. A zone
+// (fe80::1%eth0) is refused: netip takes any text after the %, spaces and
+// newlines too, and neither file has a use for it.
+func parseIP(s string) (netip.Addr, error) {
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("%q is not an IP address", s)
+	}
+	if addr.Zone() != "" {
+		return netip.Addr{}, fmt.Errorf("IP address %q has a zone: give the address alone", s)
+	}
+	return addr, nil
 }
 
 func readOr(path, def string) string {
@@ -287,6 +355,19 @@ func readOr(path, def string) string {
 		return def
 	}
 	return string(b)
+}
+
+// checkKeepIDUser accepts a -u that names what --userns=keep-id runs
+// anyway, the caller (uid or name, and gid), and refuses any other: init
+// runs a keep-id workload as the caller in a user namespace of its own,
+// where no other id is mapped.
+func checkKeepIDUser(spec string) error {
+	uid, gid := os.Getuid(), os.Getgid()
+	usr, group, hasGroup := strings.Cut(spec, ":")
+	if (usr == strconv.Itoa(uid) || usr == currentUserName()) && (!hasGroup || group == strconv.Itoa(gid)) {
+		return nil
+	}
+	return fmt.Errorf("-u %q with --userns=keep-id: the container runs as you (uid %d, gid %d); drop -u or --userns=keep-id", spec, uid, gid)
 }
 
 // currentUserName is the caller's name for keep-id's passwd entry.

@@ -1,7 +1,9 @@
 package run
 
 import (
+	"fmt"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -104,6 +106,24 @@ func TestNew(t *testing.T) {
 				t.Errorf("keep-id %v user name %q", s.KeepID, s.UserName)
 			}
 		}},
+		{"keep-id names the caller", Flags{KeepID: true, User: fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid())}, func(t *testing.T, s *proto.Spec, _ *Container, _ slirp.Config) {
+			if !s.KeepID || s.HostUID != os.Getuid() {
+				t.Errorf("keep-id %v uid %d", s.KeepID, s.HostUID)
+			}
+		}},
+		{"add-host spellings and host-gateway", Flags{Network: "slirp:allow_host_loopback=true", AddHosts: []string{"a=192.0.2.1", "b:[2001:db8::1]", "c:2001:DB8::2", "svc_1:host-gateway"}},
+			func(t *testing.T, s *proto.Spec, _ *Container, n slirp.Config) {
+				for _, line := range []string{"192.0.2.1\ta\n", "2001:db8::1\tb\n", "2001:db8::2\tc\n", n.HostAlias.String() + "\tsvc_1\n"} {
+					if !strings.Contains(s.Hosts, line) {
+						t.Errorf("hosts %q lacks %q", s.Hosts, line)
+					}
+				}
+			}},
+		{"host-gateway with the host's network", Flags{Network: "host", AddHosts: []string{"gw:host-gateway"}}, func(t *testing.T, s *proto.Spec, _ *Container, _ slirp.Config) {
+			if !strings.HasSuffix(s.Hosts, "\n127.0.0.1\tgw\n") {
+				t.Errorf("hosts %q", s.Hosts)
+			}
+		}},
 		{"tmpfs", Flags{Tmpfs: []string{"/scratch:size=1m"}}, func(t *testing.T, s *proto.Spec, _ *Container, _ slirp.Config) {
 			if len(s.Mounts) != 1 || s.Mounts[0].Type != "tmpfs" || s.Mounts[0].Target != "/scratch" {
 				t.Errorf("mounts %+v", s.Mounts)
@@ -140,6 +160,20 @@ func TestNewRefuses(t *testing.T) {
 		{Flags{DNS: []string{"dns.example"}}, `invalid --dns "dns.example"`},
 		{Flags{Publish: []string{"x:80"}}, "x:80"},
 		{Flags{Volumes: []string{"/does/not/exist/at/all:/x"}}, "/does/not/exist/at/all"},
+		// What init used to find only after the container was created.
+		{Flags{Tmpfs: []string{"/t:size=lots"}}, `tmpfs "/t:size=lots": invalid size "lots"`},
+		{Flags{Mounts: []string{"type=tmpfs,dst=/t,tmpfs-size=1x"}}, `tmpfs-size: invalid size "1x"`},
+		{Flags{Hostname: strings.Repeat("h", 65)}, "longer than 64 characters"},
+		{Flags{Hostname: "a b/c"}, `invalid --hostname "a b/c"`},
+		{Flags{AddHosts: []string{"evil\n6.6.6.6 bank:1.2.3.4"}}, `"evil\n6.6.6.6 bank" is not a valid host name`},
+		{Flags{AddHosts: []string{"a b:1.2.3.4"}}, `"a b" is not a valid host name`},
+		{Flags{AddHosts: []string{"db:fe80::1%eth0\n1.2.3.4 bank"}}, "has a zone"},
+		{Flags{AddHosts: []string{"gw:host-gateway"}}, "host-gateway needs --network slirp:allow_host_loopback=true or --network host"},
+		{Flags{AddHosts: []string{"gw:host-gateway"}, Network: "none"}, "host-gateway needs"},
+		{Flags{DNS: []string{"fe80::1%eth0\nsearch evil"}}, "has a zone"},
+		{Flags{KeepID: true, User: "root"}, `-u "root" with --userns=keep-id: the container runs as you`},
+		{Flags{KeepID: true, User: "0"}, `-u "0" with --userns=keep-id`},
+		{Flags{KeepID: true, User: fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()+1)}, "with --userns=keep-id"},
 	} {
 		if _, _, _, err := New(tc.flags, img, host); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("New(%+v) = %v, want an error with %q", tc.flags, err, tc.want)
@@ -196,5 +230,38 @@ func TestParseUlimits(t *testing.T) {
 	_, err = ParseUlimits([]string{"nofile=1:-1"})
 	if cur.Max != unix.RLIM_INFINITY && (err == nil || !strings.Contains(err.Error(), "cannot raise it")) {
 		t.Errorf("raising nofile's hard limit above %d: %v", cur.Max, err)
+	}
+}
+
+func TestParseAddHost(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"db:10.1.2.3":         {"db", "10.1.2.3"},
+		"db=10.1.2.3":         {"db", "10.1.2.3"},
+		"db.local:::1":        {"db.local", "::1"},
+		"v6:[2001:db8::1]":    {"v6", "2001:db8::1"},
+		"v6=[::ffff:1.2.3.4]": {"v6", "::ffff:1.2.3.4"},
+		"my_service:1.2.3.4":  {"my_service", "1.2.3.4"},
+		"gw:host-gateway":     {"gw", HostGateway},
+	} {
+		name, ip, err := ParseAddHost(in)
+		if err != nil || name != want[0] || ip != want[1] {
+			t.Errorf("ParseAddHost(%q) = %q, %q, %v; want %q", in, name, ip, err, want)
+		}
+	}
+	for in, want := range map[string]string{
+		"nocolon":          `invalid --add-host "nocolon": want NAME:IP`,
+		":1.2.3.4":         `invalid --add-host ":1.2.3.4": "" is not a valid host name`,
+		"a b:1.2.3.4":      `invalid --add-host "a b:1.2.3.4": "a b" is not a valid host name`,
+		"a\tb:1.2.3.4":     `invalid --add-host "a\tb:1.2.3.4": "a\tb" is not a valid host name`,
+		"#c:1.2.3.4":       `invalid --add-host "#c:1.2.3.4": "#c" is not a valid host name`,
+		"db:1.2.3":         `invalid --add-host "db:1.2.3": "1.2.3" is not an IP address`,
+		"db:[1.2.3.4":      `invalid --add-host "db:[1.2.3.4": "[1.2.3.4" is not an IP address`,
+		"db:fe80::1%x y":   `invalid --add-host "db:fe80::1%x y": IP address "fe80::1%x y" has a zone: give the address alone`,
+		"db:1.2.3.4\nevil": `invalid --add-host "db:1.2.3.4\nevil": "1.2.3.4\nevil" is not an IP address`,
+		"db:1.2.3.4 evil":  `invalid --add-host "db:1.2.3.4 evil": "1.2.3.4 evil" is not an IP address`,
+	} {
+		if _, _, err := ParseAddHost(in); err == nil || err.Error() != want {
+			t.Errorf("ParseAddHost(%q) = %v, want %q", in, err, want)
+		}
 	}
 }

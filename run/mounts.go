@@ -155,6 +155,9 @@ func ParseMount(s string, cwd string) (proto.Mount, error) {
 			return proto.Mount{}, fmt.Errorf("mount %q: type=tmpfs takes no source", s)
 		}
 		m.Options = tmpfsOpts
+		if err := pid1.CheckTmpfs(m); err != nil {
+			return proto.Mount{}, fmt.Errorf("mount %q: %w", s, err)
+		}
 	case "volume":
 		return proto.Mount{}, fmt.Errorf("mount %q: named volumes are not supported yet: use type=bind with a host path", s)
 	default:
@@ -172,7 +175,8 @@ func ParseMount(s string, cwd string) (proto.Mount, error) {
 
 // ParseTmpfs parses --tmpfs DST[:OPTS]; OPTS are mount(8) options for
 // tmpfs: size=, mode=, uid=, gid=, nr_inodes= and flags such as ro or exec.
-// They are kept in Options for pid1.TmpfsMountArgs, except ro/rw (ReadOnly).
+// They are kept in Options for pid1.TmpfsMountArgs, except ro/rw (ReadOnly),
+// and checked as the kernel will read them (pid1.CheckTmpfs).
 func ParseTmpfs(s string) (proto.Mount, error) {
 	dst, opts, _ := strings.Cut(s, ":")
 	target, err := mountTarget(dst)
@@ -181,18 +185,16 @@ func ParseTmpfs(s string) (proto.Mount, error) {
 	}
 	m := proto.Mount{Type: "tmpfs", Target: target}
 	for _, opt := range strings.Split(opts, ",") {
-		switch {
-		case opt == "":
-		case opt == "ro" || opt == "rw":
+		switch opt {
+		case "":
+		case "ro", "rw":
 			m.ReadOnly = opt == "ro"
-		case strings.Contains(opt, "="):
-			m.Options = append(m.Options, opt)
 		default:
-			if !pid1.IsMountFlag(opt) {
-				return proto.Mount{}, fmt.Errorf("tmpfs %q: unknown option %q", s, opt)
-			}
 			m.Options = append(m.Options, opt)
 		}
+	}
+	if err := pid1.CheckTmpfs(m); err != nil {
+		return proto.Mount{}, fmt.Errorf("tmpfs %q: %w", s, err)
 	}
 	return m, nil
 }

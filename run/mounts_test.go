@@ -114,7 +114,14 @@ func TestParseTmpfs(t *testing.T) {
 		{in: "/x:exec,,", want: proto.Mount{Type: "tmpfs", Target: "/x", Options: []string{"exec"}}},
 		{in: "run", err: `tmpfs "run": destination "run" is not an absolute path`},
 		{in: "/", err: `tmpfs "/": destination can't be "/"`},
-		{in: "/x:bogus", err: `tmpfs "/x:bogus": unknown option "bogus"`},
+		{in: "/x:bogus", err: `tmpfs "/x:bogus": unknown tmpfs option "bogus"`},
+		{in: "/x:inode64,mpol=bind:0,1,size=50%", want: proto.Mount{Type: "tmpfs", Target: "/x", Options: []string{"inode64", "mpol=bind:0", "1", "size=50%"}}},
+		// What init's mount(2) would refuse is refused here, before box
+		// run creates anything.
+		{in: "/x:size=lots", err: `tmpfs "/x:size=lots": invalid size "lots"`},
+		{in: "/x:ro,mode=999", err: `tmpfs "/x:ro,mode=999": invalid mode "999"`},
+		{in: "/x:uid=-1", err: `tmpfs "/x:uid=-1": invalid uid "-1"`},
+		{in: "/x:nosuchopt=1", err: `tmpfs "/x:nosuchopt=1": unknown tmpfs option "nosuchopt=1"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

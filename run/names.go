@@ -65,3 +65,37 @@ func NewID() string {
 		}
 	}
 }
+
+// CheckHostname checks a --hostname: an RFC 1123 host name (validHostName)
+// of at most 64 characters, the kernel's limit for sethostname(2).
+func CheckHostname(s string) error {
+	if len(s) > 64 {
+		return fmt.Errorf("invalid --hostname %q: longer than 64 characters", s)
+	}
+	if !validHostName(s, false) {
+		return fmt.Errorf("invalid --hostname %q: want letters, digits and hyphens, in labels separated by dots (RFC 1123)", s)
+	}
+	return nil
+}
+
+// validHostName reports whether s is an RFC 1123 host name: labels of 1-63
+// letters, digits and hyphens, not starting or ending with a hyphen,
+// separated by dots, at most 253 characters. With underscore, labels may
+// also hold underscores, which /etc/hosts lookups accept and service names
+// (compose's among them) use.
+func validHostName(s string, underscore bool) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			if c := label[i]; !isAlnum(c) && c != '-' && (c != '_' || !underscore) {
+				return false
+			}
+		}
+	}
+	return true
+}

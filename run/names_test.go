@@ -54,3 +54,22 @@ func TestNameNewID(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+func TestCheckHostname(t *testing.T) {
+	for _, s := range []string{"a", "web", "web-1", "db.example.com", "1host", "A-Z.0-9", strings.Repeat("a", 63), strings.Repeat("a.", 31) + "aa"} {
+		if err := CheckHostname(s); err != nil {
+			t.Errorf("CheckHostname(%q) = %v", s, err)
+		}
+	}
+	for _, s := range []string{"a b/c", "-lead", "trail-", "a..b", ".a", "a.", "under_score", "a\nb", "é", "a:b", strings.Repeat("a", 64), "a.-b"} {
+		err := CheckHostname(s)
+		want := fmt.Sprintf("invalid --hostname %q: want letters, digits and hyphens, in labels separated by dots (RFC 1123)", s)
+		if err == nil || err.Error() != want {
+			t.Errorf("CheckHostname(%q) = %v, want %q", s, err, want)
+		}
+	}
+	long := strings.Repeat("a.", 32) + "a" // 65 characters, each label fine
+	if err := CheckHostname(long); err == nil || err.Error() != fmt.Sprintf("invalid --hostname %q: longer than 64 characters", long) {
+		t.Errorf("CheckHostname(65 characters) = %v", err)
+	}
+}

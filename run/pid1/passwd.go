@@ -8,8 +8,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // box reads the container's /etc/passwd and /etc/group itself: os/user
@@ -110,14 +113,27 @@ func ResolveUser(spec string, passwd, group io.Reader) (ExecUser, error) {
 
 // LookupUser is ResolveUser on etc/passwd and etc/group of fsys (os.DirFS("/")
 // once inside the container's root); missing files count as empty.
+//
+// The files belong to the workload, which may replace them at any time, so
+// only regular files of at most maxEtcFile bytes are read, and opening one
+// never blocks: a FIFO would hang box exec and a link to /dev/zero would
+// grow init without bound. An os.DirFS is read through its directory with
+// openat2 (readEtcFile), since its Open blocks on a FIFO; other file
+// systems (tests) get the same checks through fs.Stat.
 func LookupUser(fsys fs.FS, spec string) (ExecUser, error) {
 	open := func(name string) (io.Reader, error) {
-		b, err := fs.ReadFile(fsys, name)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
+		var b []byte
+		var err error
+		if root, ok := dirFSRoot(fsys); ok {
+			b, err = readEtcFile(root, name)
+		} else {
+			b, err = readFSFile(fsys, name)
 		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("reading /%s: %w", name, err)
+		}
+		if b == nil {
+			return nil, nil
 		}
 		return bytes.NewReader(b), nil
 	}
@@ -130,6 +146,121 @@ func LookupUser(fsys fs.FS, spec string) (ExecUser, error) {
 		return ExecUser{}, err
 	}
 	return ResolveUser(spec, passwd, group)
+}
+
+// maxEtcFile caps what init reads of a passwd or group file: real ones are
+// a few KiB, and even a directory's worth of users is far below this.
+const maxEtcFile = 4 << 20
+
+var (
+	errNotRegular = errors.New("not a regular file")
+	errTooLarge   = fmt.Errorf("larger than %d MiB", maxEtcFile>>20)
+)
+
+// dirFSType is the type os.DirFS returns, unexported in package os.
+var dirFSType = reflect.TypeOf(os.DirFS("/"))
+
+// dirFSRoot returns the directory of an os.DirFS.
+func dirFSRoot(fsys fs.FS) (string, bool) {
+	if reflect.TypeOf(fsys) != dirFSType {
+		return "", false
+	}
+	return reflect.ValueOf(fsys).String(), true
+}
+
+// readEtcFile reads name (slash-separated, relative) below the directory
+// root, resolving it as if root were "/"; nil, nil when it does not exist.
+func readEtcFile(root, name string) ([]byte, error) {
+	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(dir)
+	return readRegularAt(dir, name)
+}
+
+// readRegularAt reads name below the directory dir as readEtcFile does.
+// RESOLVE_IN_ROOT keeps symlinks (absolute or through "..") inside dir and
+// RESOLVE_NO_MAGICLINKS refuses /proc's links out of it; O_NONBLOCK makes
+// opening a FIFO return at once, and only a regular file is then read.
+func readRegularAt(dir int, name string) ([]byte, error) {
+	how := &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_NONBLOCK | unix.O_NOCTTY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	var fd int
+	var err error
+	for {
+		fd, err = unix.Openat2(dir, strings.TrimLeft(name, "/"), how)
+		if err != unix.EINTR && err != unix.EAGAIN {
+			break
+		}
+	}
+	if err == unix.ENOENT {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, errNotRegular
+	}
+	if st.Size > maxEtcFile {
+		return nil, errTooLarge
+	}
+	return readCapped(f)
+}
+
+// readFSFile is readRegularAt for any fs.FS: the type is checked before
+// opening (by then a FIFO would have blocked) and again on the open file.
+func readFSFile(fsys fs.FS, name string) ([]byte, error) {
+	fi, err := fs.Stat(fsys, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, errNotRegular
+	}
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, errNotRegular
+	}
+	if fi.Size() > maxEtcFile {
+		return nil, errTooLarge
+	}
+	return readCapped(f)
+}
+
+// readCapped reads r to the end, refusing more than maxEtcFile bytes: a
+// file can grow after its size was checked.
+func readCapped(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxEtcFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxEtcFile {
+		return nil, errTooLarge
+	}
+	if b == nil {
+		b = []byte{} // present but empty, not missing
+	}
+	return b, nil
 }
 
 // splitUserSpec splits USER[:GROUP]; runc ignores anything after a second

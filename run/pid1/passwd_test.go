@@ -3,12 +3,17 @@ package pid1
 import (
 	"bytes"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 const testPasswd = `root:x:0:0:root:/root:/bin/ash
@@ -173,5 +178,135 @@ func TestUserKeepIDEntries(t *testing.T) {
 				t.Errorf("resolving %q in the result: %+v, %v", u.Name, byName, err)
 			}
 		})
+	}
+}
+
+// lookupWithin runs LookupUser, failing the test if it does not return
+// within a few seconds (a FIFO used to block it for good).
+func lookupWithin(t *testing.T, fsys fs.FS, spec string) (ExecUser, error) {
+	t.Helper()
+	type result struct {
+		u   ExecUser
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		u, err := LookupUser(fsys, spec)
+		done <- result{u, err}
+	}()
+	select {
+	case r := <-done:
+		return r.u, r.err
+	case <-time.After(5 * time.Second):
+		t.Fatalf("LookupUser(%q) still blocked after 5s", spec)
+		return ExecUser{}, nil
+	}
+}
+
+// The container's files belong to its workload: init reads them only when
+// they are regular files of a sane size, found inside the container's root.
+func TestLookupUserHostileFiles(t *testing.T) {
+	outside := filepath.Join(t.TempDir(), "passwd")
+	if err := os.WriteFile(outside, []byte("escaped:x:7:7::/:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		setup func(etc string) error
+		spec  string
+		want  ExecUser
+		err   string
+	}{
+		{"passwd FIFO", func(etc string) error { return unix.Mkfifo(filepath.Join(etc, "passwd"), 0o644) },
+			"", ExecUser{}, "reading /etc/passwd: not a regular file"},
+		{"group FIFO", func(etc string) error {
+			if err := os.WriteFile(filepath.Join(etc, "passwd"), []byte(testPasswd), 0o644); err != nil {
+				return err
+			}
+			return unix.Mkfifo(filepath.Join(etc, "group"), 0o644)
+		}, "alice", ExecUser{}, "reading /etc/group: not a regular file"},
+		{"passwd a directory", func(etc string) error { return os.Mkdir(filepath.Join(etc, "passwd"), 0o755) },
+			"", ExecUser{}, "reading /etc/passwd: not a regular file"},
+		{"too large", func(etc string) error {
+			return os.WriteFile(filepath.Join(etc, "passwd"), bytes.Repeat([]byte("\n"), maxEtcFile+1), 0o644)
+		}, "", ExecUser{}, "reading /etc/passwd: larger than 4 MiB"},
+		{"at the cap", func(etc string) error {
+			b := append([]byte(testPasswd), bytes.Repeat([]byte("\n"), maxEtcFile-len(testPasswd))...)
+			return os.WriteFile(filepath.Join(etc, "passwd"), b, 0o644)
+		}, "bob", ExecUser{UID: 1001, GID: 1001, Home: "/home/bob", Name: "bob"}, ""},
+		// An absolute symlink means the container's path, not the host's:
+		// here it leads nowhere, and passwd counts as missing.
+		{"absolute symlink out", func(etc string) error { return os.Symlink(outside, filepath.Join(etc, "passwd")) },
+			"escaped", ExecUser{}, "unable to find user escaped: no matching entries in passwd file"},
+		{"dot-dot symlink out", func(etc string) error {
+			return os.Symlink(strings.Repeat("../", 20)+outside[1:], filepath.Join(etc, "passwd"))
+		}, "escaped", ExecUser{}, "unable to find user escaped: no matching entries in passwd file"},
+		{"absolute symlink in", func(etc string) error {
+			if err := os.WriteFile(filepath.Join(etc, "real"), []byte("inside:x:9:9::/in:/bin/sh\n"), 0o644); err != nil {
+				return err
+			}
+			return os.Symlink("/etc/real", filepath.Join(etc, "passwd"))
+		}, "inside", ExecUser{UID: 9, GID: 9, Home: "/in", Name: "inside"}, ""},
+		{"missing", func(string) error { return nil }, "1234:5", ExecUser{UID: 1234, GID: 5, Home: "/"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			etc := filepath.Join(root, "etc")
+			if err := os.Mkdir(etc, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.setup(etc); err != nil {
+				t.Fatal(err)
+			}
+			got, err := lookupWithin(t, os.DirFS(root), tc.spec)
+			if tc.err != "" {
+				if err == nil || err.Error() != tc.err {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// Devices are refused before a byte is read: /dev/zero would never end.
+func TestReadRegularAtDevices(t *testing.T) {
+	root, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(root)
+	for _, name := range []string{"dev/zero", "dev/null", "/dev/zero", "proc/self/fd/0"} {
+		if b, err := readRegularAt(root, name); err == nil || b != nil {
+			t.Errorf("readRegularAt(%q) = %d bytes, %v; want an error", name, len(b), err)
+		}
+	}
+	if _, err := readRegularAt(root, "dev/zero"); err != errNotRegular {
+		t.Errorf("dev/zero: %v, want %v", err, errNotRegular)
+	}
+}
+
+// Other file systems than os.DirFS get the same checks.
+func TestLookupUserFSChecks(t *testing.T) {
+	for name, fsys := range map[string]fstest.MapFS{
+		"reading /etc/passwd: not a regular file": {"etc/passwd": {Mode: fs.ModeNamedPipe}},
+		"reading /etc/group: not a regular file":  {"etc/group": {Mode: fs.ModeCharDevice | fs.ModeDevice}},
+		"reading /etc/passwd: larger than 4 MiB":  {"etc/passwd": {Data: make([]byte, maxEtcFile+1)}},
+	} {
+		if _, err := LookupUser(fsys, ""); err == nil || err.Error() != name {
+			t.Errorf("err = %v, want %q", err, name)
+		}
+	}
+}
+
+func TestDirFSRoot(t *testing.T) {
+	if root, ok := dirFSRoot(os.DirFS("/some/dir")); !ok || root != "/some/dir" {
+		t.Errorf("os.DirFS: %q, %v", root, ok)
+	}
+	if _, ok := dirFSRoot(fstest.MapFS{}); ok {
+		t.Error("a MapFS taken for an os.DirFS")
 	}
 }

@@ -107,7 +107,11 @@ func (r *rootfs) mount(source, name, fstype string, flags uintptr, data string, 
 	}
 	defer unix.Close(fd)
 	if err := unix.Mount(source, fdPath(fd), fstype, flags, data); err != nil {
-		return &os.PathError{Op: "mount " + fstype + " " + source, Path: name, Err: err}
+		op := "mount " + fstype + " " + source
+		if fstype == "" {
+			op = "bind-mount " + source
+		}
+		return &os.PathError{Op: op, Path: name, Err: err}
 	}
 	return nil
 }
@@ -299,6 +303,9 @@ func mountVolume(r *rootfs, m proto.Mount) error {
 		if err != nil {
 			return fmt.Errorf("volume source %q: %w", m.Source, err)
 		}
+		if err := r.checkBindTarget(m, fi.IsDir()); err != nil {
+			return err
+		}
 		if err := r.mount(m.Source, m.Target, "", unix.MS_BIND|unix.MS_REC, "", !fi.IsDir(), false); err != nil {
 			return err
 		}
@@ -310,15 +317,37 @@ func mountVolume(r *rootfs, m proto.Mount) error {
 	return fmt.Errorf("mount type %q is not supported", m.Type)
 }
 
-// keepIDFiles returns passwd and group with the caller's own entry, for --userns=keep-id.
+// checkBindTarget refuses a directory onto an existing non-directory and
+// the reverse, which mount(2) refuses with a bare ENOTDIR or ENOENT.
+func (r *rootfs) checkBindTarget(m proto.Mount, srcDir bool) error {
+	fd, err := r.open(m.Target, false)
+	if errors.Is(err, unix.ENOENT) {
+		return nil // made to match
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return &os.PathError{Op: "stat", Path: m.Target, Err: err}
+	}
+	dstDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+	switch {
+	case srcDir && !dstDir:
+		return fmt.Errorf("volume %q: cannot mount a directory on %s, a file in the container", m.Source+":"+m.Target, m.Target)
+	case !srcDir && dstDir:
+		return fmt.Errorf("volume %q: cannot mount a file on %s, a directory in the container", m.Source+":"+m.Target, m.Target)
+	}
+	return nil
+}
+
+// keepIDFiles returns passwd and group with the caller's own entry, for
+// --userns=keep-id. The image's files are read as LookupUser reads them (a
+// FIFO or a link to a device there counts as empty).
 func keepIDFiles(r *rootfs, spec *proto.Spec) (passwd, group string) {
 	read := func(name string) []byte {
-		fd, err := r.open(name, false)
-		if err != nil {
-			return nil
-		}
-		defer unix.Close(fd)
-		b, _ := os.ReadFile(fdPath(fd))
+		b, _ := readRegularAt(r.fd, name)
 		return b
 	}
 	home := "/home/" + spec.UserName
