@@ -106,19 +106,21 @@ func Run(o Options) (status int, err error) {
 // runner is one Run: its options, and what each phase made for the next.
 type runner struct {
 	Options
-	t0          time.Time
-	cleanups    []func() error
-	ports       *hostPorts
-	made        bool            // the container's directory and record exist
-	started     bool            // init runs and catches signals
-	out, errOut io.Writer       // the container's stdout and stderr
-	logging     *sync.WaitGroup // a detached container's log copies
-	launched    *prestart.Launch
-	relay       *proto.Relay // the foreground container's stdio
-	tty         *ttyHost
-	sigs        chan os.Signal
-	caught      chan struct{} // closed once sigs catches signals
-	done        chan struct{} // closed once init has exited
+	t0       time.Time
+	cleanups []func() error
+	ports    *hostPorts
+	made     bool // the container's directory and record exist
+	// workloadStarted: a detached container's workload runs (init said
+	// so); one that never did is removed, and its reason reported.
+	workloadStarted bool
+	out, errOut     io.Writer       // the container's stdout and stderr
+	logging         *sync.WaitGroup // a detached container's log copies
+	launched        *prestart.Launch
+	relay           *proto.Relay // the foreground container's stdio
+	tty             *ttyHost
+	sigs            chan os.Signal
+	caught          chan struct{} // closed once sigs catches signals
+	done            chan struct{} // closed once init has exited
 }
 
 // push adds a clean-up; undo runs them last first and returns the first
@@ -175,7 +177,7 @@ func (r *runner) create() error {
 	}
 	r.made = true
 	r.push(func() error {
-		if !r.Remove && (r.Existing || !r.Detached || r.started) {
+		if !r.Remove && (r.Existing || !r.Detached || r.workloadStarted) {
 			return nil
 		}
 		t := time.Now()
@@ -333,7 +335,6 @@ func (r *runner) serve() {
 	if err := r.Containers.Save(ct); err != nil {
 		r.Log.Debug("saving state", "err", err)
 	}
-	r.started = true
 	r.done = make(chan struct{})
 	if r.Spec.Network == "slirp" {
 		// Waited for before the socket is closed (pushed earlier, so undone
@@ -364,11 +365,10 @@ func (r *runner) serve() {
 // reason is the log's last line.
 func (r *runner) wait() (int, error) {
 	l, ct := r.launched, r.Container
-	workloadStarted := false
 	if r.Started != nil {
 		if _, ok := proto.WaitReady(l.ReadyR); ok { // proto.WorkloadStarted
 			r.Started()
-			workloadStarted = true
+			r.workloadStarted = true
 		}
 	}
 	werr := l.Cmd.Wait()
@@ -388,7 +388,7 @@ func (r *runner) wait() (int, error) {
 	}
 	status := exitStatus(l.Cmd.ProcessState, werr)
 	var failed error
-	if r.Started != nil && !workloadStarted {
+	if r.Started != nil && !r.workloadStarted {
 		// The workload never ran: give init's reason, as box run without
 		// -d shows it, before --rm takes the log away.
 		failed = errors.New(lastLogLine(filepath.Join(r.Spec.Dir, LogName)))
