@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +55,8 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	case "intermediate":
 		os.Exit(intermediate())
+	case "endthread":
+		os.Exit(childEndThread())
 	}
 	fmt.Fprintln(os.Stderr, "unknown", testChildEnv)
 	os.Exit(2)
@@ -85,9 +88,7 @@ func childReport() int {
 			r.CapBnd = strings.TrimSpace(v)
 		}
 	}
-	var sig int32
-	unix.Prctl(unix.PR_GET_PDEATHSIG, uintptr(unsafe.Pointer(&sig)), 0, 0, 0)
-	r.Pdeathsig = int(sig)
+	r.Pdeathsig = pdeathsig()
 	r.UserNS, _ = os.Readlink("/proc/self/ns/user")
 	r.MntNS, _ = os.Readlink("/proc/self/ns/mnt")
 	if os.Getenv("BOX_USERNS_TEST_EXTRA") != "" {
@@ -117,6 +118,42 @@ func intermediate() int {
 	}
 	fmt.Fprintln(os.Stderr, err)
 	return 1
+}
+
+// childEndThread prints the main goroutine's parent-death signal after
+// ChildInit and endThread.
+func childEndThread() int {
+	// As the kernel does on an exec it counts as privilege-raising: the
+	// signal Go set before the execve is gone, so only ChildInit's counts.
+	unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0)
+	if err := ChildInit(); err != nil {
+		fmt.Fprintln(os.Stderr, "ChildInit:", err)
+		return 3
+	}
+	endThread()
+	fmt.Println(pdeathsig())
+	return 0
+}
+
+// endThread does what stage code does when a goroutine locked to its
+// thread returns without unlocking (fuseoverlay's inDir, pid1's network
+// namespace): the runtime ends that thread. With one P, the goroutine runs
+// on the thread the caller waits on, unless the caller is locked to it;
+// the caller then carries on on another thread.
+func endThread() {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	done := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		close(done)
+	}()
+	<-done
+}
+
+func pdeathsig() int {
+	var sig int32
+	unix.Prctl(unix.PR_GET_PDEATHSIG, uintptr(unsafe.Pointer(&sig)), 0, 0, 0)
+	return int(sig)
 }
 
 func childCmd(mode string) *exec.Cmd {

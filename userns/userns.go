@@ -44,7 +44,9 @@
 //     (an earlier design re-executed here, one Go start-up more).
 //  5. A credential change that grows the permitted set clears the
 //     parent-death signal (prctl(2) PR_SET_PDEATHSIG), so ChildInit sets
-//     SIGKILL again and only then writes an acknowledgement byte, removes
+//     SIGKILL again — on its caller's thread, which it locked before
+//     waiting and keeps locked, since the signal is a thread's, not the
+//     process's — and only then writes an acknowledgement byte, removes
 //     _BOX_USERNS_SYNC_FD from its environment, closes the socket and
 //     returns nil. If the parent died before the prctl, the write fails
 //     with EPIPE and ChildInit returns an error instead of running on as an

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -337,6 +338,16 @@ func helperHint(name string) string {
 // the parent to write the maps, checks it is uid 0, re-arms the
 // parent-death signal, acknowledges and returns nil. An error means the
 // child must exit. It makes a few system calls and allocates nothing.
+//
+// The parent-death signal belongs to one thread, not the process
+// (copy_process in kernel/fork.c starts every new thread without it), and
+// the kernel sends it while any thread of the child still has it. So
+// ChildInit locks the calling goroutine to its thread before it waits and,
+// on success, leaves it locked for good: the thread that holds the signal
+// is then the caller's for as long as the caller runs, and the runtime
+// cannot end it under other code (a goroutine that exits locked to its
+// thread ends that thread) or move the caller off it. Call ChildInit from
+// the main goroutine, in main or in a package initialiser.
 func ChildInit() error {
 	v, ok := syscall.Getenv(EnvSyncFD)
 	if !ok {
@@ -346,6 +357,19 @@ func ChildInit() error {
 	if err != nil {
 		return err
 	}
+	// Before the read: a goroutine blocked in a system call may come back
+	// on another thread.
+	runtime.LockOSThread()
+	if err := childInit(fd, v); err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	return nil
+}
+
+// childInit is ChildInit's wait, check and acknowledgement, on the thread
+// ChildInit locked.
+func childInit(fd int, v string) error {
 	var b [1]byte
 	n, err := retryEINTR(func() (int, error) { return unix.Read(fd, b[:]) })
 	switch {
@@ -370,10 +394,12 @@ func ChildInit() error {
 }
 
 // acknowledge tells the parent the child runs with its maps. The
-// parent-death signal is set again first: the kernel clears it whenever a
-// credential change grows the permitted set (commit_creds; prctl(2)), and
-// TestStartDetected checks it is set. The parent returns from Start only
-// after this.
+// parent-death signal is set again first, on the thread ChildInit locked:
+// Go set it before the child's execve, but the kernel drops it on any
+// exec it counts as privilege-raising and on a credential change that
+// grows the permitted set (commit_creds; prctl(2)), and an LSM drops it
+// on a domain change (SELinux, AppArmor). TestStartDetected checks it is
+// set. The parent returns from Start only after this.
 func acknowledge(v string) error {
 	fd, err := parseFD(EnvSyncFD, v)
 	if err != nil {

@@ -162,6 +162,39 @@ func fakeHelperMapping() Mapping {
 	}
 }
 
+// ownIDHelpers puts in place of newuidmap/newgidmap scripts that write
+// what an unprivileged process may write itself (user_namespaces(7)), and
+// returns the matching helper mapping: the helper path for any user.
+func ownIDHelpers(t *testing.T) Mapping {
+	fakeHelpers(t, `pid=$1; shift
+case $(basename "$0") in
+newgidmap) echo deny >/proc/$pid/setgroups || exit 1; echo "$*" >/proc/$pid/gid_map ;;
+*) echo "$*" >/proc/$pid/uid_map ;;
+esac`)
+	return Mapping{UIDs: []IDMap{{0, os.Getuid(), 1}}, GIDs: []IDMap{{0, os.Getgid(), 1}}, Helper: true}
+}
+
+// The parent-death signal is a thread's, and the kernel sends it while a
+// thread of the child has it. ChildInit's thread must therefore stay the
+// caller's: a thread the runtime ends under other code takes the signal
+// with it.
+func TestChildInitKeepsPdeathsigThread(t *testing.T) {
+	m := ownIDHelpers(t)
+	cmd := childCmd("endthread")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := Start(cmd, m, 0); err != nil {
+		notCloneError(t, err)
+		t.Fatalf("Start: %v\nstderr: %s", err, stderr.String())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child: %v\nstderr: %s", err, stderr.String())
+	}
+	if got := strings.TrimSpace(stdout.String()); got != strconv.Itoa(int(syscall.SIGKILL)) {
+		t.Errorf("parent-death signal %s after the runtime ended a thread, want %d (SIGKILL)", got, syscall.SIGKILL)
+	}
+}
+
 func TestStartHelperFails(t *testing.T) {
 	fakeHelpers(t, `echo "$(basename $0): write to uid_map failed: Operation not permitted" >&2; exit 1`)
 	cmd := childCmd("report")
