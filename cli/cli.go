@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/alecthomas/kong"
@@ -54,11 +56,30 @@ type grammar struct {
 	Completion completionCmd `cmd:"" help:"Print a shell's completion script: eval \"$(box completion bash)\"."`
 }
 
-// runOnly is the grammar of "box run" alone: building kong's model of every
-// command costs about a millisecond, which box run's start-up budget has not.
-type runOnly struct {
-	globals
-	Run runCmd `cmd:"" help:"Run a command in a new container."`
+// single returns a grammar of the one command argv names, and its
+// globals: building kong's model of every command costs more than a
+// millisecond (run's thirty flags twice over, with create), which box
+// run's start-up and box exec's latency budgets have not. The grammar is
+// grammar's own field for that command, beside the global flags, so help
+// and errors are the same; nil when argv names no command of grammar.
+func single(argv []string) (any, *globals) {
+	i := args.Command(argv)
+	if i >= len(argv) {
+		return nil, nil
+	}
+	t := reflect.TypeFor[grammar]()
+	for j := range t.NumField() {
+		f := t.Field(j)
+		if _, ok := f.Tag.Lookup("cmd"); !ok || strings.ToLower(f.Name) != argv[i] {
+			continue
+		}
+		one := reflect.New(reflect.StructOf([]reflect.StructField{
+			{Name: "Globals", Type: reflect.TypeFor[globals](), Tag: `embed:""`},
+			f,
+		}))
+		return one.Interface(), one.Elem().Field(0).Addr().Interface().(*globals)
+	}
+	return nil, nil
 }
 
 // Main runs box's command line and returns the exit status.
@@ -66,9 +87,8 @@ func Main(argv []string) int {
 	var c grammar
 	var grammar any = &c
 	g := &c.globals
-	if i := args.Command(argv); i < len(argv) && argv[i] == "run" {
-		r := &runOnly{}
-		grammar, g = r, &r.globals
+	if one, og := single(argv); one != nil && os.Getenv("COMP_LINE") == "" {
+		grammar, g = one, og
 	}
 	parser, err := kong.New(grammar,
 		kong.Name("box"),
