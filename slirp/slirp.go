@@ -52,8 +52,11 @@
 // policy above, and a DNS relay that passes query and answer bytes through
 // unchanged.
 //
-// IPv6 is not offered (the container gets no IPv6 route), and ICMP is not
-// forwarded: ping reaches only the netstack.
+// IPv6 is not offered (the container gets no IPv6 route). ICMP echo
+// requests are answered by the gateway itself, and to other addresses sent
+// for real from the host's unprivileged ICMP sockets where
+// net.ipv4.ping_group_range allows the user (icmp_linux.go); other ICMP is
+// not forwarded.
 package slirp
 
 import (
