@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/box-run/box/run/pid1"
+	"github.com/box-run/box/slirp/splice"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,9 +22,9 @@ import (
 // listens on the host; for each connection it asks init, inside the
 // container's network namespace, to connect to the container port, and init
 // hands the connected socket back over a unix socket (SCM_RIGHTS). The
-// monitor then copies between the two kernel sockets (splice(2) through
-// Go's TCPConn.ReadFrom), so published traffic never crosses the user-mode
-// netstack.
+// monitor then joins the two kernel sockets (package splice: splice(2)
+// through Go's TCPConn.ReadFrom), so published traffic never crosses the
+// user-mode netstack.
 
 // hostPorts are the host sides of the published ports.
 type hostPorts struct {
@@ -114,26 +114,14 @@ func (f *forwarder) serve(l net.Listener, containerPort int) {
 }
 
 func (f *forwarder) forward(c net.Conn, port int) {
-	defer c.Close()
 	inner, err := f.connect(port)
 	<-pending
 	if err != nil {
+		c.Close()
 		f.log.Debug("port forward", "port", port, "err", err)
 		return
 	}
-	defer inner.Close()
-	done := make(chan struct{}, 2)
-	pipe := func(dst, src net.Conn) {
-		io.Copy(dst, src)
-		if tc, ok := dst.(*net.TCPConn); ok {
-			tc.CloseWrite()
-		}
-		done <- struct{}{}
-	}
-	go pipe(inner, c)
-	go pipe(c, inner)
-	<-done
-	<-done
+	splice.Join(c, inner, 0)
 }
 
 // connect asks init for a socket connected to the container port. Each

@@ -2,7 +2,6 @@ package slirp
 
 import (
 	"errors"
-	"io"
 	"net"
 	"os"
 	"sync"
@@ -10,6 +9,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/box-run/box/slirp/splice"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
@@ -22,8 +24,6 @@ const udpIdle = 60 * time.Second
 // copyBufSize is the buffer of each direction of a proxied TCP flow: large,
 // so that a 64 KiB segment of the netstack moves in one read and one write.
 const copyBufSize = 256 << 10
-
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
 // handleTCP runs in its own goroutine for each SYN no endpoint claims. The
 // host side is dialled before the handshake with the container completes,
@@ -61,50 +61,54 @@ func (s *server) handleTCP(r *tcp.ForwarderRequest) {
 		return
 	}
 	ep.SocketOptions().SetKeepAlive(true)
-	splice(gonet.NewTCPConn(&wq, ep), out)
+	splice.Join(newNetstackConn(&wq, ep), out, copyBufSize)
 }
 
 var errRefused = errors.New("refused by policy")
 
-// halfCloser is a connection that can shut down its write side.
-type halfCloser interface{ CloseWrite() error }
-
-// splice copies both ways until both directions end, passing a clean EOF
-// on as a half-close; an error in either direction closes both.
-func splice(a, b net.Conn) {
-	errs := make(chan error, 2)
-	go func() { errs <- copyHalf(a, b) }()
-	go func() { errs <- copyHalf(b, a) }()
-	if err := <-errs; err != nil {
-		a.Close()
-		b.Close()
-	}
-	<-errs
-	a.Close()
-	b.Close()
+// netstackConn is a netstack TCP connection that can wait for data
+// without a buffer (splice.ReadWaiter).
+type netstackConn struct {
+	*gonet.TCPConn
+	ep     tcpip.Endpoint
+	wq     *waiter.Queue
+	entry  waiter.Entry
+	ready  chan struct{}
+	closed chan struct{}
+	once   sync.Once
 }
 
-func copyHalf(dst, src net.Conn) error {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	buf := *bp
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return werr
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			if hc, ok := dst.(halfCloser); ok {
-				hc.CloseWrite()
-			}
-			return nil
-		}
-		if err != nil {
-			return err
+const readEvents = waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr
+
+func newNetstackConn(wq *waiter.Queue, ep tcpip.Endpoint) *netstackConn {
+	c := &netstackConn{TCPConn: gonet.NewTCPConn(wq, ep), ep: ep, wq: wq, closed: make(chan struct{})}
+	c.entry, c.ready = waiter.NewChannelEntry(readEvents)
+	wq.EventRegister(&c.entry)
+	return c
+}
+
+// WaitRead implements splice.ReadWaiter.
+func (c *netstackConn) WaitRead() error {
+	for c.ep.Readiness(readEvents) == 0 {
+		select {
+		case <-c.ready:
+		case <-c.closed:
+			return net.ErrClosed
 		}
 	}
+	return nil
+}
+
+// Close closes the connection once (splice.Join may close it more than
+// once) and wakes WaitRead.
+func (c *netstackConn) Close() error {
+	var err error
+	c.once.Do(func() {
+		close(c.closed)
+		c.wq.EventUnregister(&c.entry)
+		err = c.TCPConn.Close()
+	})
+	return err
 }
 
 // handleUDP runs in the netstack's receive path for the first datagram of
