@@ -1,6 +1,7 @@
 package slirp
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
@@ -61,7 +62,12 @@ func (s *server) handleTCP(r *tcp.ForwarderRequest) {
 		return
 	}
 	ep.SocketOptions().SetKeepAlive(true)
-	splice.Join(newNetstackConn(&wq, ep), out, copyBufSize)
+	in := newNetstackConn(&wq, ep)
+	// A direction may wait on the host for ever (the container has
+	// half-closed, the host peer has not): Serve's end ends it.
+	stop := context.AfterFunc(s.ctx, func() { in.Close(); out.Close() })
+	defer stop()
+	splice.Join(in, out, copyBufSize)
 }
 
 var errRefused = errors.New("refused by policy")
