@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -77,6 +78,11 @@ func Serve(ctx context.Context, tap *os.File, cfg Config) error {
 		// checksummed them; a TAP without IFF_VNET_HDR gives us no way to
 		// skip the checksums on the way back.
 		RXChecksumOffload: true,
+		// At least two: with one, fdbased delivers frames on its reading
+		// goroutine, which then waits for the endpoint's lock while
+		// RemoveNIC holds it waiting for that goroutine to end, and
+		// Serve never returns (GOMAXPROCS=1 gives one by default).
+		ProcessorsPerChannel: max(2, runtime.GOMAXPROCS(0)),
 		ClosedFunc: func(e tcpip.Error) {
 			select {
 			case linkDone <- e:
