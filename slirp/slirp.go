@@ -52,8 +52,11 @@
 // policy above, and a DNS relay that passes query and answer bytes through
 // unchanged.
 //
-// IPv6 is not offered (the container gets no IPv6 route), and ICMP is not
-// forwarded: ping reaches only the netstack.
+// IPv6 is not offered (the container gets no IPv6 route). ICMP echo
+// requests are the one ICMP the container gets through: the netstack
+// answers those to the gateway, and those to other addresses the policy
+// allows are sent for real from an unprivileged ICMP socket of the
+// monitor, when the user may open one (PingAllowed), at most 16 at once.
 package slirp
 
 import (
