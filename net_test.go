@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -199,4 +200,85 @@ func cmdSetBootID(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ct.Status, ct.BootID = "running", args[1]
 	ts.Check(cs.Save(ct))
+}
+
+// cmdBuildStatic compiles the main package of the module in DIR (from the
+// script's archive) into a static binary OUT, with the Go toolchain and
+// build cache the tests run under: build-static DIR OUT.
+func cmdBuildStatic(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: build-static DIR OUT")
+	}
+	cmd := exec.Command("go", "build", "-o", ts.MkAbs(args[1]), ".")
+	cmd.Dir = ts.MkAbs(args[0])
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOTOOLCHAIN=local")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		ts.Fatalf("go build in %s: %v\n%s", args[0], err, out)
+	}
+}
+
+// cmdServeUDPSink runs a UDP socket on the host's 127.0.0.1 that reads
+// everything and answers nothing: a flood's target, or a DNS server that
+// is down. Sets VAR to its port: serve-udp-sink VAR.
+func cmdServeUDPSink(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: serve-udp-sink VAR")
+	}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	ts.Check(err)
+	ts.Defer(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			if _, _, err := pc.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	ts.Setenv(args[0], fmt.Sprint(pc.LocalAddr().(*net.UDPAddr).Port))
+}
+
+// cmdMonitorUsage prints the open descriptors and the resident memory of
+// a running container's monitor and fails past the limits:
+// monitor-usage NAME MAXFDS MAXRSS_MIB. Descriptors are sampled for a
+// second and the most seen counts; memory is the kernel's peak resident
+// size of the process (VmHWM), so it covers everything before too.
+func cmdMonitorUsage(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: monitor-usage NAME MAXFDS MAXRSS_MIB")
+	}
+	maxFDs, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	maxRSS, err := strconv.Atoi(args[2])
+	ts.Check(err)
+	cs := run.Containers{Root: filepath.Join(ts.Getenv("STORE"), "containers")}
+	ct, err := cs.Lookup(args[0])
+	ts.Check(err)
+	if ct.Monitor == 0 {
+		ts.Fatalf("container %s has no monitor recorded", args[0])
+	}
+	proc := fmt.Sprintf("/proc/%d/", ct.Monitor)
+	fds := 0
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		ents, err := os.ReadDir(proc + "fd")
+		ts.Check(err)
+		fds = max(fds, len(ents))
+	}
+	status, err := os.ReadFile(proc + "status")
+	ts.Check(err)
+	kib := func(field string) int {
+		for _, l := range strings.Split(string(status), "\n") {
+			if rest, ok := strings.CutPrefix(l, field+":"); ok {
+				n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+				return n
+			}
+		}
+		ts.Fatalf("no %s in %sstatus", field, proc)
+		return 0
+	}
+	rss, anon, peak := kib("VmRSS")>>10, kib("RssAnon")>>10, kib("VmHWM")>>10
+	fmt.Fprintf(ts.Stdout(), "monitor: %d descriptors, %d MiB resident (%d MiB anonymous), %d MiB at most\n", fds, rss, anon, peak)
+	if fds > maxFDs || peak > maxRSS {
+		ts.Fatalf("monitor over its budget: %d descriptors (max %d), peak %d MiB resident (max %d)", fds, maxFDs, peak, maxRSS)
+	}
 }

@@ -10,9 +10,13 @@
 #   BENCH_PORT (registry port, default 45503), IPERF_PORT (first of four
 #   TCP ports on 127.0.0.1, default 45610), DURATION (iperf3 -t, default 5),
 #   STARTUP_RUNS (default 40; >= 30), PROFILE (default 1; 0 skips perf).
+#   FLOOD (default 1; 0 skips the flood), FLOOD_ONLY (default 0; 1 runs
+#   only the flood: no podman, no iperf3 runs), FLOOD_UDP (default 20500),
+#   FLOOD_HOLD (600), FLOOD_LOOP (200), FLOOD_DNS (2000 a second).
 #   Results: $BENCH_DIR/results/<timestamp>/ — runs.tsv (every iperf3 run),
-#   startup.tsv (every start-up run), summary.md (printed at the end),
-#   iperf JSON of every run, perf reports.
+#   startup.tsv (every start-up run), flood.tsv (the monitor sampled during
+#   the flood), summary.md (printed at the end), iperf JSON of every run,
+#   perf reports.
 #
 # WHAT IT MEASURES
 #   All timed runs are the unprivileged BENCH_USER's. The image is a tiny
@@ -58,6 +62,25 @@
 #   one c2h run of podman+slirp4netns; perf report by command, by DSO and by
 #   symbol go to the results directory.
 #
+#   Flood: one box run --rm --network slirp:allow_host_loopback=true -p 80
+#   -p 8080 IMG flood ... as the user, running the tool of
+#   testscripts/run_network_flood.txtar (built here, static) against
+#   servers on the host's loopback (a Python line server, UDP sink and DNS
+#   server; the first upstream in box's [network] dns never answers, so
+#   every relayed query stays in flight 2 s). From inside, in this order:
+#   FLOOD_LOOP connections through the container's own published port 8080
+#   back to a server of its own that reads nothing (both ends write until
+#   they stall), FLOOD_HOLD connections held open to the line server,
+#   FLOOD_UDP UDP flows of one datagram each (distinct source ports), and
+#   DNS queries at FLOOD_DNS a second until the host has measured. The
+#   monitor (the box process) is sampled every 0.1 s: resident memory
+#   (VmRSS) and open descriptors, by phase: idle (before), flood, hold (all
+#   of it held, 3 s), after (released, 5 s); and its peak (VmHWM). Checked
+#   meanwhile: the host fetches the published port 80 while the flood
+#   holds, and the container checks that a connection made before the flood
+#   still answers, that DNS resolves, and after the release that a new
+#   connection works.
+#
 # WHAT IT NEEDS
 #   Root (set-up and perf only), Go >= 1.26 at /usr/local/go/bin, Debian 12
 #   with its apt mirror for missing packages (iperf3, podman, runc,
@@ -80,6 +103,12 @@ IPORT=${IPERF_PORT:-45610}
 DURATION=${DURATION:-5}
 STARTUP_RUNS=${STARTUP_RUNS:-40}
 PROFILE=${PROFILE:-1}
+FLOOD=${FLOOD:-1}
+FLOOD_ONLY=${FLOOD_ONLY:-0}
+FLOOD_UDP=${FLOOD_UDP:-20500}
+FLOOD_HOLD=${FLOOD_HOLD:-600}
+FLOOD_LOOP=${FLOOD_LOOP:-200}
+FLOOD_DNS=${FLOOD_DNS:-2000}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$REPO/bench/lib.sh"
 export PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -94,14 +123,18 @@ PODMAN_HP2=$((IPORT + 3)) # podman -p, slirp4netns port handler
 ((ROUNDS >= 3)) || die "ROUNDS must be at least 3"
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a positive number"
 [[ $STARTUP_RUNS =~ ^[0-9]+$ ]] && ((STARTUP_RUNS >= 30)) || die "STARTUP_RUNS must be >= 30"
+for v in FLOOD FLOOD_ONLY FLOOD_UDP FLOOD_HOLD FLOOD_LOOP FLOOD_DNS; do
+	[[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number, not '${!v}'"
+done
+((FLOOD_ONLY)) && FLOOD=1
 [[ $(id -u) -eq 0 ]] || die "run as root (sudo bash bench/net.sh); the timed runs run as $USR"
 check_sub_user "$USR"
 
 # --- packages ---------------------------------------------------------------
-pkgs=(iperf3:iperf3 podman:podman runc:runc slirp4netns:slirp4netns newuidmap:uidmap
-	docker-registry:docker-registry python3:python3 curl:curl setpriv:util-linux)
+pkgs=(iperf3:iperf3 docker-registry:docker-registry python3:python3 curl:curl setpriv:util-linux)
+((FLOOD_ONLY)) || pkgs+=(podman:podman runc:runc slirp4netns:slirp4netns newuidmap:uidmap)
 [[ -x /bin/busybox ]] && file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' || pkgs+=(:busybox-static)
-((PROFILE == 0)) || pkgs+=(perf:linux-perf)
+((PROFILE == 0 || FLOOD_ONLY)) || pkgs+=(perf:linux-perf)
 install_missing "${pkgs[@]}"
 
 # --- work dir and clean-up --------------------------------------------------
@@ -176,6 +209,17 @@ json_ok() {
 # (bench/lib.sh).
 BOX_BIN= BOX_B=
 box_binaries "$( ((PROFILE == 0)) || echo perf)"
+# The flood tool: the one testscripts/run_network_flood.txtar runs, built
+# static for the busybox image.
+FLOODBIN=$BENCH_DIR/bin/flood
+rm -rf "$BENCH_DIR/bin/flood-tool"
+mkdir -p "$BENCH_DIR/bin/flood-tool"
+awk -v d="$BENCH_DIR/bin/flood-tool" '/^-- flood\/[^ ]+ --$/ {f = d "/" substr($2, 7); next} /^-- / {f = ""; next} f {print > f}' \
+	"$REPO/testscripts/run_network_flood.txtar"
+(cd "$BENCH_DIR/bin/flood-tool" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -o "$FLOODBIN" .) 2>"$RES/flood-build.log" ||
+	die "cannot build the flood tool: $(tail -5 "$RES/flood-build.log")"
+rm -rf "$BENCH_DIR/bin/flood-tool"
+chmod 755 "$FLOODBIN"
 
 # --- rootfs: iperf3, its libraries, the loader, busybox ------------------------
 say "building the iperf3 rootfs"
@@ -192,6 +236,7 @@ done
 [[ -e $R/lib64/ld-linux-x86-64.so.2 ]] || die "no dynamic loader in the rootfs (ldd output changed?)"
 cp /bin/busybox "$R/bin/busybox"
 for a in sh true sleep cat ls ip; do ln -s busybox "$R/bin/$a"; done
+cp "$FLOODBIN" "$R/usr/bin/flood"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' >"$R/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$R/etc/group"
 chroot "$R" /usr/bin/iperf3 --version >"$RES/iperf3-version.txt" 2>&1 ||
@@ -213,8 +258,10 @@ PODMAN=(podman --root "$W/podman/root" --runroot "$W/podman/runroot")
 say "box pull, podman pull as $USR"
 as_user "$USR" "${BOXC[@]}" pull "$REF" >"$RES/pull.box.log" 2>&1 ||
 	die "box pull failed: $(tail -5 "$RES/pull.box.log")"
-as_user "$USR" "${PODMAN[@]}" pull -q --tls-verify=false "$REF" >"$RES/pull.podman.log" 2>&1 ||
-	die "podman pull failed: $(tail -5 "$RES/pull.podman.log")"
+if ((!FLOOD_ONLY)); then
+	as_user "$USR" "${PODMAN[@]}" pull -q --tls-verify=false "$REF" >"$RES/pull.podman.log" 2>&1 ||
+		die "podman pull failed: $(tail -5 "$RES/pull.podman.log")"
+fi
 
 # --- versions and sanity ------------------------------------------------------
 {
@@ -223,15 +270,176 @@ as_user "$USR" "${PODMAN[@]}" pull -q --tls-verify=false "$REF" >"$RES/pull.podm
 	echo "os: $(. /etc/os-release && echo "$PRETTY_NAME")"
 	echo "cpu: $(nproc) x $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 	echo "box: $(head -1 "$RES/box-commit.txt") (+$(tail -1 "$RES/box-commit.txt") changed files in the work tree), $(go version | awk '{print $3}')"
-	echo "podman: $(podman --version | awk '{print $3}')"
-	echo "slirp4netns: $(slirp4netns --version | head -1 | awk '{print $3}')"
-	echo "runc: $(runc --version | head -1 | awk '{print $3}')"
-	echo "iperf3: $(iperf3 --version | head -1 | awk '{print $2}') (host and image)"
-	echo "passt: $(dpkg-query -W -f='${Version}' passt 2>/dev/null || echo 'not installed') (bookworm candidate: $(apt-cache policy passt 2>/dev/null | awk '/Candidate/ {print $2}'))"
+	if ((!FLOOD_ONLY)); then
+		echo "podman: $(podman --version | awk '{print $3}')"
+		echo "slirp4netns: $(slirp4netns --version | head -1 | awk '{print $3}')"
+		echo "runc: $(runc --version | head -1 | awk '{print $3}')"
+		echo "iperf3: $(iperf3 --version | head -1 | awk '{print $2}') (host and image)"
+		echo "passt: $(dpkg-query -W -f='${Version}' passt 2>/dev/null || echo 'not installed') (bookworm candidate: $(apt-cache policy passt 2>/dev/null | awk '/Candidate/ {print $2}'))"
+	fi
 } >"$RES/versions.txt"
 out=$(as_user "$USR" "${BOXC[@]}" run --rm "$REF" iperf3 --version 2>"$RES/sanity.err") ||
 	die "box run iperf3 --version failed: $(tail -5 "$RES/sanity.err")"
 [[ $out == iperf\ 3* ]] || die "box run iperf3 --version printed '$out'"
+
+# --- flood ----------------------------------------------------------------------
+# flood_run: the flood scenario (see the header); writes flood.tsv, the
+# container's output and flood.md (its part of the summary).
+flood_run() {
+	local sh=$W/flood-shared hp=$W/flood-host.ports phase=$W/flood.phase i box web ok sampler
+	local line sink silent dnsp
+	say "flood: loop $FLOOD_LOOP, hold $FLOOD_HOLD, udp $FLOOD_UDP, dns $FLOOD_DNS/s from inside one container"
+	mkdir -p "$sh"
+	chown "$USR:$USR" "$sh"
+	# Host servers, the user's: a line server ("got LINE"), a UDP sink, a
+	# DNS server that never answers and one that answers example.test.
+	cat >"$BENCH_DIR/bin/flood-host.py" <<'PYEOF'
+import os, socket, socketserver, struct, sys, threading
+class Line(socketserver.StreamRequestHandler):
+    def handle(self):
+        for l in self.rfile:
+            self.wfile.write(b"got " + l)
+class Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    request_queue_size = 1024
+line = Server(("127.0.0.1", 0), Line)
+def udp():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    return s
+sink, silent, dns = udp(), udp(), udp()
+def drain(s):
+    while True:
+        s.recv(65536)
+def answer():
+    while True:
+        q, a = dns.recvfrom(4096)
+        i, labels = 12, []
+        while q[i]:
+            labels.append(q[i + 1:i + 1 + q[i]])
+            i += 1 + q[i]
+        qtype, end = struct.unpack(">H", q[i + 1:i + 3])[0], i + 5
+        name = b".".join(labels).lower()
+        flags, an = (0x8180 if name == b"example.test" else 0x8183), b""
+        if name == b"example.test" and qtype == 1:
+            an = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + bytes([192, 0, 2, 7])
+        dns.sendto(q[:2] + struct.pack(">HHHHH", flags, 1, 1 if an else 0, 0, 0) + q[12:end] + an, a)
+for t in (line.serve_forever, lambda: drain(sink), lambda: drain(silent), answer):
+    threading.Thread(target=t, daemon=True).start()
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write("%d %d %d %d\n" % (line.server_address[1], sink.getsockname()[1], silent.getsockname()[1], dns.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+threading.Event().wait()
+PYEOF
+	chmod 644 "$BENCH_DIR/bin/flood-host.py"
+	rm -f "$hp"
+	as_user_bg "$USR" python3 "$BENCH_DIR/bin/flood-host.py" "$hp" >"$RES/flood-host.log" 2>&1 &
+	PIDS+=($!)
+	for i in $(seq 100); do
+		[[ -s $hp ]] && break
+		((i < 100)) || die "flood host servers did not start: $(tail -5 "$RES/flood-host.log")"
+		sleep 0.1
+	done
+	read -r line sink silent dnsp <"$hp"
+	cat >"$W/box-flood.toml" <<TOML
+[registries."127.0.0.1:$PORT"]
+insecure = true
+[network]
+dns = ["127.0.0.1:$silent", "127.0.0.1:$dnsp"]
+TOML
+	chown "$USR:$USR" "$W/box-flood.toml"
+	echo idle >"$phase"
+	as_user_bg "$USR" "$BOX" --config "$W/box-flood.toml" --root "$W/box" run --rm --name flood \
+		--network slirp:allow_host_loopback=true -p 127.0.0.1::80 -p 127.0.0.1::8080 -v "$sh:/shared" "$REF" \
+		flood -echo "$line" -sink "$sink" -loop "$FLOOD_LOOP" -hold "$FLOOD_HOLD" -udp "$FLOOD_UDP" -dns "$FLOOD_DNS" \
+		>"$RES/flood.out" 2>"$RES/flood.err" &
+	box=$!
+	PIDS+=("$box")
+	# The monitor is that box process: sample it every 0.1 s.
+	printf 't\tphase\trss_kib\tfds\n' >"$RES/flood.tsv"
+	python3 - "$box" "$phase" >>"$RES/flood.tsv" <<'PYEOF' &
+import os, sys, time
+pid, phase = sys.argv[1], sys.argv[2]
+t0 = time.monotonic()
+while True:
+    try:
+        rss = next(l.split()[1] for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS:"))
+        fds = len(os.listdir(f"/proc/{pid}/fd"))
+    except (OSError, StopIteration):
+        break
+    print(f"{time.monotonic() - t0:.2f}\t{open(phase).read().strip()}\t{rss}\t{fds}", flush=True)
+    time.sleep(0.1)
+PYEOF
+	sampler=$!
+	waitfor() { # waitfor FILE SECONDS: the container's signal in the shared directory
+		local j
+		for j in $(seq $(($2 * 10))); do
+			[[ -e $sh/$1 ]] && return 0
+			kill -0 "$box" 2>/dev/null || die "the flood container ended early: $(tail -5 "$RES/flood.out" "$RES/flood.err")"
+			sleep 0.1
+		done
+		die "the flood container did not say $1 within $2 s: $(tail -5 "$RES/flood.out" "$RES/flood.err")"
+	}
+	waitfor listening 60
+	sleep 1
+	as_user "$USR" "$BOX" --config "$W/box-flood.toml" --root "$W/box" port flood >"$sh/ports.tmp" ||
+		die "box port flood failed"
+	mv "$sh/ports.tmp" "$sh/ports"
+	web=$(awk '$1 == "80/tcp" {sub(/.*:/, "", $3); print $3}' "$sh/ports")
+	echo flood >"$phase"
+	waitfor flooded 300
+	echo hold >"$phase"
+	sleep 3
+	ok=no
+	curl -s -m 10 "http://127.0.0.1:$web/" | grep -q 'hello from the flooded container' && ok=yes
+	awk '/^VmHWM:/ {print $2}' "/proc/$box/status" >"$RES/flood.hwm"
+	: >"$sh/measured"
+	waitfor released 120
+	echo after >"$phase"
+	sleep 5
+	: >"$sh/done"
+	wait "$box" || die "the flood container failed: $(tail -5 "$RES/flood.out" "$RES/flood.err")"
+	wait "$sampler" || true
+	python3 - "$RES" "$ok" "$(cat "$RES/flood.hwm")" >"$RES/flood.md" <<'PYEOF'
+import csv, sys
+res, web, hwm = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rows = list(csv.DictReader(open(f"{res}/flood.tsv"), delimiter="\t"))
+out = open(f"{res}/flood.out").read()
+print("### Flood from inside one container: the monitor, sampled every 0.1 s")
+print()
+print("| phase | samples | RSS MiB max | RSS MiB last | descriptors max | descriptors last |")
+print("|---|---:|---:|---:|---:|---:|")
+peak = {}
+for ph in ("idle", "flood", "hold", "after"):
+    r = [x for x in rows if x["phase"] == ph]
+    if not r:
+        continue
+    rss = [int(x["rss_kib"]) / 1024 for x in r]
+    fds = [int(x["fds"]) for x in r]
+    peak[ph] = (max(rss), max(fds))
+    print(f"| {ph} | {len(r)} | {max(rss):.1f} | {rss[-1]:.1f} | {max(fds)} | {fds[-1]} |")
+print()
+print(f"Peak resident (VmHWM) by the end of the hold: {hwm / 1024:.1f} MiB.  ")
+print("The container said: " + "; ".join(l for l in out.splitlines() if l) + ".  ")
+print(f"The published port answered the host during the hold: {web}.")
+print()
+during = [peak[p] for p in ("flood", "hold") if p in peak]
+rss = max([hwm / 1024] + [p[0] for p in during])
+fds = max([0] + [p[1] for p in during])
+ok = all(s in out for s in ("keeper: got keep", "dns: example.test 192.0.2.7", "after: got after"))
+v = lambda b: "MET" if b else "MISSED"
+print(f"- monitor during the flood <= 64 MiB resident: {rss:.1f} MiB: {v(rss <= 64)}")
+print(f"- monitor during the flood <= 4,096 descriptors: {fds}: {v(fds <= 4096)}")
+print(f"- established connection, DNS, published port and new connections kept working: {v(ok and web == 'yes')}")
+PYEOF
+	cat "$RES/flood.md" >&2
+}
+if ((FLOOD_ONLY)); then
+	flood_run
+	cp "$RES/flood.md" "$RES/summary.md"
+	say "results in $RES"
+	exit 0
+fi
 out=$(as_user "$USR" "${PODMAN[@]}" run --rm "$REF" iperf3 --version 2>"$RES/sanity.err") ||
 	die "podman run iperf3 --version failed: $(tail -5 "$RES/sanity.err")"
 [[ $out == iperf\ 3* ]] || die "podman run iperf3 --version printed '$out'"
@@ -396,6 +604,8 @@ sleep 2
 } >"$RES/startup.tsv"
 uptime >"$RES/load-after.txt"
 
+((FLOOD)) && flood_run
+
 # --- perf profile -----------------------------------------------------------
 if ((PROFILE)); then
 	say "profile: perf record -a -g during one c2h and one h2c run of box (symbol build), one c2h of podman"
@@ -520,5 +730,6 @@ print(f"- host -> container via -p >= 10 Gbit/s: box {h2c:.2f} Gbit/s: {verdict(
 dd = st.median(d)
 print(f"- default network start-up cost <= 2 ms over --network none: {dd:.2f} ms (paired median; {sm['slirp']-sm['none']:.2f} ms difference of medians): {verdict(dd <= 2)}")
 EOF
+[[ -f $RES/flood.md ]] && { echo; cat "$RES/flood.md"; } >>"$RES/summary.md"
 cat "$RES/summary.md"
 say "results in $RES"

@@ -3,7 +3,6 @@ package run
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -11,17 +10,19 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/box-run/box/run/proto"
+	"github.com/box-run/box/slirp/splice"
 )
 
 // Published TCP ports follow rootlesskit's builtin port driver: the monitor
 // listens on the host; for each connection it asks init, inside the
 // container's network namespace, to connect to the container port, and init
 // hands the connected socket back over a unix socket (SCM_RIGHTS). The
-// monitor then copies between the two kernel sockets (splice(2) through
-// Go's TCPConn.ReadFrom), so published traffic never crosses the user-mode
-// netstack.
+// monitor then joins the two kernel sockets (package splice: splice(2)
+// through Go's TCPConn.ReadFrom), so published traffic never crosses the
+// user-mode netstack.
 
 // hostPorts are the host sides of the published ports.
 type hostPorts struct {
@@ -95,12 +96,25 @@ const maxPending = 128
 
 var pending = make(chan struct{}, maxPending)
 
+// serve accepts connections until l is closed. Other accept errors are
+// passing: the monitor out of descriptors (EMFILE, ENFILE), of memory or
+// buffers. The connection waits in the listen backlog meanwhile, so serve
+// waits, from 5 ms doubling up to a second, and accepts again: giving up
+// would leave the port open but dead for the container's whole life.
 func (f *forwarder) serve(l net.Listener, containerPort int) {
+	var delay time.Duration
 	for {
 		c, err := l.Accept()
 		if err != nil {
-			return
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			f.log.Debug("accepting on a published port", "port", containerPort, "err", err, "retry", delay)
+			time.Sleep(delay)
+			continue
 		}
+		delay = 0
 		select {
 		case pending <- struct{}{}:
 			go f.forward(c, containerPort)
@@ -111,26 +125,14 @@ func (f *forwarder) serve(l net.Listener, containerPort int) {
 }
 
 func (f *forwarder) forward(c net.Conn, port int) {
-	defer c.Close()
 	inner, err := f.connect(port)
 	<-pending
 	if err != nil {
+		c.Close()
 		f.log.Debug("port forward", "port", port, "err", err)
 		return
 	}
-	defer inner.Close()
-	done := make(chan struct{}, 2)
-	pipe := func(dst, src net.Conn) {
-		io.Copy(dst, src)
-		if tc, ok := dst.(*net.TCPConn); ok {
-			tc.CloseWrite()
-		}
-		done <- struct{}{}
-	}
-	go pipe(inner, c)
-	go pipe(c, inner)
-	<-done
-	<-done
+	splice.Join(c, inner, 0)
 }
 
 // connect asks init for a socket connected to the container port. Each

@@ -1,29 +1,18 @@
 package slirp
 
 import (
+	"context"
 	"errors"
-	"io"
 	"net"
-	"os"
 	"sync"
-	"sync/atomic"
-	"syscall"
-	"time"
 
+	"github.com/box-run/box/slirp/splice"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
-	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 	"gvisor.dev/gvisor/pkg/waiter"
 )
-
-// udpIdle is how long a UDP flow lives without a packet either way.
-const udpIdle = 60 * time.Second
-
-// copyBufSize is the buffer of each direction of a proxied TCP flow: large,
-// so that a 64 KiB segment of the netstack moves in one read and one write.
-const copyBufSize = 256 << 10
-
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
 // handleTCP runs in its own goroutine for each SYN no endpoint claims. The
 // host side is dialled before the handshake with the container completes,
@@ -36,6 +25,12 @@ func (s *server) handleTCP(r *tcp.ForwarderRequest) {
 	defer s.wg.Done()
 	id := r.ID()
 	dst := addrPort(id.LocalAddress, id.LocalPort)
+	if !s.tcpFlows.take() {
+		s.log.Debug("tcp flow refused", "dst", dst, "err", "too many flows")
+		r.Complete(true)
+		return
+	}
+	defer s.tcpFlows.release()
 	target, v := route(&s.cfg, dst)
 	var out net.Conn
 	var err error
@@ -61,119 +56,66 @@ func (s *server) handleTCP(r *tcp.ForwarderRequest) {
 		return
 	}
 	ep.SocketOptions().SetKeepAlive(true)
-	splice(gonet.NewTCPConn(&wq, ep), out)
+	copyBuf := smallCopyBuffer
+	if s.largeFlows.take() {
+		defer s.largeFlows.release()
+		copyBuf = largeCopyBuffer
+	} else {
+		// Fixed sizes turn auto-tuning off.
+		ep.SocketOptions().SetReceiveBufferSize(smallTCPBuffer, true)
+		ep.SocketOptions().SetSendBufferSize(smallTCPBuffer, true)
+	}
+	in := newNetstackConn(&wq, ep)
+	// A direction may wait on the host for ever (the container has
+	// half-closed, the host peer has not): Serve's end ends it.
+	stop := context.AfterFunc(s.ctx, func() { in.Close(); out.Close() })
+	defer stop()
+	splice.Join(in, out, copyBuf)
 }
 
 var errRefused = errors.New("refused by policy")
 
-// halfCloser is a connection that can shut down its write side.
-type halfCloser interface{ CloseWrite() error }
-
-// splice copies both ways until both directions end, passing a clean EOF
-// on as a half-close; an error in either direction closes both.
-func splice(a, b net.Conn) {
-	errs := make(chan error, 2)
-	go func() { errs <- copyHalf(a, b) }()
-	go func() { errs <- copyHalf(b, a) }()
-	if err := <-errs; err != nil {
-		a.Close()
-		b.Close()
-	}
-	<-errs
-	a.Close()
-	b.Close()
+// netstackConn is a netstack TCP connection that can wait for data
+// without a buffer (splice.ReadWaiter).
+type netstackConn struct {
+	*gonet.TCPConn
+	ep     tcpip.Endpoint
+	wq     *waiter.Queue
+	entry  waiter.Entry
+	ready  chan struct{}
+	closed chan struct{}
+	once   sync.Once
 }
 
-func copyHalf(dst, src net.Conn) error {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	buf := *bp
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return werr
-			}
-		}
-		if errors.Is(err, io.EOF) {
-			if hc, ok := dst.(halfCloser); ok {
-				hc.CloseWrite()
-			}
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
+const readEvents = waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr
+
+func newNetstackConn(wq *waiter.Queue, ep tcpip.Endpoint) *netstackConn {
+	c := &netstackConn{TCPConn: gonet.NewTCPConn(wq, ep), ep: ep, wq: wq, closed: make(chan struct{})}
+	c.entry, c.ready = waiter.NewChannelEntry(readEvents)
+	wq.EventRegister(&c.entry)
+	return c
 }
 
-// handleUDP runs in the netstack's receive path for the first datagram of
-// a flow (the 4-tuple), so it only sets up the flow and returns.
-func (s *server) handleUDP(r *udp.ForwarderRequest) {
-	id := r.ID()
-	dst := addrPort(id.LocalAddress, id.LocalPort)
-	target, v := route(&s.cfg, dst)
-	if v == refuse {
-		s.log.Debug("udp flow refused", "dst", dst)
-		return
-	}
-	if !s.enter() {
-		return
-	}
-	var wq waiter.Queue
-	ep, terr := r.CreateEndpoint(&wq)
-	if terr != nil {
-		s.wg.Done()
-		s.log.Debug("udp flow not created", "dst", dst, "err", terr.String())
-		return
-	}
-	in := gonet.NewUDPConn(&wq, ep)
-	go func() {
-		defer s.wg.Done()
-		if v == relayDNS {
-			s.relayDNSUDP(in)
-			return
+// WaitRead implements splice.ReadWaiter.
+func (c *netstackConn) WaitRead() error {
+	for c.ep.Readiness(readEvents) == 0 {
+		select {
+		case <-c.ready:
+		case <-c.closed:
+			return net.ErrClosed
 		}
-		s.proxyUDP(in, target.String())
-	}()
+	}
+	return nil
 }
 
-// proxyUDP relays datagrams between the container's flow and a host socket
-// connected to target, until the flow is idle for udpIdle.
-func (s *server) proxyUDP(in net.Conn, target string) {
-	defer in.Close()
-	out, err := s.dialer.DialContext(s.ctx, "udp", target)
-	if err != nil {
-		s.log.Debug("udp flow not dialled", "target", target, "err", err)
-		return
-	}
-	defer out.Close()
-	var last atomic.Int64
-	last.Store(time.Now().UnixNano())
-	pump := func(dst, src net.Conn) {
-		defer dst.Close()
-		defer src.Close()
-		buf := make([]byte, 64<<10)
-		for {
-			src.SetReadDeadline(time.Now().Add(udpIdle))
-			n, err := src.Read(buf)
-			if err != nil {
-				if errors.Is(err, os.ErrDeadlineExceeded) && time.Since(time.Unix(0, last.Load())) < udpIdle {
-					continue
-				}
-				// A port unreachable from a host peer is reported on the
-				// next read; the flow itself stays usable.
-				if errors.Is(err, syscall.ECONNREFUSED) {
-					continue
-				}
-				return
-			}
-			last.Store(time.Now().UnixNano())
-			dst.Write(buf[:n])
-		}
-	}
-	done := make(chan struct{})
-	go func() { pump(in, out); close(done) }()
-	pump(out, in)
-	<-done
+// Close closes the connection once (splice.Join may close it more than
+// once) and wakes WaitRead.
+func (c *netstackConn) Close() error {
+	var err error
+	c.once.Do(func() {
+		close(c.closed)
+		c.wq.EventUnregister(&c.entry)
+		err = c.TCPConn.Close()
+	})
+	return err
 }

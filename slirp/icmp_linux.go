@@ -54,6 +54,10 @@ type echoReq struct {
 }
 
 func (e *icmpEndpoint) intercept(pkt *stack.PacketBuffer) bool {
+	// Every frame passes here: look at the protocol before copying.
+	if h, ok := pkt.Data().PullUp(header.IPv4MinimumSize); !ok || header.IPv4(h).TransportProtocol() != header.ICMPv4ProtocolNumber {
+		return false
+	}
 	b := pkt.Data().AsRange().ToSlice()
 	ip := header.IPv4(b)
 	if !ip.IsValid(len(b)) || ip.TransportProtocol() != header.ICMPv4ProtocolNumber || ip.More() || ip.FragmentOffset() != 0 {

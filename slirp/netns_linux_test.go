@@ -9,12 +9,12 @@ package slirp
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -137,7 +137,9 @@ func runChild(t *testing.T, cfg Config, scenario, target string, extraEnv ...str
 	select {
 	case r.serveErr = <-served:
 	case <-time.After(30 * time.Second):
-		r.serveErr = errors.New("Serve did not return 30s after its context was cancelled")
+		var stacks strings.Builder
+		pprof.Lookup("goroutine").WriteTo(&stacks, 1)
+		r.serveErr = fmt.Errorf("Serve did not return 30s after its context was cancelled; goroutines:\n%s", stacks.String())
 	}
 	return r
 }
@@ -341,3 +343,39 @@ func TestThroughput(t *testing.T) {
 type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// TestServeEndsHalfClosedFlows: a flow the container has half-closed
+// waits on the host peer, which here never closes: Serve must still end
+// when its context does.
+func TestServeEndsHalfClosedFlows(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 1)
+	held := make(chan net.Conn, 1)
+	defer func() {
+		select {
+		case c := <-held:
+			c.Close()
+		default:
+		}
+	}()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		held <- c
+		b, _ := io.ReadAll(c) // to the container's half-close; then nothing
+		got <- string(b)
+	}()
+	cfg := DefaultConfig()
+	cfg.AllowHostLoopback = true
+	runChild(t, cfg, "half-close", hostAliasTarget(ln.Addr())).mustSucceed(t)
+	if b := <-got; b != "bye" {
+		t.Errorf("the host read %q, want bye", b)
+	}
+}

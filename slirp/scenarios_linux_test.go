@@ -29,14 +29,15 @@ const (
 )
 
 var scenarios = map[string]func(target string) error{
-	"crafted": scenarioCrafted,
-	"tcp":     scenarioTCP,
-	"refused": scenarioRefused,
-	"udp":     scenarioUDP,
-	"dns":     scenarioDNS,
-	"dns-udp": func(string) error { return lookup("udp") },
-	"send":    scenarioSend,
-	"receive": scenarioReceive,
+	"crafted":    scenarioCrafted,
+	"tcp":        scenarioTCP,
+	"refused":    scenarioRefused,
+	"udp":        scenarioUDP,
+	"dns":        scenarioDNS,
+	"dns-udp":    func(string) error { return lookup("udp") },
+	"send":       scenarioSend,
+	"receive":    scenarioReceive,
+	"half-close": scenarioHalfClose,
 }
 
 // echo sends msg on c and expects it back.
@@ -361,4 +362,22 @@ func checksum(b []byte, sum uint32) uint16 {
 		sum = sum>>16 + sum&0xffff
 	}
 	return ^uint16(sum)
+}
+
+// scenarioHalfClose sends "bye", shuts its side down and leaves once the
+// host has had the end of the stream (its ACK of the FIN is not visible;
+// a moment is enough).
+func scenarioHalfClose(target string) error {
+	c, err := net.DialTimeout("tcp", target, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(c, "bye"); err != nil {
+		return err
+	}
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		return err
+	}
+	time.Sleep(200 * time.Millisecond)
+	return nil
 }

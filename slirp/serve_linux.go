@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -24,9 +27,6 @@ import (
 
 const (
 	nicID = 1
-	// maxInFlight bounds the TCP handshakes being dialled on the host at
-	// once; further SYNs are dropped and the container retransmits them.
-	maxInFlight = 1024
 	// dialTimeout bounds a host connect; the container's own connect
 	// timeout is usually longer, so it sees a reset instead of silence.
 	dialTimeout = 30 * time.Second
@@ -44,6 +44,11 @@ var gatewayMAC = tcpip.LinkAddress([]byte{0x02, 0x62, 0x6f, 0x78, 0x00, 0x01})
 // tap's descriptor, switched to non-blocking mode (which the caller's file
 // shares), and does not close tap. When it returns, every flow it proxied
 // has been closed.
+//
+// While the netstack runs, the process's soft memory limit (see
+// runtime/debug.SetMemoryLimit) is memoryLimit unless one was set already,
+// GOMEMLIMIT for one: Serve runs in the container's monitor, whose memory is
+// mostly the network's (see the package doc, "Limits").
 //
 // The netstack is built when the container sends its first frame (with
 // published UDP ports, which wait for the host's traffic, at once): a
@@ -77,6 +82,11 @@ func Serve(ctx context.Context, tap *os.File, cfg Config) error {
 		// checksummed them; a TAP without IFF_VNET_HDR gives us no way to
 		// skip the checksums on the way back.
 		RXChecksumOffload: true,
+		// At least two: with one, fdbased delivers frames on its reading
+		// goroutine, which then waits for the endpoint's lock while
+		// RemoveNIC holds it waiting for that goroutine to end, and
+		// Serve never returns (GOMAXPROCS=1 gives one by default).
+		ProcessorsPerChannel: max(2, runtime.GOMAXPROCS(0)),
 		ClosedFunc: func(e tcpip.Error) {
 			select {
 			case linkDone <- e:
@@ -88,13 +98,16 @@ func Serve(ctx context.Context, tap *os.File, cfg Config) error {
 		return fmt.Errorf("starting the network on %s: %w", tap.Name(), err)
 	}
 
+	// The budget bounds what the flows hold; the Go heap would still run
+	// to twice that between collections, unless the process has a limit.
+	if debug.SetMemoryLimit(-1) == math.MaxInt64 {
+		debug.SetMemoryLimit(memoryLimit)
+		defer debug.SetMemoryLimit(math.MaxInt64)
+	}
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv := &server{cfg: cfg, upstreams: upstreams, ctx: ctx, log: cfg.Logger}
-	if srv.log == nil {
-		srv.log = slog.New(slog.DiscardHandler)
-	}
-	srv.dialer.Timeout = dialTimeout
+	srv := newServer(ctx, cfg, upstreams)
 	st, err := srv.newStack(newICMPEndpoint(ep, srv, fd))
 	if err != nil {
 		return err
@@ -112,6 +125,7 @@ func Serve(ctx context.Context, tap *os.File, cfg Config) error {
 	}
 	cancel()
 	srv.shutdown()
+	srv.udp.closeAll()
 	st.RemoveNIC(nicID) // stops and waits for the reading goroutines
 	st.Close()
 	srv.wg.Wait()
@@ -215,6 +229,25 @@ type server struct {
 	mu     sync.Mutex
 	closed bool
 	wg     sync.WaitGroup // flows being handled
+
+	// The container's budget (see budget.go).
+	tcpFlows    counter
+	largeFlows  counter
+	dnsInFlight counter
+	udp         udpTable
+}
+
+func newServer(ctx context.Context, cfg Config, upstreams []netip.AddrPort) *server {
+	s := &server{cfg: cfg, upstreams: upstreams, ctx: ctx, log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.dialer.Timeout = dialTimeout
+	s.tcpFlows.max = maxTCPFlows
+	s.largeFlows.max = maxLargeTCPFlows
+	s.dnsInFlight.max = maxDNSInFlight
+	s.udp.flows = make(map[*udpFlow]struct{})
+	return s
 }
 
 // enter registers a new flow handler; it reports false once shutdown has
@@ -248,12 +281,16 @@ func (s *server) newStack(ep stack.LinkEndpoint) (*stack.Stack, error) {
 		st.Close()
 		return nil, fmt.Errorf("creating the netstack: %s: %s", what, e)
 	}
-	// Large buffers with auto-tuning: the link is a loss-free local TAP, so
-	// throughput is bounded by the window, not by the path.
+	// Buffers that grow with a flow's pace (gonet's reads moderate the
+	// receive buffer; the send buffer follows the congestion window): the
+	// link is a loss-free local TAP, so throughput is bounded by the
+	// window, not by the path. Every flow starts with the forwarder's
+	// small receive buffer (its handshake's window); handleTCP then lets
+	// one flow grow and fixes the others small (budget.go).
 	sack := tcpip.TCPSACKEnabled(true)
 	moderate := tcpip.TCPModerateReceiveBufferOption(true)
-	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: tcp.MinBufferSize, Default: 1 << 20, Max: 8 << 20}
-	snd := tcpip.TCPSendBufferSizeRangeOption{Min: tcp.MinBufferSize, Default: 1 << 20, Max: 8 << 20}
+	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: tcp.MinBufferSize, Default: smallTCPBuffer, Max: tcpMaxReceive}
+	snd := tcpip.TCPSendBufferSizeRangeOption{Min: tcp.MinBufferSize, Default: 1 << 20, Max: tcpMaxSend}
 	for _, o := range []tcpip.SettableTransportProtocolOption{&sack, &moderate, &rcv, &snd} {
 		if e := st.SetTransportProtocolOption(tcp.ProtocolNumber, o); e != nil {
 			return fail("setting TCP options", e)
@@ -261,7 +298,7 @@ func (s *server) newStack(ep stack.LinkEndpoint) (*stack.Stack, error) {
 	}
 	// Everything is in place before the NIC starts delivering frames, on
 	// goroutines of its own.
-	st.SetTransportProtocolHandler(tcp.ProtocolNumber, tcp.NewForwarder(st, 0, maxInFlight, s.handleTCP).HandlePacket)
+	st.SetTransportProtocolHandler(tcp.ProtocolNumber, tcp.NewForwarder(st, smallTCPBuffer, maxTCPFlows, s.handleTCP).HandlePacket)
 	st.SetTransportProtocolHandler(udp.ProtocolNumber, udp.NewForwarder(st, s.handleUDP).HandlePacket)
 	if e := st.CreateNICWithOptions(nicID, ep, stack.NICOptions{Disabled: true}); e != nil {
 		return fail("creating the NIC", e)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/box-run/box/run/proto"
 	"golang.org/x/sys/unix"
@@ -143,15 +144,29 @@ func newSpawner() (spawner, error) {
 	}, nil
 }
 
+// serve accepts box exec's connections on l while init lives.
+//
+// Running out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM:
+// a container can open many connections and hold them) is passing: the
+// client waits in the backlog while serve waits, from 5 ms doubling up to a
+// second, and accepts again. Giving up would end box exec for the
+// container's whole life.
 func (s *execServer) serve(l int) {
+	var delay time.Duration
 	for {
 		fd, _, err := unix.Accept4(l, unix.SOCK_CLOEXEC)
-		if err == unix.EINTR || err == unix.ECONNABORTED {
+		switch err {
+		case nil:
+		case unix.EINTR, unix.ECONNABORTED:
 			continue
-		}
-		if err != nil {
+		case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			time.Sleep(delay)
+			continue
+		default:
 			return
 		}
+		delay = 0
 		// A blocking read holds a thread: a client that sends nothing
 		// must not keep one for ever.
 		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 30})
