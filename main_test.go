@@ -106,6 +106,8 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"build-static":   cmdBuildStatic,
 			"serve-udp-sink": cmdServeUDPSink,
 			"monitor-usage":  cmdMonitorUsage,
+			"slurm-ready":    cmdSlurmReady,
+			"wait-job":       cmdWaitJob,
 		},
 	})
 }

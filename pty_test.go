@@ -141,9 +141,19 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // cmdNoProcess fails if a process whose command line contains the marker
-// still runs on the host after a grace period: nothing may leak.
+// still runs on the host after a grace period (5 s, or WITHIN): nothing may
+// leak.
 func cmdNoProcess(ts *testscript.TestScript, neg bool, args []string) {
-	deadline := time.Now().Add(5 * time.Second)
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: no-process WORDS [WITHIN]")
+	}
+	within := 5 * time.Second
+	if len(args) == 2 {
+		d, err := time.ParseDuration(args[1])
+		ts.Check(err)
+		within = d
+	}
+	deadline := time.Now().Add(within)
 	for {
 		found := ""
 		ents, _ := os.ReadDir("/proc")

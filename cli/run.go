@@ -92,6 +92,7 @@ func (c *runCmd) Run(g *globals) error {
 		mc := &monitor.Config{Spec: *spec, Container: *ct, StoreRoot: c.storeRoot, Layers: c.layers, Net: c.netCfg}
 		persist = mc.Persist
 	}
+	job := run.JobAnchor()
 	status, err := run.Run(run.Options{
 		Persist:    persist,
 		Spec:       spec,
@@ -105,6 +106,8 @@ func (c *runCmd) Run(g *globals) error {
 		Warn:       os.Stderr,
 		Net:        c.netCfg,
 		Prestarted: prestart.Take(),
+		Anchors:    run.Anchors(run.CallerAnchor(), job),
+		InJob:      job != nil,
 	})
 	return exitAs(status, err) // an error: 125, or 126 for a port it cannot bind
 }

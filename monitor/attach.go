@@ -31,6 +31,7 @@ func Attach(cs run.Containers, ct *run.Container, stdin bool, log *slog.Logger) 
 	}
 	defer release()
 	mc.Spec.Exec = true // box exec reaches it as any started container
+	job := run.JobAnchor()
 	return run.Run(run.Options{
 		Spec:       &mc.Spec,
 		Container:  ct,
@@ -43,6 +44,8 @@ func Attach(cs run.Containers, ct *run.Container, stdin bool, log *slog.Logger) 
 		Warn:       os.Stderr,
 		Net:        mc.Net,
 		Existing:   true,
+		Anchors:    run.Anchors(run.CallerAnchor(), job),
+		InJob:      job != nil,
 	})
 }
 

@@ -38,12 +38,16 @@ type Config struct {
 	Net       slirp.Config  `json:"net"`
 	Restart   string        `json:"restart,omitempty"`  // --restart policy
 	Existing  bool          `json:"existing,omitempty"` // box start of a container made before
+	// Job is the Slurm job step the container was started in: it ends
+	// with the job (see run.Anchor). Set by Detach, for each start.
+	Job *run.Anchor `json:"job,omitempty"`
 }
 
 // Persist writes what box start needs into a new container's directory.
 func (mc *Config) Persist(dir string) error {
 	c := *mc
 	c.Net.Logger, c.Net.UDPPorts = nil, nil
+	c.Job = nil // a later box start runs in a job of its own, or none
 	b, err := json.Marshal(&c)
 	if err != nil {
 		return err
@@ -89,6 +93,7 @@ func Detach(mc *Config) (status int, err error) {
 	}
 	defer statusR.Close()
 	defer statusW.Close()
+	mc.Job = run.JobAnchor()
 	cmd := run.Command("monitor")
 	cmd.ExtraFiles = []*os.File{cfgR, statusW}
 	// No terminal, no stdio of the caller's: the monitor survives the CLI
@@ -162,6 +167,7 @@ func Serve([]string) error {
 			Started:    func() { report(proto.MonitorStatus{}) },
 			Existing:   existing,
 			Persist:    mc.Persist,
+			Anchors:    run.Anchors(mc.Job),
 		})
 		if err != nil {
 			return fail(code, err)

@@ -52,6 +52,14 @@ type Options struct {
 	// Prestarted, if set, is an init started ahead (prestart.Take): Run
 	// uses it if it fits the container, and ends it otherwise.
 	Prestarted *prestart.Launch
+	// Anchors are processes the container does not outlive (see Anchor):
+	// once one has exited, the container is stopped.
+	Anchors []*Anchor
+	// InJob: box runs in a Slurm job step, and Slurm signals every process
+	// of the step itself, the container's included (scancel -s, the end of
+	// the job, srun's ^C): forwarding what box gets as well would deliver
+	// each signal twice, so box forwards none.
+	InJob bool
 }
 
 // Run creates the container, starts its init in new namespaces, monitors it
@@ -348,8 +356,11 @@ func (r *runner) serve() {
 	if r.tty != nil {
 		go r.tty.serve(pid, r.done, r.Warn)
 	}
+	for _, a := range r.Anchors {
+		r.watch(a)
+	}
 	<-r.caught
-	go forwardSignals(r.sigs, l.Cmd.Process, r.tty, r.done)
+	go forwardSignals(r.sigs, l.Cmd.Process, r.tty, r.done, r.InJob)
 	if l.StdoutR != nil {
 		var in io.Reader
 		if r.Spec.Stdin {
@@ -357,6 +368,25 @@ func (r *runner) serve() {
 		}
 		r.relay = proto.StartRelay(l.StdinW, l.StdoutR, l.StderrR, in, r.out, r.errOut)
 	}
+}
+
+// watch stops the container once the anchor a has exited, as box stop
+// does (which also keeps a restart policy from starting it again).
+func (r *runner) watch(a *Anchor) {
+	gone, err := a.Gone()
+	if err != nil {
+		r.Log.Debug("not watching", "anchor", a.What, "err", err)
+		return
+	}
+	ct, done := *r.Container, r.done
+	go func() {
+		select {
+		case <-done:
+		case <-gone:
+			r.Log.Debug("anchor exited: stopping the container", "anchor", a.What)
+			r.Containers.Stop(&ct, a.Grace())
+		}
+	}()
 }
 
 // wait waits for init to exit and records the exit. A detached
@@ -406,7 +436,7 @@ func (r *runner) wait() (int, error) {
 // forwarded are the signals the monitor passes on to the container's PID 1.
 var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
 
-func forwardSignals(sigs chan os.Signal, p *os.Process, tty *ttyHost, done chan struct{}) {
+func forwardSignals(sigs chan os.Signal, p *os.Process, tty *ttyHost, done chan struct{}, inJob bool) {
 	for {
 		select {
 		case <-done:
@@ -416,7 +446,9 @@ func forwardSignals(sigs chan os.Signal, p *os.Process, tty *ttyHost, done chan 
 				tty.resize() // the kernel signals the pty's foreground group
 				continue
 			}
-			p.Signal(s)
+			if !inJob {
+				p.Signal(s)
+			}
 		}
 	}
 }
