@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/box-run/box/image"
+	"github.com/box-run/box/run"
 	"github.com/box-run/box/slirp"
 	"github.com/box-run/box/stage"
 	"github.com/box-run/box/userns"
@@ -74,6 +75,9 @@ func (infoCmd) Run(g *globals) error {
 	}
 	fmt.Printf("            layer stacking: %s ([storage] overlay = auto|kernel|fuse|copy)\n", mode)
 	fmt.Printf("fuse:       %s\n", fuseStatus())
+	if job := os.Getenv("SLURM_JOB_ID"); job != "" {
+		fmt.Printf("job:        %s\n", slurmJob(job))
+	}
 	net := slirp.DefaultConfig()
 	fmt.Printf("network:    slirp (user-mode, in-process; %s/%d, gateway and DNS %s)\n", net.Container, net.Subnet.Bits(), net.Gateway)
 	if slirp.PingAllowed() {
@@ -109,4 +113,19 @@ func fuseStatus() string {
 	}
 	f.Close()
 	return path + " and /dev/fuse usable"
+}
+
+// slurmJob describes the Slurm job box runs in, and what box does there.
+func slurmJob(id string) string {
+	s := "Slurm job " + id
+	if step := os.Getenv("SLURM_STEP_ID"); step != "" {
+		s += ", step " + step
+	}
+	if node := os.Getenv("SLURMD_NODENAME"); node != "" {
+		s += ", node " + node
+	}
+	if run.JobAnchor() == nil {
+		return s + "; no slurmstepd above box: detached containers are not tied to the job"
+	}
+	return s + "; containers end with the job (see README), ranks take --mpi"
 }

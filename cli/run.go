@@ -44,6 +44,8 @@ type runCmd struct {
 	AddHost     []string     `sep:"none" help:"Add NAME:IP to the container's /etc/hosts." placeholder:"NAME:IP"`
 	Pull        string       `help:"Pull the image: missing, always or never." enum:"missing,always,never" default:"missing"`
 	Ulimit      []string     `sep:"none" help:"Resource limit for the workload: NAME=SOFT[:HARD] (nofile, nproc, core, stack, …; -1 unlimited)." placeholder:"LIMIT"`
+	IPC         string       `name:"ipc" help:"IPC namespace: private (the default) or host (the host's, with its /dev/shm)." placeholder:"MODE"`
+	MPI         bool         `name:"mpi" help:"Run as a rank an MPI launcher (srun, mpirun) started: its environment, PMI_FD and PMIx directories, the host's network and IPC."`
 	netCfg      slirp.Config // resolved from --network and [network]
 	release     func()       // drops the hold on the image's layers
 	storeRoot   string       // the opened store's directory
@@ -93,6 +95,12 @@ func (c *runCmd) Run(g *globals) error {
 		persist = mc.Persist
 	}
 	job := run.JobAnchor()
+	var keep []int
+	if c.MPI {
+		if keep, err = run.MPIFDs(os.LookupEnv); err != nil {
+			return withStatus(125, err)
+		}
+	}
 	status, err := run.Run(run.Options{
 		Persist:    persist,
 		Spec:       spec,
@@ -108,6 +116,7 @@ func (c *runCmd) Run(g *globals) error {
 		Prestarted: prestart.Take(),
 		Anchors:    run.Anchors(run.CallerAnchor(), job),
 		InJob:      job != nil,
+		KeepFDs:    keep,
 	})
 	return exitAs(status, err) // an error: 125, or 126 for a port it cannot bind
 }
@@ -123,6 +132,11 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		return nil, nil, m, err
 	} else if mode != "no" && mode != "" && (!c.Detach && !c.creating || c.Rm) {
 		return nil, nil, m, errors.New("--restart needs -d and cannot go with --rm")
+	}
+	if c.MPI && (c.Detach || c.creating) {
+		// The launcher waits on each rank it started, and PMI_FD is this
+		// process's: a rank runs in the foreground.
+		return nil, nil, m, errors.New("--mpi runs a rank in the foreground: it cannot go with -d or box create")
 	}
 	if c.Detach && c.Interactive {
 		// A detached container's stdin is /dev/null; say so rather than
@@ -184,7 +198,7 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		ReadOnly: c.ReadOnly, Remove: c.Rm, KeepID: c.Userns == "keep-id",
 		Volumes: c.Volume, Mounts: c.Mount, Tmpfs: c.Tmpfs,
 		Network: c.Network, DNS: c.DNS, AddHosts: c.AddHost, Publish: c.Publish, PublishAll: c.PublishAll,
-		Ulimits: c.Ulimit,
+		Ulimits: c.Ulimit, IPC: c.IPC, MPI: c.MPI,
 	}, run.Image{Ref: ref, ID: img.ID, Config: cfg.Config, Layers: layers}, run.Host{
 		Wd: wd, Home: home, Net: net, Debug: g.Debug,
 		Overlay: conf.Storage.Overlay, OverlayCache: image.OverlayCacheFile(st.Root()),

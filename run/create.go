@@ -42,6 +42,8 @@ type Flags struct {
 	Publish    []string // -p
 	PublishAll bool     // -P
 	Ulimits    []string // --ulimit NAME=SOFT[:HARD]
+	IPC        string   // --ipc private|host ("" = private)
+	MPI        bool     // --mpi: a rank of an MPI job the host launches (see mpi.go)
 }
 
 // Image is what a new container takes from its image.
@@ -56,6 +58,7 @@ type Image struct {
 type Host struct {
 	Wd, Home     string                      // for relative and ~ volume sources
 	LookupEnv    func(string) (string, bool) // -e K and --env-file K; nil = os.LookupEnv
+	Environ      func() []string             // for --mpi; nil = os.Environ
 	Net          slirp.Config                // [network] defaults (slirp.DefaultConfig with the config's)
 	Overlay      string                      // [storage] overlay
 	OverlayCache string                      // where "auto" caches its choice
@@ -81,6 +84,27 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 			return nil, nil, h.Net, err
 		}
 	}
+	ipcHost, err := parseIPC(f.IPC)
+	if err != nil {
+		return nil, nil, h.Net, err
+	}
+	if f.MPI {
+		switch f.Network {
+		case "", "slirp", "host":
+			f.Network = "host"
+		default:
+			return nil, nil, h.Net, fmt.Errorf("--mpi shares the host's network: it cannot go with --network %s", f.Network)
+		}
+		if f.IPC == "private" {
+			return nil, nil, h.Net, errors.New("--mpi shares the host's IPC namespace: it cannot go with --ipc private")
+		}
+		ipcHost = true
+		environ := h.Environ
+		if environ == nil {
+			environ = os.Environ
+		}
+		f.Env = append(mpiEnv(environ()), f.Env...)
+	}
 	id := NewID()
 	hostname := f.Hostname
 	if hostname == "" {
@@ -96,6 +120,13 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 	mounts, err := parseMounts(f, h.Wd, h.Home)
 	if err != nil {
 		return nil, nil, h.Net, err
+	}
+	if f.MPI {
+		lookup := h.LookupEnv
+		if lookup == nil {
+			lookup = os.LookupEnv
+		}
+		mounts = append(mpiMounts(lookup), mounts...)
 	}
 	network, netCfg, err := ParseNetwork(f.Network, h.Net)
 	if err != nil {
@@ -135,6 +166,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		Hosts:        hosts,
 		ResolvConf:   resolv,
 		Rlimits:      rlimits,
+		IPCHost:      ipcHost,
 	}
 	if f.KeepID {
 		spec.KeepID = true
@@ -219,6 +251,19 @@ func parsePorts(publish []string, all bool, exposed map[string]struct{}, network
 		return nil, errors.New("-p has no effect with --network host: the container's ports are the host's")
 	}
 	return out, nil
+}
+
+// parseIPC reads --ipc: docker's private (the default) or host. docker's
+// other modes share with another container or turn IPC off, which box
+// does not do.
+func parseIPC(s string) (host bool, err error) {
+	switch s {
+	case "", "private", "shareable":
+		return false, nil
+	case "host":
+		return true, nil
+	}
+	return false, fmt.Errorf("invalid --ipc %q: box supports private and host", s)
 }
 
 // ParseNetwork parses --network ("" is the default, slirp) with def, the

@@ -55,6 +55,9 @@ type Options struct {
 	// Anchors are processes the container does not outlive (see Anchor):
 	// once one has exited, the container is stopped.
 	Anchors []*Anchor
+	// KeepFDs are the caller's descriptors the workload gets at the same
+	// numbers (--mpi: PMI_FD's).
+	KeepFDs []int
 	// InJob: box runs in a Slurm job step, and Slurm signals every process
 	// of the step itself, the container's included (scancel -s, the end of
 	// the job, srun's ^C): forwarding what box gets as well would deliver
@@ -235,7 +238,10 @@ func (r *runner) launch() error {
 	spec := r.Spec
 	spec.Stdin = r.Stdin && !spec.TTY
 	want := prestart.Config{Stdin: spec.Stdin, TTY: spec.TTY, Network: spec.Network, Ports: len(r.ports.tcp) > 0,
-		Relay: !r.Detached, Out: r.out, ErrOut: r.errOut, StaysPID1: spec.StaysPID1()}
+		Relay: !r.Detached, Out: r.out, ErrOut: r.errOut, StaysPID1: spec.StaysPID1(), IPCHost: spec.IPCHost}
+	for _, fd := range r.KeepFDs {
+		want.Inherit = append(want.Inherit, os.NewFile(uintptr(fd), "kept"))
+	}
 	l := r.Prestarted
 	r.Prestarted = nil // adopted or aborted here, not by the clean-up
 	if l != nil && !l.Fits(want, r.Mapping) {
@@ -283,6 +289,10 @@ func (r *runner) launch() error {
 		}
 	}
 	spec.TTYFD, spec.NetFD, spec.PortFD = l.TTYFD, l.NetFD, l.PortFD
+	spec.KeepFDs = nil
+	for i, fd := range r.KeepFDs {
+		spec.KeepFDs = append(spec.KeepFDs, proto.FDMap{From: l.InheritFDs[i], To: fd})
+	}
 	r.Log.Debug("init started", "pid", l.Cmd.Process.Pid, "prestarted", prestarted, "elapsed", time.Since(r.t0))
 	return nil
 }

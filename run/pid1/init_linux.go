@@ -241,6 +241,35 @@ func initContainer(spec *proto.Spec, early *earlySignals, ns *netns) error {
 	return execWorkload(spec, argv0, env, user, tty)
 }
 
+// keptFDs copies the descriptors the workload keeps (proto.Spec.KeepFDs) out
+// of the way, above any number init uses or a target names, so that moving
+// them to their targets overwrites none of them.
+func keptFDs(keep []proto.FDMap) ([]proto.FDMap, error) {
+	out := make([]proto.FDMap, 0, len(keep))
+	for _, k := range keep {
+		if k.To < 3 {
+			return nil, fmt.Errorf("descriptor %d cannot be kept: 0-2 are stdio", k.To)
+		}
+		fd, err := unix.FcntlInt(uintptr(k.From), unix.F_DUPFD_CLOEXEC, 1024)
+		if err != nil {
+			return nil, fmt.Errorf("keeping descriptor %d: %w", k.To, err)
+		}
+		out = append(out, proto.FDMap{From: fd, To: k.To})
+	}
+	return out, nil
+}
+
+// withKept puts the kept descriptors into a child's files at their numbers.
+func withKept(files []*os.File, keep []proto.FDMap) []*os.File {
+	for _, k := range keep {
+		for len(files) <= k.To {
+			files = append(files, nil)
+		}
+		files[k.To] = os.NewFile(uintptr(k.From), "kept")
+	}
+	return files
+}
+
 // nullStdin replaces fd 0 with /dev/null.
 func nullStdin() error {
 	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -353,9 +382,19 @@ func execWorkload(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty 
 	if err := setCreds(u); err != nil {
 		return err
 	}
-	// Descriptors box holds (the spec pipe, the tty socket) must not leak.
+	// Descriptors box holds (the spec pipe, the tty socket) must not leak;
+	// the caller's kept ones move to their own numbers.
+	kept, err := keptFDs(spec.KeepFDs)
+	if err != nil {
+		return err
+	}
 	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
-	err := unix.Exec(argv0, spec.Args, env)
+	for _, k := range kept {
+		if err := unix.Dup3(k.From, k.To, 0); err != nil {
+			return fmt.Errorf("keeping descriptor %d: %w", k.To, err)
+		}
+	}
+	err = unix.Exec(argv0, spec.Args, env)
 	code := 126
 	if errors.Is(err, unix.ENOENT) {
 		code = 127
@@ -431,6 +470,11 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 	if err := setRlimits(spec.Rlimits, true); err != nil {
 		return err
 	}
+	kept, err := keptFDs(spec.KeepFDs)
+	if err != nil {
+		return err
+	}
+	files = withKept(files, kept)
 	p, err := os.StartProcess(argv0, spec.Args, &os.ProcAttr{Env: env, Files: files, Sys: attr})
 	if err != nil {
 		code := 126

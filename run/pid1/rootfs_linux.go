@@ -278,11 +278,23 @@ func mountDev(r *rootfs, spec *proto.Spec) error {
 	if err := unix.Mount("devpts", filepath.Join(dev, "pts"), "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, pts); err != nil {
 		return &os.PathError{Op: "mount devpts", Path: "/dev/pts", Err: err}
 	}
-	if err := unix.Mount("shm", filepath.Join(dev, "shm"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k"); err != nil {
-		return &os.PathError{Op: "mount tmpfs", Path: "/dev/shm", Err: err}
-	}
-	if err := unix.Mount("mqueue", filepath.Join(dev, "mqueue"), "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return &os.PathError{Op: "mount mqueue", Path: "/dev/mqueue", Err: err}
+	if spec.IPCHost {
+		// The host's IPC namespace, and with it the host's /dev/shm (POSIX
+		// shared memory lives there) and message queues: a new mqueue
+		// mount needs an IPC namespace of our own.
+		for _, d := range []string{"shm", "mqueue"} {
+			err := unix.Mount("/dev/"+d, filepath.Join(dev, d), "", unix.MS_BIND|unix.MS_REC, "")
+			if err != nil && !(d == "mqueue" && errors.Is(err, unix.ENOENT)) {
+				return &os.PathError{Op: "bind the host's", Path: "/dev/" + d, Err: err}
+			}
+		}
+	} else {
+		if err := unix.Mount("shm", filepath.Join(dev, "shm"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k"); err != nil {
+			return &os.PathError{Op: "mount tmpfs", Path: "/dev/shm", Err: err}
+		}
+		if err := unix.Mount("mqueue", filepath.Join(dev, "mqueue"), "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+			return &os.PathError{Op: "mount mqueue", Path: "/dev/mqueue", Err: err}
+		}
 	}
 	for name, target := range map[string]string{"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2", "core": "/proc/kcore"} {
 		if err := os.Symlink(target, filepath.Join(dev, name)); err != nil {

@@ -25,7 +25,7 @@
 // costs about a millisecond of the cloning thread, box's main thread here.
 // That only fits a container whose init execs the workload, so a quick
 // look at the arguments skips the speculation where it cannot fit (-d,
-// --network host, --init, -p, keep-id). The look does not parse: a wrong
+// --network host, --init, -p, keep-id, --mpi, --ipc). The look does not parse: a wrong
 // guess either way costs time (a wasted start, or the speed-up), never
 // correctness, which Fits decides on the parsed flags.
 package prestart
@@ -63,6 +63,11 @@ type Config struct {
 	// make one itself (proto.NetnsEnv). Not for a container whose init
 	// stays as PID 1.
 	InitMakesNetns bool
+	// IPCHost: init stays in the host's IPC namespace.
+	IPCHost bool
+	// Inherit are descriptors of the caller's passed on to init after its
+	// own; Launch.InheritFDs are their numbers there.
+	Inherit []*os.File
 }
 
 // Launch is init's process and the host's ends of what it is given: the
@@ -79,6 +84,7 @@ type Launch struct {
 	Port, PortChild *os.File
 	TTYFD, NetFD    int
 	PortFD          int
+	InheritFDs      []int // Config.Inherit's numbers in init
 	// StdinW, StdoutR and StderrR are the host's ends of the relay's pipes
 	// (Config.Relay; StdinW only with Config.Stdin), stdinR, stdoutW and
 	// stderrW init's.
@@ -148,6 +154,10 @@ func New(c Config) (_ *Launch, err error) {
 	if err := add(c.Ports, &l.Port, &l.PortChild, &l.PortFD); err != nil {
 		return nil, err
 	}
+	for _, f := range c.Inherit {
+		l.InheritFDs = append(l.InheritFDs, 3+len(l.Cmd.ExtraFiles))
+		l.Cmd.ExtraFiles = append(l.Cmd.ExtraFiles, f)
+	}
 	return l, nil
 }
 
@@ -176,7 +186,10 @@ func (l *Launch) Start(m userns.Mapping) error {
 // begin is Start up to the clone (see userns.Begin).
 func (l *Launch) begin(m userns.Mapping) (finish func() error, err error) {
 	l.mapping = m.String()
-	flags := uintptr(unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
+	flags := uintptr(unix.CLONE_NEWPID | unix.CLONE_NEWUTS)
+	if !l.cfg.IPCHost {
+		flags |= unix.CLONE_NEWIPC
+	}
 	switch {
 	case l.cfg.InitMakesNetns:
 		l.Cmd.Env = append(l.Cmd.Env, proto.NetnsEnv+"=1")
@@ -198,6 +211,9 @@ func (l *Launch) Fits(c Config, m userns.Mapping) bool {
 		return false
 	}
 	if (l.cfg.Network == "host") != (c.Network == "host") || l.cfg.InitMakesNetns && c.StaysPID1 {
+		return false
+	}
+	if l.cfg.IPCHost != c.IPCHost || len(l.cfg.Inherit) > 0 || len(c.Inherit) > 0 {
 		return false
 	}
 	return (l.cfg.Stdin || !c.Stdin) && (l.cfg.TTY || !c.TTY) &&
@@ -318,7 +334,7 @@ func speculate(args []string) bool {
 		case a == "--detach" || strings.HasPrefix(a, "--detach="), a == "--network=host",
 			a == "--network" && i+2+j < len(args) && args[i+2+j] == "host",
 			a == "--help", a == "--init", strings.HasPrefix(a, "--publish"),
-			strings.HasPrefix(a, "--userns"):
+			strings.HasPrefix(a, "--userns"), a == "--mpi", strings.HasPrefix(a, "--ipc"):
 			return false
 		case len(a) > 1 && a[0] == '-' && a[1] != '-' && strings.ContainsAny(a[1:], "dhpP"):
 			return false // -d, -h, -p, -P, or a cluster such as -itd

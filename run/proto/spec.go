@@ -64,6 +64,13 @@ type Spec struct {
 	// (detached containers).
 	Exec bool `json:"exec,omitempty"`
 
+	// KeepFDs are descriptors of the caller's that the workload gets at the
+	// same numbers (--mpi: the one PMI_FD names), passed to init at From.
+	KeepFDs []FDMap `json:"keepFds,omitempty"`
+	// IPCHost (--ipc host, --mpi): init shares the host's IPC namespace,
+	// /dev/shm and /dev/mqueue instead of having its own.
+	IPCHost bool `json:"ipcHost,omitempty"`
+
 	Mounts  []Mount `json:"mounts"`  // volumes, binds and tmpfs, in order
 	Network string  `json:"network"` // "slirp" (user-mode, the default), "none" or "host"
 	// TTYFD is init's end of the socket that carries the pty master to the
@@ -87,6 +94,12 @@ type Spec struct {
 	// Files written into the container's /etc.
 	Hosts      string `json:"hosts"`
 	ResolvConf string `json:"resolvConf"`
+}
+
+// FDMap is a descriptor init has at From that the workload gets at To.
+type FDMap struct {
+	From int `json:"from"`
+	To   int `json:"to"`
 }
 
 // Mount is a volume, bind or tmpfs mount.
