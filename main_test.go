@@ -87,6 +87,7 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"ls-layer":     cmdLsLayer,
 			"store-check":  cmdStoreCheck,
 			"wait-staging": cmdWaitStaging,
+			"wait-stall":   cmdWaitStall,
 			"host-absent":  cmdHostAbsent,
 			"exitcode":     cmdExitCode,
 			"expand":       cmdExpand,
@@ -280,12 +281,19 @@ func xattrs(p string) string {
 	return strings.Join(out, "")
 }
 
-// cmdStoreCheck checks the store's invariants: no staging left behind, every
-// listed image complete, no layer without an image. "store-check empty"
-// also requires no images and no layers.
+// cmdStoreCheck checks the store's invariants: box system check passes and
+// finds not even a leftover, and, looked at directly, no staging is left
+// behind, every listed image is complete, no layer is without an image.
+// "store-check empty" also requires no images and no layers.
 func cmdStoreCheck(ts *testscript.TestScript, neg bool, args []string) {
 	root := ts.Getenv("STORE")
 	var problems []string
+	if err := ts.Exec("box", "system", "check"); err != nil {
+		problems = append(problems, fmt.Sprintf("box system check: %v", err))
+	}
+	if out := strings.TrimSpace(ts.ReadFile("stdout")); out != "" {
+		problems = append(problems, "box system check found:\n"+out)
+	}
 	tmp, _ := os.ReadDir(filepath.Join(root, "tmp"))
 	for _, e := range tmp {
 		problems = append(problems, "left in tmp/: "+e.Name())
@@ -341,6 +349,21 @@ func cmdWaitStaging(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	ts.Fatalf("no staging appeared in %s/tmp within 20s", ts.Getenv("STORE"))
+}
+
+// cmdWaitStall waits until the script's registry has sent the N bytes of
+// stall/N/ and stopped, so a script can kill a pull at that point.
+func cmdWaitStall(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: wait-stall N")
+	}
+	limit, err := strconv.ParseInt(args[0], 10, 64)
+	ts.Check(err)
+	select {
+	case <-stallOf(ts.Getenv("REGISTRY"), args[0], limit).stalled:
+	case <-time.After(30 * time.Second):
+		ts.Fatalf("the registry did not stall after %s bytes within 30s", args[0])
+	}
 }
 
 // cmdHostAbsent fails if a path exists on the host: for escapes a hostile

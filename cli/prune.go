@@ -21,6 +21,7 @@ type imageCmd struct {
 type systemCmd struct {
 	Prune systemPruneCmd `cmd:"" help:"Remove stopped containers and unused images."`
 	Df    systemDfCmd    `cmd:"" help:"Show the disk the store uses."`
+	Check systemCheckCmd `cmd:"" help:"Check the store and the containers; with --repair, remove what is damaged or left over."`
 }
 
 type containerPruneCmd struct{}
