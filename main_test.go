@@ -88,6 +88,7 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"store-check":  cmdStoreCheck,
 			"wait-staging": cmdWaitStaging,
 			"wait-stall":   cmdWaitStall,
+			"kill-after":   cmdKillAfter,
 			"host-absent":  cmdHostAbsent,
 			"exitcode":     cmdExitCode,
 			"expand":       cmdExpand,
@@ -363,6 +364,34 @@ func cmdWaitStall(ts *testscript.TestScript, neg bool, args []string) {
 	case <-stallOf(ts.Getenv("REGISTRY"), args[0], limit).stalled:
 	case <-time.After(30 * time.Second):
 		ts.Fatalf("the registry did not stall after %s bytes within 30s", args[0])
+	}
+}
+
+// cmdKillAfter runs a program, SIGKILLs it after a delay if it still
+// runs, and waits: "kill-after 20ms box rmi x" cuts a command short at a
+// point real timing picks. Whether it finished or was killed, and with
+// what status, is not asserted; what it left behind is the script's.
+func cmdKillAfter(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: kill-after DURATION PROGRAM [ARGS...]")
+	}
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	cmd := exec.Command(args[1], args[2:]...)
+	cmd.Dir = ts.Getenv("WORK")
+	for _, k := range []string{"PATH", "HOME", "TMPDIR", "WORK", "REGISTRY", "STORE", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "DOCKER_CONFIG"} {
+		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
+	}
+	ts.Check(cmd.Start())
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+		fmt.Fprintf(ts.Stdout(), "%s finished before %s\n", args[1], d)
+	case <-time.After(d):
+		cmd.Process.Kill()
+		<-done
+		fmt.Fprintf(ts.Stdout(), "%s killed after %s\n", args[1], d)
 	}
 }
 
