@@ -89,6 +89,7 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"wait-staging": cmdWaitStaging,
 			"wait-stall":   cmdWaitStall,
 			"kill-after":   cmdKillAfter,
+			"mixed-ops":    cmdMixedOps,
 			"host-absent":  cmdHostAbsent,
 			"exitcode":     cmdExitCode,
 			"expand":       cmdExpand,
@@ -379,9 +380,7 @@ func cmdKillAfter(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	cmd := exec.Command(args[1], args[2:]...)
 	cmd.Dir = ts.Getenv("WORK")
-	for _, k := range []string{"PATH", "HOME", "TMPDIR", "WORK", "REGISTRY", "STORE", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "DOCKER_CONFIG"} {
-		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
-	}
+	cmd.Env = scriptEnv(ts)
 	ts.Check(cmd.Start())
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
