@@ -108,6 +108,9 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"monitor-usage":  cmdMonitorUsage,
 			"slurm-ready":    cmdSlurmReady,
 			"wait-job":       cmdWaitJob,
+			"wait-stall":     cmdWaitStall,
+			"kill-after":     cmdKillAfter,
+			"mixed-ops":      cmdMixedOps,
 		},
 	})
 }
@@ -285,12 +288,19 @@ func xattrs(p string) string {
 	return strings.Join(out, "")
 }
 
-// cmdStoreCheck checks the store's invariants: no staging left behind, every
-// listed image complete, no layer without an image. "store-check empty"
-// also requires no images and no layers.
+// cmdStoreCheck checks the store's invariants: box system check passes and
+// finds not even a leftover, and, looked at directly, no staging is left
+// behind, every listed image is complete, no layer is without an image.
+// "store-check empty" also requires no images and no layers.
 func cmdStoreCheck(ts *testscript.TestScript, neg bool, args []string) {
 	root := ts.Getenv("STORE")
 	var problems []string
+	if err := ts.Exec("box", "system", "check"); err != nil {
+		problems = append(problems, fmt.Sprintf("box system check: %v", err))
+	}
+	if out := strings.TrimSpace(ts.ReadFile("stdout")); out != "" {
+		problems = append(problems, "box system check found:\n"+out)
+	}
 	tmp, _ := os.ReadDir(filepath.Join(root, "tmp"))
 	for _, e := range tmp {
 		problems = append(problems, "left in tmp/: "+e.Name())
@@ -346,6 +356,47 @@ func cmdWaitStaging(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	ts.Fatalf("no staging appeared in %s/tmp within 20s", ts.Getenv("STORE"))
+}
+
+// cmdWaitStall waits until the script's registry has sent the N bytes of
+// stall/N/ and stopped, so a script can kill a pull at that point.
+func cmdWaitStall(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: wait-stall N")
+	}
+	limit, err := strconv.ParseInt(args[0], 10, 64)
+	ts.Check(err)
+	select {
+	case <-stallOf(ts.Getenv("REGISTRY"), args[0], limit).stalled:
+	case <-time.After(30 * time.Second):
+		ts.Fatalf("the registry did not stall after %s bytes within 30s", args[0])
+	}
+}
+
+// cmdKillAfter runs a program, SIGKILLs it after a delay if it still
+// runs, and waits: "kill-after 20ms box rmi x" cuts a command short at a
+// point real timing picks. Whether it finished or was killed, and with
+// what status, is not asserted; what it left behind is the script's.
+func cmdKillAfter(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: kill-after DURATION PROGRAM [ARGS...]")
+	}
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	cmd := exec.Command(args[1], args[2:]...)
+	cmd.Dir = ts.Getenv("WORK")
+	cmd.Env = scriptEnv(ts)
+	ts.Check(cmd.Start())
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+		fmt.Fprintf(ts.Stdout(), "%s finished before %s\n", args[1], d)
+	case <-time.After(d):
+		cmd.Process.Kill()
+		<-done
+		fmt.Fprintf(ts.Stdout(), "%s killed after %s\n", args[1], d)
+	}
 }
 
 // cmdHostAbsent fails if a path exists on the host: for escapes a hostile

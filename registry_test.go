@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -22,6 +23,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +40,7 @@ import (
 // startRegistry serves go-containerregistry's in-process registry on
 // loopback, wrapped only to inject faults a real registry never sends on
 // purpose: a flipped byte in broken/corrupt's blobs, a slow link for slow,
+// a link that stops after N bytes for stall/N/REPO (see wait-stall),
 // and responses without Content-Length under hostile/chunked/. The
 // hostile/ documents (see buildHostile) are stored in the registry when a
 // script first asks for one.
@@ -73,10 +76,74 @@ func startRegistry() *httptest.Server {
 			w.Write(body)
 		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v2/slow/blobs/"):
 			reg.ServeHTTP(&slowWriter{ResponseWriter: w}, r)
+		case strings.HasPrefix(r.URL.Path, "/v2/stall/"):
+			// /v2/stall/N/REPO/...: REPO, until N bytes are sent in all.
+			n, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v2/stall/"), "/")
+			limit, err := strconv.ParseInt(n, 10, 64)
+			if err != nil {
+				http.NotFound(w, r)
+				return
+			}
+			r.URL.Path = "/v2/" + rest
+			reg.ServeHTTP(&stallWriter{ResponseWriter: w, ctx: r.Context(), stall: stallOf(r.Host, n, limit)}, r)
 		default:
 			reg.ServeHTTP(w, r)
 		}
 	}))
+}
+
+// stall is a registry path's budget of bytes: once N are sent, over all
+// its responses, every response stops sending until its client goes.
+type stall struct {
+	mu      sync.Mutex
+	left    int64
+	stalled chan struct{} // closed once the budget is spent
+}
+
+// stalls are the stalls of every registry, by host and N.
+var stalls sync.Map
+
+func stallOf(host, n string, limit int64) *stall {
+	st, _ := stalls.LoadOrStore(host+"/"+n, &stall{left: limit, stalled: make(chan struct{})})
+	return st.(*stall)
+}
+
+// take returns how much of want may be sent, closing stalled when the
+// budget runs out.
+func (st *stall) take(want int) int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	n := int(min(int64(want), st.left))
+	st.left -= int64(n)
+	if st.left == 0 && n < want {
+		select {
+		case <-st.stalled:
+		default:
+			close(st.stalled)
+		}
+	}
+	return n
+}
+
+// stallWriter sends a response while its stall's budget lasts, then
+// blocks until the client hangs up: a registry that stops mid-pull.
+type stallWriter struct {
+	http.ResponseWriter
+	ctx   context.Context
+	stall *stall
+}
+
+func (s *stallWriter) Write(p []byte) (int, error) {
+	n := s.stall.take(len(p))
+	m, err := s.ResponseWriter.Write(p[:n])
+	if err != nil || n == len(p) {
+		return m, err
+	}
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+	<-s.ctx.Done()
+	return m, s.ctx.Err()
 }
 
 // slowWriter paces a response at about 1 MB/s.

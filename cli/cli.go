@@ -43,7 +43,7 @@ type grammar struct {
 
 	Container containerCmd `cmd:"" help:"Manage containers (prune)."`
 	Image     imageCmd     `cmd:"" help:"Manage images (prune)."`
-	System    systemCmd    `cmd:"" help:"Manage the store (prune, df)."`
+	System    systemCmd    `cmd:"" help:"Manage the store (prune, df, check)."`
 	Pull      pullCmd      `cmd:"" help:"Pull an image from a registry into the store."`
 	Images    imagesCmd    `cmd:"" help:"List images in the store."`
 	Rmi       rmiCmd       `cmd:"" help:"Remove images (and layers no other image uses)."`

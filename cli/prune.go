@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"text/tabwriter"
@@ -21,6 +22,7 @@ type imageCmd struct {
 type systemCmd struct {
 	Prune systemPruneCmd `cmd:"" help:"Remove stopped containers and unused images."`
 	Df    systemDfCmd    `cmd:"" help:"Show the disk the store uses."`
+	Check systemCheckCmd `cmd:"" help:"Check the store and the containers; with --repair, remove what is damaged or left over."`
 }
 
 type containerPruneCmd struct{}
@@ -80,6 +82,11 @@ func pruneImages(g *globals, all bool) error {
 			continue
 		}
 		res, err := st.Remove(img.ID, true)
+		if errors.Is(err, image.ErrInUse) || errors.Is(err, image.ErrNotFound) {
+			// A run or pull holds it, or an rmi was first: docker's
+			// prune leaves what is in use and never fails for it.
+			continue
+		}
 		if err != nil {
 			return err
 		}

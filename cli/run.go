@@ -14,6 +14,7 @@ import (
 	"github.com/box-run/box/slirp"
 	"github.com/box-run/box/stage"
 	"github.com/box-run/box/userns"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/term"
 )
 
@@ -156,19 +157,8 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 	if err != nil {
 		return nil, nil, m, err
 	}
-	img, err := c.image(g, st, ref)
+	img, cfg, err := c.holdImage(g, st, ref)
 	if err != nil {
-		return nil, nil, m, err
-	}
-	cfg, err := st.ImageConfig(img)
-	if err != nil {
-		return nil, nil, m, err
-	}
-	if err := st.CheckMapping(); err != nil {
-		return nil, nil, m, err
-	}
-	// Held for the container's life: rmi cannot pull the layers from under it.
-	if c.release, err = st.HoldLayers(img.Layers); err != nil {
 		return nil, nil, m, err
 	}
 	c.storeRoot, c.layers = st.Root(), img.Layers
@@ -205,6 +195,34 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 	})
 	c.netCfg = netCfg
 	return spec, ct, m, err
+}
+
+// holdImage finds ref (pulling it as --pull says) and holds its layers for
+// the container's life, so that rmi cannot take them from under it. An
+// rmi that took the image between the lookup and the hold makes it look
+// again, as docker's daemon would have run the two one after the other.
+func (c *runCmd) holdImage(g *globals, st *image.Store, ref string) (*image.Image, *v1.ConfigFile, error) {
+	for try := 0; ; try++ {
+		img, err := c.image(g, st, ref)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg, err := st.ImageConfig(img)
+		if err != nil && try < 2 {
+			continue // its config went with it
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := st.CheckMapping(); err != nil {
+			return nil, nil, err
+		}
+		c.release, err = st.HoldLayers(img.Layers)
+		if errors.Is(err, image.ErrLayerGone) && try < 2 {
+			continue
+		}
+		return img, cfg, err
+	}
 }
 
 // image finds ref in the store, pulling it as --pull says.

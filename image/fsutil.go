@@ -65,7 +65,10 @@ func syncFS(path string) error {
 
 // fileLock is an flock(2) on a file; the kernel drops it when the holder dies,
 // which is what makes staging of a killed pull reclaimable.
-type fileLock struct{ f *os.File }
+type fileLock struct {
+	f      *os.File
+	shared bool // lockFileCtx settled for a shared lock
+}
 
 // lockFile takes an exclusive lock on path, creating it, waiting if needed.
 func lockFile(path string) (*fileLock, error) {
@@ -100,7 +103,7 @@ func lockFileCtx(ctx context.Context, path string, how int, waiting func(), sett
 	for i := 0; ; i++ {
 		err = unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
 		if err == nil {
-			return &fileLock{f: f}, nil
+			return &fileLock{f: f, shared: how == unix.LOCK_SH}, nil
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, unix.EINTR) {
 			f.Close()
@@ -122,9 +125,21 @@ func lockFileCtx(ctx context.Context, path string, how int, waiting func(), sett
 	}
 }
 
-// tryLockFile is lockFile without waiting; ok is false if another holds it.
+// tryLockFile is lockFile without waiting, for a file that exists; ok is
+// false if another holds it.
 func tryLockFile(path string) (l *fileLock, ok bool, err error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	return tryLock(path, 0)
+}
+
+// tryLockNew is tryLockFile that creates the file: a layer's lock must
+// exist while it is held, or a process coming next would lock a file of
+// its own.
+func tryLockNew(path string) (l *fileLock, ok bool, err error) {
+	return tryLock(path, os.O_CREATE)
+}
+
+func tryLock(path string, flag int) (l *fileLock, ok bool, err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|flag, 0o600)
 	if err != nil {
 		return nil, false, err
 	}

@@ -14,7 +14,11 @@
 //
 // "Exists" means "complete": everything is written to staging, synced and
 // renamed into place, and the index is rewritten last, by atomic rename. A
-// pull killed at any point leaves at worst staging that the next pull reclaims.
+// pull killed at any point leaves at worst staging that the next pull
+// reclaims, and layers no image lists, which the next pull of the image
+// uses and the next rmi collects; rmi rewrites the index before it takes
+// layers away. Check (box system check) verifies all this and tells such
+// leftovers from damage.
 //
 // The package does not unpack tar streams itself (image/extract does, inside
 // the user namespace the caller provides through Options.Unpack), does not

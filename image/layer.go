@@ -32,14 +32,24 @@ func (s *Store) fetchLayer(ctx context.Context, l v1.Layer, digest, diffID strin
 	hexID := filepath.Base(dst)
 	// One fetcher per layer across processes: the others wait here and then
 	// find the layer present.
-	lock, err := lockFileCtx(ctx, s.path("locks", hexID), unix.LOCK_EX, func() {
-		progress(Progress{Layer: digest, Status: Waiting, Total: size})
-	}, func() bool {
-		_, err := os.Lstat(dst)
-		return err == nil
-	})
-	if err != nil {
-		return false, 0, err
+	var lock *fileLock
+	for {
+		lock, err = lockFileCtx(ctx, s.path("locks", hexID), unix.LOCK_EX, func() {
+			progress(Progress{Layer: digest, Status: Waiting, Total: size})
+		}, func() bool {
+			_, err := os.Lstat(dst)
+			return err == nil
+		})
+		if err != nil {
+			return false, 0, err
+		}
+		// Settled for shared because the layer was there, but an rmi that
+		// held it exclusively has since taken it: fetch it, exclusively.
+		if _, err := os.Lstat(dst); err != nil && lock.shared {
+			lock.unlock()
+			continue
+		}
+		break
 	}
 	defer func() {
 		if err != nil {

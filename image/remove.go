@@ -1,6 +1,7 @@
 package image
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,16 +15,20 @@ type Removed struct {
 	Deleted  []string
 }
 
+// ErrInUse is returned when an image's layers are held: a container runs
+// from them, or a pull or run is about to record or use them.
+var ErrInUse = errors.New("in use")
+
 // Remove removes a name, or a whole image when its last name goes or it is
 // named by id; layers no remaining image uses are deleted. An id naming an
 // image with several names needs force, as with docker.
 func (s *Store) Remove(nameOrID string, force bool) (*Removed, error) {
 	out := &Removed{}
 	var trash, blobs []string
-	err := s.updateIndex(func(ix *index) error {
+	err := s.commitIndex(func(ix *index) (func() error, error) {
 		img, err := ix.lookup(nameOrID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		byName := ""
 		if ref, err := ParseRef(nameOrID); err == nil && slices.Contains(img.Names, FullName(ref)) {
@@ -33,20 +38,26 @@ func (s *Store) Remove(nameOrID string, force bool) (*Removed, error) {
 		case byName != "" && len(img.Names) > 1:
 			img.Names = slices.DeleteFunc(img.Names, func(n string) bool { return n == byName })
 			out.Untagged = append(out.Untagged, byName)
-			return nil
+			return nil, nil
 		case byName == "" && len(img.Names) > 1 && !force:
-			return fmt.Errorf("image %s is named %s; remove the names, or use -f", short(img.ID), strings.Join(img.Names, ", "))
+			return nil, fmt.Errorf("image %s is named %s; remove the names, or use -f", short(img.ID), strings.Join(img.Names, ", "))
 		}
 		ix.Images = slices.DeleteFunc(ix.Images, func(i *Image) bool { return i == img })
-		var err2 error
-		trash, err2 = s.unusedLayers(ix, img)
-		if err2 != nil {
-			return err2 // the index is not written: nothing changed
+		unused, err := s.unusedLayers(ix, img)
+		if err != nil {
+			return nil, err // the index is not written: nothing changed
 		}
 		out.Untagged = append(out.Untagged, img.Names...)
 		out.Deleted = append(out.Deleted, img.ID)
 		blobs = s.unusedBlobs(ix, img)
-		return nil
+		// The layers go only once the index no longer lists the image: a
+		// remove killed in between leaves layers without an image (which
+		// the next rmi or system check collects), never an image without
+		// its layers.
+		return func() (err error) {
+			trash, err = unused.move()
+			return err
+		}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -64,13 +75,51 @@ func (s *Store) Remove(nameOrID string, force bool) (*Removed, error) {
 	return out, nil
 }
 
-// unusedLayers renames into tmp/, under the index lock, every layer that no
-// image in ix uses: those of img, and any left by pulls that were
+// pickedLayers are layers chosen for removal, locked so that no pull or
+// container takes them until they are moved into tmp/.
+type pickedLayers struct {
+	s     *Store
+	hexes []string
+	locks []*fileLock
+}
+
+// move renames the layers into tmp/ for deletion and drops their locks.
+func (p *pickedLayers) move() ([]string, error) {
+	defer p.release()
+	var moved []string
+	for _, hex := range p.hexes {
+		dst := filepath.Join(p.s.path("tmp"), "trash-"+hex+"-"+randomHex(4))
+		if err := os.Rename(filepath.Join(p.s.path("layers"), hex), dst); err != nil {
+			if os.IsNotExist(err) {
+				continue
+			}
+			return moved, fmt.Errorf("removing layer %s: %w", hex[:12], err)
+		}
+		moved = append(moved, dst)
+	}
+	if len(moved) > 0 {
+		if err := syncDir(p.s.path("layers")); err != nil {
+			return moved, err
+		}
+	}
+	return moved, nil
+}
+
+func (p *pickedLayers) release() {
+	for _, l := range p.locks {
+		l.unlock()
+	}
+	p.locks = nil
+}
+
+// unusedLayers picks, under the index lock, every layer that no image in ix
+// uses: those of img (nil: none), and any left by pulls that were
 // interrupted before recording their image. A layer held by a running
 // container (HoldLayers) or being fetched is skipped; one of img's own that
-// is held makes the removal fail, as docker refuses to remove an image a
-// running container uses.
-func (s *Store) unusedLayers(ix *index, img *Image) ([]string, error) {
+// is held makes the removal fail (ErrInUse), as docker refuses to remove an
+// image a running container uses. The picked layers stay locked until moved
+// or released.
+func (s *Store) unusedLayers(ix *index, img *Image) (*pickedLayers, error) {
 	used := map[string]bool{}
 	for _, other := range ix.Images {
 		for _, l := range other.Layers {
@@ -78,54 +127,37 @@ func (s *Store) unusedLayers(ix *index, img *Image) ([]string, error) {
 		}
 	}
 	own := map[string]bool{}
-	for _, l := range img.Layers {
-		own[strings.TrimPrefix(l, "sha256:")] = true
+	if img != nil {
+		for _, l := range img.Layers {
+			own[strings.TrimPrefix(l, "sha256:")] = true
+		}
 	}
 	ents, err := os.ReadDir(s.path("layers"))
 	if err != nil {
 		return nil, err
 	}
-	var trash []string
-	var locks []*fileLock
-	defer func() {
-		for _, l := range locks {
-			l.unlock()
-		}
-	}()
+	p := &pickedLayers{s: s}
 	for _, e := range ents {
 		hex := e.Name()
 		if used[hex] {
 			continue
 		}
-		l, ok, err := tryLockFile(s.path("locks", hex))
-		if err != nil && !os.IsNotExist(err) {
+		l, ok, err := tryLockNew(s.path("locks", hex))
+		if err != nil {
+			p.release()
 			return nil, err
 		}
-		if err == nil && !ok {
+		if !ok {
 			if own[hex] {
-				return nil, fmt.Errorf("image %s is in use by a running container: stop it first", short(img.ID))
+				p.release()
+				return nil, fmt.Errorf("image %s is %w by a running container or a pull: stop it first", short(img.ID), ErrInUse)
 			}
 			continue
 		}
-		if l != nil {
-			locks = append(locks, l)
-		}
-		trash = append(trash, hex)
+		p.locks = append(p.locks, l)
+		p.hexes = append(p.hexes, hex)
 	}
-	var moved []string
-	for _, hex := range trash {
-		dst := filepath.Join(s.path("tmp"), "trash-"+hex+"-"+randomHex(4))
-		if err := os.Rename(filepath.Join(s.path("layers"), hex), dst); err != nil && !os.IsNotExist(err) {
-			return moved, fmt.Errorf("removing layer %s: %w", hex[:12], err)
-		}
-		moved = append(moved, dst)
-	}
-	if len(moved) > 0 {
-		if err := syncDir(s.path("layers")); err != nil {
-			return moved, err
-		}
-	}
-	return moved, nil
+	return p, nil
 }
 
 // unusedBlobs lists the manifest and config of img that no image in ix has.

@@ -107,6 +107,14 @@ func (s *Store) readIndex() (*index, error) {
 
 // updateIndex runs fn on the index under the store lock and writes the result.
 func (s *Store) updateIndex(fn func(*index) error) error {
+	return s.commitIndex(func(ix *index) (func() error, error) { return nil, fn(ix) })
+}
+
+// commitIndex is updateIndex whose fn may return then, run once the new
+// index is written and while the lock is still held: what must follow the
+// index (taking away layers it no longer lists) and precede any other
+// change of it.
+func (s *Store) commitIndex(fn func(*index) (then func() error, err error)) error {
 	l, err := lockFile(s.path("lock"))
 	if err != nil {
 		return fmt.Errorf("locking store: %w", err)
@@ -116,7 +124,8 @@ func (s *Store) updateIndex(fn func(*index) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(ix); err != nil {
+	then, err := fn(ix)
+	if err != nil {
 		return err
 	}
 	b, err := json.MarshalIndent(ix, "", "  ")
@@ -125,6 +134,9 @@ func (s *Store) updateIndex(fn func(*index) error) error {
 	}
 	if err := writeFileAtomic(s.path("images.json"), b); err != nil {
 		return fmt.Errorf("writing image index: %w", err)
+	}
+	if then != nil {
+		return then()
 	}
 	return nil
 }
@@ -315,6 +327,11 @@ func sameFile(f *os.File, path string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 
+// ErrLayerGone is returned by HoldLayers when a layer is no longer in the
+// store: an rmi took the image between its lookup and the hold. Looking the
+// image up again (and pulling it if it is gone) is the way on.
+var ErrLayerGone = errors.New("not in the store (removed by rmi?)")
+
 // HoldLayers takes a shared lock on each layer for as long as a container
 // uses them; rmi cannot delete a held layer. Call release when done.
 func (s *Store) HoldLayers(diffIDs []string) (release func(), err error) {
@@ -331,6 +348,10 @@ func (s *Store) HoldLayers(diffIDs []string) (release func(), err error) {
 			return nil, fmt.Errorf("locking layer %s: %w", short(d), err)
 		}
 		locks = append(locks, l)
+		if _, err := os.Lstat(s.layerPath(d)); err != nil {
+			release()
+			return nil, fmt.Errorf("layer %s: %w", short(d), ErrLayerGone)
+		}
 	}
 	return release, nil
 }

@@ -184,7 +184,11 @@ func (c Containers) Remove(ct *Container, removeAll func(...string) error) error
 	if err := os.Rename(dir, trash); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("removing container %s: %w", ct.Name, err)
 	}
-	os.Remove(filepath.Join(c.Root, "names", ct.Name))
+	if ct.Name != "" {
+		// Only if it is still this container's: after a removal cut short
+		// and a check's repair, a new container may have it.
+		removeName(filepath.Join(c.Root, "names", ct.Name), ct.ID)
+	}
 	// overlayfs leaves work/work, and for a volatile upper
 	// incompat/volatile (holding a "dirty" file), with mode 0: open them
 	// up front so the removal is one pass rather than a failed pass, a

@@ -1,0 +1,372 @@
+package image
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Finding is one thing Check found wrong, or left over.
+type Finding struct {
+	Path    string // what it concerns, relative to the store root
+	Problem string // what is wrong with it
+	// Leftover marks what an interrupted command left behind (staging of a
+	// killed pull, a layer whose image was never recorded, the trash of a
+	// killed rmi): harmless, and collected by the next pull or rmi.
+	Leftover bool
+	Repaired bool // Check removed it (CheckOptions.Repair)
+}
+
+func (f Finding) String() string {
+	s := f.Path + ": " + f.Problem
+	switch {
+	case f.Repaired:
+		return "repaired: " + s
+	case f.Leftover:
+		return "leftover: " + s
+	}
+	return s
+}
+
+// CheckOptions tune Check.
+type CheckOptions struct {
+	// Repair removes what is damaged or left over: staging and trash,
+	// layers no image uses, images whose manifest, config or layers are
+	// missing or corrupted. Nothing an intact image uses goes.
+	Repair bool
+	// MaxUnused is how old a layer no image uses may be before it counts
+	// as a problem rather than a leftover (podman's --max); 0 means 24h.
+	MaxUnused time.Duration
+}
+
+// grace is how long a file without a lock may be some live command's
+// (a temporary file being written, a name being reserved) before Check
+// calls it dead: as long as staleLock allows a lock file.
+const grace = time.Minute
+
+// Check verifies the store under its index lock, so no pull or rmi changes
+// it meanwhile: every image's manifest and config are present and match
+// their digests (they are small, so all are hashed), the config lists the
+// image's layers, every layer is present and complete (it has its rootfs:
+// a layer is renamed into place whole, which is the store's commit), and
+// nothing is left in tmp/ by a dead process. Unpacked layers cannot be
+// hashed again (their DiffID is that of a tar stream), so a layer's files
+// are not verified.
+//
+// It returns each finding; those neither Leftover nor Repaired remain.
+func (s *Store) Check(opts CheckOptions) ([]Finding, error) {
+	if opts.MaxUnused == 0 {
+		opts.MaxUnused = 24 * time.Hour
+	}
+	l, err := lockFile(s.path("lock"))
+	if err != nil {
+		return nil, fmt.Errorf("locking store: %w", err)
+	}
+	defer l.unlock()
+	c := &checker{s: s, opts: opts}
+	ix, err := s.readIndex()
+	if err != nil {
+		// Nothing can be told apart without the index: repairing would
+		// delete every image.
+		return []Finding{{Path: "images.json", Problem: err.Error()}}, nil
+	}
+	c.mapping()
+	c.staging()
+	blobs := c.blobs()
+	damaged := c.images(ix, blobs)
+	if opts.Repair && len(damaged) > 0 {
+		ix.Images = slices.DeleteFunc(ix.Images, func(img *Image) bool { return damaged[img] })
+		if err := c.writeIndex(ix); err != nil {
+			return c.found, err
+		}
+		for img := range damaged {
+			c.repaired(img)
+		}
+	}
+	c.layers(ix)
+	c.unusedBlobs(ix, blobs)
+	return c.found, nil
+}
+
+// checker is one Check: the store, its options and what it found.
+type checker struct {
+	s     *Store
+	opts  CheckOptions
+	found []Finding
+	// byImage are the findings of each damaged image, marked repaired
+	// once the image is out of the index.
+	byImage map[*Image][]int
+}
+
+func (c *checker) add(path, format string, a ...any) int {
+	c.found = append(c.found, Finding{Path: path, Problem: fmt.Sprintf(format, a...)})
+	return len(c.found) - 1
+}
+
+// leftover records a leftover and, when repairing, removes it with rm.
+func (c *checker) leftover(path, problem string, rm func() error) {
+	f := Finding{Path: path, Problem: problem, Leftover: true}
+	if c.opts.Repair {
+		if err := rm(); err != nil {
+			f.Problem += fmt.Sprintf(" (removing it: %v)", err)
+			f.Leftover = false
+		} else {
+			f.Repaired = true
+		}
+	}
+	c.found = append(c.found, f)
+}
+
+func (c *checker) rel(p string) string {
+	r, err := filepath.Rel(c.s.root, p)
+	if err != nil {
+		return p
+	}
+	return r
+}
+
+// mapping reports a store unpacked with an id mapping other than this
+// user's: every pull fails until the mapping is restored (or --root moves).
+func (c *checker) mapping() {
+	if c.s.opts.Mapping == "" {
+		return
+	}
+	b, err := os.ReadFile(c.s.path("idmap"))
+	if err == nil && strings.TrimSpace(string(b)) != c.s.opts.Mapping {
+		c.add("idmap", "layers were unpacked with id mapping %q but this user now maps %q", strings.TrimSpace(string(b)), c.s.opts.Mapping)
+	}
+}
+
+// staging reports what dead processes left in tmp/: staging whose lock is
+// free, trash of an rmi cut short, and lock files without staging.
+// Staging whose lock is held is a live pull's and is left alone.
+func (c *checker) staging() {
+	ents, _ := os.ReadDir(c.s.path("tmp"))
+	for _, e := range ents {
+		p := c.s.path("tmp", e.Name())
+		name := e.Name()
+		switch {
+		case strings.HasPrefix(name, "trash-"):
+			c.leftover(c.rel(p), "removed layer not yet deleted (a killed rmi's)", func() error { return c.s.removeAll(p) })
+		case strings.HasSuffix(name, ".lock"):
+			c.deadStaging(p)
+		default:
+			if _, err := os.Lstat(p + ".lock"); err == nil {
+				continue // judged by its lock
+			}
+			if old(p) {
+				c.leftover(c.rel(p), "staging without a lock", func() error { return c.s.removeAll(p) })
+			}
+		}
+	}
+}
+
+// deadStaging judges one staging lock: held is live; free with its
+// directory, or free and old, is a dead pull's.
+func (c *checker) deadStaging(lockPath string) {
+	l, ok, err := tryLockFile(lockPath)
+	if err != nil || !ok {
+		return
+	}
+	defer l.unlock()
+	dir := strings.TrimSuffix(lockPath, ".lock")
+	_, dirErr := os.Lstat(dir)
+	if !sameFile(l.f, lockPath) || (dirErr != nil && !staleLock(l.f)) {
+		return
+	}
+	what, path := "staging of a dead pull", dir
+	if dirErr != nil {
+		what, path = "lock of a dead pull's staging", lockPath
+	}
+	c.leftover(c.rel(path), what, func() error {
+		if dirErr == nil {
+			if err := c.s.removeAll(dir); err != nil {
+				return err
+			}
+		}
+		return os.Remove(lockPath)
+	})
+}
+
+// blobs hashes every manifest and config; it returns the digests of the
+// intact ones. A corrupted blob is reported (and removed when repairing:
+// the images that use it are damaged anyway).
+func (c *checker) blobs() map[string]bool {
+	dir := c.s.path("blobs", "sha256")
+	ents, _ := os.ReadDir(dir)
+	intact := map[string]bool{}
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		if strings.HasPrefix(e.Name(), ".tmp-") {
+			if old(p) {
+				c.leftover(c.rel(p), "temporary file of a killed write", func() error { return os.Remove(p) })
+			}
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			c.add(c.rel(p), "unreadable: %v", err)
+			continue
+		}
+		sum := sha256.Sum256(b)
+		if got := hex.EncodeToString(sum[:]); got != e.Name() {
+			i := c.add(c.rel(p), "content has digest sha256:%s (corrupted)", got[:12])
+			if c.opts.Repair && os.Remove(p) == nil {
+				c.found[i].Repaired = true
+			}
+			continue
+		}
+		intact["sha256:"+e.Name()] = true
+	}
+	return intact
+}
+
+// images checks each image's blobs and layers and returns the damaged ones.
+func (c *checker) images(ix *index, blobs map[string]bool) map[*Image]bool {
+	damaged := map[*Image]bool{}
+	c.byImage = map[*Image][]int{}
+	bad := func(img *Image, format string, a ...any) {
+		damaged[img] = true
+		c.byImage[img] = append(c.byImage[img], c.add("image "+imageName(img), format, a...))
+	}
+	for _, img := range ix.Images {
+		if !blobs[img.Manifest] {
+			bad(img, "manifest %s is missing or corrupted", short(img.Manifest))
+		}
+		if !blobs[img.ID] {
+			bad(img, "config %s is missing or corrupted", short(img.ID))
+		} else if cfg, err := c.s.ImageConfig(img); err != nil {
+			bad(img, "%v", err)
+		} else if !sameLayers(cfg.RootFS.DiffIDs, img.Layers) {
+			bad(img, "its config lists other layers than the index")
+		}
+		for _, l := range img.Layers {
+			if !c.complete(l) {
+				bad(img, "layer %s is missing or incomplete", short(l))
+			}
+		}
+	}
+	return damaged
+}
+
+func (c *checker) repaired(img *Image) {
+	for _, i := range c.byImage[img] {
+		c.found[i].Repaired = true
+	}
+}
+
+func (c *checker) writeIndex(ix *index) error {
+	b, err := json.MarshalIndent(ix, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(c.s.path("images.json"), b); err != nil {
+		return fmt.Errorf("writing image index: %w", err)
+	}
+	return nil
+}
+
+// complete reports whether the layer is in place with its rootfs.
+func (c *checker) complete(diffID string) bool {
+	fi, err := os.Stat(c.s.LayerDir(diffID))
+	return err == nil && fi.IsDir()
+}
+
+// layers reports incomplete layers and those no image uses: leftovers of
+// pulls killed before recording their image, which the next pull of it
+// uses, until they are older than MaxUnused. Held layers (a container or a
+// pull has them) are left alone.
+func (c *checker) layers(ix *index) {
+	used := map[string]bool{}
+	for _, img := range ix.Images {
+		for _, l := range img.Layers {
+			used[strings.TrimPrefix(l, "sha256:")] = true
+		}
+	}
+	ents, _ := os.ReadDir(c.s.path("layers"))
+	for _, e := range ents {
+		hex := e.Name()
+		p := c.s.path("layers", hex)
+		if used[hex] {
+			continue // an incomplete one was reported with its image
+		}
+		l, ok, err := tryLockNew(c.s.path("locks", hex))
+		if err != nil || !ok {
+			continue
+		}
+		what, problem := "not used by any image (a killed pull's or rmi's)", false
+		if !c.complete("sha256:" + hex) {
+			what, problem = "incomplete layer", true
+		} else if fi, err := os.Lstat(p); err == nil && time.Since(fi.ModTime()) > c.opts.MaxUnused {
+			what, problem = fmt.Sprintf("not used by any image for over %s", c.opts.MaxUnused), true
+		}
+		rm := func() error {
+			defer l.unlock()
+			dst := c.s.path("tmp", "trash-"+hex+"-"+randomHex(4))
+			if err := os.Rename(p, dst); err != nil {
+				return err
+			}
+			return c.s.removeAll(dst)
+		}
+		switch {
+		case c.opts.Repair:
+			c.leftover(c.rel(p), what, rm)
+		case problem:
+			l.unlock()
+			c.add(c.rel(p), "%s", what)
+		default:
+			l.unlock()
+			c.found = append(c.found, Finding{Path: c.rel(p), Problem: what, Leftover: true})
+		}
+	}
+}
+
+// unusedBlobs reports intact manifests and configs no image uses: a pull
+// killed before recording its image, or an rmi before deleting them.
+func (c *checker) unusedBlobs(ix *index, blobs map[string]bool) {
+	used := map[string]bool{}
+	for _, img := range ix.Images {
+		used[img.Manifest], used[img.ID] = true, true
+	}
+	for _, d := range slices.Sorted(maps.Keys(blobs)) {
+		if used[d] {
+			continue
+		}
+		p := c.s.path("blobs", "sha256", strings.TrimPrefix(d, "sha256:"))
+		c.leftover(c.rel(p), "manifest or config of no image", func() error { return os.Remove(p) })
+	}
+}
+
+// old reports whether path was last changed more than grace ago.
+func old(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && time.Since(fi.ModTime()) > grace
+}
+
+func imageName(img *Image) string {
+	if len(img.Names) > 0 {
+		return img.Names[0]
+	}
+	return short(img.ID)
+}
+
+func sameLayers(diffIDs []v1.Hash, layers []string) bool {
+	if len(diffIDs) != len(layers) {
+		return false
+	}
+	for i, d := range diffIDs {
+		if d.String() != layers[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,207 @@
+package run
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Finding is one thing Containers.Check found wrong, or left over (as
+// image.Finding, for the containers directory).
+type Finding struct {
+	Path     string // relative to the containers directory's parent, the store root
+	Problem  string
+	Leftover bool // what a killed box rm left: harmless
+	Repaired bool
+}
+
+func (f Finding) String() string {
+	s := f.Path + ": " + f.Problem
+	switch {
+	case f.Repaired:
+		return "repaired: " + s
+	case f.Leftover:
+		return "leftover: " + s
+	}
+	return s
+}
+
+// CheckOptions tune Containers.Check.
+type CheckOptions struct {
+	// Repair removes leftovers, names of containers that do not exist,
+	// directories without a record, and stopped containers that cannot
+	// start again (Startable says why).
+	Repair    bool
+	RemoveAll func(...string) error
+	// Startable, if set, says why a container cannot start again (its
+	// image's layers are gone), or nil.
+	Startable func(*Container) error
+}
+
+// grace is how long a name or directory without a record may be a
+// container being created right now: names are reserved, then the
+// directory made, then the record written, with no lock.
+const grace = time.Minute
+
+// Check verifies the containers directory: every directory has a
+// readable record, every name leads to one, no removal was cut short, and
+// each stopped container can start again.
+func (c Containers) Check(opts CheckOptions) ([]Finding, error) {
+	ents, err := os.ReadDir(c.Root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	ck := &containerCheck{c: c, opts: opts}
+	for _, e := range ents {
+		name := e.Name()
+		p := filepath.Join(c.Root, name)
+		switch {
+		case name == "names":
+		case strings.HasPrefix(name, ".trash-"):
+			ck.leftover(p, "removed container not yet deleted (a killed rm's)", func() error { return ck.removeAll(p) })
+		case strings.HasPrefix(name, "."):
+		case !e.IsDir():
+			ck.add(p, "not a container directory")
+		default:
+			ck.container(name)
+		}
+	}
+	ck.names()
+	return ck.found, nil
+}
+
+type containerCheck struct {
+	c     Containers
+	opts  CheckOptions
+	found []Finding
+}
+
+func (ck *containerCheck) rel(p string) string {
+	r, err := filepath.Rel(filepath.Dir(ck.c.Root), p)
+	if err != nil {
+		return p
+	}
+	return r
+}
+
+func (ck *containerCheck) add(p, format string, a ...any) *Finding {
+	ck.found = append(ck.found, Finding{Path: ck.rel(p), Problem: fmt.Sprintf(format, a...)})
+	return &ck.found[len(ck.found)-1]
+}
+
+func (ck *containerCheck) leftover(p, problem string, rm func() error) {
+	f := Finding{Path: ck.rel(p), Problem: problem, Leftover: true}
+	if ck.opts.Repair {
+		if err := rm(); err != nil {
+			f.Problem += fmt.Sprintf(" (removing it: %v)", err)
+			f.Leftover = false
+		} else {
+			f.Repaired = true
+		}
+	}
+	ck.found = append(ck.found, f)
+}
+
+func (ck *containerCheck) removeAll(paths ...string) error {
+	if ck.opts.RemoveAll != nil {
+		return ck.opts.RemoveAll(paths...)
+	}
+	for _, p := range paths {
+		if err := os.RemoveAll(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// repair runs fix when repairing and marks f repaired if it worked.
+func (ck *containerCheck) repair(f *Finding, fix func() error) {
+	if !ck.opts.Repair {
+		return
+	}
+	if err := fix(); err != nil {
+		f.Problem += fmt.Sprintf(" (repairing: %v)", err)
+		return
+	}
+	f.Repaired = true
+}
+
+// container checks one container directory.
+func (ck *containerCheck) container(id string) {
+	dir := ck.c.dir(id)
+	ct, err := ck.c.load(id)
+	if err != nil {
+		if !old(dir) {
+			return // being created
+		}
+		f := ck.add(dir, "no readable record: %v", err)
+		ck.repair(f, func() error { return ck.c.Remove(&Container{ID: id}, ck.removeAll) })
+		return
+	}
+	if ct.Status == "running" || ct.MonitorAlive() {
+		return
+	}
+	if ct.Remove && ct.Status == "exited" {
+		// Any container command removes it, as docker's daemon would have.
+		ck.leftover(dir, fmt.Sprintf("--rm container %s whose box was killed", ct.Name), func() error { return ck.c.Remove(ct, ck.removeAll) })
+		return
+	}
+	if ck.opts.Startable == nil {
+		return
+	}
+	if err := ck.opts.Startable(ct); err != nil {
+		f := ck.add(dir, "container %s cannot start again: %v", ct.Name, err)
+		ck.repair(f, func() error { return ck.c.Remove(ct, ck.removeAll) })
+	}
+}
+
+// names checks that each name leads to a container: a box rm killed after
+// it took the directory away, or a box run killed after it reserved the
+// name, leave one that keeps the name taken.
+func (ck *containerCheck) names() {
+	dir := filepath.Join(ck.c.Root, "names")
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		id, err := os.Readlink(p)
+		if err != nil {
+			ck.add(p, "not a name: %v", err)
+			continue
+		}
+		if _, err := os.Lstat(ck.c.dir(id)); err == nil {
+			continue
+		}
+		rm := func() error { return removeName(p, id) }
+		if _, err := os.Lstat(filepath.Join(ck.c.Root, ".trash-"+id)); err == nil {
+			ck.leftover(p, "name of a removed container (a killed rm's)", rm)
+			continue
+		}
+		if !old(p) {
+			continue // a container being created
+		}
+		f := ck.add(p, "name of container %.12s, which does not exist", id)
+		ck.repair(f, rm)
+	}
+}
+
+// removeName removes a name if it still leads to id: a new container may
+// have taken it meanwhile.
+func removeName(p, id string) error {
+	if cur, err := os.Readlink(p); err != nil || cur != id {
+		return nil
+	}
+	return os.Remove(p)
+}
+
+// old reports whether path was last changed more than grace ago.
+func old(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && time.Since(fi.ModTime()) > grace
+}
