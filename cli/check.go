@@ -12,7 +12,7 @@ import (
 )
 
 type systemCheckCmd struct {
-	Repair bool          `help:"Remove what is damaged or left over: staging, unused layers, images missing parts, names without containers, containers that cannot start again."`
+	Repair bool          `help:"Remove what is damaged or left over: staging, unused layers, images missing parts, names without containers (containers that cannot start again are kept for box rm)."`
 	Max    time.Duration `help:"How old a layer no image uses may be before it counts as a problem (podman's --max)." default:"24h"`
 }
 

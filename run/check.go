@@ -157,8 +157,9 @@ func (ck *containerCheck) container(id string) {
 		return
 	}
 	if err := ck.opts.Startable(ct); err != nil {
-		f := ck.add(dir, "container %s cannot start again: %v", ct.Name, err)
-		ck.repair(f, func() error { return ck.c.Remove(ct, ck.removeAll) })
+		// Not repaired: its own layer is the user's data, which box rm
+		// (or copying it out first) is the user's call.
+		ck.add(dir, "container %s cannot start again: %v (its changes are kept; box rm %s removes it)", ct.Name, err, ct.Name)
 	}
 }
 
