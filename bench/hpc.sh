@@ -70,7 +70,7 @@ batch() {
 		n=$1; shift
 		t0=$(date +%s.%N)
 		pids=()
-		for i in $(seq "$n"); do $* >/dev/null 2>>"'"$RES"'/errors.$$" & pids+=($!); done
+		for i in $(seq "$n"); do $* >/dev/null 2>>"'"$d"'/errors" & pids+=($!); done
 		fail=0
 		for p in "${pids[@]}"; do wait "$p" || fail=$((fail + 1)); done
 		t1=$(date +%s.%N)
@@ -88,7 +88,7 @@ for r in $(seq $((WARMUP + ROUNDS))); do
 		mapfile -t tools < <(tools_for "$u" | tr ' ' '\n')
 		k=$((r % ${#tools[@]}))
 		for t in "${tools[@]:k}" "${tools[@]:0:k}"; do
-			s=$(batch "$u" "$t") || die "$t as $u: a batch failed: $(tail -3 "$RES"/errors.* 2>/dev/null)"
+			s=$(batch "$u" "$t") || die "$t as $u: a batch failed: $(tail -3 "$U/$u/errors" 2>/dev/null)"
 			((r <= WARMUP)) || echo -e "$((r - WARMUP))\t$u\t$t\t$s\t$(cut -d' ' -f1 /proc/loadavg)" >>"$RES/runs.tsv"
 		done
 	done

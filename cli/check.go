@@ -74,6 +74,11 @@ func startable(st *image.Store, cs run.Containers, ct *run.Container) error {
 	var layers []string
 	if mc, err := monitor.ReadConfig(cs.Dir(ct.ID)); err == nil {
 		layers = mc.Layers
+		if mc.LayerStore != "" {
+			// A shared store's image: not this store's to check, and its
+			// file system may be away for now.
+			return nil
+		}
 	} else if img, err := st.Lookup(ct.ImageID); err == nil {
 		layers = img.Layers
 	} else {

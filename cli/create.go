@@ -28,7 +28,7 @@ func (c *createCmd) Run(g *globals) error {
 		return withStatus(125, err)
 	}
 	spec.Exec = true // started in the background, box exec reaches it
-	mc := &monitor.Config{Spec: *spec, Container: *ct, StoreRoot: c.storeRoot, Layers: c.layers, Remove: c.Rm, Net: c.netCfg, Restart: c.Restart}
+	mc := &monitor.Config{Spec: *spec, Container: *ct, StoreRoot: c.storeRoot, LayerStore: c.layerStore, Layers: c.layers, Remove: c.Rm, Net: c.netCfg, Restart: c.Restart}
 	if err := monitor.Create(run.Containers{Root: image.ContainersDir(c.storeRoot)}, mc); err != nil {
 		return withStatus(125, err)
 	}

@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
+	"slices"
+	"strings"
 
 	"github.com/box-run/box/config"
 	"github.com/box-run/box/image"
@@ -23,6 +27,7 @@ type globals struct {
 	log     *slog.Logger
 	cfg     *config.Config
 	mapping *userns.Mapping
+	shared  *[]*image.Store // sharedStores, once opened
 }
 
 func (g *globals) setup() {
@@ -85,6 +90,60 @@ func (g *globals) openStore() (*image.Store, error) {
 		Registry: registryOptions(c),
 		Log:      g.log,
 	})
+}
+
+// sharedStores opens the read-only shared stores ([storage] shared, then
+// BOX_SHARED_STORES, colon-separated) once. One that cannot be opened
+// (its file system not mounted just now) is skipped with a warning.
+func (g *globals) sharedStores() ([]*image.Store, error) {
+	if g.shared != nil {
+		return *g.shared, nil
+	}
+	c, err := g.config()
+	if err != nil {
+		return nil, err
+	}
+	roots := slices.Clone(c.Storage.Shared)
+	for _, r := range strings.Split(os.Getenv("BOX_SHARED_STORES"), ":") {
+		if r != "" {
+			roots = append(roots, r)
+		}
+	}
+	var out []*image.Store
+	seen := map[string]bool{}
+	for _, r := range roots {
+		if !filepath.IsAbs(r) {
+			fmt.Fprintf(os.Stderr, "box: warning: shared store %q is not an absolute path; skipped\n", r)
+			continue
+		}
+		if seen[filepath.Clean(r)] {
+			continue
+		}
+		seen[filepath.Clean(r)] = true
+		st, err := image.OpenShared(r)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "box: warning: %v; skipped\n", err)
+			continue
+		}
+		out = append(out, st)
+	}
+	g.shared = &out
+	return out, nil
+}
+
+// lookupShared finds an image in the shared stores, the first that has it.
+func (g *globals) lookupShared(ref string) (*image.Image, *image.Store, error) {
+	stores, err := g.sharedStores()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, st := range stores {
+		img, err := st.Lookup(ref)
+		if err == nil || !errors.Is(err, image.ErrNotFound) {
+			return img, st, err
+		}
+	}
+	return nil, nil, fmt.Errorf("%s: %w", ref, image.ErrNotFound)
 }
 
 // version, commit and date are stamped by release builds (.goreleaser.yaml,

@@ -17,7 +17,15 @@ type imagesCmd struct {
 }
 
 func (c *imagesCmd) Run(g *globals) error {
-	tmpl, err := listFormat(c.Format, format.ImagesTable, c.Quiet)
+	shared, err := g.sharedStores()
+	if err != nil {
+		return err
+	}
+	def := format.ImagesTable
+	if len(shared) > 0 {
+		def = format.ImagesTableShared
+	}
+	tmpl, err := listFormat(c.Format, def, c.Quiet)
 	if err != nil {
 		return err
 	}
@@ -29,27 +37,33 @@ func (c *imagesCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	imgs, err := st.Images()
-	if err != nil {
-		return err
-	}
 	var list []*image.Image
 	var rows []any
-	for _, img := range imgs {
-		labels := func() map[string]string {
-			if cfg, err := st.ImageConfig(img); err == nil {
-				return cfg.Config.Labels
-			}
-			return nil
+	for _, st := range append([]*image.Store{st}, shared...) {
+		imgs, err := st.Images()
+		if err != nil {
+			return err
 		}
-		n := len(rows)
-		for _, r := range format.ImageRows(img, labels, !c.NoTrunc) {
-			if filter.Match(r) {
-				rows = append(rows, r)
-			}
+		where := "local"
+		if st.Shared() {
+			where = st.Root()
 		}
-		if len(rows) > n {
-			list = append(list, img)
+		for _, img := range imgs {
+			labels := func() map[string]string {
+				if cfg, err := st.ImageConfig(img); err == nil {
+					return cfg.Config.Labels
+				}
+				return nil
+			}
+			n := len(rows)
+			for _, r := range format.StoreImageRows(img, where, labels, !c.NoTrunc) {
+				if filter.Match(r) {
+					rows = append(rows, r)
+				}
+			}
+			if len(rows) > n {
+				list = append(list, img)
+			}
 		}
 	}
 	switch {

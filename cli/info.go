@@ -75,6 +75,13 @@ func (infoCmd) Run(g *globals) error {
 	}
 	fmt.Printf("            layer stacking: %s ([storage] overlay = auto|kernel|fuse|copy)\n", mode)
 	fmt.Printf("fuse:       %s\n", fuseStatus())
+	if shared, err := g.sharedStores(); err == nil && len(shared) > 0 {
+		var roots []string
+		for _, st := range shared {
+			roots = append(roots, st.Root())
+		}
+		fmt.Printf("shared:     %s (read-only image stores)\n", strings.Join(roots, ", "))
+	}
 	if job := os.Getenv("SLURM_JOB_ID"); job != "" {
 		fmt.Printf("job:        %s\n", slurmJob(job))
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/box-run/box/image"
 	"github.com/box-run/box/run"
 )
 
@@ -30,6 +31,12 @@ func (c *rmiCmd) Run(g *globals) error {
 			}
 		}
 		res, err := st.Remove(r, c.Force)
+		if errors.Is(err, image.ErrNotFound) {
+			// Not the user's: say so if it is a shared store's.
+			if _, sh, serr := g.lookupShared(r); serr == nil {
+				err = fmt.Errorf("image %s %w %s: only its owner can remove it", r, image.ErrReadOnly, sh.Root())
+			}
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue

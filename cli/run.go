@@ -50,6 +50,7 @@ type runCmd struct {
 	netCfg      slirp.Config // resolved from --network and [network]
 	release     func()       // drops the hold on the image's layers
 	storeRoot   string       // the opened store's directory
+	layerStore  string       // the shared store the image's layers are in, if one is
 	layers      []string     // the image's layers, held by a detached monitor too
 	creating    bool         // box create: nothing runs now
 
@@ -83,7 +84,7 @@ func (c *runCmd) Run(g *globals) error {
 	}
 	if c.Detach {
 		spec.Exec = true // init stays as PID 1 and serves box exec
-		mc := &monitor.Config{Spec: *spec, Container: *ct, StoreRoot: c.storeRoot, Layers: c.layers, Remove: c.Rm, Net: c.netCfg, Restart: c.Restart}
+		mc := &monitor.Config{Spec: *spec, Container: *ct, StoreRoot: c.storeRoot, LayerStore: c.layerStore, Layers: c.layers, Remove: c.Rm, Net: c.netCfg, Restart: c.Restart}
 		if err := withStatus(monitor.Detach(mc)); err != nil {
 			return err
 		}
@@ -92,7 +93,7 @@ func (c *runCmd) Run(g *globals) error {
 	}
 	var persist func(string) error
 	if !c.Rm {
-		mc := &monitor.Config{Spec: *spec, Container: *ct, StoreRoot: c.storeRoot, Layers: c.layers, Net: c.netCfg}
+		mc := &monitor.Config{Spec: *spec, Container: *ct, StoreRoot: c.storeRoot, LayerStore: c.layerStore, Layers: c.layers, Net: c.netCfg}
 		persist = mc.Persist
 	}
 	job := run.JobAnchor()
@@ -157,11 +158,14 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 	if err != nil {
 		return nil, nil, m, err
 	}
-	img, cfg, err := c.holdImage(g, st, ref)
+	img, ist, cfg, err := c.holdImage(g, st, ref)
 	if err != nil {
 		return nil, nil, m, err
 	}
 	c.storeRoot, c.layers = st.Root(), img.Layers
+	if ist.Shared() {
+		c.layerStore = ist.Root()
+	}
 	m, err = g.idMapping()
 	if err != nil {
 		return nil, nil, m, err
@@ -176,7 +180,7 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 	}
 	layers := make([]string, len(img.Layers))
 	for i, l := range img.Layers {
-		layers[i] = st.LayerDir(l)
+		layers[i] = ist.LayerDir(l)
 	}
 	net := slirp.DefaultConfig()
 	net.DNS, net.AllowHostLoopback = conf.Network.DNS, conf.Network.AllowHostLoopback
@@ -201,44 +205,48 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 // the container's life, so that rmi cannot take them from under it. An
 // rmi that took the image between the lookup and the hold makes it look
 // again, as docker's daemon would have run the two one after the other.
-func (c *runCmd) holdImage(g *globals, st *image.Store, ref string) (*image.Image, *v1.ConfigFile, error) {
+func (c *runCmd) holdImage(g *globals, st *image.Store, ref string) (*image.Image, *image.Store, *v1.ConfigFile, error) {
 	for try := 0; ; try++ {
-		img, err := c.image(g, st, ref)
+		img, ist, err := c.image(g, st, ref)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		cfg, err := st.ImageConfig(img)
+		cfg, err := ist.ImageConfig(img)
 		if err != nil && try < 2 {
 			continue // its config went with it
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if err := st.CheckMapping(); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		c.release, err = st.HoldLayers(img.Layers)
+		c.release, err = ist.HoldLayers(img.Layers)
 		if errors.Is(err, image.ErrLayerGone) && try < 2 {
 			continue
 		}
-		return img, cfg, err
+		return img, ist, cfg, err
 	}
 }
 
-// image finds ref in the store, pulling it as --pull says.
-func (c *runCmd) image(g *globals, st *image.Store, ref string) (*image.Image, error) {
+// image finds ref in the user's store, then in the shared stores, pulling
+// it into the user's as --pull says; and says which store has it.
+func (c *runCmd) image(g *globals, st *image.Store, ref string) (*image.Image, *image.Store, error) {
 	if c.Pull != "always" {
 		img, err := st.Lookup(ref)
 		if err == nil || !errors.Is(err, image.ErrNotFound) {
-			return img, err
+			return img, st, err
+		}
+		if img, sh, err := g.lookupShared(ref); err == nil || !errors.Is(err, image.ErrNotFound) {
+			return img, sh, err
 		}
 		if c.Pull == "never" {
-			return nil, fmt.Errorf("image %s is not in the store (--pull=never)", ref)
+			return nil, nil, fmt.Errorf("image %s is not in the store (--pull=never)", ref)
 		}
 	}
 	res, err := pullImage(g, st, ref, c.Platform, false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return res.Image, nil
+	return res.Image, st, nil
 }

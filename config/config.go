@@ -61,6 +61,9 @@ type Storage struct {
 	// Overlay is one of the Overlay* constants; it is OverlayAuto when
 	// the files leave it unset.
 	Overlay string `toml:"overlay"`
+	// Shared are read-only image stores (an admin's, on a shared file
+	// system) whose images run without being copied: absolute paths.
+	Shared []string `toml:"shared"`
 }
 
 // Registry holds per-host registry settings.
@@ -170,6 +173,9 @@ func (c *Config) merge(f *fileConfig) {
 	}
 	if f.Storage.Overlay != nil {
 		c.Storage.Overlay = string(*f.Storage.Overlay)
+	}
+	if f.Storage.Shared != nil {
+		c.Storage.Shared = append([]string{}, *f.Storage.Shared...)
 	}
 	if f.Network.DNS != nil {
 		c.Network.DNS = append([]string{}, *f.Network.DNS...)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -256,6 +257,28 @@ func TestDockerHubAliases(t *testing.T) {
 		}
 		if got := c.Registry("quay.io"); !reflect.DeepEqual(got, Registry{}) {
 			t.Errorf("key %q: quay.io got %+v", key, got)
+		}
+	}
+}
+
+func TestSharedStores(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "box.toml")
+	t.Setenv("SHAREDTOP", "/srv")
+	if err := os.WriteFile(p, []byte("[storage]\nshared = [\"/shared/box/\", \"$SHAREDTOP/box\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadFiles(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"/shared/box", "/srv/box"}; !slices.Equal(c.Storage.Shared, want) {
+		t.Errorf("shared = %q, want %q", c.Storage.Shared, want)
+	}
+	for _, bad := range []string{"shared = [\"rel/box\"]", "shared = \"/x\"", "shared = [1]"} {
+		os.WriteFile(p, []byte("[storage]\n"+bad+"\n"), 0o600)
+		if _, err := LoadFiles(p); err == nil || !strings.Contains(err.Error(), "box.toml:2") {
+			t.Errorf("%s: error %v, want one at line 2", bad, err)
 		}
 	}
 }

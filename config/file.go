@@ -58,8 +58,9 @@ type fileNetwork struct {
 }
 
 type fileStorage struct {
-	Root    *tomlString `toml:"root"`
-	Overlay *tomlString `toml:"overlay"`
+	Root    *tomlString  `toml:"root"`
+	Overlay *tomlString  `toml:"overlay"`
+	Shared  *tomlStrings `toml:"shared"`
 }
 
 type fileRegistry struct {
@@ -129,7 +130,7 @@ func schema(k toml.Key) (known, table bool) {
 		if len(k) == 1 {
 			return true, true
 		}
-		return k[1] == "root" || k[1] == "overlay", false
+		return k[1] == "root" || k[1] == "overlay" || k[1] == "shared", false
 	case "registries":
 		if len(k) <= 2 {
 			return true, true
@@ -183,6 +184,19 @@ func (f *fileConfig) validate(path, data string) error {
 			return errAt(path, data, key, "storage.root: %q is not an absolute path after expansion", p)
 		}
 		*r = tomlString(filepath.Clean(p))
+	}
+	if sh := f.Storage.Shared; sh != nil {
+		key := toml.Key{"storage", "shared"}
+		for i, s := range *sh {
+			p, err := expandPath(s)
+			if err != nil {
+				return errAt(path, data, key, "storage.shared: %w", err)
+			}
+			if !filepath.IsAbs(p) {
+				return errAt(path, data, key, "storage.shared: %q is not an absolute path after expansion", p)
+			}
+			(*sh)[i] = filepath.Clean(p)
+		}
 	}
 
 	norm := make(map[string]fileRegistry, len(f.Registries))

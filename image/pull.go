@@ -54,6 +54,9 @@ type PullResult struct {
 
 // Pull fetches ref into the store and names it.
 func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*PullResult, error) {
+	if s.shared {
+		return nil, fmt.Errorf("pulling %s: the store %w", refStr, ErrReadOnly)
+	}
 	ref, err := ParseRef(refStr)
 	if err != nil {
 		return nil, err

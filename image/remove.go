@@ -23,6 +23,9 @@ var ErrInUse = errors.New("in use")
 // named by id; layers no remaining image uses are deleted. An id naming an
 // image with several names needs force, as with docker.
 func (s *Store) Remove(nameOrID string, force bool) (*Removed, error) {
+	if s.shared {
+		return nil, fmt.Errorf("image %s %w %s", nameOrID, ErrReadOnly, s.root)
+	}
 	out := &Removed{}
 	var trash, blobs []string
 	err := s.commitIndex(func(ix *index) (func() error, error) {
@@ -177,6 +180,9 @@ func (s *Store) unusedBlobs(ix *index, img *Image) []string {
 
 // Tag gives the image named src the additional name dst.
 func (s *Store) Tag(src, dst string) (string, error) {
+	if s.shared {
+		return "", fmt.Errorf("image %s %w %s", src, ErrReadOnly, s.root)
+	}
 	ref, err := ParseRef(dst)
 	if err != nil {
 		return "", err

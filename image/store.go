@@ -23,7 +23,35 @@ type Store struct {
 	root string
 	opts Options
 	log  *slog.Logger
+	// shared: a read-only store of someone else's (OpenShared); nothing
+	// is ever written to it, not even a lock.
+	shared bool
 }
+
+// ErrReadOnly is returned for a change asked of a shared store.
+var ErrReadOnly = errors.New("is in a read-only shared store")
+
+// OpenShared opens an existing store read-only, for its images: an admin's
+// store on a shared file system, which may be mounted read-only and whose
+// owner keeps it (like podman's additional image stores). Its layers keep
+// the owners they were unpacked with: files owned by ids outside the
+// user's mapping show as nobody (65534) in the user's containers, still
+// readable as their modes say. Its id mapping is not checked, and its
+// layers are not locked: the user cannot remove them, and nobody should
+// while they are shared.
+func OpenShared(root string) (*Store, error) {
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("shared store %q: %w", root, err)
+	}
+	if fi, err := os.Stat(filepath.Join(root, "layers")); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("shared store %s: not a box store (no layers directory)", root)
+	}
+	return &Store{root: root, shared: true, log: slog.New(slog.DiscardHandler)}, nil
+}
+
+// Shared tells whether the store is a read-only shared one.
+func (s *Store) Shared() bool { return s.shared }
 
 // index is the on-disk images.json.
 type index struct {
@@ -335,6 +363,14 @@ var ErrLayerGone = errors.New("not in the store (removed by rmi?)")
 // HoldLayers takes a shared lock on each layer for as long as a container
 // uses them; rmi cannot delete a held layer. Call release when done.
 func (s *Store) HoldLayers(diffIDs []string) (release func(), err error) {
+	if s.shared {
+		for _, d := range diffIDs {
+			if _, err := os.Lstat(s.layerPath(d)); err != nil {
+				return nil, fmt.Errorf("layer %s of shared store %s: %w", short(d), s.root, err)
+			}
+		}
+		return func() {}, nil
+	}
 	var locks []*fileLock
 	release = func() {
 		for _, l := range locks {
@@ -357,4 +393,9 @@ func (s *Store) HoldLayers(diffIDs []string) (release func(), err error) {
 }
 
 // CheckMapping refuses a store unpacked with another id mapping.
-func (s *Store) CheckMapping() error { return s.checkMapping() }
+func (s *Store) CheckMapping() error {
+	if s.shared {
+		return nil
+	}
+	return s.checkMapping()
+}

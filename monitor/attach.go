@@ -53,6 +53,9 @@ func Attach(cs run.Containers, ct *run.Container, stdin bool, log *slog.Logger) 
 // the id mapping to run it with.
 func (mc *Config) hold() (release func(), m userns.Mapping, err error) {
 	st, err := image.Open(image.Options{Root: mc.StoreRoot})
+	if mc.LayerStore != "" {
+		st, err = image.OpenShared(mc.LayerStore)
+	}
 	if err != nil {
 		return nil, m, err
 	}

@@ -34,10 +34,13 @@ type Config struct {
 	Container run.Container `json:"container"`
 	StoreRoot string        `json:"storeRoot"`
 	Layers    []string      `json:"layers"`
-	Remove    bool          `json:"remove"`
-	Net       slirp.Config  `json:"net"`
-	Restart   string        `json:"restart,omitempty"`  // --restart policy
-	Existing  bool          `json:"existing,omitempty"` // box start of a container made before
+	// LayerStore is the read-only shared store the layers are in; "" is
+	// the container's own store.
+	LayerStore string       `json:"layerStore,omitempty"`
+	Remove     bool         `json:"remove"`
+	Net        slirp.Config `json:"net"`
+	Restart    string       `json:"restart,omitempty"`  // --restart policy
+	Existing   bool         `json:"existing,omitempty"` // box start of a container made before
 	// Job is the Slurm job step the container was started in: it ends
 	// with the job (see run.Anchor). Set by Detach, for each start.
 	Job *run.Anchor `json:"job,omitempty"`

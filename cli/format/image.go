@@ -82,6 +82,10 @@ func repoNames(img *image.Image) (tags, digests []string) {
 // ImagesTable is docker images' default format.
 const ImagesTable = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{if .CreatedSince }}{{.CreatedSince}}{{else}}N/A{{end}}\t{{.Size}}"
 
+// ImagesTableShared is box's default when shared stores are configured:
+// docker's, and which store each image is in.
+const ImagesTableShared = ImagesTable + "\t{{.Store}}"
+
 // ImageRow is one name of an image (or the image, if it has none) as
 // docker images' --format sees it.
 type ImageRow struct {
@@ -93,6 +97,7 @@ type ImageRow struct {
 	labels      func() map[string]string
 	dangling    bool
 	displayName string // repo:tag or repo@digest, for reference=
+	store       string // "local", or the shared store's directory
 }
 
 // ImagesColumns check and head images templates.
@@ -102,17 +107,23 @@ var ImagesColumns = Columns{
 		"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
 		"CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
 		"Containers": "CONTAINERS", "VirtualSize": "SIZE", "SharedSize": "SHARED SIZE",
-		"UniqueSize": "UNIQUE SIZE",
+		"UniqueSize": "UNIQUE SIZE", "Store": "STORE",
 	},
 }
 
 // ImageRows makes a row per name of img, or one "<none>" row for an image
 // without names. labels loads its labels, when a filter needs them.
 func ImageRows(img *image.Image, labels func() map[string]string, trunc bool) []*ImageRow {
+	return StoreImageRows(img, "local", labels, trunc)
+}
+
+// StoreImageRows is ImageRows for an image in store ("local", or a shared
+// store's directory).
+func StoreImageRows(img *image.Image, store string, labels func() map[string]string, trunc bool) []*ImageRow {
 	now := time.Now()
 	row := func(name, repo, tag, digest string) *ImageRow {
 		return &ImageRow{img: *img, repo: repo, tag: tag, digest: digest, trunc: trunc, now: now,
-			labels: labels, dangling: len(img.Names) == 0, displayName: name}
+			labels: labels, dangling: len(img.Names) == 0, displayName: name, store: store}
 	}
 	if len(img.Names) == 0 {
 		return []*ImageRow{row("", "<none>", "<none>", "<none>")}
@@ -132,6 +143,10 @@ func ImageRows(img *image.Image, labels func() map[string]string, trunc bool) []
 	}
 	return rows
 }
+
+// Store is "local" for the user's own store, else the shared store's
+// directory.
+func (r *ImageRow) Store() string { return r.store }
 
 // ID is the image's id, 12 digits unless --no-trunc.
 func (r *ImageRow) ID() string {
