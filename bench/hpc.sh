@@ -95,7 +95,7 @@ for r in $(seq $((WARMUP + ROUNDS))); do
 	say "round $r of $((WARMUP + ROUNDS)) done"
 done
 uptime >"$RES/load-after.txt"
-machine_txt 0 "" "charliecloud=$(ch-run --version 2>&1)"
+machine_txt 0 "" "charliecloud=$(USER=root ch-run --version 2>&1)"
 
 python3 - "$RES" "$N" "$SUB_USER" "$NOSUB_USER" >"$RES/summary.md" <<'PY'
 import csv, statistics, sys
