@@ -16,18 +16,18 @@ import (
 func imageVolumes(ms []proto.Mount, vols map[string]struct{}) ([]proto.Mount, error) {
 	paths := make([]string, 0, len(vols))
 	for p := range vols {
-		paths = append(paths, p)
+		dst, err := mountTarget(path.Clean("/" + p))
+		if err != nil {
+			return nil, fmt.Errorf("image VOLUME %q: %w", p, err)
+		}
+		paths = append(paths, dst)
 	}
 	sort.Strings(paths)
 	taken := map[string]bool{}
 	for _, m := range ms {
 		taken[m.Target] = true
 	}
-	for _, p := range paths {
-		dst, err := mountTarget(path.Clean("/" + p))
-		if err != nil {
-			return nil, fmt.Errorf("image VOLUME %q: %w", p, err)
-		}
+	for _, dst := range paths {
 		if !taken[dst] {
 			taken[dst] = true
 			ms = append(ms, proto.Mount{Type: "volume", Target: dst, Anonymous: true})
