@@ -211,6 +211,28 @@ func buildFixtures() (*fixtures, error) {
 	}
 	f.images["cfguser:latest"] = userImg
 
+	// vol: an image that declares VOLUME /data, with files there (and at
+	// /seed, for named volumes) owned by uid 1000 and root, for volumes'
+	// copy-up.
+	seed := []entry{
+		{name: "data/", typ: tar.TypeDir, mode: 0o750, uid: 1000, gid: 1000},
+		{name: "data/owned", body: "owned by 1000\n", uid: 1000, gid: 1000, mode: 0o640},
+		{name: "data/sub/", typ: tar.TypeDir},
+		{name: "data/sub/rootfile", body: "root's\n"},
+		{name: "data/sub/link", typ: tar.TypeSymlink, link: "rootfile"},
+		{name: "data/sub/hard", typ: tar.TypeLink, link: "data/sub/rootfile"},
+		{name: "seed/", typ: tar.TypeDir, uid: 1000, gid: 1000},
+		{name: "seed/file", body: "seeded\n", uid: 1000, gid: 1000, mode: 0o4755},
+	}
+	volImg := imageOf(arch, gzipLayer(base), gzipLayer(seed))
+	vcf, _ := volImg.ConfigFile()
+	vcf = vcf.DeepCopy()
+	vcf.Config.Volumes = map[string]struct{}{"/data": {}}
+	if volImg, err = mutate.ConfigFile(volImg, vcf); err != nil {
+		return nil, err
+	}
+	f.images["vol:latest"] = volImg
+
 	// multi: three layers, one per compression, exercising what the store
 	// must carry into an overlay: whiteouts, opaque dirs, owners, setuid,
 	// hardlinks, symlinks.

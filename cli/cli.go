@@ -1,7 +1,8 @@
 // Package cli is box's command line: the kong grammar, one file per
 // command, each declaring its flags and calling the domain packages (image
 // for the store and pulls, run for containers, monitor for detached ones,
-// stage for what runs in the store's user namespace). It alone talks to
+// volume for named volumes, stage for what runs in the store's user
+// namespace). It alone talks to
 // the user: their output, one "box: …" line per error, and exit statuses
 // as docker's (125 box failed, 126/127 the command, N the container's).
 package cli
@@ -43,6 +44,7 @@ type grammar struct {
 
 	Container containerCmd `cmd:"" help:"Manage containers (prune)."`
 	Image     imageCmd     `cmd:"" help:"Manage images (prune)."`
+	Volume    volumeCmd    `cmd:"" help:"Manage volumes (create, ls, inspect, rm, prune)."`
 	System    systemCmd    `cmd:"" help:"Manage the store (prune, df, check)."`
 	Pull      pullCmd      `cmd:"" help:"Pull an image from a registry into the store."`
 	Images    imagesCmd    `cmd:"" help:"List images in the store."`

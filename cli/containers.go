@@ -7,6 +7,7 @@ import (
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/run"
 	"github.com/box-run/box/stage"
+	"github.com/box-run/box/volume"
 )
 
 // Helpers of the commands that act on existing containers.
@@ -18,7 +19,7 @@ func (g *globals) containers() (run.Containers, error) {
 	if err != nil {
 		return run.Containers{}, err
 	}
-	cs := run.Containers{Root: image.ContainersDir(root)}
+	cs := run.Containers{Root: image.ContainersDir(root), Volumes: volume.Store{Dir: image.VolumesDir(root)}}
 	orphans, err := cs.Orphans()
 	if err != nil || len(orphans) == 0 {
 		return cs, err

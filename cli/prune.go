@@ -130,6 +130,21 @@ func (systemDfCmd) Run(g *globals) error {
 	fmt.Fprintln(tw, "TYPE\tTOTAL\tACTIVE\tSIZE")
 	fmt.Fprintf(tw, "Images\t%d\t%d\t%s\n", len(imgs), activeImages(imgs, cts), humanBytes(st.DiskUse()))
 	fmt.Fprintf(tw, "Containers\t%d\t%d\t%s\n", len(cts), running, humanBytes(image.DiskUse(cs.Root)))
+	vols, err := cs.Volumes.List()
+	if err != nil {
+		return err
+	}
+	used, err := usedVolumes(cs)
+	if err != nil {
+		return err
+	}
+	active := 0
+	for _, v := range vols {
+		if used[v.Name] {
+			active++
+		}
+	}
+	fmt.Fprintf(tw, "Local Volumes\t%d\t%d\t%s\n", len(vols), active, humanBytes(image.DiskUse(cs.Volumes.Dir)))
 	return tw.Flush()
 }
 

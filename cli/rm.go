@@ -8,6 +8,7 @@ import (
 
 type rmCmd struct {
 	Force      bool     `short:"f" help:"Kill running containers first."`
+	Volumes    bool     `short:"v" help:"Remove the containers' anonymous volumes too."`
 	Containers []string `arg:"" name:"container" predictor:"container" help:"Container names or ids."`
 }
 
@@ -35,6 +36,12 @@ func (c *rmCmd) Run(g *globals) error {
 		if err := cs.ForceRemove(ct, stage.Remover(m)); err != nil {
 			errs = append(errs, err)
 			continue
+		}
+		if c.Volumes {
+			if err := cs.RemoveAnonymousVolumes(ct, stage.Remover(m)); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 		}
 		fmt.Println(name)
 	}

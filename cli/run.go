@@ -14,6 +14,7 @@ import (
 	"github.com/box-run/box/slirp"
 	"github.com/box-run/box/stage"
 	"github.com/box-run/box/userns"
+	"github.com/box-run/box/volume"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/term"
 )
@@ -29,8 +30,8 @@ type runCmd struct {
 	EnvFile     []string     `sep:"none" help:"Read environment variables from a file." placeholder:"FILE"`
 	Workdir     string       `short:"w" help:"Working directory inside the container (must exist)." placeholder:"DIR"`
 	User        string       `short:"u" help:"User to run as: name|uid[:group|gid]." placeholder:"USER"`
-	Volume      []string     `sep:"none" short:"v" help:"Bind mount SRC:DST[:ro]." placeholder:"SRC:DST"`
-	Mount       []string     `sep:"none" help:"Mount: type=bind|tmpfs,source=…,target=…[,readonly]." placeholder:"SPEC"`
+	Volume      []string     `sep:"none" short:"v" help:"Mount a host path or a volume: SRC:DST[:ro] (SRC without a / is a volume's name, made on first use; DST alone: an anonymous volume)." placeholder:"SRC:DST"`
+	Mount       []string     `sep:"none" help:"Mount: type=volume|bind|tmpfs,source=…,target=…[,readonly]." placeholder:"SPEC"`
 	Tmpfs       []string     `sep:"none" help:"Mount a tmpfs at DST[:options]." placeholder:"DST"`
 	ReadOnly    bool         `help:"Mount the container's root read-only."`
 	Entrypoint  optional     `help:"Override the image's entrypoint (\"\" clears it)." placeholder:"CMD"`
@@ -107,7 +108,7 @@ func (c *runCmd) Run(g *globals) error {
 		Persist:    persist,
 		Spec:       spec,
 		Container:  ct,
-		Containers: run.Containers{Root: image.ContainersDir(root)},
+		Containers: run.Containers{Root: image.ContainersDir(root), Volumes: volume.Store{Dir: image.VolumesDir(root)}},
 		Mapping:    m,
 		Stdin:      c.Interactive,
 		Remove:     c.Rm,
@@ -198,7 +199,11 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		Overlay: conf.Storage.Overlay, OverlayCache: image.OverlayCacheFile(st.Root()),
 	})
 	c.netCfg = netCfg
-	return spec, ct, m, err
+	if err != nil {
+		return spec, ct, m, err
+	}
+	// spec and ct share their mounts: both get the volumes' directories.
+	return spec, ct, m, run.MakeVolumes(spec.Mounts, volume.Store{Dir: image.VolumesDir(st.Root())})
 }
 
 // holdImage finds ref (pulling it as --pull says) and holds its layers for

@@ -7,7 +7,7 @@ import (
 )
 
 // The store's directory holds, besides what this package keeps (blobs/,
-// layers/, locks/, tmp/ and the images index), two entries of other
+// layers/, locks/, tmp/ and the images index), three entries of other
 // packages; their places are decided here, in one spot, so that no other
 // package joins store paths itself.
 
@@ -42,3 +42,7 @@ func DiskUse(dir string) int64 {
 	})
 	return total
 }
+
+// VolumesDir is where the named volumes of the store at root live
+// (package volume's Store), one directory per volume.
+func VolumesDir(root string) string { return filepath.Join(root, "volumes") }

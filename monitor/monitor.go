@@ -26,6 +26,7 @@ import (
 	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/slirp"
 	"github.com/box-run/box/stage"
+	"github.com/box-run/box/volume"
 )
 
 // Config is what the CLI hands the monitor, and what start.json keeps.
@@ -148,7 +149,7 @@ func Serve([]string) error {
 	}
 	defer release()
 	log := slog.New(slog.DiscardHandler)
-	cs := run.Containers{Root: image.ContainersDir(mc.StoreRoot)}
+	cs := run.Containers{Root: image.ContainersDir(mc.StoreRoot), Volumes: volume.Store{Dir: image.VolumesDir(mc.StoreRoot)}}
 	mode, max, err := RestartPolicy(mc.Restart)
 	if err != nil {
 		return fail(125, err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/box-run/box/run/proto"
+	"github.com/box-run/box/volume"
 )
 
 // Container is the record of one container, kept in containers/<id>/container.json.
@@ -67,7 +68,12 @@ const (
 
 // Containers is the containers/ directory of a store: one directory per
 // container, and names/<name> symlinks whose atomic creation keeps names unique.
-type Containers struct{ Root string }
+type Containers struct {
+	Root string
+	// Volumes is the store's volumes: with it, removing a --rm container
+	// removes its anonymous volumes too, as docker does.
+	Volumes volume.Store
+}
 
 func (c Containers) dir(id string) string { return filepath.Join(c.Root, id) }
 
@@ -200,6 +206,9 @@ func (c Containers) Remove(ct *Container, removeAll func(...string) error) error
 	}
 	if err := removeAll(trash); err != nil {
 		return fmt.Errorf("removing container %s: %w", ct.Name, err)
+	}
+	if ct.Remove {
+		return c.RemoveAnonymousVolumes(ct, removeAll)
 	}
 	return nil
 }

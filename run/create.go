@@ -67,7 +67,7 @@ type Host struct {
 
 // New turns flags, the image and the host's settings into a new
 // container's spec and record and the network it gets; nothing is
-// created.
+// created (MakeVolumes makes the volumes its mounts name).
 func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, error) {
 	if f.Name != "" {
 		if err := ValidName(f.Name); err != nil {
@@ -127,6 +127,9 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 			lookup = os.LookupEnv
 		}
 		mounts = append(mpiMounts(lookup), mounts...)
+	}
+	if mounts, err = imageVolumes(mounts, img.Config.Volumes); err != nil {
+		return nil, nil, h.Net, err
 	}
 	network, netCfg, err := ParseNetwork(f.Network, h.Net)
 	if err != nil {

@@ -63,13 +63,25 @@ func FuzzParseVolume(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if m.Type != "bind" || len(m.Options) != 0 {
+		if m.Type != "bind" && m.Type != "volume" || len(m.Options) != 0 {
 			t.Fatalf("%q: %+v", s, m)
 		}
 		checkPaths(t, s, m)
 		again := m.Source + ":" + m.Target
-		if m.ReadOnly {
-			again += ":ro"
+		switch {
+		case m.Anonymous:
+			again = m.Target
+		case m.Type == "volume":
+			again = m.Name + ":" + m.Target
+		}
+		if m.ReadOnly || m.NoCopy {
+			again += ":rw"
+			if m.ReadOnly {
+				again = strings.TrimSuffix(again, "rw") + "ro"
+			}
+			if m.NoCopy {
+				again += ",nocopy"
+			}
 		}
 		if n, err := ParseVolume(again, "", ""); err != nil || !mountsEqual(n, m) {
 			t.Fatalf("%q gave %+v; printed as %q it gives %+v, %v", s, m, again, n, err)
@@ -97,6 +109,11 @@ func FuzzParseMount(f *testing.F) {
 				t.Fatalf("%q: bind with options %q", s, m.Options)
 			}
 			fields = append(fields, "source="+m.Source)
+		case "volume":
+			if m.Source != "" || m.Anonymous != (m.Name == "") {
+				t.Fatalf("%q: volume %+v", s, m)
+			}
+			fields = append(fields, "source="+m.Name, "volume-nocopy="+strconv.FormatBool(m.NoCopy))
 		case "tmpfs":
 			if m.Source != "" {
 				t.Fatalf("%q: tmpfs with source %q", s, m.Source)
@@ -199,7 +216,8 @@ func checkPaths(t *testing.T, s string, m proto.Mount) {
 
 func mountsEqual(a, b proto.Mount) bool {
 	return a.Type == b.Type && a.Source == b.Source && a.Target == b.Target && a.ReadOnly == b.ReadOnly &&
-		strings.Join(a.Options, ",") == strings.Join(b.Options, ",")
+		strings.Join(a.Options, ",") == strings.Join(b.Options, ",") &&
+		a.Name == b.Name && a.Anonymous == b.Anonymous && a.NoCopy == b.NoCopy
 }
 
 func slirpWithLoopback() slirp.Config {

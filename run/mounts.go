@@ -15,23 +15,30 @@ import (
 
 	"github.com/box-run/box/run/pid1"
 	"github.com/box-run/box/run/proto"
+	"github.com/box-run/box/volume"
 )
 
-// ParseVolume parses -v SRC:DST[:OPTS]. SRC is an absolute host path, "~"
-// or "~/…" (relative to home), or a path starting with "." (relative to
-// cwd, as docker ≥ 23 does); anything else would be a named volume, which
-// box does not have yet. OPTS are ro or rw; z, Z (SELinux relabelling),
-// private/rprivate (box's only propagation) and docker desktop's
-// consistency modes are accepted and change nothing.
+// ParseVolume parses -v [SRC:]DST[:OPTS]. SRC is an absolute host path, "~"
+// or "~/…" (relative to home), a path starting with "." (relative to cwd,
+// as docker ≥ 23 does), or, without a "/", a volume's name (checked with
+// docker's rule); without SRC the container gets an anonymous volume.
+// The volume's Source is left for MakeVolumes. OPTS are ro or rw, nocopy
+// for a volume; z, Z (SELinux relabelling), private/rprivate (box's only
+// propagation) and docker desktop's consistency modes are accepted and
+// change nothing.
 func ParseVolume(s, cwd, home string) (proto.Mount, error) {
 	parts := strings.Split(s, ":")
 	switch {
 	case len(parts) == 1:
-		return proto.Mount{}, fmt.Errorf("volume %q: anonymous volumes are not supported yet: use SRC:DST with an absolute host path", s)
+		dst, err := mountTarget(s)
+		if err != nil {
+			return proto.Mount{}, fmt.Errorf("volume %q: %w", s, err)
+		}
+		return proto.Mount{Type: "volume", Target: dst, Anonymous: true}, nil
 	case len(parts) > 3:
 		return proto.Mount{}, fmt.Errorf("volume %q: too many colons: want SRC:DST[:OPTIONS]", s)
 	}
-	src := parts[0]
+	src, name := parts[0], ""
 	switch {
 	case src == "":
 		return proto.Mount{}, fmt.Errorf("volume %q: empty source", s)
@@ -48,7 +55,10 @@ func ParseVolume(s, cwd, home string) (proto.Mount, error) {
 		}
 		src = filepath.Join(cwd, src)
 	case !strings.Contains(src, "/"):
-		return proto.Mount{}, fmt.Errorf("volume %q: named volumes are not supported yet: use an absolute host path", s)
+		if err := volume.ValidName(src); err != nil {
+			return proto.Mount{}, fmt.Errorf("volume %q: %w", s, err)
+		}
+		src, name = "", src
 	default:
 		return proto.Mount{}, fmt.Errorf("volume %q: source %q is not an absolute path (start a relative one with ./)", s, src)
 	}
@@ -57,6 +67,9 @@ func ParseVolume(s, cwd, home string) (proto.Mount, error) {
 		return proto.Mount{}, fmt.Errorf("volume %q: %w", s, err)
 	}
 	m := proto.Mount{Type: "bind", Source: src, Target: dst}
+	if name != "" {
+		m = proto.Mount{Type: "volume", Name: name, Target: dst}
+	}
 	if len(parts) < 3 {
 		return m, nil
 	}
@@ -66,6 +79,11 @@ func ParseVolume(s, cwd, home string) (proto.Mount, error) {
 		case "ro", "rw":
 			m.ReadOnly = opt == "ro"
 			modes++
+		case "nocopy":
+			if m.Type != "volume" {
+				return proto.Mount{}, fmt.Errorf("volume %q: nocopy is for volumes, not host paths", s)
+			}
+			m.NoCopy = true
 		case "z", "Z", "private", "rprivate", "consistent", "cached", "delegated":
 		default:
 			return proto.Mount{}, fmt.Errorf("volume %q: unsupported option %q", s, opt)
@@ -78,10 +96,11 @@ func ParseVolume(s, cwd, home string) (proto.Mount, error) {
 }
 
 // ParseMount parses --mount, a CSV list of key=value fields like docker's:
-// type=bind with source (src) and target (dst, destination), readonly (ro),
+// type=volume (the default) with an optional source, a volume's name
+// (none: an anonymous volume), target (dst, destination), readonly (ro)
+// and volume-nocopy; type=bind with source (src), target and readonly;
 // or type=tmpfs with target, tmpfs-size and tmpfs-mode. A relative bind
-// source is taken from cwd. Docker's default type, volume, is not
-// supported yet.
+// source is taken from cwd.
 func ParseMount(s string, cwd string) (proto.Mount, error) {
 	r := csv.NewReader(strings.NewReader(s))
 	fields, err := r.Read()
@@ -90,11 +109,11 @@ func ParseMount(s string, cwd string) (proto.Mount, error) {
 	}
 	var m proto.Mount
 	var tmpfsOpts []string
-	typ := "volume"
+	typ, noCopy := "volume", false
 	for _, field := range fields {
 		key, value, hasValue := strings.Cut(field, "=")
 		key = strings.ToLower(strings.TrimSpace(key))
-		if !hasValue && key != "readonly" && key != "ro" {
+		if !hasValue && key != "readonly" && key != "ro" && key != "volume-nocopy" {
 			return proto.Mount{}, fmt.Errorf("mount %q: field %q must be a key=value pair", s, field)
 		}
 		switch key {
@@ -128,12 +147,22 @@ func ParseMount(s string, cwd string) (proto.Mount, error) {
 				return proto.Mount{}, fmt.Errorf("mount %q: invalid tmpfs-mode %q: want octal permissions like 1777", s, value)
 			}
 			tmpfsOpts = append(tmpfsOpts, fmt.Sprintf("mode=%o", mode))
+		case "volume-nocopy":
+			noCopy = true
+			if hasValue {
+				if noCopy, err = strconv.ParseBool(value); err != nil {
+					return proto.Mount{}, fmt.Errorf("mount %q: invalid value for %s: %q", s, key, value)
+				}
+			}
 		default:
 			if strings.HasPrefix(key, "volume-") {
-				return proto.Mount{}, fmt.Errorf("mount %q: named volumes are not supported yet: use type=bind with a host path", s)
+				return proto.Mount{}, fmt.Errorf("mount %q: %s is not supported: box's volumes have the local driver's defaults", s, key)
 			}
 			return proto.Mount{}, fmt.Errorf("mount %q: unexpected key %q", s, key)
 		}
+	}
+	if noCopy && typ != "volume" {
+		return proto.Mount{}, fmt.Errorf("mount %q: volume-nocopy needs type=volume", s)
 	}
 	switch typ {
 	case "bind":
@@ -159,7 +188,15 @@ func ParseMount(s string, cwd string) (proto.Mount, error) {
 			return proto.Mount{}, fmt.Errorf("mount %q: %w", s, err)
 		}
 	case "volume":
-		return proto.Mount{}, fmt.Errorf("mount %q: named volumes are not supported yet: use type=bind with a host path", s)
+		if len(tmpfsOpts) > 0 {
+			return proto.Mount{}, fmt.Errorf("mount %q: tmpfs-* options need type=tmpfs", s)
+		}
+		if m.Source != "" {
+			if err := volume.ValidName(m.Source); err != nil {
+				return proto.Mount{}, fmt.Errorf("mount %q: %w", s, err)
+			}
+		}
+		m.Name, m.Source, m.Anonymous, m.NoCopy = m.Source, "", m.Source == "", noCopy
 	default:
 		return proto.Mount{}, fmt.Errorf("mount %q: mount type %q is not supported", s, typ)
 	}

@@ -90,9 +90,11 @@ type RestartPolicy struct {
 
 // MountPoint is one of docker's Mounts.
 type MountPoint struct {
-	Type        string // bind or tmpfs
+	Type        string // bind, volume or tmpfs
+	Name        string `json:",omitempty"` // a volume's
 	Source      string
 	Destination string
+	Driver      string `json:",omitempty"` // a volume's: local
 	Mode        string
 	RW          bool
 	Propagation string
@@ -231,11 +233,14 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 
 func mountPoint(m proto.Mount) MountPoint {
 	mp := MountPoint{Type: m.Type, Destination: m.Target, RW: !m.ReadOnly}
-	if m.Type == "bind" {
+	switch m.Type {
+	case "bind":
 		mp.Source, mp.Propagation = m.Source, "rprivate" // binds are recursive, and / is made private
-		if m.ReadOnly {
-			mp.Mode = "ro"
-		}
+	case "volume":
+		mp.Name, mp.Source, mp.Driver = m.Name, m.Source, "local"
+	}
+	if m.ReadOnly && m.Type != "tmpfs" {
+		mp.Mode = "ro"
 	}
 	return mp
 }

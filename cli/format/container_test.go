@@ -32,6 +32,7 @@ func record(status string) *run.Container {
 		Mounts: []proto.Mount{
 			{Type: "bind", Source: "/home/u/site", Target: "/usr/share/nginx/html", ReadOnly: true},
 			{Type: "tmpfs", Target: "/tmp", Options: []string{"size=64m"}},
+			{Type: "volume", Name: "cache", Source: "/store/volumes/cache/_data", Target: "/var/cache", ReadOnly: true},
 		},
 		Network: &run.Network{Mode: "slirp", IPAddress: "10.88.0.2", Gateway: "10.88.0.1", HostAlias: "10.88.0.254", ExtraHosts: []string{"db:10.1.2.3"}},
 	}
@@ -87,6 +88,7 @@ func TestInspectContainer(t *testing.T) {
 				wantMounts := []MountPoint{
 					{Type: "bind", Source: "/home/u/site", Destination: "/usr/share/nginx/html", Mode: "ro", RW: false, Propagation: "rprivate"},
 					{Type: "tmpfs", Destination: "/tmp", RW: true},
+					{Type: "volume", Name: "cache", Source: "/store/volumes/cache/_data", Destination: "/var/cache", Driver: "local", Mode: "ro"},
 				}
 				if !slices.Equal(c.Mounts, wantMounts) {
 					t.Errorf("mounts %+v", c.Mounts)
@@ -167,7 +169,7 @@ func TestContainerRow(t *testing.T) {
 	for field, want := range map[string]string{
 		"ID": strings.Repeat("ab", 6), "Names": "web", "Image": "nginx", "Command": `"/docker-entrypoint.…"`,
 		"RunningFor": "2 hours ago", "Status": "Up 5 minutes", "State": "running",
-		"Ports": "443/tcp, 0.0.0.0:8080->80/tcp", "Labels": "maintainer=NGINX", "Mounts": "/home/u/site", "Networks": "slirp",
+		"Ports": "443/tcp, 0.0.0.0:8080->80/tcp", "Labels": "maintainer=NGINX", "Mounts": "/home/u/site,cache", "LocalVolumes": "1", "Networks": "slirp",
 	} {
 		got := reflect.ValueOf(r).MethodByName(field).Call(nil)[0].String()
 		if got != want {

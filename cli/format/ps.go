@@ -143,8 +143,9 @@ func joinLabels(l map[string]string) string {
 	return strings.Join(kv, ",")
 }
 
-// Mounts are the host paths bound into the container, joined by commas
-// (each shortened to 15 characters unless --no-trunc).
+// Mounts are the host paths bound into the container and the names of its
+// volumes, joined by commas (each shortened to 15 characters unless
+// --no-trunc).
 func (r *ContainerRow) Mounts() string {
 	var out []string
 	for _, m := range r.ct.Mounts {
@@ -152,6 +153,9 @@ func (r *ContainerRow) Mounts() string {
 			continue
 		}
 		s := m.Source
+		if m.Type == "volume" {
+			s = m.Name
+		}
 		if r.trunc {
 			s = ellipsis(s, 15)
 		}
@@ -160,8 +164,16 @@ func (r *ContainerRow) Mounts() string {
 	return strings.Join(out, ",")
 }
 
-// LocalVolumes is the number of named volumes: box has none.
-func (r *ContainerRow) LocalVolumes() string { return "0" }
+// LocalVolumes is the number of volumes the container mounts.
+func (r *ContainerRow) LocalVolumes() string {
+	n := 0
+	for _, m := range r.ct.Mounts {
+		if m.Type == "volume" {
+			n++
+		}
+	}
+	return strconv.Itoa(n)
+}
 
 // Networks is the container's network: slirp, none or host.
 func (r *ContainerRow) Networks() string {

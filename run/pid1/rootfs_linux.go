@@ -304,7 +304,8 @@ func mountDev(r *rootfs, spec *proto.Spec) error {
 	return nil
 }
 
-// mountVolume mounts a -v/--mount/--tmpfs mount at its target inside the root.
+// mountVolume mounts a -v/--mount/--tmpfs mount (a bind, a volume or a
+// tmpfs) at its target inside the root.
 func mountVolume(r *rootfs, m proto.Mount) error {
 	switch m.Type {
 	case "tmpfs":
@@ -325,6 +326,8 @@ func mountVolume(r *rootfs, m proto.Mount) error {
 			return r.remountReadOnly(m.Target)
 		}
 		return nil
+	case "volume":
+		return mountNamedVolume(r, m)
 	}
 	return fmt.Errorf("mount type %q is not supported", m.Type)
 }
@@ -345,11 +348,15 @@ func (r *rootfs) checkBindTarget(m proto.Mount, srcDir bool) error {
 		return &os.PathError{Op: "stat", Path: m.Target, Err: err}
 	}
 	dstDir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+	spec := m.Source + ":" + m.Target
+	if m.Type == "volume" {
+		spec = m.Name + ":" + m.Target
+	}
 	switch {
 	case srcDir && !dstDir:
-		return fmt.Errorf("volume %q: cannot mount a directory on %s, a file in the container", m.Source+":"+m.Target, m.Target)
+		return fmt.Errorf("volume %q: cannot mount a directory on %s, a file in the container", spec, m.Target)
 	case !srcDir && dstDir:
-		return fmt.Errorf("volume %q: cannot mount a file on %s, a directory in the container", m.Source+":"+m.Target, m.Target)
+		return fmt.Errorf("volume %q: cannot mount a file on %s, a directory in the container", spec, m.Target)
 	}
 	return nil
 }

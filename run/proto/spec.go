@@ -104,11 +104,19 @@ type FDMap struct {
 
 // Mount is a volume, bind or tmpfs mount.
 type Mount struct {
-	Type     string   `json:"type"`   // "bind" or "tmpfs"
-	Source   string   `json:"source"` // host path for bind
+	Type     string   `json:"type"`   // "bind", "volume" or "tmpfs"
+	Source   string   `json:"source"` // host path for bind, the data directory for volume
 	Target   string   `json:"target"` // absolute path in the container
 	ReadOnly bool     `json:"readOnly"`
 	Options  []string `json:"options,omitempty"` // tmpfs: size=…, mode=…
+
+	// Name is a volume's name; Anonymous marks one made for this container
+	// (an image's VOLUME, -v /dst), which rm -v and --rm remove. NoCopy
+	// keeps init from copying the image's files at Target into a volume
+	// that is empty (docker's nocopy).
+	Name      string `json:"name,omitempty"`
+	Anonymous bool   `json:"anonymous,omitempty"`
+	NoCopy    bool   `json:"noCopy,omitempty"`
 }
 
 // Port is a published port: connections to HostIP:HostPort on the host reach

@@ -1,0 +1,287 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/box-run/box/cli/format"
+	"github.com/box-run/box/image"
+	"github.com/box-run/box/run"
+	"github.com/box-run/box/stage"
+	"github.com/box-run/box/volume"
+	"golang.org/x/term"
+)
+
+type volumeCmd struct {
+	Create  volumeCreateCmd  `cmd:"" help:"Create a volume and print its name (none given: a random one)."`
+	Ls      volumeLsCmd      `cmd:"" aliases:"list" help:"List volumes."`
+	Inspect volumeInspectCmd `cmd:"" help:"Show volumes as JSON."`
+	Rm      volumeRmCmd      `cmd:"" aliases:"remove" help:"Remove volumes that no container uses."`
+	Prune   volumePruneCmd   `cmd:"" help:"Remove anonymous volumes no container uses (-a: every unused volume)."`
+}
+
+// volumes is the store's volumes.
+func (g *globals) volumes() (volume.Store, error) {
+	root, _, err := g.storeRoot()
+	if err != nil {
+		return volume.Store{}, err
+	}
+	return volume.Store{Dir: image.VolumesDir(root)}, nil
+}
+
+type volumeCreateCmd struct {
+	Label []string `sep:"none" help:"Set a label on the volume, KEY=VALUE." placeholder:"KEY=VALUE"`
+	Name  string   `arg:"" optional:"" help:"Volume name: [a-zA-Z0-9][a-zA-Z0-9_.-]*."`
+}
+
+// Run makes the volume, or finds the one of that name, as docker does.
+func (c *volumeCreateCmd) Run(g *globals) error {
+	vs, err := g.volumes()
+	if err != nil {
+		return err
+	}
+	var labels map[string]string
+	for _, l := range c.Label {
+		k, v, _ := strings.Cut(l, "=")
+		if k == "" {
+			return withStatus(125, fmt.Errorf("invalid label %q: want KEY=VALUE", l))
+		}
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[k] = v
+	}
+	name := c.Name
+	if name == "" {
+		name = volume.NewName()
+	}
+	v, _, err := vs.Create(name, labels)
+	if err != nil {
+		return withStatus(1, fmt.Errorf("create %s: %w", name, err))
+	}
+	fmt.Println(v.Name)
+	return nil
+}
+
+type volumeLsCmd struct {
+	Quiet bool `short:"q" help:"Print only the names."`
+}
+
+// Run lists volumes as docker's table, by name.
+func (c *volumeLsCmd) Run(g *globals) error {
+	vs, err := g.volumes()
+	if err != nil {
+		return err
+	}
+	all, err := vs.List()
+	if err != nil {
+		return err
+	}
+	if c.Quiet {
+		for _, v := range all {
+			fmt.Println(v.Name)
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 10, 1, 3, ' ', 0) // docker's table layout
+	fmt.Fprintln(tw, "DRIVER\tVOLUME NAME")
+	for _, v := range all {
+		fmt.Fprintf(tw, "local\t%s\n", v.Name)
+	}
+	return tw.Flush()
+}
+
+type volumeInspectCmd struct {
+	Format string   `short:"f" help:"Print each volume through a Go template ('{{.Mountpoint}}'); json for compact JSON." placeholder:"TEMPLATE"`
+	Names  []string `arg:"" name:"volume" help:"Volume names."`
+}
+
+// Run prints docker's volume objects; unknown names are reported after
+// the others, with exit status 1.
+func (c *volumeInspectCmd) Run(g *globals) error {
+	var tmpl *format.Template
+	if c.Format != "" && c.Format != "json" {
+		t, err := format.Parse(c.Format)
+		if err != nil {
+			return withStatus(64, err)
+		}
+		tmpl = t
+	}
+	vs, err := g.volumes()
+	if err != nil {
+		return err
+	}
+	var objs []any
+	var out bytes.Buffer
+	var errs []error
+	for _, n := range c.Names {
+		v, err := vs.Get(n)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		obj := format.InspectVolume(v)
+		if tmpl != nil {
+			b, err := tmpl.Object(obj)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			out.Write(append(b, '\n'))
+		}
+		objs = append(objs, obj)
+	}
+	if tmpl == nil {
+		b, err := format.JSON(objs, c.Format == "json")
+		if err != nil {
+			return err
+		}
+		out.Write(b)
+	}
+	if _, err := os.Stdout.Write(out.Bytes()); err != nil {
+		return err
+	}
+	if len(errs) > 0 {
+		return withStatus(1, joinLines(errs))
+	}
+	return nil
+}
+
+type volumeRmCmd struct {
+	Force bool     `short:"f" help:"Say nothing of volumes that do not exist (one in use is still kept, as docker)."`
+	Names []string `arg:"" name:"volume" help:"Volume names."`
+}
+
+// Run removes each volume no container, running or stopped, uses; like
+// docker it goes on past failures and exits 1.
+func (c *volumeRmCmd) Run(g *globals) error {
+	vs, err := g.volumes()
+	if err != nil {
+		return err
+	}
+	cs, err := g.containers()
+	if err != nil {
+		return err
+	}
+	m, err := g.idMapping()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range c.Names {
+		err := removeVolume(cs, vs, name, stage.Remover(m))
+		if errors.Is(err, volume.ErrNotFound) && c.Force {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Println(name)
+	}
+	if len(errs) > 0 {
+		return withStatus(1, joinLines(errs))
+	}
+	return nil
+}
+
+// removeVolume removes a volume unless a container uses it, with docker's
+// message for one in use.
+func removeVolume(cs run.Containers, vs volume.Store, name string, removeAll func(...string) error) error {
+	if _, err := vs.Get(name); err != nil {
+		return err
+	}
+	users, err := cs.VolumeUsers(name)
+	if err != nil {
+		return err
+	}
+	if len(users) > 0 {
+		return fmt.Errorf("remove %s: volume is in use - [%s]", name, strings.Join(users, ", "))
+	}
+	return vs.Remove(name, removeAll)
+}
+
+type volumePruneCmd struct {
+	All   bool `short:"a" help:"Remove every volume no container uses, not only anonymous ones."`
+	Force bool `short:"f" help:"Do not ask for confirmation."`
+}
+
+// Run removes unused volumes, anonymous ones only unless -a (docker ≥ 23),
+// after asking as docker does.
+func (c *volumePruneCmd) Run(g *globals) error {
+	if !c.Force {
+		which := "anonymous local volumes"
+		if c.All {
+			which = "all local volumes"
+		}
+		fmt.Printf("WARNING! This will remove %s not used by at least one container.\nAre you sure you want to continue? [y/N] ", which)
+		answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+		if !term.IsTerminal(int(os.Stdin.Fd())) {
+			fmt.Println() // no echo of the answer ended the line
+		}
+		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+			return nil
+		}
+	}
+	vs, err := g.volumes()
+	if err != nil {
+		return err
+	}
+	cs, err := g.containers()
+	if err != nil {
+		return err
+	}
+	m, err := g.idMapping()
+	if err != nil {
+		return err
+	}
+	all, err := vs.List()
+	if err != nil {
+		return err
+	}
+	used, err := usedVolumes(cs)
+	if err != nil {
+		return err
+	}
+	var deleted []string
+	var reclaimed int64
+	for _, v := range all {
+		if used[v.Name] || !c.All && !v.Anonymous() {
+			continue
+		}
+		size := image.DiskUse(v.Dir)
+		if err := vs.Remove(v.Name, stage.Remover(m)); err != nil {
+			return err
+		}
+		deleted = append(deleted, v.Name)
+		reclaimed += size
+	}
+	if len(deleted) > 0 {
+		fmt.Printf("Deleted Volumes:\n%s\n\n", strings.Join(deleted, "\n"))
+	}
+	fmt.Printf("Total reclaimed space: %s\n", format.HumanSize(reclaimed))
+	return nil
+}
+
+// usedVolumes are the names of the volumes some container, running or
+// stopped, mounts.
+func usedVolumes(cs run.Containers) (map[string]bool, error) {
+	cts, err := cs.List()
+	if err != nil {
+		return nil, err
+	}
+	used := map[string]bool{}
+	for _, ct := range cts {
+		for _, m := range ct.Mounts {
+			if m.Type == "volume" {
+				used[m.Name] = true
+			}
+		}
+	}
+	return used, nil
+}
