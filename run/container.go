@@ -274,7 +274,8 @@ func StartTime(pid int) uint64 {
 
 // Orphans are the --rm containers whose box or monitor was killed before it
 // could remove them: recorded as running with every process gone, or as
-// exited but still there. One whose box still runs (creating, removing) is
+// exited but still there, or as created by a box that died before the
+// container started. One whose box still runs (creating, removing) is
 // not an orphan.
 func (c Containers) Orphans() ([]*Container, error) {
 	all, err := c.List()
@@ -283,7 +284,9 @@ func (c Containers) Orphans() ([]*Container, error) {
 	}
 	var out []*Container
 	for _, ct := range all {
-		if ct.Remove && ct.Status == "exited" && !ct.MonitorAlive() {
+		// A --rm container that exited, or that its box made (its pid is
+		// in the record; box create's has none) but never started.
+		if ct.Remove && (ct.Status == "exited" || ct.Status == "created" && ct.Monitor > 0) && !ct.MonitorAlive() {
 			out = append(out, ct)
 		}
 	}

@@ -2,6 +2,7 @@ package run
 
 import (
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 )
@@ -34,5 +35,38 @@ func TestStartedAt(t *testing.T) {
 		if got := tc.ct.StartedAt(); !got.Equal(tc.want) {
 			t.Errorf("%s: StartedAt = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+func TestOrphansCreated(t *testing.T) {
+	cs := Containers{Root: t.TempDir()}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for _, ct := range []*Container{
+		// box run --rm killed before its container started.
+		{ID: NewID(), Name: "killed", Status: "created", Remove: true, Monitor: dead.Process.Pid, MonStart: 1, BootID: BootID()},
+		// box create --rm: waits for box start.
+		{ID: NewID(), Name: "made", Status: "created", Remove: true},
+		// box run --rm still starting it.
+		{ID: NewID(), Name: "starting", Status: "created", Remove: true, Monitor: os.Getpid(), MonStart: StartTime(os.Getpid()), BootID: BootID()},
+		// without --rm, kept as docker keeps it.
+		{ID: NewID(), Name: "kept", Status: "created", Monitor: dead.Process.Pid, MonStart: 1, BootID: BootID()},
+	} {
+		if _, err := cs.Create(ct); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orphans, err := cs.Orphans()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(orphans) != 1 || orphans[0].Name != "killed" {
+		var names []string
+		for _, o := range orphans {
+			names = append(names, o.Name)
+		}
+		t.Errorf("orphans %q, want [killed]", names)
 	}
 }

@@ -175,6 +175,10 @@ func (r *runner) create() error {
 			return err
 		}
 	} else {
+		// The record names its maker until the monitor takes over, so that
+		// a --rm container whose box was killed before it ran is known for
+		// an orphan (Orphans) and not taken for one box create made.
+		ct.Monitor, ct.MonStart, ct.BootID = os.Getpid(), StartTime(os.Getpid()), BootID()
 		dir, err := r.Containers.Create(ct)
 		if err != nil {
 			return err
