@@ -82,7 +82,7 @@ func (g *globals) openStore() (*image.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return image.Open(image.Options{
+	st, err := image.Open(image.Options{
 		Root:     root,
 		Mapping:  m.String(),
 		Unpack:   stage.Unpacker(m),
@@ -90,6 +90,13 @@ func (g *globals) openStore() (*image.Store, error) {
 		Registry: registryOptions(c),
 		Log:      g.log,
 	})
+	if err != nil {
+		return nil, err
+	}
+	if was, changed := st.MappingChanged(); changed {
+		fmt.Fprintf(os.Stderr, "box: note: your id mapping changed (this store's layers were unpacked with %s, you now map %s): images are unpacked again for it as you use them; box system prune removes the old mapping's layers\n", was, m.String())
+	}
+	return st, nil
 }
 
 // sharedStores opens the read-only shared stores ([storage] shared, then

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/box-run/box/image"
@@ -105,7 +106,31 @@ func (c systemPruneCmd) Run(g *globals) error {
 	if _, err := pruneContainers(g); err != nil {
 		return err
 	}
-	return pruneImages(g, c.All)
+	if err := pruneImages(g, c.All); err != nil {
+		return err
+	}
+	return pruneOtherMappings(g)
+}
+
+// pruneOtherMappings removes the layers unpacked for id mappings other than
+// the user's present one. Files of subordinate ids the user no longer has
+// cannot be removed by the user: box says so and who can.
+func pruneOtherMappings(g *globals) error {
+	st, err := g.openStore()
+	if err != nil {
+		return err
+	}
+	m, err := g.idMapping()
+	if err != nil {
+		return err
+	}
+	for _, d := range st.OtherMappingLayers() {
+		if err := stage.Remover(m)(d); err != nil {
+			return fmt.Errorf("removing %s, the layers of another id mapping: %v (files of ids you no longer map: an admin can remove them, or restore the mapping and prune)", d, err)
+		}
+		fmt.Printf("Deleted: layers of another id mapping (%s)\n", filepath.Base(d))
+	}
+	return nil
 }
 
 type systemDfCmd struct{}

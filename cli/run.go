@@ -227,7 +227,12 @@ func (c *runCmd) holdImage(g *globals, st *image.Store, ref string) (*image.Imag
 			return nil, nil, nil, err
 		}
 		c.release, err = ist.HoldLayers(img.Layers)
-		if errors.Is(err, image.ErrLayerGone) && try < 2 {
+		if errors.Is(err, image.ErrLayerGone) && try < 2 && !ist.Shared() && c.Pull != "never" {
+			// An rmi took it, or it was unpacked for another id mapping:
+			// fetch what is missing.
+			if _, err := pullImage(g, st, ref, c.Platform, false); err != nil {
+				return nil, nil, nil, err
+			}
 			continue
 		}
 		return img, ist, cfg, err

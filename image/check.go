@@ -134,15 +134,15 @@ func (c *checker) rel(p string) string {
 	return r
 }
 
-// mapping reports a store unpacked with an id mapping other than this
-// user's: every pull fails until the mapping is restored (or --root moves).
+// mapping reports the layers of id mappings other than this user's (the
+// user's subordinate range was added or removed since): kept in case the
+// mapping comes back, no problem; box system prune removes them.
 func (c *checker) mapping() {
 	if c.s.opts.Mapping == "" {
 		return
 	}
-	b, err := os.ReadFile(c.s.path("idmap"))
-	if err == nil && strings.TrimSpace(string(b)) != c.s.opts.Mapping {
-		c.add("idmap", "layers were unpacked with id mapping %q but this user now maps %q", strings.TrimSpace(string(b)), c.s.opts.Mapping)
+	for _, d := range c.s.OtherMappingLayers() {
+		c.leftover(c.rel(d), "layers unpacked for another id mapping than this user's present one", func() error { return c.s.removeAll(d) })
 	}
 }
 
@@ -250,7 +250,9 @@ func (c *checker) images(ix *index, blobs map[string]bool) map[*Image]bool {
 			bad(img, "its config lists other layers than the index")
 		}
 		for _, l := range img.Layers {
-			if !c.complete(l) {
+			if !c.complete(l) && !c.s.multiMapping() {
+				// In a store used under several id mappings, an image
+				// is unpacked for the present one when it is used.
 				bad(img, "layer %s is missing or incomplete", short(l))
 			}
 		}
@@ -292,10 +294,10 @@ func (c *checker) layers(ix *index) {
 			used[strings.TrimPrefix(l, "sha256:")] = true
 		}
 	}
-	ents, _ := os.ReadDir(c.s.path("layers"))
+	ents, _ := os.ReadDir(c.s.path(c.s.layers))
 	for _, e := range ents {
 		hex := e.Name()
-		p := c.s.path("layers", hex)
+		p := c.s.path(c.s.layers, hex)
 		if used[hex] {
 			continue // an incomplete one was reported with its image
 		}

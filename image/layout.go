@@ -20,7 +20,13 @@ func ContainersDir(root string) string { return filepath.Join(root, "containers"
 func OverlayCacheFile(root string) string { return filepath.Join(root, "overlay-mode") }
 
 // DiskUse is the disk the store's images take: blobs and unpacked layers.
-func (s *Store) DiskUse() int64 { return DiskUse(s.path("layers")) + DiskUse(s.path("blobs")) }
+func (s *Store) DiskUse() int64 {
+	n := DiskUse(s.path(s.layers)) + DiskUse(s.path("blobs"))
+	for _, d := range s.OtherMappingLayers() {
+		n += DiskUse(d)
+	}
+	return n
+}
 
 // DiskUse adds up the blocks of every file under dir as du does (sparse
 // files and hard links count roughly), skipping what it cannot read (files

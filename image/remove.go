@@ -92,7 +92,7 @@ func (p *pickedLayers) move() ([]string, error) {
 	var moved []string
 	for _, hex := range p.hexes {
 		dst := filepath.Join(p.s.path("tmp"), "trash-"+hex+"-"+randomHex(4))
-		if err := os.Rename(filepath.Join(p.s.path("layers"), hex), dst); err != nil {
+		if err := os.Rename(filepath.Join(p.s.path(p.s.layers), hex), dst); err != nil {
 			if os.IsNotExist(err) {
 				continue
 			}
@@ -101,7 +101,7 @@ func (p *pickedLayers) move() ([]string, error) {
 		moved = append(moved, dst)
 	}
 	if len(moved) > 0 {
-		if err := syncDir(p.s.path("layers")); err != nil {
+		if err := syncDir(p.s.path(p.s.layers)); err != nil {
 			return moved, err
 		}
 	}
@@ -135,7 +135,7 @@ func (s *Store) unusedLayers(ix *index, img *Image) (*pickedLayers, error) {
 			own[strings.TrimPrefix(l, "sha256:")] = true
 		}
 	}
-	ents, err := os.ReadDir(s.path("layers"))
+	ents, err := os.ReadDir(s.path(s.layers))
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package image
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -26,6 +27,10 @@ type Store struct {
 	// shared: a read-only store of someone else's (OpenShared); nothing
 	// is ever written to it, not even a lock.
 	shared bool
+	// layers is the directory under root this user's layers are in:
+	// "layers" for the id mapping the store was first unpacked with
+	// (recorded in idmap), "layers-KEY" for another one (mappingDir).
+	layers string
 }
 
 // ErrReadOnly is returned for a change asked of a shared store.
@@ -47,7 +52,7 @@ func OpenShared(root string) (*Store, error) {
 	if fi, err := os.Stat(filepath.Join(root, "layers")); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("shared store %s: not a box store (no layers directory)", root)
 	}
-	return &Store{root: root, shared: true, log: slog.New(slog.DiscardHandler)}, nil
+	return &Store{root: root, shared: true, log: slog.New(slog.DiscardHandler), layers: "layers"}, nil
 }
 
 // Shared tells whether the store is a read-only shared one.
@@ -79,7 +84,68 @@ func Open(opts Options) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Store{root: root, opts: opts, log: log}, nil
+	s := &Store{root: root, opts: opts, log: log, layers: "layers"}
+	if b, err := os.ReadFile(s.path("idmap")); err == nil && opts.Mapping != "" && strings.TrimSpace(string(b)) != opts.Mapping {
+		s.layers = mappingDir(opts.Mapping)
+	}
+	return s, nil
+}
+
+// mappingDir is the layers directory of an id mapping other than the one
+// the store was first unpacked with. When an admin adds or removes a
+// user's subordinate range, the layers unpacked before have owners the
+// new mapping cannot show right; rather than refuse the store, box keeps
+// each mapping's layers apart and unpacks an image again for the new
+// mapping when it is used. The index, blobs and containers stay shared.
+func mappingDir(mapping string) string {
+	sum := sha256.Sum256([]byte(mapping))
+	return "layers-" + hex.EncodeToString(sum[:6])
+}
+
+// MappingChanged says, once, that this user's id mapping is not the one
+// the store was first unpacked with: true on the first call of a box
+// after the change, when the new mapping's layers directory is made.
+func (s *Store) MappingChanged() (was string, changed bool) {
+	if s.shared || s.layers == "layers" {
+		return "", false
+	}
+	if _, err := os.Stat(s.path(s.layers)); err == nil {
+		return "", false
+	}
+	b, _ := os.ReadFile(s.path("idmap"))
+	os.MkdirAll(s.path(s.layers), 0o700)
+	return strings.TrimSpace(string(b)), true
+}
+
+// multiMapping tells whether the store has been used under another id
+// mapping than the present one: then an image's layers may be unpacked
+// for one mapping and not yet for the other, and are unpacked again for
+// the present one when the image is used.
+func (s *Store) multiMapping() bool {
+	return s.layers != "layers" || len(s.OtherMappingLayers()) > 0
+}
+
+// OtherMappingLayers are the layers directories of id mappings other than
+// this user's present one that hold layers (Open makes "layers" empty).
+func (s *Store) OtherMappingLayers() []string {
+	ents, _ := os.ReadDir(s.root)
+	var out []string
+	for _, e := range ents {
+		if n := e.Name(); e.IsDir() && (n == "layers" || strings.HasPrefix(n, "layers-")) && n != s.layers && !emptyDir(s.path(n)) {
+			out = append(out, s.path(n))
+		}
+	}
+	return out
+}
+
+func emptyDir(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(1)
+	return len(names) == 0
 }
 
 // Root is the store's directory.
@@ -93,7 +159,7 @@ func (s *Store) LayerDir(diffID string) string {
 
 // layerPath is the layer's entry in layers/; it exists only when complete.
 func (s *Store) layerPath(diffID string) string {
-	return filepath.Join(s.root, "layers", strings.TrimPrefix(diffID, "sha256:"))
+	return filepath.Join(s.root, s.layers, strings.TrimPrefix(diffID, "sha256:"))
 }
 
 func (s *Store) path(elem ...string) string {
@@ -111,8 +177,10 @@ func (s *Store) checkMapping() error {
 	if err != nil {
 		return err
 	}
-	if got := strings.TrimSpace(string(b)); got != s.opts.Mapping {
-		return fmt.Errorf("store %s was unpacked with id mapping %q but this user now maps %q; use another store (--root DIR) for the new mapping", s.root, got, s.opts.Mapping)
+	if got := strings.TrimSpace(string(b)); got != s.opts.Mapping && s.layers == "layers" {
+		// Opened before the mapping changed: this process's layers are
+		// the first mapping's; another box will use the new directory.
+		return fmt.Errorf("store %s was unpacked with id mapping %q but this user now maps %q; run the command again", s.root, got, s.opts.Mapping)
 	}
 	return nil
 }
