@@ -359,7 +359,8 @@ func bindFlags(m proto.Mount) (uintptr, error) {
 // mountDevice binds a host device node into the container (--device and
 // CDI device nodes): a user namespace may not mknod, but may bind a node
 // it can open, as rootless podman does. The node's owner and mode stay
-// the host's.
+// the host's; a read-only mount would not stop writes to a device (the
+// kernel checks it for regular files only), so there is no such option.
 func mountDevice(r *rootfs, d proto.Device) error {
 	var st unix.Stat_t
 	if err := unix.Stat(d.Source, &st); err != nil {
@@ -368,13 +369,7 @@ func mountDevice(r *rootfs, d proto.Device) error {
 	if t := st.Mode & unix.S_IFMT; t != unix.S_IFCHR && t != unix.S_IFBLK {
 		return fmt.Errorf("device %s is not a device node", d.Source)
 	}
-	if err := r.mount(d.Source, d.Target, "", unix.MS_BIND, "", true, false); err != nil {
-		return err
-	}
-	if d.ReadOnly {
-		return r.remountReadOnly(d.Target)
-	}
-	return nil
+	return r.mount(d.Source, d.Target, "", unix.MS_BIND, "", true, false)
 }
 
 // checkBindTarget refuses a directory onto an existing non-directory and

@@ -64,14 +64,14 @@ type Spec struct {
 	// (detached containers).
 	Exec bool `json:"exec,omitempty"`
 
-	Mounts  []Mount `json:"mounts"`  // volumes, binds and tmpfs, in order
+	Mounts []Mount `json:"mounts"` // volumes, binds and tmpfs, in order
 	// Devices are host device nodes bound into the container (--device,
 	// CDI's deviceNodes): an unprivileged user namespace cannot mknod.
 	Devices []Device `json:"devices,omitempty"`
 	// Hooks run in the container's namespaces before pivot_root (CDI's
 	// createContainer hooks).
-	Hooks []Hook `json:"hooks,omitempty"`
-	Network string  `json:"network"` // "slirp" (user-mode, the default), "none" or "host"
+	Hooks   []Hook `json:"hooks,omitempty"`
+	Network string `json:"network"` // "slirp" (user-mode, the default), "none" or "host"
 	// TTYFD is init's end of the socket that carries the pty master to the
 	// monitor (with -t).
 	TTYFD int `json:"ttyFd,omitempty"`
@@ -106,9 +106,8 @@ type Mount struct {
 
 // Device is a host device node bound at Target in the container.
 type Device struct {
-	Source   string `json:"source"` // the host's node
-	Target   string `json:"target"` // absolute path in the container
-	ReadOnly bool   `json:"readOnly,omitempty"`
+	Source string `json:"source"` // the host's node
+	Target string `json:"target"` // absolute path in the container
 }
 
 // Hook is an OCI createContainer hook: init runs it in the container's
