@@ -13,6 +13,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/box-run/box/device"
 	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/slirp"
 )
@@ -42,6 +43,8 @@ type Flags struct {
 	Publish    []string // -p
 	PublishAll bool     // -P
 	Ulimits    []string // --ulimit NAME=SOFT[:HARD]
+	Devices    []string // --device /dev/X[:/dev/Y[:PERMS]] or a CDI name
+	GPUs       string   // --gpus (docker's values)
 }
 
 // Image is what a new container takes from its image.
@@ -59,6 +62,7 @@ type Host struct {
 	Net          slirp.Config                // [network] defaults (slirp.DefaultConfig with the config's)
 	Overlay      string                      // [storage] overlay
 	OverlayCache string                      // where "auto" caches its choice
+	CDISpecDirs  []string                    // where --device and --gpus find CDI specs
 	Debug        bool
 }
 
@@ -81,6 +85,16 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 			return nil, nil, h.Net, err
 		}
 	}
+	// Resolved only when asked for: reading CDI specs is no part of a
+	// plain box run's start-up.
+	devices := &device.Edits{}
+	if len(f.Devices) > 0 || f.GPUs != "" {
+		var err error
+		devices, err = device.Resolve(device.Options{Devices: f.Devices, GPUs: f.GPUs, SpecDirs: h.CDISpecDirs, LookupEnv: h.LookupEnv})
+		if err != nil {
+			return nil, nil, h.Net, err
+		}
+	}
 	id := NewID()
 	hostname := f.Hostname
 	if hostname == "" {
@@ -89,6 +103,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 	args, env, cwd, usr, err := Process(img.Config, ProcessOptions{
 		Entrypoint: f.Entrypoint, Args: f.Args, Env: f.Env, EnvFiles: f.EnvFiles,
 		Workdir: f.Workdir, User: f.User, TTY: f.TTY, Hostname: hostname, HostEnv: h.LookupEnv,
+		DeviceEnv: devices.Env,
 	})
 	if err != nil {
 		return nil, nil, h.Net, err
@@ -128,7 +143,9 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		User:         usr,
 		TTY:          f.TTY,
 		Init:         f.Init,
-		Mounts:       mounts,
+		Mounts:       append(devices.Mounts, mounts...), // -v over a spec's library
+		Devices:      devices.Devices,
+		Hooks:        devices.Hooks,
 		Ports:        ports,
 		Network:      network,
 		Debug:        h.Debug,
