@@ -108,6 +108,7 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"monitor-usage":  cmdMonitorUsage,
 			"slurm-ready":    cmdSlurmReady,
 			"wait-job":       cmdWaitJob,
+			"cdi-ready":      cmdCDIReady,
 		},
 	})
 }
