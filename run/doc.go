@@ -1,10 +1,10 @@
 // Package run runs containers on the host's side: it turns box run's flags
-// and an image into a container's spec and record (New), keeps the
-// records (Containers: create, list, stop, kill, wait, remove), and runs a
-// container (Run): it starts the container's init (package pid1, through
-// package prestart) in new namespaces, sends it the spec, serves its
-// published ports, user-mode network (package slirp), tty and signals, and
-// records its exit. What the host and init say to each other is package
+// and an image into a container's spec and record (New; package device
+// resolves --device and --gpus), keeps the records (Containers: create,
+// list, stop, kill, wait, remove), and runs a container (Run): it starts
+// the container's init (package pid1, through package prestart) in new
+// namespaces, sends it the spec, serves its published ports, user-mode
+// network (package slirp), tty and signals, and records its exit. What the host and init say to each other is package
 // proto's; a detached container's long-lived monitor is package monitor's.
 //
 // # rootlesskit
