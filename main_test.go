@@ -111,6 +111,7 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"wait-stall":     cmdWaitStall,
 			"kill-after":     cmdKillAfter,
 			"mixed-ops":      cmdMixedOps,
+			"cdi-ready":      cmdCDIReady,
 		},
 	})
 }

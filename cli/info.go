@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"strings"
 
+	"github.com/box-run/box/device"
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/run"
 	"github.com/box-run/box/slirp"
@@ -92,6 +93,16 @@ func (infoCmd) Run(g *globals) error {
 	} else {
 		r, _ := os.ReadFile("/proc/sys/net/ipv4/ping_group_range")
 		fmt.Printf("ping:       not forwarded: net.ipv4.ping_group_range (%s) excludes gid %d; fix: sysctl -w net.ipv4.ping_group_range=\"0 2147483647\" (as root)\n", strings.Join(strings.Fields(string(r)), " "), os.Getgid())
+	}
+	cdiDirs := device.SpecDirs(c.CDI.SpecDirs, nil)
+	devs, problems := device.List(cdiDirs)
+	if len(devs) == 0 {
+		fmt.Printf("cdi:        none (no usable specs in %s)\n", strings.Join(cdiDirs, ", "))
+	} else {
+		fmt.Printf("cdi:        %s\n", strings.Join(devs, ", "))
+	}
+	for _, p := range problems {
+		fmt.Printf("            %s\n", p)
 	}
 	return nil
 }

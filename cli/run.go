@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/box-run/box/device"
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/monitor"
 	"github.com/box-run/box/run"
@@ -48,6 +49,8 @@ type runCmd struct {
 	Ulimit      []string     `sep:"none" help:"Resource limit for the workload: NAME=SOFT[:HARD] (nofile, nproc, core, stack, …; -1 unlimited)." placeholder:"LIMIT"`
 	IPC         string       `name:"ipc" help:"IPC namespace: private (the default) or host (the host's, with its /dev/shm)." placeholder:"MODE"`
 	MPI         bool         `name:"mpi" help:"Run as a rank an MPI launcher (srun, mpirun) started: its environment, PMI_FD and PMIx directories, the host's network and IPC."`
+	Device      []string     `sep:"none" help:"Give the container a device: a host node /dev/X[:/dev/Y[:rwm]], or a CDI device such as nvidia.com/gpu=0|all." placeholder:"DEVICE"`
+	GPUs        string       `name:"gpus" help:"GPUs, as docker's --gpus: all, a count, or device=0,1 (CDI's nvidia.com/gpu devices, within NVIDIA_VISIBLE_DEVICES or CUDA_VISIBLE_DEVICES)." placeholder:"GPUS"`
 	netCfg      slirp.Config // resolved from --network and [network]
 	release     func()       // drops the hold on the image's layers
 	storeRoot   string       // the opened store's directory
@@ -193,10 +196,11 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		ReadOnly: c.ReadOnly, Remove: c.Rm, KeepID: c.Userns == "keep-id",
 		Volumes: c.Volume, Mounts: c.Mount, Tmpfs: c.Tmpfs,
 		Network: c.Network, DNS: c.DNS, AddHosts: c.AddHost, Publish: c.Publish, PublishAll: c.PublishAll,
-		Ulimits: c.Ulimit, IPC: c.IPC, MPI: c.MPI,
+		Ulimits: c.Ulimit, IPC: c.IPC, MPI: c.MPI, Devices: c.Device, GPUs: c.GPUs,
 	}, run.Image{Ref: ref, ID: img.ID, Config: cfg.Config, Layers: layers}, run.Host{
 		Wd: wd, Home: home, Net: net, Debug: g.Debug,
 		Overlay: conf.Storage.Overlay, OverlayCache: image.OverlayCacheFile(st.Root()),
+		CDISpecDirs: device.SpecDirs(conf.CDI.SpecDirs, nil),
 	})
 	c.netCfg = netCfg
 	if err != nil {

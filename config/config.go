@@ -39,6 +39,7 @@ var overlayModes = []string{OverlayAuto, OverlayKernel, OverlayFuse, OverlayCopy
 type Config struct {
 	Storage    Storage             `toml:"storage"`
 	Network    Network             `toml:"network"`
+	CDI        CDI                 `toml:"cdi"`
 	Registries map[string]Registry `toml:"registries"` // key: normalized registry host, e.g. "docker.io", "127.0.0.1:5443"
 	Files      []string            `toml:"-"`          // files that were read, in order (for `box info`)
 }
@@ -51,6 +52,14 @@ type Network struct {
 	// AllowHostLoopback lets containers reach the host's 127.0.0.1 through
 	// host.box.internal by default.
 	AllowHostLoopback bool `toml:"allow_host_loopback"`
+}
+
+// CDI configures where box looks for Container Device Interface specs,
+// which --device and --gpus name devices from.
+type CDI struct {
+	// SpecDirs are the spec directories, absolute, later ones winning for
+	// a device defined twice; nil means /etc/cdi and /var/run/cdi.
+	SpecDirs []string `toml:"spec_dirs"`
 }
 
 // Storage configures where and how images and containers are stored.
@@ -179,6 +188,9 @@ func (c *Config) merge(f *fileConfig) {
 	}
 	if f.Network.DNS != nil {
 		c.Network.DNS = append([]string{}, *f.Network.DNS...)
+	}
+	if f.CDI.SpecDirs != nil {
+		c.CDI.SpecDirs = append([]string{}, *f.CDI.SpecDirs...)
 	}
 	if f.Network.AllowHostLoopback != nil {
 		c.Network.AllowHostLoopback = bool(*f.Network.AllowHostLoopback)

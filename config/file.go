@@ -50,6 +50,11 @@ type fileConfig struct {
 	Storage    fileStorage             `toml:"storage"`
 	Registries map[string]fileRegistry `toml:"registries"`
 	Network    fileNetwork             `toml:"network"`
+	CDI        fileCDI                 `toml:"cdi"`
+}
+
+type fileCDI struct {
+	SpecDirs *tomlStrings `toml:"spec_dirs"`
 }
 
 type fileNetwork struct {
@@ -141,6 +146,11 @@ func schema(k toml.Key) (known, table bool) {
 			return true, true
 		}
 		return k[1] == "dns" || k[1] == "allow_host_loopback", false
+	case "cdi":
+		if len(k) == 1 {
+			return true, true
+		}
+		return k[1] == "spec_dirs", false
 	}
 	return false, false
 }
@@ -161,6 +171,19 @@ func (f *fileConfig) validate(path, data string) error {
 			if err := checkDNS(d); err != nil {
 				return errAt(path, data, toml.Key{"network", "dns"}, "network.dns: %v", err)
 			}
+		}
+	}
+	if f.CDI.SpecDirs != nil {
+		key := toml.Key{"cdi", "spec_dirs"}
+		for i, d := range *f.CDI.SpecDirs {
+			p, err := expandPath(d)
+			if err != nil {
+				return errAt(path, data, key, "cdi.spec_dirs: %w", err)
+			}
+			if !filepath.IsAbs(p) {
+				return errAt(path, data, key, "cdi.spec_dirs: %q is not an absolute path after expansion", p)
+			}
+			(*f.CDI.SpecDirs)[i] = filepath.Clean(p)
 		}
 	}
 	if f.Storage.Overlay != nil {

@@ -13,6 +13,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/box-run/box/device"
 	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/slirp"
 )
@@ -44,6 +45,8 @@ type Flags struct {
 	Ulimits    []string // --ulimit NAME=SOFT[:HARD]
 	IPC        string   // --ipc private|host ("" = private)
 	MPI        bool     // --mpi: a rank of an MPI job the host launches (see mpi.go)
+	Devices    []string // --device /dev/X[:/dev/Y[:PERMS]] or a CDI name
+	GPUs       string   // --gpus (docker's values)
 }
 
 // Image is what a new container takes from its image.
@@ -62,6 +65,7 @@ type Host struct {
 	Net          slirp.Config                // [network] defaults (slirp.DefaultConfig with the config's)
 	Overlay      string                      // [storage] overlay
 	OverlayCache string                      // where "auto" caches its choice
+	CDISpecDirs  []string                    // where --device and --gpus find CDI specs
 	Debug        bool
 }
 
@@ -105,6 +109,15 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		}
 		f.Env = append(mpiEnv(environ()), f.Env...)
 	}
+	// Resolved only when asked for: reading CDI specs is no part of a
+	// plain box run's start-up.
+	devices := &device.Edits{}
+	if len(f.Devices) > 0 || f.GPUs != "" {
+		devices, err = device.Resolve(device.Options{Devices: f.Devices, GPUs: f.GPUs, SpecDirs: h.CDISpecDirs, LookupEnv: h.LookupEnv})
+		if err != nil {
+			return nil, nil, h.Net, err
+		}
+	}
 	id := NewID()
 	hostname := f.Hostname
 	if hostname == "" {
@@ -113,6 +126,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 	args, env, cwd, usr, err := Process(img.Config, ProcessOptions{
 		Entrypoint: f.Entrypoint, Args: f.Args, Env: f.Env, EnvFiles: f.EnvFiles,
 		Workdir: f.Workdir, User: f.User, TTY: f.TTY, Hostname: hostname, HostEnv: h.LookupEnv,
+		DeviceEnv: devices.Env,
 	})
 	if err != nil {
 		return nil, nil, h.Net, err
@@ -162,7 +176,9 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		User:         usr,
 		TTY:          f.TTY,
 		Init:         f.Init,
-		Mounts:       mounts,
+		Mounts:       append(devices.Mounts, mounts...), // -v over a spec's library
+		Devices:      devices.Devices,
+		Hooks:        devices.Hooks,
 		Ports:        ports,
 		Network:      network,
 		Debug:        h.Debug,

@@ -1,13 +1,13 @@
 // Package run runs containers on the host's side: it turns box run's flags
-// and an image into a container's spec and record (New), makes the
-// volumes it names (MakeVolumes, in package volume's store), keeps the
-// records (Containers: create, list, stop, kill, wait, remove, and which
-// use a volume), and runs a container (Run): it starts the container's
-// init (package pid1, through package prestart) in new namespaces, sends
-// it the spec, serves its published ports, user-mode network (package
-// slirp), tty and signals, and records its exit. What the host and init
-// say to each other is package proto's; a detached container's long-lived
-// monitor is package monitor's.
+// and an image into a container's spec and record (New; package device
+// resolves --device and --gpus), makes the volumes it names (MakeVolumes,
+// in package volume's store), keeps the records (Containers: create, list,
+// stop, kill, wait, remove, and which use a volume), and runs a container
+// (Run): it starts the container's init (package pid1, through package
+// prestart) in new namespaces, sends it the spec, serves its published
+// ports, user-mode network (package slirp), tty and signals, and records
+// its exit. What the host and init say to each other is package proto's; a
+// detached container's long-lived monitor is package monitor's.
 //
 // # rootlesskit
 //

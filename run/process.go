@@ -25,6 +25,9 @@ type ProcessOptions struct {
 	TTY        bool                        // -t
 	Hostname   string                      // the container's hostname, exported as HOSTNAME
 	HostEnv    func(string) (string, bool) // os.LookupEnv in production; nil means os.LookupEnv
+	// DeviceEnv are the CDI specs' variables: over the image's, under
+	// --env-file and -e.
+	DeviceEnv []string
 }
 
 // Process resolves argv, env, cwd and user from the image config and opts,
@@ -95,6 +98,9 @@ func processEnv(img v1.Config, o ProcessOptions) ([]string, error) {
 		e.set("TERM=xterm")
 	}
 	for _, kv := range img.Env {
+		e.set(kv)
+	}
+	for _, kv := range o.DeviceEnv {
 		e.set(kv)
 	}
 	for _, p := range o.EnvFiles {

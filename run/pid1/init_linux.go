@@ -184,6 +184,9 @@ func initContainer(spec *proto.Spec, early *earlySignals, ns *netns) error {
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 		return fmt.Errorf("setting hostname: %w", err)
 	}
+	if err := runHooks(spec, root); err != nil {
+		return err
+	}
 	execL := -1
 	if spec.Exec {
 		// Bound while the container's directory is still reachable.

@@ -119,6 +119,12 @@ func (r *rootfs) mount(source, name, fstype string, flags uintptr, data string, 
 // remountReadOnly makes the mount at name read-only, keeping the flags the
 // kernel locks for mounts inherited from a more privileged namespace.
 func (r *rootfs) remountReadOnly(name string) error {
+	return r.remount(name, unix.MS_RDONLY)
+}
+
+// remount adds flags (MS_RDONLY, MS_NOSUID, …) to the bind mount at name,
+// keeping the flags the kernel locks.
+func (r *rootfs) remount(name string, flags uintptr) error {
 	fd, err := r.open(name, false)
 	if err != nil {
 		return err
@@ -128,9 +134,13 @@ func (r *rootfs) remountReadOnly(name string) error {
 	if err := unix.Fstatfs(fd, &st); err != nil {
 		return &os.PathError{Op: "statfs", Path: name, Err: err}
 	}
-	flags := uintptr(unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY) | lockedFlags(st.Flags)
+	flags |= unix.MS_BIND | unix.MS_REMOUNT | lockedFlags(st.Flags)
 	if err := unix.Mount("", fdPath(fd), "", flags, ""); err != nil {
-		return &os.PathError{Op: "remount read-only", Path: name, Err: err}
+		op := "remount read-only"
+		if flags&unix.MS_RDONLY == 0 {
+			op = "remount"
+		}
+		return &os.PathError{Op: op, Path: name, Err: err}
 	}
 	return nil
 }
@@ -148,7 +158,8 @@ func lockedFlags(f int64) uintptr {
 func fdPath(fd int) string { return fmt.Sprintf("/proc/self/fd/%d", fd) }
 
 // setupRootfs stacks the image and mounts everything the container sees,
-// in the order of the design: overlay, /proc, /sys, /dev, volumes, /etc files.
+// in the order of the design: overlay, /proc, /sys, /dev and the devices
+// asked for, /etc files, volumes.
 //
 // With ns (init makes the network namespace), the calling thread joins it
 // before sysfs and before a fuse-overlayfs daemon is started.
@@ -190,6 +201,11 @@ func setupRootfs(spec *proto.Spec, ns *netns) (string, error) {
 	}
 	if err := mountDev(r, spec); err != nil {
 		return "", err
+	}
+	for _, d := range spec.Devices {
+		if err := mountDevice(r, d); err != nil {
+			return "", err
+		}
 	}
 	// box's /etc files first, so that a volume on the same path wins, as
 	// with docker.
@@ -322,14 +338,53 @@ func mountVolume(r *rootfs, m proto.Mount) error {
 		if err := r.mount(m.Source, m.Target, "", unix.MS_BIND|unix.MS_REC, "", !fi.IsDir(), false); err != nil {
 			return err
 		}
-		if m.ReadOnly {
-			return r.remountReadOnly(m.Target)
+		flags, err := bindFlags(m)
+		if err != nil || flags == 0 {
+			return err
 		}
-		return nil
+		return r.remount(m.Target, flags)
 	case "volume":
 		return mountNamedVolume(r, m)
 	}
 	return fmt.Errorf("mount type %q is not supported", m.Type)
+}
+
+// bindFlags are the flags a bind mount is remounted with: read-only and
+// the options CDI specs give their library mounts.
+func bindFlags(m proto.Mount) (uintptr, error) {
+	var flags uintptr
+	if m.ReadOnly {
+		flags |= unix.MS_RDONLY
+	}
+	for _, o := range m.Options {
+		switch o {
+		case "nosuid":
+			flags |= unix.MS_NOSUID
+		case "nodev":
+			flags |= unix.MS_NODEV
+		case "noexec":
+			flags |= unix.MS_NOEXEC
+		default:
+			return 0, fmt.Errorf("bind mount on %s: option %q is not supported", m.Target, o)
+		}
+	}
+	return flags, nil
+}
+
+// mountDevice binds a host device node into the container (--device and
+// CDI device nodes): a user namespace may not mknod, but may bind a node
+// it can open, as rootless podman does. The node's owner and mode stay
+// the host's; a read-only mount would not stop writes to a device (the
+// kernel checks it for regular files only), so there is no such option.
+func mountDevice(r *rootfs, d proto.Device) error {
+	var st unix.Stat_t
+	if err := unix.Stat(d.Source, &st); err != nil {
+		return &os.PathError{Op: "device", Path: d.Source, Err: err}
+	}
+	if t := st.Mode & unix.S_IFMT; t != unix.S_IFCHR && t != unix.S_IFBLK {
+		return fmt.Errorf("device %s is not a device node", d.Source)
+	}
+	return r.mount(d.Source, d.Target, "", unix.MS_BIND, "", true, false)
 }
 
 // checkBindTarget refuses a directory onto an existing non-directory and

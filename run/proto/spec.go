@@ -71,8 +71,14 @@ type Spec struct {
 	// /dev/shm and /dev/mqueue instead of having its own.
 	IPCHost bool `json:"ipcHost,omitempty"`
 
-	Mounts  []Mount `json:"mounts"`  // volumes, binds and tmpfs, in order
-	Network string  `json:"network"` // "slirp" (user-mode, the default), "none" or "host"
+	Mounts []Mount `json:"mounts"` // volumes, binds and tmpfs, in order
+	// Devices are host device nodes bound into the container (--device,
+	// CDI's deviceNodes): an unprivileged user namespace cannot mknod.
+	Devices []Device `json:"devices,omitempty"`
+	// Hooks run in the container's namespaces before pivot_root (CDI's
+	// createContainer hooks).
+	Hooks   []Hook `json:"hooks,omitempty"`
+	Network string `json:"network"` // "slirp" (user-mode, the default), "none" or "host"
 	// TTYFD is init's end of the socket that carries the pty master to the
 	// monitor (with -t).
 	TTYFD int `json:"ttyFd,omitempty"`
@@ -108,7 +114,7 @@ type Mount struct {
 	Source   string   `json:"source"` // host path for bind, the data directory for volume
 	Target   string   `json:"target"` // absolute path in the container
 	ReadOnly bool     `json:"readOnly"`
-	Options  []string `json:"options,omitempty"` // tmpfs: size=…, mode=…
+	Options  []string `json:"options,omitempty"` // tmpfs: size=…, mode=…; bind: nosuid, nodev, noexec
 
 	// Name is a volume's name; Anonymous marks one made for this container
 	// (an image's VOLUME, -v /dst), which rm -v and --rm remove. NoCopy
@@ -117,6 +123,22 @@ type Mount struct {
 	Name      string `json:"name,omitempty"`
 	Anonymous bool   `json:"anonymous,omitempty"`
 	NoCopy    bool   `json:"noCopy,omitempty"`
+}
+
+// Device is a host device node bound at Target in the container.
+type Device struct {
+	Source string `json:"source"` // the host's node
+	Target string `json:"target"` // absolute path in the container
+}
+
+// Hook is an OCI createContainer hook: init runs it in the container's
+// namespaces once the root is mounted, with the OCI state on its stdin.
+type Hook struct {
+	Path    string   `json:"path"` // on the host
+	Args    []string `json:"args,omitempty"`
+	Env     []string `json:"env,omitempty"`     // its whole environment
+	Timeout int      `json:"timeout,omitempty"` // seconds; 0 = none
+	From    string   `json:"from"`              // what asked for it, for messages: a CDI device
 }
 
 // Port is a published port: connections to HostIP:HostPort on the host reach
