@@ -1,11 +1,13 @@
 package main
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/sys/unix"
 )
 
 // cmdSlurmReady fails unless a Slurm controller answers and a node is ready
@@ -44,4 +46,28 @@ func cmdWaitJob(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	ts.Fatalf("job %s still queued or running after %s", id, within)
+}
+
+// cmdSharedCIReady sets BOX_CI_SHARED from the environment .ci/run gives
+// the suites: a store directory the user with subordinate ids fills in its
+// run, which .ci/run then makes readable and mounts read-only for the user
+// without them, whose run reads it. Fails outside that set-up.
+func cmdSharedCIReady(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 || (args[0] != "fill" && args[0] != "read") {
+		ts.Fatalf("usage: shared-ci-ready fill|read")
+	}
+	dir := os.Getenv("BOX_CI_SHARED")
+	if dir == "" {
+		ts.Fatalf("BOX_CI_SHARED is not set: this test runs in .ci/run's two-user suite (sudo bash .ci/run)")
+	}
+	ts.Setenv("BOX_CI_SHARED", dir)
+	if args[0] == "fill" {
+		ts.Check(unix.Access(dir, unix.W_OK))
+		return
+	}
+	var st unix.Statfs_t
+	ts.Check(unix.Statfs(dir, &st))
+	if st.Flags&unix.ST_RDONLY == 0 {
+		ts.Fatalf("%s is not mounted read-only: .ci/run mounts it so after the first user's suite", dir)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 
 	"github.com/box-run/box/device"
@@ -167,12 +168,22 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		return nil, nil, m, err
 	}
 	c.storeRoot, c.layers = st.Root(), img.Layers
+	var squash bool
 	if ist.Shared() {
 		c.layerStore = ist.Root()
 	}
 	m, err = g.idMapping()
 	if err != nil {
 		return nil, nil, m, err
+	}
+	if ist.Shared() && ist.UnpackedMapping() != m.String() {
+		// Unpacked under someone else's id mapping: its owners show as
+		// nobody here, and the container's root could not even write
+		// /etc; fuse-overlayfs shows them as root's.
+		if _, err := exec.LookPath("fuse-overlayfs"); err != nil {
+			return nil, nil, m, fmt.Errorf("image %s is in shared store %s, unpacked under another id mapping: running it needs fuse-overlayfs to show its files as root's (fix: install fuse-overlayfs)", ref, ist.Root())
+		}
+		squash = true
 	}
 	conf, err := g.config()
 	if err != nil {
@@ -206,6 +217,7 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 	if err != nil {
 		return spec, ct, m, err
 	}
+	spec.Squash = squash
 	// spec and ct share their mounts: both get the volumes' directories.
 	return spec, ct, m, run.MakeVolumes(spec.Mounts, volume.Store{Dir: image.VolumesDir(st.Root())})
 }

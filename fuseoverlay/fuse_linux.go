@@ -33,6 +33,9 @@ func mountFuse(o Options) error {
 		}
 	}
 	data, err := fuseData(topFirst(o.Lower), o.Upper, o.Work, o.Volatile)
+	if err == nil && o.Squash {
+		data += ",squash_to_root"
+	}
 	if err != nil {
 		return &os.PathError{Op: "mount fuse-overlayfs", Path: o.Target, Err: err}
 	}

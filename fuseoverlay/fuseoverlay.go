@@ -83,6 +83,12 @@ type Options struct {
 	// that the daemon, which stays in the container's pid namespace, is not
 	// left in the host's.
 	BeforeFuse func() error
+	// Squash shows every file as root's (fuse-overlayfs squash_to_root):
+	// for layers unpacked under another user's id mapping (a shared
+	// store), whose owners this user namespace cannot map and would show
+	// as nobody, leaving even the container's root unable to write to a
+	// directory such as /etc. Only the fuse mode can; Auto then takes it.
+	Squash bool
 }
 
 // Mount stacks o.Lower at o.Target using mode and returns the mode it

@@ -32,6 +32,12 @@ func mount(mode string, o Options) (string, error) {
 			return "", err
 		}
 	}
+	if o.Squash {
+		if mode != Auto && mode != Fuse {
+			return "", fmt.Errorf("stacking layers at %q: showing every file as root's needs fuse-overlayfs, not %s", o.Target, mode)
+		}
+		mode = Fuse
+	}
 	if mode == Auto {
 		return auto(o)
 	}

@@ -55,6 +55,16 @@ func OpenShared(root string) (*Store, error) {
 	return &Store{root: root, shared: true, log: slog.New(slog.DiscardHandler), layers: "layers"}, nil
 }
 
+// UnpackedMapping is the id mapping the store's layers were unpacked with,
+// as recorded, or "" if none is.
+func (s *Store) UnpackedMapping() string {
+	b, err := os.ReadFile(s.path("idmap"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
 // Shared tells whether the store is a read-only shared one.
 func (s *Store) Shared() bool { return s.shared }
 

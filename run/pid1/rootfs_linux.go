@@ -179,6 +179,7 @@ func setupRootfs(spec *proto.Spec, ns *netns) (string, error) {
 		Volatile:   spec.Volatile,
 		CacheFile:  spec.OverlayCache,
 		BeforeFuse: ns.join,
+		Squash:     spec.Squash,
 	})
 	if err != nil {
 		return "", fmt.Errorf("stacking layers: %w", err)

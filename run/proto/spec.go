@@ -41,6 +41,10 @@ type Spec struct {
 	Overlay  string   `json:"overlay"`  // "kernel", "fuse" or "copy"
 	ReadOnly bool     `json:"readOnly"` // --read-only: the root is mounted read-only
 	Volatile bool     `json:"volatile"` // --rm: the upper dir is thrown away, skip syncs
+	// Squash: the layers come from a shared store unpacked under another
+	// id mapping; fuse-overlayfs shows every file as root's (see
+	// fuseoverlay.Options.Squash).
+	Squash bool `json:"squash,omitempty"`
 	// OverlayCache is where "auto" caches which overlay mode works here.
 	OverlayCache string `json:"overlayCache"`
 
