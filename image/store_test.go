@@ -75,10 +75,27 @@ func TestCheckMapping(t *testing.T) {
 	if err := s.checkMapping(); err != nil {
 		t.Fatal(err)
 	}
-	s2, _ := Open(Options{Root: root, Mapping: "uid=0:1000:1,1:100000:65536 gid=0:1000:1,1:100000:65536"})
-	err := s2.checkMapping()
-	if err == nil || !strings.Contains(err.Error(), "--root") {
-		t.Errorf("mapping change not refused clearly: %v", err)
+	if s.layers != "layers" || s.multiMapping() {
+		t.Errorf("first mapping's layers in %q (multi %v), want layers", s.layers, s.multiMapping())
+	}
+	// Another mapping (a subordinate range added) keeps its layers apart,
+	// says so once, and the first one's come back with it.
+	sub := "uid=0:1000:1,1:100000:65536 gid=0:1000:1,1:100000:65536"
+	s2, _ := Open(Options{Root: root, Mapping: sub})
+	if err := s2.checkMapping(); err != nil {
+		t.Fatal(err)
+	}
+	if s2.layers == "layers" || !strings.HasPrefix(s2.layers, "layers-") {
+		t.Errorf("new mapping's layers in %q", s2.layers)
+	}
+	if was, changed := s2.MappingChanged(); !changed || was != "uid=0:1000:1 gid=0:1000:1" {
+		t.Errorf("MappingChanged = %q, %v", was, changed)
+	}
+	if _, changed := s2.MappingChanged(); changed {
+		t.Error("MappingChanged said it twice")
+	}
+	if again, _ := Open(Options{Root: root, Mapping: "uid=0:1000:1 gid=0:1000:1"}); again.layers != "layers" {
+		t.Errorf("first mapping back: layers in %q", again.layers)
 	}
 }
 

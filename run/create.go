@@ -201,7 +201,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		ID: id, Name: name, Image: img.Ref, ImageID: img.ID, Command: args,
 		Entrypoint: entrypoint, Cmd: cmd,
 		Created: time.Now().UTC(), Status: "created", Remove: f.Remove,
-		Mounts: mounts, Network: &Network{Mode: network, ExtraHosts: f.AddHosts},
+		Mounts: spec.Mounts, Network: &Network{Mode: network, ExtraHosts: f.AddHosts},
 	}
 	if network == "slirp" {
 		ct.Network.IPAddress = netCfg.Container.String()
