@@ -58,10 +58,11 @@ type Options struct {
 	// KeepFDs are the caller's descriptors the workload gets at the same
 	// numbers (--mpi: PMI_FD's).
 	KeepFDs []int
-	// InJob: box runs in a Slurm job step, and Slurm signals every process
-	// of the step itself, the container's included (scancel -s, the end of
-	// the job, srun's ^C): forwarding what box gets as well would deliver
-	// each signal twice, so box forwards none.
+	// InJob: box runs in a Slurm job step. Where Slurm signals every
+	// process of the step itself, the container's included (process-tree
+	// tracking: scancel -s, the end of the job, srun's ^C), forwarding
+	// what box gets as well would deliver each signal twice, so box
+	// forwards none (slurmSignalsTree).
 	InJob bool
 }
 
@@ -460,7 +461,7 @@ func forwardSignals(sigs chan os.Signal, p *os.Process, tty *ttyHost, done chan 
 				tty.resize() // the kernel signals the pty's foreground group
 				continue
 			}
-			if !inJob {
+			if !inJob || !slurmSignalsTree() {
 				p.Signal(s)
 			}
 		}
