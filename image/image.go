@@ -42,6 +42,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/box-run/box/image/layertar"
 )
 
 // Options configure a Store.
@@ -56,6 +58,9 @@ type Options struct {
 	Unpack func(dir string, tar io.Reader) (squashed int, err error)
 	// Remove deletes directory trees that may hold files of other owners.
 	Remove func(paths ...string) error
+	// Tar writes the directory dir (a layer's rootfs, a container's upper
+	// dir) to w as a layer tar, in the same user namespace as Unpack.
+	Tar func(dir string, w io.Writer, opts layertar.Options) error
 	// Registry returns the settings for a registry host ("docker.io", "127.0.0.1:5000").
 	Registry func(host string) RegistryConfig
 	// Log receives debug diagnostics; nil discards them.
@@ -72,11 +77,15 @@ type RegistryConfig struct {
 // Image is one image in the index.
 type Image struct {
 	ID       string    `json:"id"`       // config digest, "sha256:…"
-	Manifest string    `json:"manifest"` // manifest digest as pulled
+	Manifest string    `json:"manifest"` // manifest digest as pulled; "" for an image made here (commit, docker-archive load)
 	Names    []string  `json:"names"`    // full references, "docker.io/library/alpine:latest"
 	Layers   []string  `json:"layers"`   // DiffIDs, bottom first
 	Size     int64     `json:"size"`     // compressed bytes of the layers
 	Platform string    `json:"platform"` // os/arch[/variant]
 	Created  time.Time `json:"created"`  // from the image config
 	Pulled   time.Time `json:"pulled"`
+	// Pushed are the repositories ("host/repo") box pushed the image to:
+	// a later push to another repository of the same registry mounts
+	// its layers from there instead of uploading them.
+	Pushed []string `json:"pushed,omitempty"`
 }
