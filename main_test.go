@@ -111,6 +111,8 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"wait-stall":     cmdWaitStall,
 			"kill-after":     cmdKillAfter,
 			"mixed-ops":      cmdMixedOps,
+			"registry-log":   cmdRegistryLog,
+			"env-from":       cmdEnvFrom,
 		},
 	})
 }
