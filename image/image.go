@@ -1,4 +1,5 @@
-// Package image is box's image store: it pulls images from registries and
+// Package image is box's image store: it pulls images from registries (and
+// pushes them, saves and loads archives, commits containers' changes) and
 // keeps them unpacked, one directory per layer, shared by every image that
 // has the layer.
 //
@@ -32,6 +33,23 @@
 // a mediaType field equal to the Content-Type) and at most MaxManifestSize;
 // an image config at most MaxConfigSize; a blob is cut off at the first
 // byte past the size its manifest declares. A refused pull stores nothing.
+//
+// Layer tars are not kept: a pull unpacks them and keeps the manifest and
+// config only. Push and save (Export) therefore write each layer again from
+// its unpacked directory, in the store's user namespace so that owners
+// come out as the image's (Options.Tar, package layertar), gzip it at a
+// fixed level, and send a config whose rootfs.diff_ids are the new tars'
+// digests (history, dates and the container config unchanged): the
+// original bytes (entry order, padding, sub-second times) cannot be
+// reproduced, and keeping every compressed blob would double the store.
+// So a pushed or saved image has new layer and config digests, the same on
+// every push since the writer depends on the tree alone: a second push
+// finds every blob on the registry. Index records remember the
+// repositories an image was pushed to (Image.Pushed) so that a push to
+// another repository of that registry mounts layers instead of uploading.
+// Load and commit store images through the pull's path (add, record):
+// staging, layer locks and the index written last. An image made here
+// (commit, a docker-archive load) has no manifest until it is pushed.
 //
 // Registry I/O, auth and platform selection are go-containerregistry's; its
 // cache and layout packages are not used as the store because they have no
