@@ -3,7 +3,6 @@ package image
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -102,7 +101,7 @@ func addKey(m map[string]struct{}, k string) map[string]struct{} {
 		m = map[string]struct{}{}
 	}
 	m[k] = struct{}{}
-	return maps.Clone(m)
+	return m
 }
 
 // pairs splits KEY=VALUE words, values in double quotes allowed; without
