@@ -27,6 +27,7 @@ var stages = map[string]stage.Func{
 	// initialiser starts one ahead for box run, before its flags are parsed.
 	"extract": stage.Extract, // unpack a layer inside the store's user namespace
 	"remove":  stage.Remove,  // delete trees only that namespace may delete
+	"tar":     stage.Tar,     // write a layer tar of a store or container directory
 	"probe":   stage.Probe,   // box info's user-namespace and overlay checks
 	"monitor": monitor.Serve, // keep a detached container (run -d, start)
 }

@@ -113,6 +113,8 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"kill-after":      cmdKillAfter,
 			"mixed-ops":       cmdMixedOps,
 			"cdi-ready":       cmdCDIReady,
+			"registry-log":    cmdRegistryLog,
+			"env-from":        cmdEnvFrom,
 		},
 	})
 }

@@ -34,6 +34,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -49,6 +50,7 @@ func startRegistry() *httptest.Server {
 	var seed sync.Once
 	var seedErr error
 	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		logOf(r.Host).add(r.Method + " " + r.URL.RequestURI())
 		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v2/hostile/") {
 			seed.Do(func() { seedErr = seedHostile(reg) })
 			if seedErr != nil {
@@ -90,6 +92,51 @@ func startRegistry() *httptest.Server {
 			reg.ServeHTTP(w, r)
 		}
 	}))
+}
+
+// reqLog is what a registry was asked, one "METHOD URI" per request, for
+// scripts that check what a push sent (see registry-log).
+type reqLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+// reqLogs are the logs of every registry, by host.
+var reqLogs sync.Map
+
+func logOf(host string) *reqLog {
+	l, _ := reqLogs.LoadOrStore(host, &reqLog{})
+	return l.(*reqLog)
+}
+
+func (l *reqLog) add(line string) {
+	l.mu.Lock()
+	l.lines = append(l.lines, line)
+	l.mu.Unlock()
+}
+
+// cmdRegistryLog prints the requests $REGISTRY received since the last
+// "registry-log reset".
+func cmdRegistryLog(ts *testscript.TestScript, neg bool, args []string) {
+	l := logOf(ts.Getenv("REGISTRY"))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(args) == 1 && args[0] == "reset" {
+		l.lines = nil
+		return
+	}
+	for _, line := range l.lines {
+		fmt.Fprintln(ts.Stdout(), line)
+	}
+}
+
+// cmdEnvFrom sets VAR to the first line of FILE.
+func cmdEnvFrom(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: env-from FILE VAR")
+	}
+	line, _, _ := strings.Cut(ts.ReadFile(args[0]), "\n")
+	ts.Setenv(args[1], strings.TrimSpace(line))
 }
 
 // stall is a registry path's budget of bytes: once N are sent, over all

@@ -50,6 +50,11 @@ type grammar struct {
 	Images    imagesCmd    `cmd:"" help:"List images in the store."`
 	Rmi       rmiCmd       `cmd:"" help:"Remove images (and layers no other image uses)."`
 	Tag       tagCmd       `cmd:"" help:"Give an image another name."`
+	Push      pushCmd      `cmd:"" help:"Push an image to a registry."`
+	Save      saveCmd      `cmd:"" help:"Write images to a docker-archive or oci-archive tar."`
+	Load      loadCmd      `cmd:"" help:"Load images from a docker-archive or oci-archive tar."`
+	Commit    commitCmd    `cmd:"" help:"Make an image of a container's changes."`
+	History   historyCmd   `cmd:"" help:"Show the history of an image."`
 	Login     loginCmd     `cmd:"" help:"Store credentials for a registry (docker-compatible config)."`
 	Logout    logoutCmd    `cmd:"" help:"Remove stored credentials for a registry."`
 	Info      infoCmd      `cmd:"" help:"Show what this host supports and what box will use."`

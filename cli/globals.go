@@ -87,6 +87,7 @@ func (g *globals) openStore() (*image.Store, error) {
 		Mapping:  m.String(),
 		Unpack:   stage.Unpacker(m),
 		Remove:   stage.Remover(m),
+		Tar:      stage.Tarrer(m),
 		Registry: registryOptions(c),
 		Log:      g.log,
 	})

@@ -239,7 +239,7 @@ func (c *checker) images(ix *index, blobs map[string]bool) map[*Image]bool {
 		c.byImage[img] = append(c.byImage[img], c.add("image "+imageName(img), format, a...))
 	}
 	for _, img := range ix.Images {
-		if !blobs[img.Manifest] {
+		if img.Manifest != "" && !blobs[img.Manifest] {
 			bad(img, "manifest %s is missing or corrupted", short(img.Manifest))
 		}
 		if !blobs[img.ID] {

@@ -1,4 +1,5 @@
-// Package image is box's image store: it pulls images from registries and
+// Package image is box's image store: it pulls images from registries (and
+// pushes them, saves and loads archives, commits containers' changes) and
 // keeps them unpacked, one directory per layer, shared by every image that
 // has the layer.
 //
@@ -33,6 +34,23 @@
 // an image config at most MaxConfigSize; a blob is cut off at the first
 // byte past the size its manifest declares. A refused pull stores nothing.
 //
+// Layer tars are not kept: a pull unpacks them and keeps the manifest and
+// config only. Push and save (Export) therefore write each layer again from
+// its unpacked directory, in the store's user namespace so that owners
+// come out as the image's (Options.Tar, package layertar), gzip it at a
+// fixed level, and send a config whose rootfs.diff_ids are the new tars'
+// digests (history, dates and the container config unchanged): the
+// original bytes (entry order, padding, sub-second times) cannot be
+// reproduced, and keeping every compressed blob would double the store.
+// So a pushed or saved image has new layer and config digests, the same on
+// every push since the writer depends on the tree alone: a second push
+// finds every blob on the registry. Index records remember the
+// repositories an image was pushed to (Image.Pushed) so that a push to
+// another repository of that registry mounts layers instead of uploading.
+// Load and commit store images through the pull's path (add, record):
+// staging, layer locks and the index written last. An image made here
+// (commit, a docker-archive load) has no manifest until it is pushed.
+//
 // Registry I/O, auth and platform selection are go-containerregistry's; its
 // cache and layout packages are not used as the store because they have no
 // staging, no locks and no atomic renames.
@@ -42,6 +60,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/box-run/box/image/layertar"
 )
 
 // Options configure a Store.
@@ -56,6 +76,9 @@ type Options struct {
 	Unpack func(dir string, tar io.Reader) (squashed int, err error)
 	// Remove deletes directory trees that may hold files of other owners.
 	Remove func(paths ...string) error
+	// Tar writes the directory dir (a layer's rootfs, a container's upper
+	// dir) to w as a layer tar, in the same user namespace as Unpack.
+	Tar func(dir string, w io.Writer, opts layertar.Options) error
 	// Registry returns the settings for a registry host ("docker.io", "127.0.0.1:5000").
 	Registry func(host string) RegistryConfig
 	// Log receives debug diagnostics; nil discards them.
@@ -72,11 +95,15 @@ type RegistryConfig struct {
 // Image is one image in the index.
 type Image struct {
 	ID       string    `json:"id"`       // config digest, "sha256:…"
-	Manifest string    `json:"manifest"` // manifest digest as pulled
+	Manifest string    `json:"manifest"` // manifest digest as pulled; "" for an image made here (commit, docker-archive load)
 	Names    []string  `json:"names"`    // full references, "docker.io/library/alpine:latest"
 	Layers   []string  `json:"layers"`   // DiffIDs, bottom first
 	Size     int64     `json:"size"`     // compressed bytes of the layers
 	Platform string    `json:"platform"` // os/arch[/variant]
 	Created  time.Time `json:"created"`  // from the image config
 	Pulled   time.Time `json:"pulled"`
+	// Pushed are the repositories ("host/repo") box pushed the image to:
+	// a later push to another repository of the same registry mounts
+	// its layers from there instead of uploading them.
+	Pushed []string `json:"pushed,omitempty"`
 }

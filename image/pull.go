@@ -74,10 +74,21 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Pul
 	if err != nil {
 		return nil, err
 	}
-	res := &PullResult{Name: FullName(ref), Source: src}
+	return s.add(ctx, img, src, FullName(ref), plat, opts.Progress)
+}
+
+// add stores img, which comes from src (a registry host, or an archive for
+// load), and names it fullName ("" for none): its missing layers are
+// unpacked, its manifest and config stored, and the index written last.
+// Pull and Load share it, with its locks.
+func (s *Store) add(ctx context.Context, img v1.Image, src, fullName string, plat *v1.Platform, progress func(Progress)) (*PullResult, error) {
+	res := &PullResult{Name: fullName, Source: src}
 	rec, manifest, config, err := describe(img, plat)
 	if err != nil {
 		return nil, fmt.Errorf("reading image from %s: %w", src, explain(src, err))
+	}
+	if _, ok := img.(*noManifest); ok {
+		rec.Manifest, manifest = "", nil
 	}
 	if cur, err := s.Lookup(rec.ID); err == nil && cur.Manifest == rec.Manifest {
 		res.UpToDate = true
@@ -89,16 +100,29 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Pul
 	}
 	held := &holds{}
 	defer held.release()
-	if err := s.fetchLayers(ctx, src, layers, rec.Layers, opts.Progress, res, held); err != nil {
+	if err := s.fetchLayers(ctx, src, layers, rec.Layers, progress, res, held); err != nil {
 		return nil, err
 	}
-	if err := s.putBlob(rec.Manifest, manifest); err != nil {
+	if err := s.record(rec, manifest, config, fullName); err != nil {
 		return nil, err
+	}
+	res.Image = rec
+	return res, nil
+}
+
+// record stores an image's manifest (none for an image made here) and
+// config and then lists it in the index, named fullName ("" for none),
+// once its layers are there. The caller holds the layers.
+func (s *Store) record(rec *Image, manifest, config []byte, fullName string) error {
+	if manifest != nil {
+		if err := s.putBlob(rec.Manifest, manifest); err != nil {
+			return err
+		}
 	}
 	if err := s.putBlob(rec.ID, config); err != nil {
-		return nil, err
+		return err
 	}
-	err = s.updateIndex(func(ix *index) error {
+	return s.updateIndex(func(ix *index) error {
 		// A concurrent rmi may have taken a layer this pull found present:
 		// recording the image now would break "listed means complete".
 		for _, l := range rec.Layers {
@@ -107,19 +131,17 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Pul
 			}
 		}
 		// Likewise the blobs, which rmi deletes after its own index update.
-		if err := s.putBlob(rec.Manifest, manifest); err != nil {
-			return err
+		if manifest != nil {
+			if err := s.putBlob(rec.Manifest, manifest); err != nil {
+				return err
+			}
 		}
 		if err := s.putBlob(rec.ID, config); err != nil {
 			return err
 		}
-		res.Image = ix.put(rec, res.Name)
+		*rec = *ix.put(rec, fullName)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
 }
 
 // resolve finds the image on the first mirror that has it, else on the registry.
@@ -227,7 +249,9 @@ func (ix *index) put(rec *Image, fullName string) *Image {
 		*cur = *rec
 		cur.Names = names
 	}
-	cur.Names = append(cur.Names, fullName)
+	if fullName != "" {
+		cur.Names = append(cur.Names, fullName)
+	}
 	// An image with no name left stays (docker's dangling <none> image) until rmi.
 	return cur
 }

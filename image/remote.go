@@ -30,7 +30,13 @@ func (s *Store) registryConfig(host string) RegistryConfig {
 // Transport returns the HTTP transport for host: the system roots plus the
 // configured CA, or no verification when the host is marked insecure.
 func (s *Store) Transport(host string) (http.RoundTripper, error) {
+	return s.transport(host, false)
+}
+
+// transport is Transport, also without verification when insecure.
+func (s *Store) transport(host string, insecure bool) (http.RoundTripper, error) {
 	rc := s.registryConfig(host)
+	rc.Insecure = rc.Insecure || insecure
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	// Layers stream in parallel from one host; the default of 2 idle
 	// connections per host would reconnect for every blob.

@@ -167,6 +167,9 @@ func (s *Store) unusedLayers(ix *index, img *Image) (*pickedLayers, error) {
 func (s *Store) unusedBlobs(ix *index, img *Image) []string {
 	var out []string
 	for _, d := range []string{img.Manifest, img.ID} {
+		if d == "" {
+			continue // an image made here has no manifest until pushed
+		}
 		shared := false
 		for _, other := range ix.Images {
 			shared = shared || other.Manifest == d || other.ID == d

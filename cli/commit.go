@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/box-run/box/image"
+)
+
+type commitCmd struct {
+	Change    []string `short:"c" sep:"none" help:"Apply a Dockerfile instruction to the config: CMD, ENTRYPOINT, ENV, LABEL, EXPOSE, VOLUME, WORKDIR, USER, STOPSIGNAL." placeholder:"INSTRUCTION"`
+	Message   string   `short:"m" help:"Commit message (the history entry's comment)."`
+	Author    string   `short:"a" help:"Author."`
+	Container string   `arg:"" name:"container" predictor:"container" help:"Container name or id."`
+	Name      string   `arg:"" optional:"" name:"name" help:"Name of the new image (default: none)."`
+}
+
+// Run makes the image from the container's upper directory. A running
+// container is not paused (box has no freezer without cgroup delegation):
+// its upper dir is read as it is, and a file that changes while it is
+// read fails the commit rather than going in torn.
+func (c *commitCmd) Run(g *globals) error {
+	cs, ct, err := g.container(c.Container)
+	if err != nil {
+		return err
+	}
+	st, err := g.openStore()
+	if err != nil {
+		return err
+	}
+	base, err := st.Lookup(ct.ImageID)
+	if errors.Is(err, image.ErrNotFound) {
+		return withStatus(1, fmt.Errorf("container %s: its image %s is not in the store (a shared store's image cannot be committed onto)", c.Container, ct.Image))
+	}
+	if err != nil {
+		return err
+	}
+	dir := cs.Dir(ct.ID)
+	if _, err := os.Lstat(filepath.Join(dir, ".rootfs.copy-complete")); err == nil {
+		return withStatus(1, fmt.Errorf("container %s runs on a flat copy of its layers (overlay = \"copy\"), which keeps no record of its changes: it cannot be committed", c.Container))
+	}
+	upper := filepath.Join(dir, "upper")
+	if _, err := os.Stat(upper); err != nil {
+		return withStatus(1, fmt.Errorf("container %s has no changes directory yet (never started?): %w", c.Container, err))
+	}
+	epoch, err := sourceDateEpoch()
+	if err != nil {
+		return withStatus(1, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	img, err := st.Commit(ctx, base, image.CommitOptions{
+		Upper:     upper,
+		Name:      c.Name,
+		Changes:   c.Change,
+		Comment:   c.Message,
+		Author:    c.Author,
+		CreatedBy: "box commit",
+		Epoch:     epoch,
+	})
+	if err != nil && ctx.Err() != nil {
+		return withStatus(130, errors.New("committing: interrupted"))
+	}
+	if err != nil {
+		return withStatus(1, fmt.Errorf("committing %s: %w", c.Container, err))
+	}
+	fmt.Println(img.ID)
+	return nil
+}
+
+// sourceDateEpoch reads SOURCE_DATE_EPOCH (reproducible-builds.org): nil
+// when unset.
+func sourceDateEpoch() (*time.Time, error) {
+	v := strings.TrimSpace(os.Getenv("SOURCE_DATE_EPOCH"))
+	if v == "" {
+		return nil, nil
+	}
+	sec, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || sec < 0 {
+		return nil, fmt.Errorf("SOURCE_DATE_EPOCH=%q: want seconds since 1970", v)
+	}
+	t := time.Unix(sec, 0).UTC()
+	return &t, nil
+}

@@ -1,0 +1,157 @@
+package image
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// PushOptions tune one push.
+type PushOptions struct {
+	// Insecure allows plain HTTP and unverified TLS to the destination,
+	// as the registry's insecure = true in the config does.
+	Insecure bool
+}
+
+// PushResult says what a push did.
+type PushResult struct {
+	Name   string  // the full destination name
+	Digest v1.Hash // the manifest digest the registry now has
+	Size   int64   // the manifest's size
+}
+
+// Push sends the image nameOrID to dest ("" for the name it was given
+// by) with the credentials box login keeps. go-containerregistry skips
+// blobs the registry has and mounts those box pushed to another
+// repository of the same registry before.
+func (s *Store) Push(ctx context.Context, nameOrID, dest string, opts PushOptions) (*PushResult, error) {
+	img, err := s.Lookup(nameOrID)
+	if err != nil {
+		return nil, err
+	}
+	if dest == "" {
+		dest = nameOrID
+	}
+	ref, err := ParseRef(dest)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := ref.(name.Digest); ok {
+		return nil, fmt.Errorf("pushing to %s: name a tag, not a digest", dest)
+	}
+	host := Host(ref)
+	rc := s.registryConfig(host)
+	insecure := opts.Insecure || rc.Insecure
+	if insecure {
+		if ref, err = name.ParseReference(FullName(ref), name.Insecure); err != nil {
+			return nil, err
+		}
+	}
+	if !s.shared {
+		s.reclaimStaging()
+	}
+	ex, err := s.Export(ctx, img)
+	if err != nil {
+		return nil, err
+	}
+	defer ex.Close()
+
+	t, err := s.transport(host, insecure)
+	if err != nil {
+		return nil, err
+	}
+	ropts := []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithTransport(t),
+		remote.WithAuthFromKeychain(authn.DefaultKeychain),
+		remote.WithJobs(pullJobs),
+	}
+	repo := ref.Context().Name()
+	mountable, err := s.mountable(ex, ref.Context())
+	if err != nil {
+		return nil, err
+	}
+	if err := remote.Write(ref, mountable, ropts...); err != nil {
+		return nil, explain(host, err)
+	}
+	res := &PushResult{Name: FullName(ref)}
+	if res.Digest, err = ex.Digest(); err != nil {
+		return nil, err
+	}
+	if res.Size, err = ex.Size(); err != nil {
+		return nil, err
+	}
+	if s.shared {
+		return res, nil
+	}
+	// Remember where the layers are, for mounts; an image gone meanwhile
+	// (rmi) is no reason to fail a push that is done.
+	s.updateIndex(func(ix *index) error {
+		if cur, err := ix.lookup(img.ID); err == nil && !slices.Contains(cur.Pushed, repo) {
+			cur.Pushed = append(cur.Pushed, repo)
+		}
+		return nil
+	})
+	return res, nil
+}
+
+// mountable wraps the exported image so that each layer some image of the
+// store was pushed with to another repository of dest's registry is
+// mounted from there: box writes a stored layer the same way every time,
+// so the blob there is this one.
+func (s *Store) mountable(ex *Exported, dest name.Repository) (v1.Image, error) {
+	ix, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	from := make([]name.Reference, len(ex.Layers))
+	for i, diffID := range ex.Sources {
+		for _, img := range ix.Images {
+			if !slices.Contains(img.Layers, diffID) {
+				continue
+			}
+			for _, r := range img.Pushed {
+				src, err := name.NewRepository(r, name.Insecure)
+				if err != nil || src.RegistryStr() != dest.RegistryStr() || src.Name() == dest.Name() {
+					continue
+				}
+				from[i] = src.Tag("latest")
+			}
+		}
+	}
+	return &mountImage{Image: ex.Image, from: from, layers: ex.Layers}, nil
+}
+
+// mountImage is an image whose layers are MountableLayers where a source
+// repository is known.
+type mountImage struct {
+	v1.Image
+	from   []name.Reference
+	layers []v1.Layer
+}
+
+func (m *mountImage) Layers() ([]v1.Layer, error) {
+	out := make([]v1.Layer, len(m.layers))
+	for i, l := range m.layers {
+		out[i] = l
+		if m.from[i] != nil {
+			out[i] = &remote.MountableLayer{Layer: l, Reference: m.from[i]}
+		}
+	}
+	return out, nil
+}
+
+func (m *mountImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {
+	ls, _ := m.Layers()
+	for _, l := range ls {
+		if d, err := l.Digest(); err == nil && d == h {
+			return l, nil
+		}
+	}
+	return m.Image.LayerByDigest(h)
+}
