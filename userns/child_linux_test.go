@@ -37,6 +37,16 @@ type report struct {
 	LeftoverEnv    []string
 }
 
+// init keeps a child's main goroutine on the main thread (LockOSThread in
+// an init function holds for main too): a single mapping's child has no
+// ChildInit handshake to lock a thread, and the parent-death signal Go set
+// before its execve is the main thread's, which the report reads.
+func init() {
+	if os.Getenv(testChildEnv) != "" {
+		runtime.LockOSThread()
+	}
+}
+
 func TestMain(m *testing.M) {
 	switch os.Getenv(testChildEnv) {
 	case "":
