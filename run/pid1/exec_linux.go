@@ -153,8 +153,8 @@ func newSpawner(pidNS, mntNS int) (spawner, error) {
 	}, nil
 }
 
-// joinNS moves the calling, locked thread into the namespaces, if given,
-// and closes their descriptors.
+// joinNS moves the calling, locked thread into the namespaces given (not
+// -1), and closes their descriptors.
 func joinNS(pidNS, mntNS int) error {
 	defer func() {
 		for _, fd := range []int{pidNS, mntNS} {
@@ -163,17 +163,16 @@ func joinNS(pidNS, mntNS int) error {
 			}
 		}
 	}()
-	if pidNS < 0 && mntNS < 0 {
+	if pidNS < 0 {
 		return nil
 	}
-	if pidNS < 0 || mntNS < 0 {
-		return errors.New("the workload's namespaces could not be opened")
-	}
-	if err := unix.Unshare(unix.CLONE_FS); err != nil {
-		return &os.SyscallError{Syscall: "unshare(CLONE_FS)", Err: err}
-	}
-	if err := unix.Setns(mntNS, unix.CLONE_NEWNS); err != nil {
-		return &os.SyscallError{Syscall: "setns(mnt)", Err: err}
+	if mntNS >= 0 {
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			return &os.SyscallError{Syscall: "unshare(CLONE_FS)", Err: err}
+		}
+		if err := unix.Setns(mntNS, unix.CLONE_NEWNS); err != nil {
+			return &os.SyscallError{Syscall: "setns(mnt)", Err: err}
+		}
 	}
 	if err := unix.Setns(pidNS, unix.CLONE_NEWPID); err != nil {
 		return &os.SyscallError{Syscall: "setns(pid)", Err: err}

@@ -452,6 +452,19 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 			return err
 		}
 		p = workload.p
+		if spec.KeepID && mntNS >= 0 {
+			// Go writes the id maps of box exec's nested user namespace
+			// through /proc/PID, with PID as init's namespace numbers it:
+			// the spawner must keep init's /proc, so its processes see
+			// init's namespace there (they still are in the workload's).
+			unix.Close(mntNS)
+			mntNS = -1
+		}
+		// Limits for box exec's processes (the workload set its own).
+		if err := setRlimits(spec.Rlimits, true); err != nil {
+			p.Kill()
+			return err
+		}
 	} else if p, err = startChild(spec, argv0, env, u, tty); err != nil {
 		return err
 	}
