@@ -2,6 +2,10 @@
 // namespaces, which builds the root filesystem, pivots into it and becomes
 // (or, staying, starts) the workload.
 //
+// Its Spec (package proto, with every other message between init and the
+// host) is everything init needs, decided on the host and sent to init as
+// JSON over a pipe: init never reads box's config or store index.
+//
 // # The workload is PID 1
 //
 // Without --init the workload is PID 1 of its PID namespace, as in docker:
@@ -25,11 +29,13 @@
 // init's own exec path does, and execs the workload. It is not dumpable
 // once anything of the container runs, so box's binary is never opened
 // through it (the CVE-2019-5736 class); init, outside the namespace, is
-// not visible to the container at all.
+// not in the workload's /proc at all.
 //
 // box exec's processes are forked by init from a thread that joined the
 // workload's PID and mount namespaces, so they see, and are seen in, the
-// workload's /proc. Published ports are still served by init, in the
+// workload's /proc; in a keep-id container only the PID namespace, as Go
+// writes the id maps of their own user namespace through init's /proc, so
+// they see init's /proc. Published ports are still served by init, in the
 // network namespace they share. When the workload ends, the kernel ends
 // everything else in its namespace and init exits with its status.
 //
@@ -38,10 +44,6 @@
 // runtime's SIGURG, the SIGCHLD it reaps with, or 32 and 33, which end it.
 // Signals box run forwards (^C, SIGTERM) go through init, which passes
 // them on. The stage starts in about a millisecond, beside the mounts.
-//
-// Its Spec (package proto, with every other message between init and the
-// host) is everything init needs, decided on the host and sent to init as
-// JSON over a pipe: init never reads box's config or store index.
 //
 // # Start-up
 //
