@@ -43,7 +43,14 @@
 // host (package run): init, a Go program, could not pass on the Go
 // runtime's SIGURG, the SIGCHLD it reaps with, or 32 and 33, which end it.
 // Signals box run forwards (^C, SIGTERM) go through init, which passes
-// them on. The stage starts in about a millisecond, beside the mounts.
+// them on.
+//
+// The cost, on a loaded 2-core machine (box --debug's init steps, static
+// box, -p, medians of 20): the workload ran 26 ms after init started
+// against 9 ms when init forked it, as init waits for the stage (7 ms
+// after its mounts) and the stage's own steps take 8 ms; box run -d
+// returned in 98 ms against 91. A container whose init execs the workload
+// (box run --rm IMAGE true) starts no stage.
 //
 // # Start-up
 //

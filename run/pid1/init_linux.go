@@ -207,6 +207,7 @@ func initContainer(spec *proto.Spec, early *earlySignals, ns *netns) error {
 		if err := workload.running(); err != nil {
 			return err
 		}
+		trace(spec, "stage runs")
 	}
 	if err := pivot(root); err != nil {
 		return err
@@ -452,6 +453,7 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 			return err
 		}
 		p = workload.p
+		trace(spec, "workload")
 		if spec.KeepID && mntNS >= 0 {
 			// Go writes the id maps of box exec's nested user namespace
 			// through /proc/PID, with PID as init's namespace numbers it:
