@@ -30,18 +30,22 @@ type Container struct {
 	Created    time.Time `json:"created"`
 	Status     string    `json:"status"` // "created", "running", "exited"
 	// Started is when the container last started running (see StartedAt).
-	Started  time.Time     `json:"started,omitzero"`
-	Pid      int           `json:"pid,omitempty"`
-	PidStart uint64        `json:"pidStart,omitempty"` // init's start time (clock ticks after boot)
-	Monitor  int           `json:"monitor,omitempty"`  // the monitor process, which records the exit
-	MonStart uint64        `json:"monitorStart,omitempty"`
-	BootID   string        `json:"bootId,omitempty"`
-	ExitCode int           `json:"exitCode"`
-	Finished time.Time     `json:"finished,omitzero"`
-	Remove   bool          `json:"autoRemove,omitempty"`
-	Ports    []proto.Port  `json:"ports,omitempty"`
-	Mounts   []proto.Mount `json:"mounts,omitempty"`
-	Network  *Network      `json:"network,omitempty"`
+	Started  time.Time `json:"started,omitzero"`
+	Pid      int       `json:"pid,omitempty"`
+	PidStart uint64    `json:"pidStart,omitempty"` // init's start time (clock ticks after boot)
+	// NestedPID is set once the workload runs as PID 1 of a PID namespace
+	// nested in init's (proto.Spec.NestedPID): box kill and stop signal
+	// it, not init (see Containers.Kill).
+	NestedPID bool          `json:"nestedPid,omitempty"`
+	Monitor   int           `json:"monitor,omitempty"` // the monitor process, which records the exit
+	MonStart  uint64        `json:"monitorStart,omitempty"`
+	BootID    string        `json:"bootId,omitempty"`
+	ExitCode  int           `json:"exitCode"`
+	Finished  time.Time     `json:"finished,omitzero"`
+	Remove    bool          `json:"autoRemove,omitempty"`
+	Ports     []proto.Port  `json:"ports,omitempty"`
+	Mounts    []proto.Mount `json:"mounts,omitempty"`
+	Network   *Network      `json:"network,omitempty"`
 }
 
 // Network is how the container is connected, for box inspect.

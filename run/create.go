@@ -102,6 +102,11 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		if f.IPC == "private" {
 			return nil, nil, h.Net, errors.New("--mpi shares the host's IPC namespace: it cannot go with --ipc private")
 		}
+		if f.KeepID || len(f.Publish) > 0 || f.PublishAll {
+			// The rank's workload would run in a nested stage that does
+			// not get PMI_FD; with the host's network -p means nothing.
+			return nil, nil, h.Net, errors.New("--mpi cannot go with --userns=keep-id, -p or -P")
+		}
 		ipcHost = true
 		environ := h.Environ
 		if environ == nil {

@@ -353,6 +353,7 @@ func (r *runner) serve() {
 	proto.WaitReady(l.ReadyR) // proto.SignalsCaught, or EOF
 	pid := l.Cmd.Process.Pid
 	ct.Status, ct.Pid, ct.BootID, ct.Started = "running", pid, BootID(), time.Now().UTC()
+	ct.NestedPID = false // until the workload runs (see wait)
 	ct.PidStart = StartTime(pid)
 	ct.Monitor, ct.MonStart = os.Getpid(), StartTime(os.Getpid())
 	if err := r.Containers.Save(ct); err != nil {
@@ -407,13 +408,24 @@ func (r *runner) watch(a *Anchor) {
 // wait waits for init to exit and records the exit. A detached
 // container's init stays as PID 1 and says when the workload runs (after
 // the pty, served above, is sized); EOF instead means it failed, and its
-// reason is the log's last line.
+// reason is the log's last line. A workload nested in init's PID
+// namespace is recorded as such then.
 func (r *runner) wait() (int, error) {
 	l, ct := r.launched, r.Container
-	if r.Started != nil {
+	if r.Started != nil || r.Spec.NestedPID() {
 		if _, ok := proto.WaitReady(l.ReadyR); ok { // proto.WorkloadStarted
-			r.Started()
-			r.workloadStarted = true
+			if r.Spec.NestedPID() {
+				// Recorded before box run -d returns, so that a box kill
+				// after it reaches the workload.
+				ct.NestedPID = true
+				if err := r.Containers.Save(ct); err != nil {
+					r.Log.Debug("saving state", "err", err)
+				}
+			}
+			if r.Started != nil {
+				r.Started()
+				r.workloadStarted = true
+			}
 		}
 	}
 	werr := l.Cmd.Wait()

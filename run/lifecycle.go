@@ -15,7 +15,7 @@ import (
 )
 
 // Stop stops a container as docker does: SIGTERM to its PID 1, SIGKILL if
-// it has not exited after timeout. A container between two runs of its
+// it has not exited after timeout (to init, which takes the rest with it). A container between two runs of its
 // restart policy is stopped too; a stopped one is left as it is.
 func (c Containers) Stop(ct *Container, timeout time.Duration) error {
 	// Its monitor must not restart it (--restart). Marked first, so that
@@ -30,8 +30,9 @@ func (c Containers) Stop(ct *Container, timeout time.Duration) error {
 		}
 		switch {
 		case cur.Status == "running":
-			unix.Kill(cur.Pid, syscall.SIGTERM)
+			signalWorkload(cur, syscall.SIGTERM)
 			if !c.waitExited(cur.ID, timeout) {
+				// init: with it goes every process of the container.
 				unix.Kill(cur.Pid, syscall.SIGKILL)
 				c.waitExited(cur.ID, 10*time.Second)
 			}
@@ -43,12 +44,13 @@ func (c Containers) Stop(ct *Container, timeout time.Duration) error {
 	}
 }
 
-// Kill sends sig to the container's PID 1.
+// Kill sends sig to the container's PID 1: the workload, or init under
+// --init (see signalWorkload).
 func (c Containers) Kill(ct *Container, sig syscall.Signal) error {
 	if ct.Status != "running" {
 		return fmt.Errorf("container %s is not running", ct.Name)
 	}
-	return unix.Kill(ct.Pid, sig)
+	return signalWorkload(ct, sig)
 }
 
 // Wait blocks until the container exits and returns its exit status; one

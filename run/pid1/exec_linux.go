@@ -15,12 +15,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// box exec: an init that stays as PID 1 (detached containers) listens on a
-// unix socket in the container's directory. box exec sends an ExecRequest
-// with its stdio descriptors (SCM_RIGHTS); init forks the process, already
+// box exec: an init that stays (detached containers) listens on a unix
+// socket in the container's directory. box exec sends an ExecRequest with
+// its stdio descriptors (SCM_RIGHTS); init forks the process, already
 // inside every namespace and the container's root, and writes its exit
-// status back on the connection. No setns, which Go cannot do into a user
-// namespace once threads exist.
+// status back on the connection. The spawner's thread joins the nested
+// workload's PID and mount namespaces with setns; never a user namespace,
+// which Go cannot join once threads exist.
 
 // shortPath reaches name in dir through /proc/self/fd: a unix socket path
 // is limited to 108 bytes, and a store in a deep home directory plus a
@@ -104,8 +105,14 @@ type execServer struct {
 type spawner func(argv0 string, argv []string, attr *os.ProcAttr) (*os.Process, error)
 
 // newSpawner locks a thread, applies the workload's capabilities and
-// no_new_privs to it, and serves every spawn from it.
-func newSpawner() (spawner, error) {
+// no_new_privs to it, and serves every spawn from it. With pidNS and mntNS
+// (not -1; closed here) the thread first joins the workload's PID and
+// mount namespaces, so that processes it starts are in them: they see the
+// workload's /proc, and the workload sees them. setns(2) into a mount
+// namespace needs a thread that shares its root and working directory
+// with no other (Go's threads share them), hence the unshare(CLONE_FS);
+// into a PID namespace it places the thread's future children only.
+func newSpawner(pidNS, mntNS int) (spawner, error) {
 	type result struct {
 		p   *os.Process
 		err error
@@ -120,7 +127,10 @@ func newSpawner() (spawner, error) {
 	ready := make(chan error)
 	go func() {
 		runtime.LockOSThread() // for good: the thread is this goroutine's
-		err := ApplyCaps(DefaultCaps, true)
+		err := joinNS(pidNS, mntNS)
+		if err == nil {
+			err = ApplyCaps(DefaultCaps, true)
+		}
 		if err == nil {
 			err = SetNoNewPrivs()
 		}
@@ -142,6 +152,33 @@ func newSpawner() (spawner, error) {
 		r := <-done
 		return r.p, r.err
 	}, nil
+}
+
+// joinNS moves the calling, locked thread into the namespaces given (not
+// -1), and closes their descriptors.
+func joinNS(pidNS, mntNS int) error {
+	defer func() {
+		for _, fd := range []int{pidNS, mntNS} {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+		}
+	}()
+	if pidNS < 0 {
+		return nil
+	}
+	if mntNS >= 0 {
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			return &os.SyscallError{Syscall: "unshare(CLONE_FS)", Err: err}
+		}
+		if err := unix.Setns(mntNS, unix.CLONE_NEWNS); err != nil {
+			return &os.SyscallError{Syscall: "setns(mnt)", Err: err}
+		}
+	}
+	if err := unix.Setns(pidNS, unix.CLONE_NEWPID); err != nil {
+		return &os.SyscallError{Syscall: "setns(pid)", Err: err}
+	}
+	return nil
 }
 
 // serve accepts box exec's connections on l while init lives.
@@ -212,8 +249,14 @@ func (s *execServer) start(c conn, req *proto.ExecRequest, stdio []*os.File) err
 	for i, g := range u.Groups {
 		groups[i] = uint32(g)
 	}
-	attr := &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL,
+	attr := &syscall.SysProcAttr{Setsid: true,
 		Credential: &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), Groups: groups, NoSetGroups: !setgroupsAllowed()}}
+	if !s.spec.NestedPID() {
+		// In the workload's namespace the process dies with it, or with
+		// init; and there Go's child would see a parent pid of 0 and take
+		// its parent for dead.
+		attr.Pdeathsig = syscall.SIGKILL
+	}
 	ptyOwner := u.UID
 	if nested {
 		keepIDAttr(attr, u)

@@ -34,7 +34,11 @@ import (
 // newuidmap) could inherit them.
 func init() {
 	CloseOnExecFrom3()
-	if os.Getenv(proto.StageEnv) != "init" {
+	switch os.Getenv(proto.StageEnv) {
+	case "init":
+	case workloadStage:
+		os.Exit(runWorkloadStage())
+	default:
 		return
 	}
 	if err := userns.ChildInit(); err != nil {
@@ -161,6 +165,14 @@ func initContainer(spec *proto.Spec, early *earlySignals, ns *netns) error {
 	if _, err := unix.Setsid(); err != nil {
 		return fmt.Errorf("setsid: %w", err)
 	}
+	var workload *nested
+	if spec.NestedPID() {
+		// Before pivot_root, and while the mounts are made.
+		var err error
+		if workload, err = startNested(spec); err != nil {
+			return err
+		}
+	}
 	// The network comes up while the mounts are made.
 	netDone := make(chan error, 1)
 	if ns != nil {
@@ -194,6 +206,12 @@ func initContainer(spec *proto.Spec, early *earlySignals, ns *netns) error {
 			return err
 		}
 	}
+	if workload != nil {
+		if err := workload.running(); err != nil {
+			return err
+		}
+		trace(spec, "stage runs")
+	}
 	if err := pivot(root); err != nil {
 		return err
 	}
@@ -225,15 +243,18 @@ func initContainer(spec *proto.Spec, early *earlySignals, ns *netns) error {
 			return err
 		}
 	}
-	if err := ApplyCaps(DefaultCaps, true); err != nil {
-		return err
-	}
-	if err := SetNoNewPrivs(); err != nil {
-		return err
+	if !spec.NestedPID() {
+		// The workload stage applies both itself (see startNested).
+		if err := ApplyCaps(DefaultCaps, true); err != nil {
+			return err
+		}
+		if err := SetNoNewPrivs(); err != nil {
+			return err
+		}
 	}
 	trace(spec, "exec")
 	if spec.StaysPID1() {
-		return reap(spec, argv0, env, user, tty, early, execL)
+		return reap(spec, argv0, env, user, tty, early, execL, workload)
 	}
 	<-early.caught
 	select {
@@ -374,12 +395,19 @@ func checkExec(p string) error {
 
 // execWorkload turns init into the workload.
 func execWorkload(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File) error {
+	return becomeWorkload(argv0, spec.Args, env, u, spec.Rlimits, tty, spec.KeepFDs)
+}
+
+// becomeWorkload execs the workload from the calling thread, which has the
+// workload's capabilities and no_new_privs already: with tty as its stdio
+// and controlling terminal, if set, its limits and its user.
+func becomeWorkload(argv0 string, args, env []string, u ExecUser, rlimits []proto.Rlimit, tty *os.File, keep []proto.FDMap) error {
 	if tty != nil {
 		if err := takeTTY(tty); err != nil {
 			return err
 		}
 	}
-	if err := setRlimits(spec.Rlimits, false); err != nil {
+	if err := setRlimits(rlimits, false); err != nil {
 		return err
 	}
 	if err := setCreds(u); err != nil {
@@ -387,7 +415,7 @@ func execWorkload(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty 
 	}
 	// Descriptors box holds (the spec pipe, the tty socket) must not leak;
 	// the caller's kept ones move to their own numbers.
-	kept, err := keptFDs(spec.KeepFDs)
+	kept, err := keptFDs(keep)
 	if err != nil {
 		return err
 	}
@@ -397,12 +425,12 @@ func execWorkload(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty 
 			return fmt.Errorf("keeping descriptor %d: %w", k.To, err)
 		}
 	}
-	err = unix.Exec(argv0, spec.Args, env)
+	err = unix.Exec(argv0, args, env)
 	code := 126
 	if errors.Is(err, unix.ENOENT) {
 		code = 127
 	}
-	return &initError{code, fmt.Errorf("exec: %q: %w", spec.Args[0], err)}
+	return &initError{code, fmt.Errorf("exec: %q: %w", args[0], err)}
 }
 
 // setCreds switches to the workload's user. Changing credentials clears the
@@ -442,53 +470,47 @@ func setgroupsAllowed() bool {
 	return err == nil && strings.TrimSpace(string(b)) == "allow"
 }
 
-// reap forks the workload and stays as PID 1: it forwards signals to it,
-// reaps every orphan, and exits with the workload's status. With keep-id the
-// workload runs in a nested user namespace mapping the caller's uid to the
-// id that is the caller on the host, so files it writes are the caller's.
-func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File, early *earlySignals, execL int) error {
+// reap starts the workload and stays as PID 1 of the container's PID
+// namespace: it forwards signals to the workload, reaps every orphan, and
+// exits with the workload's status. Without --init the workload is PID 1
+// of a namespace nested in init's (startNested); with it, a plain child.
+// With keep-id the workload runs in a nested user namespace mapping the
+// caller's uid to the id that is the caller on the host, so files it
+// writes are the caller's.
+func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File, early *earlySignals, execL int, workload *nested) error {
 	// PID 1 runs box's binary: keep other processes from opening it through
 	// /proc/1/exe (the CVE-2019-5736 class).
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-	attr := &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
-	files := []*os.File{os.Stdin, os.Stdout, os.Stderr}
-	if tty != nil {
-		files = []*os.File{tty, tty, tty}
-		attr.Setctty, attr.Ctty = true, 0
-	}
-	if spec.KeepID {
-		keepIDAttr(attr, u)
-	} else {
-		groups := make([]uint32, len(u.Groups))
-		for i, g := range u.Groups {
-			groups[i] = uint32(g)
-		}
-		attr.Credential = &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), Groups: groups, NoSetGroups: !setgroupsAllowed()}
-	}
 	// Every signal from now on, on the same channel: what came during
 	// set-up goes to the workload first, and nothing twice.
 	<-early.caught
 	sigs := early.c
 	signal.Notify(sigs)
-	if err := setRlimits(spec.Rlimits, true); err != nil {
-		return err
-	}
-	kept, err := keptFDs(spec.KeepFDs)
-	if err != nil {
-		return err
-	}
-	files = withKept(files, kept)
-	p, err := os.StartProcess(argv0, spec.Args, &os.ProcAttr{Env: env, Files: files, Sys: attr})
-	if err != nil {
-		code := 126
-		if errors.Is(err, unix.ENOENT) {
-			code = 127
+	var p *os.Process
+	pidNS, mntNS := -1, -1
+	var err error
+	if workload != nil {
+		l := &launch{Argv0: argv0, Args: spec.Args, Env: env, Cwd: spec.Cwd, User: u, Rlimits: spec.Rlimits}
+		if pidNS, mntNS, err = workload.exec(l, tty, spec.KeepID); err != nil {
+			return err
 		}
-		return &initError{code, fmt.Errorf("exec: %q: %w", spec.Args[0], err)}
-	}
-	if err := setNproc(spec.Rlimits, p.Pid); err != nil {
-		p.Kill()
-		return &initError{125, err}
+		p = workload.p
+		trace(spec, "workload")
+		if spec.KeepID && mntNS >= 0 {
+			// Go writes the id maps of box exec's nested user namespace
+			// through /proc/PID, with PID as init's namespace numbers it:
+			// the spawner must keep init's /proc, so its processes see
+			// init's namespace there (they still are in the workload's).
+			unix.Close(mntNS)
+			mntNS = -1
+		}
+		// Limits for box exec's processes (the workload set its own).
+		if err := setRlimits(spec.Rlimits, true); err != nil {
+			p.Kill()
+			return err
+		}
+	} else if p, err = startChild(spec, argv0, env, u, tty); err != nil {
+		return err
 	}
 	if tty != nil {
 		tty.Close()
@@ -500,7 +522,7 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 	readyFile.Close()
 	execs := &execServer{spec: spec, env: spec.Env, waiting: map[int]conn{}}
 	if execL >= 0 {
-		if execs.spawn, err = newSpawner(); err != nil {
+		if execs.spawn, err = newSpawner(pidNS, mntNS); err != nil {
 			fmt.Fprintf(os.Stderr, "box: box exec will not work: %v\n", err)
 			unix.Close(execL)
 		} else {
@@ -526,13 +548,56 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 			}
 		case syscall.SIGURG:
 			// The Go runtime's own preemption signal: one sent to the
-			// container cannot be told from it. (SIGPIPE is passed on:
-			// init's own writes to sockets never raise it, see conn.)
+			// container cannot be told from it (box kill signals a
+			// nested workload directly, see the package doc). SIGPIPE is
+			// passed on: init's own writes to sockets never raise it,
+			// see conn.
 		default:
 			p.Signal(s)
 		}
 	}
 	return nil
+}
+
+// startChild forks the workload as a child of init (--init), on the
+// thread that ApplyCaps limited.
+func startChild(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File) (*os.Process, error) {
+	attr := &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+	files := []*os.File{os.Stdin, os.Stdout, os.Stderr}
+	if tty != nil {
+		files = []*os.File{tty, tty, tty}
+		attr.Setctty, attr.Ctty = true, 0
+	}
+	if spec.KeepID {
+		keepIDAttr(attr, u)
+	} else {
+		groups := make([]uint32, len(u.Groups))
+		for i, g := range u.Groups {
+			groups[i] = uint32(g)
+		}
+		attr.Credential = &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), Groups: groups, NoSetGroups: !setgroupsAllowed()}
+	}
+	if err := setRlimits(spec.Rlimits, true); err != nil {
+		return nil, err
+	}
+	kept, err := keptFDs(spec.KeepFDs)
+	if err != nil {
+		return nil, err
+	}
+	files = withKept(files, kept)
+	p, err := os.StartProcess(argv0, spec.Args, &os.ProcAttr{Env: env, Files: files, Sys: attr})
+	if err != nil {
+		code := 126
+		if errors.Is(err, unix.ENOENT) {
+			code = 127
+		}
+		return nil, &initError{code, fmt.Errorf("exec: %q: %w", spec.Args[0], err)}
+	}
+	if err := setNproc(spec.Rlimits, p.Pid); err != nil {
+		p.Kill()
+		return nil, &initError{125, err}
+	}
+	return p, nil
 }
 
 // keepIDAttr starts a process as u in a new user namespace nested in

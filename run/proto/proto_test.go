@@ -158,3 +158,21 @@ func TestPortRequest(t *testing.T) {
 		t.Errorf("refused port: %v", err)
 	}
 }
+
+func TestNestedPID(t *testing.T) {
+	for _, c := range []struct {
+		spec Spec
+		want bool
+	}{
+		{Spec{}, false},                 // init execs the workload
+		{Spec{Exec: true}, true},        // detached
+		{Spec{Ports: []Port{{}}}, true}, // -p
+		{Spec{KeepID: true}, true},      // keep-id
+		{Spec{Init: true}, false},       // --init: init is PID 1
+		{Spec{Init: true, Exec: true}, false},
+	} {
+		if got := c.spec.NestedPID(); got != c.want {
+			t.Errorf("%+v: NestedPID() = %v, want %v", c.spec, got, c.want)
+		}
+	}
+}

@@ -64,7 +64,7 @@ type Spec struct {
 	// it with /dev/null.
 	Stdin bool `json:"stdin,omitempty"`
 	Init  bool `json:"init"` // --init: a reaping PID 1 forks the workload
-	// Exec keeps init as PID 1 serving box exec on a socket in Dir
+	// Exec keeps init, serving box exec on a socket in Dir
 	// (detached containers).
 	Exec bool `json:"exec,omitempty"`
 
@@ -171,6 +171,12 @@ func (p Port) String() string {
 func (s *Spec) StaysPID1() bool {
 	return s.Init || s.KeepID || s.Exec || len(s.Ports) > 0
 }
+
+// NestedPID tells whether the workload runs as PID 1 of a PID namespace
+// nested in init's: when init stays as PID 1 without --init, so that the
+// workload is still PID 1 (its $$, the kernel's PID-1 signal rules, the
+// /proc/1 box exec sees), as in docker.
+func (s *Spec) NestedPID() bool { return s.StaysPID1() && !s.Init }
 
 // Rlimit is one resource limit (setrlimit(2)): Type is RLIMIT_*, and
 // ^uint64(0) is unlimited.

@@ -1,0 +1,105 @@
+package run
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// signalWorkload sends sig to the container's PID 1, as docker does. When
+// the workload is PID 1 of a namespace nested in init's (NestedPID), the
+// signal goes to it straight from here: through init, a Go program, some
+// signals could not pass (the runtime's own SIGURG, the SIGCHLD init
+// reaps with, 32 and 33, which end it). The kernel applies PID-1 rules to
+// a signal from an ancestor namespace: one the workload does not handle is
+// dropped, SIGKILL always kills. Anything else (--init, a workload that
+// init became) goes to init's pid.
+func signalWorkload(ct *Container, sig syscall.Signal) error {
+	if ct.NestedPID {
+		fd, err := workloadPidfd(ct.Pid)
+		if err == nil {
+			defer unix.Close(fd)
+			return unix.PidfdSendSignal(fd, sig, nil, 0)
+		}
+		// Gone: the container is ending, and init with it.
+	}
+	return unix.Kill(ct.Pid, sig)
+}
+
+// workloadPidfd finds init's child that is PID 1 of a PID namespace one
+// level below init's, and returns a pidfd of it. The pidfd is taken
+// before the check that settles it, so it cannot be another process that
+// reused the pid.
+func workloadPidfd(initPid int) (int, error) {
+	initNS, err := nsPids(initPid)
+	if err != nil {
+		return -1, err
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return -1, err
+	}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || parentOf(pid) != initPid {
+			continue
+		}
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			continue
+		}
+		if ns, err := nsPids(pid); err == nil && parentOf(pid) == initPid &&
+			len(ns) == len(initNS)+1 && ns[len(ns)-1] == 1 {
+			return fd, nil
+		}
+		unix.Close(fd)
+	}
+	return -1, fmt.Errorf("no workload under pid %d", initPid)
+}
+
+// parentOf returns pid's parent (proc(5) stat field 4), 0 if unknown.
+func parentOf(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := bytes.Fields(b[i+1:])
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(string(f[1]))
+	return ppid
+}
+
+// nsPids is pid's NSpid line (proc(5) status): its pid in each PID
+// namespace from this one down to its own.
+func nsPids(pid int) ([]int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return nil, err
+	}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		rest, ok := bytes.CutPrefix(line, []byte("NSpid:"))
+		if !ok {
+			continue
+		}
+		var out []int
+		for _, f := range bytes.Fields(rest) {
+			n, err := strconv.Atoi(string(f))
+			if err != nil {
+				return nil, fmt.Errorf("reading NSpid of %d: %w", pid, err)
+			}
+			out = append(out, n)
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("no NSpid for %d (Linux 4.1 or later has it)", pid)
+}
