@@ -88,9 +88,8 @@ func ParseShell(path, data string) (*ShellFile, error) {
 		}
 		return nil, &Error{File: path, Msg: err.Error(), Err: err}
 	}
-	sum := sha256.Sum256([]byte(data))
 	s := &ShellFile{
-		Path: path, Hash: hex.EncodeToString(sum[:]),
+		Path: path, Hash: HashOf([]byte(data)),
 		Name: str(f.Name), Image: str(f.Image), Hostname: str(f.Hostname), Shell: str(f.Shell),
 		Packages: strs(f.Packages), Create: strs(f.Create), Start: strs(f.Start), Enter: strs(f.Enter),
 		Volumes: strs(f.Volumes), Env: map[string]string{}, Share: maps.Clone(ShareKeys),
@@ -133,12 +132,10 @@ func checkShellVolume(v string) error {
 	return nil
 }
 
-// ExpandHome expands a leading ~ of a shell volume's host path.
-func ExpandHome(p, home string) string {
-	if p == "~" || strings.HasPrefix(p, "~/") {
-		return home + p[1:]
-	}
-	return p
+// HashOf is a dotfile's hash, of its bytes.
+func HashOf(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // shellSchema is checkKeys' schema of a shell dotfile.
