@@ -96,6 +96,7 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"no-process":     cmdNoProcess,
 			"signal-box":     cmdSignalBox,
 			"serve-tcp":      cmdServeTCP,
+			"serve-unix":     cmdServeUnix,
 			"serve-dns":      cmdServeDNS,
 			"http-get":       cmdHTTPGet,
 			"port-of":        cmdPortOf,
