@@ -2,7 +2,7 @@
 // command, each declaring its flags and calling the domain packages (image
 // for the store and pulls, run for containers, monitor for detached ones,
 // volume for named volumes, stage for what runs in the store's user
-// namespace). It alone talks to
+// namespace, shell for box shell's dotfiles, records and sessions). It alone talks to
 // the user: their output, one "box: …" line per error, and exit statuses
 // as docker's (125 box failed, 126/127 the command, N the container's).
 package cli
