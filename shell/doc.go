@@ -4,8 +4,8 @@
 // manager's command line (InstallScript), keeps a shell's record (State,
 // with its lock), decides what of the host a new shell shares (Mounts) and
 // what each enter brings from the caller's session (Session), and forwards
-// session sockets that the container cannot see (Proxy). It also writes
-// exported commands (Export). Making, starting and entering the container
+// session sockets that the container cannot see (Proxy). Making, starting
+// and entering the container
 // is the CLI's work with packages run, monitor and pid1.
 //
 // # Passwd without chown
