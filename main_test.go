@@ -115,6 +115,7 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"cdi-ready":       cmdCDIReady,
 			"registry-log":    cmdRegistryLog,
 			"env-from":        cmdEnvFrom,
+			"serve-unix":      cmdServeUnix,
 		},
 	})
 }

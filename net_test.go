@@ -282,3 +282,30 @@ func cmdMonitorUsage(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("monitor over its budget: %d descriptors (max %d), peak %d MiB resident (max %d)", fds, maxFDs, peak, maxRSS)
 	}
 }
+
+// cmdServeUnix answers on a unix socket: each connection's first line comes
+// back as "TAG: LINE" (a fake ssh agent, D-Bus bus or Wayland
+// compositor): serve-unix PATH TAG.
+func cmdServeUnix(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: serve-unix PATH TAG")
+	}
+	p := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(filepath.Dir(p), 0o700))
+	l, err := net.Listen("unix", p)
+	ts.Check(err)
+	ts.Defer(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				line, _ := bufio.NewReader(c).ReadString('\n')
+				fmt.Fprintf(c, "%s: %s\n", args[1], strings.TrimSpace(line))
+			}()
+		}
+	}()
+}

@@ -2,7 +2,7 @@
 // command, each declaring its flags and calling the domain packages (image
 // for the store and pulls, run for containers, monitor for detached ones,
 // volume for named volumes, stage for what runs in the store's user
-// namespace). It alone talks to
+// namespace, shell for box shell's dotfiles, records and sessions). It alone talks to
 // the user: their output, one "box: …" line per error, and exit statuses
 // as docker's (125 box failed, 126/127 the command, N the container's).
 package cli
@@ -41,6 +41,7 @@ type grammar struct {
 	Restart restartCmd `cmd:"" help:"Stop and start containers."`
 	Kill    killCmd    `cmd:"" help:"Send a signal to containers."`
 	Wait    waitCmd    `cmd:"" help:"Wait for containers to exit and print their exit status."`
+	Shell   shellCmd   `cmd:"" help:"Enter a persistent dev container that feels like the host, made from a dotfile on first use."`
 
 	Container containerCmd `cmd:"" help:"Manage containers (prune)."`
 	Image     imageCmd     `cmd:"" help:"Manage images (prune)."`

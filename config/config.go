@@ -15,6 +15,9 @@
 // store (Storage.Root is just a path), pick an overlay implementation at
 // run time, or talk to registries (it checks that a CA file exists but does
 // not parse certificates or dial anything).
+//
+// Shell dotfiles (box shell's ~/.config/box/shells/NAME.toml and a
+// project's box.toml) are read by LoadShell with the same file:line errors.
 package config
 
 import (
@@ -40,6 +43,7 @@ type Config struct {
 	Storage    Storage             `toml:"storage"`
 	Network    Network             `toml:"network"`
 	CDI        CDI                 `toml:"cdi"`
+	Shell      Shell               `toml:"shell"`
 	Registries map[string]Registry `toml:"registries"` // key: normalized registry host, e.g. "docker.io", "127.0.0.1:5443"
 	Files      []string            `toml:"-"`          // files that were read, in order (for `box info`)
 }
@@ -60,6 +64,13 @@ type CDI struct {
 	// SpecDirs are the spec directories, absolute, later ones winning for
 	// a device defined twice; nil means /etc/cdi and /var/run/cdi.
 	SpecDirs []string `toml:"spec_dirs"`
+}
+
+// Shell configures box shell's defaults.
+type Shell struct {
+	// Image is the image of a shell that has no dotfile; "" means one of
+	// the host's own distribution.
+	Image string `toml:"image"`
 }
 
 // Storage configures where and how images and containers are stored.
@@ -191,6 +202,9 @@ func (c *Config) merge(f *fileConfig) {
 	}
 	if f.CDI.SpecDirs != nil {
 		c.CDI.SpecDirs = append([]string{}, *f.CDI.SpecDirs...)
+	}
+	if f.Shell.Image != nil {
+		c.Shell.Image = string(*f.Shell.Image)
 	}
 	if f.Network.AllowHostLoopback != nil {
 		c.Network.AllowHostLoopback = bool(*f.Network.AllowHostLoopback)

@@ -51,6 +51,9 @@ type fileConfig struct {
 	Registries map[string]fileRegistry `toml:"registries"`
 	Network    fileNetwork             `toml:"network"`
 	CDI        fileCDI                 `toml:"cdi"`
+	Shell      struct {
+		Image *tomlString `toml:"image"`
+	} `toml:"shell"`
 }
 
 type fileCDI struct {
@@ -87,7 +90,7 @@ func parseFile(path, data string) (*fileConfig, error) {
 		}
 		return nil, &Error{File: path, Msg: err.Error(), Err: err}
 	}
-	if err := checkKeys(path, data, &md); err != nil {
+	if err := checkKeys(path, data, &md, schema); err != nil {
 		return nil, err
 	}
 	var f fileConfig
@@ -113,7 +116,7 @@ func parseFile(path, data string) (*fileConfig, error) {
 // "Mirrors" would be accepted silently (and "root" next to "Root" would be
 // decoded in map order). Tables are checked here, before the typed decode,
 // because the library's table mismatch errors carry no position.
-func checkKeys(path, data string, md *toml.MetaData) error {
+func checkKeys(path, data string, md *toml.MetaData, schema func(toml.Key) (known, table bool)) error {
 	for _, k := range md.Keys() {
 		known, table := schema(k)
 		if !known {
@@ -151,6 +154,11 @@ func schema(k toml.Key) (known, table bool) {
 			return true, true
 		}
 		return k[1] == "spec_dirs", false
+	case "shell":
+		if len(k) == 1 {
+			return true, true
+		}
+		return k[1] == "image", false
 	}
 	return false, false
 }

@@ -32,21 +32,24 @@ type Flags struct {
 	Hostname   string
 	Init       bool
 	ReadOnly   bool
-	Remove     bool     // --rm
-	KeepID     bool     // --userns=keep-id
-	Volumes    []string // -v SRC:DST[:ro]
-	Mounts     []string // --mount
-	Tmpfs      []string // --tmpfs DST[:options]
-	Network    string   // --network slirp[:options]|none|host ("" = slirp)
-	DNS        []string // --dns
-	AddHosts   []string // --add-host NAME:IP
-	Publish    []string // -p
-	PublishAll bool     // -P
-	Ulimits    []string // --ulimit NAME=SOFT[:HARD]
-	IPC        string   // --ipc private|host ("" = private)
-	MPI        bool     // --mpi: a rank of an MPI job the host launches (see mpi.go)
-	Devices    []string // --device /dev/X[:/dev/Y[:PERMS]] or a CDI name
-	GPUs       string   // --gpus (docker's values)
+	Remove     bool // --rm
+	KeepID     bool // --userns=keep-id
+	// UserHome and UserShell are keep-id's passwd home ("" =
+	// /home/NAME) and login shell ("" = /bin/sh): box shell's.
+	UserHome, UserShell string
+	Volumes             []string // -v SRC:DST[:ro]
+	Mounts              []string // --mount
+	Tmpfs               []string // --tmpfs DST[:options]
+	Network             string   // --network slirp[:options]|none|host ("" = slirp)
+	DNS                 []string // --dns
+	AddHosts            []string // --add-host NAME:IP
+	Publish             []string // -p
+	PublishAll          bool     // -P
+	Ulimits             []string // --ulimit NAME=SOFT[:HARD]
+	IPC                 string   // --ipc private|host ("" = private)
+	MPI                 bool     // --mpi: a rank of an MPI job the host launches (see mpi.go)
+	Devices             []string // --device /dev/X[:/dev/Y[:PERMS]] or a CDI name
+	GPUs                string   // --gpus (docker's values)
 }
 
 // Image is what a new container takes from its image.
@@ -196,6 +199,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		spec.KeepID = true
 		spec.HostUID, spec.HostGID = os.Getuid(), os.Getgid()
 		spec.UserName = currentUserName()
+		spec.UserHome, spec.UserShell = f.UserHome, f.UserShell
 	}
 	name := f.Name
 	if name == "" {

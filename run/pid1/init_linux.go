@@ -324,7 +324,7 @@ func pivot(root string) error {
 
 func resolveUser(spec *proto.Spec) (ExecUser, error) {
 	if spec.KeepID {
-		return ExecUser{UID: spec.HostUID, GID: spec.HostGID, Home: "/home/" + spec.UserName, Name: spec.UserName}, nil
+		return ExecUser{UID: spec.HostUID, GID: spec.HostGID, Home: keepIDHome(spec), Name: spec.UserName}, nil
 	}
 	// After pivot_root, "/" is the container's root.
 	u, err := LookupUser(os.DirFS("/"), spec.User)

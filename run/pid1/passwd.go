@@ -393,14 +393,17 @@ func containsInt(s []int, v int) bool {
 // lead to the caller. In group, an existing group with the caller's gid is
 // kept with its members (as podman does), else one named after the caller
 // is added. Everything else is kept byte for byte.
-func KeepIDEntries(uid, gid int, name, home string, passwd, group []byte) (newPasswd, newGroup []byte) {
+func KeepIDEntries(uid, gid int, name, home, shell string, passwd, group []byte) (newPasswd, newGroup []byte) {
 	if name == "" || strings.ContainsAny(name, ":\n") {
 		name = "user" // the caller's name came from the host; never let it break the file format
 	}
 	if home == "" || strings.ContainsAny(home, ":\n") {
 		home = "/"
 	}
-	entry := fmt.Sprintf("%s:x:%d:%d:%s:%s:/bin/sh", name, uid, gid, name, home)
+	if shell == "" || strings.ContainsAny(shell, ":\n") {
+		shell = "/bin/sh"
+	}
+	entry := fmt.Sprintf("%s:x:%d:%d:%s:%s:%s", name, uid, gid, name, home, shell)
 	newPasswd = replaceEntry(passwd, name, uid, entry)
 	if hasID(group, gid) {
 		newGroup = append([]byte{}, group...)

@@ -159,10 +159,16 @@ func TestUserKeepIDEntries(t *testing.T) {
 			"me:x:1000:1000:me:/home/me:/bin/sh\n", "me:x:1000:\n"},
 		{"hostile name", 7, 7, "a:b\n", "/h:x", "", "",
 			"user:x:7:7:user:/:/bin/sh\n", "user:x:7:\n"},
+		{"login shell", 1000, 1000, "me", "/u/me", "", "",
+			"me:x:1000:1000:me:/u/me:/bin/zsh\n", "me:x:1000:\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p, g := KeepIDEntries(tt.uid, tt.gid, tt.user, tt.home, []byte(tt.passwd), []byte(tt.group))
+			shell := ""
+			if tt.name == "login shell" {
+				shell = "/bin/zsh"
+			}
+			p, g := KeepIDEntries(tt.uid, tt.gid, tt.user, tt.home, shell, []byte(tt.passwd), []byte(tt.group))
 			if string(p) != tt.wantPasswd {
 				t.Errorf("passwd =\n%s\nwant\n%s", p, tt.wantPasswd)
 			}

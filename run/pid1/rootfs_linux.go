@@ -425,9 +425,36 @@ func keepIDFiles(r *rootfs, spec *proto.Spec) (passwd, group string) {
 		b, _ := readRegularAt(r.fd, name)
 		return b
 	}
-	home := "/home/" + spec.UserName
-	p, g := KeepIDEntries(spec.HostUID, spec.HostGID, spec.UserName, home, read("/etc/passwd"), read("/etc/group"))
+	sh := "/bin/sh"
+	if spec.UserShell != "" && executableAt(r.fd, spec.UserShell) {
+		sh = spec.UserShell
+	}
+	p, g := KeepIDEntries(spec.HostUID, spec.HostGID, spec.UserName, keepIDHome(spec), sh, read("/etc/passwd"), read("/etc/group"))
 	return string(p), string(g)
+}
+
+// keepIDHome is the keep-id user's home.
+func keepIDHome(spec *proto.Spec) string {
+	if spec.UserHome != "" {
+		return spec.UserHome
+	}
+	return "/home/" + spec.UserName
+}
+
+// executableAt tells whether name, resolved in the root dirfd, is an
+// executable regular file (symlinks followed inside the root).
+func executableAt(dirfd int, name string) bool {
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	fd, err := unix.Openat2(dirfd, strings.TrimLeft(name, "/"), &how)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return false
+	}
+	return st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0
 }
 
 // ttyGroup is the conventional "tty" group owning pty slaves.

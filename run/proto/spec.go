@@ -58,7 +58,12 @@ type Spec struct {
 	HostUID  int      `json:"hostUid"` // caller's uid/gid (inside ids for keep-id)
 	HostGID  int      `json:"hostGid"`
 	UserName string   `json:"userName"` // caller's name for keep-id passwd entries
-	TTY      bool     `json:"tty"`
+	// UserHome and UserShell are the keep-id passwd entry's home ("" =
+	// /home/UserName) and login shell, which is /bin/sh when the image
+	// has no such file ("" = /bin/sh): box shell gives the host's.
+	UserHome  string `json:"userHome,omitempty"`
+	UserShell string `json:"userShell,omitempty"`
+	TTY       bool   `json:"tty"`
 	// Stdin (-i without -t) keeps init's fd 0, the pipe the host feeds
 	// from the caller's stdin, for the workload; otherwise init replaces
 	// it with /dev/null.

@@ -1,0 +1,428 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/box-run/box/config"
+	"github.com/box-run/box/image"
+	"github.com/box-run/box/monitor"
+	"github.com/box-run/box/run"
+	"github.com/box-run/box/run/pid1"
+	"github.com/box-run/box/run/proto"
+	"github.com/box-run/box/shell"
+	"github.com/box-run/box/stage"
+	"github.com/box-run/box/volume"
+	"golang.org/x/term"
+)
+
+type shellCmd struct {
+	List    bool     `help:"List the shells."`
+	Stop    string   `help:"Stop a shell's container (files outside the home are kept)." placeholder:"NAME"`
+	Rm      string   `help:"Remove a shell: its container and record (the home is the host's and stays)." placeholder:"NAME"`
+	Rebuild string   `help:"Make a shell again from its (new) dotfile and image: packages and create hooks run again; the home is untouched." placeholder:"NAME"`
+	Args    []string `arg:"" optional:"" passthrough:"" name:"name [-- command]" help:"The shell (default: the project's, else \"default\"), then -- and a command to run instead of the login shell."`
+}
+
+// keepAlive is a shell container's workload: it waits, as the user, until
+// the container is stopped; enters are execs beside it.
+const keepAlive = `trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done`
+
+// Run enters a shell, or lists, stops, removes or rebuilds shells.
+func (c *shellCmd) Run(g *globals) error {
+	switch {
+	case c.List:
+		return c.list(g)
+	case c.Stop != "":
+		return c.stop(g, c.Stop, false)
+	case c.Rm != "":
+		return c.stop(g, c.Rm, true)
+	case c.Rebuild != "":
+		return c.rebuild(g, c.Rebuild)
+	}
+	name, cmd := "", c.Args
+	if len(cmd) > 0 && cmd[0] != "--" {
+		name, cmd = cmd[0], cmd[1:]
+	}
+	if len(cmd) > 0 {
+		if cmd[0] != "--" {
+			return withStatus(125, fmt.Errorf("box shell takes a name, then -- and a command: %q", cmd[0]))
+		}
+		cmd = cmd[1:]
+	}
+	return c.enter(g, name, cmd)
+}
+
+// shellStores are the shells' records and the containers, without the
+// orphan scan of g.containers: an enter looks at one container only.
+func (g *globals) shellStores() (shell.Store, run.Containers, error) {
+	root, _, err := g.storeRoot()
+	if err != nil {
+		return shell.Store{}, run.Containers{}, err
+	}
+	return shell.Store{Dir: filepath.Join(root, "shells")},
+		run.Containers{Root: image.ContainersDir(root), Volumes: volume.Store{Dir: image.VolumesDir(root)}}, nil
+}
+
+func hostOf(home string) shell.Host {
+	lt, _ := os.Readlink("/etc/localtime")
+	return shell.Host{Home: home, Getenv: os.Getenv, Localtime: lt}
+}
+
+func (c *shellCmd) enter(g *globals, name string, cmd []string) error {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return err
+	}
+	wd, _ := os.Getwd()
+	d, err := shell.Find(name, wd, shell.ConfigDir(home))
+	if err != nil {
+		return err
+	}
+	ss, cs, err := g.shellStores()
+	if err != nil {
+		return err
+	}
+	st, ct, err := c.ready(g, ss, cs, d, home)
+	if err != nil {
+		return err
+	}
+	if st.Hash != d.Hash() {
+		fmt.Fprintf(os.Stderr, "box: shell %s: its dotfile changed since it was made; box shell --rebuild %s makes it again (the home is kept)\n", st.Name, st.Name)
+	}
+	session := shell.Session(st, hostOf(home), strconv.Itoa(os.Getpid()))
+	stopProxy, err := shell.Proxy(ss.RunDir(st.Name), session)
+	if err != nil {
+		return err
+	}
+	defer stopProxy()
+	cwd, note := shell.Workdir(st, wd)
+	if note != "" {
+		fmt.Fprintf(os.Stderr, "box: %s\n", note)
+	}
+	if len(cmd) == 0 {
+		cmd = []string{st.Shell, "-l"}
+	}
+	if len(st.Enter) > 0 {
+		cmd = append([]string{"/bin/sh", "-c", strings.Join(st.Enter, "\n") + "\nexec \"$@\"", "sh"}, cmd...)
+	}
+	tty := term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
+	status, err := pid1.Exec(cs.Dir(ct.ID), pid1.ExecOptions{
+		Request:     proto.ExecRequest{Args: cmd, Env: session.Env, Cwd: cwd, TTY: tty},
+		Stdin:       os.Stdin,
+		Stdout:      os.Stdout,
+		Stderr:      os.Stderr,
+		Interactive: true,
+	})
+	return exitAs(status, err)
+}
+
+// ready returns the shell's record and its running container, making or
+// starting it and running its start hooks as needed. A warm enter takes
+// no lock and reads two small files.
+func (c *shellCmd) ready(g *globals, ss shell.Store, cs run.Containers, d *shell.Dotfile, home string) (*shell.State, *run.Container, error) {
+	if st, err := ss.Load(d.Name); err == nil {
+		ct, err := cs.Lookup(shell.ContainerName(d.Name))
+		if err == nil && ct.ID == st.Container && ct.Status == "running" && ct.Started.Equal(st.Started) {
+			return st, ct, nil
+		}
+	}
+	unlock, err := ss.Lock(d.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
+	st, err := ss.Load(d.Name)
+	var ct *run.Container
+	if err == nil {
+		ct, err = cs.Lookup(shell.ContainerName(d.Name))
+		if err == nil && ct.ID != st.Container {
+			err = fmt.Errorf("container %s is not shell %s's: remove it (box rm) or the shell (box shell --rm %s)", ct.Name, d.Name, d.Name)
+			return nil, nil, withStatus(125, err)
+		}
+	}
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, run.ErrNoContainer) {
+		if st, ct, err = c.create(g, ss, cs, d, home); err != nil {
+			return nil, nil, err
+		}
+	} else if err != nil {
+		return nil, nil, err
+	}
+	if ct.Status != "running" {
+		if err := withStatus(monitor.Start(cs, ct)); err != nil {
+			return nil, nil, err
+		}
+		if ct, err = cs.Lookup(ct.ID); err != nil {
+			return nil, nil, err
+		}
+	}
+	if !ct.Started.Equal(st.Started) {
+		if err := rootHooks(cs.Dir(ct.ID), "start", st.Start); err != nil {
+			return nil, nil, err
+		}
+		st.Started = ct.Started
+		if err := ss.Save(st); err != nil {
+			return nil, nil, err
+		}
+	}
+	return st, ct, nil
+}
+
+// create makes the shell's container from its dotfile (or the defaults),
+// installs its packages and runs its create hooks. A shell whose
+// creation failed is removed, so that the next enter tries again.
+func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *shell.Dotfile, home string) (*shell.State, *run.Container, error) {
+	sf := d.File
+	if sf == nil {
+		sf = &config.ShellFile{Share: maps.Clone(config.ShareKeys)}
+	}
+	if sf.Share["gpu"] {
+		return nil, nil, fmt.Errorf("%s: share.gpu: CDI GPUs are not supported by this box yet", sf.Path)
+	}
+	conf, err := g.config()
+	if err != nil {
+		return nil, nil, err
+	}
+	img := sf.Image
+	if img == "" {
+		img = conf.Shell.Image
+	}
+	if img == "" {
+		osr, _ := os.ReadFile("/etc/os-release")
+		img = shell.DefaultImage(osr)
+	}
+	hostname := sf.Hostname
+	if hostname == "" {
+		hostname = d.Name
+	}
+	login := sf.Shell
+	if login == "" {
+		login = loginShell()
+	}
+	mounts := shell.Mounts(sf.Share, sf.Volumes, ss.RunDir(d.Name), hostOf(home))
+	var env []string
+	for k, v := range sf.Env {
+		env = append(env, k+"="+v)
+	}
+	rc := &runCmd{
+		Detach: true, Name: shell.ContainerName(d.Name), Userns: "keep-id", Hostname: hostname,
+		Network: "host", Pull: "missing", Volume: shell.Volumes(mounts), Env: env,
+		Entrypoint: optional{set: true}, Args: []string{img, "/bin/sh", "-c", keepAlive},
+		userHome: home, userShell: login,
+	}
+	fmt.Fprintf(os.Stderr, "box: making shell %s from %s\n", d.Name, img)
+	spec, ct, _, err := rc.prepare(g)
+	if rc.release != nil {
+		defer rc.release()
+	}
+	if err != nil {
+		return nil, nil, withStatus(125, err)
+	}
+	spec.Exec = true
+	mc := &monitor.Config{Spec: *spec, Container: *ct, StoreRoot: rc.storeRoot, LayerStore: rc.layerStore, Layers: rc.layers, Net: rc.netCfg}
+	if err := withStatus(monitor.Detach(mc)); err != nil {
+		return nil, nil, err
+	}
+	st := &shell.State{
+		Name: d.Name, Container: ct.ID, Image: img, Dotfile: d.Path(), Hash: d.Hash(),
+		Created: time.Now().UTC(), Home: home, Shell: "/bin/sh", Mounts: mounts, Share: sf.Share,
+		Env: sf.Env, Start: sf.Start, Enter: sf.Enter,
+	}
+	fail := func(err error) (*shell.State, *run.Container, error) {
+		if cur, lerr := cs.Lookup(ct.ID); lerr == nil {
+			m, _ := g.idMapping()
+			cs.ForceRemove(cur, stage.Remover(m))
+		}
+		return nil, nil, err
+	}
+	dir := cs.Dir(ct.ID)
+	if len(sf.Packages) > 0 {
+		if err := rootHooks(dir, "packages", []string{shell.InstallScript(sf.Packages)}); err != nil {
+			return fail(err)
+		}
+	}
+	if err := rootHooks(dir, "create", sf.Create); err != nil {
+		return fail(err)
+	}
+	// The login shell, if the image (or a package) has it.
+	if login != "" && login != st.Shell {
+		if status, _ := pid1.Exec(dir, pid1.ExecOptions{Request: proto.ExecRequest{Args: []string{"/bin/sh", "-c", `test -x "$1"`, "sh", login}, User: "0:0", Cwd: "/"}, Stdin: devNull(), Stdout: os.Stderr, Stderr: os.Stderr}); status == 0 {
+			st.Shell = login
+		}
+	}
+	if err := ss.Save(st); err != nil {
+		return fail(err)
+	}
+	if ct, err = cs.Lookup(ct.ID); err != nil {
+		return nil, nil, err
+	}
+	return st, ct, nil
+}
+
+// rootHooks runs a shell's hooks as root in its container, each a line of
+// one sh script that stops at the first failure.
+func rootHooks(dir, what string, hooks []string) error {
+	if len(hooks) == 0 {
+		return nil
+	}
+	script := "set -e\n" + strings.Join(hooks, "\n")
+	status, err := pid1.Exec(dir, pid1.ExecOptions{
+		Request: proto.ExecRequest{Args: []string{"/bin/sh", "-c", script}, User: "0:0", Cwd: "/"},
+		Stdin:   devNull(), Stdout: os.Stderr, Stderr: os.Stderr,
+	})
+	if err != nil {
+		return withStatus(status, fmt.Errorf("running the shell's %s hooks: %w", what, err))
+	}
+	if status != 0 {
+		return withStatus(status, fmt.Errorf("the shell's %s hooks failed with status %d", what, status))
+	}
+	return nil
+}
+
+func devNull() *os.File {
+	f, _ := os.Open(os.DevNull)
+	return f
+}
+
+// loginShell is the caller's login shell from the host's passwd, else $SHELL.
+func loginShell() string {
+	b, _ := os.ReadFile("/etc/passwd")
+	uid := strconv.Itoa(os.Getuid())
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Split(line, ":"); len(f) == 7 && f[2] == uid && f[6] != "" {
+			return f[6]
+		}
+	}
+	return os.Getenv("SHELL")
+}
+
+// rebuild makes a shell again: a new container from its dotfile's image,
+// with packages and create hooks run again; the home is the host's and
+// nothing of it changes.
+func (c *shellCmd) rebuild(g *globals, name string) error {
+	if err := shell.CheckName(name); err != nil {
+		return err
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return err
+	}
+	ss, cs, err := g.shellStores()
+	if err != nil {
+		return err
+	}
+	d, err := shell.Find(name, "", shell.ConfigDir(home))
+	if err != nil {
+		return err
+	}
+	// A project shell: its dotfile is the one it was made from.
+	if st, err := ss.Load(name); err == nil && st.Dotfile != "" && filepath.Base(st.Dotfile) == shell.ProjectFile {
+		if d, err = shell.Find("", filepath.Dir(st.Dotfile), shell.ConfigDir(home)); err != nil {
+			return err
+		}
+	}
+	if err := c.remove(g, ss, cs, name, false); err != nil {
+		return err
+	}
+	if _, _, err := c.ready(g, ss, cs, d, home); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "box: shell %s made again\n", name)
+	return nil
+}
+
+// stop stops a shell's container, and with rm removes it and the record.
+func (c *shellCmd) stop(g *globals, name string, rm bool) error {
+	if err := shell.CheckName(name); err != nil {
+		return err
+	}
+	ss, cs, err := g.shellStores()
+	if err != nil {
+		return err
+	}
+	if _, err := ss.Load(name); errors.Is(err, fs.ErrNotExist) {
+		return withStatus(1, fmt.Errorf("no such shell: %s", name))
+	}
+	if rm {
+		return c.remove(g, ss, cs, name, true)
+	}
+	unlock, err := ss.Lock(name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	ct, err := cs.Lookup(shell.ContainerName(name))
+	if errors.Is(err, run.ErrNoContainer) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return cs.Stop(ct, 10*time.Second)
+}
+
+// remove removes the shell's container and record (all of its directory
+// with forget, the record only otherwise).
+func (c *shellCmd) remove(g *globals, ss shell.Store, cs run.Containers, name string, forget bool) error {
+	unlock, err := ss.Lock(name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, _ := ss.Load(name)
+	if ct, err := cs.Lookup(shell.ContainerName(name)); err == nil && (st == nil || ct.ID == st.Container) {
+		m, err := g.idMapping()
+		if err != nil {
+			return err
+		}
+		if err := cs.ForceRemove(ct, stage.Remover(m)); err != nil {
+			return err
+		}
+	}
+	if forget {
+		return ss.Remove(name)
+	}
+	err = os.Remove(filepath.Join(ss.ShellDir(name), "state.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// list prints each shell: its name, its container's status, image and dotfile.
+func (c *shellCmd) list(g *globals) error {
+	ss, cs, err := g.shellStores()
+	if err != nil {
+		return err
+	}
+	names, err := ss.List()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%-16s %-10s %-30s %s\n", "NAME", "STATUS", "IMAGE", "DOTFILE")
+	for _, n := range names {
+		st, err := ss.Load(n)
+		if err != nil {
+			continue
+		}
+		status := "missing"
+		if ct, err := cs.Lookup(shell.ContainerName(n)); err == nil && ct.ID == st.Container {
+			status = ct.Status
+		}
+		df := st.Dotfile
+		if df == "" {
+			df = "-"
+		} else if b, err := os.ReadFile(df); err != nil || config.HashOf(b) != st.Hash {
+			df += " (changed)"
+		}
+		fmt.Printf("%-16s %-10s %-30s %s\n", n, status, st.Image, df)
+	}
+	return nil
+}

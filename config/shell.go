@@ -1,0 +1,173 @@
+package config
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// ShellFile is a box shell dotfile: ~/.config/box/shells/NAME.toml, or a
+// project's box.toml. Errors name its file and line as box's config does.
+type ShellFile struct {
+	Path     string            // the file, absolute
+	Hash     string            // sha256 of its bytes: a changed file is a changed shell
+	Name     string            // name: a project shell's name ("" = its directory's)
+	Image    string            // image
+	Packages []string          // packages, installed with the image's package manager
+	Create   []string          // create: run once, at creation, as root
+	Start    []string          // start: run at every start of the container, as root
+	Enter    []string          // enter: run at every enter, as the user
+	Env      map[string]string // env
+	Volumes  []string          // volumes: HOST:CONTAINER[:ro]
+	Share    map[string]bool   // share: host integrations turned on or off
+	Hostname string            // hostname ("" = the shell's name)
+	Shell    string            // shell: the command an enter runs ("" = the user's login shell)
+}
+
+// ShareKeys are the host integrations a shell's share table may name, and
+// whether each is on when it does not.
+var ShareKeys = map[string]bool{
+	"ssh-agent": true,
+	"wayland":   true,
+	"x11":       true,
+	"dbus":      true,
+	"audio":     true,
+	"dri":       true,
+	"gpu":       false,
+	"tmp":       false,
+}
+
+type shellFile struct {
+	Name     *tomlString           `toml:"name"`
+	Image    *tomlString           `toml:"image"`
+	Packages *tomlStrings          `toml:"packages"`
+	Create   *tomlStrings          `toml:"create"`
+	Start    *tomlStrings          `toml:"start"`
+	Enter    *tomlStrings          `toml:"enter"`
+	Env      map[string]tomlString `toml:"env"`
+	Volumes  *tomlStrings          `toml:"volumes"`
+	Share    map[string]tomlBool   `toml:"share"`
+	Hostname *tomlString           `toml:"hostname"`
+	Shell    *tomlString           `toml:"shell"`
+}
+
+// LoadShell reads and checks a shell dotfile.
+func LoadShell(path string) (*ShellFile, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseShell(path, string(b))
+}
+
+// ParseShell checks data, the contents of the shell dotfile at path.
+func ParseShell(path, data string) (*ShellFile, error) {
+	md, err := toml.Decode(data, &struct{}{})
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &Error{File: path, Line: pe.Position.Line, Msg: pe.Message, Err: err}
+		}
+		return nil, &Error{File: path, Msg: err.Error(), Err: err}
+	}
+	if err := checkKeys(path, data, &md, shellSchema); err != nil {
+		return nil, err
+	}
+	var f shellFile
+	if _, err := toml.Decode(data, &f); err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &Error{File: path, Line: pe.Position.Line, Msg: pe.LastKey + ": " + pe.Message, Err: err}
+		}
+		return nil, &Error{File: path, Msg: err.Error(), Err: err}
+	}
+	s := &ShellFile{
+		Path: path, Hash: HashOf([]byte(data)),
+		Name: str(f.Name), Image: str(f.Image), Hostname: str(f.Hostname), Shell: str(f.Shell),
+		Packages: strs(f.Packages), Create: strs(f.Create), Start: strs(f.Start), Enter: strs(f.Enter),
+		Volumes: strs(f.Volumes), Env: map[string]string{}, Share: maps.Clone(ShareKeys),
+	}
+	for k, v := range f.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return nil, errAt(path, data, toml.Key{"env", k}, "env: %q is not a variable name", k)
+		}
+		s.Env[k] = string(v)
+	}
+	for k, v := range f.Share {
+		s.Share[k] = bool(v)
+	}
+	for _, p := range s.Packages {
+		if p == "" || strings.HasPrefix(p, "-") || strings.ContainsFunc(p, func(r rune) bool { return r <= ' ' || strings.ContainsRune(`'"\;&|$`+"`", r) }) {
+			return nil, errAt(path, data, toml.Key{"packages"}, "packages: %q is not a package name", p)
+		}
+	}
+	for _, v := range s.Volumes {
+		if err := checkShellVolume(v); err != nil {
+			return nil, errAt(path, data, toml.Key{"volumes"}, "volumes: %v", err)
+		}
+	}
+	return s, nil
+}
+
+// checkShellVolume checks HOST:CONTAINER[:ro]: both absolute (a HOST
+// starting with ~ is the home).
+func checkShellVolume(v string) error {
+	parts := strings.Split(v, ":")
+	if len(parts) < 2 || len(parts) > 3 || (len(parts) == 3 && parts[2] != "ro" && parts[2] != "rw") {
+		return fmt.Errorf("%q: want HOST:CONTAINER[:ro]", v)
+	}
+	if !strings.HasPrefix(parts[0], "/") && parts[0] != "~" && !strings.HasPrefix(parts[0], "~/") {
+		return fmt.Errorf("%q: the host path must be absolute", v)
+	}
+	if !strings.HasPrefix(parts[1], "/") {
+		return fmt.Errorf("%q: the container path must be absolute", v)
+	}
+	return nil
+}
+
+// HashOf is a dotfile's hash, of its bytes.
+func HashOf(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// shellSchema is checkKeys' schema of a shell dotfile.
+func shellSchema(k toml.Key) (known, table bool) {
+	switch k[0] {
+	case "env":
+		return true, len(k) == 1
+	case "share":
+		if len(k) == 1 {
+			return true, true
+		}
+		_, ok := ShareKeys[k[1]]
+		return ok, false
+	case "name", "image", "packages", "create", "start", "enter", "volumes", "hostname", "shell":
+		return true, false
+	}
+	return false, false
+}
+
+// ShareNames lists the share keys, sorted, for messages.
+func ShareNames() []string { return slices.Sorted(maps.Keys(ShareKeys)) }
+
+func str(s *tomlString) string {
+	if s == nil {
+		return ""
+	}
+	return string(*s)
+}
+
+func strs(s *tomlStrings) []string {
+	if s == nil {
+		return nil
+	}
+	return slices.Clone(*s)
+}

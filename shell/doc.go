@@ -1,0 +1,34 @@
+// Package shell is box shell's domain: a persistent, keep-id container per
+// shell that feels like the host. It finds a shell's dotfile (Find), picks
+// an image when none is named (DefaultImage), writes the package
+// manager's command line (InstallScript), keeps a shell's record (State,
+// with its lock), decides what of the host a new shell shares (Mounts) and
+// what each enter brings from the caller's session (Session), and forwards
+// session sockets that the container cannot see (Proxy). Making, starting
+// and entering the container
+// is the CLI's work with packages run, monitor and pid1.
+//
+// # Passwd without chown
+//
+// A shell is a --userns=keep-id container: init writes passwd and group
+// files with the user's entry (home and login shell as on the host) and
+// binds them over the image's, so creation changes the owner of no image
+// file and takes the same time for any image size. A consequence: a
+// package whose install adds a system user (useradd renames over
+// /etc/passwd) cannot do so while the file is bound.
+//
+// # Session sockets
+//
+// A bind mount pins the file it was made from: a socket bound at creation
+// goes stale when its server restarts, and a path that did not exist at
+// creation cannot be added to a running container. So a shell shares
+// directories, not sockets: the home, $XDG_RUNTIME_DIR (Wayland, PipeWire,
+// PulseAudio, the D-Bus session bus), /tmp/.X11-unix, /dev/dri. What each
+// enter takes from the caller (TERM, DISPLAY, WAYLAND_DISPLAY, …) is passed
+// as its environment. A socket outside every shared directory (an ssh
+// agent in /tmp/ssh-XXXX, a D-Bus bus elsewhere) is reached through a
+// proxy: the enter process listens on a socket in the shell's run
+// directory, which every shell has at /run/box-shell, and splices each
+// connection to the caller's socket for as long as that enter lasts.
+// An XAUTHORITY file outside the shared directories is copied there.
+package shell

@@ -1,0 +1,114 @@
+package shell
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/box-run/box/config"
+)
+
+// DefaultName is the shell box shell enters when no name is given and the
+// working directory is in no project.
+const DefaultName = "default"
+
+// ProjectFile is a project's shell dotfile, at its root.
+const ProjectFile = "box.toml"
+
+// Dotfile is where a shell's settings come from.
+type Dotfile struct {
+	Name string            // the shell's name
+	File *config.ShellFile // nil: no dotfile, the defaults
+}
+
+// Find picks the shell and its dotfile: with a name, configDir/shells/NAME.toml
+// (configDir is box's config directory); without, the box.toml of the
+// project holding wd (the nearest, walking up), named after the project's
+// directory unless it sets name, else DefaultName's.
+func Find(name, wd, configDir string) (*Dotfile, error) {
+	if name == "" {
+		for dir := wd; dir != ""; {
+			p := filepath.Join(dir, ProjectFile)
+			sf, err := config.LoadShell(p)
+			if err == nil {
+				d := &Dotfile{Name: sf.Name, File: sf}
+				if d.Name == "" {
+					d.Name = SafeName(filepath.Base(dir))
+				}
+				return d, CheckName(d.Name)
+			}
+			if !errors.Is(err, fs.ErrNotExist) {
+				return nil, err
+			}
+			up := filepath.Dir(dir)
+			if up == dir {
+				break
+			}
+			dir = up
+		}
+		name = DefaultName
+	}
+	if err := CheckName(name); err != nil {
+		return nil, err
+	}
+	sf, err := config.LoadShell(filepath.Join(configDir, "shells", name+".toml"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return &Dotfile{Name: name}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Dotfile{Name: name, File: sf}, nil
+}
+
+// Hash is the dotfile's hash, "" without one.
+func (d *Dotfile) Hash() string {
+	if d.File == nil {
+		return ""
+	}
+	return d.File.Hash
+}
+
+// Path is the dotfile's path, "" without one.
+func (d *Dotfile) Path() string {
+	if d.File == nil {
+		return ""
+	}
+	return d.File.Path
+}
+
+// CheckName accepts a shell name: its container is "shell-NAME".
+func CheckName(n string) error {
+	if n == "" || strings.Trim(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != "" || n[0] == '.' || n[0] == '-' {
+		return fmt.Errorf("invalid shell name %q: use letters, digits, '_', '.' and '-'", n)
+	}
+	return nil
+}
+
+// SafeName turns a directory's name into a shell name.
+func SafeName(s string) string {
+	b := []byte(strings.TrimLeft(s, ".-"))
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	if len(b) == 0 {
+		return DefaultName
+	}
+	return string(b)
+}
+
+// ContainerName is the name of a shell's container.
+func ContainerName(shell string) string { return "shell-" + shell }
+
+// ConfigDir is box's config directory: $XDG_CONFIG_HOME/box, or ~/.config/box.
+func ConfigDir(home string) string {
+	if d := os.Getenv("XDG_CONFIG_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "box")
+	}
+	return filepath.Join(home, ".config", "box")
+}

@@ -1,0 +1,91 @@
+package shell
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// Proxy listens at each forward's name in dir and splices every connection
+// to its target, until the returned stop is called (which removes the
+// sockets and copies, and waits for nothing: open connections end with
+// the enter). Copies are copied into dir.
+func Proxy(dir string, e Enter) (stop func(), err error) {
+	var ls []net.Listener
+	var made []string
+	stop = func() {
+		for _, l := range ls {
+			l.Close()
+		}
+		for _, p := range made {
+			os.Remove(p)
+		}
+	}
+	for _, c := range e.Copies {
+		b, err := os.ReadFile(c.Target)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		p := filepath.Join(dir, c.Name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			stop()
+			return nil, err
+		}
+		made = append(made, p)
+	}
+	if len(e.Forwards) == 0 {
+		return stop, nil
+	}
+	// The run directory's path may be longer than a socket address
+	// (108 bytes): bind through a descriptor of it instead.
+	d, err := os.Open(dir)
+	if err != nil {
+		stop()
+		return nil, err
+	}
+	defer d.Close()
+	for _, f := range e.Forwards {
+		p := filepath.Join(dir, f.Name)
+		os.Remove(p)
+		l, err := net.Listen("unix", fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), f.Name))
+		if err != nil {
+			stop()
+			return nil, fmt.Errorf("forwarding %s: %w", f.Target, err)
+		}
+		l.(*net.UnixListener).SetUnlinkOnClose(false)
+		ls, made = append(ls, l), append(made, p)
+		go serve(l, f.Target)
+	}
+	return stop, nil
+}
+
+func serve(l net.Listener, target string) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			t, err := net.Dial("unix", target)
+			if err != nil {
+				return
+			}
+			defer t.Close()
+			var wg sync.WaitGroup
+			wg.Add(2)
+			pipe := func(dst, src net.Conn) {
+				defer wg.Done()
+				io.Copy(dst, src)
+				dst.(*net.UnixConn).CloseWrite()
+			}
+			go pipe(t, c)
+			go pipe(c, t)
+			wg.Wait()
+		}()
+	}
+}

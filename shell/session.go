@@ -1,0 +1,187 @@
+package shell
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// RunMount is where a shell's run directory is in its container.
+const RunMount = "/run/box-shell"
+
+// Host is what of the host a shell sees: the caller's environment and
+// which paths exist.
+type Host struct {
+	Home   string
+	Getenv func(string) string
+	Exists func(string) bool // nil: os.Stat
+	// Localtime is /etc/localtime's link target, for TZ ("" = unknown).
+	Localtime string
+}
+
+func (h Host) exists(p string) bool {
+	if h.Exists != nil {
+		return h.Exists(p)
+	}
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// Mounts is what a new shell's container shares with the host: the home,
+// the shell's run directory, the dotfile's volumes (HOST:CONTAINER[:ro],
+// ~ the home) and, as share says and when present, the runtime directory
+// (Wayland, audio, D-Bus), /tmp/.X11-unix, /dev/dri and /tmp.
+func Mounts(share map[string]bool, volumes []string, runDir string, h Host) []Mount {
+	ms := []Mount{{Host: h.Home, Container: h.Home}, {Host: runDir, Container: RunMount}}
+	for _, v := range volumes {
+		p := strings.Split(v, ":")
+		ms = append(ms, Mount{Host: expandHome(p[0], h.Home), Container: p[1], ReadOnly: len(p) == 3 && p[2] == "ro"})
+	}
+	add := func(on bool, p string) {
+		if on && p != "" && filepath.IsAbs(p) && h.exists(p) {
+			if _, shared := Inside(ms, p); !shared {
+				ms = append(ms, Mount{Host: p, Container: p})
+			}
+		}
+	}
+	add(share["tmp"], "/tmp")
+	add(share["wayland"] || share["audio"] || share["dbus"], h.Getenv("XDG_RUNTIME_DIR"))
+	add(share["x11"], "/tmp/.X11-unix")
+	add(share["dri"], "/dev/dri")
+	return ms
+}
+
+func expandHome(p, home string) string {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		return home + p[1:]
+	}
+	return p
+}
+
+// Volumes are the mounts as box run's -v values.
+func Volumes(ms []Mount) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.Host + ":" + m.Container
+		if m.ReadOnly {
+			out[i] += ":ro"
+		}
+	}
+	return out
+}
+
+// Enter is what one enter brings from the caller's session.
+type Enter struct {
+	Env      []string  // K=V for the process in the shell
+	Forwards []Forward // sockets to proxy for the enter's life
+	Copies   []Forward // files to copy into the run directory
+}
+
+// Forward is a host path (Target) reached at Name in the shell's run
+// directory.
+type Forward struct {
+	Name   string // in the run directory
+	Target string // the host's path
+}
+
+// passed are the caller's variables each enter takes as they are.
+var passed = []string{"TERM", "COLORTERM", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ"}
+
+// Session works out an enter's environment and forwards from the caller's
+// environment (h) and the shell's record; tag makes the names of this
+// enter's forwards its own (the enter's pid).
+func Session(st *State, h Host, tag string) Enter {
+	var e Enter
+	set := func(k, v string) { e.Env = append(e.Env, k+"="+v) }
+	for _, k := range passed {
+		if v := h.Getenv(k); v != "" {
+			set(k, v)
+		}
+	}
+	if h.Getenv("TZ") == "" && h.Localtime != "" {
+		if _, zone, ok := strings.Cut(h.Localtime, "zoneinfo/"); ok {
+			set("TZ", zone)
+		}
+	}
+	// A host path as the container sees it, or a forward to it.
+	reach := func(p, name string) (string, bool) {
+		if in, ok := Inside(st.Mounts, p); ok {
+			return in, true
+		}
+		if !h.exists(p) {
+			return "", false
+		}
+		name += "." + tag
+		e.Forwards = append(e.Forwards, Forward{Name: name, Target: p})
+		return RunMount + "/" + name, true
+	}
+	if rt := h.Getenv("XDG_RUNTIME_DIR"); rt != "" {
+		if in, ok := Inside(st.Mounts, rt); ok {
+			set("XDG_RUNTIME_DIR", in)
+		}
+	}
+	if st.Share["ssh-agent"] {
+		if p := h.Getenv("SSH_AUTH_SOCK"); p != "" {
+			if in, ok := reach(p, "ssh-agent"); ok {
+				set("SSH_AUTH_SOCK", in)
+			}
+		}
+	}
+	if st.Share["wayland"] {
+		if v := h.Getenv("WAYLAND_DISPLAY"); v != "" {
+			set("WAYLAND_DISPLAY", v)
+		}
+	}
+	if st.Share["x11"] {
+		if v := h.Getenv("DISPLAY"); v != "" {
+			set("DISPLAY", v)
+			if xa := h.Getenv("XAUTHORITY"); xa != "" {
+				if in, ok := Inside(st.Mounts, xa); ok {
+					set("XAUTHORITY", in)
+				} else if h.exists(xa) {
+					name := "Xauthority." + tag
+					e.Copies = append(e.Copies, Forward{Name: name, Target: xa})
+					set("XAUTHORITY", RunMount+"/"+name)
+				}
+			}
+		}
+	}
+	if st.Share["dbus"] {
+		if v := h.Getenv("DBUS_SESSION_BUS_ADDRESS"); v != "" {
+			if p, ok := strings.CutPrefix(v, "unix:path="); ok {
+				p, rest, _ := strings.Cut(p, ",")
+				if in, ok := reach(p, "dbus"); ok {
+					set("DBUS_SESSION_BUS_ADDRESS", "unix:path="+in+strings.TrimSuffix(","+rest, ","))
+				}
+			} else {
+				set("DBUS_SESSION_BUS_ADDRESS", v) // abstract: the host network shares them
+			}
+		}
+	}
+	if st.Share["audio"] {
+		if v := h.Getenv("PULSE_SERVER"); v != "" {
+			set("PULSE_SERVER", v)
+		}
+	}
+	for _, k := range []string{"XDG_SESSION_TYPE", "XDG_CURRENT_DESKTOP"} {
+		if v := h.Getenv(k); v != "" {
+			set(k, v)
+		}
+	}
+	for k, v := range st.Env {
+		set(k, v)
+	}
+	set("SHELL", st.Shell)
+	set("BOX_SHELL", st.Name)
+	return e
+}
+
+// Workdir is where an enter starts: the caller's working directory when
+// the shell shares it, else the home with a note saying why.
+func Workdir(st *State, wd string) (dir, note string) {
+	if in, ok := Inside(st.Mounts, wd); ok && wd != "" {
+		return in, ""
+	}
+	return st.Home, fmt.Sprintf("%s is not shared with shell %s; starting in %s", wd, st.Name, st.Home)
+}

@@ -1,0 +1,111 @@
+package shell
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestDefaultImage(t *testing.T) {
+	for _, tt := range []struct{ osRelease, want string }{
+		{"ID=debian\nVERSION_ID=\"12\"\n", "debian:12"},
+		{"ID=ubuntu\nVERSION_ID=\"24.04\"\n", "ubuntu:24.04"},
+		{"ID=fedora\nVERSION_ID=41\n", "fedora:41"},
+		{"ID=alpine\nVERSION_ID=3.20.3\n", "alpine:3.20"},
+		{"ID=arch\n", "archlinux:latest"},
+		{"ID=debian\n", FallbackImage}, // sid
+		{"ID=gentoo\n", FallbackImage},
+		{"", FallbackImage},
+	} {
+		if got := DefaultImage([]byte(tt.osRelease)); got != tt.want {
+			t.Errorf("%q: got %s, want %s", tt.osRelease, got, tt.want)
+		}
+	}
+}
+
+// TestInstallScript runs the script with a fake package manager on PATH.
+func TestInstallScript(t *testing.T) {
+	for _, pm := range []string{"apk", "apt-get", "dnf", "pacman", "zypper"} {
+		t.Run(pm, func(t *testing.T) {
+			bin := t.TempDir()
+			log := filepath.Join(bin, "log")
+			fake := "#!/bin/sh\necho \"$0 $*\" >> " + log + "\n"
+			if err := os.WriteFile(filepath.Join(bin, pm), []byte(fake), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command("/bin/sh", "-c", InstallScript([]string{"git", "gcc"}))
+			cmd.Env = []string{"PATH=" + bin}
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			b, _ := os.ReadFile(log)
+			if !strings.Contains(string(b), "git gcc") || !strings.Contains(string(b), "/"+pm+" ") {
+				t.Errorf("ran %q", b)
+			}
+		})
+	}
+	cmd := exec.Command("/bin/sh", "-c", InstallScript([]string{"git"}))
+	cmd.Env = []string{"PATH=" + t.TempDir()}
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 127 || !strings.Contains(string(out), "no package manager") {
+		t.Errorf("no package manager: %v %s", err, out)
+	}
+}
+
+func TestInside(t *testing.T) {
+	ms := []Mount{{Host: "/home/u", Container: "/home/u"}, {Host: "/data", Container: "/d"}, {Host: "/home/u/x", Container: "/x"}}
+	for p, want := range map[string]string{"/home/u": "/home/u", "/home/u/src": "/home/u/src", "/data/a/b": "/d/a/b", "/home/u/x/y": "/x/y", "/home/uu": "", "/tmp": ""} {
+		got, ok := Inside(ms, p)
+		if got != want || ok != (want != "") {
+			t.Errorf("%s: got %q %v, want %q", p, got, ok, want)
+		}
+	}
+}
+
+func TestSession(t *testing.T) {
+	env := map[string]string{
+		"TERM": "xterm", "XDG_RUNTIME_DIR": "/run/user/1", "SSH_AUTH_SOCK": "/tmp/ssh-x/agent.1",
+		"DISPLAY": ":0", "XAUTHORITY": "/tmp/xauth", "DBUS_SESSION_BUS_ADDRESS": "unix:path=/run/user/1/bus",
+		"WAYLAND_DISPLAY": "wayland-1",
+	}
+	h := Host{Home: "/home/u", Getenv: func(k string) string { return env[k] }, Exists: func(string) bool { return true }, Localtime: "/usr/share/zoneinfo/Europe/Paris"}
+	share := map[string]bool{"ssh-agent": true, "x11": true, "dbus": true, "wayland": true, "audio": true, "dri": true}
+	st := &State{Name: "dev", Home: "/home/u", Shell: "/bin/zsh", Share: share, Mounts: Mounts(share, nil, "/store/shells/dev/run", h)}
+	e := Session(st, h, "42")
+	for _, want := range []string{"TERM=xterm", "TZ=Europe/Paris", "XDG_RUNTIME_DIR=/run/user/1", "SSH_AUTH_SOCK=/run/box-shell/ssh-agent.42",
+		"DISPLAY=:0", "XAUTHORITY=/run/box-shell/Xauthority.42", "DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1/bus", "WAYLAND_DISPLAY=wayland-1", "SHELL=/bin/zsh"} {
+		if !slices.Contains(e.Env, want) {
+			t.Errorf("no %s in %q", want, e.Env)
+		}
+	}
+	if len(e.Forwards) != 1 || e.Forwards[0].Target != "/tmp/ssh-x/agent.1" || len(e.Copies) != 1 {
+		t.Errorf("forwards %v copies %v", e.Forwards, e.Copies)
+	}
+	if dir, note := Workdir(st, "/home/u/src"); dir != "/home/u/src" || note != "" {
+		t.Errorf("workdir %s %q", dir, note)
+	}
+	if dir, note := Workdir(st, "/srv"); dir != "/home/u" || note == "" {
+		t.Errorf("workdir %s %q", dir, note)
+	}
+}
+
+func TestFind(t *testing.T) {
+	root := t.TempDir()
+	sub := filepath.Join(root, "my proj", "a", "b")
+	os.MkdirAll(sub, 0o755)
+	os.WriteFile(filepath.Join(root, "my proj", ProjectFile), []byte("image = \"x\"\n"), 0o644)
+	d, err := Find("", sub, filepath.Join(root, "conf"))
+	if err != nil || d.Name != "my-proj" || d.File == nil {
+		t.Fatalf("%+v %v", d, err)
+	}
+	d, err = Find("", root, filepath.Join(root, "conf"))
+	if err != nil || d.Name != DefaultName || d.File != nil {
+		t.Fatalf("%+v %v", d, err)
+	}
+	if _, err := Find("../x", root, root); err == nil {
+		t.Error("a bad name was taken")
+	}
+}

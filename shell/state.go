@@ -1,0 +1,151 @@
+package shell
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// State is a shell's record, kept beside the store's containers in
+// shells/NAME/state.json: what an enter needs without looking at the
+// image or the dotfile again.
+type State struct {
+	Name      string    `json:"name"`
+	Container string    `json:"container"` // the container's id
+	Image     string    `json:"image"`
+	Dotfile   string    `json:"dotfile,omitempty"`
+	Hash      string    `json:"hash,omitempty"` // the dotfile's when the shell was made
+	Created   time.Time `json:"created"`
+	// Started is the container start whose start hooks have run.
+	Started time.Time `json:"started,omitzero"`
+	Home    string    `json:"home"`
+	// Shell is what an interactive enter runs: the login shell when the
+	// image has it, else sh.
+	Shell  string            `json:"shell"`
+	Mounts []Mount           `json:"mounts"` // what of the host the container sees
+	Share  map[string]bool   `json:"share"`
+	Env    map[string]string `json:"env,omitempty"`
+	Start  []string          `json:"start,omitempty"`
+	Enter  []string          `json:"enter,omitempty"`
+}
+
+// Store is where shells' records are: a directory per shell.
+type Store struct{ Dir string }
+
+// ShellDir is a shell's directory.
+func (s Store) ShellDir(name string) string { return filepath.Join(s.Dir, name) }
+
+// RunDir is the shell's run directory, /run/box-shell in its container.
+func (s Store) RunDir(name string) string { return filepath.Join(s.Dir, name, "run") }
+
+// Load reads a shell's record; fs.ErrNotExist when there is none.
+func (s Store) Load(name string) (*State, error) {
+	b, err := os.ReadFile(filepath.Join(s.ShellDir(name), "state.json"))
+	if err != nil {
+		return nil, err
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// Save writes a shell's record (temp and rename: a reader sees the old one
+// or the new one).
+func (s Store) Save(st *State) error {
+	dir := s.ShellDir(st.Name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, ".state.json.tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, "state.json"))
+}
+
+// Remove forgets a shell (its container is the caller's to remove).
+func (s Store) Remove(name string) error { return os.RemoveAll(s.ShellDir(name)) }
+
+// List names the shells that have a record.
+func (s Store) List() ([]string, error) {
+	ents, err := os.ReadDir(s.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	var out []string
+	for _, e := range ents {
+		if _, err := os.Stat(filepath.Join(s.Dir, e.Name(), "state.json")); err == nil {
+			out = append(out, e.Name())
+		}
+	}
+	slices.Sort(out)
+	return out, err
+}
+
+// Lock takes the shell's lock, which making, starting and removing it
+// hold, so that two terminals entering at once make and start one
+// container, and start hooks run once per start.
+func (s Store) Lock(name string) (unlock func(), err error) {
+	dir := s.ShellDir(name)
+	if err := os.MkdirAll(filepath.Join(dir, "run"), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, &os.PathError{Op: "lock", Path: f.Name(), Err: err}
+	}
+	return func() { f.Close() }, nil
+}
+
+// Mount is a host path the shell's container sees, and where.
+type Mount struct {
+	Host      string `json:"host"`
+	Container string `json:"container"`
+	ReadOnly  bool   `json:"readOnly,omitempty"`
+}
+
+// Inside maps a host path to the container's, if a mount shares it.
+func Inside(mounts []Mount, p string) (string, bool) {
+	best, bestLen := "", -1
+	for _, m := range mounts {
+		rel, ok := within(m.Host, p)
+		if ok && len(m.Host) > bestLen {
+			best, bestLen = filepath.Join(m.Container, rel), len(m.Host)
+		}
+	}
+	return best, bestLen >= 0
+}
+
+func within(dir, p string) (string, bool) {
+	dir, p = filepath.Clean(dir), filepath.Clean(p)
+	if p == dir {
+		return ".", true
+	}
+	if dir == "/" {
+		return p[1:], true
+	}
+	rest, ok := strings.CutPrefix(p, dir+"/")
+	return rest, ok
+}
