@@ -180,7 +180,7 @@ func (c *checker) deadStaging(lockPath string) {
 	defer l.unlock()
 	dir := strings.TrimSuffix(lockPath, ".lock")
 	_, dirErr := os.Lstat(dir)
-	if !sameFile(l.f, lockPath) || (dirErr != nil && !staleLock(l.f)) {
+	if !sameFile(l.f, lockPath) || (dirErr != nil && !staleLock(l.f) && !c.s.tmpfileLocks()) {
 		return
 	}
 	what, path := "staging of a dead pull", dir

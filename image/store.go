@@ -314,22 +314,39 @@ func (s *Store) Blob(digest string) ([]byte, error) {
 // called. The lock file comes first, so a directory in tmp/ without one is
 // never a live pull's.
 func (s *Store) newStaging(prefix string) (dir string, done func(), err error) {
+	l, err := s.lockedTmpfile()
+	if err != nil {
+		return "", nil, err
+	}
 	for range 10 {
 		dir = s.path("tmp", prefix+randomHex(8))
-		f, err := os.OpenFile(dir+".lock", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, fs.ErrExist) {
-			continue
+		if l != nil {
+			// The lock file appears already locked: a free one is always
+			// a dead process's, which reclaimStaging can take at once.
+			err = unix.Linkat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", l.f.Fd()), unix.AT_FDCWD, dir+".lock", unix.AT_SYMLINK_FOLLOW)
+			if errors.Is(err, unix.EEXIST) {
+				continue
+			}
+			if err != nil {
+				l.unlock()
+				return "", nil, fmt.Errorf("creating staging: %w", err)
+			}
+		} else {
+			f, err := os.OpenFile(dir+".lock", os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+			if errors.Is(err, fs.ErrExist) {
+				continue
+			}
+			if err != nil {
+				return "", nil, fmt.Errorf("creating staging: %w", err)
+			}
+			// Lock the very file we created: a reclaim between creating
+			// and locking it would otherwise unlink it under us.
+			if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+				f.Close()
+				return "", nil, fmt.Errorf("locking staging: %w", err)
+			}
+			l = &fileLock{f: f}
 		}
-		if err != nil {
-			return "", nil, fmt.Errorf("creating staging: %w", err)
-		}
-		// Lock the very file we created: a reclaim between creating and
-		// locking it would otherwise unlink it under us.
-		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-			f.Close()
-			return "", nil, fmt.Errorf("locking staging: %w", err)
-		}
-		l := &fileLock{f: f}
 		if err := os.Mkdir(dir, 0o700); err != nil {
 			os.Remove(dir + ".lock")
 			l.unlock()
@@ -344,7 +361,26 @@ func (s *Store) newStaging(prefix string) (dir string, done func(), err error) {
 			l.unlock()
 		}, nil
 	}
+	if l != nil {
+		l.unlock()
+	}
 	return "", nil, errors.New("creating staging: no free name")
+}
+
+// lockedTmpfile is a staging lock file made and locked before it has a
+// name (O_TMPFILE), or nil where the file system cannot make one; then
+// newStaging creates the file and locks it in two steps, and a free lock
+// without its directory may be a live pull's between them.
+func (s *Store) lockedTmpfile() (*fileLock, error) {
+	f, err := os.OpenFile(s.path("tmp"), os.O_RDWR|unix.O_TMPFILE, 0o600)
+	if err != nil {
+		return nil, nil
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking staging: %w", err)
+	}
+	return &fileLock{f: f}, nil
 }
 
 func randomHex(n int) string {
@@ -376,9 +412,11 @@ func (s *Store) reclaimStaging() {
 		dir := strings.TrimSuffix(p, ".lock")
 		_, dirErr := os.Lstat(dir)
 		// A free lock without its directory may belong to a pull that has
-		// created it but not yet locked it (two system calls): leave it
-		// unless it is old. One with a directory is a dead pull's.
-		stale := dirErr == nil || staleLock(l.f)
+		// created it but not yet locked it (two system calls, where the
+		// file system has no O_TMPFILE): leave it unless it is old, or
+		// unless O_TMPFILE works here, when lock files appear locked. One
+		// with a directory is a dead pull's.
+		stale := dirErr == nil || staleLock(l.f) || s.tmpfileLocks()
 		if !sameFile(l.f, p) || !stale {
 			l.unlock()
 			continue
@@ -389,6 +427,17 @@ func (s *Store) reclaimStaging() {
 		}
 		l.unlock()
 	}
+}
+
+// tmpfileLocks tells whether newStaging makes its lock files with
+// O_TMPFILE here (lockedTmpfile).
+func (s *Store) tmpfileLocks() bool {
+	l, _ := s.lockedTmpfile()
+	if l == nil {
+		return false
+	}
+	l.unlock()
+	return true
 }
 
 // staleLock reports whether a lock file is older than any pull's set-up.
