@@ -396,11 +396,14 @@ func (r *runner) watch(a *Anchor) {
 	}
 	ct, done := *r.Container, r.done
 	go func() {
+		// The grace is looked up now, off the start's path: when the job
+		// ends, its controller is busy and an answer could come too late.
+		grace := a.Grace()
 		select {
 		case <-done:
 		case <-gone:
 			r.Log.Debug("anchor exited: stopping the container", "anchor", a.What)
-			r.Containers.Stop(&ct, a.Grace())
+			r.Containers.Stop(&ct, grace)
 		}
 	}()
 }
