@@ -168,7 +168,10 @@ func cmdNoProcess(ts *testscript.TestScript, neg bool, args []string) {
 			return
 		}
 		if time.Now().After(deadline) {
-			ts.Fatalf("process %s (%q) is still running", found, args[0])
+			cmd, _ := os.ReadFile("/proc/" + found + "/cmdline")
+			stat, _ := os.ReadFile("/proc/" + found + "/stat")
+			ts.Fatalf("process %s (%q) is still running after %v: %q, stat %s", found, args[0], within,
+				strings.ReplaceAll(string(cmd), "\x00", " "), strings.TrimSpace(string(stat)))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
