@@ -37,6 +37,22 @@ func TestLeafPackagesStayLeaves(t *testing.T) {
 	}
 }
 
+// TestInitImportsFew keeps init's imports to those ready early: path/filepath
+// and os/exec (which imports it) are needed by nothing else early, so with
+// either init waited for every ready package sorted before "path/filepath",
+// protobuf and the Dockerfile parser among them; net sorts late too.
+func TestInitImportsFew(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "./run/pid1").Output()
+	if err != nil {
+		t.Fatalf("go list ./run/pid1: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if slices.Contains([]string{"path/filepath", "os/exec", "net", "net/netip"}, dep) {
+			t.Errorf("package run/pid1 imports %s, directly or not: init would run later (see run/pid1's doc)", dep)
+		}
+	}
+}
+
 // TestInitRunsBeforeHeavyPackages checks what package pid1's early start
 // is for: a re-executed init stage runs before the initialisers of the
 // packages only the CLI and the monitor need. GODEBUG=inittrace=1 lists

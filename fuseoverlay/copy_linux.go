@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+	"path"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -96,7 +96,7 @@ func (c *copier) dir(src, dst string, st *unix.Stat_t) error {
 		return err
 	}
 	for _, n := range names {
-		if err := c.entry(filepath.Join(src, n), filepath.Join(dst, n)); err != nil {
+		if err := c.entry(path.Join(src, n), path.Join(dst, n)); err != nil {
 			return err
 		}
 	}
@@ -311,7 +311,7 @@ func clearDir(dir string) error {
 		return err
 	}
 	for _, n := range names {
-		if err := os.RemoveAll(filepath.Join(dir, n)); err != nil {
+		if err := os.RemoveAll(path.Join(dir, n)); err != nil {
 			return err
 		}
 	}

@@ -2,10 +2,12 @@ package fuseoverlay
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
+	"path"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,7 +23,7 @@ const fuseBinary = "fuse-overlayfs"
 // container's other uids get in at all) and default_permissions (so that
 // the kernel checks their access), which TestFuse relies on.
 func mountFuse(o Options) error {
-	bin, err := exec.LookPath(fuseBinary)
+	bin, err := lookPath(fuseBinary)
 	if err != nil {
 		return fmt.Errorf("mounting fuse-overlayfs at %q: %w", o.Target, err)
 	}
@@ -47,9 +49,7 @@ func mountFuse(o Options) error {
 	}
 	out := os.NewFile(uintptr(fd), "fuse-overlayfs-output")
 	defer out.Close()
-	cmd := exec.Command(bin, "-o", data, o.Target)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Run(); err != nil {
+	if err := runFuse(bin, []string{bin, "-o", data, o.Target}, out); err != nil {
 		return fmt.Errorf("mounting fuse-overlayfs at %q: %w%s", o.Target, err, output(out))
 	}
 	var st unix.Statfs_t
@@ -75,4 +75,43 @@ func output(f *os.File) string {
 		return ""
 	}
 	return ": " + string(bytes.ReplaceAll(b, []byte("\n"), []byte("; ")))
+}
+
+// runFuse runs fuse-overlayfs with stdin on /dev/null and its output in
+// out, and waits for it: what os/exec's Run does. This package does not
+// import os/exec because the container's init imports it (see package
+// userns/child's doc for why init's imports must stay few).
+func runFuse(bin string, argv []string, out *os.File) error {
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	p, err := os.StartProcess(bin, argv, &os.ProcAttr{Files: []*os.File{null, out, out}})
+	if err != nil {
+		return err
+	}
+	st, err := p.Wait()
+	if err != nil {
+		return err
+	}
+	if !st.Success() {
+		return errors.New(st.String())
+	}
+	return nil
+}
+
+// lookPath finds name in $PATH as os/exec's LookPath does, skipping
+// relative entries as it does by default.
+func lookPath(name string) (string, error) {
+	for _, dir := range strings.Split(os.Getenv("PATH"), ":") {
+		if !path.IsAbs(dir) {
+			continue
+		}
+		p := path.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && unix.Access(p, unix.X_OK) == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("exec: %q: executable file not found in $PATH", name)
 }

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"path"
 	"runtime"
 	"strconv"
 	"strings"
@@ -63,8 +63,8 @@ const volatileBoot = "box-volatile-boot"
 // in a crash; the docs allow removing that dir when the system has not
 // crashed since (overlayfs.rst, "Volatile mount"), which the boot id tells.
 func reuseVolatile(o Options) error {
-	incompat := filepath.Join(o.Work, "work", "incompat", "volatile")
-	boot := filepath.Join(o.Work, volatileBoot)
+	incompat := path.Join(o.Work, "work", "incompat", "volatile")
+	boot := path.Join(o.Work, volatileBoot)
 	if _, err := os.Lstat(incompat); err == nil {
 		b, err := os.ReadFile(boot)
 		if err != nil || strings.TrimSpace(string(b)) != bootID() {
@@ -201,7 +201,7 @@ func (l *linkDir) add(target string) (string, error) {
 		}
 		l.dir = d
 	}
-	p := filepath.Join(l.dir, strconv.Itoa(l.n))
+	p := path.Join(l.dir, strconv.Itoa(l.n))
 	if err := os.Symlink(target, p); err != nil {
 		return "", err
 	}

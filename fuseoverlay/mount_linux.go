@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
-	"path/filepath"
+	"path"
 	"slices"
 
 	"golang.org/x/sys/unix"
@@ -53,9 +52,12 @@ func (o Options) absolute() (Options, error) {
 		if p == "" || err != nil {
 			return p
 		}
-		var a string
-		a, err = filepath.Abs(p)
-		return a
+		if path.IsAbs(p) {
+			return path.Clean(p)
+		}
+		var wd string
+		wd, err = os.Getwd()
+		return path.Join(wd, p)
 	}
 	o.Lower = slices.Clone(o.Lower)
 	for i := range o.Lower {
@@ -126,7 +128,7 @@ func mkdirs(o Options) error {
 }
 
 func recordMode(work, mode string) error {
-	p := filepath.Join(work, modeRecord)
+	p := path.Join(work, modeRecord)
 	if b, err := os.ReadFile(p); err == nil {
 		if m, ok := parseModeRecord(b); ok && m == mode {
 			return nil
@@ -147,7 +149,7 @@ func candidates(o Options) ([]string, bool) {
 	if o.Work == "" {
 		return nil, false
 	}
-	b, err := os.ReadFile(filepath.Join(o.Work, modeRecord))
+	b, err := os.ReadFile(path.Join(o.Work, modeRecord))
 	if err != nil {
 		return nil, false
 	}
@@ -213,7 +215,7 @@ func cached(file, mode, release string) bool {
 
 // fuseUsable checks what fuse-overlayfs needs before Auto tries it.
 func fuseUsable() error {
-	if _, err := exec.LookPath(fuseBinary); err != nil {
+	if _, err := lookPath(fuseBinary); err != nil {
 		return fmt.Errorf("fuse: %w", err)
 	}
 	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
@@ -231,10 +233,10 @@ func kernelRelease() string {
 	return unix.ByteSliceToString(u.Release[:])
 }
 
-// writeAtomic replaces path with data, so that a reader sees the old or
+// writeAtomic replaces name with data, so that a reader sees the old or
 // the new content, never a torn one.
-func writeAtomic(path, data string) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+func writeAtomic(name, data string) error {
+	f, err := os.CreateTemp(path.Dir(name), "."+path.Base(name)+".*")
 	if err != nil {
 		return err
 	}
@@ -246,7 +248,7 @@ func writeAtomic(path, data string) error {
 		err = os.Chmod(f.Name(), 0o644)
 	}
 	if err == nil {
-		err = os.Rename(f.Name(), path)
+		err = os.Rename(f.Name(), name)
 	}
 	if err != nil {
 		os.Remove(f.Name())

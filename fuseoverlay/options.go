@@ -4,7 +4,7 @@ package fuseoverlay
 
 import (
 	"fmt"
-	"path/filepath"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -144,8 +144,8 @@ func kernelAtLeast(release string, major, minor int) bool {
 // copyMarker is the file whose presence says target holds a complete copy.
 // It lives next to target, outside what the container sees.
 func copyMarker(target string) string {
-	target = filepath.Clean(target)
-	return filepath.Join(filepath.Dir(target), "."+filepath.Base(target)+".copy-complete")
+	target = path.Clean(target)
+	return path.Join(path.Dir(target), "."+path.Base(target)+".copy-complete")
 }
 
 // copyMarkerData is what the marker holds: the layers the copy was made

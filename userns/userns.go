@@ -66,11 +66,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/box-run/box/userns/child"
 )
 
 // EnvSyncFD names the descriptor a helper-mapped child waits on for its
 // maps. It is removed from the environment before ChildInit returns.
-const EnvSyncFD = "_BOX_USERNS_SYNC_FD"
+const EnvSyncFD = child.EnvSyncFD
 
 // StartTimeout bounds how long Start waits for a helper-mapped child to
 // acknowledge. It only trips when the child never calls

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os/exec"
 	"syscall"
+
+	"github.com/box-run/box/userns/child"
 )
 
 // Detect returns errors.ErrUnsupported: user namespaces are Linux-only.
@@ -23,11 +25,5 @@ func Start(cmd *exec.Cmd, m Mapping, extraFlags uintptr) error {
 	return errors.ErrUnsupported
 }
 
-// ChildInit returns nil when no handshake variable is set (nothing to do)
-// and errors.ErrUnsupported otherwise.
-func ChildInit() error {
-	if _, sync := syscall.Getenv(EnvSyncFD); sync {
-		return errors.ErrUnsupported
-	}
-	return nil
-}
+// ChildInit is child.Init, for callers that already import userns.
+func ChildInit() error { return child.Init() }

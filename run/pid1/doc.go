@@ -62,9 +62,13 @@
 // packages it imports are ready. Go initialises packages in dependency
 // order and, among those ready, by import path, so unrelated packages with
 // few dependencies still come first (about 80 initialisers in all); but an
-// import that sorts late (net, net/netip, via unique and weak) would make
-// init wait for nearly all of them. Hence the plain system calls where
-// package net would do (the exec and port servers, slirp/tap). Measured on
+// import that sorts late and that nothing else early needs (net, net/netip,
+// via unique and weak; path/filepath, also through os/exec) would make init
+// wait for nearly all of them. Hence the plain system calls where package
+// net would do (the exec and port servers, slirp/tap), package path where
+// path/filepath would do, os.StartProcess in fuseoverlay, and userns's
+// child half in its own package (userns/child). TestInitImportsFew in the
+// root package keeps it so. Measured on
 // the benchmark machine: init reaches its first step 0.4-0.5 ms sooner. A
 // test in the root package (depcheck_test.go) checks the order with GODEBUG=inittrace=1.
 package pid1

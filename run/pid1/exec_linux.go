@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"path"
 	"runtime"
 	"strings"
 	"sync"
@@ -43,7 +43,7 @@ func listenExec(dir string) (int, error) {
 		return -1, err
 	}
 	defer done()
-	os.Remove(filepath.Join(dir, proto.ExecSocket))
+	os.Remove(path.Join(dir, proto.ExecSocket))
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, fmt.Errorf("listening for box exec: %w", err)

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"path"
 	"sync/atomic"
 	"time"
 
@@ -36,7 +36,7 @@ func runHooks(spec *proto.Spec, root string) error {
 	}
 	var pid int
 	fmt.Sscan(self, &pid)
-	bundle := filepath.Join(spec.Dir, "bundle")
+	bundle := path.Join(spec.Dir, "bundle")
 	if err := os.MkdirAll(bundle, 0o700); err != nil {
 		return err
 	}
@@ -44,7 +44,7 @@ func runHooks(spec *proto.Spec, root string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(bundle, "config.json"), config, 0o600); err != nil {
+	if err := os.WriteFile(path.Join(bundle, "config.json"), config, 0o600); err != nil {
 		return err
 	}
 	state, err := json.Marshal(map[string]any{

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
+	"path"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,7 +14,7 @@ import (
 	"unsafe"
 
 	"github.com/box-run/box/run/proto"
-	"github.com/box-run/box/userns"
+	"github.com/box-run/box/userns/child"
 
 	"github.com/box-run/box/slirp/tap"
 	"golang.org/x/sys/unix"
@@ -41,7 +41,7 @@ func init() {
 	default:
 		return
 	}
-	if err := userns.ChildInit(); err != nil {
+	if err := child.Init(); err != nil {
 		fmt.Fprintf(os.Stderr, "%v\n", err)
 		os.Exit(125)
 	}
@@ -365,14 +365,14 @@ func lookPath(name string, env []string) (string, error) {
 	if strings.Contains(name, "/") {
 		return name, checkExec(name)
 	}
-	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	search := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			path = v
+			search = v
 		}
 	}
-	for _, dir := range filepath.SplitList(path) {
-		p := filepath.Join(dir, name)
+	for _, dir := range splitList(search) {
+		p := path.Join(dir, name)
 		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
 			return p, nil
 		}
@@ -639,4 +639,14 @@ func setupNetwork(spec *proto.Spec) error {
 		return nil
 	}
 	return tap.LoopbackUp()
+}
+
+// splitList is filepath.SplitList (an empty list has no entries; an empty
+// entry is the working directory) without path/filepath, which init must
+// not import (see doc.go).
+func splitList(list string) []string {
+	if list == "" {
+		return nil
+	}
+	return strings.Split(list, ":")
 }

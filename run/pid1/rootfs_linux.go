@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"path"
 	"strings"
 
 	"github.com/box-run/box/fuseoverlay"
@@ -60,7 +60,7 @@ func (r *rootfs) open(name string, strict bool) (int, error) {
 // mkdirAll creates name and its parents inside the root (a missing last
 // component as an empty file when file is set) and returns an O_PATH fd of it.
 func (r *rootfs) mkdirAll(name string, file, strict bool) (int, error) {
-	name = filepath.Clean("/" + name)
+	name = path.Clean("/" + name)
 	fd, err := r.open(name, strict)
 	if err == nil || !errors.Is(err, unix.ENOENT) {
 		return fd, err
@@ -68,11 +68,11 @@ func (r *rootfs) mkdirAll(name string, file, strict bool) (int, error) {
 	if name == "/" {
 		return -1, err
 	}
-	parent, err := r.mkdirAll(filepath.Dir(name), false, strict)
+	parent, err := r.mkdirAll(path.Dir(name), false, strict)
 	if err != nil {
 		return -1, err
 	}
-	base := filepath.Base(name)
+	base := path.Base(name)
 	if file {
 		f, err := unix.Openat(parent, base, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o644)
 		if err == unix.EEXIST {
@@ -167,14 +167,14 @@ func setupRootfs(spec *proto.Spec, ns *netns) (string, error) {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return "", &os.PathError{Op: "make mounts private", Path: "/", Err: err}
 	}
-	target := filepath.Join(spec.Dir, "rootfs")
+	target := path.Join(spec.Dir, "rootfs")
 	if err := os.MkdirAll(target, 0o700); err != nil {
 		return "", err
 	}
 	_, err := fuseoverlay.Mount(spec.Overlay, fuseoverlay.Options{
 		Lower:      spec.Layers,
-		Upper:      filepath.Join(spec.Dir, "upper"),
-		Work:       filepath.Join(spec.Dir, "work"),
+		Upper:      path.Join(spec.Dir, "upper"),
+		Work:       path.Join(spec.Dir, "work"),
 		Target:     target,
 		Volatile:   spec.Volatile,
 		CacheFile:  spec.OverlayCache,
@@ -235,13 +235,13 @@ func mountEtcFiles(r *rootfs, spec *proto.Spec) error {
 	if spec.KeepID {
 		files["/etc/passwd"], files["/etc/group"] = keepIDFiles(r, spec)
 	}
-	scratch := filepath.Join(r.path, "dev", ".box-etc")
+	scratch := path.Join(r.path, "dev", ".box-etc")
 	if err := os.Mkdir(scratch, 0o755); err != nil {
 		return err
 	}
 	defer os.RemoveAll(scratch)
 	for dst, content := range files {
-		src := filepath.Join(scratch, filepath.Base(dst))
+		src := path.Join(scratch, path.Base(dst))
 		if err := os.WriteFile(src, []byte(content), 0o644); err != nil {
 			return err
 		}
@@ -274,17 +274,17 @@ func mountDev(r *rootfs, spec *proto.Spec) error {
 		return err
 	}
 	// /dev is now our own tmpfs: nothing from the image is below it.
-	dev := filepath.Join(r.path, "dev")
+	dev := path.Join(r.path, "dev")
 	for _, d := range devices {
-		if err := os.WriteFile(filepath.Join(dev, d), nil, 0o666); err != nil {
+		if err := os.WriteFile(path.Join(dev, d), nil, 0o666); err != nil {
 			return err
 		}
-		if err := unix.Mount("/dev/"+d, filepath.Join(dev, d), "", unix.MS_BIND, ""); err != nil {
+		if err := unix.Mount("/dev/"+d, path.Join(dev, d), "", unix.MS_BIND, ""); err != nil {
 			return &os.PathError{Op: "bind device", Path: "/dev/" + d, Err: err}
 		}
 	}
 	for _, d := range []string{"pts", "shm", "mqueue"} {
-		if err := os.Mkdir(filepath.Join(dev, d), 0o755); err != nil {
+		if err := os.Mkdir(path.Join(dev, d), 0o755); err != nil {
 			return err
 		}
 	}
@@ -292,7 +292,7 @@ func mountDev(r *rootfs, spec *proto.Spec) error {
 	if gidMapped(ttyGroup) {
 		pts += fmt.Sprintf(",gid=%d", ttyGroup)
 	}
-	if err := unix.Mount("devpts", filepath.Join(dev, "pts"), "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, pts); err != nil {
+	if err := unix.Mount("devpts", path.Join(dev, "pts"), "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, pts); err != nil {
 		return &os.PathError{Op: "mount devpts", Path: "/dev/pts", Err: err}
 	}
 	if spec.IPCHost {
@@ -300,21 +300,21 @@ func mountDev(r *rootfs, spec *proto.Spec) error {
 		// shared memory lives there) and message queues: a new mqueue
 		// mount needs an IPC namespace of our own.
 		for _, d := range []string{"shm", "mqueue"} {
-			err := unix.Mount("/dev/"+d, filepath.Join(dev, d), "", unix.MS_BIND|unix.MS_REC, "")
+			err := unix.Mount("/dev/"+d, path.Join(dev, d), "", unix.MS_BIND|unix.MS_REC, "")
 			if err != nil && !(d == "mqueue" && errors.Is(err, unix.ENOENT)) {
 				return &os.PathError{Op: "bind the host's", Path: "/dev/" + d, Err: err}
 			}
 		}
 	} else {
-		if err := unix.Mount("shm", filepath.Join(dev, "shm"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k"); err != nil {
+		if err := unix.Mount("shm", path.Join(dev, "shm"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k"); err != nil {
 			return &os.PathError{Op: "mount tmpfs", Path: "/dev/shm", Err: err}
 		}
-		if err := unix.Mount("mqueue", filepath.Join(dev, "mqueue"), "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		if err := unix.Mount("mqueue", path.Join(dev, "mqueue"), "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 			return &os.PathError{Op: "mount mqueue", Path: "/dev/mqueue", Err: err}
 		}
 	}
 	for name, target := range map[string]string{"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2", "core": "/proc/kcore"} {
-		if err := os.Symlink(target, filepath.Join(dev, name)); err != nil {
+		if err := os.Symlink(target, path.Join(dev, name)); err != nil {
 			return err
 		}
 	}
