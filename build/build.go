@@ -1,0 +1,628 @@
+// Package build is box build: it reads a Dockerfile with moby/buildkit's
+// parser (and its shell lexer for ARG and ENV expansion), runs each
+// instruction, and records the result as an image in the store.
+//
+// A step that changes files makes one layer: RUN runs in a box container on
+// the stage's layers and its upper directory becomes the layer; COPY
+// writes the files into a fresh directory in the store's user namespace
+// (the copy stage, package files). Both go through the store's layer
+// writer (package layertar), as box commit does. Configuration-only steps
+// make no layer.
+//
+// Every step has a cache key: its parent's key, its instruction after
+// expansion and, for COPY, a digest of its sources (names, modes, owners,
+// bytes; not times). The store's build cache maps keys to what the step
+// made, so that a rebuild reruns only the steps after the first change.
+//
+// It does not own the store, containers or the CLI's flags; it prints step
+// lines and the RUN commands' output to Options.Out.
+package build
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/box-run/box/build/files"
+	"github.com/box-run/box/image"
+	"github.com/box-run/box/run"
+	"github.com/box-run/box/slirp"
+	"github.com/box-run/box/stage"
+	"github.com/box-run/box/userns"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"github.com/moby/patternmatcher/ignorefile"
+)
+
+// Options describe one build.
+type Options struct {
+	Store      *image.Store
+	Context    string            // the build context directory
+	Dockerfile []byte            // its text
+	File       string            // its name, for messages
+	Tags       []string          // -t
+	BuildArgs  map[string]string // --build-arg
+	Labels     map[string]string // --label
+	Target     string            // --target: the last stage built
+	NoCache    bool
+	Network    string // RUN's network: slirp, none or host
+	Epoch      *time.Time
+	Out        io.Writer // step lines
+	// Image finds (pulling if needed) the image a FROM names.
+	Image func(ref string) (*image.Image, error)
+	// Containers, Mapping, Overlay and OverlayCache run RUN steps as
+	// box run runs containers.
+	Containers   run.Containers
+	Mapping      userns.Mapping
+	Overlay      string
+	OverlayCache string
+	Net          slirp.Config
+	Log          *slog.Logger
+}
+
+// StepError is a RUN that exited with a non-zero status.
+type StepError struct {
+	Step   string
+	Status int
+}
+
+func (e *StepError) Error() string {
+	return fmt.Sprintf("building at %s: while running runtime: exit status %d", e.Step, e.Status)
+}
+
+// state is a stage as built so far.
+type state struct {
+	name   string
+	cfg    *v1.ConfigFile
+	size   int64
+	key    string
+	args   map[string]string // the stage's ARGs
+	argSet []string
+}
+
+func (st *state) env() shell.EnvGetter {
+	env := append([]string{}, st.cfg.Config.Env...)
+	for _, k := range st.argSet {
+		if !hasEnv(env, k) {
+			env = append(env, k+"="+st.args[k])
+		}
+	}
+	return shell.EnvsFromSlice(env)
+}
+
+func hasEnv(env []string, k string) bool {
+	for _, e := range env {
+		if strings.HasPrefix(e, k+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+type builder struct {
+	Options
+	ctx    context.Context
+	lex    *shell.Lex
+	stages []*state
+	step   int
+	total  int
+	ignore []string
+	work   string
+}
+
+// Build runs the Dockerfile and returns the image it made.
+func Build(ctx context.Context, o Options) (*image.Image, error) {
+	res, err := parser.Parse(bytes.NewReader(o.Dockerfile))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", o.File, err)
+	}
+	for _, n := range res.AST.Children {
+		if !supported[strings.ToLower(n.Value)] {
+			return nil, fmt.Errorf("%s:%d: %s is not supported by box build", o.File, n.StartLine, strings.ToUpper(n.Value))
+		}
+		for _, h := range n.Heredocs {
+			_ = h
+			return nil, fmt.Errorf("%s:%d: heredocs are not supported by box build yet", o.File, n.StartLine)
+		}
+	}
+	stages, metaArgs, err := instructions.Parse(res.AST, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", o.File, err)
+	}
+	if len(stages) == 0 {
+		return nil, fmt.Errorf("%s: no FROM instruction", o.File)
+	}
+	last := len(stages) - 1
+	if o.Target != "" {
+		last = -1
+		for i, s := range stages {
+			if strings.EqualFold(s.Name, o.Target) {
+				last = i
+			}
+		}
+		if last < 0 {
+			return nil, fmt.Errorf("target stage %q not found in %s", o.Target, o.File)
+		}
+	}
+	b := &builder{Options: o, ctx: ctx, lex: shell.NewLex(res.EscapeToken)}
+	if f, err := os.Open(filepath.Join(o.Context, ".dockerignore")); err == nil {
+		b.ignore, err = ignorefile.ReadAll(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading .dockerignore: %w", err)
+		}
+	}
+	// ARGs before the first FROM: visible to FROM lines only.
+	meta := map[string]string{}
+	var metaSet []string
+	for _, a := range metaArgs {
+		for _, kv := range a.Args {
+			v := ""
+			if kv.Value != nil {
+				v, _, err = b.lex.ProcessWord(*kv.Value, envOf(meta, metaSet))
+				if err != nil {
+					return nil, err
+				}
+			}
+			if bv, ok := o.BuildArgs[kv.Key]; ok {
+				v = bv
+			}
+			meta[kv.Key] = v
+			metaSet = append(metaSet, kv.Key)
+		}
+	}
+	for _, s := range stages[:last+1] {
+		b.total += 1 + len(s.Commands)
+	}
+	dir, err := os.MkdirTemp(filepath.Join(o.Store.Root()), "build-")
+	if err != nil {
+		return nil, err
+	}
+	b.work = dir
+	defer stage.Remover(o.Mapping)(dir)
+	for i, s := range stages[:last+1] {
+		st, err := b.from(s, meta, metaSet)
+		if err != nil {
+			return nil, err
+		}
+		st.name = s.Name
+		b.stages = append(b.stages, st)
+		for _, c := range s.Commands {
+			if err := b.command(st, c); err != nil {
+				return nil, err
+			}
+		}
+		if i == last {
+			return b.finish(st)
+		}
+	}
+	return nil, errors.New("unreachable")
+}
+
+var supported = map[string]bool{
+	"from": true, "run": true, "copy": true, "add": true, "env": true, "arg": true, "workdir": true,
+	"user": true, "entrypoint": true, "cmd": true, "label": true, "expose": true, "volume": true,
+	"shell": true, "stopsignal": true, "healthcheck": true, "onbuild": true, "maintainer": true,
+}
+
+func envOf(m map[string]string, keys []string) shell.EnvGetter {
+	var env []string
+	for _, k := range keys {
+		env = append(env, k+"="+m[k])
+	}
+	return shell.EnvsFromSlice(env)
+}
+
+func (b *builder) printStep(text string) {
+	b.step++
+	fmt.Fprintf(b.Out, "STEP %d/%d: %s\n", b.step, b.total, text)
+}
+
+func where(file string, loc []parser.Range) string {
+	if len(loc) > 0 {
+		return fmt.Sprintf("%s:%d", file, loc[0].Start.Line)
+	}
+	return file
+}
+
+// from starts a stage: scratch, an earlier stage or an image.
+func (b *builder) from(s instructions.Stage, meta map[string]string, metaSet []string) (*state, error) {
+	b.printStep(s.SourceCode)
+	base, _, err := b.lex.ProcessWord(s.BaseName, envOf(meta, metaSet))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where(b.File, s.Location), err)
+	}
+	st := &state{args: map[string]string{}}
+	for _, k := range metaSet {
+		st.args[k] = meta[k] // a stage's ARG NAME (no value) takes these
+	}
+	for _, prev := range b.stages {
+		if prev.name != "" && strings.EqualFold(prev.name, base) {
+			st.cfg = prev.cfg.DeepCopy()
+			st.size, st.key = prev.size, prev.key
+			return st, nil
+		}
+	}
+	if base == "scratch" {
+		st.cfg = &v1.ConfigFile{OS: "linux", Architecture: runtime.GOARCH, RootFS: v1.RootFS{Type: "layers"}}
+		st.key = "scratch"
+		return st, nil
+	}
+	img, err := b.Image(base)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", where(b.File, s.Location), err)
+	}
+	cfg, err := b.Store.ImageConfig(img)
+	if err != nil {
+		return nil, err
+	}
+	st.cfg = cfg.DeepCopy()
+	st.size, st.key = img.Size, img.ID
+	return st, nil
+}
+
+// command runs one instruction of st, from the cache if it has it.
+func (b *builder) command(st *state, c instructions.Command) error {
+	loc := where(b.File, c.Location())
+	if e, ok := c.(instructions.SupportsSingleWordExpansion); ok {
+		if _, isRun := c.(*instructions.RunCommand); !isRun {
+			env := st.env()
+			if err := e.Expand(func(w string) (string, error) {
+				r, _, err := b.lex.ProcessWord(w, env)
+				return r, err
+			}); err != nil {
+				return fmt.Errorf("%s: %w", loc, err)
+			}
+		}
+	}
+	text := fmt.Sprint(c) // the instruction's source, expanded
+	if a, ok := c.(*instructions.ArgCommand); ok {
+		for _, kv := range a.Args {
+			v, given := b.BuildArgs[kv.Key]
+			if !given && kv.Value != nil {
+				v = *kv.Value
+			} else if !given {
+				v = st.args[kv.Key]
+			}
+			st.args[kv.Key] = v
+			st.argSet = append(st.argSet, kv.Key)
+			text += fmt.Sprintf(" [%s=%s]", kv.Key, v)
+		}
+	}
+	b.printStep(fmt.Sprint(c))
+	keyInput := st.key + "\n" + text
+	if r, ok := c.(*instructions.RunCommand); ok {
+		// The build args a RUN sees are part of what it does.
+		keyInput += fmt.Sprintf("\n%q", st.argSet)
+		for _, k := range st.argSet {
+			keyInput += "\n" + k + "=" + st.args[k]
+		}
+		_ = r
+	}
+	var copyJob *stage.CopyJob
+	switch cc := c.(type) {
+	case *instructions.CopyCommand:
+		job, key, err := b.copyJob(st, cc.SourcePaths, cc.DestPath, cc.From, cc.Chown, cc.Chmod, len(cc.SourceContents) > 0)
+		if err != nil {
+			return fmt.Errorf("%s: %w", loc, err)
+		}
+		copyJob, keyInput = job, keyInput+"\n"+key
+	case *instructions.AddCommand:
+		for _, s := range cc.SourcePaths {
+			if strings.Contains(s, "://") || isTar(filepath.Join(b.Context, s)) {
+				return fmt.Errorf("%s: ADD of URLs and tar archives is not supported by box build yet (use COPY, or RUN to fetch and unpack)", loc)
+			}
+		}
+		job, key, err := b.copyJob(st, cc.SourcePaths, cc.DestPath, "", cc.Chown, cc.Chmod, len(cc.SourceContents) > 0)
+		if err != nil {
+			return fmt.Errorf("%s: %w", loc, err)
+		}
+		copyJob, keyInput = job, keyInput+"\n"+key
+	}
+	sum := sha256.Sum256([]byte(keyInput))
+	key := hex.EncodeToString(sum[:])
+	if !b.NoCache {
+		if e, ok := b.Store.CacheGet(key); ok {
+			var cfg v1.ConfigFile
+			if err := json.Unmarshal(e.Config, &cfg); err == nil {
+				fmt.Fprintln(b.Out, "--> Using cache")
+				st.cfg, st.size, st.key = &cfg, st.size+e.Size, key
+				return nil
+			}
+		}
+	}
+	var layer string
+	var size int64
+	var err error
+	switch cc := c.(type) {
+	case *instructions.RunCommand:
+		layer, size, err = b.run(st, cc, loc)
+	case *instructions.CopyCommand, *instructions.AddCommand:
+		layer, size, err = b.copy(st, copyJob)
+	default:
+		err = b.configure(st, c, loc)
+	}
+	if err != nil {
+		return err
+	}
+	created := time.Now().UTC().Truncate(time.Second)
+	if b.Epoch != nil {
+		created = b.Epoch.UTC()
+	}
+	h := v1.History{Created: v1.Time{Time: created}, CreatedBy: text, Comment: "box build", EmptyLayer: layer == ""}
+	st.cfg.History = append(st.cfg.History, h)
+	if layer != "" {
+		d, err := v1.NewHash(layer)
+		if err != nil {
+			return err
+		}
+		st.cfg.RootFS.Type = "layers"
+		st.cfg.RootFS.DiffIDs = append(st.cfg.RootFS.DiffIDs, d)
+	}
+	cfgJSON, err := json.Marshal(st.cfg)
+	if err != nil {
+		return err
+	}
+	st.size += size
+	st.key = key
+	return b.Store.CachePut(key, image.CacheEntry{Layer: layer, Size: size, Config: cfgJSON})
+}
+
+func isTar(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	buf := make([]byte, 512)
+	n, _ := io.ReadFull(f, buf)
+	gz := n >= 2 && buf[0] == 0x1f && buf[1] == 0x8b
+	ustar := n >= 262 && string(buf[257:262]) == "ustar"
+	return gz || ustar
+}
+
+// layerDirs are the unpacked directories of st's layers.
+func (b *builder) layerDirs(cfg *v1.ConfigFile) []string {
+	var dirs []string
+	for _, d := range cfg.RootFS.DiffIDs {
+		dirs = append(dirs, b.Store.LayerDir(d.String()))
+	}
+	return dirs
+}
+
+func diffIDs(cfg *v1.ConfigFile) []string {
+	var ids []string
+	for _, d := range cfg.RootFS.DiffIDs {
+		ids = append(ids, d.String())
+	}
+	return ids
+}
+
+// shellOf is the stage's SHELL, or docker's default.
+func shellOf(cfg *v1.ConfigFile) []string {
+	if len(cfg.Config.Shell) > 0 {
+		return cfg.Config.Shell
+	}
+	return []string{"/bin/sh", "-c"}
+}
+
+func argv(cfg *v1.ConfigFile, c instructions.ShellDependantCmdLine) []string {
+	if c.PrependShell {
+		return append(append([]string{}, shellOf(cfg)...), strings.Join(c.CmdLine, " "))
+	}
+	return append([]string{}, c.CmdLine...)
+}
+
+// run runs a RUN step in a container on the stage's layers and stores its
+// upper directory as the step's layer.
+func (b *builder) run(st *state, c *instructions.RunCommand, loc string) (string, int64, error) {
+	if len(c.FlagsUsed) > 0 {
+		return "", 0, fmt.Errorf("%s: RUN --%s is not supported by box build yet", loc, c.FlagsUsed[0])
+	}
+	if len(st.cfg.RootFS.DiffIDs) == 0 {
+		return "", 0, fmt.Errorf("%s: RUN needs files to run: the stage has no layers (FROM scratch)", loc)
+	}
+	release, err := b.Store.HoldLayers(diffIDs(st.cfg))
+	if err != nil {
+		return "", 0, err
+	}
+	defer release()
+	cfg := st.cfg.Config
+	cfg.Env = append([]string{}, cfg.Env...)
+	for _, k := range st.argSet {
+		if !hasEnv(cfg.Env, k) {
+			cfg.Env = append(cfg.Env, k+"="+st.args[k])
+		}
+	}
+	cfg.Volumes, cfg.ExposedPorts = nil, nil
+	empty := ""
+	wd, _ := os.Getwd()
+	home, _ := os.UserHomeDir()
+	spec, ct, netCfg, err := run.New(run.Flags{Entrypoint: &empty, Args: argv(st.cfg, c.ShellDependantCmdLine), Network: b.Network},
+		run.Image{Ref: "box-build", Config: cfg, Layers: b.layerDirs(st.cfg)},
+		run.Host{Wd: wd, Home: home, Net: b.Net, Overlay: b.Overlay, OverlayCache: b.OverlayCache})
+	if err != nil {
+		return "", 0, fmt.Errorf("%s: %w", loc, err)
+	}
+	remover := stage.Remover(b.Mapping)
+	status, err := run.Run(run.Options{
+		Spec: spec, Container: ct, Containers: b.Containers, Mapping: b.Mapping,
+		RemoveAll: remover, Warn: os.Stderr, Net: netCfg, Log: b.Log,
+	})
+	defer b.Containers.Remove(ct, remover)
+	if err != nil {
+		return "", 0, fmt.Errorf("%s: %w", loc, err)
+	}
+	if status != 0 {
+		return "", 0, &StepError{Step: fmt.Sprintf("%q", "RUN "+strings.Join(c.CmdLine, " ")), Status: status}
+	}
+	dir := b.Containers.Dir(ct.ID)
+	if _, err := os.Lstat(filepath.Join(dir, ".rootfs.copy-complete")); err == nil {
+		return "", 0, fmt.Errorf("%s: the RUN container ran on a flat copy of its layers (overlay = \"copy\"), which keeps no record of its changes", loc)
+	}
+	return b.Store.AddLayer(b.ctx, filepath.Join(dir, "upper"), b.Epoch)
+}
+
+// copyJob resolves a COPY's sources and returns the job and the digest of
+// its sources for the cache key.
+func (b *builder) copyJob(st *state, srcs []string, dest, from, chown, chmod string, inline bool) (*stage.CopyJob, string, error) {
+	if inline {
+		return nil, "", errors.New("COPY of heredocs is not supported by box build yet")
+	}
+	job := &stage.CopyJob{Spec: files.Spec{Sources: srcs, UID: -1, GID: -1}, Overlay: b.Overlay}
+	if !path.IsAbs(dest) {
+		wd := st.cfg.Config.WorkingDir
+		if wd == "" {
+			wd = "/"
+		}
+		trail := strings.HasSuffix(dest, "/") || dest == "."
+		dest = path.Join(wd, dest)
+		if trail {
+			dest += "/"
+		}
+	}
+	job.Dest = dest
+	if chown != "" {
+		u, g, ok := strings.Cut(chown, ":")
+		if !ok {
+			g = u
+		}
+		var err error
+		if job.UID, err = numericID(u); err != nil {
+			return nil, "", err
+		}
+		if job.GID, err = numericID(g); err != nil {
+			return nil, "", err
+		}
+	}
+	if chmod != "" {
+		var m uint32
+		if _, err := fmt.Sscanf(chmod, "%o", &m); err != nil || m > 0o7777 {
+			return nil, "", fmt.Errorf("--chmod=%s: want an octal mode", chmod)
+		}
+		job.Mode = osMode(m)
+	}
+	var key string
+	if from != "" {
+		var src *v1.ConfigFile
+		for i, s := range b.stages {
+			if strings.EqualFold(s.name, from) || fmt.Sprint(i) == from {
+				src, key = s.cfg, "stage "+s.key
+			}
+		}
+		if src == nil {
+			img, err := b.Image(from)
+			if err != nil {
+				return nil, "", err
+			}
+			cfg, err := b.Store.ImageConfig(img)
+			if err != nil {
+				return nil, "", err
+			}
+			src, key = cfg, "image "+img.ID
+		}
+		job.Lower = b.layerDirs(src)
+		if len(job.Lower) == 0 {
+			return nil, "", fmt.Errorf("--from=%s has no files", from)
+		}
+		return job, fmt.Sprintf("%s %q", key, srcs), nil
+	}
+	job.Root, job.Ignore = b.Context, b.ignore
+	found, err := files.Expand(b.Context, srcs, b.ignore)
+	if err != nil {
+		return nil, "", err
+	}
+	sum, err := files.Hash(b.Context, found, b.ignore)
+	if err != nil {
+		return nil, "", err
+	}
+	return job, "context " + sum, nil
+}
+
+func numericID(s string) (int, error) {
+	var n int
+	if _, err := fmt.Sscanf(s, "%d", &n); err != nil || fmt.Sprint(n) != s || n < 0 {
+		return 0, fmt.Errorf("--chown=%s: only numeric ids are supported by box build yet", s)
+	}
+	return n, nil
+}
+
+// copy runs a COPY in the copy stage and stores the directory it wrote as
+// the step's layer.
+func (b *builder) copy(st *state, job *stage.CopyJob) (string, int64, error) {
+	out, err := os.MkdirTemp(b.work, "copy-")
+	if err != nil {
+		return "", 0, err
+	}
+	defer stage.Remover(b.Mapping)(out)
+	job.Out = filepath.Join(out, "layer")
+	job.Mnt = filepath.Join(out, "mnt")
+	for _, d := range []string{job.Out, job.Mnt} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return "", 0, err
+		}
+	}
+	if len(job.Lower) > 0 {
+		release, err := b.Store.HoldLayers(diffIDsOfDirs(b.Store, job.Lower))
+		if err != nil {
+			return "", 0, err
+		}
+		defer release()
+	}
+	if err := stage.Copier(b.Mapping)(*job); err != nil {
+		return "", 0, err
+	}
+	return b.Store.AddLayer(b.ctx, job.Out, b.Epoch)
+}
+
+func diffIDsOfDirs(s *image.Store, dirs []string) []string {
+	var ids []string
+	for _, d := range dirs {
+		ids = append(ids, "sha256:"+filepath.Base(d))
+	}
+	return ids
+}
+
+// finish records the last stage as the image, with --label and the tags.
+func (b *builder) finish(st *state) (*image.Image, error) {
+	if len(b.Labels) > 0 {
+		if st.cfg.Config.Labels == nil {
+			st.cfg.Config.Labels = map[string]string{}
+		}
+		for k, v := range b.Labels {
+			st.cfg.Config.Labels[k] = v
+		}
+	}
+	created := time.Now().UTC().Truncate(time.Second)
+	if b.Epoch != nil {
+		created = b.Epoch.UTC()
+	}
+	st.cfg.Created = v1.Time{Time: created}
+	if n := len(st.cfg.History); n > 0 {
+		st.cfg.Created = st.cfg.History[n-1].Created
+	}
+	platform := st.cfg.OS + "/" + st.cfg.Architecture
+	if st.cfg.Variant != "" {
+		platform += "/" + st.cfg.Variant
+	}
+	release, err := b.Store.HoldLayers(diffIDs(st.cfg))
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return b.Store.Record(st.cfg, st.size, platform, b.Tags)
+}
