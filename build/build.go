@@ -81,7 +81,7 @@ type StepError struct {
 }
 
 func (e *StepError) Error() string {
-	return fmt.Sprintf("building at %s: while running runtime: exit status %d", e.Step, e.Status)
+	return fmt.Sprintf("building at %s: exit status %d", e.Step, e.Status)
 }
 
 // state is a stage as built so far.
@@ -468,7 +468,7 @@ func (b *builder) run(st *state, c *instructions.RunCommand, loc string) (string
 		return "", 0, fmt.Errorf("%s: %w", loc, err)
 	}
 	if status != 0 {
-		return "", 0, &StepError{Step: fmt.Sprintf("%q", "RUN "+strings.Join(c.CmdLine, " ")), Status: status}
+		return "", 0, &StepError{Step: fmt.Sprintf("STEP %d/%d %q (%s)", b.step, b.total, "RUN "+strings.Join(c.CmdLine, " "), loc), Status: status}
 	}
 	dir := b.Containers.Dir(ct.ID)
 	if _, err := os.Lstat(filepath.Join(dir, ".rootfs.copy-complete")); err == nil {
@@ -577,7 +577,7 @@ func (b *builder) copy(st *state, job *stage.CopyJob) (string, int64, error) {
 		}
 	}
 	if len(job.Lower) > 0 {
-		release, err := b.Store.HoldLayers(diffIDsOfDirs(b.Store, job.Lower))
+		release, err := b.Store.HoldLayers(diffIDsOfDirs(job.Lower))
 		if err != nil {
 			return "", 0, err
 		}
@@ -589,10 +589,12 @@ func (b *builder) copy(st *state, job *stage.CopyJob) (string, int64, error) {
 	return b.Store.AddLayer(b.ctx, job.Out, b.Epoch)
 }
 
-func diffIDsOfDirs(s *image.Store, dirs []string) []string {
+// diffIDsOfDirs are the DiffIDs of layer directories (Store.LayerDir:
+// layers/<hex>/rootfs).
+func diffIDsOfDirs(dirs []string) []string {
 	var ids []string
 	for _, d := range dirs {
-		ids = append(ids, "sha256:"+filepath.Base(d))
+		ids = append(ids, "sha256:"+filepath.Base(filepath.Dir(d)))
 	}
 	return ids
 }
