@@ -316,7 +316,12 @@ func (b *builder) command(st *state, c instructions.Command) error {
 	var copyJob *stage.CopyJob
 	switch cc := c.(type) {
 	case *instructions.CopyCommand:
-		job, key, err := b.copyJob(st, cc.SourcePaths, cc.DestPath, cc.From, cc.Chown, cc.Chmod, len(cc.SourceContents) > 0)
+		// buildkit's Expand leaves --from to its dispatcher; docker expands it.
+		from, _, err := b.lex.ProcessWord(cc.From, st.env())
+		if err != nil {
+			return fmt.Errorf("%s: %w", loc, err)
+		}
+		job, key, err := b.copyJob(st, cc.SourcePaths, cc.DestPath, from, cc.Chown, cc.Chmod, len(cc.SourceContents) > 0)
 		if err != nil {
 			return fmt.Errorf("%s: %w", loc, err)
 		}
@@ -483,7 +488,7 @@ func (b *builder) copyJob(st *state, srcs []string, dest, from, chown, chmod str
 	if inline {
 		return nil, "", errors.New("COPY of heredocs is not supported by box build yet")
 	}
-	job := &stage.CopyJob{Spec: files.Spec{Sources: srcs, UID: -1, GID: -1}, Overlay: b.Overlay}
+	job := &stage.CopyJob{Spec: files.Spec{Sources: srcs, UID: -1, GID: -1, Base: b.layerDirs(st.cfg)}, Overlay: b.Overlay}
 	if !path.IsAbs(dest) {
 		wd := st.cfg.Config.WorkingDir
 		if wd == "" {
@@ -576,8 +581,8 @@ func (b *builder) copy(st *state, job *stage.CopyJob) (string, int64, error) {
 			return "", 0, err
 		}
 	}
-	if len(job.Lower) > 0 {
-		release, err := b.Store.HoldLayers(diffIDsOfDirs(job.Lower))
+	if len(job.Lower)+len(job.Base) > 0 {
+		release, err := b.Store.HoldLayers(diffIDsOfDirs(append(append([]string{}, job.Lower...), job.Base...)))
 		if err != nil {
 			return "", 0, err
 		}

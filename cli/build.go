@@ -99,7 +99,7 @@ func (c *buildCmd) Run(g *globals) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	img, err := build.Build(ctx, build.Options{
-		Store: st, Context: c.Context, Dockerfile: text, File: filepath.Base(file),
+		Store: st, Context: c.Context, Dockerfile: text, File: fileName(file),
 		Tags: c.Tag, BuildArgs: args, Labels: labels, Target: c.Target, NoCache: c.NoCache,
 		Network: c.Network, Epoch: epoch, Out: out,
 		Image: func(ref string) (*image.Image, error) {
@@ -157,4 +157,12 @@ func pruneBuildCache(g *globals) error {
 	}
 	fmt.Printf("Removed %d build steps (%d layers)\n", steps, layers)
 	return nil
+}
+
+// fileName names the Dockerfile in messages (file:line), as docker does.
+func fileName(file string) string {
+	if file == "-" {
+		return "Dockerfile"
+	}
+	return filepath.Base(file)
 }

@@ -28,7 +28,11 @@ func Copy(args []string) error {
 	if err := json.NewDecoder(os.Stdin).Decode(&job); err != nil {
 		return fmt.Errorf("copy stage: reading the job: %w", err)
 	}
-	if len(job.Lower) > 0 {
+	switch len(job.Lower) {
+	case 0:
+	case 1: // overlayfs wants two lower dirs without an upper one
+		job.Root = job.Lower[0]
+	default:
 		mode := job.Overlay
 		if mode == "" {
 			mode = fuseoverlay.Auto

@@ -37,6 +37,10 @@ type Spec struct {
 	// Mode (--chmod) is the permission of what is copied; 0 keeps the
 	// source's.
 	Mode fs.FileMode
+	// Base are the layer directories of the stage copied into, bottom
+	// first: a parent directory the copy makes takes its mode and owner
+	// from there, so that the new layer does not change, say, /tmp's.
+	Base []string
 }
 
 // Expand returns the paths, relative to root, that patterns match, minus
@@ -164,11 +168,11 @@ func Copy(s Spec) error {
 		} else if intoDir {
 			to = filepath.Join(dest, filepath.Base(src))
 		}
-		if err := mkdirParents(s.Out, filepath.Dir(to)); err != nil {
+		if err := s.mkdirParents(filepath.Dir(to)); err != nil {
 			return err
 		}
 		if fi.IsDir() {
-			if err := mkdirParents(s.Out, to); err != nil {
+			if err := s.mkdirParents(to); err != nil {
 				return err
 			}
 		}
@@ -195,12 +199,53 @@ func Copy(s Spec) error {
 	return nil
 }
 
-// mkdirParents makes dir and its parents under out, root's and 0755.
-func mkdirParents(out, dir string) error {
-	if !strings.HasPrefix(dir, out) {
+// mkdirParents makes dir and its parents under s.Out: as the stage below
+// has them where it has them, else root's and 0755.
+func (s Spec) mkdirParents(dir string) error {
+	rel, err := filepath.Rel(s.Out, dir)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
 		return fmt.Errorf("destination %q is outside the layer", dir)
 	}
-	return os.MkdirAll(dir, 0o755)
+	if rel == "." {
+		return nil
+	}
+	p := ""
+	for _, name := range strings.Split(rel, "/") {
+		p = filepath.Join(p, name)
+		err := os.Mkdir(filepath.Join(s.Out, p), 0o755)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if fi := s.below(p); fi != nil {
+			uid, gid := owner(fi)
+			if err := os.Lchown(filepath.Join(s.Out, p), uid, gid); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.EPERM) {
+				return err
+			}
+			if err := os.Chmod(filepath.Join(s.Out, p), fi.Mode().Perm()|fi.Mode()&(fs.ModeSetgid|fs.ModeSticky)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// below is the directory rel in the stage's top layer that has it, or nil
+// when none does (or one deleted it: a whiteout is a character device).
+func (s Spec) below(rel string) fs.FileInfo {
+	for i := len(s.Base) - 1; i >= 0; i-- {
+		fi, err := os.Lstat(filepath.Join(s.Base[i], rel))
+		if err != nil {
+			continue
+		}
+		if fi.IsDir() {
+			return fi
+		}
+		return nil
+	}
+	return nil
 }
 
 // copyOne copies one file, directory or symlink, then sets its owner and
