@@ -357,7 +357,9 @@ func (b *builder) command(st *state, c instructions.Command) error {
 	case *instructions.RunCommand:
 		layer, size, err = b.run(st, cc, loc)
 	case *instructions.CopyCommand, *instructions.AddCommand:
-		layer, size, err = b.copy(st, copyJob)
+		if layer, size, err = b.copy(st, copyJob); err != nil {
+			err = fmt.Errorf("%s: %w", loc, err)
+		}
 	default:
 		err = b.configure(st, c, loc)
 	}
@@ -501,19 +503,7 @@ func (b *builder) copyJob(st *state, srcs []string, dest, from, chown, chmod str
 		}
 	}
 	job.Dest = dest
-	if chown != "" {
-		u, g, ok := strings.Cut(chown, ":")
-		if !ok {
-			g = u
-		}
-		var err error
-		if job.UID, err = numericID(u); err != nil {
-			return nil, "", err
-		}
-		if job.GID, err = numericID(g); err != nil {
-			return nil, "", err
-		}
-	}
+	job.Chown = chown // names are looked up in the stage, in the copy stage
 	if chmod != "" {
 		var m uint32
 		if _, err := fmt.Sscanf(chmod, "%o", &m); err != nil || m > 0o7777 {
@@ -556,14 +546,6 @@ func (b *builder) copyJob(st *state, srcs []string, dest, from, chown, chmod str
 		return nil, "", err
 	}
 	return job, "context " + sum, nil
-}
-
-func numericID(s string) (int, error) {
-	var n int
-	if _, err := fmt.Sscanf(s, "%d", &n); err != nil || fmt.Sprint(n) != s || n < 0 {
-		return 0, fmt.Errorf("--chown=%s: only numeric ids are supported by box build yet", s)
-	}
-	return n, nil
 }
 
 // copy runs a COPY in the copy stage and stores the directory it wrote as

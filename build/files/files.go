@@ -34,6 +34,9 @@ type Spec struct {
 	// UID and GID (--chown) are the owner of what is copied; -1 keeps the
 	// source's owner.
 	UID, GID int
+	// Chown, if set, is --chown (USER[:GROUP], ids or names): Copy sets
+	// UID and GID from it, looking names up in the stage's files.
+	Chown string
 	// Mode (--chmod) is the permission of what is copied; 0 keeps the
 	// source's.
 	Mode fs.FileMode
@@ -146,6 +149,9 @@ func owner(fi fs.FileInfo) (uid, gid int) {
 // Dest, or into it when Dest ends in "/" or there are several sources.
 // Parent directories it makes are root's, mode 0755.
 func Copy(s Spec) error {
+	if err := s.ResolveChown(s.Chown); err != nil {
+		return err
+	}
 	srcs, err := Expand(s.Root, s.Sources, s.Ignore)
 	if err != nil {
 		return err
