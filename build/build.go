@@ -5,7 +5,8 @@
 // A step that changes files makes one layer: RUN runs in a box container on
 // the stage's layers and its upper directory becomes the layer; COPY
 // writes the files into a fresh directory in the store's user namespace
-// (the copy stage, package files). Both go through the store's layer
+// (the copy stage, package files); ADD also unpacks local archives there
+// and fetches URLs here first. Both go through the store's layer
 // writer (package layertar), as box commit does. Configuration-only steps
 // make no layer.
 //
@@ -327,15 +328,15 @@ func (b *builder) command(st *state, c instructions.Command) error {
 		}
 		copyJob, keyInput = job, keyInput+"\n"+key
 	case *instructions.AddCommand:
-		for _, s := range cc.SourcePaths {
-			if strings.Contains(s, "://") || isTar(filepath.Join(b.Context, s)) {
-				return fmt.Errorf("%s: ADD of URLs and tar archives is not supported by box build yet (use COPY, or RUN to fetch and unpack)", loc)
-			}
-		}
-		job, key, err := b.copyJob(st, cc.SourcePaths, cc.DestPath, "", cc.Chown, cc.Chmod, len(cc.SourceContents) > 0)
+		srcs, root, err := b.addSources(cc.SourcePaths, cc.Checksum)
 		if err != nil {
 			return fmt.Errorf("%s: %w", loc, err)
 		}
+		job, key, err := b.copyJobIn(root, st, srcs, cc.DestPath, "", cc.Chown, cc.Chmod, len(cc.SourceContents) > 0)
+		if err != nil {
+			return fmt.Errorf("%s: %w", loc, err)
+		}
+		job.Unpack = root == b.Context // downloads are not unpacked, as docker's
 		copyJob, keyInput = job, keyInput+"\n"+key
 	}
 	sum := sha256.Sum256([]byte(keyInput))
@@ -387,19 +388,6 @@ func (b *builder) command(st *state, c instructions.Command) error {
 	st.size += size
 	st.key = key
 	return b.Store.CachePut(key, image.CacheEntry{Layer: layer, Size: size, Config: cfgJSON})
-}
-
-func isTar(p string) bool {
-	f, err := os.Open(p)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	buf := make([]byte, 512)
-	n, _ := io.ReadFull(f, buf)
-	gz := n >= 2 && buf[0] == 0x1f && buf[1] == 0x8b
-	ustar := n >= 262 && string(buf[257:262]) == "ustar"
-	return gz || ustar
 }
 
 // layerDirs are the unpacked directories of st's layers.
@@ -487,6 +475,12 @@ func (b *builder) run(st *state, c *instructions.RunCommand, loc string) (string
 // copyJob resolves a COPY's sources and returns the job and the digest of
 // its sources for the cache key.
 func (b *builder) copyJob(st *state, srcs []string, dest, from, chown, chmod string, inline bool) (*stage.CopyJob, string, error) {
+	return b.copyJobIn(b.Context, st, srcs, dest, from, chown, chmod, inline)
+}
+
+// copyJobIn is copyJob with the sources under root (the context, or the
+// directory ADD downloaded URLs into).
+func (b *builder) copyJobIn(root string, st *state, srcs []string, dest, from, chown, chmod string, inline bool) (*stage.CopyJob, string, error) {
 	if inline {
 		return nil, "", errors.New("COPY of heredocs is not supported by box build yet")
 	}
@@ -536,12 +530,15 @@ func (b *builder) copyJob(st *state, srcs []string, dest, from, chown, chmod str
 		}
 		return job, fmt.Sprintf("%s %q", key, srcs), nil
 	}
-	job.Root, job.Ignore = b.Context, b.ignore
-	found, err := files.Expand(b.Context, srcs, b.ignore)
+	job.Root = root
+	if root == b.Context {
+		job.Ignore = b.ignore
+	}
+	found, err := files.Expand(root, srcs, job.Ignore)
 	if err != nil {
 		return nil, "", err
 	}
-	sum, err := files.Hash(b.Context, found, b.ignore)
+	sum, err := files.Hash(root, found, job.Ignore)
 	if err != nil {
 		return nil, "", err
 	}

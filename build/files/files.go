@@ -37,6 +37,9 @@ type Spec struct {
 	// Chown, if set, is --chown (USER[:GROUP], ids or names): Copy sets
 	// UID and GID from it, looking names up in the stage's files.
 	Chown string
+	// Unpack (ADD) extracts local tar archives into Dest instead of
+	// copying them.
+	Unpack bool
 	// Mode (--chmod) is the permission of what is copied; 0 keeps the
 	// source's.
 	Mode fs.FileMode
@@ -169,6 +172,15 @@ func Copy(s Spec) error {
 			return err
 		}
 		to := dest
+		if s.Unpack && fi.Mode().IsRegular() && IsArchive(from) {
+			if err := s.mkdirParents(dest); err != nil {
+				return err
+			}
+			if err := unpack(from, dest); err != nil {
+				return err
+			}
+			continue
+		}
 		if fi.IsDir() {
 			intoDir = true
 		} else if intoDir {
