@@ -16,7 +16,7 @@
 // made, so that a rebuild reruns only the steps after the first change.
 //
 // It does not own the store, containers or the CLI's flags; it prints step
-// lines and the RUN commands' output to Options.Out.
+// lines to Options.Out and RUN commands' output to Options.RunOut.
 package build
 
 import (
@@ -63,6 +63,7 @@ type Options struct {
 	Network    string // RUN's network: slirp, none or host
 	Epoch      *time.Time
 	Out        io.Writer // step lines
+	RunOut     io.Writer // RUN steps' stdout (their stderr is box's)
 	// Image finds (pulling if needed) the image a FROM names.
 	Image func(ref string) (*image.Image, error)
 	// Containers, Mapping, Overlay and OverlayCache run RUN steps as
@@ -456,7 +457,7 @@ func (b *builder) run(st *state, c *instructions.RunCommand, loc string) (string
 	remover := stage.Remover(b.Mapping)
 	status, err := run.Run(run.Options{
 		Spec: spec, Container: ct, Containers: b.Containers, Mapping: b.Mapping,
-		RemoveAll: remover, Warn: os.Stderr, Net: netCfg, Log: b.Log,
+		RemoveAll: remover, Warn: os.Stderr, Net: netCfg, Log: b.Log, Stdout: b.RunOut,
 	})
 	defer b.Containers.Remove(ct, remover)
 	if err != nil {

@@ -101,7 +101,7 @@ func (c *buildCmd) Run(g *globals) error {
 	img, err := build.Build(ctx, build.Options{
 		Store: st, Context: c.Context, Dockerfile: text, File: fileName(file),
 		Tags: c.Tag, BuildArgs: args, Labels: labels, Target: c.Target, NoCache: c.NoCache,
-		Network: c.Network, Epoch: epoch, Out: out,
+		Network: c.Network, Epoch: epoch, Out: out, RunOut: out,
 		Image: func(ref string) (*image.Image, error) {
 			if !c.Pull {
 				if img, err := st.Lookup(ref); err == nil || !errors.Is(err, image.ErrNotFound) {
