@@ -11,6 +11,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 )
 
 // addSources returns ADD's sources and the directory they are in: the
@@ -88,4 +90,33 @@ func (b *builder) download(rawURL, dir, checksum string) (string, error) {
 		}
 	}
 	return name, nil
+}
+
+// inline writes a COPY's heredocs into a directory of the build's, files
+// named as their delimiters (mode 0644), and returns them as the sources
+// and that directory as their root; without heredocs, the sources and
+// the context.
+func (b *builder) inline(srcs []string, contents []instructions.SourceContent) ([]string, string, error) {
+	if len(contents) == 0 {
+		return srcs, b.Context, nil
+	}
+	if len(srcs) > 0 {
+		return nil, "", fmt.Errorf("COPY of heredocs and files in one instruction is not supported by box build yet: split it")
+	}
+	dir, err := os.MkdirTemp(b.work, "heredoc-")
+	if err != nil {
+		return nil, "", err
+	}
+	var names []string
+	for _, c := range contents {
+		name := filepath.Base(filepath.Clean("/" + c.Path))
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(c.Data), 0o644); err != nil {
+			return nil, "", err
+		}
+		if err := os.Chmod(filepath.Join(dir, name), 0o644); err != nil { // past the umask
+			return nil, "", err
+		}
+		names = append(names, name)
+	}
+	return names, dir, nil
 }

@@ -136,10 +136,6 @@ func Build(ctx context.Context, o Options) (*image.Image, error) {
 		if !supported[strings.ToLower(n.Value)] {
 			return nil, fmt.Errorf("%s:%d: %s is not supported by box build", o.File, n.StartLine, strings.ToUpper(n.Value))
 		}
-		for _, h := range n.Heredocs {
-			_ = h
-			return nil, fmt.Errorf("%s:%d: heredocs are not supported by box build yet", o.File, n.StartLine)
-		}
 	}
 	stages, metaArgs, err := instructions.Parse(res.AST, nil)
 	if err != nil {
@@ -291,6 +287,19 @@ func (b *builder) command(st *state, c instructions.Command) error {
 			}
 		}
 	}
+	if e, ok := c.(instructions.SupportsSingleWordExpansionRaw); ok {
+		// COPY heredocs with an unquoted delimiter, as buildkit expands
+		// them: variables only, quotes kept.
+		env := st.env()
+		if err := e.ExpandRaw(func(w string) (string, error) {
+			lex := shell.NewLex('\\')
+			lex.SkipProcessQuotes = true
+			r, _, err := lex.ProcessWord(w, env)
+			return r, err
+		}); err != nil {
+			return fmt.Errorf("%s: %w", loc, err)
+		}
+	}
 	text := fmt.Sprint(c) // the instruction's source, expanded
 	if a, ok := c.(*instructions.ArgCommand); ok {
 		for _, kv := range a.Args {
@@ -323,7 +332,14 @@ func (b *builder) command(st *state, c instructions.Command) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", loc, err)
 		}
-		job, key, err := b.copyJob(st, cc.SourcePaths, cc.DestPath, from, cc.Chown, cc.Chmod, len(cc.SourceContents) > 0)
+		srcs, root, err := b.inline(cc.SourcePaths, cc.SourceContents)
+		if err != nil {
+			return fmt.Errorf("%s: %w", loc, err)
+		}
+		if root != b.Context && from != "" {
+			return fmt.Errorf("%s: COPY --from with a heredoc", loc)
+		}
+		job, key, err := b.copyJobIn(root, st, srcs, cc.DestPath, from, cc.Chown, cc.Chmod)
 		if err != nil {
 			return fmt.Errorf("%s: %w", loc, err)
 		}
@@ -333,7 +349,10 @@ func (b *builder) command(st *state, c instructions.Command) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", loc, err)
 		}
-		job, key, err := b.copyJobIn(root, st, srcs, cc.DestPath, "", cc.Chown, cc.Chmod, len(cc.SourceContents) > 0)
+		if len(cc.SourceContents) > 0 {
+			return fmt.Errorf("%s: ADD of a heredoc is not supported by box build yet: use COPY", loc)
+		}
+		job, key, err := b.copyJobIn(root, st, srcs, cc.DestPath, "", cc.Chown, cc.Chmod)
 		if err != nil {
 			return fmt.Errorf("%s: %w", loc, err)
 		}
@@ -417,15 +436,42 @@ func shellOf(cfg *v1.ConfigFile) []string {
 }
 
 func argv(cfg *v1.ConfigFile, c instructions.ShellDependantCmdLine) []string {
+	if c.PrependShell && len(c.Files) > 0 {
+		return append(append([]string{}, shellOf(cfg)...), heredocScript(c))
+	}
 	if c.PrependShell {
 		return append(append([]string{}, shellOf(cfg)...), strings.Join(c.CmdLine, " "))
 	}
 	return append([]string{}, c.CmdLine...)
 }
 
+// heredocScript is the shell script a shell-form RUN with heredocs
+// stands for. A RUN that is one heredoc runs its text, as buildkit's;
+// otherwise the heredocs are written back after the command line, where
+// the shell reads them as its own here-documents.
+func heredocScript(c instructions.ShellDependantCmdLine) string {
+	line := strings.Join(c.CmdLine, " ")
+	if len(c.Files) == 1 && parser.MustParseHeredoc(line) != nil {
+		return c.Files[0].Data
+	}
+	var sb strings.Builder
+	sb.WriteString(line + "\n")
+	for _, f := range c.Files {
+		sb.WriteString(f.Data)
+		if !strings.HasSuffix(f.Data, "\n") && f.Data != "" {
+			sb.WriteString("\n")
+		}
+		sb.WriteString(f.Name + "\n")
+	}
+	return sb.String()
+}
+
 // run runs a RUN step in a container on the stage's layers and stores its
 // upper directory as the step's layer.
 func (b *builder) run(st *state, c *instructions.RunCommand, loc string) (string, int64, error) {
+	if len(c.Files) > 0 && (!c.PrependShell || strings.HasPrefix(c.Files[0].Data, "#!")) {
+		return "", 0, fmt.Errorf("%s: a RUN heredoc in exec form or with a #! line is not supported by box build yet", loc)
+	}
 	if len(c.FlagsUsed) > 0 {
 		return "", 0, fmt.Errorf("%s: RUN --%s is not supported by box build yet", loc, c.FlagsUsed[0])
 	}
@@ -473,18 +519,10 @@ func (b *builder) run(st *state, c *instructions.RunCommand, loc string) (string
 	return b.Store.AddLayer(b.ctx, filepath.Join(dir, "upper"), b.Epoch)
 }
 
-// copyJob resolves a COPY's sources and returns the job and the digest of
-// its sources for the cache key.
-func (b *builder) copyJob(st *state, srcs []string, dest, from, chown, chmod string, inline bool) (*stage.CopyJob, string, error) {
-	return b.copyJobIn(b.Context, st, srcs, dest, from, chown, chmod, inline)
-}
-
-// copyJobIn is copyJob with the sources under root (the context, or the
-// directory ADD downloaded URLs into).
-func (b *builder) copyJobIn(root string, st *state, srcs []string, dest, from, chown, chmod string, inline bool) (*stage.CopyJob, string, error) {
-	if inline {
-		return nil, "", errors.New("COPY of heredocs is not supported by box build yet")
-	}
+// copyJobIn resolves a COPY's sources under root (the context, or the
+// directory ADD downloaded URLs or a heredoc was written into) and returns
+// the job and the digest of its sources for the cache key.
+func (b *builder) copyJobIn(root string, st *state, srcs []string, dest, from, chown, chmod string) (*stage.CopyJob, string, error) {
 	job := &stage.CopyJob{Spec: files.Spec{Sources: srcs, UID: -1, GID: -1, Base: b.layerDirs(st.cfg)}, Overlay: b.Overlay}
 	if !path.IsAbs(dest) {
 		wd := st.cfg.Config.WorkingDir
