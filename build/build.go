@@ -34,6 +34,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/box-run/box/build/files"
@@ -186,12 +187,12 @@ func Build(ctx context.Context, o Options) (*image.Image, error) {
 	for _, s := range stages[:last+1] {
 		b.total += 1 + len(s.Commands)
 	}
-	dir, err := os.MkdirTemp(filepath.Join(o.Store.Root()), "build-")
+	dir, done, err := o.Store.Staging("build-")
 	if err != nil {
 		return nil, err
 	}
 	b.work = dir
-	defer stage.Remover(o.Mapping)(dir)
+	defer done()
 	for i, s := range stages[:last+1] {
 		st, err := b.from(s, meta, metaSet)
 		if err != nil {
@@ -501,6 +502,9 @@ func (b *builder) run(st *state, c *instructions.RunCommand, loc string) (string
 		return "", 0, fmt.Errorf("%s: %w", loc, err)
 	}
 	remover := stage.Remover(b.Mapping)
+	ran := make(chan struct{})
+	defer close(ran)
+	go b.killOnCancel(ct.ID, ran)
 	status, err := run.Run(run.Options{
 		Spec: spec, Container: ct, Containers: b.Containers, Mapping: b.Mapping,
 		RemoveAll: remover, Warn: os.Stderr, Net: netCfg, Log: b.Log, Stdout: b.RunOut,
@@ -517,6 +521,28 @@ func (b *builder) run(st *state, c *instructions.RunCommand, loc string) (string
 		return "", 0, fmt.Errorf("%s: the RUN container ran on a flat copy of its layers (overlay = \"copy\"), which keeps no record of its changes", loc)
 	}
 	return b.Store.AddLayer(b.ctx, filepath.Join(dir, "upper"), b.Epoch)
+}
+
+// killOnCancel kills the RUN container id once the build is cancelled
+// (^C): its PID 1, say sleep, may ignore the SIGINT box forwards, as a
+// PID 1 without a handler does.
+func (b *builder) killOnCancel(id string, ran <-chan struct{}) {
+	select {
+	case <-ran:
+		return
+	case <-b.ctx.Done():
+	}
+	for {
+		if ct, err := b.Containers.Lookup(id); err == nil && ct.Status == "running" {
+			b.Containers.Kill(ct, syscall.SIGKILL)
+			return
+		}
+		select {
+		case <-ran:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // copyJobIn resolves a COPY's sources under root (the context, or the

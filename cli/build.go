@@ -117,10 +117,6 @@ func (c *buildCmd) Run(g *globals) error {
 		Containers: cs, Mapping: m, Overlay: conf.Storage.Overlay,
 		OverlayCache: image.OverlayCacheFile(st.Root()), Net: net, Log: g.log,
 	})
-	var se *build.StepError
-	if errors.As(err, &se) {
-		return withStatus(1, err)
-	}
 	if err != nil && ctx.Err() != nil {
 		return withStatus(130, errors.New("building: interrupted"))
 	}

@@ -47,6 +47,16 @@ func (s *Store) AddLayer(ctx context.Context, dir string, epoch *time.Time) (dif
 	return diffID, l.size, nil
 }
 
+// Staging makes a directory for a caller's work in the store's tmp/,
+// locked while it is used: done removes it, and one whose owner was killed
+// is reclaimed by the next command that stages.
+func (s *Store) Staging(prefix string) (dir string, done func(), err error) {
+	if s.shared {
+		return "", nil, fmt.Errorf("staging: the store %w", ErrReadOnly)
+	}
+	return s.newStaging(prefix)
+}
+
 // Record stores an image made here from cfg, whose rootfs lists layers
 // already in the store, under names (none: a dangling image).
 func (s *Store) Record(cfg *v1.ConfigFile, size int64, platform string, names []string) (*Image, error) {
