@@ -33,6 +33,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -121,6 +122,7 @@ type builder struct {
 	ctx    context.Context
 	lex    *shell.Lex
 	stages []*state
+	used   map[string]bool // build args an ARG declared
 	step   int
 	total  int
 	ignore []string
@@ -157,7 +159,7 @@ func Build(ctx context.Context, o Options) (*image.Image, error) {
 			return nil, fmt.Errorf("target stage %q not found in %s", o.Target, o.File)
 		}
 	}
-	b := &builder{Options: o, ctx: ctx, lex: shell.NewLex(res.EscapeToken)}
+	b := &builder{Options: o, ctx: ctx, lex: shell.NewLex(res.EscapeToken), used: map[string]bool{}}
 	if f, err := os.Open(filepath.Join(o.Context, ".dockerignore")); err == nil {
 		b.ignore, err = ignorefile.ReadAll(f)
 		f.Close()
@@ -180,6 +182,7 @@ func Build(ctx context.Context, o Options) (*image.Image, error) {
 			if bv, ok := o.BuildArgs[kv.Key]; ok {
 				v = bv
 			}
+			b.used[kv.Key] = true
 			meta[kv.Key] = v
 			metaSet = append(metaSet, kv.Key)
 		}
@@ -200,16 +203,64 @@ func Build(ctx context.Context, o Options) (*image.Image, error) {
 		}
 		st.name = s.Name
 		b.stages = append(b.stages, st)
-		for _, c := range s.Commands {
+		triggers, err := b.onbuild(st, s)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range append(triggers, s.Commands...) {
 			if err := b.command(st, c); err != nil {
 				return nil, err
 			}
 		}
 		if i == last {
+			b.warnUnused()
 			return b.finish(st)
 		}
 	}
 	return nil, errors.New("unreachable")
+}
+
+// onbuild parses the ONBUILD triggers of a stage's base image, which run
+// before the stage's own instructions, as docker's; the image made does
+// not keep them.
+func (b *builder) onbuild(st *state, s instructions.Stage) ([]instructions.Command, error) {
+	triggers := st.cfg.Config.OnBuild
+	if len(triggers) == 0 {
+		return nil, nil
+	}
+	st.cfg.Config.OnBuild = nil
+	var cmds []instructions.Command
+	for _, t := range triggers {
+		res, err := parser.Parse(strings.NewReader(t))
+		if err != nil || len(res.AST.Children) != 1 {
+			return nil, fmt.Errorf("%s: the base image's ONBUILD %q: does not parse", where(b.File, s.Location), t)
+		}
+		n := res.AST.Children[0]
+		if name := strings.ToLower(n.Value); !supported[name] || name == "from" || name == "onbuild" {
+			return nil, fmt.Errorf("%s: the base image's ONBUILD %q: %s is not supported there", where(b.File, s.Location), t, strings.ToUpper(n.Value))
+		}
+		c, err := instructions.ParseCommand(n)
+		if err != nil {
+			return nil, fmt.Errorf("%s: the base image's ONBUILD %q: %w", where(b.File, s.Location), t, err)
+		}
+		cmds = append(cmds, c)
+	}
+	b.total += len(cmds)
+	return cmds, nil
+}
+
+// warnUnused says which --build-arg no ARG declared, as docker does.
+func (b *builder) warnUnused() {
+	var unused []string
+	for k := range b.BuildArgs {
+		if !b.used[k] {
+			unused = append(unused, k)
+		}
+	}
+	if len(unused) > 0 {
+		sort.Strings(unused)
+		fmt.Fprintf(b.Out, "[Warning] one or more build args were not consumed: %s\n", strings.Join(unused, ", "))
+	}
 }
 
 var supported = map[string]bool{
@@ -304,6 +355,7 @@ func (b *builder) command(st *state, c instructions.Command) error {
 	text := fmt.Sprint(c) // the instruction's source, expanded
 	if a, ok := c.(*instructions.ArgCommand); ok {
 		for _, kv := range a.Args {
+			b.used[kv.Key] = true
 			v, given := b.BuildArgs[kv.Key]
 			if !given && kv.Value != nil {
 				v = *kv.Value
