@@ -289,6 +289,9 @@ func (b *builder) from(s instructions.Stage, meta map[string]string, metaSet []s
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where(b.File, s.Location), err)
 	}
+	if s.Platform != "" {
+		return nil, fmt.Errorf("%s: FROM --platform is not supported by box build yet (box build --platform is)", where(b.File, s.Location))
+	}
 	st := &state{args: map[string]string{}}
 	for _, k := range metaSet {
 		st.args[k] = meta[k] // a stage's ARG NAME (no value) takes these

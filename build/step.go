@@ -69,7 +69,12 @@ func (b *builder) command(st *state, c instructions.Command) error {
 	var copyJob *stage.CopyJob
 	switch cc := c.(type) {
 	case *instructions.CopyCommand:
-		// buildkit's Expand leaves --from to its dispatcher; docker expands it.
+		if cc.Parents || len(cc.ExcludePatterns) > 0 {
+			return fmt.Errorf("%s: COPY --parents and --exclude are not supported by box build yet", loc)
+		}
+		// --link only lets buildkit rebase the layer; box's layer is
+		// the same either way. buildkit's Expand leaves --from to its
+		// dispatcher; docker expands it.
 		from, _, err := b.lex.ProcessWord(cc.From, st.env())
 		if err != nil {
 			return fmt.Errorf("%s: %w", loc, err)
@@ -98,7 +103,13 @@ func (b *builder) command(st *state, c instructions.Command) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", loc, err)
 		}
+		if len(cc.ExcludePatterns) > 0 || cc.KeepGitDir != nil {
+			return fmt.Errorf("%s: ADD --exclude and --keep-git-dir are not supported by box build yet", loc)
+		}
 		job.Unpack = root == b.Context // downloads are not unpacked, as docker's
+		if cc.Unpack != nil {
+			job.Unpack = *cc.Unpack && root == b.Context
+		}
 		copyJob, keyInput = job, keyInput+"\n"+key
 	}
 	sum := sha256.Sum256([]byte(keyInput))
