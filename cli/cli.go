@@ -55,6 +55,8 @@ type grammar struct {
 	Save      saveCmd      `cmd:"" help:"Write images to a docker-archive or oci-archive tar."`
 	Load      loadCmd      `cmd:"" help:"Load images from a docker-archive or oci-archive tar."`
 	Commit    commitCmd    `cmd:"" help:"Make an image of a container's changes."`
+	Build     buildCmd     `cmd:"" help:"Build an image from a Dockerfile."`
+	Builder   builderCmd   `cmd:"" help:"Manage the build cache (prune)."`
 	History   historyCmd   `cmd:"" help:"Show the history of an image."`
 	Login     loginCmd     `cmd:"" help:"Store credentials for a registry (docker-compatible config)."`
 	Logout    logoutCmd    `cmd:"" help:"Remove stored credentials for a registry."`

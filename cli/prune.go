@@ -109,6 +109,9 @@ func (c systemPruneCmd) Run(g *globals) error {
 	if err := pruneImages(g, c.All); err != nil {
 		return err
 	}
+	if err := pruneBuildCache(g); err != nil {
+		return err
+	}
 	return pruneOtherMappings(g)
 }
 

@@ -288,7 +288,7 @@ func (c *checker) complete(diffID string) bool {
 // uses, until they are older than MaxUnused. Held layers (a container or a
 // pull has them) are left alone.
 func (c *checker) layers(ix *index) {
-	used := map[string]bool{}
+	used := c.s.cacheLayers() // the build cache's are in use too
 	for _, img := range ix.Images {
 		for _, l := range img.Layers {
 			used[strings.TrimPrefix(l, "sha256:")] = true

@@ -123,7 +123,8 @@ func (p *pickedLayers) release() {
 // image a running container uses. The picked layers stay locked until moved
 // or released.
 func (s *Store) unusedLayers(ix *index, img *Image) (*pickedLayers, error) {
-	used := map[string]bool{}
+	used := s.cacheLayers() // box builder prune takes those
+
 	for _, other := range ix.Images {
 		for _, l := range other.Layers {
 			used[strings.TrimPrefix(l, "sha256:")] = true

@@ -58,6 +58,9 @@ type Options struct {
 	// KeepFDs are the caller's descriptors the workload gets at the same
 	// numbers (--mpi: PMI_FD's).
 	KeepFDs []int
+	// Stdout, if set, takes a foreground container's output instead of
+	// box's stdout (box build -q discards its RUN steps').
+	Stdout io.Writer
 	// InJob: box runs in a Slurm job step. Where Slurm signals every
 	// process of the step itself, the container's included (process-tree
 	// tracking: scancel -s, the end of the job, srun's ^C), forwarding
@@ -77,6 +80,9 @@ type Options struct {
 // network, tty and signals, then wait and record the exit.
 func Run(o Options) (status int, err error) {
 	r := &runner{Options: o, t0: time.Now(), out: os.Stdout, errOut: os.Stderr}
+	if o.Stdout != nil {
+		r.out = o.Stdout
+	}
 	defer func() {
 		if rerr := r.undo(); rerr != nil && err == nil {
 			err = rerr

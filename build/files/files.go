@@ -1,0 +1,331 @@
+// Package files is what box build's COPY and ADD do with files: find the
+// sources a step names (globs, .dockerignore), hash them for the build
+// cache, and copy them into a new layer directory with the owners and modes
+// the step asks for.
+//
+// Copy runs inside the store's user namespace (the "copy" stage), so that
+// the owners it sets are the image's; Expand and Hash run anywhere. It does
+// not read Dockerfiles, mount layers or write tars.
+package files
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/moby/patternmatcher"
+)
+
+// Spec is one COPY: sources under Root into Dest of a layer directory Out.
+type Spec struct {
+	Root    string   // the directory sources are relative to (the context, or a stage's files)
+	Sources []string // patterns relative to Root
+	Ignore  []string // .dockerignore patterns (for the context only)
+	Dest    string   // absolute path in the image
+	Out     string   // the new layer's directory
+	// UID and GID (--chown) are the owner of what is copied; -1 keeps the
+	// source's owner.
+	UID, GID int
+	// Chown, if set, is --chown (USER[:GROUP], ids or names): Copy sets
+	// UID and GID from it, looking names up in the stage's files.
+	Chown string
+	// Unpack (ADD) extracts local tar archives into Dest instead of
+	// copying them.
+	Unpack bool
+	// Mode (--chmod) is the permission of what is copied; 0 keeps the
+	// source's.
+	Mode fs.FileMode
+	// Base are the layer directories of the stage copied into, bottom
+	// first: a parent directory the copy makes takes its mode and owner
+	// from there, so that the new layer does not change, say, /tmp's.
+	Base []string
+}
+
+// Expand returns the paths, relative to root, that patterns match, minus
+// those ignore excludes. A pattern that matches nothing is an error, as
+// docker's.
+func Expand(root string, patterns, ignore []string) ([]string, error) {
+	pm, err := patternmatcher.New(ignore)
+	if err != nil {
+		return nil, fmt.Errorf("reading .dockerignore: %w", err)
+	}
+	var out []string
+	for _, p := range patterns {
+		clean := path.Clean("/" + filepath.ToSlash(p)) // confined to root
+		matches, err := filepath.Glob(filepath.Join(root, clean))
+		if err != nil {
+			return nil, fmt.Errorf("source %q: %w", p, err)
+		}
+		n := 0
+		for _, m := range matches {
+			rel, err := filepath.Rel(root, m)
+			if err != nil {
+				return nil, err
+			}
+			if rel != "." && len(ignore) > 0 {
+				if skip, _ := pm.MatchesOrParentMatches(filepath.ToSlash(rel)); skip {
+					continue
+				}
+			}
+			out = append(out, rel)
+			n++
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("source %q: no such file or directory", p)
+		}
+	}
+	return out, nil
+}
+
+// Hash digests what Copy would read of the sources: names, modes, owners
+// and bytes, not times.
+func Hash(root string, sources, ignore []string) (string, error) {
+	pm, err := patternmatcher.New(ignore)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, src := range sources {
+		err := filepath.WalkDir(filepath.Join(root, src), func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(root, p)
+			if rel != "." && len(ignore) > 0 {
+				if skip, _ := pm.MatchesOrParentMatches(filepath.ToSlash(rel)); skip {
+					if d.IsDir() {
+						return filepath.SkipDir
+					}
+					return nil
+				}
+			}
+			fi, err := os.Lstat(p)
+			if err != nil {
+				return err
+			}
+			uid, gid := owner(fi)
+			fmt.Fprintf(h, "%q %o %d %d %d\n", rel, fi.Mode(), uid, gid, fi.Size())
+			switch {
+			case fi.Mode()&fs.ModeSymlink != 0:
+				t, err := os.Readlink(p)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(h, "-> %q\n", t)
+			case fi.Mode().IsRegular():
+				f, err := os.Open(p)
+				if err != nil {
+					return err
+				}
+				_, err = io.Copy(h, f)
+				f.Close()
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func owner(fi fs.FileInfo) (uid, gid int) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Uid), int(st.Gid)
+	}
+	return 0, 0
+}
+
+// Copy copies the sources into s.Out as docker's COPY lays them out: a
+// directory's contents (not the directory) go into Dest; a file goes to
+// Dest, or into it when Dest ends in "/" or there are several sources.
+// Parent directories it makes are root's, mode 0755.
+func Copy(s Spec) error {
+	if err := s.ResolveChown(s.Chown); err != nil {
+		return err
+	}
+	srcs, err := Expand(s.Root, s.Sources, s.Ignore)
+	if err != nil {
+		return err
+	}
+	pm, err := patternmatcher.New(s.Ignore)
+	if err != nil {
+		return err
+	}
+	intoDir := strings.HasSuffix(s.Dest, "/") || len(srcs) > 1
+	dest := filepath.Join(s.Out, path.Clean("/"+s.Dest))
+	for _, src := range srcs {
+		from := filepath.Join(s.Root, src)
+		fi, err := os.Lstat(from)
+		if err != nil {
+			return err
+		}
+		to := dest
+		if s.Unpack && fi.Mode().IsRegular() && IsArchive(from) {
+			if err := s.mkdirParents(dest); err != nil {
+				return err
+			}
+			if err := unpack(from, dest); err != nil {
+				return err
+			}
+			continue
+		}
+		if fi.IsDir() {
+			intoDir = true
+		} else if intoDir {
+			to = filepath.Join(dest, filepath.Base(src))
+		}
+		if err := s.mkdirParents(filepath.Dir(to)); err != nil {
+			return err
+		}
+		if fi.IsDir() {
+			if err := s.mkdirParents(to); err != nil {
+				return err
+			}
+		}
+		err = filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(s.Root, p)
+			if rel != "." && len(s.Ignore) > 0 {
+				if skip, _ := pm.MatchesOrParentMatches(filepath.ToSlash(rel)); skip {
+					if d.IsDir() {
+						return filepath.SkipDir
+					}
+					return nil
+				}
+			}
+			sub, _ := filepath.Rel(from, p)
+			return s.copyOne(p, filepath.Join(to, sub))
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mkdirParents makes dir and its parents under s.Out: as the stage below
+// has them where it has them, else root's and 0755.
+func (s Spec) mkdirParents(dir string) error {
+	rel, err := filepath.Rel(s.Out, dir)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return fmt.Errorf("destination %q is outside the layer", dir)
+	}
+	if rel == "." {
+		return nil
+	}
+	p := ""
+	for _, name := range strings.Split(rel, "/") {
+		p = filepath.Join(p, name)
+		err := os.Mkdir(filepath.Join(s.Out, p), 0o755)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if fi := s.below(p); fi != nil {
+			uid, gid := owner(fi)
+			if err := os.Lchown(filepath.Join(s.Out, p), uid, gid); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.EPERM) {
+				return err
+			}
+			if err := os.Chmod(filepath.Join(s.Out, p), fi.Mode().Perm()|fi.Mode()&(fs.ModeSetgid|fs.ModeSticky)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// below is the directory rel in the stage's top layer that has it, or nil
+// when none does (or one deleted it: a whiteout is a character device).
+func (s Spec) below(rel string) fs.FileInfo {
+	for i := len(s.Base) - 1; i >= 0; i-- {
+		fi, err := os.Lstat(filepath.Join(s.Base[i], rel))
+		if err != nil {
+			continue
+		}
+		if fi.IsDir() {
+			return fi
+		}
+		return nil
+	}
+	return nil
+}
+
+// copyOne copies one file, directory or symlink, then sets its owner and
+// mode. An owner this user namespace cannot map (no subordinate ids) is
+// left as it comes out, as extraction does.
+func (s Spec) copyOne(from, to string) error {
+	fi, err := os.Lstat(from)
+	if err != nil {
+		return err
+	}
+	mode := fi.Mode().Perm() | fi.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky)
+	if s.Mode != 0 {
+		mode = s.Mode
+	}
+	switch {
+	case fi.IsDir():
+		if err := os.Mkdir(to, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+	case fi.Mode()&fs.ModeSymlink != 0:
+		t, err := os.Readlink(from)
+		if err != nil {
+			return err
+		}
+		os.Remove(to)
+		if err := os.Symlink(t, to); err != nil {
+			return err
+		}
+	case fi.Mode().IsRegular():
+		if err := copyFile(from, to); err != nil {
+			return err
+		}
+	default:
+		return nil // devices, sockets and fifos are not copied
+	}
+	uid, gid := owner(fi)
+	if s.UID >= 0 {
+		uid, gid = s.UID, s.GID
+	}
+	if err := os.Lchown(to, uid, gid); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.EPERM) {
+		return err
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return nil
+	}
+	return os.Chmod(to, mode) // after chown, which clears set-id bits
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	os.Remove(to)
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

@@ -1,0 +1,137 @@
+package files
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+func writeTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for name, body := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func TestExpand(t *testing.T) {
+	root := writeTree(t, map[string]string{"a.txt": "a", "b.txt": "b", "secret.txt": "s", "dir/c": "c"})
+	for _, tc := range []struct {
+		patterns, ignore []string
+		want             []string
+		err              bool
+	}{
+		{patterns: []string{"*.txt"}, want: []string{"a.txt", "b.txt", "secret.txt"}},
+		{patterns: []string{"*.txt"}, ignore: []string{"secret.txt"}, want: []string{"a.txt", "b.txt"}},
+		{patterns: []string{"dir"}, want: []string{"dir"}},
+		{patterns: []string{"../../etc/passwd"}, err: true}, // confined to the root: no such file there
+		{patterns: []string{"missing*"}, err: true},
+		{patterns: []string{"secret.txt"}, ignore: []string{"*.txt"}, err: true},
+	} {
+		got, err := Expand(root, tc.patterns, tc.ignore)
+		if (err != nil) != tc.err || !tc.err && !slices.Equal(got, tc.want) {
+			t.Errorf("Expand(%q, ignore %q) = %q, %v; want %q (error: %v)", tc.patterns, tc.ignore, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+// TestHash checks what the build cache keys a COPY on: bytes and modes,
+// not times.
+func TestHash(t *testing.T) {
+	root := writeTree(t, map[string]string{"f": "one", "d/g": "two"})
+	hash := func() string {
+		t.Helper()
+		h, err := Hash(root, []string{"f", "d"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	h0 := hash()
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(filepath.Join(root, "f"), later, later); err != nil {
+		t.Fatal(err)
+	}
+	if h := hash(); h != h0 {
+		t.Error("a new mtime changed the hash")
+	}
+	if err := os.Chmod(filepath.Join(root, "d", "g"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h1 := hash()
+	if h1 == h0 {
+		t.Error("a new mode left the hash as it was")
+	}
+	if err := os.WriteFile(filepath.Join(root, "f"), []byte("One"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if h := hash(); h == h1 {
+		t.Error("new bytes left the hash as it was")
+	}
+}
+
+// TestCopyParents checks that a parent directory a copy makes takes the
+// stage's mode (so COPY x /tmp/ keeps /tmp 1777), and a file lands where
+// docker's COPY puts it.
+func TestCopyParents(t *testing.T) {
+	ctx := writeTree(t, map[string]string{"x": "x"})
+	base := t.TempDir()
+	if err := os.Mkdir(filepath.Join(base, "tmp"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(base, "tmp"), 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if err := Copy(Spec{Root: ctx, Sources: []string{"x"}, Dest: "/tmp/", Out: out, UID: -1, GID: -1, Base: []string{base}}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(out, "tmp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o777 || fi.Mode()&os.ModeSticky == 0 {
+		t.Errorf("/tmp made with mode %v, want the stage's drwxrwxrwt", fi.Mode())
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "tmp", "x")); err != nil || string(b) != "x" {
+		t.Errorf("/tmp/x: %q, %v", b, err)
+	}
+	out2 := t.TempDir()
+	if err := Copy(Spec{Root: ctx, Sources: []string{"x"}, Dest: "/renamed", Out: out2, UID: -1, GID: -1, Mode: 0o600}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(out2, "renamed")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("/renamed: %v, %v; want a file of mode 0600", fi, err)
+	}
+}
+
+func TestResolveChown(t *testing.T) {
+	base := writeTree(t, map[string]string{"etc/passwd": "root:x:0:0::/root:/bin/sh\napp:x:1234:1234::/home/app:/bin/sh\n", "etc/group": "root:x:0:\nstaff:x:50:\n"})
+	for _, tc := range []struct {
+		chown    string
+		uid, gid int
+		err      bool
+	}{
+		{"1000:1000", 1000, 1000, false},
+		{"1000", 1000, 1000, false},
+		{"app", 1234, 1234, false},
+		{"app:staff", 1234, 50, false},
+		{"ghost", 0, 0, true},
+		{"app:ghosts", 0, 0, true},
+	} {
+		s := Spec{Base: []string{base}, UID: -1, GID: -1}
+		err := s.ResolveChown(tc.chown)
+		if (err != nil) != tc.err || !tc.err && (s.UID != tc.uid || s.GID != tc.gid) {
+			t.Errorf("ResolveChown(%q) = %d:%d, %v; want %d:%d (error: %v)", tc.chown, s.UID, s.GID, err, tc.uid, tc.gid, tc.err)
+		}
+	}
+}

@@ -1,0 +1,164 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/box-run/box/build"
+	"github.com/box-run/box/image"
+	"github.com/box-run/box/slirp"
+)
+
+type buildCmd struct {
+	Tag      []string `short:"t" sep:"none" help:"Name the image (several -t give several names)." placeholder:"NAME"`
+	File     string   `short:"f" help:"The Dockerfile (default CONTEXT/Dockerfile; - reads stdin)." placeholder:"FILE"`
+	BuildArg []string `sep:"none" help:"Set a build argument K=V (K alone takes it from here)." placeholder:"K=V"`
+	Target   string   `help:"Build up to this stage." placeholder:"STAGE"`
+	NoCache  bool     `help:"Run every step, ignoring the build cache."`
+	Pull     bool     `help:"Pull FROM images even when the store has them."`
+	Platform string   `help:"Platform of the FROM images to pull." placeholder:"OS/ARCH"`
+	Label    []string `sep:"none" help:"Add a label K=V to the image." placeholder:"K=V"`
+	Network  string   `help:"RUN steps' network: slirp (the default), none or host." default:"slirp" placeholder:"MODE"`
+	Quiet    bool     `short:"q" help:"Print only the image id."`
+	Context  string   `arg:"" name:"context" type:"path" help:"The build context directory."`
+}
+
+// Run builds the image. A failed step leaves no new name: the image is
+// recorded, and named, only once every step has run.
+func (c *buildCmd) Run(g *globals) error {
+	file := c.File
+	if file == "" {
+		file = filepath.Join(c.Context, "Dockerfile")
+	}
+	var text []byte
+	var err error
+	if file == "-" {
+		text, err = io.ReadAll(os.Stdin)
+	} else {
+		text, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return withStatus(1, fmt.Errorf("reading the Dockerfile: %w", err))
+	}
+	if fi, err := os.Stat(c.Context); err != nil || !fi.IsDir() {
+		return withStatus(1, fmt.Errorf("build context %q is not a directory", c.Context))
+	}
+	args := map[string]string{}
+	for _, a := range c.BuildArg {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			if v, ok = os.LookupEnv(k); !ok {
+				continue
+			}
+		}
+		args[k] = v
+	}
+	labels := map[string]string{}
+	for _, l := range c.Label {
+		k, v, _ := strings.Cut(l, "=")
+		labels[k] = v
+	}
+	for _, t := range c.Tag {
+		if _, err := image.ParseRef(t); err != nil {
+			return withStatus(1, err)
+		}
+	}
+	epoch, err := sourceDateEpoch()
+	if err != nil {
+		return withStatus(1, err)
+	}
+	st, err := g.openStore()
+	if err != nil {
+		return err
+	}
+	cs, err := g.containers()
+	if err != nil {
+		return err
+	}
+	m, err := g.idMapping()
+	if err != nil {
+		return err
+	}
+	conf, err := g.config()
+	if err != nil {
+		return err
+	}
+	net := slirp.DefaultConfig()
+	net.DNS, net.AllowHostLoopback = conf.Network.DNS, conf.Network.AllowHostLoopback
+	out := io.Writer(os.Stdout)
+	if c.Quiet {
+		out = io.Discard
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	img, err := build.Build(ctx, build.Options{
+		Store: st, Context: c.Context, Dockerfile: text, File: fileName(file),
+		Tags: c.Tag, BuildArgs: args, Labels: labels, Target: c.Target, NoCache: c.NoCache,
+		Network: c.Network, Epoch: epoch, Out: out, RunOut: out,
+		Image: func(ref string) (*image.Image, error) {
+			if !c.Pull {
+				if img, err := st.Lookup(ref); err == nil || !errors.Is(err, image.ErrNotFound) {
+					return img, err
+				}
+			}
+			res, err := pullImage(g, st, ref, c.Platform, c.Quiet)
+			if err != nil {
+				return nil, err
+			}
+			return res.Image, nil
+		},
+		Containers: cs, Mapping: m, Overlay: conf.Storage.Overlay,
+		OverlayCache: image.OverlayCacheFile(st.Root()), Net: net, Log: g.log,
+	})
+	if err != nil && ctx.Err() != nil {
+		return withStatus(130, errors.New("building: interrupted"))
+	}
+	if err != nil {
+		return withStatus(1, err)
+	}
+	if !c.Quiet {
+		for _, t := range c.Tag {
+			ref, _ := image.ParseRef(t)
+			fmt.Printf("Successfully tagged %s\n", image.FullName(ref))
+		}
+	}
+	fmt.Println(strings.TrimPrefix(img.ID, "sha256:"))
+	return nil
+}
+
+type builderCmd struct {
+	Prune builderPruneCmd `cmd:"" help:"Remove the build cache."`
+}
+
+type builderPruneCmd struct{}
+
+func (builderPruneCmd) Run(g *globals) error { return pruneBuildCache(g) }
+
+// pruneBuildCache forgets the cached build steps and their layers.
+func pruneBuildCache(g *globals) error {
+	st, err := g.openStore()
+	if err != nil {
+		return err
+	}
+	steps, layers, err := st.PruneCache()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("Removed %d build steps (%d layers)\n", steps, layers)
+	return nil
+}
+
+// fileName names the Dockerfile in messages (file:line), as docker does.
+func fileName(file string) string {
+	if file == "-" {
+		return "Dockerfile"
+	}
+	return filepath.Base(file)
+}
