@@ -110,3 +110,21 @@ func TestInitRunsBeforeHeavyPackages(t *testing.T) {
 	}
 	t.Logf("the init stage runs after %d of %d package initialisers", len(early), len(all))
 }
+
+// TestNoCostlyInitialisers keeps out of box the packages whose
+// initialisers every box process would pay for: the CDI library's pkg/cdi
+// and the YAML library it brings (about 0.5 ms together, regular
+// expressions and tables; package device reads CDI specs itself).
+func TestNoCostlyInitialisers(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, costly := range []string{"tags.cncf.io/container-device-interface/pkg/cdi", "tags.cncf.io/container-device-interface/internal/", "go.yaml.in/yaml/", "sigs.k8s.io/yaml", "gopkg.in/yaml."} {
+			if strings.HasPrefix(dep, costly) {
+				t.Errorf("box links %s, whose initialisers cost every box process start-up time", dep)
+			}
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package device
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -10,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/box-run/box/run/proto"
-	"tags.cncf.io/container-device-interface/pkg/cdi"
 	"tags.cncf.io/container-device-interface/pkg/parser"
 	cdispec "tags.cncf.io/container-device-interface/specs-go"
 )
@@ -34,33 +32,17 @@ func SpecDirs(configured []string, lookupEnv func(string) (string, bool)) []stri
 	return DefaultSpecDirs
 }
 
-// newCache reads the specs in dirs once: box resolves names at run time
-// and needs no watch on the directories.
-func newCache(dirs []string) *cdi.Cache {
-	c, _ := cdi.NewCache(cdi.WithSpecDirs(dirs...), cdi.WithAutoRefresh(false))
-	return c
-}
-
 // List returns the qualified names of the CDI devices in dirs, and one
 // line for each spec that could not be used.
 func List(dirs []string) (devices, problems []string) {
-	c := newCache(dirs)
-	return c.ListDevices(), specProblems(c)
-}
-
-func specProblems(c *cdi.Cache) []string {
-	var out []string
-	for path, errs := range c.GetErrors() {
-		out = append(out, fmt.Sprintf("%s: %v", path, errors.Join(errs...)))
-	}
-	sort.Strings(out)
-	return out
+	set := readSpecs(dirs)
+	return set.names(), set.problemLines()
 }
 
 // resolveCDI resolves the CDI names and the GPU request and adds what
 // their specs ask for to e.
 func resolveCDI(e *Edits, names []string, gpus *gpuRequest, o Options) error {
-	c := newCache(o.SpecDirs)
+	c := readSpecs(o.SpecDirs)
 	vis, from, limited := visibleGPUs(o.LookupEnv)
 	var want []string
 	for _, n := range names {
@@ -93,12 +75,12 @@ func resolveCDI(e *Edits, names []string, gpus *gpuRequest, o Options) error {
 		}
 		want = append(want, g...)
 	}
-	var devs []*cdi.Device
+	var devs []*cdiDevice
 	for _, n := range want {
 		if slices.Contains(e.CDI, n) {
 			continue
 		}
-		d := c.GetDevice(n)
+		d := c.devices[n]
 		if d == nil {
 			return unknown(c, n, o.SpecDirs)
 		}
@@ -107,15 +89,15 @@ func resolveCDI(e *Edits, names []string, gpus *gpuRequest, o Options) error {
 	}
 	// A spec's own edits apply once, before those of its first device, as
 	// the CDI library's InjectDevices orders them.
-	seen := map[*cdi.Spec]bool{}
+	seen := map[*spec]bool{}
 	for _, d := range devs {
-		if s := d.GetSpec(); !seen[s] {
+		if s := d.spec; !seen[s] {
 			seen[s] = true
-			if err := e.apply(&s.ContainerEdits, "CDI spec "+s.GetPath()); err != nil {
+			if err := e.apply(&s.ContainerEdits, "CDI spec "+s.path); err != nil {
 				return err
 			}
 		}
-		if err := e.apply(&d.ContainerEdits, "CDI device "+d.GetQualifiedName()); err != nil {
+		if err := e.apply(&d.ContainerEdits, "CDI device "+d.name); err != nil {
 			return err
 		}
 	}
@@ -123,7 +105,7 @@ func resolveCDI(e *Edits, names []string, gpus *gpuRequest, o Options) error {
 }
 
 // gpuNames turns --gpus into nvidia.com/gpu names.
-func gpuNames(c *cdi.Cache, r gpuRequest, vis []string, from string, limited bool, dirs []string) ([]string, error) {
+func gpuNames(c *specSet, r gpuRequest, vis []string, from string, limited bool, dirs []string) ([]string, error) {
 	qualify := func(ids []string) []string {
 		out := make([]string, len(ids))
 		for i, id := range ids {
@@ -145,7 +127,7 @@ func gpuNames(c *cdi.Cache, r gpuRequest, vis []string, from string, limited boo
 		if len(ids) == 0 {
 			return nil, unknown(c, gpuKind+"=all", dirs)
 		}
-		if r.all && c.GetDevice(gpuKind+"=all") != nil {
+		if r.all && c.devices[gpuKind+"=all"] != nil {
 			return []string{gpuKind + "=all"}, nil
 		}
 	}
@@ -163,9 +145,9 @@ func gpuNames(c *cdi.Cache, r gpuRequest, vis []string, from string, limited boo
 
 // gpuIDs are the GPUs of the specs, by index when the spec names them so
 // (nvidia-ctk may name each by index and by UUID too), in order.
-func gpuIDs(c *cdi.Cache) []string {
+func gpuIDs(c *specSet) []string {
 	var byIndex, other []string
-	for _, n := range c.ListDevices() {
+	for _, n := range c.names() {
 		id, ok := strings.CutPrefix(n, gpuKind+"=")
 		switch {
 		case !ok || id == "all":
@@ -193,11 +175,11 @@ func isIndex(s string) bool {
 
 // unknown says why name resolved to nothing: no spec of its kind, a spec
 // that could not be read, or a name the specs do not have.
-func unknown(c *cdi.Cache, name string, dirs []string) error {
+func unknown(c *specSet, name string, dirs []string) error {
 	vendor, class, _ := parser.ParseDevice(name)
 	kind := vendor + "/" + class
 	var same []string
-	for _, n := range c.ListDevices() {
+	for _, n := range c.names() {
 		if strings.HasPrefix(n, kind+"=") {
 			same = append(same, n)
 		}
@@ -205,7 +187,7 @@ func unknown(c *cdi.Cache, name string, dirs []string) error {
 	if len(same) > 0 {
 		return fmt.Errorf("unknown CDI device %s (the specs have %s)", name, strings.Join(same, ", "))
 	}
-	if p := specProblems(c); len(p) > 0 {
+	if p := c.problemLines(); len(p) > 0 {
 		return fmt.Errorf("no usable CDI spec for %s: %s", kind, p[0])
 	}
 	if kind == gpuKind {
@@ -214,7 +196,7 @@ func unknown(c *cdi.Cache, name string, dirs []string) error {
 	return fmt.Errorf("no CDI spec for %s in %s", kind, strings.Join(dirs, ", "))
 }
 
-// apply adds one spec's or device's edits, which the CDI library has
+// apply adds one spec's or device's edits, which readSpec has
 // validated, in box's terms; from names them in errors. A later device
 // node or mount at the same path replaces an earlier one, as in the
 // library's OCI edits.
@@ -245,7 +227,7 @@ func (e *Edits) apply(ce *cdispec.ContainerEdits, from string) error {
 		e.Mounts = append(e.Mounts, pm)
 	}
 	for _, h := range ce.Hooks {
-		if h.HookName != cdi.CreateContainerHook {
+		if h.HookName != "createContainer" {
 			return fmt.Errorf("%s: its %s hook %s needs an OCI runtime: box runs only createContainer hooks", from, h.HookName, h.Path)
 		}
 		ph := proto.Hook{Path: h.Path, Args: h.Args, Env: h.Env, From: from}
