@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/box-run/box/image"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 type pushCmd struct {
@@ -25,7 +26,12 @@ func (c *pushCmd) Run(g *globals) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := st.Push(ctx, c.Ref, c.Dest, image.PushOptions{Insecure: !c.TLSVerify})
+	opts := image.PushOptions{Insecure: !c.TLSVerify}
+	if !c.Quiet {
+		// docker's lines, one per layer as each is done.
+		opts.Layer = func(d v1.Hash, what string) { fmt.Printf("%s: %s\n", d.Hex[:12], what) }
+	}
+	res, err := st.Push(ctx, c.Ref, c.Dest, opts)
 	switch {
 	case errors.Is(err, image.ErrNotFound):
 		return withStatus(1, fmt.Errorf("an image does not exist locally with the tag: %s", c.Ref))

@@ -3,9 +3,12 @@ package image
 import (
 	"context"
 	"fmt"
+	"log"
 	"slices"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/logs"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -16,6 +19,9 @@ type PushOptions struct {
 	// Insecure allows plain HTTP and unverified TLS to the destination,
 	// as the registry's insecure = true in the config does.
 	Insecure bool
+	// Layer, when set, is told what became of each layer, as docker
+	// prints it: "Pushed", "Layer already exists" or "Mounted from REPO".
+	Layer func(digest v1.Hash, what string)
 }
 
 // PushResult says what a push did.
@@ -76,6 +82,10 @@ func (s *Store) Push(ctx context.Context, nameOrID, dest string, opts PushOption
 	if err != nil {
 		return nil, err
 	}
+	if opts.Layer != nil {
+		restore := reportLayers(mountable, opts.Layer)
+		defer restore()
+	}
 	if err := remote.Write(ref, mountable, ropts...); err != nil {
 		return nil, explain(host, err)
 	}
@@ -100,11 +110,67 @@ func (s *Store) Push(ctx context.Context, nameOrID, dest string, opts PushOption
 	return res, nil
 }
 
+// reportLayers tells report what go-containerregistry did with each of
+// m's layers until restore is called. It says so only in its progress log
+// (logs.Progress: "existing blob: D", "mounted blob: D", "pushed blob: D",
+// or "existing manifest: D" when the registry has the whole image),
+// one Printf per line, so those lines are read back; the config blob and
+// anything else are not reported.
+func reportLayers(m *mountImage, report func(v1.Hash, string)) (restore func()) {
+	from := map[v1.Hash]string{}
+	var order []v1.Hash
+	for i, l := range m.layers {
+		d, err := l.Digest()
+		if err != nil {
+			continue
+		}
+		order = append(order, d)
+		from[d] = ""
+		if m.from[i] != nil {
+			from[d] = m.from[i].Context().RepositoryStr()
+		}
+	}
+	saved := logs.Progress
+	logs.Progress = log.New(lineFunc(func(line string) {
+		if strings.HasPrefix(line, "existing manifest: ") {
+			// The registry has the image: no layer is even looked at.
+			for _, d := range order {
+				report(d, "Layer already exists")
+			}
+			return
+		}
+		for prefix, what := range map[string]string{"existing blob: ": "Layer already exists", "mounted blob: ": "Mounted from ", "pushed blob: ": "Pushed"} {
+			v, ok := strings.CutPrefix(line, prefix)
+			if !ok {
+				continue
+			}
+			d, err := v1.NewHash(strings.TrimSpace(v))
+			src, layer := from[d]
+			if err != nil || !layer {
+				return
+			}
+			if prefix == "mounted blob: " {
+				what += src
+			}
+			report(d, what)
+		}
+	}), "", 0)
+	return func() { logs.Progress = saved }
+}
+
+// lineFunc is a writer that hands each Write, one log line, to a function.
+type lineFunc func(string)
+
+func (f lineFunc) Write(p []byte) (int, error) {
+	f(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
+
 // mountable wraps the exported image so that each layer some image of the
 // store was pushed with to another repository of dest's registry is
 // mounted from there: box writes a stored layer the same way every time,
 // so the blob there is this one.
-func (s *Store) mountable(ex *Exported, dest name.Repository) (v1.Image, error) {
+func (s *Store) mountable(ex *Exported, dest name.Repository) (*mountImage, error) {
 	ix, err := s.readIndex()
 	if err != nil {
 		return nil, err
