@@ -75,10 +75,17 @@ type Options struct {
 type StepError struct {
 	Step   string
 	Status int
+	// OneID: the build's user namespace maps uid and gid 0 only (no
+	// subordinate ids), a likely reason for a failed chown or useradd.
+	OneID bool
 }
 
 func (e *StepError) Error() string {
-	return fmt.Sprintf("building at %s: exit status %d", e.Step, e.Status)
+	msg := fmt.Sprintf("building at %s: exit status %d", e.Step, e.Status)
+	if e.OneID {
+		msg += " (without subordinate ids only uid and gid 0 exist in the build, so a step that gives files other owners or adds users fails: see box info)"
+	}
+	return msg
 }
 
 // state is a stage as built so far.

@@ -103,7 +103,7 @@ func (b *builder) run(st *state, c *instructions.RunCommand, loc string) (string
 		return "", 0, fmt.Errorf("%s: %w", loc, err)
 	}
 	if status != 0 {
-		return "", 0, &StepError{Step: fmt.Sprintf("STEP %d/%d %q (%s)", b.step, b.total, "RUN "+strings.Join(c.CmdLine, " "), loc), Status: status}
+		return "", 0, &StepError{Step: fmt.Sprintf("STEP %d/%d %q (%s)", b.step, b.total, "RUN "+strings.Join(c.CmdLine, " "), loc), Status: status, OneID: b.Mapping.Single() && needsIDs(c.CmdLine, st.cfg.Config.User)}
 	}
 	dir := b.Containers.Dir(ct.ID)
 	if _, err := os.Lstat(filepath.Join(dir, ".rootfs.copy-complete")); err == nil {
@@ -132,4 +132,20 @@ func (b *builder) killOnCancel(id string, ran <-chan struct{}) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// needsIDs guesses whether a RUN step that failed needed ids besides 0:
+// it runs as another user, or its command changes owners, adds users or
+// runs apt (which drops to its _apt user).
+func needsIDs(cmdLine []string, user string) bool {
+	if user != "" && user != "root" && user != "0" && !strings.HasPrefix(user, "0:") && !strings.HasPrefix(user, "root:") {
+		return true
+	}
+	line := " " + strings.Join(cmdLine, " ")
+	for _, w := range []string{"chown", "chgrp", "useradd", "adduser", "groupadd", "addgroup", "usermod", "apt-get", " apt ", "install -o", "install -g"} {
+		if strings.Contains(line, w) {
+			return true
+		}
+	}
+	return false
 }
