@@ -333,20 +333,3 @@ func helperHint(name string) string {
 
 // ChildInit is child.Init, for callers that already import userns.
 func ChildInit() error { return child.Init() }
-
-func parseFD(name, v string) (int, error) {
-	fd, err := strconv.Atoi(v)
-	if err != nil || fd < 3 {
-		return 0, fmt.Errorf("parsing %s=%q: not a descriptor number above 2", name, v)
-	}
-	return fd, nil
-}
-
-func retryEINTR(f func() (int, error)) (int, error) {
-	for {
-		n, err := f()
-		if !errors.Is(err, unix.EINTR) {
-			return n, err
-		}
-	}
-}
