@@ -12,30 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/box-run/box/internal/finding"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
-// Finding is one thing Check found wrong, or left over.
-type Finding struct {
-	Path    string // what it concerns, relative to the store root
-	Problem string // what is wrong with it
-	// Leftover marks what an interrupted command left behind (staging of a
-	// killed pull, a layer whose image was never recorded, the trash of a
-	// killed rmi): harmless, and collected by the next pull or rmi.
-	Leftover bool
-	Repaired bool // Check removed it (CheckOptions.Repair)
-}
-
-func (f Finding) String() string {
-	s := f.Path + ": " + f.Problem
-	switch {
-	case f.Repaired:
-		return "repaired: " + s
-	case f.Leftover:
-		return "leftover: " + s
-	}
-	return s
-}
+// A Finding is one thing the check found.
+type Finding = finding.Finding
 
 // CheckOptions tune Check.
 type CheckOptions struct {

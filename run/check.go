@@ -8,27 +8,12 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/box-run/box/internal/finding"
 )
 
-// Finding is one thing Containers.Check found wrong, or left over (as
-// image.Finding, for the containers directory).
-type Finding struct {
-	Path     string // relative to the containers directory's parent, the store root
-	Problem  string
-	Leftover bool // what a killed box rm left: harmless
-	Repaired bool
-}
-
-func (f Finding) String() string {
-	s := f.Path + ": " + f.Problem
-	switch {
-	case f.Repaired:
-		return "repaired: " + s
-	case f.Leftover:
-		return "leftover: " + s
-	}
-	return s
-}
+// A Finding is one thing the check found.
+type Finding = finding.Finding
 
 // CheckOptions tune Containers.Check.
 type CheckOptions struct {
