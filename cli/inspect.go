@@ -25,13 +25,9 @@ type inspectCmd struct {
 // the others are printed, with exit status 1 (a template that does not
 // parse: 64, before anything, as docker).
 func (c *inspectCmd) Run(g *globals) error {
-	var tmpl *format.Template
-	if c.Format != "" && c.Format != "json" {
-		t, err := format.Parse(c.Format)
-		if err != nil {
-			return withStatus(64, err)
-		}
-		tmpl = t
+	tmpl, err := inspectTemplate(c.Format)
+	if err != nil {
+		return err
 	}
 	cs, err := g.containers()
 	if err != nil {
@@ -41,11 +37,33 @@ func (c *inspectCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
+	return printInspect(c.Format, tmpl, c.Names, func(n string) (any, error) { return c.lookup(cs, st, n) })
+}
+
+// inspectTemplate parses an inspect command's --format: nil for none or
+// "json"; a template that does not parse exits 64 before anything is
+// looked up, as docker.
+func inspectTemplate(f string) (*format.Template, error) {
+	if f == "" || f == "json" {
+		return nil, nil
+	}
+	t, err := format.Parse(f)
+	if err != nil {
+		return nil, withStatus(64, err)
+	}
+	return t, nil
+}
+
+// printInspect prints the object of each name, through tmpl or as a JSON
+// array (compact for --format json); names lookup cannot find, and
+// objects the template fails on, are reported after the others are
+// printed, with exit status 1.
+func printInspect(f string, tmpl *format.Template, names []string, lookup func(string) (any, error)) error {
 	var objs []any
 	var out bytes.Buffer
 	var errs []error
-	for _, n := range c.Names {
-		obj, err := c.lookup(cs, st, n)
+	for _, n := range names {
+		obj, err := lookup(n)
 		if err == nil && tmpl != nil {
 			var b []byte
 			if b, err = tmpl.Object(obj); err == nil {
@@ -60,7 +78,7 @@ func (c *inspectCmd) Run(g *globals) error {
 		objs = append(objs, obj)
 	}
 	if tmpl == nil {
-		b, err := format.JSON(objs, c.Format == "json")
+		b, err := format.JSON(objs, f == "json")
 		if err != nil {
 			return err
 		}

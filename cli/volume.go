@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -104,52 +103,21 @@ type volumeInspectCmd struct {
 // Run prints docker's volume objects; unknown names are reported after
 // the others, with exit status 1.
 func (c *volumeInspectCmd) Run(g *globals) error {
-	var tmpl *format.Template
-	if c.Format != "" && c.Format != "json" {
-		t, err := format.Parse(c.Format)
-		if err != nil {
-			return withStatus(64, err)
-		}
-		tmpl = t
+	tmpl, err := inspectTemplate(c.Format)
+	if err != nil {
+		return err
 	}
 	vs, err := g.volumes()
 	if err != nil {
 		return err
 	}
-	var objs []any
-	var out bytes.Buffer
-	var errs []error
-	for _, n := range c.Names {
+	return printInspect(c.Format, tmpl, c.Names, func(n string) (any, error) {
 		v, err := vs.Get(n)
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			return nil, err
 		}
-		obj := format.InspectVolume(v)
-		if tmpl != nil {
-			b, err := tmpl.Object(obj)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			out.Write(append(b, '\n'))
-		}
-		objs = append(objs, obj)
-	}
-	if tmpl == nil {
-		b, err := format.JSON(objs, c.Format == "json")
-		if err != nil {
-			return err
-		}
-		out.Write(b)
-	}
-	if _, err := os.Stdout.Write(out.Bytes()); err != nil {
-		return err
-	}
-	if len(errs) > 0 {
-		return withStatus(1, joinLines(errs))
-	}
-	return nil
+		return format.InspectVolume(v), nil
+	})
 }
 
 type volumeRmCmd struct {
