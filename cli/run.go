@@ -52,6 +52,8 @@ type runCmd struct {
 	MPI         bool         `name:"mpi" help:"Run as a rank an MPI launcher (srun, mpirun) started: its environment, PMI_FD and PMIx directories, the host's network and IPC."`
 	Device      []string     `sep:"none" help:"Give the container a device: a host node /dev/X[:/dev/Y[:rwm]], or a CDI device such as nvidia.com/gpu=0|all." placeholder:"DEVICE"`
 	GPUs        string       `name:"gpus" help:"GPUs, as docker's --gpus: all, a count, or device=0,1 (CDI's nvidia.com/gpu devices, within NVIDIA_VISIBLE_DEVICES or CUDA_VISIBLE_DEVICES)." placeholder:"GPUS"`
+	StopSignal  string       `help:"Signal box stop sends first (default: the image's STOPSIGNAL, else SIGTERM)." placeholder:"SIGNAL"`
+	StopTimeout *int         `help:"Seconds box stop waits before SIGKILL when -t is not given (default 10)." placeholder:"SECONDS"`
 	netCfg      slirp.Config // resolved from --network and [network]
 	release     func()       // drops the hold on the image's layers
 	storeRoot   string       // the opened store's directory
@@ -210,6 +212,7 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		Volumes: c.Volume, Mounts: c.Mount, Tmpfs: c.Tmpfs,
 		Network: c.Network, DNS: c.DNS, AddHosts: c.AddHost, Publish: c.Publish, PublishAll: c.PublishAll,
 		Ulimits: c.Ulimit, IPC: c.IPC, MPI: c.MPI, Devices: c.Device, GPUs: c.GPUs, UserHome: c.userHome, UserShell: c.userShell,
+		StopSignal: c.StopSignal, StopTimeout: c.StopTimeout,
 	}, run.Image{Ref: ref, ID: img.ID, Config: cfg.Config, Layers: layers}, run.Host{
 		Wd: wd, Home: home, Net: net, Debug: g.Debug,
 		Overlay: conf.Storage.Overlay, OverlayCache: image.OverlayCacheFile(st.Root()),

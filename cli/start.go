@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/box-run/box/monitor"
 	"github.com/box-run/box/run"
@@ -54,14 +53,14 @@ func (c *startCmd) attach(g *globals, name string) error {
 }
 
 type restartCmd struct {
-	Time       int      `short:"t" help:"Seconds to wait after SIGTERM before SIGKILL." default:"10"`
+	Time       *int     `short:"t" help:"Seconds to wait after the stop signal before SIGKILL (default: the container's --stop-timeout, else 10; -1: no limit)." placeholder:"SECONDS"`
 	Containers []string `arg:"" name:"container" predictor:"container" help:"Container names or ids."`
 }
 
 // Run stops (if running) and starts each container.
 func (c *restartCmd) Run(g *globals) error {
 	return eachContainer(g, c.Containers, func(cs run.Containers, ct *run.Container) error {
-		if err := cs.Stop(ct, time.Duration(c.Time)*time.Second); err != nil {
+		if err := cs.Stop(ct, stopTimeout(ct, c.Time)); err != nil {
 			return err
 		}
 		cur, err := cs.Lookup(ct.ID)

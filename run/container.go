@@ -46,6 +46,28 @@ type Container struct {
 	Ports     []proto.Port  `json:"ports,omitempty"`
 	Mounts    []proto.Mount `json:"mounts,omitempty"`
 	Network   *Network      `json:"network,omitempty"`
+	// StopSignal and StopTimeout are what box stop does without -t: the
+	// signal it sends first ("" = SIGTERM) and the seconds it waits before
+	// SIGKILL (nil = 10, -1 = no limit).
+	StopSignal  string `json:"stopSignal,omitempty"`
+	StopTimeout *int   `json:"stopTimeout,omitempty"`
+}
+
+// StopTimeoutOr is the container's stop timeout, or d when it has none;
+// negative means none at all (--stop-timeout -1).
+func (ct *Container) StopTimeoutOr(d time.Duration) time.Duration {
+	if ct.StopTimeout == nil {
+		return d
+	}
+	return time.Duration(*ct.StopTimeout) * time.Second
+}
+
+// StopSig is the signal box stop sends first.
+func (ct *Container) StopSig() syscall.Signal {
+	if sig, err := ParseSignal(ct.StopSignal); err == nil && ct.StopSignal != "" {
+		return sig
+	}
+	return syscall.SIGTERM
 }
 
 // Network is how the container is connected, for box inspect.

@@ -50,6 +50,8 @@ type Flags struct {
 	MPI                 bool     // --mpi: a rank of an MPI job the host launches (see mpi.go)
 	Devices             []string // --device /dev/X[:/dev/Y[:PERMS]] or a CDI name
 	GPUs                string   // --gpus (docker's values)
+	StopSignal          string   // --stop-signal ("" = the image's, else SIGTERM)
+	StopTimeout         *int     // --stop-timeout (nil = 10 s)
 }
 
 // Image is what a new container takes from its image.
@@ -206,11 +208,27 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		name = RandomName() + "_" + id[:4]
 	}
 	entrypoint, cmd := entrypointCmd(img.Config, f.Entrypoint, f.Args)
+	stopSignal := f.StopSignal
+	if stopSignal == "" {
+		stopSignal = img.Config.StopSignal
+	}
+	if stopSignal != "" {
+		if _, err := ParseSignal(stopSignal); err != nil {
+			if f.StopSignal == "" {
+				return nil, nil, slirp.Config{}, fmt.Errorf("the image's STOPSIGNAL: %w", err)
+			}
+			return nil, nil, slirp.Config{}, fmt.Errorf("--stop-signal: %w", err)
+		}
+	}
+	if f.StopTimeout != nil && *f.StopTimeout < -1 {
+		return nil, nil, slirp.Config{}, fmt.Errorf("--stop-timeout %d: give seconds, or -1 to wait for as long as it takes", *f.StopTimeout)
+	}
 	ct := &Container{
 		ID: id, Name: name, Image: img.Ref, ImageID: img.ID, Command: args,
 		Entrypoint: entrypoint, Cmd: cmd,
 		Created: time.Now().UTC(), Status: "created", Remove: f.Remove,
 		Mounts: spec.Mounts, Network: &Network{Mode: network, ExtraHosts: f.AddHosts},
+		StopSignal: stopSignal, StopTimeout: f.StopTimeout,
 	}
 	if network == "slirp" {
 		ct.Network.IPAddress = netCfg.Container.String()

@@ -14,15 +14,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Stop stops a container as docker does: SIGTERM to its PID 1, SIGKILL if
-// it has not exited after timeout (to init, which takes the rest with it). A container between two runs of its
+// Stop stops a container as docker does: its stop signal (SIGTERM unless
+// --stop-signal or the image's STOPSIGNAL said otherwise) to its PID 1,
+// SIGKILL if it has not exited after timeout (to init, which takes the
+// rest with it; a negative timeout waits for as long as it takes). A container between two runs of its
 // restart policy is stopped too; a stopped one is left as it is.
 func (c Containers) Stop(ct *Container, timeout time.Duration) error {
 	// Its monitor must not restart it (--restart). Marked first, so that
 	// a container between two runs is not started again either; a run its
 	// monitor began before seeing the mark is stopped in the loop below.
 	os.WriteFile(filepath.Join(c.Dir(ct.ID), StopFile), nil, 0o600)
-	deadline := time.Now().Add(timeout + 20*time.Second)
+	deadline := time.Now().Add(max(timeout, 0) + 20*time.Second)
 	for {
 		cur, err := c.Lookup(ct.ID)
 		if err != nil {
@@ -30,7 +32,7 @@ func (c Containers) Stop(ct *Container, timeout time.Duration) error {
 		}
 		switch {
 		case cur.Status == "running":
-			signalWorkload(cur, syscall.SIGTERM)
+			signalWorkload(cur, cur.StopSig())
 			if !c.waitExited(cur.ID, timeout) {
 				// init: with it goes every process of the container.
 				unix.Kill(cur.Pid, syscall.SIGKILL)
@@ -72,7 +74,8 @@ func (c Containers) Wait(ct *Container) (int, error) {
 }
 
 // waitExited polls the container's record until it is no longer running
-// (its monitor records the exit) or gone, for at most d.
+// (its monitor records the exit) or gone, for at most d (negative: no
+// limit).
 func (c Containers) waitExited(id string, d time.Duration) bool {
 	deadline := time.Now().Add(d)
 	for {
@@ -80,7 +83,7 @@ func (c Containers) waitExited(id string, d time.Duration) bool {
 		if err != nil || ct.Status != "running" {
 			return true
 		}
-		if time.Now().After(deadline) {
+		if d >= 0 && time.Now().After(deadline) {
 			return false
 		}
 		time.Sleep(20 * time.Millisecond)

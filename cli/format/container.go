@@ -62,6 +62,8 @@ type ContainerConfig struct {
 	WorkingDir   string
 	Entrypoint   []string
 	Labels       map[string]string // the image's: box run has no --label
+	StopSignal   string            `json:",omitempty"`
+	StopTimeout  *int              `json:",omitempty"`
 }
 
 // HostConfig is docker's HostConfig.
@@ -178,6 +180,7 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 		Cmd:        ct.Cmd,
 		Entrypoint: ct.Entrypoint,
 		Labels:     map[string]string{},
+		StopSignal: ct.StopSignal, StopTimeout: ct.StopTimeout,
 	}
 	if ct.Cmd == nil && ct.Entrypoint == nil {
 		out.Config.Cmd = ct.Command // a record from before box kept them
