@@ -57,6 +57,10 @@ func Expand(root string, patterns, ignore []string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading .dockerignore: %w", err)
 	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, err
+	}
 	var out []string
 	for _, p := range patterns {
 		clean := path.Clean("/" + filepath.ToSlash(p)) // confined to root
@@ -69,6 +73,9 @@ func Expand(root string, patterns, ignore []string) ([]string, error) {
 			rel, err := filepath.Rel(root, m)
 			if err != nil {
 				return nil, err
+			}
+			if err := inside(realRoot, m); err != nil {
+				return nil, fmt.Errorf("source %q: %w", p, err)
 			}
 			if rel != "." && len(ignore) > 0 {
 				if skip, _ := pm.MatchesOrParentMatches(filepath.ToSlash(rel)); skip {
@@ -83,6 +90,22 @@ func Expand(root string, patterns, ignore []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// inside checks that the directory match is in resolves, through any
+// symlinks on the way, inside realRoot: the glob follows symlinked
+// directories, and a context must not reach the host's files through one
+// (docker resolves them inside the context; box refuses them). match
+// itself may be a symlink: Copy copies it as one.
+func inside(realRoot, match string) error {
+	dir, err := filepath.EvalSymlinks(filepath.Dir(match))
+	if err != nil {
+		return err
+	}
+	if dir != realRoot && !strings.HasPrefix(dir, realRoot+string(filepath.Separator)) {
+		return fmt.Errorf("it is reached through a symlink that leads out of the build context (to %s)", dir)
+	}
+	return nil
 }
 
 // Hash digests what Copy would read of the sources: names, modes, owners
