@@ -108,6 +108,11 @@ func readSpec(path string, prio int) (*spec, error) {
 		return nil, err
 	}
 	root, err := parseYAML(string(data))
+	var ye *yamlError
+	if errors.As(err, &ye) && !strings.HasSuffix(path, ".json") {
+		// What box's reader refuses, the spec's JSON form never has.
+		return nil, fmt.Errorf("%w (box reads the YAML that CDI specs are usually written in; nvidia-ctk cdi generate --format=json writes one it reads in full)", err)
+	}
 	if err != nil {
 		return nil, err
 	}
