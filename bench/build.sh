@@ -21,8 +21,8 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$REPO/bench/lib.sh"
-alpine_settings /var/tmp/box-build-bench 45505 "${1:-10}"
 WARMUP=${WARMUP:-1}
+alpine_settings /var/tmp/box-build-bench 45505 "${1:-10}"
 FILES=${FILES:-200}
 [[ $FILES =~ ^[1-9][0-9]*$ ]] || die "FILES must be a positive number, not '$FILES'"
 BOX_B=
