@@ -74,7 +74,7 @@ func Expand(root string, patterns, ignore []string) ([]string, error) {
 			if err != nil {
 				return nil, err
 			}
-			if err := inside(realRoot, m); err != nil {
+			if err := inside(realRoot, m); rel != "." && err != nil {
 				return nil, fmt.Errorf("source %q: %w", p, err)
 			}
 			if rel != "." && len(ignore) > 0 {
