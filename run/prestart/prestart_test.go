@@ -34,6 +34,10 @@ func TestSpeculate(t *testing.T) {
 		{[]string{"run", "--publish=8080:80", "nginx"}, false},
 		{[]string{"run", "-P", "nginx"}, false},
 		{[]string{"run", "--userns=keep-id", "alpine"}, false},
+		{[]string{"run", "--memory", "1g", "alpine"}, false},
+		{[]string{"run", "-m", "1g", "alpine"}, false},
+		{[]string{"run", "--cpus=2", "alpine"}, false},
+		{[]string{"run", "--pids-limit", "9", "alpine"}, false},
 		{[]string{"run", "alpine", "ls", "-d", "/"}, false}, // a wrong guess: only slower
 	} {
 		if got := speculate(c.args); got != c.want {

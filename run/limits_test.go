@@ -1,0 +1,42 @@
+package run
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestParseLimits(t *testing.T) {
+	for _, c := range []struct {
+		f    LimitFlags
+		want string // the limits, or the error's start
+	}{
+		{LimitFlags{}, "<nil>"},
+		{LimitFlags{Memory: "0", CPUs: "0", PidsLimit: "-1"}, "<nil>"},
+		{LimitFlags{PidsLimit: "0"}, "<nil>"},
+		{LimitFlags{Memory: "64m"}, "&{Memory:67108864 MemorySwap:0 CPUQuota:0 CPUPeriod:0 Pids:0}"},
+		{LimitFlags{Memory: "1g", MemorySwap: "-1"}, "&{Memory:1073741824 MemorySwap:-1 CPUQuota:0 CPUPeriod:0 Pids:0}"},
+		{LimitFlags{Memory: "1g", MemorySwap: "2g"}, "&{Memory:1073741824 MemorySwap:2147483648 CPUQuota:0 CPUPeriod:0 Pids:0}"},
+		{LimitFlags{CPUs: "0.5", PidsLimit: "100"}, "&{Memory:0 MemorySwap:0 CPUQuota:50000 CPUPeriod:100000 Pids:100}"},
+		{LimitFlags{CPUs: "1/4"}, "&{Memory:0 MemorySwap:0 CPUQuota:25000 CPUPeriod:100000 Pids:0}"},
+		{LimitFlags{Memory: "12parsecs"}, `invalid --memory "12parsecs"`},
+		{LimitFlags{Memory: "-5m"}, `invalid --memory "-5m"`},
+		{LimitFlags{Memory: "1m"}, `invalid --memory "1m": the minimum is 6m`},
+		{LimitFlags{MemorySwap: "1g"}, "--memory-swap limits memory and swap together"},
+		{LimitFlags{Memory: "1g", MemorySwap: "512m"}, `invalid --memory-swap "512m"`},
+		{LimitFlags{Memory: "1g", MemorySwap: "lots"}, `invalid --memory-swap "lots"`},
+		{LimitFlags{CPUs: "abc"}, `invalid --cpus "abc"`},
+		{LimitFlags{CPUs: "-1"}, `invalid --cpus "-1"`},
+		{LimitFlags{CPUs: "0.001"}, `invalid --cpus "0.001": the smallest is 0.01`},
+		{LimitFlags{CPUs: "100000"}, `invalid --cpus "100000": box may use`},
+		{LimitFlags{PidsLimit: "x"}, `invalid --pids-limit "x"`},
+	} {
+		l, err := ParseLimits(c.f)
+		got := fmt.Sprintf("%+v", l)
+		if err != nil {
+			got = err.Error()
+		}
+		if len(got) < len(c.want) || got[:len(c.want)] != c.want {
+			t.Errorf("ParseLimits(%+v) = %s, want %s", c.f, got, c.want)
+		}
+	}
+}
