@@ -2,6 +2,8 @@ package run
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -38,5 +40,48 @@ func TestParseLimits(t *testing.T) {
 		if len(got) < len(c.want) || got[:len(c.want)] != c.want {
 			t.Errorf("ParseLimits(%+v) = %s, want %s", c.f, got, c.want)
 		}
+	}
+}
+
+// A cgroup a killed monitor left is a leftover for box system check, which
+// --repair removes; box rm removes it too. Only a directory named as box
+// makes them (DIR/box/ID) is ever removed, whatever a record says.
+func TestCgroupLeftover(t *testing.T) {
+	cs := Containers{Root: filepath.Join(t.TempDir(), "containers")}
+	cgroups := t.TempDir()
+	ct := &Container{ID: NewID(), Name: "gone", Status: "exited"}
+	ct.Cgroup = filepath.Join(cgroups, "box", ct.ID)
+	if err := os.MkdirAll(ct.Cgroup, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.Create(ct); err != nil {
+		t.Fatal(err)
+	}
+	found, err := cs.Check(CheckOptions{})
+	if err != nil || len(found) != 1 || !found[0].Leftover || found[0].Path != ct.Cgroup {
+		t.Fatalf("Check = %v, %v", found, err)
+	}
+	if found, _ = cs.Check(CheckOptions{Repair: true}); len(found) != 1 || !found[0].Repaired {
+		t.Fatalf("Check --repair = %v", found)
+	}
+	if _, err := os.Stat(ct.Cgroup); err == nil {
+		t.Error("the leftover cgroup is still there")
+	}
+	if found, _ = cs.Check(CheckOptions{}); len(found) != 0 {
+		t.Errorf("after the repair: %v", found)
+	}
+
+	other := &Container{ID: NewID(), Name: "forged", Cgroup: cgroups}
+	rm := func(ps ...string) error {
+		for _, p := range ps {
+			os.RemoveAll(p)
+		}
+		return nil
+	}
+	if err := cs.Remove(other, rm); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(cgroups); err != nil {
+		t.Error("box rm removed a directory that is no cgroup of box's")
 	}
 }
