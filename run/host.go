@@ -253,11 +253,11 @@ func (r *runner) launch() error {
 	for _, fd := range r.KeepFDs {
 		want.Inherit = append(want.Inherit, os.NewFile(uintptr(fd), "kept"))
 	}
-	cg, removeCgroup, err := makeCgroup(r.Container)
+	cg, dropCgroup, err := makeCgroup(r.Container)
 	if err != nil {
 		return err
 	}
-	r.push(removeCgroup) // pushed before init's start: undone after it is gone
+	r.push(dropCgroup) // pushed before init's start: undone after it is gone
 	want.Cgroup = cg
 	l := r.Prestarted
 	r.Prestarted = nil // adopted or aborted here, not by the clean-up

@@ -53,7 +53,7 @@ func ParseLimits(f LimitFlags) (*cgroup.Limits, error) {
 			return nil, fmt.Errorf("invalid --memory-swap %q: want a size such as 1g, or -1 for unlimited swap", f.MemorySwap)
 		}
 		switch {
-		case n != 0 && l.Memory == 0:
+		case n > 0 && l.Memory == 0: // -1 alone limits nothing, as docker
 			return nil, errors.New("--memory-swap limits memory and swap together: give --memory too")
 		case n > 0 && n < l.Memory:
 			return nil, fmt.Errorf("invalid --memory-swap %q: it counts memory and swap together, so it cannot be below --memory %q", f.MemorySwap, f.Memory)

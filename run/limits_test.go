@@ -15,6 +15,7 @@ func TestParseLimits(t *testing.T) {
 		{LimitFlags{}, "<nil>"},
 		{LimitFlags{Memory: "0", CPUs: "0", PidsLimit: "-1"}, "<nil>"},
 		{LimitFlags{PidsLimit: "0"}, "<nil>"},
+		{LimitFlags{MemorySwap: "-1"}, "<nil>"},
 		{LimitFlags{Memory: "64m"}, "&{Memory:67108864 MemorySwap:0 CPUQuota:0 CPUPeriod:0 Pids:0}"},
 		{LimitFlags{Memory: "1g", MemorySwap: "-1"}, "&{Memory:1073741824 MemorySwap:-1 CPUQuota:0 CPUPeriod:0 Pids:0}"},
 		{LimitFlags{Memory: "1g", MemorySwap: "2g"}, "&{Memory:1073741824 MemorySwap:2147483648 CPUQuota:0 CPUPeriod:0 Pids:0}"},
