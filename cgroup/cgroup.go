@@ -287,7 +287,8 @@ func (d *Delegation) enable(dir string, ctls []string) error {
 	switch {
 	case errors.Is(err, syscall.EBUSY):
 		// cgroup v2's no-internal-processes rule.
-		return &Missing{fmt.Sprintf("cgroup %s has processes of its own, so it cannot hand controllers to box's", d.rel(dir)), fixScope}
+		return &Missing{fmt.Sprintf("cgroup %s has processes of its own, so it cannot hand controllers to box's (cgroup v2 allows either)", d.rel(dir)),
+			fmt.Sprintf("move them into a child first (mkdir %s/procs; echo $$ > %s/procs/cgroup.procs), or %s", dir, dir, fixScope)}
 	case err != nil:
 		return fmt.Errorf("enabling %s in cgroup %s: %w", strings.Join(ctls, ", "), d.rel(dir), err)
 	}
