@@ -67,3 +67,12 @@ func NewStatsRow(ct *run.Container, named string, prev, cur *cgroup.Usage, d tim
 	r.PIDs = strconv.FormatUint(cur.Pids, 10)
 	return r
 }
+
+// MarshalJSON is what {{json .}} prints: every field, keys sorted as
+// docker's.
+func (r *StatsRow) MarshalJSON() ([]byte, error) {
+	return marshalRow(map[string]string{
+		"BlockIO": r.BlockIO, "CPUPerc": r.CPUPerc, "Container": r.Container, "ID": r.ID, "MemPerc": r.MemPerc,
+		"MemUsage": r.MemUsage, "Name": r.Name, "NetIO": r.NetIO, "PIDs": r.PIDs,
+	})
+}

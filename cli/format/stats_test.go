@@ -38,3 +38,16 @@ func TestInspectLimits(t *testing.T) {
 		t.Errorf("no limits: %+v", hc)
 	}
 }
+
+func TestStatsJSON(t *testing.T) {
+	tmpl, err := Parse("{{json .}}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewStatsRow(&run.Container{ID: "0123456789abcdef", Name: "web"}, "", nil, nil, 0, true)
+	out, err := tmpl.Render(StatsColumns, []any{r})
+	want := `{"BlockIO":"--","CPUPerc":"0.00%","Container":"0123456789ab","ID":"0123456789ab","MemPerc":"0.00%","MemUsage":"0B / 0B","Name":"web","NetIO":"--","PIDs":"0"}` + "\n"
+	if err != nil || string(out) != want {
+		t.Errorf("got %s, %v\nwant %s", out, err, want)
+	}
+}
