@@ -138,6 +138,7 @@ type host struct {
 	self   []byte // /proc/self/cgroup
 	uid    int
 	owner  func(path string) (uid int, err error)
+	kernel string // uname's release
 }
 
 // find is Find on h.
@@ -152,6 +153,9 @@ func find(h host) (*Delegation, error) {
 			return nil, &Missing{"this host runs cgroup v1 (hybrid: " + what + ")", fixUnified}
 		}
 		return nil, &Missing{what, "enable them in the root's cgroup.subtree_control (as root)"}
+	}
+	if !cloneIntoCgroup(h.kernel) {
+		return nil, &Missing{"Linux " + h.kernel + " cannot start a process in a given cgroup (clone3's CLONE_INTO_CGROUP came with 5.7)", "a kernel of 5.7 or later"}
 	}
 	rel, ok := selfCgroup(h.self)
 	if !ok {
@@ -178,6 +182,16 @@ func find(h host) (*Delegation, error) {
 		dir = parent
 	}
 	return &Delegation{Mount: h.mount, Dir: dir, Self: self, Controllers: readList(filepath.Join(dir, "cgroup.controllers"))}, nil
+}
+
+// cloneIntoCgroup tells whether a kernel release has CLONE_INTO_CGROUP
+// (5.7); one it cannot read is given the benefit of the doubt.
+func cloneIntoCgroup(release string) bool {
+	var major, minor int
+	if n, _ := fmt.Sscanf(release, "%d.%d", &major, &minor); n < 2 {
+		return true
+	}
+	return major > 5 || major == 5 && minor >= 7
 }
 
 // selfCgroup is the cgroup v2 path in /proc/self/cgroup's text.

@@ -82,6 +82,19 @@ func TestFind(t *testing.T) {
 		t.Errorf("nothing delegated: %v", err)
 	}
 
+	// A kernel without CLONE_INTO_CGROUP.
+	h.self = []byte("0::" + userSvc + "/app.slice/run-1.scope\n")
+	h.kernel = "5.4.0-150-generic"
+	if _, err := find(h); !errors.As(err, &m) || !strings.Contains(m.What, "Linux 5.4.0-150-generic cannot start a process in a given cgroup") {
+		t.Errorf("old kernel: %v", err)
+	}
+	for release, want := range map[string]bool{"5.7.0": true, "6.1.0-rc1": true, "5.6.19": false, "4.18.0-553.el8": false, "": true} {
+		if cloneIntoCgroup(release) != want {
+			t.Errorf("cloneIntoCgroup(%q) != %v", release, want)
+		}
+	}
+	h.kernel = ""
+
 	// The root cgroup is never the user's.
 	h.self = []byte("0::/\n")
 	h.owner = func(string) (int, error) { return 1000, nil }

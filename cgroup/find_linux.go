@@ -24,6 +24,10 @@ func Find() (*Delegation, error) {
 		}
 	}
 	h.self, _ = os.ReadFile("/proc/self/cgroup")
+	var uts unix.Utsname
+	if unix.Uname(&uts) == nil {
+		h.kernel = unix.ByteSliceToString(uts.Release[:])
+	}
 	return find(h)
 }
 
