@@ -168,7 +168,7 @@ func find(h host) (*Delegation, error) {
 			return nil, &Missing{fmt.Sprintf("box runs in cgroup %s, outside the one systemd delegates to you (%s)", rel, slice), fixScope}
 		}
 		return nil, &Missing{fmt.Sprintf("no cgroup v2 subtree is delegated to you (box runs in cgroup %s, which is not yours)", rel),
-			"run box in a systemd user session (systemd-run --user --scope box run ...), or have root delegate a cgroup to you (Delegate=yes)"}
+			"have a systemd user manager (loginctl enable-linger, as root) and start box in it (systemd-run --user --scope box run ...), or have root delegate a cgroup to you"}
 	}
 	dir := self
 	for {
