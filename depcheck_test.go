@@ -11,7 +11,7 @@ import (
 )
 
 // TestLeafPackagesStayLeaves keeps the design's layering: config, userns,
-// fuseoverlay, the image store, extraction and volumes never import one another; run
+// fuseoverlay, the image store, extraction, volumes and cgroup never import one another; run
 // and main compose them.
 func TestLeafPackagesStayLeaves(t *testing.T) {
 	// Each leaf, and what of box's it may import besides its own
@@ -19,7 +19,7 @@ func TestLeafPackagesStayLeaves(t *testing.T) {
 	// early start, so they import next to nothing.
 	leaves := map[string][]string{
 		"config": nil, "userns": nil, "fuseoverlay": nil, "slirp": nil, "image": nil, "image/extract": nil,
-		"run/proto": {"slirp/tap"}, "cli/args": nil, "volume": nil, "device": {"run/proto", "slirp/tap"},
+		"run/proto": {"slirp/tap"}, "cli/args": nil, "volume": nil, "cgroup": nil, "device": {"run/proto", "slirp/tap"},
 		"internal/finding": nil,
 	}
 	const mod = "github.com/box-run/box/"

@@ -167,6 +167,10 @@ var conditions = map[string]struct {
 	eval func() bool
 }{
 	"ping": {"the user may open ICMP sockets (net.ipv4.ping_group_range)", slirp.PingAllowed},
+	"cgroup-limits": {"a cgroup v2 subtree is delegated to the user, with the memory, cpu and pids controllers", func() bool {
+		allowed, _, err := run.HostLimits()
+		return err == nil && len(allowed) == 3
+	}},
 	"subuid": {"the user has a subordinate id range and newuidmap", func() bool {
 		m, _, err := userns.Detect()
 		return err == nil && !m.Single()

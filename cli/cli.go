@@ -41,6 +41,7 @@ type grammar struct {
 	Restart restartCmd `cmd:"" help:"Stop and start containers."`
 	Kill    killCmd    `cmd:"" help:"Send a signal to containers."`
 	Wait    waitCmd    `cmd:"" help:"Wait for containers to exit and print their exit status."`
+	Stats   statsCmd   `cmd:"" help:"Show containers' CPU, memory and process counts."`
 	Shell   shellCmd   `cmd:"" help:"Enter a persistent dev container that feels like the host, made from a dotfile on first use."`
 
 	Container containerCmd `cmd:"" help:"Manage containers (prune)."`

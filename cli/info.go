@@ -86,6 +86,7 @@ func (infoCmd) Run(g *globals) error {
 	if job := os.Getenv("SLURM_JOB_ID"); job != "" {
 		fmt.Printf("job:        %s\n", slurmJob(job))
 	}
+	fmt.Printf("limits:     %s\n", limitsStatus())
 	net := slirp.DefaultConfig()
 	fmt.Printf("network:    slirp (user-mode, in-process; %s/%d, gateway and DNS %s)\n", net.Container, net.Subnet.Bits(), net.Gateway)
 	if slirp.PingAllowed() {
@@ -105,6 +106,19 @@ func (infoCmd) Run(g *globals) error {
 		fmt.Printf("            %s\n", p)
 	}
 	return nil
+}
+
+// limitsStatus says which resource limits box run can apply here, and,
+// for those it cannot, what is missing with the fix.
+func limitsStatus() string {
+	allowed, where, err := run.HostLimits()
+	switch {
+	case len(allowed) == 0:
+		return "--ulimit only; --memory, --cpus and --pids-limit need a cgroup v2 subtree delegated to you: " + err.Error()
+	case err != nil:
+		return fmt.Sprintf("--ulimit, %s (cgroup v2 subtree %s); not the others: %v", strings.Join(allowed, ", "), where, err)
+	}
+	return fmt.Sprintf("--ulimit, %s (cgroup v2 subtree %s)", strings.Join(allowed, ", "), where)
 }
 
 func usernsFix() string {

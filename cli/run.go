@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 
+	"github.com/alecthomas/kong"
 	"github.com/box-run/box/device"
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/monitor"
@@ -48,12 +50,16 @@ type runCmd struct {
 	AddHost     []string     `sep:"none" help:"Add NAME:IP to the container's /etc/hosts." placeholder:"NAME:IP"`
 	Pull        string       `help:"Pull the image: missing, always or never." enum:"missing,always,never" default:"missing"`
 	Ulimit      []string     `sep:"none" help:"Resource limit for the workload: NAME=SOFT[:HARD] (nofile, nproc, core, stack, …; -1 unlimited)." placeholder:"LIMIT"`
+	Memory      string       `short:"m" help:"Memory limit: a size such as 512m or 2g (needs a cgroup v2 subtree delegated to you: see box info)." placeholder:"BYTES"`
+	MemorySwap  signed       `help:"Memory and swap together, with --memory; -1 for unlimited swap (default: as much swap as memory)." placeholder:"BYTES"`
+	CPUs        string       `name:"cpus" help:"CPU limit: a number of CPUs such as 1.5 (needs a delegated cgroup v2 subtree)." placeholder:"N"`
+	PidsLimit   signed       `help:"Limit on the container's processes and threads; -1 unlimited (needs a delegated cgroup v2 subtree)." placeholder:"N"`
 	IPC         string       `name:"ipc" help:"IPC namespace: private (the default) or host (the host's, with its /dev/shm)." placeholder:"MODE"`
 	MPI         bool         `name:"mpi" help:"Run as a rank an MPI launcher (srun, mpirun) started: its environment, PMI_FD and PMIx directories, the host's network and IPC."`
 	Device      []string     `sep:"none" help:"Give the container a device: a host node /dev/X[:/dev/Y[:rwm]], or a CDI device such as nvidia.com/gpu=0|all." placeholder:"DEVICE"`
 	GPUs        string       `name:"gpus" help:"GPUs, as docker's --gpus: all, a count, or device=0,1 (CDI's nvidia.com/gpu devices, within NVIDIA_VISIBLE_DEVICES or CUDA_VISIBLE_DEVICES)." placeholder:"GPUS"`
 	StopSignal  string       `help:"Signal box stop sends first (default: the image's STOPSIGNAL, else SIGTERM)." placeholder:"SIGNAL"`
-	StopTimeout *int         `help:"Seconds box stop waits before SIGKILL when -t is not given (default 10)." placeholder:"SECONDS"`
+	StopTimeout signed       `help:"Seconds box stop waits before SIGKILL when -t is not given (default 10; -1: no limit)." placeholder:"SECONDS"`
 	netCfg      slirp.Config // resolved from --network and [network]
 	release     func()       // drops the hold on the image's layers
 	storeRoot   string       // the opened store's directory
@@ -75,6 +81,26 @@ type optional struct {
 
 func (o *optional) UnmarshalText(b []byte) error {
 	o.set, o.v = true, string(b)
+	return nil
+}
+
+// signed is a string flag whose value may be negative, as docker's -1 for
+// unlimited: kong takes a separate "-1" for a flag otherwise.
+type signed string
+
+func (s *signed) Decode(ctx *kong.DecodeContext) error {
+	if t := ctx.Scan.Peek(); t.Type == kong.UntypedToken {
+		if v, ok := t.Value.(string); ok && len(v) > 1 && v[0] == '-' && strings.Trim(v[1:], "0123456789.") == "" {
+			ctx.Scan.Pop()
+			*s = signed(v)
+			return nil
+		}
+	}
+	t, err := ctx.Scan.PopValue("string")
+	if err != nil {
+		return err
+	}
+	*s = signed(fmt.Sprint(t.Value))
 	return nil
 }
 
@@ -159,6 +185,24 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 	if strings.HasPrefix(c.Args[0], "-") {
 		return nil, nil, m, fmt.Errorf("unknown flag %s (see box run --help)", c.Args[0])
 	}
+	// Before the image is looked for: a bad value or a host that cannot
+	// limit pulls nothing. The host is looked at only when a limit is
+	// asked for: a box run without one reads no cgroup file.
+	limits, err := run.ParseLimits(run.LimitFlags{Memory: c.Memory, MemorySwap: string(c.MemorySwap), CPUs: c.CPUs, PidsLimit: string(c.PidsLimit)})
+	if err != nil {
+		return nil, nil, m, err
+	}
+	if err := run.CheckLimits(limits); err != nil {
+		return nil, nil, m, err
+	}
+	var stopTimeout *int
+	if c.StopTimeout != "" {
+		n, err := strconv.Atoi(string(c.StopTimeout))
+		if err != nil {
+			return nil, nil, m, fmt.Errorf("--stop-timeout %q: give whole seconds, or -1 for no limit", c.StopTimeout)
+		}
+		stopTimeout = &n
+	}
 	if c.TTY && !c.creating && !term.IsTerminal(int(os.Stdin.Fd())) {
 		fmt.Fprintln(os.Stderr, "box: warning: the input device is not a TTY; -t allocates one in the container anyway")
 	}
@@ -211,8 +255,8 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		ReadOnly: c.ReadOnly, Remove: c.Rm, KeepID: c.Userns == "keep-id",
 		Volumes: c.Volume, Mounts: c.Mount, Tmpfs: c.Tmpfs,
 		Network: c.Network, DNS: c.DNS, AddHosts: c.AddHost, Publish: c.Publish, PublishAll: c.PublishAll,
-		Ulimits: c.Ulimit, IPC: c.IPC, MPI: c.MPI, Devices: c.Device, GPUs: c.GPUs, UserHome: c.userHome, UserShell: c.userShell,
-		StopSignal: c.StopSignal, StopTimeout: c.StopTimeout,
+		Ulimits: c.Ulimit, Limits: limits, IPC: c.IPC, MPI: c.MPI, Devices: c.Device, GPUs: c.GPUs, UserHome: c.userHome, UserShell: c.userShell,
+		StopSignal: c.StopSignal, StopTimeout: stopTimeout,
 	}, run.Image{Ref: ref, ID: img.ID, Config: cfg.Config, Layers: layers}, run.Host{
 		Wd: wd, Home: home, Net: net, Debug: g.Debug,
 		Overlay: conf.Storage.Overlay, OverlayCache: image.OverlayCacheFile(st.Root()),

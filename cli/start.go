@@ -53,14 +53,21 @@ func (c *startCmd) attach(g *globals, name string) error {
 }
 
 type restartCmd struct {
-	Time       *int     `short:"t" help:"Seconds to wait after the stop signal before SIGKILL (default: the container's --stop-timeout, else 10; -1: no limit)." placeholder:"SECONDS"`
+	Time       signed   `short:"t" help:"Seconds to wait after the stop signal before SIGKILL (default: the container's --stop-timeout, else 10; -1: no limit)." placeholder:"SECONDS"`
 	Containers []string `arg:"" name:"container" predictor:"container" help:"Container names or ids."`
 }
 
 // Run stops (if running) and starts each container.
 func (c *restartCmd) Run(g *globals) error {
+	if _, err := stopTimeout(&run.Container{}, c.Time); err != nil {
+		return err // before any container is touched
+	}
 	return eachContainer(g, c.Containers, func(cs run.Containers, ct *run.Container) error {
-		if err := cs.Stop(ct, stopTimeout(ct, c.Time)); err != nil {
+		d, err := stopTimeout(ct, c.Time)
+		if err != nil {
+			return err
+		}
+		if err := cs.Stop(ct, d); err != nil {
 			return err
 		}
 		cur, err := cs.Lookup(ct.ID)

@@ -70,8 +70,8 @@ type containerCheck struct {
 
 func (ck *containerCheck) rel(p string) string {
 	r, err := filepath.Rel(filepath.Dir(ck.c.Root), p)
-	if err != nil {
-		return p
+	if err != nil || strings.HasPrefix(r, "..") {
+		return p // outside the store: a cgroup
 	}
 	return r
 }
@@ -132,6 +132,15 @@ func (ck *containerCheck) container(id string) {
 	}
 	if ct.Status == "running" || ct.MonitorAlive() {
 		return
+	}
+	if ct.Cgroup != "" {
+		// Its box or monitor was killed before it removed the cgroup.
+		ck.leftover(ct.Cgroup, fmt.Sprintf("cgroup of container %s, which no longer runs", ct.Name), func() error {
+			if err := removeCgroup(ct); err != nil {
+				return err
+			}
+			return ck.c.Save(ct)
+		})
 	}
 	if ct.Remove && ct.Status == "exited" {
 		// Any container command removes it, as docker's daemon would have.

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/box-run/box/cgroup"
 	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/volume"
 )
@@ -46,6 +47,11 @@ type Container struct {
 	Ports     []proto.Port  `json:"ports,omitempty"`
 	Mounts    []proto.Mount `json:"mounts,omitempty"`
 	Network   *Network      `json:"network,omitempty"`
+	// Limits are --memory, --cpus and --pids-limit's, applied through a
+	// cgroup of the container's own (package cgroup).
+	Limits *cgroup.Limits `json:"limits,omitempty"`
+	// Cgroup is that cgroup's directory while the container runs.
+	Cgroup string `json:"cgroup,omitempty"`
 	// StopSignal and StopTimeout are what box stop does without -t: the
 	// signal it sends first ("" = SIGTERM) and the seconds it waits before
 	// SIGKILL (nil = 10, -1 = no limit).
@@ -233,6 +239,7 @@ func (c Containers) Remove(ct *Container, removeAll func(...string) error) error
 	if err := removeAll(trash); err != nil {
 		return fmt.Errorf("removing container %s: %w", ct.Name, err)
 	}
+	removeCgroup(ct) // left by a monitor that was killed; else gone already
 	if ct.Remove {
 		return c.RemoveAnonymousVolumes(ct, removeAll)
 	}

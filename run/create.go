@@ -13,6 +13,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/box-run/box/cgroup"
 	"github.com/box-run/box/device"
 	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/slirp"
@@ -46,12 +47,16 @@ type Flags struct {
 	Publish             []string // -p
 	PublishAll          bool     // -P
 	Ulimits             []string // --ulimit NAME=SOFT[:HARD]
-	IPC                 string   // --ipc private|host ("" = private)
-	MPI                 bool     // --mpi: a rank of an MPI job the host launches (see mpi.go)
-	Devices             []string // --device /dev/X[:/dev/Y[:PERMS]] or a CDI name
-	GPUs                string   // --gpus (docker's values)
-	StopSignal          string   // --stop-signal ("" = the image's, else SIGTERM)
-	StopTimeout         *int     // --stop-timeout (nil = 10 s)
+	// Limits are --memory, --memory-swap, --cpus and --pids-limit's, read
+	// by ParseLimits and checked against the host by CheckLimits before
+	// anything else (before an image is pulled, as docker).
+	Limits      *cgroup.Limits
+	IPC         string   // --ipc private|host ("" = private)
+	MPI         bool     // --mpi: a rank of an MPI job the host launches (see mpi.go)
+	Devices     []string // --device /dev/X[:/dev/Y[:PERMS]] or a CDI name
+	GPUs        string   // --gpus (docker's values)
+	StopSignal  string   // --stop-signal ("" = the image's, else SIGTERM)
+	StopTimeout *int     // --stop-timeout (nil = 10 s)
 }
 
 // Image is what a new container takes from its image.
@@ -226,7 +231,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 	ct := &Container{
 		ID: id, Name: name, Image: img.Ref, ImageID: img.ID, Command: args,
 		Entrypoint: entrypoint, Cmd: cmd,
-		Created: time.Now().UTC(), Status: "created", Remove: f.Remove,
+		Created: time.Now().UTC(), Status: "created", Remove: f.Remove, Limits: f.Limits,
 		Mounts: spec.Mounts, Network: &Network{Mode: network, ExtraHosts: f.AddHosts},
 		StopSignal: stopSignal, StopTimeout: f.StopTimeout,
 	}

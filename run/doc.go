@@ -6,8 +6,12 @@
 // (Run): it starts the container's init (package pid1, through package
 // prestart) in new namespaces, sends it the spec, serves its published
 // ports, user-mode network (package slirp), tty and signals, and records
-// its exit. What the host and init say to each other is package proto's; a
-// detached container's long-lived monitor is package monitor's.
+// its exit. With --memory, --cpus or --pids-limit, init is cloned into a
+// cgroup of the container's own (limits.go, in package cgroup's delegated
+// subtree); Usage is what box stats shows, from that cgroup or, without
+// one, from the container's processes in /proc. What the host and init
+// say to each other is package proto's; a detached container's long-lived
+// monitor is package monitor's.
 //
 // # rootlesskit
 //

@@ -253,6 +253,12 @@ func (r *runner) launch() error {
 	for _, fd := range r.KeepFDs {
 		want.Inherit = append(want.Inherit, os.NewFile(uintptr(fd), "kept"))
 	}
+	cg, dropCgroup, err := makeCgroup(r.Container)
+	if err != nil {
+		return err
+	}
+	r.push(dropCgroup) // pushed before init's start: undone after it is gone
+	want.Cgroup = cg
 	l := r.Prestarted
 	r.Prestarted = nil // adopted or aborted here, not by the clean-up
 	if l != nil && !l.Fits(want, r.Mapping) {
@@ -261,7 +267,6 @@ func (r *runner) launch() error {
 	}
 	prestarted := l != nil
 	if !prestarted {
-		var err error
 		if l, err = prestart.New(want); err != nil {
 			return err
 		}
@@ -439,6 +444,9 @@ func (r *runner) wait() (int, error) {
 	}
 	werr := l.Cmd.Wait()
 	close(r.done)
+	if err := removeCgroup(ct); err != nil {
+		r.Log.Debug("container's cgroup kept", "err", err) // for box rm, or box system check
+	}
 	if r.relay != nil {
 		r.relay.Drain(2 * time.Second)
 	}

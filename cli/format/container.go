@@ -76,6 +76,12 @@ type HostConfig struct {
 	ExtraHosts     []string
 	ReadonlyRootfs bool
 	Tmpfs          map[string]string `json:",omitempty"`
+	// Resource limits (--memory, --memory-swap, --cpus, --pids-limit):
+	// 0 or nil where none is set, as docker.
+	Memory     int64
+	MemorySwap int64
+	NanoCpus   int64
+	PidsLimit  *int64
 }
 
 // PortBinding is a host address a container port is published on.
@@ -170,6 +176,19 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 		PortBindings:  map[string][]PortBinding{},
 		RestartPolicy: restart,
 		AutoRemove:    ct.Remove,
+	}
+	if l := ct.Limits; l != nil {
+		hc := &out.HostConfig
+		hc.Memory, hc.MemorySwap = l.Memory, l.MemorySwap
+		if l.Memory > 0 && l.MemorySwap == 0 {
+			hc.MemorySwap = 2 * l.Memory // docker's default: as much swap as memory
+		}
+		if l.CPUPeriod > 0 {
+			hc.NanoCpus = l.CPUQuota * 1e9 / l.CPUPeriod
+		}
+		if l.Pids > 0 {
+			hc.PidsLimit = &l.Pids
+		}
 	}
 	var img v1.Config
 	if src.Image != nil {

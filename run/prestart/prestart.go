@@ -25,9 +25,11 @@
 // costs about a millisecond of the cloning thread, box's main thread here.
 // That only fits a container whose init execs the workload, so a quick
 // look at the arguments skips the speculation where it cannot fit (-d,
-// --network host, --init, -p, keep-id, --mpi, --ipc). The look does not parse: a wrong
-// guess either way costs time (a wasted start, or the speed-up), never
-// correctness, which Fits decides on the parsed flags.
+// --network host, --init, -p, keep-id, --mpi, --ipc, and the resource
+// limits, whose init is cloned into a cgroup of the container's own). The
+// look does not parse: a wrong guess either way costs time (a wasted
+// start, or the speed-up), never correctness, which Fits decides on the
+// parsed flags.
 package prestart
 
 import (
@@ -36,6 +38,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"syscall"
 
 	cliargs "github.com/box-run/box/cli/args"
 	"github.com/box-run/box/run/proto"
@@ -68,6 +71,10 @@ type Config struct {
 	// Inherit are descriptors of the caller's passed on to init after its
 	// own; Launch.InheritFDs are their numbers there.
 	Inherit []*os.File
+	// Cgroup, if set, is the cgroup v2 directory init is cloned into
+	// (clone3's CLONE_INTO_CGROUP), so that nothing of the container runs
+	// outside its limits.
+	Cgroup *os.File
 }
 
 // Launch is init's process and the host's ends of what it is given: the
@@ -110,6 +117,9 @@ func New(c Config) (_ *Launch, err error) {
 		return nil, err
 	}
 	l.Cmd = Command("init")
+	if c.Cgroup != nil {
+		l.Cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(c.Cgroup.Fd())}
+	}
 	if c.Relay {
 		pipe := func(r, w **os.File) error {
 			var err error
@@ -213,7 +223,7 @@ func (l *Launch) Fits(c Config, m userns.Mapping) bool {
 	if (l.cfg.Network == "host") != (c.Network == "host") || l.cfg.InitMakesNetns && c.StaysPID1 {
 		return false
 	}
-	if l.cfg.IPCHost != c.IPCHost || len(l.cfg.Inherit) > 0 || len(c.Inherit) > 0 {
+	if l.cfg.IPCHost != c.IPCHost || len(l.cfg.Inherit) > 0 || len(c.Inherit) > 0 || l.cfg.Cgroup != nil || c.Cgroup != nil {
 		return false
 	}
 	return (l.cfg.Stdin || !c.Stdin) && (l.cfg.TTY || !c.TTY) &&
@@ -334,10 +344,11 @@ func speculate(args []string) bool {
 		case a == "--detach" || strings.HasPrefix(a, "--detach="), a == "--network=host",
 			a == "--network" && i+2+j < len(args) && args[i+2+j] == "host",
 			a == "--help", a == "--init", strings.HasPrefix(a, "--publish"),
-			strings.HasPrefix(a, "--userns"), a == "--mpi", strings.HasPrefix(a, "--ipc"):
-			return false
-		case len(a) > 1 && a[0] == '-' && a[1] != '-' && strings.ContainsAny(a[1:], "dhpP"):
-			return false // -d, -h, -p, -P, or a cluster such as -itd
+			strings.HasPrefix(a, "--userns"), a == "--mpi", strings.HasPrefix(a, "--ipc"),
+			strings.HasPrefix(a, "--memory"), strings.HasPrefix(a, "--cpus"), strings.HasPrefix(a, "--pids-limit"):
+			return false // limits: init is cloned into the container's cgroup
+		case len(a) > 1 && a[0] == '-' && a[1] != '-' && strings.ContainsAny(a[1:], "dhpPm"):
+			return false // -d, -h, -p, -P, -m, or a cluster such as -itd
 		}
 	}
 	return true

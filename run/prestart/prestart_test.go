@@ -34,6 +34,10 @@ func TestSpeculate(t *testing.T) {
 		{[]string{"run", "--publish=8080:80", "nginx"}, false},
 		{[]string{"run", "-P", "nginx"}, false},
 		{[]string{"run", "--userns=keep-id", "alpine"}, false},
+		{[]string{"run", "--memory", "1g", "alpine"}, false},
+		{[]string{"run", "-m", "1g", "alpine"}, false},
+		{[]string{"run", "--cpus=2", "alpine"}, false},
+		{[]string{"run", "--pids-limit", "9", "alpine"}, false},
 		{[]string{"run", "alpine", "ls", "-d", "/"}, false}, // a wrong guess: only slower
 	} {
 		if got := speculate(c.args); got != c.want {
@@ -70,6 +74,8 @@ func TestFits(t *testing.T) {
 		{plain, Config{Network: "none", TTY: true, Out: out, ErrOut: errOut}, m, false},
 		{plain, Config{Network: "slirp", Out: out, ErrOut: errOut}, m, false},
 		{plain, Config{Network: "none", Ports: true, Out: out, ErrOut: errOut}, m, false},
+		// A container with limits is cloned into its cgroup: never adopted.
+		{plain, Config{Network: "none", Out: out, ErrOut: errOut, Cgroup: os.Stdin}, m, false},
 	} {
 		if got := c.l.Fits(c.c, c.m); got != c.want {
 			t.Errorf("%d: Fits(%+v) = %v, want %v", i, c.c, got, c.want)
@@ -122,5 +128,31 @@ func TestNewFailure(t *testing.T) {
 		t.Errorf("after the failure the lowest free descriptor is %d (%v), want %d", fd2, err, fd)
 	} else {
 		unix.Close(fd2)
+	}
+}
+
+// TestNewCgroup: with a cgroup, init's clone goes into it (clone3's
+// CLONE_INTO_CGROUP); nothing is started here.
+func TestNewCgroup(t *testing.T) {
+	dir, err := os.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dir.Close()
+	l, err := New(Config{Network: "none", Out: os.Stdout, ErrOut: os.Stderr, Cgroup: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if a := l.Cmd.SysProcAttr; a == nil || !a.UseCgroupFD || a.CgroupFD != int(dir.Fd()) {
+		t.Errorf("SysProcAttr %+v", a)
+	}
+	plain, err := New(Config{Network: "none", Out: os.Stdout, ErrOut: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if plain.Cmd.SysProcAttr != nil {
+		t.Errorf("SysProcAttr without a cgroup: %+v", plain.Cmd.SysProcAttr)
 	}
 }

@@ -1,0 +1,120 @@
+package run
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/box-run/box/cgroup"
+)
+
+// Usage is what a running container uses now (box stats): its cgroup's
+// figures when it has one (--memory, --cpus, --pids-limit), else its
+// processes' in /proc. MemoryLimit is the host's memory where none is set,
+// as docker shows it.
+func (ct *Container) Usage() (cgroup.Usage, error) {
+	if ct.Status != "running" || !alive(ct.Pid, ct.PidStart, ct.BootID) {
+		return cgroup.Usage{}, fmt.Errorf("container %s is not running", ct.Name)
+	}
+	var u cgroup.Usage
+	err := errors.New("no cgroup")
+	if ct.Cgroup != "" {
+		u, err = cgroup.ReadUsage(ct.Cgroup)
+	}
+	if err != nil { // no cgroup, or one without the memory controller
+		u, err = procUsage("/proc", ct.Pid)
+	}
+	if err != nil {
+		return u, err
+	}
+	if u.MemoryLimit == 0 {
+		u.MemoryLimit = memTotal()
+	}
+	return u, nil
+}
+
+// procStat is what procUsage takes from /proc/PID/stat (proc(5)).
+type procStat struct {
+	ppid          int
+	ticks         uint64 // utime + stime, in USER_HZ
+	threads, rssP uint64 // num_threads, rss in pages
+}
+
+// procUsage adds up the usage of init (pid) and its descendants: every
+// process of the container, since the container's orphans are reparented
+// to its init (the reaper of its PID namespace), nested namespaces' too.
+// Unlike a match on /proc/PID/ns/pid, the parent links need no ptrace
+// access to the processes of the container's other uids. Memory is their
+// resident sets added up, which counts shared pages more than once.
+func procUsage(proc string, pid int) (cgroup.Usage, error) {
+	ents, err := os.ReadDir(proc)
+	if err != nil {
+		return cgroup.Usage{}, err
+	}
+	stats := map[int]procStat{}
+	children := map[int][]int{}
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(proc + "/" + e.Name() + "/stat")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		st, ok := parseProcStat(b)
+		if !ok {
+			continue
+		}
+		stats[p] = st
+		children[st.ppid] = append(children[st.ppid], p)
+	}
+	if _, ok := stats[pid]; !ok {
+		return cgroup.Usage{}, errors.New("the container's init is gone")
+	}
+	var u cgroup.Usage
+	var ticks, pages uint64
+	for todo := []int{pid}; len(todo) > 0; {
+		p := todo[len(todo)-1]
+		todo = append(todo[:len(todo)-1], children[p]...)
+		st := stats[p]
+		ticks += st.ticks
+		pages += st.rssP
+		u.Pids += st.threads // as pids.current: tasks, not processes
+	}
+	// USER_HZ is 100 on every architecture Go supports.
+	u.CPU = time.Duration(ticks) * (time.Second / 100)
+	u.Memory = pages * uint64(os.Getpagesize())
+	return u, nil
+}
+
+// parseProcStat reads /proc/PID/stat, whose command name (field 2) may
+// hold spaces and parentheses: the fields resume after the last ")".
+func parseProcStat(b []byte) (procStat, bool) {
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return procStat{}, false
+	}
+	f := strings.Fields(s[i+1:]) // f[0] is field 3, state
+	if len(f) < 22 {
+		return procStat{}, false
+	}
+	num := func(k int) uint64 { n, _ := strconv.ParseUint(f[k-3], 10, 64); return n }
+	return procStat{ppid: int(num(4)), ticks: num(14) + num(15), threads: num(20), rssP: num(24)}, true
+}
+
+// memTotal is the host's memory in bytes (/proc/meminfo's MemTotal).
+func memTotal() uint64 {
+	b, _ := os.ReadFile("/proc/meminfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
