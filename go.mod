@@ -12,6 +12,7 @@ require (
 	github.com/posener/complete v1.2.3
 	github.com/rogpeppe/go-internal v1.16.0
 	github.com/rootless-containers/rootlesskit/v2 v2.3.6
+	github.com/tailscale/hujson v0.0.0-20260727124030-b80ff77dac4f
 	github.com/willabides/kongplete v0.4.0
 	golang.org/x/crypto v0.58.0
 	golang.org/x/net v0.60.0
