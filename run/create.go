@@ -37,19 +37,22 @@ type Flags struct {
 	// UserHome and UserShell are keep-id's passwd home ("" =
 	// /home/NAME) and login shell ("" = /bin/sh): box shell's.
 	UserHome, UserShell string
-	Volumes             []string // -v SRC:DST[:ro]
-	Mounts              []string // --mount
-	Tmpfs               []string // --tmpfs DST[:options]
-	Network             string   // --network slirp[:options]|none|host ("" = slirp)
-	DNS                 []string // --dns
-	AddHosts            []string // --add-host NAME:IP
-	Publish             []string // -p
-	PublishAll          bool     // -P
-	Ulimits             []string // --ulimit NAME=SOFT[:HARD]
-	IPC                 string   // --ipc private|host ("" = private)
-	MPI                 bool     // --mpi: a rank of an MPI job the host launches (see mpi.go)
-	Devices             []string // --device /dev/X[:/dev/Y[:PERMS]] or a CDI name
-	GPUs                string   // --gpus (docker's values)
+	// UserName is keep-id's passwd name ("" = the caller's), still with
+	// the caller's uid (box shell's remoteUser).
+	UserName   string
+	Volumes    []string // -v SRC:DST[:ro]
+	Mounts     []string // --mount
+	Tmpfs      []string // --tmpfs DST[:options]
+	Network    string   // --network slirp[:options]|none|host ("" = slirp)
+	DNS        []string // --dns
+	AddHosts   []string // --add-host NAME:IP
+	Publish    []string // -p
+	PublishAll bool     // -P
+	Ulimits    []string // --ulimit NAME=SOFT[:HARD]
+	IPC        string   // --ipc private|host ("" = private)
+	MPI        bool     // --mpi: a rank of an MPI job the host launches (see mpi.go)
+	Devices    []string // --device /dev/X[:/dev/Y[:PERMS]] or a CDI name
+	GPUs       string   // --gpus (docker's values)
 }
 
 // Image is what a new container takes from its image.
@@ -199,6 +202,9 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		spec.KeepID = true
 		spec.HostUID, spec.HostGID = os.Getuid(), os.Getgid()
 		spec.UserName = currentUserName()
+		if f.UserName != "" {
+			spec.UserName = f.UserName
+		}
 		spec.UserHome, spec.UserShell = f.UserHome, f.UserShell
 	}
 	name := f.Name
