@@ -31,7 +31,7 @@ type shellCmd struct {
 	Rebuild string `help:"Make a shell again from its (new) dotfile and image: packages and create hooks run again; the home is untouched." placeholder:"NAME"`
 	// A devcontainer.json's shell is named after its project: the argument
 	// before -- is then the file, not a name.
-	Devcontainer bool     `name:"devcontainer" help:"Enter the shell of a devcontainer.json: the one named before --, else .devcontainer/devcontainer.json or .devcontainer.json here or above; the shell is named after the project's folder."`
+	Devcontainer bool     `name:"devcontainer" help:"Enter the shell of a devcontainer.json: the file (or project folder) named before --, else .devcontainer/devcontainer.json or .devcontainer.json here or above; the shell is named after the project's folder."`
 	Args         []string `arg:"" optional:"" passthrough:"" name:"name [-- command]" help:"The shell (default: the project's, else \"default\"), or with --devcontainer the file; then -- and a command to run instead of the login shell."`
 }
 

@@ -42,6 +42,13 @@ func TestFindDevContainer(t *testing.T) {
 	if err != nil || r.Hash() != d.Hash() {
 		t.Errorf("Recorded: %v, hash %q want %q", err, r.Hash(), d.Hash())
 	}
+	// A project's folder, relative to wd.
+	if d, err := FindDevContainer("My Proj", root); err != nil || d.Name != "My-Proj" {
+		t.Errorf("FindDevContainer of the folder: %v", err)
+	}
+	if _, err := FindDevContainer(".", root); err == nil {
+		t.Error("found a devcontainer.json in a folder without one")
+	}
 	if _, err := FindDevContainer("", root); err == nil {
 		t.Error("found a devcontainer.json where there is none")
 	}

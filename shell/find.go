@@ -114,10 +114,25 @@ func ConfigDir(home string) string {
 }
 
 // FindDevContainer picks the shell of a devcontainer.json: the file at
-// path, or without one the nearest project's (walking up from wd,
-// .devcontainer/devcontainer.json then .devcontainer.json). The shell is
-// named after the project's folder, the one holding .devcontainer.
+// path, the project's in path when it is a folder, or without a path the
+// nearest project's (walking up from wd, .devcontainer/devcontainer.json
+// then .devcontainer.json). The shell is named after the project's folder,
+// the one holding .devcontainer.
 func FindDevContainer(path, wd string) (*Dotfile, error) {
+	if path != "" && !filepath.IsAbs(path) {
+		path = filepath.Join(wd, path)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		wd, path = path, ""
+		for _, f := range config.DevContainerFiles {
+			if _, err := os.Stat(filepath.Join(wd, f)); err == nil && path == "" {
+				path = filepath.Join(wd, f)
+			}
+		}
+		if path == "" {
+			return nil, fmt.Errorf("no %s or %s in %s", config.DevContainerFiles[0], config.DevContainerFiles[1], wd)
+		}
+	}
 	if path == "" {
 		for dir := wd; path == ""; {
 			for _, f := range config.DevContainerFiles {
@@ -132,8 +147,6 @@ func FindDevContainer(path, wd string) (*Dotfile, error) {
 			}
 			dir = up
 		}
-	} else if !filepath.IsAbs(path) {
-		path = filepath.Join(wd, path)
 	}
 	sf, err := config.LoadDevContainer(path)
 	if err != nil {
