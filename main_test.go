@@ -116,6 +116,7 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"registry-log":    cmdRegistryLog,
 			"env-from":        cmdEnvFrom,
 			"serve-unix":      cmdServeUnix,
+			"fuse-mount":      cmdFuseMount,
 		},
 	})
 }
@@ -170,6 +171,15 @@ var conditions = map[string]struct {
 	"cgroup-limits": {"a cgroup v2 subtree is delegated to the user, with the memory, cpu and pids controllers", func() bool {
 		allowed, _, err := run.HostLimits()
 		return err == nil && len(allowed) == 3
+	}},
+	"fuse": {"the user can mount a FUSE filesystem (/dev/fuse, fusermount3 and fuse-overlayfs)", func() bool {
+		_, err1 := exec.LookPath("fusermount3")
+		_, err2 := exec.LookPath("fuse-overlayfs")
+		f, err3 := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+		if err3 == nil {
+			f.Close()
+		}
+		return err1 == nil && err2 == nil && err3 == nil
 	}},
 	"subuid": {"the user has a subordinate id range and newuidmap", func() bool {
 		m, _, err := userns.Detect()
@@ -420,6 +430,26 @@ func cmdHostAbsent(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// cmdFuseMount mounts a FUSE filesystem (fuse-overlayfs over an empty
+// lower directory) on DIR, the user's own mount, until the script ends:
+// fuse-mount DIR. Box treats FUSE as it treats NFS: no overlay upper
+// directories there.
+func cmdFuseMount(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: fuse-mount DIR")
+	}
+	dir := ts.MkAbs(args[0])
+	aux := ts.MkAbs(".fuse-" + filepath.Base(dir))
+	for _, d := range []string{dir, aux + "/lower", aux + "/upper", aux + "/work"} {
+		ts.Check(os.MkdirAll(d, 0o700))
+	}
+	out, err := exec.Command("fuse-overlayfs", "-o", "lowerdir="+aux+"/lower,upperdir="+aux+"/upper,workdir="+aux+"/work", dir).CombinedOutput()
+	if err != nil {
+		ts.Fatalf("fuse-overlayfs: %v: %s", err, out)
+	}
+	ts.Defer(func() { exec.Command("fusermount3", "-u", "-z", dir).Run() })
+}
 
 // cmdExitCode runs a program like exec and asserts its exit status:
 // "exitcode 125 box pull x". Its output is kept for stdout/stderr checks.

@@ -43,6 +43,9 @@ type grammar struct {
 	Wait    waitCmd    `cmd:"" help:"Wait for containers to exit and print their exit status."`
 	Stats   statsCmd   `cmd:"" help:"Show containers' CPU, memory and process counts."`
 	Shell   shellCmd   `cmd:"" help:"Enter a persistent dev container that feels like the host, made from a dotfile on first use."`
+	// Not docker's export (a container's files as a tar): box has none.
+	Export   exportCmd   `cmd:"" help:"Make a shell's command or desktop app start from the host (box shell's; not docker's export of a container's files)."`
+	Unexport unexportCmd `cmd:"" help:"Remove what box export wrote."`
 
 	Container containerCmd `cmd:"" help:"Manage containers (prune)."`
 	Image     imageCmd     `cmd:"" help:"Manage images (prune)."`

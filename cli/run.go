@@ -68,6 +68,7 @@ type runCmd struct {
 	creating    bool         // box create: nothing runs now
 	userHome    string       // keep-id's passwd home and login shell (box shell)
 	userShell   string
+	userName    string // keep-id's passwd name ("" = the caller's)
 
 	Args []string `arg:"" passthrough:"" name:"image [command...]" predictor:"image" help:"Image, then the command and its arguments."`
 }
@@ -255,7 +256,7 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		ReadOnly: c.ReadOnly, Remove: c.Rm, KeepID: c.Userns == "keep-id",
 		Volumes: c.Volume, Mounts: c.Mount, Tmpfs: c.Tmpfs,
 		Network: c.Network, DNS: c.DNS, AddHosts: c.AddHost, Publish: c.Publish, PublishAll: c.PublishAll,
-		Ulimits: c.Ulimit, Limits: limits, IPC: c.IPC, MPI: c.MPI, Devices: c.Device, GPUs: c.GPUs, UserHome: c.userHome, UserShell: c.userShell,
+		Ulimits: c.Ulimit, Limits: limits, IPC: c.IPC, MPI: c.MPI, Devices: c.Device, GPUs: c.GPUs, UserHome: c.userHome, UserShell: c.userShell, UserName: c.userName,
 		StopSignal: c.StopSignal, StopTimeout: stopTimeout,
 	}, run.Image{Ref: ref, ID: img.ID, Config: cfg.Config, Layers: layers}, run.Host{
 		Wd: wd, Home: home, Net: net, Debug: g.Debug,

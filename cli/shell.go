@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,11 +25,14 @@ import (
 )
 
 type shellCmd struct {
-	List    bool     `help:"List the shells."`
-	Stop    string   `help:"Stop a shell's container (files outside the home are kept)." placeholder:"NAME"`
-	Rm      string   `help:"Remove a shell: its container and record (the home is the host's and stays)." placeholder:"NAME"`
-	Rebuild string   `help:"Make a shell again from its (new) dotfile and image: packages and create hooks run again; the home is untouched." placeholder:"NAME"`
-	Args    []string `arg:"" optional:"" passthrough:"" name:"name [-- command]" help:"The shell (default: the project's, else \"default\"), then -- and a command to run instead of the login shell."`
+	List    bool   `help:"List the shells."`
+	Stop    string `help:"Stop a shell's container (files outside the home are kept)." placeholder:"NAME"`
+	Rm      string `help:"Remove a shell: its container and record (the home is the host's and stays)." placeholder:"NAME"`
+	Rebuild string `help:"Make a shell again from its (new) dotfile and image: packages and create hooks run again; the home is untouched." placeholder:"NAME"`
+	// A devcontainer.json's shell is named after its project: the argument
+	// before -- is then the file, not a name.
+	Devcontainer bool     `name:"devcontainer" help:"Enter the shell of a devcontainer.json: the file (or project folder) named before --, else .devcontainer/devcontainer.json or .devcontainer.json here or above; the shell is named after the project's folder."`
+	Args         []string `arg:"" optional:"" passthrough:"" name:"name [-- command]" help:"The shell (default: the project's, else \"default\"), or with --devcontainer the file; then -- and a command to run instead of the login shell."`
 }
 
 // keepAlive is a shell container's workload: it waits, as the user, until
@@ -57,7 +61,32 @@ func (c *shellCmd) Run(g *globals) error {
 		}
 		cmd = cmd[1:]
 	}
-	return c.enter(g, name, cmd)
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return err
+	}
+	wd, _ := os.Getwd()
+	ss, cs, err := g.shellStores()
+	if err != nil {
+		return err
+	}
+	var d *shell.Dotfile
+	switch {
+	case c.Devcontainer:
+		d, err = shell.FindDevContainer(name, wd)
+	case name != "":
+		if err := shell.CheckName(name); err != nil {
+			return withStatus(125, err)
+		}
+		st, _ := ss.Load(name)
+		d, err = shell.Recorded(name, st, shell.ConfigDir(home))
+	default:
+		d, err = shell.Find("", wd, shell.ConfigDir(home))
+	}
+	if err != nil {
+		return err
+	}
+	return c.enter(g, ss, cs, d, home, wd, cmd)
 }
 
 // shellStores are the shells' records and the containers, without the
@@ -76,20 +105,7 @@ func hostOf(home string) shell.Host {
 	return shell.Host{Home: home, Getenv: os.Getenv, Localtime: lt}
 }
 
-func (c *shellCmd) enter(g *globals, name string, cmd []string) error {
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return err
-	}
-	wd, _ := os.Getwd()
-	d, err := shell.Find(name, wd, shell.ConfigDir(home))
-	if err != nil {
-		return err
-	}
-	ss, cs, err := g.shellStores()
-	if err != nil {
-		return err
-	}
+func (c *shellCmd) enter(g *globals, ss shell.Store, cs run.Containers, d *shell.Dotfile, home, wd string, cmd []string) error {
 	st, ct, err := c.ready(g, ss, cs, d, home)
 	if err != nil {
 		return err
@@ -167,6 +183,9 @@ func (c *shellCmd) ready(g *globals, ss shell.Store, cs run.Containers, d *shell
 		if err := rootHooks(cs.Dir(ct.ID), "start", st.Start); err != nil {
 			return nil, nil, err
 		}
+		if err := userHooks(cs.Dir(ct.ID), "postStartCommand", st, st.UserStart); err != nil {
+			return nil, nil, err
+		}
 		st.Started = ct.Started
 		if err := ss.Save(st); err != nil {
 			return nil, nil, err
@@ -206,7 +225,12 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *shel
 	if login == "" {
 		login = loginShell()
 	}
-	mounts := shell.Mounts(sf.Share, sf.Volumes, ss.RunDir(d.Name), hostOf(home))
+	volumes := sf.Volumes
+	workspace, wsVolume := shell.Workspace(sf, home)
+	if wsVolume != "" {
+		volumes = append(slices.Clip(volumes), wsVolume)
+	}
+	mounts := shell.Mounts(sf.Share, volumes, ss.RunDir(d.Name), hostOf(home))
 	var env []string
 	for k, v := range sf.Env {
 		env = append(env, k+"="+v)
@@ -215,7 +239,7 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *shel
 		Detach: true, Name: shell.ContainerName(d.Name), Userns: "keep-id", Hostname: hostname,
 		Network: "host", Pull: "missing", Volume: shell.Volumes(mounts), Env: env,
 		Entrypoint: optional{set: true}, Args: []string{img, "/bin/sh", "-c", keepAlive},
-		userHome: home, userShell: login,
+		userHome: home, userShell: login, userName: sf.User,
 	}
 	fmt.Fprintf(os.Stderr, "box: making shell %s from %s\n", d.Name, img)
 	spec, ct, _, err := rc.prepare(g)
@@ -234,6 +258,7 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *shel
 		Name: d.Name, Container: ct.ID, Image: img, Dotfile: d.Path(), Hash: d.Hash(),
 		Created: time.Now().UTC(), Home: home, Shell: "/bin/sh", Mounts: mounts, Share: sf.Share,
 		Env: sf.Env, Start: sf.Start, Enter: sf.Enter,
+		Workspace: workspace, UserStart: sf.UserStart, User: sf.User,
 	}
 	fail := func(err error) (*shell.State, *run.Container, error) {
 		if cur, lerr := cs.Lookup(ct.ID); lerr == nil {
@@ -257,6 +282,9 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *shel
 			st.Shell = login
 		}
 	}
+	if err := userHooks(dir, "postCreateCommand", st, sf.UserCreate); err != nil {
+		return fail(err)
+	}
 	if err := ss.Save(st); err != nil {
 		return fail(err)
 	}
@@ -264,43 +292,6 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *shel
 		return nil, nil, err
 	}
 	return st, ct, nil
-}
-
-// rootHooks runs a shell's hooks as root in its container, each a line of
-// one sh script that stops at the first failure.
-func rootHooks(dir, what string, hooks []string) error {
-	if len(hooks) == 0 {
-		return nil
-	}
-	script := "set -e\n" + strings.Join(hooks, "\n")
-	status, err := pid1.Exec(dir, pid1.ExecOptions{
-		Request: proto.ExecRequest{Args: []string{"/bin/sh", "-c", script}, User: "0:0", Cwd: "/"},
-		Stdin:   devNull(), Stdout: os.Stderr, Stderr: os.Stderr,
-	})
-	if err != nil {
-		return withStatus(status, fmt.Errorf("running the shell's %s hooks: %w", what, err))
-	}
-	if status != 0 {
-		return withStatus(status, fmt.Errorf("the shell's %s hooks failed with status %d", what, status))
-	}
-	return nil
-}
-
-func devNull() *os.File {
-	f, _ := os.Open(os.DevNull)
-	return f
-}
-
-// loginShell is the caller's login shell from the host's passwd, else $SHELL.
-func loginShell() string {
-	b, _ := os.ReadFile("/etc/passwd")
-	uid := strconv.Itoa(os.Getuid())
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Split(line, ":"); len(f) == 7 && f[2] == uid && f[6] != "" {
-			return f[6]
-		}
-	}
-	return os.Getenv("SHELL")
 }
 
 // rebuild makes a shell again: a new container from its dotfile's image,
@@ -318,15 +309,11 @@ func (c *shellCmd) rebuild(g *globals, name string) error {
 	if err != nil {
 		return err
 	}
-	d, err := shell.Find(name, "", shell.ConfigDir(home))
+	// A project's shell: its dotfile is the one it was made from.
+	st, _ := ss.Load(name)
+	d, err := shell.Recorded(name, st, shell.ConfigDir(home))
 	if err != nil {
 		return err
-	}
-	// A project shell: its dotfile is the one it was made from.
-	if st, err := ss.Load(name); err == nil && st.Dotfile != "" && filepath.Base(st.Dotfile) == shell.ProjectFile {
-		if d, err = shell.Find("", filepath.Dir(st.Dotfile), shell.ConfigDir(home)); err != nil {
-			return err
-		}
 	}
 	if err := c.remove(g, ss, cs, name, false); err != nil {
 		return err

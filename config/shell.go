@@ -29,6 +29,13 @@ type ShellFile struct {
 	Share    map[string]bool   // share: host integrations turned on or off
 	Hostname string            // hostname ("" = the shell's name)
 	Shell    string            // shell: the command an enter runs ("" = the user's login shell)
+
+	// Set from a devcontainer.json only (ParseDevContainer):
+	Project    string     // the project's folder (localWorkspaceFolder)
+	Workdir    string     // workspaceFolder: where the shell sees the project ("" = at its own path)
+	User       string     // remoteUser: the name an enter runs as, with the caller's uid ("" = the caller's)
+	UserCreate [][]string // postCreateCommand: argvs run once, at creation, as the user
+	UserStart  [][]string // postStartCommand: argvs run at every start, as the user
 }
 
 // ShareKeys are the host integrations a shell's share table may name, and

@@ -38,15 +38,18 @@ type Flags struct {
 	// UserHome and UserShell are keep-id's passwd home ("" =
 	// /home/NAME) and login shell ("" = /bin/sh): box shell's.
 	UserHome, UserShell string
-	Volumes             []string // -v SRC:DST[:ro]
-	Mounts              []string // --mount
-	Tmpfs               []string // --tmpfs DST[:options]
-	Network             string   // --network slirp[:options]|none|host ("" = slirp)
-	DNS                 []string // --dns
-	AddHosts            []string // --add-host NAME:IP
-	Publish             []string // -p
-	PublishAll          bool     // -P
-	Ulimits             []string // --ulimit NAME=SOFT[:HARD]
+	// UserName is keep-id's passwd name ("" = the caller's), still with
+	// the caller's uid (box shell's remoteUser).
+	UserName   string
+	Volumes    []string // -v SRC:DST[:ro]
+	Mounts     []string // --mount
+	Tmpfs      []string // --tmpfs DST[:options]
+	Network    string   // --network slirp[:options]|none|host ("" = slirp)
+	DNS        []string // --dns
+	AddHosts   []string // --add-host NAME:IP
+	Publish    []string // -p
+	PublishAll bool     // -P
+	Ulimits    []string // --ulimit NAME=SOFT[:HARD]
 	// Limits are --memory, --memory-swap, --cpus and --pids-limit's, read
 	// by ParseLimits and checked against the host by CheckLimits before
 	// anything else (before an image is pulled, as docker).
@@ -206,6 +209,9 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		spec.KeepID = true
 		spec.HostUID, spec.HostGID = os.Getuid(), os.Getgid()
 		spec.UserName = currentUserName()
+		if f.UserName != "" {
+			spec.UserName = f.UserName
+		}
 		spec.UserHome, spec.UserShell = f.UserHome, f.UserShell
 	}
 	name := f.Name

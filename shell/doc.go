@@ -1,12 +1,15 @@
 // Package shell is box shell's domain: a persistent, keep-id container per
-// shell that feels like the host. It finds a shell's dotfile (Find), picks
-// an image when none is named (DefaultImage), writes the package
-// manager's command line (InstallScript), keeps a shell's record (State,
-// with its lock), decides what of the host a new shell shares (Mounts) and
-// what each enter brings from the caller's session (Session), and forwards
-// session sockets that the container cannot see (Proxy). Making, starting
-// and entering the container
-// is the CLI's work with packages run, monitor and pid1.
+// shell that feels like the host. It finds a shell's dotfile (Find; a
+// project's devcontainer.json, FindDevContainer; the one a named shell was
+// made from, Recorded), picks an image when none is named (DefaultImage),
+// writes the package manager's command line (InstallScript), keeps a
+// shell's record (State, with its lock), decides what of the host a new
+// shell shares (Mounts, Workspace) and what each enter brings from the
+// caller's session (Session), forwards session sockets that the container
+// cannot see (Proxy), and writes and removes the host's scripts and
+// desktop entries that start a shell's commands (exports). Parsing the
+// dotfiles is package config's; making, starting and entering the
+// container is the CLI's work with packages run, monitor and pid1.
 //
 // # Passwd without chown
 //
@@ -31,4 +34,13 @@
 // directory, which every shell has at /run/box-shell, and splices each
 // connection to the caller's socket for as long as that enter lasts.
 // An XAUTHORITY file outside the shared directories is copied there.
+//
+// # devcontainer.json
+//
+// A devcontainer.json describes a container for an IDE to attach to; box
+// makes it a shell. Its lifecycle commands run as the user, as the spec
+// says, where box.toml's create and start hooks run as root. Without a
+// workspaceFolder the project stays at its own path (the spec's default,
+// /workspaces/NAME, would make a shell's paths differ from the host's,
+// which box shell avoids); with one, the project is bound there too.
 package shell

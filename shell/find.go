@@ -112,3 +112,69 @@ func ConfigDir(home string) string {
 	}
 	return filepath.Join(home, ".config", "box")
 }
+
+// FindDevContainer picks the shell of a devcontainer.json: the file at
+// path, the project's in path when it is a folder, or without a path the
+// nearest project's (walking up from wd, .devcontainer/devcontainer.json
+// then .devcontainer.json). The shell is named after the project's folder,
+// the one holding .devcontainer.
+func FindDevContainer(path, wd string) (*Dotfile, error) {
+	if path != "" && !filepath.IsAbs(path) {
+		path = filepath.Join(wd, path)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		wd, path = path, ""
+		for _, f := range config.DevContainerFiles {
+			if _, err := os.Stat(filepath.Join(wd, f)); err == nil && path == "" {
+				path = filepath.Join(wd, f)
+			}
+		}
+		if path == "" {
+			return nil, fmt.Errorf("no %s or %s in %s", config.DevContainerFiles[0], config.DevContainerFiles[1], wd)
+		}
+	}
+	if path == "" {
+		for dir := wd; path == ""; {
+			for _, f := range config.DevContainerFiles {
+				if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+					path = filepath.Join(dir, f)
+					break
+				}
+			}
+			up := filepath.Dir(dir)
+			if up == dir && path == "" {
+				return nil, fmt.Errorf("no %s or %s in %s or a folder above it", config.DevContainerFiles[0], config.DevContainerFiles[1], wd)
+			}
+			dir = up
+		}
+	}
+	sf, err := config.LoadDevContainer(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Dotfile{Name: SafeName(filepath.Base(sf.Project)), File: sf}, nil
+}
+
+// Recorded is the dotfile of the shell a command names (box shell NAME,
+// --rebuild, export): its NAME.toml when there is one, else the project's
+// box.toml or devcontainer.json that its record (st, nil when none) was
+// made from, else the defaults.
+func Recorded(name string, st *State, configDir string) (*Dotfile, error) {
+	d, err := Find(name, "", configDir)
+	if err != nil || d.File != nil || st == nil || st.Dotfile == "" {
+		return d, err
+	}
+	var sf *config.ShellFile
+	if filepath.Base(st.Dotfile) == ProjectFile {
+		sf, err = config.LoadShell(st.Dotfile)
+	} else {
+		sf, err = config.LoadDevContainer(st.Dotfile)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return d, nil // the project is gone: the shell stays what it was made
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Dotfile{Name: name, File: sf}, nil
+}

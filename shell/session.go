@@ -172,16 +172,25 @@ func Session(st *State, h Host, tag string) Enter {
 	for k, v := range st.Env {
 		set(k, v)
 	}
+	if st.User != "" {
+		set("USER", st.User)
+		set("LOGNAME", st.User)
+	}
 	set("SHELL", st.Shell)
 	set("BOX_SHELL", st.Name)
 	return e
 }
 
 // Workdir is where an enter starts: the caller's working directory when
-// the shell shares it, else the home with a note saying why.
+// the shell shares it, else the workspace (a devcontainer's) or the home,
+// with a note saying why.
 func Workdir(st *State, wd string) (dir, note string) {
 	if in, ok := Inside(st.Mounts, wd); ok && wd != "" {
 		return in, ""
 	}
-	return st.Home, fmt.Sprintf("%s is not shared with shell %s; starting in %s", wd, st.Name, st.Home)
+	dir = st.Home
+	if st.Workspace != "" {
+		dir = st.Workspace
+	}
+	return dir, fmt.Sprintf("%s is not shared with shell %s; starting in %s", wd, st.Name, dir)
 }

@@ -33,6 +33,13 @@ type State struct {
 	Env    map[string]string `json:"env,omitempty"`
 	Start  []string          `json:"start,omitempty"`
 	Enter  []string          `json:"enter,omitempty"`
+	// A devcontainer.json's: where the project is (where an enter from
+	// outside the shared directories starts, and the hooks run), and the
+	// postStartCommand, run as the user at every start.
+	Workspace string     `json:"workspace,omitempty"`
+	UserStart [][]string `json:"userStart,omitempty"`
+	User      string     `json:"user,omitempty"` // remoteUser: the passwd name enters run as
+
 }
 
 // Store is where shells' records are: a directory per shell.

@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/box-run/box/run/pid1"
+	"github.com/box-run/box/run/proto"
+	"github.com/box-run/box/shell"
+)
+
+// box export is a shell's: docker's export (a container's files as a tar)
+// is not box's, and box save writes images.
+type exportCmd struct {
+	Name string `arg:"" help:"The shell."`
+	Bin  string `help:"Write ~/.local/bin/CMD, a script that runs CMD in the shell (box shell NAME -- CMD ARGS…) with your working directory, stdio, terminal and exit status." placeholder:"CMD"`
+	App  string `help:"Write a desktop entry (in $XDG_DATA_HOME/applications) that starts the shell's app, from its /usr/share/applications/APP.desktop." placeholder:"APP"`
+}
+
+type unexportCmd struct {
+	Name string `arg:"" help:"The shell."`
+	Bin  string `help:"Remove the script box export --bin CMD wrote." placeholder:"CMD"`
+	App  string `help:"Remove the desktop entry box export --app APP wrote." placeholder:"APP"`
+}
+
+// Run writes the shell's command script or desktop entry.
+func (c *exportCmd) Run(g *globals) error {
+	home, err := exportArgs(c.Name, c.Bin, c.App)
+	if err != nil {
+		return err
+	}
+	box, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding box's own path: %w", err)
+	}
+	ss, cs, err := g.shellStores()
+	if err != nil {
+		return err
+	}
+	st, _ := ss.Load(c.Name)
+	d, err := shell.Recorded(c.Name, st, shell.ConfigDir(home))
+	if err != nil {
+		return err
+	}
+	if st == nil && d.File == nil && c.Name != shell.DefaultName {
+		return withStatus(1, fmt.Errorf("no such shell: %s (box shell %s makes it)", c.Name, c.Name))
+	}
+	if c.Bin != "" {
+		path := filepath.Join(shell.BinDir(home), filepath.Base(c.Bin))
+		if err := shell.WriteExport(path, c.Name, shell.BinScript(box, c.Name, c.Bin), 0o755); err != nil {
+			return err
+		}
+		fmt.Println(path)
+		if !slices.Contains(filepath.SplitList(os.Getenv("PATH")), shell.BinDir(home)) {
+			fmt.Fprintf(os.Stderr, "box: %s is not on your PATH\n", shell.BinDir(home))
+		}
+		return nil
+	}
+	// The app's entry is in the shell's files: read it there.
+	app := strings.TrimSuffix(c.App, ".desktop")
+	st, ct, err := (&shellCmd{}).ready(g, ss, cs, d, home)
+	if err != nil {
+		return err
+	}
+	entry, err := readInShell(cs.Dir(ct.ID), "/usr/share/applications/"+app+".desktop")
+	if err != nil {
+		return err
+	}
+	if entry == nil {
+		return withStatus(1, fmt.Errorf("shell %s has no app %s: no /usr/share/applications/%s.desktop in it", st.Name, app, app))
+	}
+	out, err := shell.DesktopEntry(box, c.Name, app, entry)
+	if err != nil {
+		return fmt.Errorf("shell %s's /usr/share/applications/%s.desktop: %w", st.Name, app, err)
+	}
+	path := filepath.Join(shell.AppDir(home), shell.AppFile(c.Name, app))
+	if err := shell.WriteExport(path, c.Name, out, 0o644); err != nil {
+		return err
+	}
+	fmt.Println(path)
+	return nil
+}
+
+// Run removes what box export wrote.
+func (c *unexportCmd) Run(g *globals) error {
+	home, err := exportArgs(c.Name, c.Bin, c.App)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(shell.BinDir(home), filepath.Base(c.Bin))
+	if c.App != "" {
+		path = filepath.Join(shell.AppDir(home), shell.AppFile(c.Name, c.App))
+	}
+	err = shell.RemoveExport(path, c.Name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return withStatus(1, fmt.Errorf("shell %s has no export at %s", c.Name, path))
+	}
+	return err
+}
+
+// exportArgs checks export's and unexport's arguments and returns the home.
+func exportArgs(name, bin, app string) (home string, err error) {
+	if err := shell.CheckName(name); err != nil {
+		return "", withStatus(125, err)
+	}
+	switch {
+	case (bin == "") == (app == ""):
+		return "", withStatus(125, errors.New("name one of --bin CMD or --app APP"))
+	case bin != "":
+		if err := shell.CheckCommand(bin); err != nil {
+			return "", withStatus(125, err)
+		}
+	case strings.ContainsAny(app, "/\x00\n") || strings.HasPrefix(app, ".") || strings.TrimSuffix(app, ".desktop") == "":
+		return "", withStatus(125, fmt.Errorf("invalid app %q: name a desktop entry in /usr/share/applications", app))
+	}
+	return os.UserHomeDir()
+}
+
+// readInShell reads a file in a running shell's container, as the user;
+// nil when it cannot.
+func readInShell(dir, path string) ([]byte, error) {
+	f, err := os.CreateTemp("", "box-export-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer null.Close()
+	status, err := pid1.Exec(dir, pid1.ExecOptions{
+		Request: proto.ExecRequest{Args: []string{"cat", "--", path}, Cwd: "/"},
+		Stdin:   null, Stdout: f, Stderr: null,
+	})
+	if err != nil {
+		return nil, withStatus(status, fmt.Errorf("reading %s in the shell: %w", path, err))
+	}
+	if status != 0 {
+		return nil, nil
+	}
+	return os.ReadFile(f.Name())
+}

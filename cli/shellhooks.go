@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/box-run/box/run/pid1"
+	"github.com/box-run/box/run/proto"
+	"github.com/box-run/box/shell"
+)
+
+// A shell's hooks: box.toml's as root, a devcontainer.json's as the user.
+
+// rootHooks runs a shell's hooks as root in its container, each a line of
+// one sh script that stops at the first failure.
+func rootHooks(dir, what string, hooks []string) error {
+	if len(hooks) == 0 {
+		return nil
+	}
+	script := "set -e\n" + strings.Join(hooks, "\n")
+	status, err := pid1.Exec(dir, pid1.ExecOptions{
+		Request: proto.ExecRequest{Args: []string{"/bin/sh", "-c", script}, User: "0:0", Cwd: "/"},
+		Stdin:   devNull(), Stdout: os.Stderr, Stderr: os.Stderr,
+	})
+	if err != nil {
+		return withStatus(status, fmt.Errorf("running the shell's %s hooks: %w", what, err))
+	}
+	if status != 0 {
+		return withStatus(status, fmt.Errorf("the shell's %s hooks failed with status %d", what, status))
+	}
+	return nil
+}
+
+// userHooks runs a devcontainer.json's lifecycle commands (argvs) as the
+// user, in the workspace, with the shell's environment; the first failure
+// stops them.
+func userHooks(dir, what string, st *shell.State, hooks [][]string) error {
+	env := []string{"BOX_SHELL=" + st.Name}
+	for k, v := range st.Env {
+		env = append(env, k+"="+v)
+	}
+	if st.User != "" {
+		env = append(env, "USER="+st.User, "LOGNAME="+st.User)
+	}
+	cwd := st.Workspace
+	if cwd == "" {
+		cwd = st.Home
+	}
+	for _, argv := range hooks {
+		status, err := pid1.Exec(dir, pid1.ExecOptions{
+			Request: proto.ExecRequest{Args: argv, Env: env, Cwd: cwd},
+			Stdin:   devNull(), Stdout: os.Stderr, Stderr: os.Stderr,
+		})
+		if err != nil {
+			return withStatus(status, fmt.Errorf("running the shell's %s: %w", what, err))
+		}
+		if status != 0 {
+			return withStatus(status, fmt.Errorf("the shell's %s %q failed with status %d", what, strings.Join(argv, " "), status))
+		}
+	}
+	return nil
+}
+
+func devNull() *os.File {
+	f, _ := os.Open(os.DevNull)
+	return f
+}
+
+// loginShell is the caller's login shell from the host's passwd, else $SHELL.
+func loginShell() string {
+	b, _ := os.ReadFile("/etc/passwd")
+	uid := strconv.Itoa(os.Getuid())
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Split(line, ":"); len(f) == 7 && f[2] == uid && f[6] != "" {
+			return f[6]
+		}
+	}
+	return os.Getenv("SHELL")
+}
