@@ -17,22 +17,40 @@ import (
 )
 
 type buildCmd struct {
-	Tag      []string `short:"t" sep:"none" help:"Name the image (several -t give several names)." placeholder:"NAME"`
-	File     string   `short:"f" help:"The Dockerfile (default CONTEXT/Dockerfile; - reads stdin)." placeholder:"FILE"`
-	BuildArg []string `sep:"none" help:"Set a build argument K=V (K alone takes it from here)." placeholder:"K=V"`
-	Target   string   `help:"Build up to this stage." placeholder:"STAGE"`
-	NoCache  bool     `help:"Run every step, ignoring the build cache."`
-	Pull     bool     `help:"Pull FROM images even when the store has them."`
-	Platform string   `help:"Platform of the FROM images to pull." placeholder:"OS/ARCH"`
-	Label    []string `sep:"none" help:"Add a label K=V to the image." placeholder:"K=V"`
-	Network  string   `help:"RUN steps' network: slirp (the default), none or host." default:"slirp" placeholder:"MODE"`
-	Quiet    bool     `short:"q" help:"Print only the image id."`
-	Context  string   `arg:"" name:"context" type:"path" help:"The build context directory."`
+	Tag      []string  `short:"t" sep:"none" help:"Name the image (several -t give several names)." placeholder:"NAME"`
+	File     string    `short:"f" help:"The Dockerfile (default CONTEXT/Dockerfile; - reads stdin)." placeholder:"FILE"`
+	BuildArg []string  `sep:"none" help:"Set a build argument K=V (K alone takes it from here)." placeholder:"K=V"`
+	Target   string    `help:"Build up to this stage." placeholder:"STAGE"`
+	NoCache  bool      `help:"Run every step, ignoring the build cache."`
+	Pull     bool      `help:"Pull FROM images even when the store has them."`
+	Platform string    `help:"Platform of the FROM images to pull." placeholder:"OS/ARCH"`
+	Label    []string  `sep:"none" help:"Add a label K=V to the image." placeholder:"K=V"`
+	Network  string    `help:"RUN steps' network: slirp (the default), none or host." default:"slirp" placeholder:"MODE"`
+	Quiet    bool      `short:"q" help:"Print only the image id."`
+	Context  string    `arg:"" name:"context" type:"path" help:"The build context directory."`
+	out      io.Writer // the steps' lines and output (nil: stdout, or nothing with -q)
 }
 
 // Run builds the image. A failed step leaves no new name: the image is
 // recorded, and named, only once every step has run.
 func (c *buildCmd) Run(g *globals) error {
+	img, err := c.build(g)
+	if err != nil {
+		return err
+	}
+	if !c.Quiet {
+		for _, t := range c.Tag {
+			ref, _ := image.ParseRef(t)
+			fmt.Printf("Successfully tagged %s\n", image.FullName(ref))
+		}
+	}
+	fmt.Println(strings.TrimPrefix(img.ID, "sha256:"))
+	return nil
+}
+
+// build builds the image and names it (box build without its last lines;
+// box shell builds a devcontainer's image with it).
+func (c *buildCmd) build(g *globals) (*image.Image, error) {
 	file := c.File
 	if file == "" {
 		file = filepath.Join(c.Context, "Dockerfile")
@@ -45,10 +63,10 @@ func (c *buildCmd) Run(g *globals) error {
 		text, err = os.ReadFile(file)
 	}
 	if err != nil {
-		return withStatus(1, fmt.Errorf("reading the Dockerfile: %w", err))
+		return nil, withStatus(1, fmt.Errorf("reading the Dockerfile: %w", err))
 	}
 	if fi, err := os.Stat(c.Context); err != nil || !fi.IsDir() {
-		return withStatus(1, fmt.Errorf("build context %q is not a directory", c.Context))
+		return nil, withStatus(1, fmt.Errorf("build context %q is not a directory", c.Context))
 	}
 	args := map[string]string{}
 	for _, a := range c.BuildArg {
@@ -67,34 +85,37 @@ func (c *buildCmd) Run(g *globals) error {
 	}
 	for _, t := range c.Tag {
 		if _, err := image.ParseRef(t); err != nil {
-			return withStatus(1, err)
+			return nil, withStatus(1, err)
 		}
 	}
 	epoch, err := sourceDateEpoch()
 	if err != nil {
-		return withStatus(1, err)
+		return nil, withStatus(1, err)
 	}
 	st, err := g.openStore()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cs, err := g.containers()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	m, err := g.idMapping()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	conf, err := g.config()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	net := slirp.DefaultConfig()
 	net.DNS, net.AllowHostLoopback = conf.Network.DNS, conf.Network.AllowHostLoopback
-	out := io.Writer(os.Stdout)
-	if c.Quiet {
+	out := c.out
+	switch {
+	case c.Quiet:
 		out = io.Discard
+	case out == nil:
+		out = os.Stdout
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -118,19 +139,12 @@ func (c *buildCmd) Run(g *globals) error {
 		OverlayCache: image.OverlayCacheFile(st.Root()), Net: net, Log: g.log,
 	})
 	if err != nil && ctx.Err() != nil {
-		return withStatus(130, errors.New("building: interrupted"))
+		return nil, withStatus(130, errors.New("building: interrupted"))
 	}
 	if err != nil {
-		return withStatus(1, err)
+		return nil, withStatus(1, err)
 	}
-	if !c.Quiet {
-		for _, t := range c.Tag {
-			ref, _ := image.ParseRef(t)
-			fmt.Printf("Successfully tagged %s\n", image.FullName(ref))
-		}
-	}
-	fmt.Println(strings.TrimPrefix(img.ID, "sha256:"))
-	return nil
+	return img, nil
 }
 
 type builderCmd struct {

@@ -202,9 +202,6 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *shel
 	if sf == nil {
 		sf = &config.ShellFile{Share: maps.Clone(config.ShareKeys)}
 	}
-	if sf.Share["gpu"] {
-		return nil, nil, fmt.Errorf("%s: share.gpu: CDI GPUs are not supported by this box yet", sf.Path)
-	}
 	conf, err := g.config()
 	if err != nil {
 		return nil, nil, err
@@ -240,6 +237,20 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *shel
 		Network: "host", Pull: "missing", Volume: shell.Volumes(mounts), Env: env,
 		Entrypoint: optional{set: true}, Args: []string{img, "/bin/sh", "-c", keepAlive},
 		userHome: home, userShell: login, userName: sf.User,
+	}
+	if sf.Share["gpu"] {
+		// The GPUs of the CDI specs (nvidia.com/gpu=all), as --gpus all.
+		rc.GPUs = "all"
+	}
+	if b := sf.Build; b != nil {
+		fmt.Fprintf(os.Stderr, "box: building shell %s's image from %s\n", d.Name, b.Dockerfile)
+		bc := &buildCmd{Tag: []string{img}, File: b.Dockerfile, Context: b.Context, Target: b.Target, Network: "slirp", out: os.Stderr}
+		for _, k := range slices.Sorted(maps.Keys(b.Args)) {
+			bc.BuildArg = append(bc.BuildArg, k+"="+b.Args[k])
+		}
+		if _, err := bc.build(g); err != nil {
+			return nil, nil, err
+		}
 	}
 	fmt.Fprintf(os.Stderr, "box: making shell %s from %s\n", d.Name, img)
 	spec, ct, _, err := rc.prepare(g)

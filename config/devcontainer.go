@@ -58,16 +58,18 @@ func ParseDevContainer(path string, data []byte, getenv func(string) string) (*S
 	bad := func(k, format string, args ...any) error {
 		return &Error{File: path, Line: at(k), Msg: k + ": " + fmt.Sprintf(format, args...)}
 	}
-	for _, k := range []string{"build", "dockerFile", "dockerfile", "features", "dockerComposeFile"} {
+	for _, k := range []string{"features", "dockerComposeFile"} {
 		if v, ok := keys[k]; ok && string(v.raw) != "null" {
-			what := "box cannot build images yet: name a prebuilt image in \"image\" instead"
-			if k == "features" {
-				what = "features are installed by building an image, which box cannot do yet: name a prebuilt image in \"image\" instead"
-			} else if k == "dockerComposeFile" {
-				what = "box shell makes one container, not a compose project: name an image in \"image\" instead"
+			what := "box does not install devcontainer features: install what they would in the Dockerfile (\"build\") instead"
+			if k == "dockerComposeFile" {
+				what = "box shell makes one container, not a compose project: name an image in \"image\" or a Dockerfile in \"build\" instead"
 			}
 			return nil, bad(k, "%s", what)
 		}
+	}
+	build, err := devBuild(path, keys, bad)
+	if err != nil {
+		return nil, err
 	}
 	var image, user, containerUser, folder string
 	for _, f := range []struct {
@@ -86,8 +88,13 @@ func ParseDevContainer(path string, data []byte, getenv func(string) string) (*S
 			return nil, bad(k, "want an object of strings (NAME: value), not %s", kindOf(v.raw))
 		}
 	}
+	if build != nil {
+		// box build names the image after the project: a shell's image of
+		// its own, rebuilt (from the build cache) by --rebuild.
+		image = "localhost/box-devcontainer/" + strings.ToLower(safeName(filepath.Base(project))) + ":latest"
+	}
 	if image == "" {
-		return nil, &Error{File: path, Msg: "no \"image\": box shell makes the container from a prebuilt image"}
+		return nil, &Error{File: path, Msg: "no \"image\" and no \"build\": box shell makes the container from an image or a Dockerfile"}
 	}
 	if user == "" {
 		user = containerUser
@@ -103,7 +110,12 @@ func ParseDevContainer(path string, data []byte, getenv func(string) string) (*S
 	if sub.folder == "" {
 		sub.folder = project
 	}
-	s.Image, s.User = sub.do(image), user
+	if build != nil {
+		for k, v := range build.Args {
+			build.Args[k] = sub.do(v)
+		}
+	}
+	s.Image, s.User, s.Build = sub.do(image), user, build
 	if sub.folder != project {
 		s.Workdir = filepath.Clean(sub.folder)
 	}
@@ -358,4 +370,77 @@ func (s substituter) lookup(expr string) (string, bool) {
 		v = def
 	}
 	return v, true
+}
+
+// devBuild reads build (and the older top-level dockerFile): a Dockerfile
+// and context relative to the devcontainer.json's folder, args and target.
+func devBuild(path string, keys map[string]rawValue, bad func(k, format string, args ...any) error) (*ShellBuild, error) {
+	var b struct {
+		Dockerfile *string            `json:"dockerfile"`
+		DockerFile *string            `json:"dockerFile"`
+		Context    *string            `json:"context"`
+		Args       map[string]*string `json:"args"`
+		Target     *string            `json:"target"`
+	}
+	key := ""
+	for _, k := range []string{"dockerFile", "dockerfile"} {
+		if v, ok := keys[k]; ok && string(v.raw) != "null" {
+			if err := json.Unmarshal(v.raw, &b.Dockerfile); err != nil {
+				return nil, bad(k, "want a string, not %s", kindOf(v.raw))
+			}
+			key = k
+		}
+	}
+	if v, ok := keys["build"]; ok && string(v.raw) != "null" {
+		if v.raw[0] != '{' || json.Unmarshal(v.raw, &b) != nil {
+			return nil, bad("build", "want an object (dockerfile, context, args, target), not %s", kindOf(v.raw))
+		}
+		if b.DockerFile != nil && b.Dockerfile == nil {
+			b.Dockerfile = b.DockerFile
+		}
+		key = "build"
+	}
+	if key == "" {
+		return nil, nil
+	}
+	if b.Dockerfile == nil || *b.Dockerfile == "" {
+		return nil, bad(key, "no dockerfile")
+	}
+	dir := filepath.Dir(path)
+	abs := func(p string) string {
+		if filepath.IsAbs(p) {
+			return filepath.Clean(p)
+		}
+		return filepath.Join(dir, p)
+	}
+	sb := &ShellBuild{Dockerfile: abs(*b.Dockerfile), Context: dir, Args: map[string]string{}}
+	if b.Context != nil {
+		sb.Context = abs(*b.Context)
+	}
+	if b.Target != nil {
+		sb.Target = *b.Target
+	}
+	for k, v := range b.Args {
+		if v != nil {
+			sb.Args[k] = *v
+		}
+	}
+	return sb, nil
+}
+
+// safeName keeps what an image name may hold of a folder's name.
+func safeName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	if b.Len() == 0 {
+		return "project"
+	}
+	return b.String()
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -56,12 +57,34 @@ func TestParseDevContainer(t *testing.T) {
 	}
 }
 
+func TestParseDevContainerBuild(t *testing.T) {
+	s, err := ParseDevContainer("/p/My Proj/.devcontainer/devcontainer.json", []byte(`{
+		// comments and trailing commas, as the spec allows
+		"build": {"dockerfile": "Dockerfile", "context": "..", "args": {"V": "1"}, "target": "dev",},
+	}`), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &ShellBuild{Dockerfile: "/p/My Proj/.devcontainer/Dockerfile", Context: "/p/My Proj", Args: map[string]string{"V": "1"}, Target: "dev"}
+	if !reflect.DeepEqual(s.Build, want) {
+		t.Errorf("build %+v, want %+v", s.Build, want)
+	}
+	if s.Image != "localhost/box-devcontainer/my-proj:latest" {
+		t.Errorf("image %q", s.Image)
+	}
+	s, err = ParseDevContainer("/p/q/.devcontainer.json", []byte(`{"dockerFile": "../Dockerfile.dev"}`), func(string) string { return "" })
+	if err != nil || s.Build == nil || s.Build.Dockerfile != "/p/Dockerfile.dev" || s.Build.Context != "/p/q" {
+		t.Errorf("dockerFile: %+v, %v", s, err)
+	}
+}
+
 func TestParseDevContainerErrors(t *testing.T) {
 	for _, tc := range []struct{ data, want string }{
-		{`{"image": "x",` + "\n" + `"build": {"dockerfile": "Dockerfile"}}`, `dc.json:2: build: box cannot build images yet`},
-		{`{"image": "x", "features": {"ghcr.io/x/y:1": {}}}`, `features: features are installed by building an image`},
+		{`{"image": "x",` + "\n" + `"build": {"context": ".."}}`, `dc.json:2: build: no dockerfile`},
+		{`{"build": "Dockerfile"}`, `build: want an object`},
+		{`{"image": "x", "features": {"ghcr.io/x/y:1": {}}}`, `features: box does not install devcontainer features`},
 		{`{"image": "x", "dockerComposeFile": "c.yml"}`, `dockerComposeFile: box shell makes one container`},
-		{`{"name": "no image"}`, `no "image"`},
+		{`{"name": "no image"}`, `no "image" and no "build"`},
 		{`{"image": 3}`, `dc.json:1: image: want a string, not a number`},
 		{`{"image": "x",` + "\n\n" + `"containerEnv": ["A=1"]}`, `dc.json:3: containerEnv: want an object of strings`},
 		{`{"image": "x", "remoteEnv": {"A": 1}}`, `remoteEnv: want an object of strings`},

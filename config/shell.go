@@ -36,6 +36,17 @@ type ShellFile struct {
 	User       string     // remoteUser: the name an enter runs as, with the caller's uid ("" = the caller's)
 	UserCreate [][]string // postCreateCommand: argvs run once, at creation, as the user
 	UserStart  [][]string // postStartCommand: argvs run at every start, as the user
+	// Build is devcontainer.json's build: the image is box build's of it
+	// (Image is then the name it is tagged with).
+	Build *ShellBuild
+}
+
+// ShellBuild is a Dockerfile build that makes a shell's image.
+type ShellBuild struct {
+	Dockerfile string            // absolute
+	Context    string            // absolute
+	Args       map[string]string // build arguments
+	Target     string            // the stage to build ("" = the last)
 }
 
 // ShareKeys are the host integrations a shell's share table may name, and
