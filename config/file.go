@@ -80,29 +80,9 @@ type fileRegistry struct {
 // parseFile decodes and validates one file. Registries in the result are
 // keyed by NormalizeHost, and paths are expanded and absolute.
 func parseFile(path, data string) (*fileConfig, error) {
-	// Decoding into an empty struct cannot hit a type mismatch, so any
-	// error here is a syntax error; it also gives us the keys in order.
-	md, err := toml.Decode(data, &struct{}{})
-	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, &Error{File: path, Line: pe.Position.Line, Msg: pe.Message, Err: err}
-		}
-		return nil, &Error{File: path, Msg: err.Error(), Err: err}
-	}
-	if err := checkKeys(path, data, &md, schema); err != nil {
-		return nil, err
-	}
 	var f fileConfig
-	if _, err := toml.Decode(data, &f); err != nil {
-		// After checkKeys only the leaf unmarshalers can fail, and the
-		// library turns their errors into a ParseError with the key and
-		// its position.
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, &Error{File: path, Line: pe.Position.Line, Msg: pe.LastKey + ": " + pe.Message, Err: err}
-		}
-		return nil, &Error{File: path, Msg: err.Error(), Err: err}
+	if err := decodeChecked(path, data, schema, &f); err != nil {
+		return nil, err
 	}
 	if err := f.validate(path, data); err != nil {
 		return nil, err
@@ -347,4 +327,33 @@ func checkDNS(s string) error {
 		return nil
 	}
 	return fmt.Errorf("%q is not an IP address or IP:port", s)
+}
+
+// decodeChecked decodes data, the TOML file at path, into v after checking
+// its keys against sch: errors name the file and line.
+func decodeChecked(path, data string, sch func(toml.Key) (known, table bool), v any) error {
+	// Decoding into an empty struct cannot hit a type mismatch, so any
+	// error here is a syntax error; it also gives us the keys in order.
+	md, err := toml.Decode(data, &struct{}{})
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return &Error{File: path, Line: pe.Position.Line, Msg: pe.Message, Err: err}
+		}
+		return &Error{File: path, Msg: err.Error(), Err: err}
+	}
+	if err := checkKeys(path, data, &md, sch); err != nil {
+		return err
+	}
+	if _, err := toml.Decode(data, v); err != nil {
+		// After checkKeys only the leaf unmarshalers can fail, and the
+		// library turns their errors into a ParseError with the key and
+		// its position.
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return &Error{File: path, Line: pe.Position.Line, Msg: pe.LastKey + ": " + pe.Message, Err: err}
+		}
+		return &Error{File: path, Msg: err.Error(), Err: err}
+	}
+	return nil
 }

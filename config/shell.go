@@ -3,7 +3,6 @@ package config
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -87,24 +86,9 @@ func LoadShell(path string) (*ShellFile, error) {
 
 // ParseShell checks data, the contents of the shell dotfile at path.
 func ParseShell(path, data string) (*ShellFile, error) {
-	md, err := toml.Decode(data, &struct{}{})
-	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, &Error{File: path, Line: pe.Position.Line, Msg: pe.Message, Err: err}
-		}
-		return nil, &Error{File: path, Msg: err.Error(), Err: err}
-	}
-	if err := checkKeys(path, data, &md, shellSchema); err != nil {
-		return nil, err
-	}
 	var f shellFile
-	if _, err := toml.Decode(data, &f); err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			return nil, &Error{File: path, Line: pe.Position.Line, Msg: pe.LastKey + ": " + pe.Message, Err: err}
-		}
-		return nil, &Error{File: path, Msg: err.Error(), Err: err}
+	if err := decodeChecked(path, data, shellSchema, &f); err != nil {
+		return nil, err
 	}
 	s := &ShellFile{
 		Path: path, Hash: HashOf([]byte(data)),
