@@ -49,7 +49,10 @@ func pruneContainers(g *globals) (int, error) {
 	}
 	n := 0
 	for _, ct := range all {
-		if ct.Status == "running" {
+		// Not stopped: running, or still in the hands of its box or
+		// monitor (a box run between making the record and starting it,
+		// a monitor about to restart it).
+		if ct.Status == "running" || ct.MonitorAlive() {
 			continue
 		}
 		if err := cs.Remove(ct, stage.Remover(m)); err != nil {
