@@ -27,6 +27,11 @@
 //
 // It does not own the flags' syntax (package run parses them into Limits)
 // nor the container's record, which keeps the leaf's path.
+//
+// Written by hand rather than with containerd/cgroups: the whole job is
+// a few files written in a subtree box finds itself, while that library's
+// cgroup2 package links a D-Bus client for systemd and an eBPF library
+// for device filters into every box process.
 package cgroup
 
 import (
