@@ -110,7 +110,7 @@ func exportArgs(name, bin, app string) (home string, err error) {
 	}
 	switch {
 	case (bin == "") == (app == ""):
-		return "", withStatus(125, errors.New("name one of --bin CMD or --app APP"))
+		return "", withStatus(125, errors.New("name one of --bin CMD or --app APP (box export exports from a box shell; for a container's files as docker export writes them, box commit it and box save the image)"))
 	case bin != "":
 		if err := shell.CheckCommand(bin); err != nil {
 			return "", withStatus(125, err)
