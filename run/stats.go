@@ -25,7 +25,10 @@ func (ct *Container) Usage() (cgroup.Usage, error) {
 		u, err = cgroup.ReadUsage(ct.Cgroup)
 	}
 	if err != nil { // no cgroup, or one without the memory controller
-		u, err = procUsage("/proc", ct.Pid)
+		// Where init stays beside a nested workload (box run -d, -p), it
+		// is box's helper, not the container's: docker counts only what
+		// the container runs (1 PIDS for a sleep).
+		u, err = procUsage("/proc", ct.Pid, ct.NestedPID)
 	}
 	if err != nil {
 		return u, err
@@ -49,7 +52,9 @@ type procStat struct {
 // Unlike a match on /proc/PID/ns/pid, the parent links need no ptrace
 // access to the processes of the container's other uids. Memory is their
 // resident sets added up, which counts shared pages more than once.
-func procUsage(proc string, pid int) (cgroup.Usage, error) {
+//
+// With skipInit, init itself is left out and only its descendants count.
+func procUsage(proc string, pid int, skipInit bool) (cgroup.Usage, error) {
 	ents, err := os.ReadDir(proc)
 	if err != nil {
 		return cgroup.Usage{}, err
@@ -80,6 +85,9 @@ func procUsage(proc string, pid int) (cgroup.Usage, error) {
 	for todo := []int{pid}; len(todo) > 0; {
 		p := todo[len(todo)-1]
 		todo = append(todo[:len(todo)-1], children[p]...)
+		if p == pid && skipInit {
+			continue
+		}
 		st := stats[p]
 		ticks += st.ticks
 		pages += st.rssP
