@@ -2,12 +2,9 @@ package image
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"time"
 
-	"github.com/box-run/box/image/layertar"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -31,23 +28,19 @@ type CommitOptions struct {
 }
 
 // Commit makes a new image of base with the changes in opts.Upper as one
-// more layer, and stores it like a pull: the layer is written as a tar,
-// unpacked into the store from it, and the image recorded last. The new
+// more layer (AddLayer: written as a tar and unpacked into the store from
+// it, as a pull's), and records the image last (Record). The new
 // image has no manifest until it is pushed or saved.
 func (s *Store) Commit(ctx context.Context, base *Image, opts CommitOptions) (*Image, error) {
 	if s.shared {
 		return nil, fmt.Errorf("committing: the store %w", ErrReadOnly)
 	}
-	if s.opts.Tar == nil {
-		return nil, fmt.Errorf("committing: no layer writer configured")
-	}
-	fullName := ""
+	var names []string
 	if opts.Name != "" {
-		ref, err := ParseRef(opts.Name)
-		if err != nil {
+		if _, err := ParseRef(opts.Name); err != nil {
 			return nil, err
 		}
-		fullName = FullName(ref)
+		names = []string{opts.Name}
 	}
 	cfg, err := s.ImageConfig(base)
 	if err != nil {
@@ -57,31 +50,19 @@ func (s *Store) Commit(ctx context.Context, base *Image, opts CommitOptions) (*I
 	if err := ApplyChanges(&cfg.Config, opts.Changes); err != nil {
 		return nil, err
 	}
-	if err := s.checkMapping(); err != nil {
-		return nil, err
-	}
-	s.reclaimStaging()
 	release, err := s.HoldLayers(base.Layers)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	dir, done, err := s.newStaging("commit-")
+	diffID, size, err := s.AddLayer(ctx, opts.Upper, opts.Epoch)
 	if err != nil {
 		return nil, err
 	}
-	defer done()
-	l, err := s.writeLayer(filepath.Join(dir, "layer.tar"), opts.Upper, layertar.Options{Epoch: opts.Epoch}, false)
+	h, err := v1.NewHash(diffID)
 	if err != nil {
-		return nil, fmt.Errorf("writing the new layer: %w", err)
+		return nil, err
 	}
-	held := &holds{}
-	defer held.release()
-	diffID := l.diffID.String()
-	if _, _, err := s.fetchLayer(ctx, l, diffID, diffID, l.size, func(Progress) {}, held); err != nil {
-		return nil, fmt.Errorf("storing the new layer: %w", err)
-	}
-
 	created := time.Now().UTC().Truncate(time.Second)
 	if opts.Epoch != nil {
 		created = opts.Epoch.UTC()
@@ -91,26 +72,7 @@ func (s *Store) Commit(ctx context.Context, base *Image, opts CommitOptions) (*I
 		cfg.Author = opts.Author
 	}
 	cfg.RootFS.Type = "layers"
-	cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, l.diffID)
+	cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, h)
 	cfg.History = append(cfg.History, v1.History{Created: cfg.Created, CreatedBy: opts.CreatedBy, Comment: opts.Comment, Author: opts.Author})
-	config, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, err
-	}
-	id, _, err := v1.SHA256(bytesReader(config))
-	if err != nil {
-		return nil, err
-	}
-	rec := &Image{
-		ID:       id.String(),
-		Layers:   append(append([]string{}, base.Layers...), diffID),
-		Size:     base.Size + l.size,
-		Platform: base.Platform,
-		Created:  created,
-		Pulled:   time.Now().UTC(),
-	}
-	if err := s.record(rec, nil, config, fullName); err != nil {
-		return nil, err
-	}
-	return rec, nil
+	return s.Record(cfg, base.Size+size, base.Platform, names)
 }
