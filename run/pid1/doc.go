@@ -33,11 +33,11 @@
 //
 // box exec's processes are forked by init from a thread that joined the
 // workload's PID and mount namespaces, so they see, and are seen in, the
-// workload's /proc; in a keep-id container only the PID namespace, as Go
-// writes the id maps of their own user namespace through init's /proc, so
-// they see init's /proc. Published ports are still served by init, in the
-// network namespace they share. When the workload ends, the kernel ends
-// everything else in its namespace and init exits with its status.
+// workload's /proc (in a keep-id container each makes its nested user
+// namespace itself, see keepIDAttr). Published ports are still served by
+// init, in the network namespace they share. When the workload ends, the
+// kernel ends everything else in its namespace and init exits with its
+// status.
 //
 // Signals: box kill and stop signal the nested workload directly from the
 // host (package run): init, a Go program, could not pass on the Go

@@ -496,14 +496,6 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 		}
 		p = workload.p
 		trace(spec, "workload")
-		if spec.KeepID && mntNS >= 0 {
-			// Go writes the id maps of box exec's nested user namespace
-			// through /proc/PID, with PID as init's namespace numbers it:
-			// the spawner must keep init's /proc, so its processes see
-			// init's namespace there (they still are in the workload's).
-			unix.Close(mntNS)
-			mntNS = -1
-		}
 		// Limits for box exec's processes (the workload set its own).
 		if err := setRlimits(spec.Rlimits, true); err != nil {
 			p.Kill()
@@ -602,8 +594,15 @@ func startChild(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *o
 
 // keepIDAttr starts a process as u in a new user namespace nested in
 // init's, where u's ids are init's 0: what the caller is on the host.
+//
+// The child makes the namespace itself (unshare, not clone) and so writes
+// its one-line maps through /proc/self, which the kernel allows for a map
+// of the writer's own ids. With clone, Go's parent would write them
+// through /proc/PID, PID as init's namespace numbers it, so the spawner
+// of box exec's processes would have to keep init's /proc instead of the
+// workload's.
 func keepIDAttr(attr *syscall.SysProcAttr, u ExecUser) {
-	attr.Cloneflags = syscall.CLONE_NEWUSER
+	attr.Unshareflags = syscall.CLONE_NEWUSER
 	attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: u.UID, HostID: 0, Size: 1}}
 	attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: u.GID, HostID: 0, Size: 1}}
 	attr.GidMappingsEnableSetgroups = false
