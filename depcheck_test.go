@@ -1,9 +1,11 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -107,6 +109,10 @@ func TestInitRunsBeforeHeavyPackages(t *testing.T) {
 			t.Errorf("%s was initialised before package prestart's", p)
 		}
 	}
+	// Package prefault maps the code in before most initialisers touch it.
+	if i := slices.Index(all, "github.com/box-run/box/internal/prefault"); i < 0 || i > 30 {
+		t.Errorf("package prefault's initialiser ran as number %d of %d; it should be among the first 30", i+1, len(all))
+	}
 	if len(early) > len(all)*3/4 {
 		t.Errorf("the init stage ran after %d of box's %d package initialisers; it should come well before", len(early), len(all))
 	}
@@ -135,4 +141,76 @@ func TestNoCostlyInitialisers(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestPrefaultMapsCode checks that package prefault's initialiser maps
+// box's code in: just after the initialisers (box-code-mapped runs in place
+// of box's main), all of it is mapped with it, and less without
+// (BOX_NO_PREFAULT=1), where only the pages touched so far are.
+func TestPrefaultMapsCode(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mapped := func(env ...string) float64 {
+		cmd := exec.Command(exe)
+		cmd.Args = []string{"box-code-mapped"}
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("box-code-mapped: %v: %s", err, out)
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+		if err != nil {
+			t.Fatalf("box-code-mapped printed %q", out)
+		}
+		return v
+	}
+	on, off := mapped(), mapped("BOX_NO_PREFAULT=1")
+	t.Logf("code mapped in after the initialisers: %.0f%% with prefault, %.0f%% without", on*100, off*100)
+	if on < 0.95 {
+		t.Errorf("%.0f%% of box's code is mapped in after the initialisers; want all of it", on*100)
+	}
+	if off > on-0.05 {
+		t.Errorf("BOX_NO_PREFAULT=1 mapped %.0f%% of the code, the default %.0f%%; want the default to map more", off*100, on*100)
+	}
+}
+
+// codeMapped prints how much of the executable's code mapping is mapped
+// in (smaps' Rss over Size).
+func codeMapped() {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	b, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		fmt.Println(err)
+		os.Exit(1)
+	}
+	in := false
+	var size, rss float64
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 6 && strings.Contains(f[0], "-") {
+			in = f[1] == "r-xp" && f[5] == exe
+			continue
+		}
+		if in && len(f) >= 2 {
+			n, _ := strconv.ParseFloat(f[1], 64)
+			switch f[0] {
+			case "Size:":
+				size = n
+			case "Rss:":
+				rss = n
+			}
+		}
+	}
+	if size == 0 {
+		fmt.Println("no code mapping of", exe)
+		os.Exit(1)
+	}
+	fmt.Printf("%.3f\n", rss/size)
+	os.Exit(0)
 }
