@@ -159,6 +159,15 @@ func find(h host) (*Delegation, error) {
 		}
 		return nil, &Missing{what, "enable them in the root's cgroup.subtree_control (as root)"}
 	}
+	return locate(h)
+}
+
+// locate is find without the check that the cgroup v2 root has controllers
+// for limits: where the subtree delegated to the user starts.
+func locate(h host) (*Delegation, error) {
+	if h.mount == "" {
+		return nil, &Missing{"this host has no cgroup v2 (cgroup v1 only)", fixUnified}
+	}
 	if !cloneIntoCgroup(h.kernel) {
 		return nil, &Missing{"Linux " + h.kernel + " cannot start a process in a given cgroup (clone3's CLONE_INTO_CGROUP came with 5.7)", "a kernel of 5.7 or later"}
 	}

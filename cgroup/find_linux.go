@@ -13,6 +13,11 @@ import (
 // in (see the package doc), or says in a *Missing what is missing.
 // Which controllers it has is the caller's to check (Check, or Make).
 func Find() (*Delegation, error) {
+	return find(realHost())
+}
+
+// realHost is this host, as find reads it.
+func realHost() host {
 	h := host{uid: os.Getuid(), owner: owner}
 	// cgroup v2 alone at /sys/fs/cgroup, or beside v1 in systemd's hybrid
 	// layout at /sys/fs/cgroup/unified.
@@ -28,7 +33,7 @@ func Find() (*Delegation, error) {
 	if unix.Uname(&uts) == nil {
 		h.kernel = unix.ByteSliceToString(uts.Release[:])
 	}
-	return find(h)
+	return h
 }
 
 // owner is the uid that owns path.
