@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -111,6 +112,7 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"shared-ci-ready": cmdSharedCIReady,
 			"wait-stall":      cmdWaitStall,
 			"kill-after":      cmdKillAfter,
+			"signal-after":    cmdSignalAfter,
 			"mixed-ops":       cmdMixedOps,
 			"cdi-ready":       cmdCDIReady,
 			"registry-log":    cmdRegistryLog,
@@ -416,6 +418,39 @@ func cmdKillAfter(ts *testscript.TestScript, neg bool, args []string) {
 		<-done
 		fmt.Fprintf(ts.Stdout(), "%s killed after %s\n", args[1], d)
 	}
+}
+
+// cmdSignalAfter runs a program, sends it (not its group) a signal after
+// a while, waits, and prints its output and "exit N", N its exit status:
+// "signal-after 1s TERM box exec c sleep 100" is a timeout's TERM.
+func cmdSignalAfter(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: signal-after DURATION SIGNAL PROGRAM [ARGS...]")
+	}
+	d, err := time.ParseDuration(args[0])
+	ts.Check(err)
+	sig := unix.SignalNum("SIG" + args[1])
+	if sig == 0 {
+		ts.Fatalf("unknown signal %s", args[1])
+	}
+	var out bytes.Buffer
+	cmd := exec.Command(args[2], args[3:]...)
+	cmd.Dir = ts.Getenv("WORK")
+	cmd.Env = scriptEnv(ts)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	ts.Check(cmd.Start())
+	time.Sleep(d)
+	cmd.Process.Signal(sig)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		ts.Fatalf("%s still ran 30 s after SIG%s", args[2], args[1])
+	}
+	fmt.Fprintf(ts.Stdout(), "%sexit %d\n", out.String(), cmd.ProcessState.ExitCode())
 }
 
 // cmdHostAbsent fails if a path exists on the host: for escapes a hostile

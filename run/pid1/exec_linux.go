@@ -297,6 +297,9 @@ func (s *execServer) start(c conn, req *proto.ExecRequest, stdio []*os.File) err
 		return &initError{code, fmt.Errorf("exec: %q: %w", req.Args[0], err)}
 	}
 	s.waiting[p.Pid] = c
+	if rfd, err := unix.FcntlInt(uintptr(c.fd), unix.F_DUPFD_CLOEXEC, 0); err == nil {
+		go forwardSignals(conn{rfd}, p)
+	}
 	return nil
 }
 
@@ -341,7 +344,40 @@ func (s *execServer) exited(pid int, ws unix.WaitStatus) {
 		code = 128 + int(ws.Signal())
 	}
 	proto.WriteExecReply(c, proto.ExecReply{Status: code})
+	// forwardSignals reads a copy of the descriptor: shutting the socket
+	// down ends its read, and it closes its copy itself, so no descriptor
+	// number is closed while another goroutine may still use it.
+	unix.Shutdown(c.fd, unix.SHUT_RDWR)
 	c.Close()
+}
+
+// forwardSignals delivers the signals box exec passes on (one byte each,
+// its number: the caller's ^C without a tty, a SIGTERM or SIGHUP sent to
+// box exec) to the process's group, as a terminal would, until the
+// connection ends; then it closes rc, its own copy of the connection. The
+// group is signalled only while its leader lives (its pidfd says so), so a
+// reaped group's number, reused, is never signalled.
+func forwardSignals(rc conn, p *os.Process) {
+	defer rc.Close()
+	b := make([]byte, 16)
+	for {
+		n, err := rc.Read(b)
+		if err == unix.EAGAIN { // the socket's receive timeout
+			continue
+		}
+		if err != nil || n == 0 {
+			return
+		}
+		for _, sig := range b[:n] {
+			if sig == 0 || sig > 64 {
+				continue
+			}
+			if p.Signal(syscall.Signal(0)) != nil {
+				return
+			}
+			unix.Kill(-p.Pid, syscall.Signal(sig))
+		}
+	}
 }
 
 func (s *execServer) fail(c conn, code int, err error) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/box-run/box/run/proto"
@@ -65,7 +67,9 @@ func Exec(dir string, o ExecOptions) (int, error) {
 	if o.Detach {
 		return 0, nil
 	}
+	stop := passSignals(c)
 	status, err := execReply(c)
+	stop()
 	if relay != nil {
 		relay.relay.Drain(time.Second)
 	}
@@ -78,6 +82,31 @@ func Exec(dir string, o ExecOptions) (int, error) {
 		}
 	}
 	return status, err
+}
+
+// forwarded are the signals box exec passes on to its process (to its
+// process group, see the server's forwardSignals) until stop: without a
+// tty, ^C reaches box exec and not the process, and a SIGTERM from a
+// timeout or a SIGHUP from a closed terminal must end the process, not
+// leave it running in the container. (docker exec passes none on; docker
+// run does, as box run.) passSignals passes them until stop.
+var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
+
+func passSignals(c conn) (stop func()) {
+	sigs := make(chan os.Signal, 8)
+	done := make(chan struct{})
+	signal.Notify(sigs, forwarded...)
+	go func() {
+		defer close(done)
+		for s := range sigs {
+			c.Write([]byte{byte(s.(syscall.Signal))})
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(sigs)
+		<-done // no write once the caller closes c
+	}
 }
 
 func byteReader(b byte, err error) io.Reader {
@@ -151,10 +180,34 @@ func attachTTY(c conn, master *os.File, o ExecOptions) (output chan struct{}, re
 		}
 	}
 	c.Write([]byte{1}) // init starts the command now
-	restore = func() {}
+	// A resized terminal resizes the pty (the kernel then sends the
+	// process its SIGWINCH), as docker exec -t does.
+	winch := make(chan os.Signal, 1)
+	resized := make(chan struct{})
+	signal.Notify(winch, syscall.SIGWINCH)
+	go func() {
+		defer close(resized)
+		for range winch {
+			for _, f := range []*os.File{o.Stdin, o.Stdout, o.Stderr} {
+				if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil {
+					unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, ws)
+					break
+				}
+			}
+		}
+	}()
+	stopWinch := func() {
+		signal.Stop(winch)
+		close(winch)
+		<-resized
+	}
+	restore = stopWinch
 	if o.Interactive && term.IsTerminal(int(o.Stdin.Fd())) {
 		if st, err := term.MakeRaw(int(o.Stdin.Fd())); err == nil {
-			restore = func() { term.Restore(int(o.Stdin.Fd()), st) }
+			restore = func() {
+				stopWinch()
+				term.Restore(int(o.Stdin.Fd()), st)
+			}
 		}
 	}
 	if o.Interactive {
