@@ -31,8 +31,10 @@ type shellCmd struct {
 	Rebuild string `help:"Make a shell again from its (new) dotfile and image: packages and create hooks run again; the home is untouched." placeholder:"NAME"`
 	// A devcontainer.json's shell is named after its project: the argument
 	// before -- is then the file, not a name.
-	Devcontainer bool     `name:"devcontainer" help:"Enter the shell of a devcontainer.json: the file (or project folder) named before --, else .devcontainer/devcontainer.json or .devcontainer.json here or above; the shell is named after the project's folder."`
-	Args         []string `arg:"" optional:"" passthrough:"" name:"name [-- command]" help:"The shell (default: the project's, else \"default\"), or with --devcontainer the file; then -- and a command to run instead of the login shell."`
+	Devcontainer bool `name:"devcontainer" help:"Enter the shell of a devcontainer.json: the file (or project folder) named before --, else .devcontainer/devcontainer.json or .devcontainer.json here or above; the shell is named after the project's folder."`
+	// SharedWd is for box export's commands: see shell.BinScript.
+	SharedWd bool     `name:"shared-wd" hidden:"" help:"Fail unless the working directory is shared with the shell."`
+	Args     []string `arg:"" optional:"" passthrough:"" name:"name [-- command]" help:"The shell (default: the project's, else \"default\"), or with --devcontainer the file; then -- and a command to run instead of the login shell."`
 }
 
 // keepAlive is a shell container's workload: it waits, as the user, until
@@ -80,6 +82,11 @@ func (c *shellCmd) Run(g *globals) error {
 		}
 		st, _ := ss.Load(name)
 		d, err = shell.Recorded(name, st, shell.ConfigDir(home))
+		if err != nil && st != nil {
+			// A dotfile broken since: the shell is still as it was made.
+			fmt.Fprintf(os.Stderr, "box: %v\nbox: entering shell %s as it was made\n", err, name)
+			d, err = &shell.Dotfile{Name: name}, nil
+		}
 	default:
 		d, err = shell.Find("", wd, shell.ConfigDir(home))
 	}
@@ -119,7 +126,15 @@ func (c *shellCmd) enter(g *globals, ss shell.Store, cs run.Containers, d *shell
 		return err
 	}
 	defer stopProxy()
+	// Through the symlinks: the container has the directory they lead to
+	// (if shared), not necessarily the links.
+	if real, err := filepath.EvalSymlinks(wd); err == nil {
+		wd = real
+	}
 	cwd, note := shell.Workdir(st, wd)
+	if note != "" && c.SharedWd {
+		return withStatus(125, fmt.Errorf("%s is not shared with shell %s, so the command cannot run there (share it: volumes in the shell's dotfile)", wd, st.Name))
+	}
 	if note != "" {
 		fmt.Fprintf(os.Stderr, "box: %s\n", note)
 	}
@@ -127,7 +142,7 @@ func (c *shellCmd) enter(g *globals, ss shell.Store, cs run.Containers, d *shell
 		cmd = []string{st.Shell, "-l"}
 	}
 	if len(st.Enter) > 0 {
-		cmd = append([]string{"/bin/sh", "-c", strings.Join(st.Enter, "\n") + "\nexec \"$@\"", "sh"}, cmd...)
+		cmd = append([]string{"/bin/sh", "-c", enterScript(st.Name, st.Enter), "sh"}, cmd...)
 	}
 	tty := term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
 	status, err := pid1.Exec(cs.Dir(ct.ID), pid1.ExecOptions{
@@ -145,6 +160,9 @@ func (c *shellCmd) enter(g *globals, ss shell.Store, cs run.Containers, d *shell
 // no lock and reads two small files.
 func (c *shellCmd) ready(g *globals, ss shell.Store, cs run.Containers, d *shell.Dotfile, home string) (*shell.State, *run.Container, error) {
 	if st, err := ss.Load(d.Name); err == nil {
+		if err := collides(st, d); err != nil {
+			return nil, nil, err
+		}
 		ct, err := cs.Lookup(shell.ContainerName(d.Name))
 		if err == nil && ct.ID == st.Container && ct.Status == "running" && ct.Started.Equal(st.Started) {
 			return st, ct, nil
@@ -158,10 +176,17 @@ func (c *shellCmd) ready(g *globals, ss shell.Store, cs run.Containers, d *shell
 	st, err := ss.Load(d.Name)
 	var ct *run.Container
 	if err == nil {
+		if err := collides(st, d); err != nil {
+			return nil, nil, err
+		}
 		ct, err = cs.Lookup(shell.ContainerName(d.Name))
 		if err == nil && ct.ID != st.Container {
 			err = fmt.Errorf("container %s is not shell %s's: remove it (box rm) or the shell (box shell --rm %s)", ct.Name, d.Name, d.Name)
 			return nil, nil, withStatus(125, err)
+		}
+	} else if errors.Is(err, fs.ErrNotExist) {
+		if err := c.clearHalfMade(g, ss, cs, d.Name); err != nil {
+			return nil, nil, err
 		}
 	}
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, run.ErrNoContainer) {
@@ -172,6 +197,9 @@ func (c *shellCmd) ready(g *globals, ss shell.Store, cs run.Containers, d *shell
 		return nil, nil, err
 	}
 	if ct.Status != "running" {
+		if err := dropGone(ss, cs, st, ct); err != nil {
+			return nil, nil, err
+		}
 		if err := withStatus(monitor.Start(cs, ct)); err != nil {
 			return nil, nil, err
 		}
@@ -216,7 +244,7 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *shel
 	}
 	hostname := sf.Hostname
 	if hostname == "" {
-		hostname = d.Name
+		hostname = shell.Hostname(d.Name)
 	}
 	login := sf.Shell
 	if login == "" {
@@ -305,6 +333,81 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *shel
 	return st, ct, nil
 }
 
+// enterScript runs the enter hooks in the shell that then execs the
+// command, so what they export reaches it; their output goes to stderr and
+// their stdin is /dev/null, so that neither mixes with the command's, and
+// a failed one is named.
+func enterScript(name string, hooks []string) string {
+	var b strings.Builder
+	for i, h := range hooks {
+		fmt.Fprintf(&b, "{\n%s\n} </dev/null >&2 || echo \"box: shell %s: enter hook %d failed with status $?\" >&2\n", h, name, i+1)
+	}
+	b.WriteString(`exec "$@"`)
+	return b.String()
+}
+
+// dropGone lets a stopped shell start without what its session shared
+// and the host no longer has (a runtime directory after a reboot, X11's
+// sockets from an ssh login): the mounts go from its record and its
+// container's, with a note.
+func dropGone(ss shell.Store, cs run.Containers, st *shell.State, ct *run.Container) error {
+	kept, gone := shell.DropGone(st.Mounts, func(p string) bool { _, err := os.Stat(p); return err == nil })
+	if len(gone) == 0 {
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "box: shell %s: %s no longer on this host; starting without (box shell --rebuild %s shares what there is now)\n", st.Name, strings.Join(gone, ", "), st.Name)
+	drop := func(m proto.Mount) bool { return m.Type == "bind" && slices.Contains(gone, m.Source) }
+	ct.Mounts = slices.DeleteFunc(ct.Mounts, drop)
+	if err := cs.Save(ct); err != nil {
+		return err
+	}
+	// And from what box start starts it with.
+	mc, err := monitor.Load(cs, ct)
+	if err != nil {
+		return err
+	}
+	mc.Spec.Mounts = slices.DeleteFunc(mc.Spec.Mounts, drop)
+	if err := mc.Persist(cs.Dir(ct.ID)); err != nil {
+		return err
+	}
+	st.Mounts = kept
+	return ss.Save(st)
+}
+
+// collides refuses to enter shell st through another dotfile than the one
+// it was made from: two projects both called "app", or a project's
+// box.toml and ~/.config/box/shells/app.toml, would otherwise share one
+// container and each call the other's dotfile changed.
+func collides(st *shell.State, d *shell.Dotfile) error {
+	if st.Dotfile == "" || d.Path() == "" || st.Dotfile == d.Path() {
+		return nil
+	}
+	return withStatus(125, fmt.Errorf("shell %s was made from %s, not %s: give one of them another name (name = \"...\" in a box.toml), or remove the shell (box shell --rm %s)", st.Name, st.Dotfile, d.Path(), st.Name))
+}
+
+// clearHalfMade removes the container of a shell that has none recorded:
+// one whose creation was cut short (^C while pulling, a killed box). The
+// record is written last and under the shell's lock, which the caller
+// holds, so no other box is still making it.
+func (c *shellCmd) clearHalfMade(g *globals, ss shell.Store, cs run.Containers, name string) error {
+	ct, err := cs.Lookup(shell.ContainerName(name))
+	if errors.Is(err, run.ErrNoContainer) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(ct.Command, []string{"/bin/sh", "-c", keepAlive}) {
+		return withStatus(125, fmt.Errorf("container %s is not shell %s's: remove it (box rm %s) or name the shell otherwise", ct.Name, name, ct.Name))
+	}
+	fmt.Fprintf(os.Stderr, "box: removing shell %s's half-made container (its making was interrupted)\n", name)
+	m, err := g.idMapping()
+	if err != nil {
+		return err
+	}
+	return cs.ForceRemove(ct, stage.Remover(m))
+}
+
 // rebuild makes a shell again: a new container from its dotfile's image,
 // with packages and create hooks run again; the home is the host's and
 // nothing of it changes.
@@ -321,7 +424,10 @@ func (c *shellCmd) rebuild(g *globals, name string) error {
 		return err
 	}
 	// A project's shell: its dotfile is the one it was made from.
-	st, _ := ss.Load(name)
+	st, err := ss.Load(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return withStatus(1, fmt.Errorf("no such shell: %s (box shell %s makes it)", name, name))
+	}
 	d, err := shell.Recorded(name, st, shell.ConfigDir(home))
 	if err != nil {
 		return err
@@ -346,6 +452,17 @@ func (c *shellCmd) stop(g *globals, name string, rm bool) error {
 		return err
 	}
 	if _, err := ss.Load(name); errors.Is(err, fs.ErrNotExist) {
+		if rm {
+			// A half-made one (see clearHalfMade) has a container only.
+			if ct, err := cs.Lookup(shell.ContainerName(name)); err == nil && slices.Equal(ct.Command, []string{"/bin/sh", "-c", keepAlive}) {
+				unlock, err := ss.Lock(name)
+				if err != nil {
+					return err
+				}
+				defer unlock()
+				return c.clearHalfMade(g, ss, cs, name)
+			}
+		}
 		return withStatus(1, fmt.Errorf("no such shell: %s", name))
 	}
 	if rm {

@@ -52,9 +52,11 @@ func AppFile(name, app string) string {
 }
 
 // BinScript is the script that runs cmd in shell name with box, the
-// absolute path of the box binary.
+// absolute path of the box binary. --shared-wd: the command runs in the
+// caller's working directory or not at all (an exported rm or make must
+// not run in the home instead).
 func BinScript(box, name, cmd string) []byte {
-	return fmt.Appendf(nil, "#!/bin/sh\n%s%s; box unexport %s --bin %s removes it.\nexec %s shell %s -- %s \"$@\"\n",
+	return fmt.Appendf(nil, "#!/bin/sh\n%s%s; box unexport %s --bin %s removes it.\nexec %s shell --shared-wd %s -- %s \"$@\"\n",
 		exportMarker, name, name, filepath.Base(cmd), shQuote(box), shQuote(name), shQuote(cmd))
 }
 

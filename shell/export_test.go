@@ -23,7 +23,7 @@ func TestBinScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "shell\ndev\n--\n/opt/it's/tool\na b\n$HOME\n"; string(out) != want {
+	if want := "shell\n--shared-wd\ndev\n--\n/opt/it's/tool\na b\n$HOME\n"; string(out) != want {
 		t.Errorf("the script ran box with %q, want %q", out, want)
 	}
 	if shell, ok, err := Exported(script); shell != "dev" || !ok || err != nil {

@@ -38,7 +38,10 @@ func Find(name, wd, configDir string) (*Dotfile, error) {
 				if d.Name == "" {
 					d.Name = SafeName(filepath.Base(dir))
 				}
-				return d, CheckName(d.Name)
+				if err := CheckName(d.Name); err != nil {
+					return nil, fmt.Errorf("%s: %w", p, err)
+				}
+				return d, nil
 			}
 			if !errors.Is(err, fs.ErrNotExist) {
 				return nil, err
@@ -88,18 +91,44 @@ func CheckName(n string) error {
 	return nil
 }
 
-// SafeName turns a directory's name into a shell name.
+// SafeName turns a directory's name into a shell name: each run of other
+// characters (a UTF-8 letter's bytes among them) becomes one '-', and a
+// leading '.' or '-' goes ("Über" is "ber", "my app" "my-app").
 func SafeName(s string) string {
-	b := []byte(strings.TrimLeft(s, ".-"))
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
-			b[i] = '-'
+	return safe(s, func(c byte) bool { return c == '_' || c == '.' }, DefaultName)
+}
+
+// Hostname is the hostname a shell gets when its dotfile names none: its
+// name with what RFC 1123 refuses ('_', '.', other characters) made '-',
+// at most 63 characters ("my_dev" is "my-dev").
+func Hostname(name string) string {
+	h := safe(name, func(byte) bool { return false }, DefaultName)
+	if len(h) > 63 {
+		h = strings.TrimRight(h[:63], "-")
+	}
+	return h
+}
+
+// safe keeps ASCII letters, digits and what also allows, makes each run of
+// anything else one '-', and trims '-' and '.' from the ends; empty is
+// fallback.
+func safe(s string, also func(byte) bool, fallback string) string {
+	var b strings.Builder
+	dash := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || also(c) {
+			b.WriteByte(c)
+			dash = c == '-'
+		} else if !dash {
+			b.WriteByte('-')
+			dash = true
 		}
 	}
-	if len(b) == 0 {
-		return DefaultName
+	if r := strings.Trim(b.String(), ".-"); r != "" {
+		return r
 	}
-	return string(b)
+	return fallback
 }
 
 // ContainerName is the name of a shell's container.

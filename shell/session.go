@@ -41,7 +41,7 @@ func Mounts(share map[string]bool, volumes []string, runDir string, h Host) []Mo
 	add := func(on bool, p string) {
 		if on && p != "" && filepath.IsAbs(p) && h.exists(p) {
 			if _, shared := Inside(ms, p); !shared {
-				ms = append(ms, Mount{Host: p, Container: p})
+				ms = append(ms, Mount{Host: p, Container: p, Session: true})
 			}
 		}
 	}
@@ -86,7 +86,9 @@ type Forward struct {
 }
 
 // passed are the caller's variables each enter takes as they are.
-var passed = []string{"TERM", "COLORTERM", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ"}
+var passed = []string{"TERM", "COLORTERM", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "LC_NUMERIC",
+	"LC_TIME", "LC_COLLATE", "LC_MONETARY", "LC_PAPER", "LC_NAME", "LC_ADDRESS", "LC_TELEPHONE", "LC_MEASUREMENT",
+	"LC_IDENTIFICATION", "TZ"}
 
 // Session works out an enter's environment and forwards from the caller's
 // environment (h) and the shell's record; tag makes the names of this
@@ -116,7 +118,8 @@ func Session(st *State, h Host, tag string) Enter {
 		e.Forwards = append(e.Forwards, Forward{Name: name, Target: p})
 		return RunMount + "/" + name, true
 	}
-	if rt := h.Getenv("XDG_RUNTIME_DIR"); rt != "" {
+	rt := h.Getenv("XDG_RUNTIME_DIR")
+	if rt != "" {
 		if in, ok := Inside(st.Mounts, rt); ok {
 			set("XDG_RUNTIME_DIR", in)
 		}
@@ -130,7 +133,17 @@ func Session(st *State, h Host, tag string) Enter {
 	}
 	if st.Share["wayland"] {
 		if v := h.Getenv("WAYLAND_DISPLAY"); v != "" {
-			set("WAYLAND_DISPLAY", v)
+			// Relative to XDG_RUNTIME_DIR when the shell shares it; else
+			// the socket forwarded, by its path (libwayland takes one).
+			p := v
+			if !filepath.IsAbs(p) && rt != "" {
+				p = filepath.Join(rt, v)
+			}
+			if _, shared := Inside(st.Mounts, rt); shared && !filepath.IsAbs(v) {
+				set("WAYLAND_DISPLAY", v)
+			} else if in, ok := reach(p, "wayland"); ok && filepath.IsAbs(p) {
+				set("WAYLAND_DISPLAY", in)
+			}
 		}
 	}
 	if st.Share["x11"] {
@@ -172,9 +185,16 @@ func Session(st *State, h Host, tag string) Enter {
 	for k, v := range st.Env {
 		set(k, v)
 	}
-	if st.User != "" {
-		set("USER", st.User)
-		set("LOGNAME", st.User)
+	user := st.User
+	if user == "" {
+		user = h.Getenv("USER")
+	}
+	if user == "" {
+		user = h.Getenv("LOGNAME")
+	}
+	if user != "" {
+		set("USER", user)
+		set("LOGNAME", user)
 	}
 	set("SHELL", st.Shell)
 	set("BOX_SHELL", st.Name)
@@ -191,6 +211,9 @@ func Workdir(st *State, wd string) (dir, note string) {
 	dir = st.Home
 	if st.Workspace != "" {
 		dir = st.Workspace
+	}
+	if wd == "" {
+		return dir, fmt.Sprintf("the working directory is gone; starting shell %s in %s", st.Name, dir)
 	}
 	return dir, fmt.Sprintf("%s is not shared with shell %s; starting in %s", wd, st.Name, dir)
 }

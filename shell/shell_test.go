@@ -109,3 +109,27 @@ func TestFind(t *testing.T) {
 		t.Error("a bad name was taken")
 	}
 }
+
+func TestSafeNameAndHostname(t *testing.T) {
+	for _, tt := range []struct{ in, name, host string }{
+		{"proj", "proj", "proj"},
+		{"my_project", "my_project", "my-project"},
+		{"Über", "ber", "ber"},
+		{"my app (v2)", "my-app-v2", "my-app-v2"},
+		{"a..b", "a..b", "a-b"},
+		{"x-", "x", "x"},
+		{".hidden", "hidden", "hidden"},
+		{"日本", DefaultName, DefaultName},
+		{strings.Repeat("ab_", 30), strings.Repeat("ab_", 30), strings.TrimRight(strings.Repeat("ab-", 30)[:63], "-")},
+	} {
+		if got := SafeName(tt.in); got != tt.name {
+			t.Errorf("SafeName(%q) = %q, want %q", tt.in, got, tt.name)
+		}
+		if got := Hostname(tt.name); got != tt.host {
+			t.Errorf("Hostname(%q) = %q, want %q", tt.name, got, tt.host)
+		}
+		if err := CheckName(SafeName(tt.in)); err != nil {
+			t.Errorf("SafeName(%q): %v", tt.in, err)
+		}
+	}
+}

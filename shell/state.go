@@ -131,6 +131,23 @@ type Mount struct {
 	Host      string `json:"host"`
 	Container string `json:"container"`
 	ReadOnly  bool   `json:"readOnly,omitempty"`
+	// Session marks what share brought from the session it was made in
+	// (the runtime directory, /tmp/.X11-unix): a later boot or an ssh
+	// login may not have it, and the shell then starts without it.
+	Session bool `json:"session,omitempty"`
+}
+
+// DropGone drops the session mounts whose host path is gone from mounts,
+// returning what is left and the host paths dropped.
+func DropGone(mounts []Mount, exists func(string) bool) (kept []Mount, gone []string) {
+	for _, m := range mounts {
+		if m.Session && !exists(m.Host) {
+			gone = append(gone, m.Host)
+			continue
+		}
+		kept = append(kept, m)
+	}
+	return kept, gone
 }
 
 // Inside maps a host path to the container's, if a mount shares it.
