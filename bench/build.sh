@@ -29,23 +29,7 @@ BOX_B=
 
 install_missing podman:podman runc:runc buildah:buildah newuidmap:uidmap docker-registry:docker-registry python3:python3 setpriv:util-linux
 
-results_dir
-U=$BENCH_DIR/u
-REG_PID=
-cleanup() {
-	local rc=$?
-	set +e
-	trap - EXIT INT TERM
-	stop_registry_and_pause "$U/$SUB_USER/run/libpod/tmp/pause.pid"
-	rm_work_dirs
-	((rc == 0)) || printf 'build.sh: failed (exit %s); partial results in %s\n' "$rc" "$RES" >&2
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-work_dirs
-box_binaries
-alpine_rootfs
+standard_setup build.sh
 serve_image "$ROOTFS"
 
 # context DIR: the build context, USER's: FILES small source files, a

@@ -27,23 +27,7 @@ BOX_B=
 
 install_missing podman:podman runc:runc ch-run:charliecloud newuidmap:uidmap docker-registry:docker-registry python3:python3 curl:curl setpriv:util-linux
 
-results_dir
-U=$BENCH_DIR/u
-REG_PID=
-cleanup() {
-	local rc=$?
-	set +e
-	trap - EXIT INT TERM
-	stop_registry_and_pause "$U/$SUB_USER/run/libpod/tmp/pause.pid"
-	rm_work_dirs
-	((rc == 0)) || printf 'hpc.sh: failed (exit %s); partial results in %s\n' "$rc" "$RES" >&2
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-work_dirs
-box_binaries
-alpine_rootfs
+standard_setup hpc.sh
 for u in "${USERS[@]}"; do
 	cp -a "$ROOTFS" "$U/$u/rootfs"
 	chown -R "$u:$u" "$U/$u/rootfs"

@@ -67,6 +67,32 @@ work_dirs() {
 }
 rm_work_dirs() { rm -rf "$U" "$BENCH_DIR/registry" "$BENCH_DIR/rootfs" "$BENCH_DIR/bin"; }
 
+# standard_setup NAME: what build.sh and hpc.sh start with: the results and
+# work directories (U), a clean-up on exit (also on error or ^C) that stops
+# the registry and podman's pause process and removes the work directories,
+# naming NAME and the partial results on failure, box's binaries and the
+# Alpine rootfs.
+standard_setup() {
+	BENCH_NAME=$1
+	results_dir
+	U=$BENCH_DIR/u
+	REG_PID=
+	trap standard_cleanup EXIT
+	trap 'exit 130' INT TERM
+	work_dirs
+	box_binaries
+	alpine_rootfs
+}
+standard_cleanup() {
+	local rc=$?
+	set +e
+	trap - EXIT INT TERM
+	stop_registry_and_pause "$U/$SUB_USER/run/libpod/tmp/pause.pid"
+	rm_work_dirs
+	((rc == 0)) || printf '%s: failed (exit %s); partial results in %s\n' "$BENCH_NAME" "$rc" "$RES" >&2
+	exit "$rc"
+}
+
 # stop_registry_and_pause PIDFILE: for the clean-up, stops the registry
 # (REG_PID) and the rootless pause process whose pid is in PIDFILE: podman
 # writes it under the XDG_RUNTIME_DIR the script gave it, so the process is

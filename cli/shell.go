@@ -230,17 +230,9 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *shel
 	if sf == nil {
 		sf = &config.ShellFile{Share: maps.Clone(config.ShareKeys)}
 	}
-	conf, err := g.config()
+	img, err := shellImage(g, sf)
 	if err != nil {
 		return nil, nil, err
-	}
-	img := sf.Image
-	if img == "" {
-		img = conf.Shell.Image
-	}
-	if img == "" {
-		osr, _ := os.ReadFile("/etc/os-release")
-		img = shell.DefaultImage(osr)
 	}
 	hostname := sf.Hostname
 	if hostname == "" {
@@ -408,6 +400,23 @@ func (c *shellCmd) clearHalfMade(g *globals, ss shell.Store, cs run.Containers, 
 	return cs.ForceRemove(ct, stage.Remover(m))
 }
 
+// shellImage is the image a shell is made from: its dotfile's, else the
+// config's [shell] image, else the host's distribution's.
+func shellImage(g *globals, sf *config.ShellFile) (string, error) {
+	if sf != nil && sf.Image != "" {
+		return sf.Image, nil
+	}
+	conf, err := g.config()
+	if err != nil {
+		return "", err
+	}
+	if conf.Shell.Image != "" {
+		return conf.Shell.Image, nil
+	}
+	osr, _ := os.ReadFile("/etc/os-release")
+	return shell.DefaultImage(osr), nil
+}
+
 // rebuild makes a shell again: a new container from its dotfile's image,
 // with packages and create hooks run again; the home is the host's and
 // nothing of it changes.
@@ -431,6 +440,20 @@ func (c *shellCmd) rebuild(g *globals, name string) error {
 	d, err := shell.Recorded(name, st, shell.ConfigDir(home))
 	if err != nil {
 		return err
+	}
+	// Its image first: a pull that fails leaves the old shell as it is.
+	if d.File == nil || d.File.Build == nil {
+		ref, err := shellImage(g, d.File)
+		if err != nil {
+			return err
+		}
+		ist, err := g.openStore()
+		if err != nil {
+			return err
+		}
+		if _, _, err := (&runCmd{Pull: "missing"}).image(g, ist, ref); err != nil {
+			return withStatus(125, fmt.Errorf("shell %s is left as it was: %w", name, err))
+		}
 	}
 	if err := c.remove(g, ss, cs, name, false); err != nil {
 		return err
