@@ -248,6 +248,32 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *shel
 		volumes = append(slices.Clip(volumes), wsVolume)
 	}
 	mounts := shell.Mounts(sf.Share, volumes, ss.RunDir(d.Name), hostOf(home))
+	if slices.ContainsFunc(slices.Collect(maps.Values(sf.Env)), func(v string) bool { return strings.Contains(v, "${containerEnv:") }) && sf.Build == nil {
+		// remoteEnv's "${containerEnv:PATH}:/more": the image's PATH.
+		ist, err := g.openStore()
+		if err != nil {
+			return nil, nil, err
+		}
+		i, ist, err := (&runCmd{Pull: "missing"}).image(g, ist, img)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg, err := ist.ImageConfig(i)
+		if err != nil {
+			return nil, nil, err
+		}
+		imgEnv := cfg.Config.Env
+		if !slices.ContainsFunc(imgEnv, func(kv string) bool { return strings.HasPrefix(kv, "PATH=") }) {
+			imgEnv = append(slices.Clip(imgEnv), "PATH="+run.DefaultPath) // what the container gets
+		}
+		resolved := maps.Clone(sf.Env)
+		for k, v := range resolved {
+			resolved[k] = shell.ExpandContainerEnv(v, imgEnv)
+		}
+		sfCopy := *sf
+		sfCopy.Env = resolved
+		sf = &sfCopy
+	}
 	var env []string
 	for k, v := range sf.Env {
 		env = append(env, k+"="+v)

@@ -312,7 +312,8 @@ func devMount(raw json.RawMessage, sub func(string) string) (string, error) {
 
 // substituter expands the spec's variables: ${localWorkspaceFolder},
 // ${containerWorkspaceFolder} (and their …Basename), ${localEnv:NAME} and
-// ${containerEnv:NAME} (of containerEnv), each with an optional :default.
+// ${containerEnv:NAME} (of containerEnv; others are left for the image's
+// environment), each with an optional :default.
 // Anything else is left as it is.
 type substituter struct {
 	project, folder string
@@ -362,7 +363,12 @@ func (s substituter) lookup(expr string) (string, bool) {
 	name, def, _ := strings.Cut(rest, ":")
 	var v string
 	if kind == "containerEnv" {
-		v = s.env[name]
+		var ok bool
+		if v, ok = s.env[name]; !ok {
+			// Perhaps the image's (PATH, usually): box shell expands it
+			// once it has the image (shell.ExpandContainerEnv).
+			return "", false
+		}
 	} else {
 		v = s.getenv(name)
 	}

@@ -133,3 +133,19 @@ func TestSafeNameAndHostname(t *testing.T) {
 		}
 	}
 }
+
+func TestExpandContainerEnv(t *testing.T) {
+	env := []string{"PATH=/usr/bin:/bin", "EMPTY="}
+	for in, want := range map[string]string{
+		"${containerEnv:PATH}:/extra":     "/usr/bin:/bin:/extra",
+		"${containerEnv:NOPE:dflt}":       "dflt",
+		"${containerEnv:NOPE}x":           "x",
+		"${containerEnv:EMPTY:d}":         "d",
+		"a${containerEnv:PATH}b${other}c": "a/usr/bin:/binb${other}c",
+		"${containerEnv:PATH":             "${containerEnv:PATH",
+	} {
+		if got := ExpandContainerEnv(in, env); got != want {
+			t.Errorf("ExpandContainerEnv(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
