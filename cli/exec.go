@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/box-run/box/run"
 	"github.com/box-run/box/run/pid1"
 	"github.com/box-run/box/run/proto"
 )
@@ -14,7 +15,8 @@ type execCmd struct {
 	Interactive bool     `short:"i" help:"Keep stdin open."`
 	TTY         bool     `short:"t" help:"Allocate a pseudo-terminal."`
 	Detach      bool     `short:"d" help:"Run in the background."`
-	Env         []string `short:"e" sep:"none" help:"Set an environment variable, K=V." placeholder:"K=V"`
+	Env         []string `short:"e" sep:"none" help:"Set an environment variable, K=V (K alone: the caller's value)." placeholder:"K=V"`
+	EnvFile     []string `name:"env-file" sep:"none" help:"Read environment variables from a file (docker's format)." placeholder:"FILE" type:"path"`
 	Workdir     string   `short:"w" help:"Working directory inside the container." placeholder:"DIR"`
 	User        string   `short:"u" help:"User to run as: name|uid[:group|gid]." placeholder:"USER"`
 	Args        []string `arg:"" passthrough:"" name:"container command" predictor:"running" help:"Container, then the command and its arguments."`
@@ -23,8 +25,16 @@ type execCmd struct {
 // Run asks the container's init, over its exec socket, to run a command in
 // the container, and exits with the command's status.
 func (c *execCmd) Run(g *globals) error {
+	if len(c.Args) > 0 && len(c.Args[0]) > 1 && c.Args[0][0] == '-' {
+		// A flag box exec does not know, before the container's name.
+		return withStatus(125, fmt.Errorf("unknown flag %s", c.Args[0]))
+	}
 	if len(c.Args) < 2 {
 		return withStatus(125, errors.New("\"box exec\" requires a container and a command"))
+	}
+	env, err := run.ExecEnv(c.Env, c.EnvFile, nil)
+	if err != nil {
+		return withStatus(125, err)
 	}
 	cs, ct, err := g.container(c.Args[0])
 	if err != nil {
@@ -37,7 +47,6 @@ func (c *execCmd) Run(g *globals) error {
 	if _, err := os.Stat(filepath.Join(dir, proto.ExecSocket)); err != nil {
 		return withStatus(125, fmt.Errorf("container %s was not started with -d: box exec reaches detached containers only", ct.Name))
 	}
-	env := c.Env
 	if c.TTY {
 		env = append([]string{"TERM=xterm"}, env...)
 	}

@@ -3,6 +3,7 @@ package run
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"os/user"
@@ -190,7 +191,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		Args:         args,
 		Env:          env,
 		Cwd:          cwd,
-		MakeCwd:      f.Workdir == "",
+		MakeCwd:      true, // docker makes a missing working directory, -w's too
 		User:         usr,
 		TTY:          f.TTY,
 		Init:         f.Init,
@@ -253,7 +254,8 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 }
 
 // parseMounts parses -v, --mount and --tmpfs, in that order, and checks
-// that bind sources exist.
+// that bind sources exist: -v makes a missing one (a directory, as
+// docker's -v does; the user's own, mode 0755), --mount refuses it.
 func parseMounts(f Flags, wd, home string) ([]proto.Mount, error) {
 	var out []proto.Mount
 	for _, v := range f.Volumes {
@@ -262,6 +264,16 @@ func parseMounts(f Flags, wd, home string) ([]proto.Mount, error) {
 			return nil, err
 		}
 		out = append(out, m)
+	}
+	for _, m := range out {
+		if m.Type != "bind" {
+			continue
+		}
+		if _, err := os.Lstat(m.Source); errors.Is(err, fs.ErrNotExist) {
+			if err := os.MkdirAll(m.Source, 0o755); err != nil {
+				return nil, fmt.Errorf("making volume source %q: %w", m.Source, err)
+			}
+		}
 	}
 	for _, v := range f.Mounts {
 		m, err := ParseMount(v, wd)

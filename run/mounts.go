@@ -274,9 +274,8 @@ func parseSize(s string) (int64, error) {
 	return int64(n), nil
 }
 
-// CheckSources fails when a bind source does not exist. Docker's -v would
-// create it (as root, on the host); podman refuses, and so does box: a
-// typo should not leave a new empty directory behind.
+// CheckSources fails when a bind source does not exist: what --mount
+// type=bind does in docker (-v's are made first, see parseMounts).
 func CheckSources(ms []proto.Mount) error {
 	for _, m := range ms {
 		if m.Type != "bind" {

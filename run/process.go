@@ -103,7 +103,26 @@ func processEnv(img v1.Config, o ProcessOptions) ([]string, error) {
 	for _, kv := range o.DeviceEnv {
 		e.set(kv)
 	}
-	for _, p := range o.EnvFiles {
+	// docker drops -e NAME when the host has no NAME.
+	user, err := ExecEnv(o.Env, o.EnvFiles, lookup)
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range user {
+		e.set(kv)
+	}
+	return e.list, nil
+}
+
+// ExecEnv is box exec's -e and --env-file as docker reads them: the files
+// first, then -e; a bare NAME takes the caller's value, or is left out
+// when the caller has none. lookup nil is os.LookupEnv.
+func ExecEnv(env, envFiles []string, lookup func(string) (string, bool)) ([]string, error) {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	var e envList
+	for _, p := range envFiles {
 		kvs, err := readEnvFile(p, lookup)
 		if err != nil {
 			return nil, err
@@ -112,7 +131,7 @@ func processEnv(img v1.Config, o ProcessOptions) ([]string, error) {
 			e.set(kv)
 		}
 	}
-	for _, kv := range o.Env {
+	for _, kv := range env {
 		key, _, hasValue := strings.Cut(kv, "=")
 		if key == "" {
 			return nil, fmt.Errorf("invalid environment variable %q: no name", kv)
@@ -120,7 +139,7 @@ func processEnv(img v1.Config, o ProcessOptions) ([]string, error) {
 		if !hasValue {
 			v, ok := lookup(key)
 			if !ok {
-				continue // docker drops -e NAME when the host has no NAME
+				continue
 			}
 			kv = key + "=" + v
 		}

@@ -245,6 +245,14 @@ func (s *execServer) start(c conn, req *proto.ExecRequest, stdio []*os.File) err
 	if cwd == "" {
 		cwd = s.spec.Cwd
 	}
+	// As docker exec: a -w that is not there is the working directory's
+	// failure (126), not the command's.
+	var st unix.Stat_t
+	if err := unix.Stat(cwd, &st); err != nil {
+		return &initError{126, fmt.Errorf("working directory %s: %w", cwd, err)}
+	} else if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return &initError{126, fmt.Errorf("working directory %s: %w", cwd, unix.ENOTDIR)}
+	}
 	groups := make([]uint32, len(u.Groups))
 	for i, g := range u.Groups {
 		groups[i] = uint32(g)

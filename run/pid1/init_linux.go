@@ -347,8 +347,8 @@ func withHome(env []string, home string) []string {
 	return append(env, "HOME="+home)
 }
 
-// enterCwd changes to the working directory: the image's is created when
-// missing (as docker does); one given with -w must exist.
+// enterCwd changes to the working directory, made when missing (as docker
+// does, the image's WorkingDir or -w's).
 func enterCwd(spec *proto.Spec) error {
 	if spec.MakeCwd {
 		os.MkdirAll(spec.Cwd, 0o755)
