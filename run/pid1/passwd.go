@@ -36,8 +36,19 @@ const maxID = 1<<32 - 2
 // group contents; either may be nil when the file is missing. It follows
 // runc: a numeric uid or gid needs no entry, a name does, and supplementary
 // groups (every group listing the user as a member) are only added when no
-// group was given explicitly.
+// group was given explicitly. The primary group is always among the
+// supplementary ones, first unless listed: otherwise a process could shed
+// it and pass a file's group-denying mode (CVE-2022-36109 in docker,
+// CVE-2022-2989 in podman, whose fixes do the same).
 func ResolveUser(spec string, passwd, group io.Reader) (ExecUser, error) {
+	u, err := resolveSpec(spec, passwd, group)
+	if err == nil && !containsInt(u.Groups, u.GID) {
+		u.Groups = append([]int{u.GID}, u.Groups...)
+	}
+	return u, err
+}
+
+func resolveSpec(spec string, passwd, group io.Reader) (ExecUser, error) {
 	passwd, group = nilReader(passwd), nilReader(group)
 	userArg, groupArg, err := splitUserSpec(spec)
 	if err != nil {

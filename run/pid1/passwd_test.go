@@ -52,28 +52,28 @@ func TestResolveUser(t *testing.T) {
 		{spec: "", want: ExecUser{0, 0, []int{0, 1, 2, 10}, "/root", "root"}},
 		{spec: "root", want: ExecUser{0, 0, []int{0, 1, 2, 10}, "/root", "root"}},
 		{spec: "0", want: ExecUser{0, 0, []int{0, 1, 2, 10}, "/root", "root"}},
-		{spec: "alice", want: ExecUser{1000, 1000, []int{10, 2000}, "/home/alice", "alice"}},
-		{spec: "1000", want: ExecUser{1000, 1000, []int{10, 2000}, "/home/alice", "alice"}},
-		{spec: "bob", want: ExecUser{1001, 1001, []int{2000}, "/home/bob", "bob"}},
+		{spec: "alice", want: ExecUser{1000, 1000, []int{1000, 10, 2000}, "/home/alice", "alice"}},
+		{spec: "1000", want: ExecUser{1000, 1000, []int{1000, 10, 2000}, "/home/alice", "alice"}},
+		{spec: "bob", want: ExecUser{1001, 1001, []int{1001, 2000}, "/home/bob", "bob"}},
 		{spec: "daemon", want: ExecUser{2, 2, []int{1, 2}, "/sbin", "daemon"}},
-		{spec: "nohome", want: ExecUser{50, 50, nil, "/", "nohome"}},
+		{spec: "nohome", want: ExecUser{50, 50, []int{50}, "/", "nohome"}},
 		// An explicit group replaces the primary one and adds no supplementary groups (runc).
-		{spec: "alice:devs", want: ExecUser{1000, 2000, nil, "/home/alice", "alice"}},
-		{spec: "alice:50", want: ExecUser{1000, 50, nil, "/home/alice", "alice"}},
-		{spec: "alice:4242", want: ExecUser{1000, 4242, nil, "/home/alice", "alice"}},
-		{spec: "1000:1001", want: ExecUser{1000, 1001, nil, "/home/alice", "alice"}},
-		{spec: "4242:staff", want: ExecUser{4242, 50, nil, "/", ""}},
-		{spec: "alice:", want: ExecUser{1000, 1000, []int{10, 2000}, "/home/alice", "alice"}},
-		{spec: ":devs", want: ExecUser{0, 2000, nil, "/root", "root"}},
+		{spec: "alice:devs", want: ExecUser{1000, 2000, []int{2000}, "/home/alice", "alice"}},
+		{spec: "alice:50", want: ExecUser{1000, 50, []int{50}, "/home/alice", "alice"}},
+		{spec: "alice:4242", want: ExecUser{1000, 4242, []int{4242}, "/home/alice", "alice"}},
+		{spec: "1000:1001", want: ExecUser{1000, 1001, []int{1001}, "/home/alice", "alice"}},
+		{spec: "4242:staff", want: ExecUser{4242, 50, []int{50}, "/", ""}},
+		{spec: "alice:", want: ExecUser{1000, 1000, []int{1000, 10, 2000}, "/home/alice", "alice"}},
+		{spec: ":devs", want: ExecUser{0, 2000, []int{2000}, "/root", "root"}},
 		// Unknown numeric ids are fine, with docker's defaults.
-		{spec: "4242", want: ExecUser{4242, 0, nil, "/", ""}},
-		{spec: "4242:4343", want: ExecUser{4242, 4343, nil, "/", ""}},
-		{spec: "4294967294", want: ExecUser{4294967294, 0, nil, "/", ""}},
+		{spec: "4242", want: ExecUser{4242, 0, []int{0}, "/", ""}},
+		{spec: "4242:4343", want: ExecUser{4242, 4343, []int{4343}, "/", ""}},
+		{spec: "4294967294", want: ExecUser{4294967294, 0, []int{0}, "/", ""}},
 		// Missing files.
-		{spec: "", noPasswd: true, noGroup: true, want: ExecUser{0, 0, nil, "/root", ""}},
-		{spec: "0", noPasswd: true, want: ExecUser{0, 0, nil, "/root", ""}},
-		{spec: "1000:1000", noPasswd: true, noGroup: true, want: ExecUser{1000, 1000, nil, "/", ""}},
-		{spec: "alice", noGroup: true, want: ExecUser{1000, 1000, nil, "/home/alice", "alice"}},
+		{spec: "", noPasswd: true, noGroup: true, want: ExecUser{0, 0, []int{0}, "/root", ""}},
+		{spec: "0", noPasswd: true, want: ExecUser{0, 0, []int{0}, "/root", ""}},
+		{spec: "1000:1000", noPasswd: true, noGroup: true, want: ExecUser{1000, 1000, []int{1000}, "/", ""}},
+		{spec: "alice", noGroup: true, want: ExecUser{1000, 1000, []int{1000}, "/home/alice", "alice"}},
 		{spec: "alice", noPasswd: true, err: "unable to find user alice: no matching entries in passwd file"},
 		{spec: "1000:devs", noGroup: true, err: "unable to find group devs: no matching entries in group file"},
 		// Errors.
@@ -116,7 +116,7 @@ func TestResolveUser(t *testing.T) {
 func TestResolveUserNilFile(t *testing.T) {
 	var f *os.File
 	got, err := ResolveUser("1000", f, f)
-	if err != nil || !reflect.DeepEqual(got, ExecUser{UID: 1000, Home: "/"}) {
+	if err != nil || !reflect.DeepEqual(got, ExecUser{UID: 1000, Groups: []int{0}, Home: "/"}) {
 		t.Errorf("got %+v, %v", got, err)
 	}
 }
@@ -127,11 +127,11 @@ func TestLookupUser(t *testing.T) {
 		"etc/group":  {Data: []byte(testGroup)},
 	}
 	got, err := LookupUser(fsys, "bob")
-	if err != nil || !reflect.DeepEqual(got, ExecUser{1001, 1001, []int{2000}, "/home/bob", "bob"}) {
+	if err != nil || !reflect.DeepEqual(got, ExecUser{1001, 1001, []int{1001, 2000}, "/home/bob", "bob"}) {
 		t.Errorf("got %+v, %v", got, err)
 	}
 	got, err = LookupUser(fstest.MapFS{}, "")
-	if err != nil || !reflect.DeepEqual(got, ExecUser{Home: "/root"}) {
+	if err != nil || !reflect.DeepEqual(got, ExecUser{Groups: []int{0}, Home: "/root"}) {
 		t.Errorf("empty fs: got %+v, %v", got, err)
 	}
 	if _, err := LookupUser(fstest.MapFS{}, "bob"); err == nil {
@@ -239,7 +239,7 @@ func TestLookupUserHostileFiles(t *testing.T) {
 		{"at the cap", func(etc string) error {
 			b := append([]byte(testPasswd), bytes.Repeat([]byte("\n"), maxEtcFile-len(testPasswd))...)
 			return os.WriteFile(filepath.Join(etc, "passwd"), b, 0o644)
-		}, "bob", ExecUser{UID: 1001, GID: 1001, Home: "/home/bob", Name: "bob"}, ""},
+		}, "bob", ExecUser{UID: 1001, GID: 1001, Home: "/home/bob", Name: "bob", Groups: []int{1001}}, ""},
 		// An absolute symlink means the container's path, not the host's:
 		// here it leads nowhere, and passwd counts as missing.
 		{"absolute symlink out", func(etc string) error { return os.Symlink(outside, filepath.Join(etc, "passwd")) },
@@ -252,8 +252,8 @@ func TestLookupUserHostileFiles(t *testing.T) {
 				return err
 			}
 			return os.Symlink("/etc/real", filepath.Join(etc, "passwd"))
-		}, "inside", ExecUser{UID: 9, GID: 9, Home: "/in", Name: "inside"}, ""},
-		{"missing", func(string) error { return nil }, "1234:5", ExecUser{UID: 1234, GID: 5, Home: "/"}, ""},
+		}, "inside", ExecUser{UID: 9, GID: 9, Home: "/in", Name: "inside", Groups: []int{9}}, ""},
+		{"missing", func(string) error { return nil }, "1234:5", ExecUser{UID: 1234, GID: 5, Home: "/", Groups: []int{5}}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
