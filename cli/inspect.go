@@ -141,5 +141,11 @@ func inspectContainer(cs run.Containers, st *image.Store, ct *run.Container) (*f
 		return nil, fmt.Errorf("inspecting container %s: %w", ct.Name, err)
 	}
 	src.Image = imageConfig(st, ct.ImageID)
-	return format.InspectContainer(src), nil
+	out := format.InspectContainer(src)
+	// docker's State.Pid is the container's PID 1 (nsenter -t, kill): the
+	// workload, not box's init beside it.
+	if out.State.Pid != 0 {
+		out.State.Pid = run.WorkloadPid(ct)
+	}
+	return out, nil
 }

@@ -26,7 +26,7 @@ import (
 type runCmd struct {
 	Interactive bool         `short:"i" help:"Keep stdin open to the container."`
 	TTY         bool         `short:"t" help:"Allocate a pseudo-terminal in the container."`
-	Restart     string       `help:"With -d, restart the container when it exits: no, always, on-failure[:N]." default:"no" placeholder:"POLICY"`
+	Restart     string       `help:"With -d, restart the container when it exits: no, always, unless-stopped, on-failure[:N]." default:"no" placeholder:"POLICY"`
 	Detach      bool         `short:"d" help:"Run in the background and print the container id."`
 	Rm          bool         `help:"Remove the container when it exits."`
 	Name        string       `help:"Container name (default: a random one)."`

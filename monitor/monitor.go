@@ -59,11 +59,14 @@ func (mc *Config) Persist(dir string) error {
 	return os.WriteFile(filepath.Join(dir, run.StartFile), b, 0o600)
 }
 
-// RestartPolicy parses --restart: no, always, on-failure[:N].
+// RestartPolicy parses --restart: no, always, unless-stopped,
+// on-failure[:N]. With no daemon to start containers when the machine
+// boots, unless-stopped is always: neither restarts a container box stop
+// stopped.
 func RestartPolicy(s string) (mode string, max int, err error) {
 	mode, n, hasN := strings.Cut(s, ":")
 	switch mode {
-	case "", "no", "always":
+	case "", "no", "always", "unless-stopped":
 		if hasN {
 			return "", 0, fmt.Errorf("invalid --restart %q: only on-failure takes a count", s)
 		}
@@ -78,7 +81,7 @@ func RestartPolicy(s string) (mode string, max int, err error) {
 		}
 		return mode, max, nil
 	}
-	return "", 0, fmt.Errorf("invalid --restart %q: want no, always or on-failure[:N]", s)
+	return "", 0, fmt.Errorf("invalid --restart %q: want no, always, unless-stopped or on-failure[:N]", s)
 }
 
 // Detach starts the monitor and returns once the container runs; when it
@@ -157,6 +160,7 @@ func Serve([]string) error {
 	existing := mc.Existing
 	for restarts := 0; ; restarts++ {
 		spec, ct := mc.Spec, mc.Container // Run fills in both
+		ct.RestartCount = restarts
 		code, err := run.Run(run.Options{
 			Spec:       &spec,
 			Container:  &ct,
@@ -182,7 +186,7 @@ func Serve([]string) error {
 			return nil
 		}
 		switch {
-		case mode == "always":
+		case mode == "always" || mode == "unless-stopped":
 		case mode == "on-failure" && code != 0 && (max == 0 || restarts < max):
 		default:
 			return nil

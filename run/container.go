@@ -57,6 +57,9 @@ type Container struct {
 	// SIGKILL (nil = 10, -1 = no limit).
 	StopSignal  string `json:"stopSignal,omitempty"`
 	StopTimeout *int   `json:"stopTimeout,omitempty"`
+	// RestartCount is how often the --restart policy started it again
+	// since it was last started by hand (docker's RestartCount).
+	RestartCount int `json:"restartCount,omitempty"`
 }
 
 // StopTimeoutOr is the container's stop timeout, or d when it has none;

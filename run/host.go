@@ -101,7 +101,7 @@ func Run(o Options) (status int, err error) {
 		}
 	}
 	if err := r.listenPorts(); err != nil {
-		return 126, err // docker's status for a port it cannot bind
+		return 125, err // docker run: 125 for a start that fails, unless the command is missing (127) or not executable (126)
 	}
 	if o.Detached {
 		if err := r.create(); err != nil {

@@ -20,7 +20,7 @@ import (
 // init became) goes to init's pid.
 func signalWorkload(ct *Container, sig syscall.Signal) error {
 	if ct.NestedPID {
-		fd, err := workloadPidfd(ct.Pid)
+		fd, _, err := workloadPidfd(ct.Pid)
 		if err == nil {
 			defer unix.Close(fd)
 			return unix.PidfdSendSignal(fd, sig, nil, 0)
@@ -30,18 +30,34 @@ func signalWorkload(ct *Container, sig syscall.Signal) error {
 	return unix.Kill(ct.Pid, sig)
 }
 
+// WorkloadPid is the host pid of the container's PID 1, docker's
+// State.Pid: the nested workload's (see signalWorkload), else init's; 0
+// when it does not run.
+func WorkloadPid(ct *Container) int {
+	if ct.Status != "running" || ct.Pid == 0 {
+		return 0
+	}
+	if ct.NestedPID {
+		if fd, pid, err := workloadPidfd(ct.Pid); err == nil {
+			unix.Close(fd)
+			return pid
+		}
+	}
+	return ct.Pid
+}
+
 // workloadPidfd finds init's child that is PID 1 of a PID namespace one
-// level below init's, and returns a pidfd of it. The pidfd is taken
-// before the check that settles it, so it cannot be another process that
-// reused the pid.
-func workloadPidfd(initPid int) (int, error) {
+// level below init's, and returns a pidfd of it and its pid. The pidfd is
+// taken before the check that settles it, so it cannot be another process
+// that reused the pid.
+func workloadPidfd(initPid int) (int, int, error) {
 	initNS, err := nsPids(initPid)
 	if err != nil {
-		return -1, err
+		return -1, 0, err
 	}
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
-		return -1, err
+		return -1, 0, err
 	}
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
@@ -54,11 +70,11 @@ func workloadPidfd(initPid int) (int, error) {
 		}
 		if ns, err := nsPids(pid); err == nil && parentOf(pid) == initPid &&
 			len(ns) == len(initNS)+1 && ns[len(ns)-1] == 1 {
-			return fd, nil
+			return fd, pid, nil
 		}
 		unix.Close(fd)
 	}
-	return -1, fmt.Errorf("no workload under pid %d", initPid)
+	return -1, 0, fmt.Errorf("no workload under pid %d", initPid)
 }
 
 // parentOf returns pid's parent (proc(5) stat field 4), 0 if unknown.

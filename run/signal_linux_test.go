@@ -16,7 +16,7 @@ func TestNsPidsAndParent(t *testing.T) {
 	if got := parentOf(os.Getpid()); got != os.Getppid() {
 		t.Errorf("parentOf(self) = %d, want %d", got, os.Getppid())
 	}
-	if _, err := workloadPidfd(os.Getpid()); err == nil {
+	if _, _, err := workloadPidfd(os.Getpid()); err == nil {
 		t.Error("workloadPidfd found a nested PID 1 under the test process")
 	}
 }

@@ -24,6 +24,7 @@ type ContainerJSON struct {
 	State           ContainerState
 	Image           string // the image's id, "sha256:…"
 	Name            string // "/name"
+	RestartCount    int    // restarts by the --restart policy since the last start
 	Platform        string
 	HostConfig      HostConfig
 	Mounts          []MountPoint
@@ -40,7 +41,7 @@ type ContainerState struct {
 	Restarting bool
 	OOMKilled  bool
 	Dead       bool
-	Pid        int // init's pid on the host, while running
+	Pid        int // the container's PID 1 on the host, while running
 	ExitCode   int
 	Error      string
 	StartedAt  string
@@ -92,7 +93,7 @@ type PortBinding struct {
 
 // RestartPolicy is box run --restart.
 type RestartPolicy struct {
-	Name              string // no, always or on-failure
+	Name              string // no, always, unless-stopped or on-failure
 	MaximumRetryCount int
 }
 
@@ -158,6 +159,7 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 	if len(ct.Command) > 0 {
 		out.Path, out.Args = ct.Command[0], append([]string{}, ct.Command[1:]...)
 	}
+	out.RestartCount = ct.RestartCount
 	if running {
 		out.State.Pid = ct.Pid
 	} else {
