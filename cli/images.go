@@ -37,7 +37,6 @@ func (c *imagesCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	var list []*image.Image
 	var rows []any
 	for _, st := range append([]*image.Store{st}, shared...) {
 		imgs, err := st.Images()
@@ -55,14 +54,10 @@ func (c *imagesCmd) Run(g *globals) error {
 				}
 				return nil
 			}
-			n := len(rows)
 			for _, r := range format.StoreImageRows(img, where, labels, !c.NoTrunc) {
 				if filter.Match(r) {
 					rows = append(rows, r)
 				}
-			}
-			if len(rows) > n {
-				list = append(list, img)
 			}
 		}
 	}
@@ -76,11 +71,6 @@ func (c *imagesCmd) Run(g *globals) error {
 			}
 		}
 		return nil
-	case tmpl == nil:
-		if list == nil {
-			list = []*image.Image{}
-		}
-		return printJSON(list)
 	}
 	out, err := tmpl.Render(format.ImagesColumns, rows)
 	if err != nil {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 
@@ -42,8 +41,8 @@ func lazyStore(g *globals) func() (*image.Store, error) {
 	}
 }
 
-// listFormat parses a listing's --format: "" or "table" is def, "json"
-// stays box's JSON of its records (nil template); a template that does not
+// listFormat parses a listing's --format: "" or "table" is def, "json" is
+// docker's one JSON object per row ({{json .}}); a template that does not
 // parse exits 1, as docker.
 func listFormat(f, def string, quiet bool) (*format.Template, error) {
 	switch {
@@ -51,7 +50,7 @@ func listFormat(f, def string, quiet bool) (*format.Template, error) {
 		fmt.Fprintln(os.Stderr, "box: warning: ignoring --format, because both --format and --quiet are set")
 		f = def
 	case f == "json":
-		return nil, nil
+		f = "{{json .}}"
 	case f == "" || f == "table":
 		f = def
 	}
@@ -60,11 +59,4 @@ func listFormat(f, def string, quiet bool) (*format.Template, error) {
 		return nil, withStatus(1, err)
 	}
 	return t, nil
-}
-
-// printJSON writes box's records indented, as --format json always has.
-func printJSON(v any) error {
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

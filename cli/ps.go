@@ -8,7 +8,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/box-run/box/cli/format"
-	"github.com/box-run/box/run"
 )
 
 type psCmd struct {
@@ -58,7 +57,6 @@ func (c *psCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	var list []*run.Container
 	var rows []any
 	sort.Slice(all, func(i, j int) bool { return all[i].Created.After(all[j].Created) })
 	for _, ct := range all {
@@ -69,7 +67,7 @@ func (c *psCmd) Run(g *globals) error {
 		if !filter.Match(row) {
 			continue
 		}
-		list, rows = append(list, ct), append(rows, row)
+		rows = append(rows, row)
 	}
 	switch {
 	case c.Quiet:
@@ -77,11 +75,6 @@ func (c *psCmd) Run(g *globals) error {
 			fmt.Println(r.(*format.ContainerRow).ID())
 		}
 		return nil
-	case tmpl == nil:
-		if list == nil {
-			list = []*run.Container{}
-		}
-		return printJSON(list)
 	}
 	out, err := tmpl.Render(format.PsColumns, rows)
 	if err != nil {
