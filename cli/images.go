@@ -13,10 +13,15 @@ type imagesCmd struct {
 	Quiet   bool            `short:"q" help:"Print only image ids."`
 	NoTrunc bool            `help:"Do not shorten ids."`
 	Filter  []format.Filter `short:"f" sep:"none" help:"Only images that match: dangling=true|false, reference=PATTERN (alpine, 'alpine:3*'), label=KEY[=VALUE]." placeholder:"KEY=VALUE"`
-	Format  string          `help:"table (default), json (box's records), or a Go template as docker's: '{{.Repository}}:{{.Tag}}', 'table {{.ID}}\\t{{.Size}}'." placeholder:"TEMPLATE"`
+	Format  string          `help:"table (default), json (one object per image), or a Go template as docker's: '{{.Repository}}:{{.Tag}}', 'table {{.ID}}\\t{{.Size}}'." placeholder:"TEMPLATE"`
+	// Repository is docker images REPOSITORY[:TAG]: a reference filter.
+	Repository string `arg:"" optional:"" help:"Only this repository (and tag): as --filter reference=." placeholder:"REPOSITORY[:TAG]"`
 }
 
 func (c *imagesCmd) Run(g *globals) error {
+	if c.Repository != "" {
+		c.Filter = append(c.Filter, format.Filter{Key: "reference", Value: c.Repository})
+	}
 	shared, err := g.sharedStores()
 	if err != nil {
 		return err

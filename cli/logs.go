@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,14 +16,54 @@ import (
 
 type logsCmd struct {
 	Follow     bool   `short:"f" help:"Keep printing new output until the container exits."`
-	Tail       int    `help:"Print only the last N lines." default:"-1" placeholder:"N"`
+	Tail       string `short:"n" help:"Print only the last N lines (all: every line)." default:"all" placeholder:"N"`
+	Since      string `help:"Only lines written since: a time (2026-12-04T10:00:00Z, 2026-12-04) or a duration before now (10m, 1h30m)." placeholder:"WHEN"`
+	Until      string `help:"Only lines written before: as --since." placeholder:"WHEN"`
 	Timestamps bool   `short:"t" help:"Show when each line was written."`
 	Container  string `arg:"" help:"Container name or id." predictor:"container"`
+
+	since, until time.Time
+}
+
+// logTime reads --since and --until as docker does: an RFC 3339 time or
+// date (UTC), Unix seconds, or a Go duration before now.
+func logTime(flag, v string, now time.Time) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 {
+		return time.Unix(0, int64(secs*1e9)), nil
+	}
+	return time.Time{}, fmt.Errorf("invalid %s %q: want a time (2026-12-04T10:00:00Z) or a duration (10m)", flag, v)
 }
 
 // Run prints a detached container's output: its stdout to stdout, its
 // stderr to stderr, as docker logs does.
 func (c *logsCmd) Run(g *globals) error {
+	tail := -1
+	if c.Tail != "all" {
+		n, err := strconv.Atoi(c.Tail)
+		if err != nil || n < 0 {
+			return withStatus(125, fmt.Errorf("invalid --tail %q: want a number of lines or all", c.Tail))
+		}
+		tail = n
+	}
+	now := time.Now()
+	var err error
+	if c.since, err = logTime("--since", c.Since, now); err != nil {
+		return withStatus(125, err)
+	}
+	if c.until, err = logTime("--until", c.Until, now); err != nil {
+		return withStatus(125, err)
+	}
 	cs, ct, err := g.container(c.Container)
 	if err != nil {
 		return err
@@ -34,8 +76,9 @@ func (c *logsCmd) Run(g *globals) error {
 			lines = append(lines, splitLines(string(b))...)
 		}
 	}
-	if c.Tail >= 0 && c.Tail < len(lines) {
-		lines = lines[len(lines)-c.Tail:]
+	lines = slices.DeleteFunc(lines, func(l string) bool { return !c.within(l) })
+	if tail >= 0 && tail < len(lines) {
+		lines = lines[len(lines)-tail:]
 	}
 	for _, l := range lines {
 		c.print(l)
@@ -68,7 +111,9 @@ func (c *logsCmd) Run(g *globals) error {
 					break // a partial line waits for its end
 				}
 				off += int64(len(line))
-				c.print(strings.TrimSuffix(line, "\n"))
+				if line = strings.TrimSuffix(line, "\n"); c.within(line) {
+					c.print(line)
+				}
 			}
 			f.Close()
 		}
@@ -77,6 +122,18 @@ func (c *logsCmd) Run(g *globals) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// within tells whether a log line was written in --since and --until.
+func (c *logsCmd) within(line string) bool {
+	if c.since.IsZero() && c.until.IsZero() {
+		return true
+	}
+	t, err := time.Parse(time.RFC3339Nano, run.ParseLogLine(line).Time)
+	if err != nil {
+		return true
+	}
+	return (c.since.IsZero() || !t.Before(c.since)) && (c.until.IsZero() || t.Before(c.until))
 }
 
 func (c *logsCmd) print(line string) {

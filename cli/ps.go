@@ -15,7 +15,9 @@ type psCmd struct {
 	Quiet   bool            `short:"q" help:"Print only container ids."`
 	NoTrunc bool            `help:"Do not shorten ids and commands."`
 	Filter  []format.Filter `short:"f" sep:"none" help:"Only containers that match: name=REGEXP, id=, status=created|running|exited, exited=N, ancestor=IMAGE, label=KEY[=VALUE] (repeat: any value of a key, every key)." placeholder:"KEY=VALUE"`
-	Format  string          `help:"table (default), json (box's records), or a Go template as docker's: '{{.Names}} {{.Status}}', 'table {{.ID}}\\t{{.Image}}'." placeholder:"TEMPLATE"`
+	Format  string          `help:"table (default), json (one object per container), or a Go template as docker's: '{{.Names}} {{.Status}}', 'table {{.ID}}\\t{{.Image}}'." placeholder:"TEMPLATE"`
+	Latest  bool            `short:"l" help:"Show only the latest created container (of any state)."`
+	Last    int             `short:"n" help:"Show the N last created containers (of any state)." default:"-1" placeholder:"N"`
 }
 
 func (c *psCmd) Run(g *globals) error {
@@ -59,6 +61,12 @@ func (c *psCmd) Run(g *globals) error {
 	}
 	var rows []any
 	sort.Slice(all, func(i, j int) bool { return all[i].Created.After(all[j].Created) })
+	if c.Latest {
+		c.Last = 1
+	}
+	if c.Last >= 0 {
+		c.All = true // docker's -n and -l: the last created, running or not
+	}
 	for _, ct := range all {
 		if !c.All && !filter.All() && ct.Status != "running" {
 			continue
@@ -66,6 +74,9 @@ func (c *psCmd) Run(g *globals) error {
 		row := format.NewContainerRow(ct, func() *v1.Config { return config(ct.ImageID) }, !c.NoTrunc)
 		if !filter.Match(row) {
 			continue
+		}
+		if c.Last >= 0 && len(rows) == c.Last {
+			break
 		}
 		rows = append(rows, row)
 	}

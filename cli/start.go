@@ -40,7 +40,7 @@ func (c *startCmd) attach(g *globals, name string) error {
 		if c.Interactive {
 			return withStatus(1, fmt.Errorf("container %s is running in the background: its stdin cannot be attached", ct.Name))
 		}
-		follow := &logsCmd{Follow: true, Tail: 0, Container: ct.ID}
+		follow := &logsCmd{Follow: true, Tail: "0", Container: ct.ID}
 		if err := follow.Run(g); err != nil {
 			return err
 		}
