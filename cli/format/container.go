@@ -209,8 +209,14 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 	maps.Copy(out.Config.Labels, img.Labels)
 	mounts, ports := ct.Mounts, ct.Ports
 	if spec != nil {
-		out.Config.Hostname, out.Config.User, out.Config.Env = spec.Hostname, spec.User, spec.Env
-		out.Config.WorkingDir, out.Config.Tty, out.Config.OpenStdin = spec.Cwd, spec.TTY, spec.Stdin
+		out.Config.Hostname, out.Config.User, out.Config.Tty, out.Config.OpenStdin = spec.Hostname, spec.User, spec.TTY, spec.Stdin
+		// docker's Config.Env lacks the HOSTNAME the runtime sets, and
+		// its WorkingDir is "" where neither the image nor -w gave one.
+		out.Config.Env = slices.DeleteFunc(slices.Clone(spec.Env), func(kv string) bool { return kv == "HOSTNAME="+spec.Hostname })
+		out.Config.WorkingDir = spec.Cwd
+		if spec.Cwd == "/" && img.WorkingDir == "" {
+			out.Config.WorkingDir = ""
+		}
 		out.HostConfig.ReadonlyRootfs = spec.ReadOnly
 		// The ports as start.json keeps them: a free port is the one bound
 		// first, which box start binds again (0, shown "", if never bound).

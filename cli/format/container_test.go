@@ -143,7 +143,7 @@ func TestContainerJSONNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := slices.Sorted(maps.Keys(m))
-	want := []string{"Args", "Config", "Created", "HostConfig", "Id", "Image", "Mounts", "Name", "NetworkSettings", "Path", "Platform", "State"}
+	want := []string{"Args", "Config", "Created", "HostConfig", "Id", "Image", "Mounts", "Name", "NetworkSettings", "Path", "Platform", "RestartCount", "State"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("keys %q, want %q", keys, want)
 	}
