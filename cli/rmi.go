@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/run"
@@ -21,12 +22,10 @@ func (c *rmiCmd) Run(g *globals) error {
 		return err
 	}
 	var errs []error
-	status := 1
 	for _, r := range c.Refs {
-		if img, err := st.Lookup(r); err == nil && !c.Force {
+		if img, err := st.Lookup(r); err == nil && !c.Force && !untagOnly(img, r) {
 			if ct := usedBy(all, img.ID); ct != nil {
 				errs = append(errs, fmt.Errorf("image %s is used by container %s (%s): remove it first, or use rmi -f", r, ct.Name, ct.Status))
-				status = 2
 				continue
 			}
 		}
@@ -51,7 +50,15 @@ func (c *rmiCmd) Run(g *globals) error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return withStatus(status, joinLines(errs))
+	return withStatus(1, joinLines(errs))
+}
+
+// untagOnly tells whether removing r only takes one of the image's names
+// away (docker's "Untagged:"), which a container using the image does not
+// stop: the image stays.
+func untagOnly(img *image.Image, r string) bool {
+	ref, err := image.ParseRef(r)
+	return err == nil && len(img.Names) > 1 && slices.Contains(img.Names, image.FullName(ref))
 }
 
 // usedBy returns a container made from image id, if any.
