@@ -59,7 +59,7 @@ func TestNew(t *testing.T) {
 			Name: "web", Entrypoint: &ep, Args: []string{"sh", "-c", "true"}, Env: []string{"A=flag", "FROMHOST", "UNSET"},
 			Workdir: "/w", User: "0:0", Hostname: "h1", Init: true, ReadOnly: true, Remove: true, TTY: true,
 		}, func(t *testing.T, s *proto.Spec, c *Container, _ slirp.Config) {
-			if !slices.Equal(s.Args, []string{"sh", "-c", "true"}) || s.Cwd != "/w" || s.MakeCwd || s.User != "0:0" {
+			if !slices.Equal(s.Args, []string{"sh", "-c", "true"}) || s.Cwd != "/w" || !s.MakeCwd || s.User != "0:0" {
 				t.Errorf("args %q cwd %q makeCwd %v user %q", s.Args, s.Cwd, s.MakeCwd, s.User)
 			}
 			if !slices.Contains(s.Env, "A=flag") || !slices.Contains(s.Env, "FROMHOST=h") || slices.ContainsFunc(s.Env, func(e string) bool { return strings.HasPrefix(e, "UNSET") }) {
