@@ -32,6 +32,7 @@ type runCmd struct {
 	Name        string       `help:"Container name (default: a random one)."`
 	Env         []string     `sep:"none" short:"e" help:"Set an environment variable, K=V, or K to take it from here." placeholder:"K=V"`
 	EnvFile     []string     `sep:"none" help:"Read environment variables from a file." placeholder:"FILE"`
+	Label       []string     `sep:"none" short:"l" help:"Set a label on the container, KEY=VALUE (over the image's)." placeholder:"KEY=VALUE"`
 	Workdir     string       `short:"w" help:"Working directory inside the container (must exist)." placeholder:"DIR"`
 	User        string       `short:"u" help:"User to run as: name|uid[:group|gid]." placeholder:"USER"`
 	Volume      []string     `sep:"none" short:"v" help:"Mount a host path or a volume: SRC:DST[:ro] (SRC without a / is a volume's name, made on first use; DST alone: an anonymous volume)." placeholder:"SRC:DST"`
@@ -257,7 +258,7 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		Volumes: c.Volume, Mounts: c.Mount, Tmpfs: c.Tmpfs,
 		Network: c.Network, DNS: c.DNS, AddHosts: c.AddHost, Publish: c.Publish, PublishAll: c.PublishAll,
 		Ulimits: c.Ulimit, Limits: limits, IPC: c.IPC, MPI: c.MPI, Devices: c.Device, GPUs: c.GPUs, UserHome: c.userHome, UserShell: c.userShell, UserName: c.userName,
-		StopSignal: c.StopSignal, StopTimeout: stopTimeout,
+		StopSignal: c.StopSignal, StopTimeout: stopTimeout, Labels: c.Label,
 	}, run.Image{Ref: ref, ID: img.ID, Config: cfg.Config, Layers: layers}, run.Host{
 		Wd: wd, Home: home, Net: net, Debug: g.Debug,
 		Overlay: conf.Storage.Overlay, OverlayCache: image.OverlayCacheFile(st.Root()),

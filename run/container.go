@@ -60,6 +60,8 @@ type Container struct {
 	// RestartCount is how often the --restart policy started it again
 	// since it was last started by hand (docker's RestartCount).
 	RestartCount int `json:"restartCount,omitempty"`
+	// Labels are --label's; the image's are in its config.
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // StopTimeoutOr is the container's stop timeout, or d when it has none;

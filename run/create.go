@@ -61,6 +61,7 @@ type Flags struct {
 	GPUs        string   // --gpus (docker's values)
 	StopSignal  string   // --stop-signal ("" = the image's, else SIGTERM)
 	StopTimeout *int     // --stop-timeout (nil = 10 s)
+	Labels      []string // --label KEY=VALUE or KEY (empty)
 }
 
 // Image is what a new container takes from its image.
@@ -103,6 +104,10 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		}
 	}
 	ipcHost, err := parseIPC(f.IPC)
+	if err != nil {
+		return nil, nil, h.Net, err
+	}
+	labels, err := ParseLabels(f.Labels)
 	if err != nil {
 		return nil, nil, h.Net, err
 	}
@@ -240,7 +245,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		Entrypoint: entrypoint, Cmd: cmd,
 		Created: time.Now().UTC(), Status: "created", Remove: f.Remove, Limits: f.Limits,
 		Mounts: spec.Mounts, Network: &Network{Mode: network, ExtraHosts: f.AddHosts},
-		StopSignal: stopSignal, StopTimeout: f.StopTimeout,
+		StopSignal: stopSignal, StopTimeout: f.StopTimeout, Labels: labels,
 	}
 	if network == "slirp" {
 		ct.Network.IPAddress = netCfg.Container.String()
@@ -490,4 +495,21 @@ func currentUserName() string {
 		return u.Username
 	}
 	return fmt.Sprintf("u%d", os.Getuid())
+}
+
+// ParseLabels reads docker's --label values: KEY=VALUE, or KEY alone for
+// an empty value; a later one replaces an earlier of the same key.
+func ParseLabels(ls []string) (map[string]string, error) {
+	if len(ls) == 0 {
+		return nil, nil
+	}
+	m := map[string]string{}
+	for _, l := range ls {
+		k, v, _ := strings.Cut(l, "=")
+		if strings.TrimSpace(k) == "" {
+			return nil, fmt.Errorf("invalid label %q: no key", l)
+		}
+		m[k] = v
+	}
+	return m, nil
 }

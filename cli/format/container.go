@@ -62,7 +62,7 @@ type ContainerConfig struct {
 	Image        string // the name box run was given
 	WorkingDir   string
 	Entrypoint   []string
-	Labels       map[string]string // the image's: box run has no --label
+	Labels       map[string]string // the image's, and --label's over them
 	StopSignal   string            `json:",omitempty"`
 	StopTimeout  *int              `json:",omitempty"`
 }
@@ -207,6 +207,7 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 		out.Config.Cmd = ct.Command // a record from before box kept them
 	}
 	maps.Copy(out.Config.Labels, img.Labels)
+	maps.Copy(out.Config.Labels, ct.Labels)
 	mounts, ports := ct.Mounts, ct.Ports
 	if spec != nil {
 		out.Config.Hostname, out.Config.User, out.Config.Tty, out.Config.OpenStdin = spec.Hostname, spec.User, spec.TTY, spec.Stdin

@@ -121,18 +121,25 @@ func (r *ContainerRow) Status() string {
 	return "Created"
 }
 
-// Labels are the container's labels (its image's), "k=v" sorted and
-// joined by commas.
+// Labels are the container's labels (its image's, and --label's over
+// them), "k=v" sorted and joined by commas.
 func (r *ContainerRow) Labels() string { return joinLabels(r.labels()) }
 
 // Label is the value of one label, "" if it has none.
 func (r *ContainerRow) Label(name string) string { return r.labels()[name] }
 
 func (r *ContainerRow) labels() map[string]string {
+	var m map[string]string
 	if cfg := r.imageConfig(); cfg != nil {
-		return cfg.Labels
+		m = maps.Clone(cfg.Labels)
 	}
-	return nil
+	if len(r.ct.Labels) > 0 {
+		if m == nil {
+			m = map[string]string{}
+		}
+		maps.Copy(m, r.ct.Labels)
+	}
+	return m
 }
 
 func joinLabels(l map[string]string) string {
