@@ -41,7 +41,8 @@ func (c *execCmd) Run(g *globals) error {
 		return err
 	}
 	if ct.Status != "running" {
-		return withStatus(125, fmt.Errorf("container %s is not running", ct.Name))
+		// docker exec's status for it: the daemon's refusal, 1.
+		return withStatus(1, fmt.Errorf("container %s is not running", ct.Name))
 	}
 	dir := cs.Dir(ct.ID)
 	if _, err := os.Stat(filepath.Join(dir, proto.ExecSocket)); err != nil {
