@@ -35,7 +35,7 @@ type grammar struct {
 	Port    portCmd    `cmd:"" help:"List a container's published ports."`
 	Inspect inspectCmd `cmd:"" help:"Show containers or images as JSON."`
 	Exec    execCmd    `cmd:"" help:"Run a command in a running detached container."`
-	Logs    logsCmd    `cmd:"" help:"Print a detached container's output."`
+	Logs    logsCmd    `cmd:"" help:"Print a container's output (a foreground one's too, unless --rm or -t)."`
 	Stop    stopCmd    `cmd:"" help:"Stop containers: SIGTERM, then SIGKILL after a timeout."`
 	Start   startCmd   `cmd:"" help:"Start stopped containers again, in the background."`
 	Restart restartCmd `cmd:"" help:"Stop and start containers."`

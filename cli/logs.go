@@ -45,7 +45,7 @@ func logTime(flag, v string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("invalid %s %q: want a time (2026-12-04T10:00:00Z) or a duration (10m)", flag, v)
 }
 
-// Run prints a detached container's output: its stdout to stdout, its
+// Run prints a container's kept output (see run.teeLog): its stdout to stdout, its
 // stderr to stderr, as docker logs does.
 func (c *logsCmd) Run(g *globals) error {
 	tail := -1

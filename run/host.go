@@ -131,8 +131,9 @@ type runner struct {
 	// workloadStarted: a detached container's workload runs (init said
 	// so); one that never did is removed, and its reason reported.
 	workloadStarted bool
-	out, errOut     io.Writer       // the container's stdout and stderr
-	logging         *sync.WaitGroup // a detached container's log copies
+	out, errOut     io.Writer        // the container's stdout and stderr
+	logging         *sync.WaitGroup  // a detached container's log copies
+	tees            []*io.PipeWriter // a foreground one's (teeLog)
 	launched        *prestart.Launch
 	relay           *proto.Relay // the foreground container's stdio
 	tty             *ttyHost
@@ -239,6 +240,43 @@ func (r *runner) openLog() error {
 		} else {
 			r.errOut = pw
 		}
+	}
+	return nil
+}
+
+// teeLog keeps a foreground container's output in its log too, as
+// docker keeps every container's, so that box logs shows it after the run
+// (not for --rm: the log would go with the container). The relay writes
+// to the caller and, through a pipe, to the log's line recorder; wait
+// closes the pipes once the relay is drained.
+func (r *runner) teeLog() {
+	log, err := openLog(filepath.Join(r.Spec.Dir, LogName))
+	if err != nil {
+		r.Log.Debug("no log for a foreground container", "err", err)
+		return
+	}
+	r.push(log.Close)
+	r.logging = new(sync.WaitGroup)
+	r.push(func() error { r.logging.Wait(); return nil })
+	for _, stream := range []string{"stdout", "stderr"} {
+		pr, pw := io.Pipe()
+		r.tees = append(r.tees, pw)
+		r.logging.Go(func() {
+			log.copyLines(stream, pr)
+			pr.Close()
+		})
+		if stream == "stdout" {
+			r.out = io.MultiWriter(r.out, pw)
+		} else {
+			r.errOut = io.MultiWriter(r.errOut, pw)
+		}
+	}
+	r.push(r.closeTees)
+}
+
+func (r *runner) closeTees() error {
+	for _, w := range r.tees {
+		w.Close()
 	}
 	return nil
 }
@@ -393,6 +431,9 @@ func (r *runner) serve() {
 		if r.Spec.Stdin {
 			in = os.Stdin
 		}
+		if !r.Remove {
+			r.teeLog()
+		}
 		r.relay = proto.StartRelay(l.StdinW, l.StdoutR, l.StderrR, in, r.out, r.errOut)
 	}
 }
@@ -449,6 +490,10 @@ func (r *runner) wait() (int, error) {
 	}
 	if r.relay != nil {
 		r.relay.Drain(2 * time.Second)
+		if r.tees != nil {
+			r.closeTees()
+			r.logging.Wait()
+		}
 	}
 	if r.tty != nil {
 		r.tty.drain()
