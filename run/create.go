@@ -301,11 +301,11 @@ func parseMounts(f Flags, wd, home string) ([]proto.Mount, error) {
 func parsePorts(publish []string, all bool, exposed map[string]struct{}, network string) ([]proto.Port, error) {
 	var out []proto.Port
 	for _, p := range publish {
-		port, err := ParsePublish(p)
+		ports, err := ParsePublishRange(p)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, port)
+		out = append(out, ports...)
 	}
 	if all {
 		keys := make([]string, 0, len(exposed))
