@@ -47,8 +47,8 @@ type grammar struct {
 	Export   exportCmd   `cmd:"" help:"Make a shell's command or desktop app start from the host (box shell's; not docker's export of a container's files)."`
 	Unexport unexportCmd `cmd:"" help:"Remove what box export wrote."`
 
-	Container containerCmd `cmd:"" help:"Manage containers (prune)."`
-	Image     imageCmd     `cmd:"" help:"Manage images (prune)."`
+	Container containerCmd `cmd:"" help:"Manage containers: ls, rm, inspect, logs, exec, … (docker's names), prune."`
+	Image     imageCmd     `cmd:"" help:"Manage images: ls, rm, inspect, tag, pull, … (docker's names), prune."`
 	Volume    volumeCmd    `cmd:"" help:"Manage volumes (create, ls, inspect, rm, prune)."`
 	System    systemCmd    `cmd:"" help:"Manage the store (prune, df, check)."`
 	Pull      pullCmd      `cmd:"" help:"Pull an image from a registry into the store."`
