@@ -392,6 +392,12 @@ func dropGone(ss shell.Store, cs run.Containers, st *shell.State, ct *run.Contai
 	return ss.Save(st)
 }
 
+// isShellContainer tells a shell's container (its workload keepAlive) from
+// another that took its name.
+func isShellContainer(ct *run.Container) bool {
+	return slices.Equal(ct.Command, []string{"/bin/sh", "-c", keepAlive})
+}
+
 // collides refuses to enter shell st through another dotfile than the one
 // it was made from: two projects both called "app", or a project's
 // box.toml and ~/.config/box/shells/app.toml, would otherwise share one
@@ -415,7 +421,7 @@ func (c *shellCmd) clearHalfMade(g *globals, ss shell.Store, cs run.Containers, 
 	if err != nil {
 		return err
 	}
-	if !slices.Equal(ct.Command, []string{"/bin/sh", "-c", keepAlive}) {
+	if !isShellContainer(ct) {
 		return withStatus(125, fmt.Errorf("container %s is not shell %s's: remove it (box rm %s) or name the shell otherwise", ct.Name, name, ct.Name))
 	}
 	fmt.Fprintf(os.Stderr, "box: removing shell %s's half-made container (its making was interrupted)\n", name)
@@ -503,7 +509,7 @@ func (c *shellCmd) stop(g *globals, name string, rm bool) error {
 	if _, err := ss.Load(name); errors.Is(err, fs.ErrNotExist) {
 		if rm {
 			// A half-made one (see clearHalfMade) has a container only.
-			if ct, err := cs.Lookup(shell.ContainerName(name)); err == nil && slices.Equal(ct.Command, []string{"/bin/sh", "-c", keepAlive}) {
+			if ct, err := cs.Lookup(shell.ContainerName(name)); err == nil && isShellContainer(ct) {
 				unlock, err := ss.Lock(name)
 				if err != nil {
 					return err

@@ -196,7 +196,6 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		Args:         args,
 		Env:          env,
 		Cwd:          cwd,
-		MakeCwd:      true, // docker makes a missing working directory, -w's too
 		User:         usr,
 		TTY:          f.TTY,
 		Init:         f.Init,

@@ -36,8 +36,8 @@ func TestNew(t *testing.T) {
 		check func(t *testing.T, s *proto.Spec, c *Container, n slirp.Config)
 	}{
 		{"image defaults", Flags{}, func(t *testing.T, s *proto.Spec, c *Container, n slirp.Config) {
-			if !slices.Equal(s.Args, []string{"/ep", "default"}) || s.Cwd != "/srv" || !s.MakeCwd || s.User != "nobody" {
-				t.Errorf("args %q cwd %q makeCwd %v user %q", s.Args, s.Cwd, s.MakeCwd, s.User)
+			if !slices.Equal(s.Args, []string{"/ep", "default"}) || s.Cwd != "/srv" || s.User != "nobody" {
+				t.Errorf("args %q cwd %q user %q", s.Args, s.Cwd, s.User)
 			}
 			if s.Network != "slirp" || c.Network.IPAddress != n.Container.String() || c.Network.HostAlias != "" {
 				t.Errorf("network %q, record %+v", s.Network, c.Network)
@@ -59,8 +59,8 @@ func TestNew(t *testing.T) {
 			Name: "web", Entrypoint: &ep, Args: []string{"sh", "-c", "true"}, Env: []string{"A=flag", "FROMHOST", "UNSET"},
 			Workdir: "/w", User: "0:0", Hostname: "h1", Init: true, ReadOnly: true, Remove: true, TTY: true,
 		}, func(t *testing.T, s *proto.Spec, c *Container, _ slirp.Config) {
-			if !slices.Equal(s.Args, []string{"sh", "-c", "true"}) || s.Cwd != "/w" || !s.MakeCwd || s.User != "0:0" {
-				t.Errorf("args %q cwd %q makeCwd %v user %q", s.Args, s.Cwd, s.MakeCwd, s.User)
+			if !slices.Equal(s.Args, []string{"sh", "-c", "true"}) || s.Cwd != "/w" || s.User != "0:0" {
+				t.Errorf("args %q cwd %q user %q", s.Args, s.Cwd, s.User)
 			}
 			if !slices.Contains(s.Env, "A=flag") || !slices.Contains(s.Env, "FROMHOST=h") || slices.ContainsFunc(s.Env, func(e string) bool { return strings.HasPrefix(e, "UNSET") }) {
 				t.Errorf("env %q", s.Env)

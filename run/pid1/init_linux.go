@@ -350,9 +350,7 @@ func withHome(env []string, home string) []string {
 // enterCwd changes to the working directory, made when missing (as docker
 // does, the image's WorkingDir or -w's).
 func enterCwd(spec *proto.Spec) error {
-	if spec.MakeCwd {
-		os.MkdirAll(spec.Cwd, 0o755)
-	}
+	os.MkdirAll(spec.Cwd, 0o755)
 	if err := unix.Chdir(spec.Cwd); err != nil {
 		return &initError{126, fmt.Errorf("working directory %s: %w", spec.Cwd, err)}
 	}

@@ -52,7 +52,6 @@ type Spec struct {
 	Args     []string `json:"args"`    // argv, after Entrypoint/Cmd rules
 	Env      []string `json:"env"`     // KEY=VALUE, final order
 	Cwd      string   `json:"cwd"`     // absolute path inside the container
-	MakeCwd  bool     `json:"makeCwd"` // create Cwd if missing (the image's WorkingDir or -w's, as docker does)
 	User     string   `json:"user"`    // -u / image User, resolved inside the rootfs: "" = root
 	KeepID   bool     `json:"keepId"`  // --userns=keep-id: run as the caller's uid/gid
 	HostUID  int      `json:"hostUid"` // caller's uid/gid (inside ids for keep-id)
