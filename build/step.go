@@ -59,12 +59,15 @@ func (b *builder) command(st *state, c instructions.Command) error {
 	b.printStep(fmt.Sprint(c))
 	keyInput := st.key + "\n" + text
 	if r, ok := c.(*instructions.RunCommand); ok {
-		// The build args a RUN sees are part of what it does.
+		// The build args a RUN sees are part of what it does, and so
+		// are its heredocs' bodies, which its text leaves out.
 		keyInput += fmt.Sprintf("\n%q", st.argSet)
 		for _, k := range st.argSet {
 			keyInput += "\n" + k + "=" + st.args[k]
 		}
-		_ = r
+		for _, f := range r.Files {
+			keyInput += fmt.Sprintf("\nheredoc %q %q", f.Name, f.Data)
+		}
 	}
 	var copyJob *stage.CopyJob
 	switch cc := c.(type) {
