@@ -65,6 +65,13 @@ func (b *builder) command(st *state, c instructions.Command) error {
 		for _, k := range st.argSet {
 			keyInput += "\n" + k + "=" + st.args[k]
 		}
+		// So is its network: a RUN with none may fail (or make other
+		// files) where one with host or slirp does not.
+		network := b.Network
+		if network == "" {
+			network = "slirp"
+		}
+		keyInput += "\nnetwork " + network
 		for _, f := range r.Files {
 			keyInput += fmt.Sprintf("\nheredoc %q %q", f.Name, f.Data)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/box-run/box/build"
 	"github.com/box-run/box/image"
+	"github.com/box-run/box/run"
 	"github.com/box-run/box/slirp"
 )
 
@@ -110,6 +111,11 @@ func (c *buildCmd) build(g *globals) (*image.Image, error) {
 	}
 	net := slirp.DefaultConfig()
 	net.DNS, net.AllowHostLoopback = conf.Network.DNS, conf.Network.AllowHostLoopback
+	// Checked here, not by the first RUN: a build whose every step
+	// comes from the cache runs none.
+	if _, _, err := run.ParseNetwork(c.Network, net); err != nil {
+		return nil, withStatus(1, err)
+	}
 	out := c.out
 	switch {
 	case c.Quiet:
