@@ -133,7 +133,7 @@ type builder struct {
 func Build(ctx context.Context, o Options) (*image.Image, error) {
 	res, err := parser.Parse(bytes.NewReader(o.Dockerfile))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", o.File, err)
+		return nil, parseError(o.File, err)
 	}
 	for _, n := range res.AST.Children {
 		if !supported[strings.ToLower(n.Value)] {
@@ -142,7 +142,7 @@ func Build(ctx context.Context, o Options) (*image.Image, error) {
 	}
 	stages, metaArgs, err := instructions.Parse(res.AST, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", o.File, err)
+		return nil, parseError(o.File, err)
 	}
 	if len(stages) == 0 {
 		return nil, fmt.Errorf("%s: no FROM instruction", o.File)
@@ -156,7 +156,7 @@ func Build(ctx context.Context, o Options) (*image.Image, error) {
 			}
 		}
 		if last < 0 {
-			return nil, fmt.Errorf("target stage %q not found in %s", o.Target, o.File)
+			return nil, fmt.Errorf("%s: target stage %q not found", o.File, o.Target)
 		}
 	}
 	b := &builder{Options: o, ctx: ctx, lex: shell.NewLex(res.EscapeToken), used: map[string]bool{}}
@@ -249,6 +249,17 @@ func (b *builder) onbuild(st *state, s instructions.Stage) ([]instructions.Comma
 	return cmds, nil
 }
 
+// parseError is an error of buildkit's parser as FILE:LINE: MESSAGE, the
+// line being the first its location names (an unterminated heredoc's
+// start, say), without buildkit's "dockerfile parse error on line N".
+func parseError(file string, err error) error {
+	var le *parser.LocationError
+	if errors.As(err, &le) && len(le.Locations) > 0 && len(le.Locations[0]) > 0 {
+		return fmt.Errorf("%s:%d: %w", file, le.Locations[0][0].Start.Line, le.Unwrap())
+	}
+	return fmt.Errorf("%s: %w", file, err)
+}
+
 // warnUnused says which --build-arg no ARG declared, as docker does.
 func (b *builder) warnUnused() {
 	var unused []string
@@ -317,7 +328,7 @@ func (b *builder) from(s instructions.Stage, meta map[string]string, metaSet []s
 	}
 	img, err := b.Image(base)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where(b.File, s.Location), err)
+		return nil, fmt.Errorf("%s: %w", where(b.File, s.Location), notStage(fmt.Sprintf("%q", base), err))
 	}
 	cfg, err := b.Store.ImageConfig(img)
 	if err != nil {
@@ -356,4 +367,11 @@ func (b *builder) finish(st *state) (*image.Image, error) {
 	}
 	defer release()
 	return b.Store.Record(st.cfg, st.size, platform, b.Tags)
+}
+
+// notStage is the error for a FROM or COPY --from name that names no
+// earlier stage and no image box could find or pull: like docker, box
+// tries a registry for a name that is not a stage, and says both.
+func notStage(name string, err error) error {
+	return fmt.Errorf("%s is neither a stage nor an image box could pull: %w", name, err)
 }

@@ -48,7 +48,7 @@ func (b *builder) copyJobIn(root string, st *state, srcs []string, dest, from, c
 		if src == nil {
 			img, err := b.Image(from)
 			if err != nil {
-				return nil, "", err
+				return nil, "", notStage("--from="+from, err)
 			}
 			cfg, err := b.Store.ImageConfig(img)
 			if err != nil {

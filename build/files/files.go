@@ -63,6 +63,9 @@ func Expand(root string, patterns, ignore []string) ([]string, error) {
 	}
 	var out []string
 	for _, p := range patterns {
+		if rel := path.Clean(filepath.ToSlash(p)); rel == ".." || strings.HasPrefix(rel, "../") {
+			return nil, fmt.Errorf("source %q: it is outside the build context", p)
+		}
 		clean := path.Clean("/" + filepath.ToSlash(p)) // confined to root
 		matches, err := filepath.Glob(filepath.Join(root, clean))
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -29,17 +30,23 @@ func TestExpand(t *testing.T) {
 		patterns, ignore []string
 		want             []string
 		err              bool
+		errHas           string
 	}{
 		{patterns: []string{"*.txt"}, want: []string{"a.txt", "b.txt", "secret.txt"}},
 		{patterns: []string{"*.txt"}, ignore: []string{"secret.txt"}, want: []string{"a.txt", "b.txt"}},
 		{patterns: []string{"dir"}, want: []string{"dir"}},
-		{patterns: []string{"../../etc/passwd"}, err: true}, // confined to the root: no such file there
+		{patterns: []string{"../../etc/passwd"}, err: true, errHas: "outside the build context"},
+		{patterns: []string{"dir/../../a.txt"}, err: true, errHas: "outside the build context"},
+		{patterns: []string{"dir/../a.txt"}, want: []string{"a.txt"}},
+		{patterns: []string{"/a.txt"}, want: []string{"a.txt"}}, // the context's root
 		{patterns: []string{"missing*"}, err: true},
 		{patterns: []string{"secret.txt"}, ignore: []string{"*.txt"}, err: true},
 	} {
 		got, err := Expand(root, tc.patterns, tc.ignore)
 		if (err != nil) != tc.err || !tc.err && !slices.Equal(got, tc.want) {
 			t.Errorf("Expand(%q, ignore %q) = %q, %v; want %q (error: %v)", tc.patterns, tc.ignore, got, err, tc.want, tc.err)
+		} else if err != nil && !strings.Contains(err.Error(), tc.errHas) {
+			t.Errorf("Expand(%q): %v; want it to say %q", tc.patterns, err, tc.errHas)
 		}
 	}
 }
