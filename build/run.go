@@ -109,7 +109,9 @@ func (b *builder) run(st *state, c *instructions.RunCommand, loc string) (string
 	if _, err := os.Lstat(filepath.Join(dir, ".rootfs.copy-complete")); err == nil {
 		return "", 0, fmt.Errorf("%s: the RUN container ran on a flat copy of its layers (overlay = \"copy\"), which keeps no record of its changes", loc)
 	}
-	return b.Store.AddLayer(b.ctx, filepath.Join(dir, "upper"), b.Epoch)
+	upper := filepath.Join(dir, "upper")
+	stripMountStubs(upper, b.layerDirs(st.cfg))
+	return b.Store.AddLayer(b.ctx, upper, b.Epoch)
 }
 
 // killOnCancel kills the RUN container id once the build is cancelled
