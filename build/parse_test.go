@@ -2,7 +2,11 @@ package build
 
 import (
 	"context"
+	"io"
+	"strings"
 	"testing"
+
+	"github.com/box-run/box/image"
 )
 
 // TestParseErrors checks that a Dockerfile buildkit's parser refuses is
@@ -22,5 +26,18 @@ func TestParseErrors(t *testing.T) {
 	_, err := Build(context.Background(), Options{Dockerfile: []byte("FROM scratch AS a\n"), File: "Dockerfile.x", Target: "nope"})
 	if want := `Dockerfile.x: target stage "nope" not found`; err == nil || err.Error() != want {
 		t.Errorf("--target nope: %v; want %q", err, want)
+	}
+}
+
+// TestHealthcheckStartInterval: --start-interval is refused at its line, not
+// dropped (the config box writes has no field for it).
+func TestHealthcheckStartInterval(t *testing.T) {
+	st, err := image.Open(image.Options{Root: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Build(context.Background(), Options{Store: st, Dockerfile: []byte("FROM scratch\nHEALTHCHECK --start-interval=1s CMD true\n"), File: "Dockerfile.x", Out: io.Discard})
+	if want := "Dockerfile.x:2: HEALTHCHECK --start-interval is not supported"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Build: %v; want %q…", err, want)
 	}
 }

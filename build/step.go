@@ -17,6 +17,11 @@ import (
 // command runs one instruction of st, from the cache if it has it.
 func (b *builder) command(st *state, c instructions.Command) error {
 	loc := where(b.File, c.Location())
+	if h, ok := c.(*instructions.HealthCheckCommand); ok && h.Health != nil && h.Health.StartInterval != 0 {
+		// Refused before the cache: an older box kept such a step
+		// without it.
+		return fmt.Errorf("%s: HEALTHCHECK --start-interval is not supported by box build yet: the image config box writes has no StartInterval", loc)
+	}
 	if e, ok := c.(instructions.SupportsSingleWordExpansion); ok {
 		if _, isRun := c.(*instructions.RunCommand); !isRun {
 			env := st.env()
