@@ -119,6 +119,7 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"env-from":        cmdEnvFrom,
 			"serve-unix":      cmdServeUnix,
 			"fuse-mount":      cmdFuseMount,
+			"init-pid":        cmdInitPid,
 		},
 	})
 }
@@ -528,6 +529,22 @@ func cmdImageID(ts *testscript.TestScript, neg bool, args []string) {
 	img, err := st.Lookup(args[0])
 	ts.Check(err)
 	ts.Setenv(args[1], strings.TrimPrefix(img.ID, "sha256:")[:12])
+}
+
+// cmdInitPid sets VAR to the host pid of box's init in a running
+// container, from its record: "init-pid NAME VAR". docker's State.Pid
+// (box inspect) is the workload's, which init starts as its child.
+func cmdInitPid(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: init-pid CONTAINER VAR")
+	}
+	cs := run.Containers{Root: filepath.Join(ts.Getenv("STORE"), "containers")}
+	ct, err := cs.Lookup(args[0])
+	ts.Check(err)
+	if ct.Status != "running" || ct.Pid <= 0 {
+		ts.Fatalf("container %s is not running", args[0])
+	}
+	ts.Setenv(args[1], strconv.Itoa(ct.Pid))
 }
 
 // killContainers kills the inits of a store's running containers (SIGKILL);
