@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/box-run/box/image"
+	"github.com/box-run/box/internal/testkill"
 	"github.com/box-run/box/run"
 	"github.com/box-run/box/slirp"
 	"github.com/box-run/box/userns"
@@ -120,6 +121,7 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"serve-unix":      cmdServeUnix,
 			"fuse-mount":      cmdFuseMount,
 			"init-pid":        cmdInitPid,
+			"kill-at":         cmdKillAt,
 		},
 	})
 }
@@ -419,6 +421,39 @@ func cmdKillAfter(ts *testscript.TestScript, neg bool, args []string) {
 		<-done
 		fmt.Fprintf(ts.Stdout(), "%s killed after %s\n", args[1], d)
 	}
+}
+
+// cmdKillAt runs a command with _BOX_TEST_KILL_AT=STEP, so that box (or
+// a process it started: run -d's monitor) SIGKILLs itself at that named
+// point of its work (package internal/testkill): "kill-at rmi-untagged
+// box rmi x". It fails unless the point was reached. The command's status
+// is printed, not asserted; what it left behind is the script's to check.
+func cmdKillAt(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: kill-at STEP PROGRAM [ARGS...]")
+	}
+	mark := ts.MkAbs(".killed-at-" + args[0])
+	os.Remove(mark)
+	var out bytes.Buffer
+	cmd := exec.Command(args[1], args[2:]...)
+	cmd.Dir = ts.Getenv("WORK")
+	cmd.Env = append(scriptEnv(ts), testkill.Env+"="+args[0], testkill.MarkEnv+"="+mark)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	ts.Check(cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		ts.Fatalf("%s still ran after 60 s", args[1])
+	}
+	if _, err := os.Stat(mark); err != nil {
+		ts.Fatalf("%s ended (%v) without reaching %s:\n%s", strings.Join(args[1:], " "), cmd.ProcessState, args[0], out.String())
+	}
+	os.Remove(mark)
+	fmt.Fprintf(ts.Stdout(), "killed at %s; %s: %v\n", args[0], args[1], cmd.ProcessState)
 }
 
 // cmdSignalAfter runs a program, sends it (not its group) a signal after
