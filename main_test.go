@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/box-run/box/image"
+	"github.com/box-run/box/internal/testkill"
 	"github.com/box-run/box/run"
 	"github.com/box-run/box/slirp"
 	"github.com/box-run/box/userns"
@@ -119,6 +120,8 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"env-from":        cmdEnvFrom,
 			"serve-unix":      cmdServeUnix,
 			"fuse-mount":      cmdFuseMount,
+			"init-pid":        cmdInitPid,
+			"kill-at":         cmdKillAt,
 		},
 	})
 }
@@ -420,6 +423,39 @@ func cmdKillAfter(ts *testscript.TestScript, neg bool, args []string) {
 	}
 }
 
+// cmdKillAt runs a command with _BOX_TEST_KILL_AT=STEP, so that box (or
+// a process it started: run -d's monitor) SIGKILLs itself at that named
+// point of its work (package internal/testkill): "kill-at rmi-untagged
+// box rmi x". It fails unless the point was reached. The command's status
+// is printed, not asserted; what it left behind is the script's to check.
+func cmdKillAt(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: kill-at STEP PROGRAM [ARGS...]")
+	}
+	mark := ts.MkAbs(".killed-at-" + args[0])
+	os.Remove(mark)
+	var out bytes.Buffer
+	cmd := exec.Command(args[1], args[2:]...)
+	cmd.Dir = ts.Getenv("WORK")
+	cmd.Env = append(scriptEnv(ts), testkill.Env+"="+args[0], testkill.MarkEnv+"="+mark)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	ts.Check(cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		ts.Fatalf("%s still ran after 60 s", args[1])
+	}
+	if _, err := os.Stat(mark); err != nil {
+		ts.Fatalf("%s ended (%v) without reaching %s:\n%s", strings.Join(args[1:], " "), cmd.ProcessState, args[0], out.String())
+	}
+	os.Remove(mark)
+	fmt.Fprintf(ts.Stdout(), "killed at %s; %s: %v\n", args[0], args[1], cmd.ProcessState)
+}
+
 // cmdSignalAfter runs a program, sends it (not its group) a signal after
 // a while, waits, and prints its output and "exit N", N its exit status:
 // "signal-after 1s TERM box exec c sleep 100" is a timeout's TERM.
@@ -528,6 +564,22 @@ func cmdImageID(ts *testscript.TestScript, neg bool, args []string) {
 	img, err := st.Lookup(args[0])
 	ts.Check(err)
 	ts.Setenv(args[1], strings.TrimPrefix(img.ID, "sha256:")[:12])
+}
+
+// cmdInitPid sets VAR to the host pid of box's init in a running
+// container, from its record: "init-pid NAME VAR". docker's State.Pid
+// (box inspect) is the workload's, which init starts as its child.
+func cmdInitPid(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: init-pid CONTAINER VAR")
+	}
+	cs := run.Containers{Root: filepath.Join(ts.Getenv("STORE"), "containers")}
+	ct, err := cs.Lookup(args[0])
+	ts.Check(err)
+	if ct.Status != "running" || ct.Pid <= 0 {
+		ts.Fatalf("container %s is not running", args[0])
+	}
+	ts.Setenv(args[1], strconv.Itoa(ct.Pid))
 }
 
 // killContainers kills the inits of a store's running containers (SIGKILL);

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/box-run/box/image"
+	"github.com/box-run/box/internal/testkill"
 	"github.com/box-run/box/run"
 	"github.com/box-run/box/stage"
 )
@@ -88,6 +89,7 @@ func pruneContainers(g *globals) (int, error) {
 		}
 		fmt.Println(ct.ID)
 		n++
+		testkill.Point("prune-container-removed")
 	}
 	return n, nil
 }
@@ -125,6 +127,7 @@ func pruneImages(g *globals, all bool) error {
 		for _, id := range res.Deleted {
 			fmt.Printf("Deleted: %s\n", id)
 		}
+		testkill.Point("prune-image-removed")
 	}
 	return nil
 }

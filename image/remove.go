@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/box-run/box/internal/testkill"
 )
 
 // Removed says what Remove did: names untagged and image ids deleted.
@@ -58,6 +60,7 @@ func (s *Store) Remove(nameOrID string, force bool) (*Removed, error) {
 		// the next rmi or system check collects), never an image without
 		// its layers.
 		return func() (err error) {
+			testkill.Point("rmi-untagged") // the index no longer lists it
 			trash, err = unused.move()
 			return err
 		}, nil
@@ -99,6 +102,7 @@ func (p *pickedLayers) move() ([]string, error) {
 			return moved, fmt.Errorf("removing layer %s: %w", hex[:12], err)
 		}
 		moved = append(moved, dst)
+		testkill.Point("rmi-layer-moved")
 	}
 	if len(moved) > 0 {
 		if err := syncDir(p.s.path(p.s.layers)); err != nil {

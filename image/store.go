@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/box-run/box/internal/testkill"
 	"golang.org/x/sys/unix"
 )
 
@@ -462,6 +463,10 @@ func (s *Store) removeAll(paths ...string) error {
 // RemoveAll is os.RemoveAll that also empties directories without write
 // permission (images have them: 0555 dirs are common).
 func RemoveAll(path string) error {
+	if testkill.Armed("remove-tree") { // part way through a tree
+		testkill.RemoveSome(path)
+		testkill.Kill()
+	}
 	err := os.RemoveAll(path)
 	if err == nil || !errors.Is(err, fs.ErrPermission) {
 		return err

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -107,5 +108,38 @@ func TestStoreMode(t *testing.T) {
 	fi, err := os.Stat(root)
 	if err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("store mode %v, %v; want 0700", fi.Mode(), err)
+	}
+}
+
+// TestStoreModes: the store is the user's alone. Open makes its root and
+// every directory in it mode 0700 whatever the umask (here none, which
+// would let a looser mode through as it was asked for).
+func TestStoreModes(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	root := filepath.Join(t.TempDir(), "data", "box")
+	if _, err := Open(Options{Root: root}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	err := filepath.WalkDir(filepath.Dir(root), func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: mode %o, want 700", p, fi.Mode().Perm())
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 6 {
+		t.Fatalf("only %d entries under %s", n, root)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"syscall"
 
 	"github.com/box-run/box/image"
+	"github.com/box-run/box/internal/testkill"
 	"github.com/box-run/box/run"
 	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/slirp"
@@ -117,6 +118,7 @@ func Detach(mc *Config) (status int, err error) {
 		return 125, err
 	}
 	cfgW.Close()
+	testkill.Point("run-monitor-started") // the monitor goes on alone
 	st, err := proto.ReadMonitorStatus(statusR)
 	cmd.Process.Release()
 	if err != nil {

@@ -43,13 +43,14 @@ func (c Containers) Check(opts CheckOptions) ([]Finding, error) {
 	if err != nil {
 		return nil, err
 	}
-	ck := &containerCheck{c: c, opts: opts}
+	ck := &containerCheck{c: c, opts: opts, trashed: map[string]bool{}}
 	for _, e := range ents {
 		name := e.Name()
 		p := filepath.Join(c.Root, name)
 		switch {
 		case name == "names":
 		case strings.HasPrefix(name, ".trash-"):
+			ck.trashed[strings.TrimPrefix(name, ".trash-")] = true
 			ck.leftover(p, "removed container not yet deleted (a killed rm's)", func() error { return ck.removeAll(p) })
 		case strings.HasPrefix(name, "."):
 		case !e.IsDir():
@@ -66,6 +67,9 @@ type containerCheck struct {
 	c     Containers
 	opts  CheckOptions
 	found []Finding
+	// trashed are the ids of containers a killed rm left in .trash-ID,
+	// seen by this check (and removed, when repairing).
+	trashed map[string]bool
 }
 
 func (ck *containerCheck) rel(p string) string {
@@ -174,7 +178,9 @@ func (ck *containerCheck) names() {
 			continue
 		}
 		rm := func() error { return removeName(p, id) }
-		if _, err := os.Lstat(filepath.Join(ck.c.Root, ".trash-"+id)); err == nil {
+		// The repair may have deleted the trash already: its name is a
+		// killed rm's still, not a container's being created.
+		if _, err := os.Lstat(filepath.Join(ck.c.Root, ".trash-"+id)); err == nil || ck.trashed[id] {
 			ck.leftover(p, "name of a removed container (a killed rm's)", rm)
 			continue
 		}

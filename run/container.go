@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/box-run/box/cgroup"
+	"github.com/box-run/box/internal/testkill"
 	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/volume"
 )
@@ -227,6 +228,7 @@ func (c Containers) Remove(ct *Container, removeAll func(...string) error) error
 	if err := os.Rename(dir, trash); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("removing container %s: %w", ct.Name, err)
 	}
+	testkill.Point("rm-renamed")
 	if ct.Name != "" {
 		// Only if it is still this container's: after a removal cut short
 		// and a check's repair, a new container may have it.

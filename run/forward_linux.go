@@ -10,8 +10,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
+	"github.com/box-run/box/internal/accept"
 	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/slirp/splice"
 )
@@ -99,22 +99,22 @@ var pending = make(chan struct{}, maxPending)
 // serve accepts connections until l is closed. Other accept errors are
 // passing: the monitor out of descriptors (EMFILE, ENFILE), of memory or
 // buffers. The connection waits in the listen backlog meanwhile, so serve
-// waits, from 5 ms doubling up to a second, and accepts again: giving up
-// would leave the port open but dead for the container's whole life.
+// waits (accept.Backoff: from 5 ms doubling up to a second) and accepts
+// again: giving up would leave the port open but dead for the container's
+// whole life.
 func (f *forwarder) serve(l net.Listener, containerPort int) {
-	var delay time.Duration
+	var b accept.Backoff
 	for {
 		c, err := l.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			f.log.Debug("accepting on a published port", "port", containerPort, "err", err, "retry", delay)
-			time.Sleep(delay)
+			delay := b.Wait()
+			f.log.Debug("accepting on a published port", "port", containerPort, "err", err, "retried after", delay)
 			continue
 		}
-		delay = 0
+		b.Reset()
 		select {
 		case pending <- struct{}{}:
 			go f.forward(c, containerPort)

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/box-run/box/internal/testkill"
 	"github.com/box-run/box/run/prestart"
 	"github.com/box-run/box/run/proto"
 
@@ -198,6 +199,9 @@ func (r *runner) create() error {
 			}
 		}
 	}
+	if !r.Existing {
+		testkill.Point("run-created") // the record and start.json are there
+	}
 	r.made = true
 	r.push(func() error {
 		if !r.Remove && (r.Existing || !r.Detached || r.workloadStarted) {
@@ -348,6 +352,7 @@ func (r *runner) launch() error {
 		spec.KeepFDs = append(spec.KeepFDs, proto.FDMap{From: l.InheritFDs[i], To: fd})
 	}
 	r.Log.Debug("init started", "pid", l.Cmd.Process.Pid, "prestarted", prestarted, "elapsed", time.Since(r.t0))
+	testkill.Point("run-init-started") // init waits for its spec
 	return nil
 }
 
@@ -408,6 +413,7 @@ func (r *runner) serve() {
 	if err := r.Containers.Save(ct); err != nil {
 		r.Log.Debug("saving state", "err", err)
 	}
+	testkill.Point("run-running") // recorded running, its monitor gone
 	r.done = make(chan struct{})
 	if r.Spec.Network == "slirp" {
 		// Waited for before the socket is closed (pushed earlier, so undone

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/box-run/box/internal/accept"
 )
 
 // Proxy listens at each forward's name in dir and splices every connection
@@ -63,13 +65,30 @@ func Proxy(dir string, e Enter) (stop func(), err error) {
 	return stop, nil
 }
 
+// maxConns caps the connections one forward splices at once: a container
+// that opens more has the excess closed, rather than growing box's
+// goroutines and descriptors without bound.
+const maxConns = 64
+
+// serve splices each connection on l to target until l is closed. Running
+// out of descriptors or memory (accept.Passing) is waited out: giving up
+// would end the forward for the enter's life.
 func serve(l net.Listener, target string) {
+	slots := make(chan struct{}, maxConns)
+	var b accept.Backoff
 	for {
-		c, err := l.Accept()
+		c, err := accept.Accept(l, &b, nil)
 		if err != nil {
 			return
 		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			c.Close() // too many at once
+			continue
+		}
 		go func() {
+			defer func() { <-slots }()
 			defer c.Close()
 			t, err := net.Dial("unix", target)
 			if err != nil {

@@ -1,0 +1,138 @@
+package pid1
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/box-run/box/run/proto"
+	"golang.org/x/sys/unix"
+)
+
+// TestExecServerOutlivesEMFILE runs init's exec server out of descriptors
+// while a box exec waits to be accepted: once descriptors are free again,
+// that connection and later ones are served. (An accept loop that ended on
+// the first error would leave box exec dead for the rest of the
+// container's life; a container can use up init's descriptors.)
+func TestExecServerOutlivesEMFILE(t *testing.T) {
+	dir := t.TempDir()
+	l, err := listenExec(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// serve's goroutine outlives the test (it is not told to stop), and
+	// so does the listening socket it accepts on.
+	s := &execServer{spec: &proto.Spec{}, waiting: map[int]conn{}}
+	go s.serve(l)
+	sock := filepath.Join(dir, proto.ExecSocket)
+	client := func() int {
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fd
+	}
+	connect := func(fd int) {
+		if err := unix.Connect(fd, &unix.SockaddrUnix{Name: sock}); err != nil {
+			unix.Close(fd)
+			t.Fatalf("connecting: %v", err)
+		}
+	}
+	before := client()
+	connect(before)
+	if err := askExec(before); err != nil {
+		t.Fatalf("before running out of descriptors: %v", err)
+	}
+
+	// serve now waits in a blocking accept4, which took its descriptor
+	// when called. The client sockets are made first; then the limit drops
+	// to the lowest free descriptor, so that nothing in this process can
+	// open one. The first client takes the waiting accept and holds its
+	// descriptor (it sends nothing: its handler waits); the accept that
+	// follows fails with EMFILE, and the second client waits meanwhile.
+	hold, fd := client(), client()
+	defer unix.Close(hold)
+	waitFDsSettle(t)
+	lowest, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(lowest)
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	low := lim
+	low.Cur = uint64(lowest)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	restored := false
+	restore := func() {
+		if !restored {
+			syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+			restored = true
+		}
+	}
+	defer restore()
+	connect(hold)
+	connect(fd)
+	time.Sleep(100 * time.Millisecond) // accept fails meanwhile
+	if probe, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != unix.EMFILE {
+		unix.Close(probe)
+		restore()
+		t.Fatalf("the process was not out of descriptors (%v): the test proves nothing", err)
+	}
+	restore()
+	if err := askExec(fd); err != nil {
+		t.Errorf("the box exec made while out of descriptors: %v", err)
+	}
+	after := client()
+	connect(after)
+	if err := askExec(after); err != nil {
+		t.Errorf("a box exec after: %v", err)
+	}
+}
+
+// askExec sends an exec request with an empty body, which the server
+// must answer (it is accepted and read) with status 125, "bad exec
+// request", within 5 seconds. It closes fd.
+func askExec(fd int) error {
+	f := os.NewFile(uintptr(fd), "exec")
+	defer f.Close()
+	tv := unix.Timeval{Sec: 5}
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	if _, err := f.Write([]byte{0, 0, 0, 0}); err != nil {
+		return err
+	}
+	rep, err := proto.ReadExecReply(f)
+	if err != nil {
+		return err
+	}
+	if rep.Status != 125 || !strings.Contains(rep.Err, "bad exec request") {
+		return fmt.Errorf("unexpected reply: status %d, %q", rep.Status, rep.Err)
+	}
+	return nil
+}
+
+// waitFDsSettle waits until the process's descriptors stop changing
+// (connections of an earlier exchange closing), for up to 5 seconds.
+func waitFDsSettle(t *testing.T) {
+	last, stable := -1, 0
+	for i := 0; i < 500 && stable < 10; i++ {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ents) == last {
+			stable++
+		} else {
+			last, stable = len(ents), 0
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

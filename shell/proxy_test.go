@@ -1,0 +1,197 @@
+package shell
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// proxied starts an echo server on a unix socket (the host's agent) and a
+// Proxy forwarding to it; it returns the forward's socket.
+func proxied(t *testing.T) string {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "agent.sock")
+	l, err := net.Listen("unix", target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					fmt.Fprintf(c, "got %s", line)
+				}
+			}()
+		}
+	}()
+	run := filepath.Join(dir, "run")
+	if err := os.Mkdir(run, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stop, err := Proxy(run, Enter{Forwards: []Forward{{Name: "agent", Target: target}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return filepath.Join(run, "agent")
+}
+
+// ask sends a line and expects the echo within 5 seconds.
+func ask(c net.Conn, msg string) error {
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := fmt.Fprintln(c, msg); err != nil {
+		return err
+	}
+	got, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if want := "got " + msg; strings.TrimSpace(got) != want {
+		return fmt.Errorf("got %q, want %q", got, want)
+	}
+	return nil
+}
+
+// TestProxyCapsConnections: a container holding maxConns connections to
+// a forward gets the next one closed, and a new one served once one of
+// its own ends. (Each connection held two goroutines and two descriptors
+// of box's, without a bound.)
+func TestProxyCapsConnections(t *testing.T) {
+	sock := proxied(t)
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for i := range maxConns {
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+		if err := ask(c, fmt.Sprint(i)); err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+	}
+	extra, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ask(extra, "one too many"); err == nil {
+		t.Fatalf("connection %d was served: no cap", maxConns+1)
+	}
+	extra.Close()
+	held[0].Close()
+	held = held[1:]
+	// The slot frees once both directions of the splice end.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = ask(c, "again")
+		if err == nil {
+			held = append(held, c)
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("no connection served after one of %d ended: %v", maxConns, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestProxyOutlivesEMFILE runs the proxy out of descriptors while a
+// connection waits to be accepted: once descriptors are free again, that
+// connection and later ones are served. (The accept loop ended on the
+// first error, leaving the forward dead for the enter's life.)
+func TestProxyOutlivesEMFILE(t *testing.T) {
+	sock := proxied(t)
+	roundTrip := func(msg string) error {
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		return ask(c, msg)
+	}
+	if err := roundTrip("before"); err != nil {
+		t.Fatalf("before running out of descriptors: %v", err)
+	}
+	// The client socket is made first; then the limit drops to the lowest
+	// free descriptor, so that nothing in this process can open one, and
+	// the client connects: the accept that follows fails with EMFILE.
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the first exchange's descriptors close
+	lowest, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(lowest)
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	low := lim
+	low.Cur = uint64(lowest)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	restored := false
+	restore := func() {
+		if !restored {
+			syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+			restored = true
+		}
+	}
+	defer restore()
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: sock}); err != nil {
+		unix.Close(fd)
+		t.Fatalf("connecting: %v", err)
+	}
+	time.Sleep(100 * time.Millisecond) // accept fails meanwhile
+	if probe, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != unix.EMFILE {
+		unix.Close(probe)
+		restore()
+		t.Fatalf("the process was not out of descriptors (%v): the test proves nothing", err)
+	}
+	restore()
+	file := os.NewFile(uintptr(fd), "client")
+	c, err := net.FileConn(file)
+	file.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := ask(c, "waited"); err != nil {
+		t.Errorf("the connection made while out of descriptors: %v", err)
+	}
+	if err := roundTrip("after"); err != nil {
+		t.Errorf("a connection after: %v", err)
+	}
+}
