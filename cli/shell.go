@@ -29,6 +29,7 @@ type shellCmd struct {
 	Stop    string `help:"Stop a shell's container (files outside the home are kept)." placeholder:"NAME"`
 	Rm      string `help:"Remove a shell: its container and record (the home is the host's and stays)." placeholder:"NAME"`
 	Rebuild string `help:"Make a shell again from its (new) dotfile and image: packages and create hooks run again; the home is untouched." placeholder:"NAME"`
+	Force   bool   `short:"f" help:"With --stop, --rm or --rebuild: go ahead even while a terminal is in the shell, ending its session."`
 	// A devcontainer.json's shell is named after its project: the argument
 	// before -- is then the file, not a name.
 	Devcontainer bool `name:"devcontainer" help:"Enter the shell of a devcontainer.json: the file (or project folder) named before --, else .devcontainer/devcontainer.json or .devcontainer.json here or above; the shell is named after the project's folder."`
@@ -113,6 +114,11 @@ func hostOf(home string) shell.Host {
 }
 
 func (c *shellCmd) enter(g *globals, ss shell.Store, cs run.Containers, d *shell.Dotfile, home, wd string, cmd []string) error {
+	release, err := ss.Entered(d.Name)
+	if err != nil {
+		return err
+	}
+	defer release()
 	st, ct, err := c.ready(g, ss, cs, d, home)
 	if err != nil {
 		return err
@@ -487,6 +493,9 @@ func (c *shellCmd) rebuild(g *globals, name string) error {
 			return withStatus(125, fmt.Errorf("shell %s is left as it was: %w", name, err))
 		}
 	}
+	if err := c.notInUse(ss, name); err != nil {
+		return err
+	}
 	if err := c.remove(g, ss, cs, name, false); err != nil {
 		return err
 	}
@@ -520,6 +529,9 @@ func (c *shellCmd) stop(g *globals, name string, rm bool) error {
 		}
 		return withStatus(1, fmt.Errorf("no such shell: %s", name))
 	}
+	if err := c.notInUse(ss, name); err != nil {
+		return err
+	}
 	if rm {
 		return c.remove(g, ss, cs, name, true)
 	}
@@ -536,6 +548,20 @@ func (c *shellCmd) stop(g *globals, name string, rm bool) error {
 		return err
 	}
 	return cs.Stop(ct, 10*time.Second)
+}
+
+// notInUse refuses to stop, remove or remake a shell a terminal is in
+// (unless --force), as toolbox rm refuses a running container: that would
+// end the session, and whatever runs in it, without a word.
+func (c *shellCmd) notInUse(ss shell.Store, name string) error {
+	if c.Force {
+		return nil
+	}
+	busy, err := ss.InUse(name)
+	if err != nil || !busy {
+		return err
+	}
+	return withStatus(1, fmt.Errorf("shell %s is in use: a terminal or an exported command is in it; end that first, or add --force to end its session", name))
 }
 
 // remove removes the shell's container and record (all of its directory

@@ -113,17 +113,62 @@ func (s Store) Lock(name string) (unlock func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	if err != nil {
+	if err := flock(f, syscall.LOCK_EX); err != nil {
 		f.Close()
-		return nil, &os.PathError{Op: "lock", Path: f.Name(), Err: err}
+		return nil, err
 	}
 	return func() { f.Close() }, nil
+}
+
+// Entered marks the shell as entered until release is called: each enter
+// holds a shared lock on shells/NAME/entered, so that --stop, --rm and
+// --rebuild can tell that a terminal is in the shell (InUse) instead of
+// ending its session without a word. The kernel drops the lock when the
+// enter's process ends, however it ends.
+func (s Store) Entered(name string) (release func(), err error) {
+	if err := os.MkdirAll(s.ShellDir(name), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(s.ShellDir(name), "entered"), os.O_CREATE|os.O_RDONLY, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := flock(f, syscall.LOCK_SH); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// InUse reports whether an enter holds the shell (see Entered).
+func (s Store) InUse(name string) (bool, error) {
+	f, err := os.Open(filepath.Join(s.ShellDir(name), "entered"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	err = flock(f, syscall.LOCK_EX|syscall.LOCK_NB)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return true, nil
+	}
+	return false, err
+}
+
+// flock takes a lock on f, retrying when a signal interrupts the wait.
+func flock(f *os.File, how int) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), how)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return &os.PathError{Op: "lock", Path: f.Name(), Err: err}
+		}
+		return nil
+	}
 }
 
 // Mount is a host path the shell's container sees, and where.
