@@ -3,6 +3,7 @@ package pid1
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"runtime"
@@ -65,13 +66,22 @@ type conn struct{ fd int }
 
 // With a receive timeout on the socket, a signal (the Go runtime's own
 // SIGURG among them) makes a blocked read fail with EINTR instead of
-// restarting it: the reads retry.
+// restarting it: the reads retry. A failed read counts no bytes (the
+// system call's -1 is not a length: bufio panics on it, as box exec did
+// when the container was stopped under it and the read met ECONNRESET).
 func (c conn) Read(b []byte) (int, error) {
 	for {
 		n, err := unix.Read(c.fd, b)
-		if err != unix.EINTR {
-			return n, err
+		if err == unix.EINTR {
+			continue
 		}
+		if err != nil {
+			return 0, err
+		}
+		if n == 0 && len(b) > 0 {
+			return 0, io.EOF
+		}
+		return n, nil
 	}
 }
 
@@ -81,9 +91,13 @@ func (c conn) Read(b []byte) (int, error) {
 func (c conn) Write(b []byte) (int, error) {
 	for {
 		n, err := unix.SendmsgN(c.fd, b, nil, nil, unix.MSG_NOSIGNAL)
-		if err != unix.EINTR {
-			return n, err
+		if err == unix.EINTR {
+			continue
 		}
+		if err != nil {
+			return 0, err
+		}
+		return n, nil
 	}
 }
 func (c conn) Close() error { return unix.Close(c.fd) }
