@@ -89,7 +89,10 @@ func (g *globals) openStore() (*image.Store, error) {
 		Remove:   stage.Remover(m),
 		Tar:      stage.Tarrer(m),
 		Registry: registryOptions(c),
-		Log:      g.log,
+		Restoring: func(name string) {
+			fmt.Fprintf(os.Stderr, "box: unpacking %s again for the new id mapping\n", name)
+		},
+		Log: g.log,
 	})
 	if err != nil {
 		return nil, err

@@ -293,11 +293,20 @@ func (c *runCmd) holdImage(g *globals, st *image.Store, ref string) (*image.Imag
 		if err := st.CheckMapping(); err != nil {
 			return nil, nil, nil, err
 		}
+		// HoldLayers unpacks again from the store's kept blobs what the id
+		// mapping lacks; only a layer without one is ErrLayerGone.
 		c.release, err = ist.HoldLayers(img.Layers)
+		other := errors.Is(err, image.ErrOtherMapping)
+		if other && c.Pull == "never" {
+			return nil, nil, nil, fmt.Errorf("image %s is unpacked only for your former id mapping (your subordinate ids changed) and the store keeps no blob of it; --pull never forbids pulling it again", ref)
+		}
 		if errors.Is(err, image.ErrLayerGone) && try < 2 && !ist.Shared() && c.Pull != "never" {
-			// An rmi took it, or it was unpacked for another id mapping:
-			// fetch what is missing.
+			// An rmi took it, or it was unpacked for another id mapping
+			// by a box that kept no blobs: fetch what is missing.
 			if _, err := pullImage(g, st, ref, c.Platform, false); err != nil {
+				if other {
+					return nil, nil, nil, fmt.Errorf("%w (its layers were unpacked only for your former id mapping)", err)
+				}
 				return nil, nil, nil, err
 			}
 			continue

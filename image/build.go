@@ -41,7 +41,7 @@ func (s *Store) AddLayer(ctx context.Context, dir string, epoch *time.Time) (dif
 	held := &holds{}
 	defer held.release()
 	diffID = l.diffID.String()
-	if _, _, err := s.fetchLayer(ctx, l, diffID, diffID, l.size, func(Progress) {}, held); err != nil {
+	if _, _, err := s.fetchLayer(ctx, l, diffID, diffID, l.size, func(Progress) {}, held, true); err != nil {
 		return "", 0, fmt.Errorf("storing the layer: %w", err)
 	}
 	return diffID, l.size, nil
@@ -226,6 +226,7 @@ func (s *Store) PruneCache() (steps, layers int, err error) {
 				gone = append(gone, dst)
 				layers++
 			}
+			os.Remove(s.keptPath(hex))
 			l.unlock()
 		}
 		steps = len(c.Steps)

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -76,6 +77,7 @@ func (s *Store) Check(opts CheckOptions) ([]Finding, error) {
 	}
 	c.layers(ix)
 	c.unusedBlobs(ix, blobs)
+	c.keptBlobs(ix)
 	return c.found, nil
 }
 
@@ -232,14 +234,64 @@ func (c *checker) images(ix *index, blobs map[string]bool) map[*Image]bool {
 			bad(img, "its config lists other layers than the index")
 		}
 		for _, l := range img.Layers {
-			if !c.complete(l) && !c.s.multiMapping() {
+			switch {
+			case c.complete(l) || c.s.multiMapping() && c.s.kept(l):
 				// In a store used under several id mappings, an image
-				// is unpacked for the present one when it is used.
+				// is unpacked for the present one when it is used:
+				// from its kept blobs, or from its registry.
+			case c.s.kept(l):
+				c.restore(img, l)
+			case !c.s.multiMapping():
 				bad(img, "layer %s is missing or incomplete", short(l))
 			}
 		}
 	}
 	return damaged
+}
+
+// restore reports a layer that is missing but whose blob is kept, and
+// when repairing unpacks it again from the blob.
+func (c *checker) restore(img *Image, diffID string) {
+	i := c.add("image "+imageName(img), "layer %s is missing; its kept blob can unpack it again", short(diffID))
+	if !c.opts.Repair {
+		return
+	}
+	held := &holds{}
+	defer held.release()
+	if err := c.s.restore(context.Background(), diffID, held); err != nil {
+		c.found[i].Problem += fmt.Sprintf(" (unpacking it: %v)", err)
+		return
+	}
+	c.found[i].Repaired = true
+}
+
+// keptBlobs reports kept layer blobs that no image and no build step uses
+// (a pull or build killed before recording its image, an rmi before
+// deleting them), and files that are no blob. Held ones are left alone.
+func (c *checker) keptBlobs(ix *index) {
+	used := c.s.cacheLayers()
+	for _, img := range ix.Images {
+		for _, l := range img.Layers {
+			used[strings.TrimPrefix(l, "sha256:")] = true
+		}
+	}
+	ents, _ := os.ReadDir(c.s.path("blobs", "layers"))
+	for _, e := range ents {
+		hex, p := e.Name(), c.s.path("blobs", "layers", e.Name())
+		if used[hex] {
+			continue
+		}
+		if len(hex) != 64 || !isHex(hex) {
+			c.leftover(c.rel(p), "not a layer blob", func() error { return c.s.removeAll(p) })
+			continue
+		}
+		l, ok, err := tryLockNew(c.s.path("locks", hex))
+		if err != nil || !ok {
+			continue
+		}
+		c.leftover(c.rel(p), "kept blob of a layer no image uses (a killed pull's or rmi's)", func() error { return os.Remove(p) })
+		l.unlock()
+	}
 }
 
 func (c *checker) repaired(img *Image) {

@@ -6,7 +6,9 @@
 // Layout under the store root (mode 0700):
 //
 //	blobs/sha256/<hex>   manifests and configs, verified
+//	blobs/layers/<hex>   each layer's blob, named by its DiffID (below)
 //	layers/<hex>/        one unpacked layer, named by its DiffID
+//	layers-<key>/<hex>/  the same for another id mapping (mappingDir)
 //	images.json          the index: images and the names that point at them
 //	lock                 flock(2) held while the index changes
 //	locks/<hex>          flock(2) held while a layer is being fetched
@@ -34,15 +36,33 @@
 // an image config at most MaxConfigSize; a blob is cut off at the first
 // byte past the size its manifest declares. A refused pull stores nothing.
 //
-// Layer tars are not kept: a pull unpacks them and keeps the manifest and
-// config only. Push and save (Export) therefore write each layer again from
-// its unpacked directory, in the store's user namespace so that owners
-// come out as the image's (Options.Tar, package layertar), gzip it at a
-// fixed level, and send a config whose rootfs.diff_ids are the new tars'
-// digests (history, dates and the container config unchanged): the
-// original bytes (entry order, padding, sub-second times) cannot be
-// reproduced, and keeping every compressed blob would double the store.
-// So a pushed or saved image has new layer and config digests, the same on
+// Each layer's blob is kept, for every image: the bytes it came as (the
+// registry's or the archive's, gzip or zstd), or gzip (fastest level) of
+// the tar for a layer that came uncompressed (a build step's, a commit's,
+// a docker archive's). It is written while the layer is unpacked and put
+// in place before the layer, so an unpacked layer always has its blob
+// (except in a store from before blobs were kept). Its one use: when the
+// user's id mapping changes (an admin adds or removes a subordinate
+// range), the unpacked layers' owners are wrong for the new mapping, and
+// each image is unpacked again from its blobs as it is used (HoldLayers,
+// through fetchLayer, the pull's extraction), with no registry: images
+// made here (build, commit, load) have none, and --pull never or an
+// offline machine must keep working. Keeping them only for images made
+// here would not do, since a built image's base layers are pulled ones.
+// The cost is the compressed size of the layers (what box images shows as
+// SIZE), typically a third to a half more than the unpacked layers; a
+// layer's blob goes with its last image (rmi, prune), and box system
+// prune drops the old mapping's unpacked layers, never a blob an image
+// uses. A layer without a blob (a store from before) is fetched from its
+// registry again.
+//
+// Push and save (Export) do not send the kept blobs (a store from before
+// has none, and a plain tar's gzip is not the original's): they write each
+// layer again from its unpacked directory, in the store's user namespace
+// so that owners come out as the image's (Options.Tar, package layertar),
+// gzip it at a fixed level, and send a config whose rootfs.diff_ids are
+// the new tars' digests (history, dates and the container config
+// unchanged). So a pushed or saved image has new layer and config digests, the same on
 // every push since the writer depends on the tree alone: a second push
 // finds every blob on the registry. Index records remember the
 // repositories an image was pushed to (Image.Pushed) so that a push to
@@ -81,6 +101,10 @@ type Options struct {
 	Tar func(dir string, w io.Writer, opts layertar.Options) error
 	// Registry returns the settings for a registry host ("docker.io", "127.0.0.1:5000").
 	Registry func(host string) RegistryConfig
+	// Restoring, if set, is told the name of an image whose layers are
+	// unpacked again from their kept blobs because the id mapping changed
+	// (HoldLayers), once per image and Store.
+	Restoring func(image string)
 	// Log receives debug diagnostics; nil discards them.
 	Log *slog.Logger
 }

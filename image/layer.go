@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -27,7 +28,13 @@ import (
 // On success the layer's lock is kept, shared, in held: the pull releases it
 // once its image is recorded, so that an rmi in between, which collects
 // layers no image lists, cannot take it.
-func (s *Store) fetchLayer(ctx context.Context, l v1.Layer, digest, diffID string, size int64, progress func(Progress), held *holds) (fetched bool, squashed int, err error) {
+//
+// The layer's blob is kept (keepBlob) as it is unpacked, and moved into
+// blobs/layers/ before the layer into layers/: a kept layer always has its
+// blob. backfill keeps the blob of a layer already unpacked that has none,
+// for a source that is at hand (an archive, a written tar), never a
+// download.
+func (s *Store) fetchLayer(ctx context.Context, l v1.Layer, digest, diffID string, size int64, progress func(Progress), held *holds, backfill bool) (fetched bool, squashed int, err error) {
 	dst := s.layerPath(diffID)
 	hexID := filepath.Base(dst)
 	// One fetcher per layer across processes: the others wait here and then
@@ -61,6 +68,11 @@ func (s *Store) fetchLayer(ctx context.Context, l v1.Layer, digest, diffID strin
 		held.add(lock)
 	}()
 	if _, err := os.Lstat(dst); err == nil {
+		if backfill && !s.kept(diffID) {
+			if err := s.backfillBlob(l, diffID); err != nil {
+				return false, 0, err
+			}
+		}
 		progress(Progress{Layer: digest, Status: Exists, Done: size, Total: size})
 		return false, 0, nil
 	}
@@ -72,6 +84,12 @@ func (s *Store) fetchLayer(ctx context.Context, l v1.Layer, digest, diffID strin
 		return false, 0, err
 	}
 	defer done()
+	// A layer unpacked again from its kept blob (restore) keeps it as is.
+	var blob *blobWriter
+	if !s.kept(diffID) {
+		blob = &blobWriter{path: filepath.Join(dir, "blob")}
+		defer blob.close()
+	}
 	// Unpack writes into dir/rootfs and the whole staging dir is renamed: the
 	// layer's own "./" entry may make rootfs read-only or another id's, and
 	// renaming such a directory would need write permission on it.
@@ -93,13 +111,22 @@ func (s *Store) fetchLayer(ctx context.Context, l v1.Layer, digest, diffID strin
 	stop := context.AfterFunc(ctx, func() { rc.Close() })
 	defer stop()
 
-	dec, closeDec, err := decompress(counted)
+	var raw io.Reader = counted
+	if blob != nil {
+		if raw, err = blob.open(counted); err != nil {
+			return false, 0, counted.blame(fmt.Errorf("keeping the layer's blob: %w", err))
+		}
+	}
+	dec, closeDec, err := decompress(raw)
 	if err != nil {
 		return false, 0, counted.blame(fmt.Errorf("reading layer: %w", err))
 	}
 	defer closeDec()
 	h := sha256.New()
-	tee := io.TeeReader(dec, h)
+	var tee io.Reader = io.TeeReader(dec, h)
+	if blob != nil && blob.plain {
+		tee = io.TeeReader(tee, blob)
+	}
 	squashed, err = s.opts.Unpack(rootfs, tee)
 	if err != nil {
 		// A blob corrupted on the way breaks decompression or the tar
@@ -114,7 +141,7 @@ func (s *Store) fetchLayer(ctx context.Context, l v1.Layer, digest, diffID strin
 	if _, err := io.Copy(io.Discard, tee); err != nil {
 		return false, 0, counted.blame(fmt.Errorf("reading layer: %w", err))
 	}
-	if _, err := io.Copy(io.Discard, counted); err != nil {
+	if _, err := io.Copy(io.Discard, raw); err != nil {
 		return false, 0, counted.blame(fmt.Errorf("reading layer: %w", err))
 	}
 	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != diffID {
@@ -122,6 +149,11 @@ func (s *Store) fetchLayer(ctx context.Context, l v1.Layer, digest, diffID strin
 	}
 	if err := syncFS(rootfs); err != nil {
 		return false, 0, err
+	}
+	if blob != nil {
+		if err := blob.store(s.keptPath(diffID)); err != nil {
+			return false, 0, fmt.Errorf("keeping the layer's blob: %w", err)
+		}
 	}
 	if err := os.Rename(dir, dst); err != nil {
 		return false, 0, fmt.Errorf("storing layer: %w", err)
@@ -208,4 +240,146 @@ func (h *holds) release() {
 		l.unlock()
 	}
 	h.locks = nil
+}
+
+// keptPath is where the blob of the layer with DiffID diffID is kept: the
+// bytes it came as (a registry's or an archive's, gzip or zstd), or gzip
+// of the tar when it came uncompressed (a layer written here, a docker
+// archive's). Kept by DiffID, which is all an image record names.
+func (s *Store) keptPath(diffID string) string {
+	return s.path("blobs", "layers", strings.TrimPrefix(diffID, "sha256:"))
+}
+
+// kept tells whether the layer's blob is kept.
+func (s *Store) kept(diffID string) bool {
+	_, err := os.Lstat(s.keptPath(diffID))
+	return err == nil
+}
+
+// blobWriter keeps a layer's blob while it is unpacked: the compressed
+// bytes as they are read (open's reader), or, for a plain tar, gzip of the
+// uncompressed stream written to it.
+type blobWriter struct {
+	path  string
+	f     *os.File
+	zw    *gzip.Writer
+	plain bool
+}
+
+// open starts the blob and returns the reader to use instead of r.
+func (b *blobWriter) open(r io.Reader) (io.Reader, error) {
+	f, err := os.OpenFile(b.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	b.f = f
+	br := bufio.NewReaderSize(r, 1<<20)
+	magic, err := br.Peek(4)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	if bytes.HasPrefix(magic, []byte{0x1f, 0x8b}) || bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}) {
+		return io.TeeReader(br, f), nil
+	}
+	// Fast rather than small: it is written while the layer unpacks.
+	b.plain = true
+	b.zw, _ = gzip.NewWriterLevel(f, gzip.BestSpeed)
+	return br, nil
+}
+
+// Write takes the uncompressed tar of a plain blob.
+func (b *blobWriter) Write(p []byte) (int, error) { return b.zw.Write(p) }
+
+// store completes the blob and moves it to dst.
+func (b *blobWriter) store(dst string) error {
+	if b.zw != nil {
+		if err := b.zw.Close(); err != nil {
+			return err
+		}
+	}
+	if err := b.f.Sync(); err != nil {
+		return err
+	}
+	if err := b.f.Close(); err != nil {
+		return err
+	}
+	b.f = nil
+	if err := os.Rename(b.path, dst); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(dst))
+}
+
+func (b *blobWriter) close() {
+	if b.f != nil {
+		b.f.Close()
+	}
+}
+
+// backfillBlob keeps the blob of a layer that is unpacked already but has
+// none (unpacked by a pull, or by a box that kept no blobs), reading l,
+// which is at hand. The caller holds the layer's lock exclusively.
+func (s *Store) backfillBlob(l v1.Layer, diffID string) error {
+	dir, done, err := s.newStaging("blob-")
+	if err != nil {
+		return err
+	}
+	defer done()
+	rc, err := l.Compressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	blob := &blobWriter{path: filepath.Join(dir, "blob")}
+	defer blob.close()
+	raw, err := blob.open(rc)
+	if err != nil {
+		return fmt.Errorf("keeping the layer's blob: %w", err)
+	}
+	dec, closeDec, err := decompress(raw)
+	if err != nil {
+		return fmt.Errorf("keeping the layer's blob: %w", err)
+	}
+	defer closeDec()
+	h := sha256.New()
+	var w io.Writer = h
+	if blob.plain {
+		w = io.MultiWriter(h, blob)
+	}
+	if _, err := io.Copy(w, dec); err != nil {
+		return fmt.Errorf("keeping the layer's blob: %w", err)
+	}
+	if _, err := io.Copy(io.Discard, raw); err != nil {
+		return fmt.Errorf("keeping the layer's blob: %w", err)
+	}
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != diffID {
+		return fmt.Errorf("keeping the layer's blob: content has digest %s, not %s", short(got), short(diffID))
+	}
+	return blob.store(s.keptPath(diffID))
+}
+
+// restore unpacks a layer that is not unpacked for this id mapping again
+// from its kept blob, through the pull's path (fetchLayer: the same
+// extraction, so the present mapping's owners apply), and leaves it held
+// in held. It returns ErrLayerGone if the blob went meanwhile (an rmi).
+func (s *Store) restore(ctx context.Context, diffID string, held *holds) error {
+	if s.opts.Unpack == nil {
+		return errors.New("unpacking a layer: no unpacker configured")
+	}
+	h, err := v1.NewHash(diffID)
+	if err != nil {
+		return err
+	}
+	fi, err := os.Stat(s.keptPath(diffID))
+	if err != nil {
+		return fmt.Errorf("layer %s: %w", short(diffID), ErrLayerGone)
+	}
+	l := &fileLayer{path: s.keptPath(diffID), diffID: h, size: fi.Size()}
+	if _, _, err := s.fetchLayer(ctx, l, diffID, diffID, fi.Size(), func(Progress) {}, held, false); err != nil {
+		if !s.kept(diffID) {
+			return fmt.Errorf("layer %s: %w", short(diffID), ErrLayerGone)
+		}
+		return fmt.Errorf("unpacking layer %s again from its kept blob: %w", short(diffID), err)
+	}
+	return nil
 }

@@ -100,7 +100,8 @@ func (s *Store) add(ctx context.Context, img v1.Image, src, fullName string, pla
 	}
 	held := &holds{}
 	defer held.release()
-	if err := s.fetchLayers(ctx, src, layers, rec.Layers, progress, res, held); err != nil {
+	// An archive's blobs are at hand: kept also for layers unpacked already.
+	if err := s.fetchLayers(ctx, src, layers, rec.Layers, progress, res, held, src == "archive"); err != nil {
 		return nil, err
 	}
 	if err := s.record(rec, manifest, config, fullName); err != nil {
@@ -279,8 +280,9 @@ func (s *Store) putBlob(digest string, data []byte) error {
 	return nil
 }
 
-// fetchLayers fetches the missing layers, pullJobs at a time.
-func (s *Store) fetchLayers(ctx context.Context, src string, layers []v1.Layer, diffIDs []string, progress func(Progress), res *PullResult, held *holds) error {
+// fetchLayers fetches the missing layers, pullJobs at a time; with
+// backfill, also those whose blob is not kept (fetchLayer).
+func (s *Store) fetchLayers(ctx context.Context, src string, layers []v1.Layer, diffIDs []string, progress func(Progress), res *PullResult, held *holds, backfill bool) error {
 	if progress == nil {
 		progress = func(Progress) {}
 	}
@@ -298,7 +300,7 @@ func (s *Store) fetchLayers(ctx context.Context, src string, layers []v1.Layer, 
 			return err
 		}
 		size, _ := l.Size()
-		if _, err := os.Lstat(s.layerPath(diffIDs[i])); err == nil {
+		if _, err := os.Lstat(s.layerPath(diffIDs[i])); err == nil && (!backfill || s.kept(diffIDs[i])) {
 			// Present: hold it (shared) so that rmi leaves it until the
 			// image is recorded; if rmi took it first, fetch it again.
 			l, err := lockFileCtx(ctx, s.path("locks", strings.TrimPrefix(diffIDs[i], "sha256:")), unix.LOCK_SH, nil)
@@ -322,7 +324,17 @@ func (s *Store) fetchLayers(ctx context.Context, src string, layers []v1.Layer, 
 				return
 			}
 			defer func() { <-sem }()
-			fetched, squashed, err := s.fetchLayer(ctx, l, digest.String(), diffIDs[i], size, progress, held)
+			// Kept but not unpacked (the id mapping changed): the blob
+			// is here, and its content checked against the DiffID.
+			if s.kept(diffIDs[i]) {
+				err := s.restore(ctx, diffIDs[i], held)
+				if err == nil {
+					progress(Progress{Layer: digest.String(), Status: Exists, Total: size, Done: size})
+					return
+				}
+				s.log.Debug("unpacking from the kept blob failed; fetching", "layer", diffIDs[i], "err", err)
+			}
+			fetched, squashed, err := s.fetchLayer(ctx, l, digest.String(), diffIDs[i], size, progress, held, backfill)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {

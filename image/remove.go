@@ -82,16 +82,24 @@ func (s *Store) Remove(nameOrID string, force bool) (*Removed, error) {
 }
 
 // pickedLayers are layers chosen for removal, locked so that no pull or
-// container takes them until they are moved into tmp/.
+// container takes them until they are moved into tmp/, and kept blobs
+// (unpacked for this id mapping or not), locked likewise.
 type pickedLayers struct {
 	s     *Store
 	hexes []string
+	blobs []string
 	locks []*fileLock
 }
 
-// move renames the layers into tmp/ for deletion and drops their locks.
+// move renames the layers into tmp/ for deletion, deletes the blobs (each
+// one file) and drops their locks.
 func (p *pickedLayers) move() ([]string, error) {
 	defer p.release()
+	for _, hex := range p.blobs {
+		if err := os.Remove(p.s.keptPath(hex)); err != nil && !os.IsNotExist(err) {
+			return nil, fmt.Errorf("removing the blob of layer %s: %w", hex[:12], err)
+		}
+	}
 	var moved []string
 	for _, hex := range p.hexes {
 		dst := filepath.Join(p.s.path("tmp"), "trash-"+hex+"-"+randomHex(4))
@@ -164,6 +172,31 @@ func (s *Store) unusedLayers(ix *index, img *Image) (*pickedLayers, error) {
 		}
 		p.locks = append(p.locks, l)
 		p.hexes = append(p.hexes, hex)
+	}
+	// Kept blobs go with the last image (or build step) that uses their
+	// layer, whichever id mapping it is unpacked for.
+	picked := map[string]bool{}
+	for _, hex := range p.hexes {
+		picked[hex] = true
+	}
+	blobs, _ := os.ReadDir(s.path("blobs", "layers"))
+	for _, e := range blobs {
+		hex := e.Name()
+		if used[hex] || !isHex(hex) {
+			continue
+		}
+		if !picked[hex] {
+			l, ok, err := tryLockNew(s.path("locks", hex))
+			if err != nil {
+				p.release()
+				return nil, err
+			}
+			if !ok {
+				continue // being unpacked again, or held
+			}
+			p.locks = append(p.locks, l)
+		}
+		p.blobs = append(p.blobs, hex)
 	}
 	return p, nil
 }

@@ -13,7 +13,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/box-run/box/internal/testkill"
@@ -32,6 +34,9 @@ type Store struct {
 	// "layers" for the id mapping the store was first unpacked with
 	// (recorded in idmap), "layers-KEY" for another one (mappingDir).
 	layers string
+	// noted are the images Options.Restoring was told of.
+	noteMu sync.Mutex
+	noted  map[string]bool
 }
 
 // ErrReadOnly is returned for a change asked of a shared store.
@@ -86,7 +91,7 @@ func Open(opts Options) (*Store, error) {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("creating store: %w", err)
 	}
-	for _, d := range []string{"blobs/sha256", "layers", "locks", "tmp"} {
+	for _, d := range []string{"blobs/sha256", "blobs/layers", "layers", "locks", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
 			return nil, fmt.Errorf("creating store: %w", err)
 		}
@@ -492,8 +497,35 @@ func sameFile(f *os.File, path string) bool {
 // image up again (and pulling it if it is gone) is the way on.
 var ErrLayerGone = errors.New("not in the store (removed by rmi?)")
 
+// ErrOtherMapping is returned by HoldLayers, with ErrLayerGone, for a layer
+// unpacked only for another id mapping whose blob is not kept (a store
+// from before box kept blobs): only its registry has it.
+var ErrOtherMapping = errors.New("unpacked only for another id mapping, and no blob of it is kept to unpack it again")
+
+type layerGoneError struct {
+	layer string
+	other bool
+}
+
+func (e *layerGoneError) Error() string {
+	if e.other {
+		return fmt.Sprintf("layer %s: %v", short(e.layer), ErrOtherMapping)
+	}
+	return fmt.Sprintf("layer %s: %v", short(e.layer), ErrLayerGone)
+}
+
+func (e *layerGoneError) Is(target error) bool {
+	return target == ErrLayerGone || (e.other && target == ErrOtherMapping)
+}
+
 // HoldLayers takes a shared lock on each layer for as long as a container
 // uses them; rmi cannot delete a held layer. Call release when done.
+//
+// A layer that is not unpacked but whose blob is kept (the id mapping
+// changed since it was unpacked, or it was damaged) is unpacked again from
+// the blob first, and Options.Restoring is told once per image when the
+// mapping changed; one without a blob is ErrLayerGone (and ErrOtherMapping
+// when another mapping has it).
 func (s *Store) HoldLayers(diffIDs []string) (release func(), err error) {
 	if s.shared {
 		for _, d := range diffIDs {
@@ -504,12 +536,27 @@ func (s *Store) HoldLayers(diffIDs []string) (release func(), err error) {
 		return func() {}, nil
 	}
 	var locks []*fileLock
+	held := &holds{}
 	release = func() {
 		for _, l := range locks {
 			l.unlock()
 		}
+		held.release()
 	}
 	for _, d := range diffIDs {
+		if _, err := os.Lstat(s.layerPath(d)); err != nil {
+			// Without an unpacker (a monitor's store) none is unpacked.
+			if !s.kept(d) || s.opts.Unpack == nil {
+				release()
+				return nil, &layerGoneError{layer: d, other: s.multiMapping()}
+			}
+			s.noteRestore(diffIDs)
+			if err := s.restore(context.Background(), d, held); err != nil {
+				release()
+				return nil, err
+			}
+			continue
+		}
 		l, err := lockFileCtx(context.Background(), s.path("locks", strings.TrimPrefix(d, "sha256:")), unix.LOCK_SH, nil)
 		if err != nil {
 			release()
@@ -518,10 +565,51 @@ func (s *Store) HoldLayers(diffIDs []string) (release func(), err error) {
 		locks = append(locks, l)
 		if _, err := os.Lstat(s.layerPath(d)); err != nil {
 			release()
-			return nil, fmt.Errorf("layer %s: %w", short(d), ErrLayerGone)
+			return nil, &layerGoneError{layer: d}
 		}
 	}
 	return release, nil
+}
+
+// noteRestore tells Options.Restoring, once per image in this Store, that
+// an image is unpacked again for the present id mapping.
+func (s *Store) noteRestore(diffIDs []string) {
+	if s.opts.Restoring == nil || !s.multiMapping() {
+		return
+	}
+	name := s.nameFor(diffIDs)
+	s.noteMu.Lock()
+	defer s.noteMu.Unlock()
+	if s.noted[name] {
+		return
+	}
+	if s.noted == nil {
+		s.noted = map[string]bool{}
+	}
+	s.noted[name] = true
+	s.opts.Restoring(name)
+}
+
+// nameFor names the image whose layers are diffIDs, or the one with the
+// most of them at their bottom (a build stage's base), for messages.
+func (s *Store) nameFor(diffIDs []string) string {
+	ix, err := s.readIndex()
+	if err != nil || len(diffIDs) == 0 {
+		return "layers"
+	}
+	var best *Image
+	for _, img := range ix.Images {
+		if len(img.Layers) > len(diffIDs) || !slices.Equal(img.Layers, diffIDs[:len(img.Layers)]) {
+			continue
+		}
+		if best == nil || len(img.Layers) > len(best.Layers) {
+			best = img
+		}
+	}
+	if best == nil {
+		return "layer " + short(diffIDs[0])
+	}
+	return ShortName(imageName(best))
 }
 
 // CheckMapping refuses a store unpacked with another id mapping.
