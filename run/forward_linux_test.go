@@ -8,9 +8,10 @@ import (
 	"net"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/box-run/box/internal/testfd"
 
 	"golang.org/x/sys/unix"
 )
@@ -42,28 +43,7 @@ func TestPublishedPortOutlivesEMFILE(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFDsSettle(t)
-	lowest, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	unix.Close(lowest)
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	low := lim
-	low.Cur = uint64(lowest)
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
-		t.Fatal(err)
-	}
-	restored := false
-	restore := func() {
-		if !restored {
-			syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-			restored = true
-		}
-	}
-	defer restore()
+	restore := testfd.Exhaust(t)
 	port := l.Addr().(*net.TCPAddr).Port
 	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
 		unix.Close(fd)

@@ -7,9 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/box-run/box/internal/testfd"
 
 	"golang.org/x/sys/unix"
 )
@@ -148,28 +149,7 @@ func TestProxyOutlivesEMFILE(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond) // the first exchange's descriptors close
-	lowest, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	unix.Close(lowest)
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	low := lim
-	low.Cur = uint64(lowest)
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
-		t.Fatal(err)
-	}
-	restored := false
-	restore := func() {
-		if !restored {
-			syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-			restored = true
-		}
-	}
-	defer restore()
+	restore := testfd.Exhaust(t)
 	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: sock}); err != nil {
 		unix.Close(fd)
 		t.Fatalf("connecting: %v", err)

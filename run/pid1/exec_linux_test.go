@@ -5,9 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/box-run/box/internal/testfd"
 
 	"github.com/box-run/box/run/proto"
 	"golang.org/x/sys/unix"
@@ -57,28 +58,7 @@ func TestExecServerOutlivesEMFILE(t *testing.T) {
 	hold, fd := client(), client()
 	defer unix.Close(hold)
 	waitFDsSettle(t)
-	lowest, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	unix.Close(lowest)
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatal(err)
-	}
-	low := lim
-	low.Cur = uint64(lowest)
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
-		t.Fatal(err)
-	}
-	restored := false
-	restore := func() {
-		if !restored {
-			syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
-			restored = true
-		}
-	}
-	defer restore()
+	restore := testfd.Exhaust(t)
 	connect(hold)
 	connect(fd)
 	time.Sleep(100 * time.Millisecond) // accept fails meanwhile
