@@ -240,17 +240,8 @@ func TestPrefaultMapsHeap(t *testing.T) {
 		}
 		return v
 	}
-	// How much room the runtime has mapped past the allocation varies
-	// from run to run (prefault populates no further): the most of a few.
-	most := func(runs int, env ...string) float64 {
-		m := 0.0
-		for range runs {
-			m = max(m, resident(env...))
-		}
-		return m
-	}
-	on, off := most(5), most(3, "BOX_NO_PREFAULT=1")
-	stage := most(3, proto.StageEnv+"=heap-test")
+	on, off := resident(), resident("BOX_NO_PREFAULT=1")
+	stage := resident(proto.StageEnv + "=heap-test")
 	t.Logf("heap resident after the initialisers: %.0f KiB with prefault, %.0f KiB without, %.0f KiB in a stage", on, off, stage)
 	if on < off+1024 {
 		t.Errorf("prefault left %.0f KiB of heap resident, %.0f KiB without it; want at least 1 MiB more", on, off)

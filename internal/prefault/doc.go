@@ -18,10 +18,9 @@
 // a cold cache (the first run after boot, a binary on NFS) mapping it all
 // would read the whole binary where demand paging reads what is used.
 // In the CLI (not in a stage, which lives long) it then populates the
-// next 2 MiB of the Go heap with MADV_POPULATE_WRITE, as far as the
-// runtime has mapped it yet: the heap's pages were the largest share of
-// the faults left (about 250 of box version's 450). The data segment and
-// the first 256 KiB of zeroed data after it are populated in every process.
+// next 2 MiB of the Go heap with MADV_POPULATE_WRITE: the heap's pages
+// were the largest share of the faults left (about 250 of box version's
+// 450).
 // Kernels before 5.14 refuse the advice, and nothing changes.
 // BOX_NO_PREFAULT=1 turns it off, for measuring.
 //

@@ -22,11 +22,6 @@ const (
 	// box shell's enter a little more.
 	heapAhead = 2 << 20
 
-	// dataAhead is how much of the zeroed data (.bss, then .noptrbss,
-	// whose tens of MiB are mostly never touched) is populated with the
-	// data segment.
-	dataAhead = 256 << 10
-
 	stageEnv = "_BOX_STAGE" // run/proto.StageEnv, which this package cannot import
 )
 
@@ -78,20 +73,8 @@ func init() {
 		}
 	}
 	for _, h := range hs {
-		switch {
-		case h.typ != ptLOAD || h.filesz == 0:
-		case h.flags&pfW == 0:
+		if h.typ == ptLOAD && h.flags&pfW == 0 && h.filesz > 0 {
 			populate(uintptr(bias+h.vaddr)&^(pageSize-1), uintptr(bias+h.vaddr+h.filesz))
-		default:
-			// The data (which Go writes as it initialises the packages)
-			// and the first of the zeroed data after it: a copy of each
-			// page, at a fraction of what the faults cost.
-			end := h.filesz + dataAhead
-			if end > h.memsz {
-				end = h.memsz
-			}
-			start := uintptr(bias+h.vaddr) &^ (pageSize - 1)
-			syscall.Syscall(syscall.SYS_MADVISE, start, uintptr(bias+h.vaddr+end)-start, madvPopulateWrite)
 		}
 	}
 	populateHeap()
@@ -110,14 +93,7 @@ func populateHeap() {
 	}
 	heapMark = new([64]byte)
 	start := uintptr(unsafe.Pointer(heapMark)) &^ (pageSize - 1)
-	// The kernel refuses the whole range when it runs past what the
-	// runtime has mapped read-write so far (EINVAL at the reserved,
-	// inaccessible rest of the arena): halve it until it fits.
-	for n := uintptr(heapAhead); n >= 64<<10; n /= 2 {
-		if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, start, n, madvPopulateWrite); e != syscall.EINVAL && e != syscall.ENOMEM && e != syscall.EFAULT {
-			return
-		}
-	}
+	syscall.Syscall(syscall.SYS_MADVISE, start, heapAhead, madvPopulateWrite)
 }
 
 // populate maps [start, end) if at least three quarters of its pages are
