@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"unsafe"
 
 	"github.com/box-run/box/run/proto"
 )
@@ -213,72 +212,5 @@ func codeMapped() {
 		os.Exit(1)
 	}
 	fmt.Printf("%.3f\n", rss/size)
-	os.Exit(0)
-}
-
-// TestPrefaultMapsHeap checks that package prefault populates the CLI's
-// heap ahead of its use: just after the initialisers (box-heap-mapped runs
-// in place of box's main), the heap mapping holds at least 1 MiB more
-// resident memory than with BOX_NO_PREFAULT=1, and nothing more in a stage
-// process (where prefault leaves the heap alone).
-func TestPrefaultMapsHeap(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	resident := func(env ...string) float64 {
-		cmd := exec.Command(exe)
-		cmd.Args = []string{"box-heap-mapped"}
-		cmd.Env = append(os.Environ(), env...)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("box-heap-mapped: %v: %s", err, out)
-		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
-		if err != nil {
-			t.Fatalf("box-heap-mapped printed %q", out)
-		}
-		return v
-	}
-	on, off := resident(), resident("BOX_NO_PREFAULT=1")
-	stage := resident(proto.StageEnv + "=heap-test")
-	t.Logf("heap resident after the initialisers: %.0f KiB with prefault, %.0f KiB without, %.0f KiB in a stage", on, off, stage)
-	if on < off+1024 {
-		t.Errorf("prefault left %.0f KiB of heap resident, %.0f KiB without it; want at least 1 MiB more", on, off)
-	}
-	if stage > off+256 {
-		t.Errorf("in a stage process %.0f KiB of heap is resident, %.0f KiB without prefault; want no populating there", stage, off)
-	}
-}
-
-// heapMapped prints, in KiB, how much of the mapping holding a fresh heap
-// allocation is resident (smaps' Rss).
-func heapMapped() {
-	p := uint64(uintptr(unsafe.Pointer(new([64]byte))))
-	b, err := os.ReadFile("/proc/self/smaps")
-	if err != nil {
-		fmt.Println(err)
-		os.Exit(1)
-	}
-	in, found := false, false
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
-			lo, hi, _ := strings.Cut(f[0], "-")
-			l, _ := strconv.ParseUint(lo, 16, 64)
-			h, _ := strconv.ParseUint(hi, 16, 64)
-			in = l <= p && p < h
-			continue
-		}
-		if in && len(f) >= 2 && f[0] == "Rss:" {
-			fmt.Println(f[1])
-			found = true
-			break
-		}
-	}
-	if !found {
-		fmt.Println("no mapping holds the heap address")
-		os.Exit(1)
-	}
 	os.Exit(0)
 }

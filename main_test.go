@@ -30,7 +30,7 @@ import (
 // The test binary is box: testscript runs it under the name "box", and box's
 // re-executed stages come back through here too (argv[0] "box").
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){"box": main, "box-code-mapped": codeMapped, "box-heap-mapped": heapMapped})
+	testscript.Main(m, map[string]func(){"box": main, "box-code-mapped": codeMapped})
 }
 
 var (

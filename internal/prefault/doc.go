@@ -1,6 +1,5 @@
-// Package prefault maps box's code and read-only data, and the CLI's first
-// heap, into the process with one system call each as it starts, instead
-// of one page fault at a time.
+// Package prefault maps box's code and read-only data into the process in
+// one system call as it starts, instead of one page fault at a time.
 //
 // Every box process (the CLI, the container's init, the monitor, box exec's
 // client) is the same 25 MB static binary, and a short-lived one touches a
@@ -17,10 +16,6 @@
 // A segment is mapped only when most of it is already in the page cache: on
 // a cold cache (the first run after boot, a binary on NFS) mapping it all
 // would read the whole binary where demand paging reads what is used.
-// In the CLI (not in a stage, which lives long) it then populates the
-// next 2 MiB of the Go heap with MADV_POPULATE_WRITE: the heap's pages
-// were the largest share of the faults left (about 250 of box version's
-// 450).
 // Kernels before 5.14 refuse the advice, and nothing changes.
 // BOX_NO_PREFAULT=1 turns it off, for measuring.
 //

@@ -13,21 +13,9 @@ const (
 	ptPHDR = 6
 	pfW    = 2
 
-	madvPopulateRead  = 22 // Linux 5.14
-	madvPopulateWrite = 23
-	pageSize          = 4096
-
-	// heapAhead is how much of the Go heap past its first allocations is
-	// populated: box version touches about 1.7 MiB of heap, box exec and
-	// box shell's enter a little more.
-	heapAhead = 2 << 20
-
-	stageEnv = "_BOX_STAGE" // run/proto.StageEnv, which this package cannot import
+	madvPopulateRead = 22 // Linux 5.14
+	pageSize         = 4096
 )
-
-// heapMark is one allocation of this initialiser's, kept so that it is made
-// on the heap: its address says where the heap is growing.
-var heapMark *[64]byte
 
 // phdr is an ELF64 program header.
 type phdr struct {
@@ -77,23 +65,6 @@ func init() {
 			populate(uintptr(bias+h.vaddr)&^(pageSize-1), uintptr(bias+h.vaddr+h.filesz))
 		}
 	}
-	populateHeap()
-}
-
-// populateHeap maps the next heapAhead bytes of the Go heap in one system
-// call, where the CLI's start would take one page fault (tens of
-// microseconds in a VM) for each of some 250 pages it allocates into. Only
-// in the CLI: a stage (the container's init, the monitor) lives long, and
-// pages it would never use would stay resident. The kernel stops at the
-// end of what the runtime has mapped so far; the runtime neither knows nor
-// minds that the pages are there before it uses them.
-func populateHeap() {
-	if _, stage := syscall.Getenv(stageEnv); stage {
-		return
-	}
-	heapMark = new([64]byte)
-	start := uintptr(unsafe.Pointer(heapMark)) &^ (pageSize - 1)
-	syscall.Syscall(syscall.SYS_MADVISE, start, heapAhead, madvPopulateWrite)
 }
 
 // populate maps [start, end) if at least three quarters of its pages are
