@@ -1,10 +1,8 @@
 package run
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -46,76 +44,10 @@ func (a *Anchor) Grace() time.Duration {
 	if os.Getenv("SLURM_JOB_ID") == "" {
 		return StopTimeout
 	}
-	kw, ok := killWaitFromConf()
-	if !ok {
-		kw, ok = killWaitFromScontrol()
-	}
-	if ok && kw < StopTimeout {
+	if kw, ok := ReadSlurmConf(true).KillWait(); ok && kw < StopTimeout {
 		return kw
 	}
 	return StopTimeout
-}
-
-// slurmConfPaths are where a node's slurm.conf is: $SLURM_CONF, the usual
-// place, and the copies slurmd keeps in configless mode.
-func slurmConfPaths() []string {
-	var ps []string
-	if p := os.Getenv("SLURM_CONF"); p != "" {
-		ps = append(ps, p)
-	}
-	return append(ps, "/etc/slurm/slurm.conf", "/etc/slurm-llnl/slurm.conf",
-		"/run/slurm/conf/slurm.conf", "/var/spool/slurmd/conf-cache/slurm.conf")
-}
-
-// killWaitFromConf reads KillWait from the node's slurm.conf: no round
-// trip to slurmctld, which a loaded cluster can make slow. A readable
-// slurm.conf without KillWait means Slurm's default, 30 s.
-func killWaitFromConf() (time.Duration, bool) {
-	for _, p := range slurmConfPaths() {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		return parseKillWait(string(b), 30*time.Second), true
-	}
-	return 0, false
-}
-
-// killWaitFromScontrol asks slurmctld: the node may have no slurm.conf.
-func killWaitFromScontrol() (time.Duration, bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "scontrol", "show", "config").Output()
-	if err != nil {
-		return 0, false
-	}
-	kw := parseKillWait(string(out), -1)
-	return kw, kw >= 0
-}
-
-// parseKillWait finds KillWait in scontrol's "KillWait = 5 sec" or in
-// slurm.conf's "KillWait=5" (keys are case-insensitive, several may share a
-// line, # starts a comment), or returns def.
-func parseKillWait(text string, def time.Duration) time.Duration {
-	kw := def
-	for _, l := range strings.Split(text, "\n") {
-		if i := strings.IndexByte(l, '#'); i >= 0 {
-			l = l[:i]
-		}
-		for strings.Contains(l, " =") || strings.Contains(l, "= ") {
-			l = strings.ReplaceAll(strings.ReplaceAll(l, " =", "="), "= ", "=")
-		}
-		for _, f := range strings.Fields(l) {
-			k, v, ok := strings.Cut(f, "=")
-			if !ok || !strings.EqualFold(k, "KillWait") {
-				continue
-			}
-			if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-				kw = time.Duration(n) * time.Second
-			}
-		}
-	}
-	return kw
 }
 
 // CallerAnchor is the caller of a foreground box run: when it goes away
