@@ -165,6 +165,7 @@ func cmdNoProcess(ts *testscript.TestScript, neg bool, args []string) {
 			}
 		}
 		if found == "" {
+			ts.Logf("no %q after %v", args[0], time.Since(deadline.Add(-within)).Round(10*time.Millisecond))
 			return
 		}
 		if time.Now().After(deadline) {
