@@ -22,7 +22,10 @@ import (
 // SIGTERM handler ignores the SIGTERM. So box watches the anchor itself
 // (a pidfd, through Go's poller: no thread waits on it) and when it ends,
 // stops the container as box stop does: SIGTERM, then SIGKILL after
-// Grace.
+// Grace. The job's anchor is slurmstepd, which exits only once the step's
+// tracked processes are gone, that is after Slurm's own SIGTERM and
+// KillWait when one ignored the SIGTERM: its end means the grace is spent,
+// and the container is killed at once (Job).
 //
 // Start, the process's start time, tells the anchor from a later process
 // given the same pid.
@@ -30,6 +33,9 @@ type Anchor struct {
 	Pid   int    `json:"pid"`
 	Start uint64 `json:"start"`
 	What  string `json:"what"` // for messages: "the caller", "Slurm job 12"
+	// Job: the anchor is a Slurm job step's slurmstepd; when it ends the
+	// container is killed without a further grace (see Grace).
+	Job bool `json:"job,omitempty"`
 }
 
 // StopTimeout is how long a container whose anchor ended has to exit after
@@ -37,10 +43,13 @@ type Anchor struct {
 const StopTimeout = 10 * time.Second
 
 // Grace is how long the container has to exit after SIGTERM once the anchor
-// has gone: StopTimeout, or inside a Slurm job the cluster's KillWait when
-// that is shorter, so that the container is gone when Slurm would have
-// killed it.
+// has gone: none for a job step's end (Slurm gave its grace before), else
+// StopTimeout, or inside a Slurm job the cluster's KillWait when that is
+// shorter, so that the container is gone when Slurm would have killed it.
 func (a *Anchor) Grace() time.Duration {
+	if a.Job {
+		return 0
+	}
 	if os.Getenv("SLURM_JOB_ID") == "" {
 		return StopTimeout
 	}
@@ -80,7 +89,7 @@ func JobAnchor() *Anchor {
 			return nil
 		}
 		if comm == "slurmstepd" {
-			return &Anchor{Pid: pid, Start: StartTime(pid), What: "Slurm job " + job}
+			return &Anchor{Pid: pid, Start: StartTime(pid), What: "Slurm job " + job, Job: true}
 		}
 		if ppid <= 1 {
 			return nil

@@ -90,3 +90,12 @@ func TestSlurmConfConfigless(t *testing.T) {
 		t.Errorf("no slurm.conf: read %q, SignalsTree %v; want none, forwarding", c.Source, c.SignalsTree())
 	}
 }
+
+// A job step's end comes after Slurm's own SIGTERM and KillWait: the
+// container gets no second grace.
+func TestGraceJobAnchor(t *testing.T) {
+	t.Setenv("SLURM_JOB_ID", "7")
+	if got := (&Anchor{Job: true}).Grace(); got != 0 {
+		t.Errorf("job anchor: grace %v, want 0", got)
+	}
+}
