@@ -189,6 +189,9 @@ var conditions = map[string]struct {
 		}
 		return err1 == nil && err2 == nil && err3 == nil
 	}},
+	"shared-fill": {"this run fills the CI's shared store (.ci/run sets BOX_CI_SHARED_FILL before the suites)", func() bool {
+		return os.Getenv("BOX_CI_SHARED_FILL") != ""
+	}},
 	"subuid": {"the user has a subordinate id range and newuidmap", func() bool {
 		m, _, err := userns.Detect()
 		return err == nil && !m.Single()

@@ -60,9 +60,10 @@ func cmdWaitJob(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // cmdSharedCIReady sets BOX_CI_SHARED from the environment .ci/run gives
-// the suites: a store directory the user with subordinate ids fills in its
-// run, which .ci/run then makes readable and mounts read-only for the user
-// without them, whose run reads it. Fails outside that set-up.
+// the suites: a store directory the user with subordinate ids fills in a
+// run of its own (fill, with BOX_CI_SHARED_FILL set), which .ci/run then
+// makes readable and mounts read-only for both users' suites, which read
+// it (read). Fails outside that set-up.
 func cmdSharedCIReady(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 || (args[0] != "fill" && args[0] != "read") {
 		ts.Fatalf("usage: shared-ci-ready fill|read")
@@ -79,7 +80,7 @@ func cmdSharedCIReady(ts *testscript.TestScript, neg bool, args []string) {
 	var st unix.Statfs_t
 	ts.Check(unix.Statfs(dir, &st))
 	if st.Flags&unix.ST_RDONLY == 0 {
-		ts.Fatalf("%s is not mounted read-only: .ci/run mounts it so after the first user's suite", dir)
+		ts.Fatalf("%s is not mounted read-only: .ci/run mounts it so after filling it, before the suites", dir)
 	}
 }
 
