@@ -96,6 +96,7 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"pty":             cmdPty,
 			"wait-file":       cmdWaitFile,
 			"no-process":      cmdNoProcess,
+			"mark":            cmdMark,
 			"signal-box":      cmdSignalBox,
 			"serve-tcp":       cmdServeTCP,
 			"serve-dns":       cmdServeDNS,

@@ -122,11 +122,12 @@ func cmdWaitJobEnding(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // cmdWaitStatus waits until the container NAME is recorded exited, or
-// removed, at most WITHIN: its processes vanishing does not mean box has
-// recorded it yet.
+// removed, or either (stopped: a --rm container whose box was killed before
+// it could remove it is removed by the next box command), at most WITHIN:
+// its processes vanishing does not mean box has recorded it yet.
 func cmdWaitStatus(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 3 || (args[1] != "exited" && args[1] != "removed") {
-		ts.Fatalf("usage: wait-status NAME exited|removed WITHIN")
+	if neg || len(args) != 3 || (args[1] != "exited" && args[1] != "removed" && args[1] != "stopped") {
+		ts.Fatalf("usage: wait-status NAME exited|removed|stopped WITHIN")
 	}
 	within, err := time.ParseDuration(args[2])
 	ts.Check(err)
@@ -143,7 +144,7 @@ func cmdWaitStatus(ts *testscript.TestScript, neg bool, args []string) {
 		default:
 			status = ct.Status
 		}
-		if status == args[1] {
+		if status == args[1] || (args[1] == "stopped" && (status == "exited" || status == "removed")) {
 			ts.Logf("%s %s after %v", args[0], status, time.Since(start).Round(10*time.Millisecond))
 			return
 		}
