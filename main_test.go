@@ -96,6 +96,7 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"pty":             cmdPty,
 			"wait-file":       cmdWaitFile,
 			"no-process":      cmdNoProcess,
+			"mark":            cmdMark,
 			"signal-box":      cmdSignalBox,
 			"serve-tcp":       cmdServeTCP,
 			"serve-dns":       cmdServeDNS,
@@ -110,6 +111,9 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"monitor-usage":   cmdMonitorUsage,
 			"slurm-ready":     cmdSlurmReady,
 			"wait-job":        cmdWaitJob,
+			"wait-job-ending": cmdWaitJobEnding,
+			"wait-status":     cmdWaitStatus,
+			"nothing-left":    cmdNothingLeft,
 			"shared-ci-ready": cmdSharedCIReady,
 			"wait-stall":      cmdWaitStall,
 			"kill-after":      cmdKillAfter,
@@ -185,6 +189,9 @@ var conditions = map[string]struct {
 			f.Close()
 		}
 		return err1 == nil && err2 == nil && err3 == nil
+	}},
+	"shared-fill": {"this run fills the CI's shared store (.ci/run sets BOX_CI_SHARED_FILL before the suites)", func() bool {
+		return os.Getenv("BOX_CI_SHARED_FILL") != ""
 	}},
 	"subuid": {"the user has a subordinate id range and newuidmap", func() bool {
 		m, _, err := userns.Detect()

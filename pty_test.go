@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -142,18 +143,30 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 
 // cmdNoProcess fails if a process whose command line contains the marker
 // still runs on the host after a grace period (5 s, or WITHIN): nothing may
-// leak.
+// leak. Each WITHIN is a duration from now, or MARK+DURATION from the time
+// mark MARK recorded; the earliest deadline counts. Negated, it waits (up
+// to 20 s) until such a process runs.
 func cmdNoProcess(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 1 || len(args) > 2 {
-		ts.Fatalf("usage: no-process WORDS [WITHIN]")
+	if len(args) < 1 {
+		ts.Fatalf("usage: no-process WORDS [WITHIN|MARK+WITHIN]...")
 	}
-	within := 5 * time.Second
-	if len(args) == 2 {
-		d, err := time.ParseDuration(args[1])
+	start := time.Now()
+	deadline, what := start.Add(5*time.Second), "5s"
+	if neg {
+		deadline = start.Add(20 * time.Second)
+	}
+	for i, w := range args[1:] {
+		from := start
+		if mark, d, ok := strings.Cut(w, "+"); ok {
+			from = markTime(ts, mark)
+			w = d
+		}
+		d, err := time.ParseDuration(w)
 		ts.Check(err)
-		within = d
+		if i == 0 || from.Add(d).Before(deadline) {
+			deadline, what = from.Add(d), args[1+i]
+		}
 	}
-	deadline := time.Now().Add(within)
 	for {
 		found := ""
 		ents, _ := os.ReadDir("/proc")
@@ -164,17 +177,41 @@ func cmdNoProcess(ts *testscript.TestScript, neg bool, args []string) {
 				found = e.Name()
 			}
 		}
-		if found == "" {
+		if neg && found != "" {
+			return
+		}
+		if !neg && found == "" {
+			ts.Logf("no %q after %v", args[0], time.Since(start).Round(10*time.Millisecond))
 			return
 		}
 		if time.Now().After(deadline) {
+			if neg {
+				ts.Fatalf("no process %q within 20s", args[0])
+			}
 			cmd, _ := os.ReadFile("/proc/" + found + "/cmdline")
 			stat, _ := os.ReadFile("/proc/" + found + "/stat")
-			ts.Fatalf("process %s (%q) is still running after %v: %q, stat %s", found, args[0], within,
+			ts.Fatalf("process %s (%q) is still running after %v (%s): %q, stat %s", found, args[0], time.Since(start).Round(10*time.Millisecond), what,
 				strings.ReplaceAll(string(cmd), "\x00", " "), strings.TrimSpace(string(stat)))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// cmdMark records the time now as mark NAME, which no-process can count
+// from (NAME+DURATION).
+func cmdMark(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: mark NAME")
+	}
+	ts.Setenv("MARK_"+args[0], strconv.FormatInt(time.Now().UnixNano(), 10))
+}
+
+func markTime(ts *testscript.TestScript, name string) time.Time {
+	n, err := strconv.ParseInt(ts.Getenv("MARK_"+name), 10, 64)
+	if err != nil {
+		ts.Fatalf("no mark %q", name)
+	}
+	return time.Unix(0, n)
 }
 
 // cmdSignalBox sends a signal (TERM, HUP, USR1, …) to the "box run" process

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sort"
 	"strings"
 
 	"github.com/box-run/box/device"
@@ -57,9 +58,8 @@ func (infoCmd) Run(g *globals) error {
 	}
 	fs, remote := image.FSType(root)
 	fmt.Printf("store:      %s (%s)\n", root, fs)
-	if note != "" {
-		fmt.Printf("            %s\n", note)
-	} else if remote {
+	fmt.Printf("            %s\n", storeWhy(g, c.Storage.Root, c.Files, note))
+	if note == "" && remote {
 		fmt.Printf("            %s is a network filesystem: containers' files need local disk; fix: set [storage] root to a local path\n", fs)
 	}
 
@@ -83,8 +83,12 @@ func (infoCmd) Run(g *globals) error {
 		}
 		fmt.Printf("shared:     %s (read-only image stores)\n", strings.Join(roots, ", "))
 	}
+	cdiDirs := device.SpecDirs(c.CDI.SpecDirs, nil)
 	if job := os.Getenv("SLURM_JOB_ID"); job != "" {
 		fmt.Printf("job:        %s\n", slurmJob(job))
+		for _, l := range jobDetails(cdiDirs) {
+			fmt.Printf("            %s\n", l)
+		}
 	}
 	fmt.Printf("limits:     %s\n", limitsStatus())
 	net := slirp.DefaultConfig()
@@ -95,7 +99,6 @@ func (infoCmd) Run(g *globals) error {
 		r, _ := os.ReadFile("/proc/sys/net/ipv4/ping_group_range")
 		fmt.Printf("ping:       not forwarded: net.ipv4.ping_group_range (%s) excludes gid %d; fix: sysctl -w net.ipv4.ping_group_range=\"0 2147483647\" (as root)\n", strings.Join(strings.Fields(string(r)), " "), os.Getgid())
 	}
-	cdiDirs := device.SpecDirs(c.CDI.SpecDirs, nil)
 	devs, problems := device.List(cdiDirs)
 	if len(devs) == 0 {
 		fmt.Printf("cdi:        none (no usable specs in %s)\n", strings.Join(cdiDirs, ", "))
@@ -160,4 +163,57 @@ func slurmJob(id string) string {
 		return s + "; no slurmstepd above box: detached containers are not tied to the job"
 	}
 	return s + "; containers end with the job (see README), ranks take --mpi"
+}
+
+// storeWhy says why the store is where it is: who set it, or why the
+// default moved (note), or that it is the default.
+func storeWhy(g *globals, configured string, files []string, note string) string {
+	switch {
+	case g.Root != "" && os.Getenv("BOX_ROOT") == g.Root:
+		return "set by BOX_ROOT"
+	case g.Root != "":
+		return "set by --root"
+	case configured != "":
+		return "set by [storage] root in " + strings.Join(files, ", ")
+	case note != "":
+		return note
+	}
+	return "the default ($XDG_DATA_HOME/box, else ~/.local/share/box), on a local filesystem where overlay can keep container files"
+}
+
+// jobDetails describes what box finds in the Slurm job it runs in: how
+// Slurm tracks and ends the step, whether box forwards signals, the MPI
+// launcher's variables and the GPUs the job may use.
+func jobDetails(cdiDirs []string) []string {
+	var out []string
+	conf := run.ReadSlurmConf(true)
+	if conf.Source == "" {
+		out = append(out, "tracking: unknown (no slurm.conf readable and scontrol did not answer)")
+	} else {
+		kw := "KillWait unknown"
+		if d, ok := conf.KillWait(); ok {
+			kw = fmt.Sprintf("KillWait %d s", int(d.Seconds()))
+		}
+		out = append(out, fmt.Sprintf("tracking: %s, %s (from %s)", conf.ProctrackType(), kw, conf.Source))
+	}
+	if run.ForwardsSignals() {
+		out = append(out, "signals:  box forwards the signals it gets to the container (Slurm signals only the tasks it started)")
+	} else {
+		out = append(out, "signals:  Slurm signals every process of the step, the container's included: box forwards none")
+	}
+	var pmi []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "PMI_") || strings.HasPrefix(k, "PMIX_") {
+			pmi = append(pmi, k)
+		}
+	}
+	sort.Strings(pmi)
+	if len(pmi) == 0 {
+		out = append(out, "pmi:      none (no PMI_* or PMIX_* variables: srun --mpi=pmi2 or pmix sets them; box run --mpi passes them)")
+	} else {
+		out = append(out, "pmi:      "+strings.Join(pmi, ", ")+" (box run --mpi passes them)")
+	}
+	out = append(out, "gpus:     "+device.VisibleGPUs(cdiDirs, os.LookupEnv))
+	return out
 }

@@ -109,3 +109,40 @@ func visibleGPUs(lookup func(string) (string, bool)) (ids []string, from string,
 	}
 	return nil, "", false
 }
+
+// VisibleGPUs says, for box info, which nvidia.com/gpu devices of the
+// specs in dirs box may give (see visibleGPUs), and why.
+func VisibleGPUs(dirs []string, lookup func(string) (string, bool)) string {
+	all := gpuIDs(readSpecs(dirs))
+	qualify := func(ids []string) string {
+		if len(ids) == 0 {
+			return "none"
+		}
+		out := make([]string, len(ids))
+		for i, id := range ids {
+			out[i] = gpuKind + "=" + id
+		}
+		return strings.Join(out, ", ")
+	}
+	vis, from, limited := visibleGPUs(lookup)
+	if !limited {
+		why := "NVIDIA_VISIBLE_DEVICES and CUDA_VISIBLE_DEVICES unset"
+		if from != "" {
+			why = from
+		}
+		return fmt.Sprintf("%s (all found: %s)", qualify(all), why)
+	}
+	var found, missing []string
+	for _, id := range vis {
+		if slices.Contains(all, id) {
+			found = append(found, id)
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	s := fmt.Sprintf("%s (%s", qualify(found), from)
+	if len(missing) > 0 {
+		s += "; no CDI device for " + strings.Join(missing, ", ")
+	}
+	return s + ")"
+}

@@ -1,10 +1,8 @@
 package run
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -24,7 +22,10 @@ import (
 // SIGTERM handler ignores the SIGTERM. So box watches the anchor itself
 // (a pidfd, through Go's poller: no thread waits on it) and when it ends,
 // stops the container as box stop does: SIGTERM, then SIGKILL after
-// Grace.
+// Grace. The job's anchor is slurmstepd, which exits only once the step's
+// tracked processes are gone, that is after Slurm's own SIGTERM and
+// KillWait when one ignored the SIGTERM: its end means the grace is spent,
+// and the container is killed at once (Job).
 //
 // Start, the process's start time, tells the anchor from a later process
 // given the same pid.
@@ -32,6 +33,9 @@ type Anchor struct {
 	Pid   int    `json:"pid"`
 	Start uint64 `json:"start"`
 	What  string `json:"what"` // for messages: "the caller", "Slurm job 12"
+	// Job: the anchor is a Slurm job step's slurmstepd; when it ends the
+	// container is killed without a further grace (see Grace).
+	Job bool `json:"job,omitempty"`
 }
 
 // StopTimeout is how long a container whose anchor ended has to exit after
@@ -39,83 +43,20 @@ type Anchor struct {
 const StopTimeout = 10 * time.Second
 
 // Grace is how long the container has to exit after SIGTERM once the anchor
-// has gone: StopTimeout, or inside a Slurm job the cluster's KillWait when
-// that is shorter, so that the container is gone when Slurm would have
-// killed it.
+// has gone: none for a job step's end (Slurm gave its grace before), else
+// StopTimeout, or inside a Slurm job the cluster's KillWait when that is
+// shorter, so that the container is gone when Slurm would have killed it.
 func (a *Anchor) Grace() time.Duration {
+	if a.Job {
+		return 0
+	}
 	if os.Getenv("SLURM_JOB_ID") == "" {
 		return StopTimeout
 	}
-	kw, ok := killWaitFromConf()
-	if !ok {
-		kw, ok = killWaitFromScontrol()
-	}
-	if ok && kw < StopTimeout {
+	if kw, ok := ReadSlurmConf(true).KillWait(); ok && kw < StopTimeout {
 		return kw
 	}
 	return StopTimeout
-}
-
-// slurmConfPaths are where a node's slurm.conf is: $SLURM_CONF, the usual
-// place, and the copies slurmd keeps in configless mode.
-func slurmConfPaths() []string {
-	var ps []string
-	if p := os.Getenv("SLURM_CONF"); p != "" {
-		ps = append(ps, p)
-	}
-	return append(ps, "/etc/slurm/slurm.conf", "/etc/slurm-llnl/slurm.conf",
-		"/run/slurm/conf/slurm.conf", "/var/spool/slurmd/conf-cache/slurm.conf")
-}
-
-// killWaitFromConf reads KillWait from the node's slurm.conf: no round
-// trip to slurmctld, which a loaded cluster can make slow. A readable
-// slurm.conf without KillWait means Slurm's default, 30 s.
-func killWaitFromConf() (time.Duration, bool) {
-	for _, p := range slurmConfPaths() {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		return parseKillWait(string(b), 30*time.Second), true
-	}
-	return 0, false
-}
-
-// killWaitFromScontrol asks slurmctld: the node may have no slurm.conf.
-func killWaitFromScontrol() (time.Duration, bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "scontrol", "show", "config").Output()
-	if err != nil {
-		return 0, false
-	}
-	kw := parseKillWait(string(out), -1)
-	return kw, kw >= 0
-}
-
-// parseKillWait finds KillWait in scontrol's "KillWait = 5 sec" or in
-// slurm.conf's "KillWait=5" (keys are case-insensitive, several may share a
-// line, # starts a comment), or returns def.
-func parseKillWait(text string, def time.Duration) time.Duration {
-	kw := def
-	for _, l := range strings.Split(text, "\n") {
-		if i := strings.IndexByte(l, '#'); i >= 0 {
-			l = l[:i]
-		}
-		for strings.Contains(l, " =") || strings.Contains(l, "= ") {
-			l = strings.ReplaceAll(strings.ReplaceAll(l, " =", "="), "= ", "=")
-		}
-		for _, f := range strings.Fields(l) {
-			k, v, ok := strings.Cut(f, "=")
-			if !ok || !strings.EqualFold(k, "KillWait") {
-				continue
-			}
-			if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-				kw = time.Duration(n) * time.Second
-			}
-		}
-	}
-	return kw
 }
 
 // CallerAnchor is the caller of a foreground box run: when it goes away
@@ -148,7 +89,7 @@ func JobAnchor() *Anchor {
 			return nil
 		}
 		if comm == "slurmstepd" {
-			return &Anchor{Pid: pid, Start: StartTime(pid), What: "Slurm job " + job}
+			return &Anchor{Pid: pid, Start: StartTime(pid), What: "Slurm job " + job, Job: true}
 		}
 		if ppid <= 1 {
 			return nil

@@ -48,3 +48,54 @@ func TestGraceFromSlurmConf(t *testing.T) {
 		t.Errorf("outside a job: grace %v, want %v", got, StopTimeout)
 	}
 }
+
+// A configless node has its slurm.conf only in slurmd's cache: the
+// signalling (ProctrackType) and KillWait are both read from there, not
+// the first from /etc/slurm alone.
+func TestSlurmConfConfigless(t *testing.T) {
+	dir := t.TempDir()
+	cached := dir + "/conf-cache/slurm.conf"
+	if err := os.MkdirAll(dir+"/conf-cache", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cached, []byte("ProctrackType = proctrack/linuxproc\nKillWait=4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	saved := slurmConfPaths
+	t.Cleanup(func() { slurmConfPaths = saved })
+	slurmConfPaths = func() []string { return []string{dir + "/etc/slurm/slurm.conf", cached} }
+
+	c := ReadSlurmConf(false)
+	if c.Source != cached {
+		t.Errorf("read %q, want %q", c.Source, cached)
+	}
+	if !c.SignalsTree() {
+		t.Errorf("ProctrackType %q: SignalsTree false, want true", c.ProctrackType())
+	}
+	if kw, ok := c.KillWait(); !ok || kw != 4*time.Second {
+		t.Errorf("KillWait %v %v, want 4s", kw, ok)
+	}
+
+	os.WriteFile(cached, []byte("ProctrackType=proctrack/cgroup\n"), 0o644)
+	c = ReadSlurmConf(false)
+	if c.SignalsTree() {
+		t.Errorf("proctrack/cgroup: SignalsTree true, want false")
+	}
+	if kw, ok := c.KillWait(); !ok || kw != 30*time.Second {
+		t.Errorf("no KillWait in slurm.conf: %v %v, want Slurm's default 30s", kw, ok)
+	}
+
+	os.Remove(cached)
+	if c := ReadSlurmConf(false); c.Source != "" || c.SignalsTree() {
+		t.Errorf("no slurm.conf: read %q, SignalsTree %v; want none, forwarding", c.Source, c.SignalsTree())
+	}
+}
+
+// A job step's end comes after Slurm's own SIGTERM and KillWait: the
+// container gets no second grace.
+func TestGraceJobAnchor(t *testing.T) {
+	t.Setenv("SLURM_JOB_ID", "7")
+	if got := (&Anchor{Job: true}).Grace(); got != 0 {
+		t.Errorf("job anchor: grace %v, want 0", got)
+	}
+}

@@ -112,8 +112,9 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		return nil, nil, h.Net, err
 	}
 	if f.MPI {
+		// Not given, the network is the host's; given, it must be.
 		switch f.Network {
-		case "", "slirp", "host":
+		case "", "host":
 			f.Network = "host"
 		default:
 			return nil, nil, h.Net, fmt.Errorf("--mpi shares the host's network: it cannot go with --network %s", f.Network)

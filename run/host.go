@@ -460,7 +460,8 @@ func (r *runner) watch(a *Anchor) {
 		select {
 		case <-done:
 		case <-gone:
-			r.Log.Debug("anchor exited: stopping the container", "anchor", a.What)
+			// A grace of 0 (the job's end) is a SIGKILL at once.
+			r.Log.Debug("anchor exited: stopping the container", "anchor", a.What, "grace", grace)
 			r.Containers.Stop(&ct, grace)
 		}
 	}()

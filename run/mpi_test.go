@@ -41,7 +41,7 @@ func TestMPISpec(t *testing.T) {
 		t.Errorf("mounts %+v, want %+v", spec.Mounts, want)
 	}
 
-	for _, f := range []Flags{{MPI: true, Network: "none"}, {MPI: true, IPC: "private"}, {IPC: "none"}} {
+	for _, f := range []Flags{{MPI: true, Network: "none"}, {MPI: true, Network: "slirp"}, {MPI: true, Network: "slirp:allow_host_loopback=true"}, {MPI: true, IPC: "private"}, {IPC: "none"}} {
 		if _, _, _, err := New(f, Image{Ref: "x", Config: v1.Config{Cmd: []string{"sh"}}}, h); err == nil {
 			t.Errorf("%+v: no error", f)
 		}

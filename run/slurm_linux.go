@@ -1,38 +1,136 @@
 package run
 
 import (
-	"bufio"
+	"context"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
-// slurmSignalsTree tells whether the Slurm box runs under signals every
-// process of a job step itself, the container's included: with process-tree
-// tracking (proctrack/linuxproc) slurmstepd signals each descendant, so a
-// signal box forwarded as well would come twice. With cgroup tracking it
-// signals only the tasks it started (box), and with proctrack/pgid only
-// their process group (the container has a session of its own): box must
-// forward. Read once, from slurm.conf (SLURM_CONF, else
-// /etc/slurm/slurm.conf), and only when a signal comes; a configuration box
-// cannot read means forwarding, as docker does.
-var slurmSignalsTree = sync.OnceValue(func() bool {
-	path := os.Getenv("SLURM_CONF")
-	if path == "" {
-		path = "/etc/slurm/slurm.conf"
+// SlurmConf is what box reads of the node's Slurm configuration: the text
+// of its slurm.conf, or else of scontrol show config, and where it came
+// from. KillWait (Anchor.Grace) and ProctrackType (slurmSignalsTree) are
+// read through it, so both come from the same place.
+type SlurmConf struct {
+	Source string // the slurm.conf read, "scontrol show config", or "" (none)
+	text   string
+	file   bool // text is a slurm.conf (where a missing key means Slurm's default)
+}
+
+// slurmConfPaths are where a node's slurm.conf is: $SLURM_CONF, the usual
+// places, and the copies slurmd keeps in configless mode. A variable, for
+// tests.
+var slurmConfPaths = func() []string {
+	var ps []string
+	if p := os.Getenv("SLURM_CONF"); p != "" {
+		ps = append(ps, p)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line, _, _ := strings.Cut(sc.Text(), "#")
-		k, v, ok := strings.Cut(line, "=")
-		if ok && strings.EqualFold(strings.TrimSpace(k), "ProctrackType") {
-			return strings.EqualFold(strings.TrimSpace(v), "proctrack/linuxproc")
+	return append(ps, "/etc/slurm/slurm.conf", "/etc/slurm-llnl/slurm.conf",
+		"/run/slurm/conf/slurm.conf", "/var/spool/slurmd/conf-cache/slurm.conf")
+}
+
+// ReadSlurmConf reads the first slurm.conf of slurmConfPaths that can be
+// read: no round trip to slurmctld, which a loaded cluster can make slow.
+// Without one it asks scontrol (within 5 s) if scontrol is true: the node
+// may have no slurm.conf.
+func ReadSlurmConf(scontrol bool) SlurmConf {
+	for _, p := range slurmConfPaths() {
+		if b, err := os.ReadFile(p); err == nil {
+			return SlurmConf{Source: p, text: string(b), file: true}
 		}
 	}
-	return false
-})
+	if !scontrol {
+		return SlurmConf{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "scontrol", "show", "config").Output()
+	if err != nil {
+		return SlurmConf{}
+	}
+	return SlurmConf{Source: "scontrol show config", text: string(out)}
+}
+
+// KillWait is how long Slurm waits between the SIGTERM and the SIGKILL
+// that end a job. A slurm.conf without it means Slurm's default, 30 s.
+func (c SlurmConf) KillWait() (time.Duration, bool) {
+	if c.Source == "" {
+		return 0, false
+	}
+	def := time.Duration(-1)
+	if c.file {
+		def = 30 * time.Second
+	}
+	kw := parseKillWait(c.text, def)
+	return kw, kw >= 0
+}
+
+// ProctrackType is how Slurm tracks a job's processes, "" when unknown.
+// A slurm.conf without it means Slurm's default, proctrack/cgroup.
+func (c SlurmConf) ProctrackType() string {
+	if v, ok := parseConfValue(c.text, "ProctrackType"); ok {
+		return v
+	}
+	if c.file {
+		return "proctrack/cgroup"
+	}
+	return ""
+}
+
+// SignalsTree tells whether Slurm signals every process of a job step
+// itself, the container's included: with process-tree tracking
+// (proctrack/linuxproc) slurmstepd signals each descendant, so a signal
+// box forwarded as well would come twice. With cgroup tracking it signals
+// only the tasks it started (box), and with proctrack/pgid only their
+// process group (the container has a session of its own): box must
+// forward. A configuration box cannot read means forwarding, as docker
+// does.
+func (c SlurmConf) SignalsTree() bool {
+	return strings.EqualFold(c.ProctrackType(), "proctrack/linuxproc")
+}
+
+// slurmSignalsTree is SignalsTree of the node's slurm.conf, read once and
+// only when a signal comes (no scontrol: that could be slow just then).
+var slurmSignalsTree = sync.OnceValue(func() bool { return ReadSlurmConf(false).SignalsTree() })
+
+// ForwardsSignals tells whether box run in a Slurm job step passes the
+// signals it gets on to the container (see SignalsTree), for box info.
+func ForwardsSignals() bool { return !slurmSignalsTree() }
+
+// parseKillWait finds KillWait (see parseConfValue) in seconds, or
+// returns def.
+func parseKillWait(text string, def time.Duration) time.Duration {
+	v, ok := parseConfValue(text, "KillWait")
+	if !ok {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return def
+	}
+	return time.Duration(n) * time.Second
+}
+
+// parseConfValue finds a key's last value in scontrol's "KillWait = 5 sec"
+// or in slurm.conf's "KillWait=5" (keys are case-insensitive, several may
+// share a line, # starts a comment).
+func parseConfValue(text, key string) (val string, found bool) {
+	for _, l := range strings.Split(text, "\n") {
+		if i := strings.IndexByte(l, '#'); i >= 0 {
+			l = l[:i]
+		}
+		for strings.Contains(l, " =") || strings.Contains(l, "= ") {
+			l = strings.ReplaceAll(strings.ReplaceAll(l, " =", "="), "= ", "=")
+		}
+		for _, f := range strings.Fields(l) {
+			k, v, ok := strings.Cut(f, "=")
+			if ok && strings.EqualFold(k, key) {
+				val, found = v, true
+			}
+		}
+	}
+	return val, found
+}
