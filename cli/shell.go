@@ -109,7 +109,16 @@ func (g *globals) shellStores() (shell.Store, run.Containers, error) {
 }
 
 func hostOf(home string) shell.Host {
-	lt, _ := os.Readlink("/etc/localtime")
+	lt, err := os.Readlink("/etc/localtime")
+	switch {
+	case err == nil && !filepath.IsAbs(lt):
+		lt = filepath.Join("/etc", lt)
+	case err != nil:
+		lt = ""
+		if fi, err := os.Stat("/etc/localtime"); err == nil && fi.Mode().IsRegular() {
+			lt = "/etc/localtime"
+		}
+	}
 	return shell.Host{Home: home, Getenv: os.Getenv, Localtime: lt}
 }
 
@@ -344,6 +353,10 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *shel
 		if status, _ := pid1.Exec(dir, pid1.ExecOptions{Request: proto.ExecRequest{Args: []string{"/bin/sh", "-c", `test -x "$1"`, "sh", login}, User: "0:0", Cwd: "/"}, Stdin: devNull(), Stdout: os.Stderr, Stderr: os.Stderr}); status == 0 {
 			st.Shell = login
 		}
+	}
+	// Whether TZ can name the host's zone (see shell.Session).
+	if status, _ := pid1.Exec(dir, pid1.ExecOptions{Request: proto.ExecRequest{Args: []string{"/bin/sh", "-c", "test -d /usr/share/zoneinfo"}, User: "0:0", Cwd: "/"}, Stdin: devNull(), Stdout: os.Stderr, Stderr: os.Stderr}); status == 0 {
+		st.Zoneinfo = true
 	}
 	if err := userHooks(dir, "postCreateCommand", st, sf.UserCreate); err != nil {
 		return fail(err)

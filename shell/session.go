@@ -16,7 +16,8 @@ type Host struct {
 	Home   string
 	Getenv func(string) string
 	Exists func(string) bool // nil: os.Stat
-	// Localtime is /etc/localtime's link target, for TZ ("" = unknown).
+	// Localtime is /etc/localtime's link target, or /etc/localtime when
+	// it is a file, for TZ ("" = none).
 	Localtime string
 }
 
@@ -102,8 +103,15 @@ func Session(st *State, h Host, tag string) Enter {
 		}
 	}
 	if h.Getenv("TZ") == "" && h.Localtime != "" {
-		if _, zone, ok := strings.Cut(h.Localtime, "zoneinfo/"); ok {
+		// The host's zone by name where the shell has the zone files;
+		// else (Alpine without tzdata, busybox) the host's zone file
+		// itself, copied in for this enter, which libc reads from TZ=:PATH.
+		if _, zone, ok := strings.Cut(h.Localtime, "zoneinfo/"); ok && st.Zoneinfo {
 			set("TZ", zone)
+		} else {
+			name := "localtime." + tag
+			e.Copies = append(e.Copies, Forward{Name: name, Target: h.Localtime})
+			set("TZ", ":"+RunMount+"/"+name)
 		}
 	}
 	// A host path as the container sees it, or a forward to it.

@@ -73,7 +73,7 @@ func TestSession(t *testing.T) {
 	}
 	h := Host{Home: "/home/u", Getenv: func(k string) string { return env[k] }, Exists: func(string) bool { return true }, Localtime: "/usr/share/zoneinfo/Europe/Paris"}
 	share := map[string]bool{"ssh-agent": true, "x11": true, "dbus": true, "wayland": true, "audio": true, "dri": true}
-	st := &State{Name: "dev", Home: "/home/u", Shell: "/bin/zsh", Share: share, Mounts: Mounts(share, nil, "/store/shells/dev/run", h)}
+	st := &State{Name: "dev", Home: "/home/u", Shell: "/bin/zsh", Share: share, Mounts: Mounts(share, nil, "/store/shells/dev/run", h), Zoneinfo: true}
 	e := Session(st, h, "42")
 	for _, want := range []string{"TERM=xterm", "TZ=Europe/Paris", "XDG_RUNTIME_DIR=/run/user/1", "SSH_AUTH_SOCK=/run/box-shell/ssh-agent.42",
 		"DISPLAY=:0", "XAUTHORITY=/run/box-shell/Xauthority.42", "DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1/bus", "WAYLAND_DISPLAY=wayland-1", "SHELL=/bin/zsh"} {
@@ -84,6 +84,18 @@ func TestSession(t *testing.T) {
 	if len(e.Forwards) != 1 || e.Forwards[0].Target != "/tmp/ssh-x/agent.1" || len(e.Copies) != 1 {
 		t.Errorf("forwards %v copies %v", e.Forwards, e.Copies)
 	}
+	// Without the image's zone files: the host's zone file, copied in.
+	st.Zoneinfo = false
+	if e := Session(st, h, "42"); !slices.Contains(e.Env, "TZ=:/run/box-shell/localtime.42") ||
+		!slices.Contains(e.Copies, Forward{Name: "localtime.42", Target: "/usr/share/zoneinfo/Europe/Paris"}) {
+		t.Errorf("without zone files: env %q copies %v", e.Env, e.Copies)
+	}
+	// A caller's own TZ goes as it is.
+	env["TZ"] = "America/New_York"
+	if e := Session(st, h, "42"); !slices.Contains(e.Env, "TZ=America/New_York") || len(e.Copies) != 1 {
+		t.Errorf("with TZ set: env %q copies %v", e.Env, e.Copies)
+	}
+	delete(env, "TZ")
 	if dir, note := Workdir(st, "/home/u/src"); dir != "/home/u/src" || note != "" {
 		t.Errorf("workdir %s %q", dir, note)
 	}

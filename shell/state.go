@@ -27,12 +27,15 @@ type State struct {
 	Home    string    `json:"home"`
 	// Shell is what an interactive enter runs: the login shell when the
 	// image has it, else sh.
-	Shell  string            `json:"shell"`
-	Mounts []Mount           `json:"mounts"` // what of the host the container sees
-	Share  map[string]bool   `json:"share"`
-	Env    map[string]string `json:"env,omitempty"`
-	Start  []string          `json:"start,omitempty"`
-	Enter  []string          `json:"enter,omitempty"`
+	Shell string `json:"shell"`
+	// Zoneinfo: the container has /usr/share/zoneinfo (checked once it
+	// was made), so TZ can name the host's zone.
+	Zoneinfo bool              `json:"zoneinfo,omitempty"`
+	Mounts   []Mount           `json:"mounts"` // what of the host the container sees
+	Share    map[string]bool   `json:"share"`
+	Env      map[string]string `json:"env,omitempty"`
+	Start    []string          `json:"start,omitempty"`
+	Enter    []string          `json:"enter,omitempty"`
 	// A devcontainer.json's: where the project is (where an enter from
 	// outside the shared directories starts, and the hooks run), and the
 	// postStartCommand, run as the user at every start.
