@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -70,11 +71,19 @@ func (c *logsCmd) Run(g *globals) error {
 	}
 	path := filepath.Join(cs.Dir(ct.ID), run.LogName)
 	var lines []string
+	var off int64 // how much of the current file the lines take
 	for _, p := range []string{path + ".1", path} {
 		b, err := os.ReadFile(p)
-		if err == nil {
-			lines = append(lines, splitLines(string(b))...)
+		if err != nil {
+			continue
 		}
+		if p == path && c.Follow {
+			// Whole lines only: the follow below prints a partial one
+			// once its end is written.
+			b = b[:bytes.LastIndexByte(b, '\n')+1]
+			off = int64(len(b))
+		}
+		lines = append(lines, splitLines(string(b))...)
 	}
 	lines = slices.DeleteFunc(lines, func(l string) bool { return !c.within(l) })
 	if tail >= 0 && tail < len(lines) {
@@ -86,12 +95,10 @@ func (c *logsCmd) Run(g *globals) error {
 	if !c.Follow {
 		return nil
 	}
-	// Follow the current file from where it ended; after a rotation it
-	// starts again from its beginning.
-	var off int64
-	if fi, err := os.Stat(path); err == nil {
-		off = fi.Size()
-	}
+	// Follow the current file from where the read above ended, not from
+	// its size now: what the container wrote in between (its last line,
+	// as it exits) would be lost. After a rotation it starts again from
+	// its beginning.
 	for {
 		// The state first, the file after: the monitor has written all
 		// of a container's output before it records the exit, so the
