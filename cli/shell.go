@@ -355,9 +355,8 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *shel
 		}
 	}
 	// Whether TZ can name the host's zone (see shell.Session).
-	if status, _ := pid1.Exec(dir, pid1.ExecOptions{Request: proto.ExecRequest{Args: []string{"/bin/sh", "-c", "test -d /usr/share/zoneinfo"}, User: "0:0", Cwd: "/"}, Stdin: devNull(), Stdout: os.Stderr, Stderr: os.Stderr}); status == 0 {
-		st.Zoneinfo = true
-	}
+	status, _ := pid1.Exec(dir, pid1.ExecOptions{Request: proto.ExecRequest{Args: []string{"/bin/sh", "-c", "test -d /usr/share/zoneinfo"}, User: "0:0", Cwd: "/"}, Stdin: devNull(), Stdout: os.Stderr, Stderr: os.Stderr})
+	st.Zoneinfo = new(status == 0)
 	if err := userHooks(dir, "postCreateCommand", st, sf.UserCreate); err != nil {
 		return fail(err)
 	}
@@ -506,9 +505,11 @@ func (c *shellCmd) rebuild(g *globals, name string) error {
 			return withStatus(125, fmt.Errorf("shell %s is left as it was: %w", name, err))
 		}
 	}
-	if err := c.notInUse(ss, name); err != nil {
+	release, err := c.claim(ss, name)
+	if err != nil {
 		return err
 	}
+	defer release()
 	if err := c.remove(g, ss, cs, name, false); err != nil {
 		return err
 	}
@@ -542,9 +543,11 @@ func (c *shellCmd) stop(g *globals, name string, rm bool) error {
 		}
 		return withStatus(1, fmt.Errorf("no such shell: %s", name))
 	}
-	if err := c.notInUse(ss, name); err != nil {
+	release, err := c.claim(ss, name)
+	if err != nil {
 		return err
 	}
+	defer release()
 	if rm {
 		return c.remove(g, ss, cs, name, true)
 	}
@@ -563,18 +566,19 @@ func (c *shellCmd) stop(g *globals, name string, rm bool) error {
 	return cs.Stop(ct, 10*time.Second)
 }
 
-// notInUse refuses to stop, remove or remake a shell a terminal is in
+// claim refuses to stop, remove or remake a shell a terminal is in
 // (unless --force), as toolbox rm refuses a running container: that would
-// end the session, and whatever runs in it, without a word.
-func (c *shellCmd) notInUse(ss shell.Store, name string) error {
+// end the session, and whatever runs in it, without a word. Until release,
+// new enters wait.
+func (c *shellCmd) claim(ss shell.Store, name string) (release func(), err error) {
 	if c.Force {
-		return nil
+		return func() {}, nil
 	}
-	busy, err := ss.InUse(name)
+	release, busy, err := ss.Claim(name)
 	if err != nil || !busy {
-		return err
+		return release, err
 	}
-	return withStatus(1, fmt.Errorf("shell %s is in use: a terminal or an exported command is in it; end that first, or add --force to end its session", name))
+	return nil, withStatus(1, fmt.Errorf("shell %s is in use: a terminal or an exported command is in it; end that first, or add --force to end its session", name))
 }
 
 // remove removes the shell's container and record (all of its directory

@@ -105,10 +105,15 @@ func Session(st *State, h Host, tag string) Enter {
 	if h.Getenv("TZ") == "" && h.Localtime != "" {
 		// The host's zone by name where the shell has the zone files;
 		// else (Alpine without tzdata, busybox) the host's zone file
-		// itself, copied in for this enter, which libc reads from TZ=:PATH.
-		if _, zone, ok := strings.Cut(h.Localtime, "zoneinfo/"); ok && st.Zoneinfo {
+		// itself, copied in for this enter, which libc reads from TZ=:PATH
+		// (Java and ICU, which want a zone's name, bring their own zone
+		// data in such images, and fall back to UTC there). None when the
+		// host's file cannot be read.
+		_, zone, named := strings.Cut(h.Localtime, "zoneinfo/")
+		switch {
+		case named && (st.Zoneinfo == nil || *st.Zoneinfo):
 			set("TZ", zone)
-		} else {
+		case h.exists(h.Localtime):
 			name := "localtime." + tag
 			e.Copies = append(e.Copies, Forward{Name: name, Target: h.Localtime})
 			set("TZ", ":"+RunMount+"/"+name)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDefaultImage(t *testing.T) {
@@ -73,7 +74,7 @@ func TestSession(t *testing.T) {
 	}
 	h := Host{Home: "/home/u", Getenv: func(k string) string { return env[k] }, Exists: func(string) bool { return true }, Localtime: "/usr/share/zoneinfo/Europe/Paris"}
 	share := map[string]bool{"ssh-agent": true, "x11": true, "dbus": true, "wayland": true, "audio": true, "dri": true}
-	st := &State{Name: "dev", Home: "/home/u", Shell: "/bin/zsh", Share: share, Mounts: Mounts(share, nil, "/store/shells/dev/run", h), Zoneinfo: true}
+	st := &State{Name: "dev", Home: "/home/u", Shell: "/bin/zsh", Share: share, Mounts: Mounts(share, nil, "/store/shells/dev/run", h), Zoneinfo: new(true)}
 	e := Session(st, h, "42")
 	for _, want := range []string{"TERM=xterm", "TZ=Europe/Paris", "XDG_RUNTIME_DIR=/run/user/1", "SSH_AUTH_SOCK=/run/box-shell/ssh-agent.42",
 		"DISPLAY=:0", "XAUTHORITY=/run/box-shell/Xauthority.42", "DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/1/bus", "WAYLAND_DISPLAY=wayland-1", "SHELL=/bin/zsh"} {
@@ -85,7 +86,7 @@ func TestSession(t *testing.T) {
 		t.Errorf("forwards %v copies %v", e.Forwards, e.Copies)
 	}
 	// Without the image's zone files: the host's zone file, copied in.
-	st.Zoneinfo = false
+	st.Zoneinfo = new(false)
 	if e := Session(st, h, "42"); !slices.Contains(e.Env, "TZ=:/run/box-shell/localtime.42") ||
 		!slices.Contains(e.Copies, Forward{Name: "localtime.42", Target: "/usr/share/zoneinfo/Europe/Paris"}) {
 		t.Errorf("without zone files: env %q copies %v", e.Env, e.Copies)
@@ -96,6 +97,18 @@ func TestSession(t *testing.T) {
 		t.Errorf("with TZ set: env %q copies %v", e.Env, e.Copies)
 	}
 	delete(env, "TZ")
+	// A shell made before box checked keeps TZ by name; a zone file that
+	// is gone sets none.
+	st.Zoneinfo = nil
+	if e := Session(st, h, "42"); !slices.Contains(e.Env, "TZ=Europe/Paris") {
+		t.Errorf("shell of before: env %q", e.Env)
+	}
+	st.Zoneinfo = new(false)
+	gone := h
+	gone.Exists = func(p string) bool { return p != h.Localtime }
+	if e := Session(st, gone, "42"); slices.ContainsFunc(e.Env, func(kv string) bool { return strings.HasPrefix(kv, "TZ=") }) || len(e.Copies) != 1 {
+		t.Errorf("zone file gone: env %q copies %v", e.Env, e.Copies)
+	}
 	if dir, note := Workdir(st, "/home/u/src"); dir != "/home/u/src" || note != "" {
 		t.Errorf("workdir %s %q", dir, note)
 	}
@@ -160,4 +173,46 @@ func TestExpandContainerEnv(t *testing.T) {
 			t.Errorf("ExpandContainerEnv(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// An enter keeps --stop, --rm and --rebuild off (Claim is busy); a claim
+// keeps enters waiting, and one that waited through an --rm locks the new
+// file, not the removed one.
+func TestEnteredAndClaim(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	release, err := s.Entered("dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, busy, err := s.Claim("dev"); err != nil || !busy {
+		t.Fatalf("claim while entered: busy %v, err %v", busy, err)
+	}
+	release()
+	done, busy, err := s.Claim("dev")
+	if err != nil || busy {
+		t.Fatalf("claim after the enter: busy %v, err %v", busy, err)
+	}
+	entered := make(chan func())
+	go func() {
+		r, err := s.Entered("dev")
+		if err != nil {
+			t.Error(err)
+			r = func() {}
+		}
+		entered <- r
+	}()
+	select {
+	case <-entered:
+		t.Fatal("an enter went ahead during a claim")
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := s.Remove("dev"); err != nil { // as --rm does
+		t.Fatal(err)
+	}
+	done()
+	r := <-entered
+	if _, busy, _ := s.Claim("dev"); !busy {
+		t.Error("an enter that waited through --rm does not hold the shell")
+	}
+	r()
 }

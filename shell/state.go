@@ -28,9 +28,10 @@ type State struct {
 	// Shell is what an interactive enter runs: the login shell when the
 	// image has it, else sh.
 	Shell string `json:"shell"`
-	// Zoneinfo: the container has /usr/share/zoneinfo (checked once it
-	// was made), so TZ can name the host's zone.
-	Zoneinfo bool              `json:"zoneinfo,omitempty"`
+	// Zoneinfo: whether the container has /usr/share/zoneinfo (checked
+	// once it was made), so that TZ can name the host's zone; nil for a
+	// shell made before box checked, which keeps TZ by name.
+	Zoneinfo *bool             `json:"zoneinfo,omitempty"`
 	Mounts   []Mount           `json:"mounts"` // what of the host the container sees
 	Share    map[string]bool   `json:"share"`
 	Env      map[string]string `json:"env,omitempty"`
@@ -125,39 +126,55 @@ func (s Store) Lock(name string) (unlock func(), err error) {
 
 // Entered marks the shell as entered until release is called: each enter
 // holds a shared lock on shells/NAME/entered, so that --stop, --rm and
-// --rebuild can tell that a terminal is in the shell (InUse) instead of
+// --rebuild can tell that a terminal is in the shell (Claim) instead of
 // ending its session without a word. The kernel drops the lock when the
-// enter's process ends, however it ends.
+// enter's process ends, however it ends. An enter that comes while one of
+// them runs waits for it.
 func (s Store) Entered(name string) (release func(), err error) {
-	if err := os.MkdirAll(s.ShellDir(name), 0o700); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(filepath.Join(s.ShellDir(name), "entered"), os.O_CREATE|os.O_RDONLY, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := flock(f, syscall.LOCK_SH); err != nil {
+	p := filepath.Join(s.ShellDir(name), "entered")
+	for {
+		if err := os.MkdirAll(s.ShellDir(name), 0o700); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_RDONLY, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		if err := flock(f, syscall.LOCK_SH); err != nil {
+			f.Close()
+			return nil, err
+		}
+		// An --rm that held the lock removed the file: lock the new one.
+		if fi, err := f.Stat(); err == nil {
+			if cur, err := os.Stat(p); err == nil && os.SameFile(fi, cur) {
+				return func() { f.Close() }, nil
+			}
+		}
 		f.Close()
-		return nil, err
 	}
-	return func() { f.Close() }, nil
 }
 
-// InUse reports whether an enter holds the shell (see Entered).
-func (s Store) InUse(name string) (bool, error) {
+// Claim takes the shell from enters for a --stop, --rm or --rebuild,
+// without waiting: busy when a terminal is in it (see Entered); else
+// enters wait until release.
+func (s Store) Claim(name string) (release func(), busy bool, err error) {
 	f, err := os.Open(filepath.Join(s.ShellDir(name), "entered"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
+		return func() {}, false, nil
 	}
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
-	defer f.Close()
 	err = flock(f, syscall.LOCK_EX|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) {
-		return true, nil
+		f.Close()
+		return nil, true, nil
 	}
-	return false, err
+	if err != nil {
+		f.Close()
+		return nil, false, err
+	}
+	return func() { f.Close() }, false, nil
 }
 
 // flock takes a lock on f, retrying when a signal interrupts the wait.
