@@ -379,7 +379,48 @@ func (s *Store) restore(ctx context.Context, diffID string, held *holds) error {
 		if !s.kept(diffID) {
 			return fmt.Errorf("layer %s: %w", short(diffID), ErrLayerGone)
 		}
+		if !keptIntact(s.keptPath(diffID), diffID) {
+			// A damaged blob is dropped, so that a pull (which the
+			// caller tries for ErrLayerGone) brings the layer again and
+			// keeps a good one.
+			s.log.Warn("dropping a damaged kept blob", "layer", short(diffID), "err", err)
+			os.Remove(s.keptPath(diffID))
+			return &layerGoneError{layer: diffID}
+		}
 		return fmt.Errorf("unpacking layer %s again from its kept blob: %w", short(diffID), err)
 	}
 	return nil
+}
+
+// keptIntact reports whether the kept blob at path still holds the layer
+// diffID names: its tar (after gzip or zstd) hashes to it.
+func keptIntact(path, diffID string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 1<<16)
+	magic, _ := br.Peek(4)
+	var r io.Reader = br
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return false
+		}
+		r = zr
+	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br)
+		if err != nil {
+			return false
+		}
+		defer zr.Close()
+		r = zr
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return false
+	}
+	return "sha256:"+hex.EncodeToString(h.Sum(nil)) == diffID
 }
