@@ -68,7 +68,7 @@ func Proxy(dir string, e Enter) (stop func(), err error) {
 // maxConns caps the connections one forward splices at once: a container
 // that opens more has the excess closed, rather than growing box's
 // goroutines and descriptors without bound.
-const maxConns = 64
+const maxConns = 256
 
 // serve splices each connection on l to target until l is closed. Running
 // out of descriptors or memory (accept.Passing) is waited out: giving up
