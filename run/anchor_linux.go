@@ -34,7 +34,7 @@ type Anchor struct {
 	Start uint64 `json:"start"`
 	What  string `json:"what"` // for messages: "the caller", "Slurm job 12"
 	// Job: the anchor is a Slurm job step's slurmstepd; when it ends the
-	// container is killed without a further grace (see Grace).
+	// container has JobGrace after SIGTERM (see Grace).
 	Job bool `json:"job,omitempty"`
 }
 
@@ -42,13 +42,21 @@ type Anchor struct {
 // SIGTERM: box stop's default, docker's.
 const StopTimeout = 10 * time.Second
 
+// JobGrace is how long a detached container has after SIGTERM once its
+// job step has ended. Short: the step may end only after Slurm's KillWait
+// and SIGKILL (a batch script that ignored SIGTERM), and the container must
+// still be gone within KillWait + 5 s. But not none: the container is
+// outside the step's process tree, so no SIGTERM of Slurm's reached it, and
+// a service (a database) needs a moment to shut down on box's.
+const JobGrace = 2 * time.Second
+
 // Grace is how long the container has to exit after SIGTERM once the anchor
-// has gone: none for a job step's end (Slurm gave its grace before), else
-// StopTimeout, or inside a Slurm job the cluster's KillWait when that is
-// shorter, so that the container is gone when Slurm would have killed it.
+// has gone: JobGrace for a job step's end, else StopTimeout, or inside a
+// Slurm job the cluster's KillWait when that is shorter, so that the
+// container is gone when Slurm would have killed it.
 func (a *Anchor) Grace() time.Duration {
 	if a.Job {
-		return 0
+		return JobGrace
 	}
 	if os.Getenv("SLURM_JOB_ID") == "" {
 		return StopTimeout
