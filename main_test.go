@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strconv"
@@ -192,6 +193,10 @@ var conditions = map[string]struct {
 	}},
 	"shared-fill": {"this run fills the CI's shared store (.ci/run sets BOX_CI_SHARED_FILL before the suites)", func() bool {
 		return os.Getenv("BOX_CI_SHARED_FILL") != ""
+	}},
+	"slurm-linuxproc": {"Slurm tracks a job's processes by their tree (ProctrackType=proctrack/linuxproc), so box, not Slurm, stops a detached container", func() bool {
+		out, err := exec.Command("scontrol", "show", "config").Output()
+		return err == nil && regexp.MustCompile(`(?m)^ProctrackType\s*=\s*proctrack/linuxproc`).Match(out)
 	}},
 	"subuid": {"the user has a subordinate id range and newuidmap", func() bool {
 		m, _, err := userns.Detect()
