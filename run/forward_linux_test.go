@@ -1,13 +1,10 @@
 package run
 
 import (
-	"bufio"
 	"encoding/binary"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -42,7 +39,7 @@ func TestPublishedPortOutlivesEMFILE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFDsSettle(t)
+	testfd.Settle(t)
 	restore := testfd.Exhaust(t)
 	port := l.Addr().(*net.TCPAddr).Port
 	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
@@ -63,7 +60,7 @@ func TestPublishedPortOutlivesEMFILE(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := ask(c, "waited"); err != nil {
+	if err := testfd.Ask(c, "waited"); err != nil {
 		t.Errorf("the connection made while out of descriptors: %v", err)
 	}
 	if err := roundTrip(l.Addr().String(), "after"); err != nil {
@@ -78,25 +75,7 @@ func lineEcho(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					fmt.Fprintf(c, "got %s", line)
-				}
-			}()
-		}
-	}()
+	testfd.Echo(l)
 	return l.Addr().String()
 }
 
@@ -152,39 +131,5 @@ func roundTrip(addr, msg string) error {
 		return err
 	}
 	defer c.Close()
-	return ask(c, msg)
-}
-
-// ask sends a line and expects the echo server's answer within 5 seconds.
-func ask(c net.Conn, msg string) error {
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := fmt.Fprintln(c, msg); err != nil {
-		return err
-	}
-	got, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if want := "got " + msg; strings.TrimSpace(got) != want {
-		return fmt.Errorf("got %q, want %q", got, want)
-	}
-	return nil
-}
-
-// waitFDsSettle waits until the process's descriptors stop changing
-// (connections of an earlier exchange closing), for up to 5 seconds.
-func waitFDsSettle(t *testing.T) {
-	last, stable := -1, 0
-	for i := 0; i < 500 && stable < 10; i++ {
-		ents, err := os.ReadDir("/proc/self/fd")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(ents) == last {
-			stable++
-		} else {
-			last, stable = len(ents), 0
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return testfd.Ask(c, msg)
 }

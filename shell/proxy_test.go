@@ -1,12 +1,10 @@
 package shell
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -25,25 +23,7 @@ func proxied(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					fmt.Fprintf(c, "got %s", line)
-				}
-			}()
-		}
-	}()
+	testfd.Echo(l)
 	run := filepath.Join(dir, "run")
 	if err := os.Mkdir(run, 0o700); err != nil {
 		t.Fatal(err)
@@ -54,22 +34,6 @@ func proxied(t *testing.T) string {
 	}
 	t.Cleanup(stop)
 	return filepath.Join(run, "agent")
-}
-
-// ask sends a line and expects the echo within 5 seconds.
-func ask(c net.Conn, msg string) error {
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := fmt.Fprintln(c, msg); err != nil {
-		return err
-	}
-	got, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if want := "got " + msg; strings.TrimSpace(got) != want {
-		return fmt.Errorf("got %q, want %q", got, want)
-	}
-	return nil
 }
 
 // TestProxyCapsConnections: a container holding maxConns connections to
@@ -90,7 +54,7 @@ func TestProxyCapsConnections(t *testing.T) {
 			t.Fatal(err)
 		}
 		held = append(held, c)
-		if err := ask(c, fmt.Sprint(i)); err != nil {
+		if err := testfd.Ask(c, fmt.Sprint(i)); err != nil {
 			t.Fatalf("connection %d: %v", i, err)
 		}
 	}
@@ -98,7 +62,7 @@ func TestProxyCapsConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := ask(extra, "one too many"); err == nil {
+	if err := testfd.Ask(extra, "one too many"); err == nil {
 		t.Fatalf("connection %d was served: no cap", maxConns+1)
 	}
 	extra.Close()
@@ -111,7 +75,7 @@ func TestProxyCapsConnections(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = ask(c, "again")
+		err = testfd.Ask(c, "again")
 		if err == nil {
 			held = append(held, c)
 			break
@@ -136,7 +100,7 @@ func TestProxyOutlivesEMFILE(t *testing.T) {
 			return err
 		}
 		defer c.Close()
-		return ask(c, msg)
+		return testfd.Ask(c, msg)
 	}
 	if err := roundTrip("before"); err != nil {
 		t.Fatalf("before running out of descriptors: %v", err)
@@ -168,7 +132,7 @@ func TestProxyOutlivesEMFILE(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := ask(c, "waited"); err != nil {
+	if err := testfd.Ask(c, "waited"); err != nil {
 		t.Errorf("the connection made while out of descriptors: %v", err)
 	}
 	if err := roundTrip("after"); err != nil {

@@ -1,11 +1,19 @@
-// Package testfd is for tests that run a process out of descriptors: it
-// lowers the descriptor limit to the lowest free descriptor, so that
-// nothing in the process can open another until the limit is restored.
+// Package testfd is for tests that run a process out of descriptors
+// (Exhaust lowers the descriptor limit to the lowest free descriptor, so
+// that nothing in the process can open another until it is restored), and
+// the two things they do around it: wait for descriptors to settle, and
+// ask an echo server.
 package testfd
 
 import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,4 +46,64 @@ func Exhaust(t testing.TB) (restore func()) {
 	}
 	t.Cleanup(restore)
 	return restore
+}
+
+// Settle waits until the process's descriptors stop changing (connections
+// of an earlier exchange closing), for up to 5 seconds.
+func Settle(t testing.TB) {
+	t.Helper()
+	last, stable := -1, 0
+	for i := 0; i < 500 && stable < 10; i++ {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ents) == last {
+			stable++
+		} else {
+			last, stable = len(ents), 0
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Ask sends msg as a line on c and expects the tests' echo servers'
+// answer, "got MSG", within 5 seconds.
+func Ask(c net.Conn, msg string) error {
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := fmt.Fprintln(c, msg); err != nil {
+		return err
+	}
+	got, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if want := "got " + msg; strings.TrimSpace(got) != want {
+		return fmt.Errorf("got %q, want %q", got, want)
+	}
+	return nil
+}
+
+// Echo answers each line on each connection of l with "got LINE" (what Ask
+// expects), until l is closed.
+func Echo(l net.Listener) {
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					fmt.Fprintf(c, "got %s", line)
+				}
+			}()
+		}
+	}()
 }

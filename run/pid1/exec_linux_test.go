@@ -57,7 +57,7 @@ func TestExecServerOutlivesEMFILE(t *testing.T) {
 	// follows fails with EMFILE, and the second client waits meanwhile.
 	hold, fd := client(), client()
 	defer unix.Close(hold)
-	waitFDsSettle(t)
+	testfd.Settle(t)
 	restore := testfd.Exhaust(t)
 	connect(hold)
 	connect(fd)
@@ -97,22 +97,4 @@ func askExec(fd int) error {
 		return fmt.Errorf("unexpected reply: status %d, %q", rep.Status, rep.Err)
 	}
 	return nil
-}
-
-// waitFDsSettle waits until the process's descriptors stop changing
-// (connections of an earlier exchange closing), for up to 5 seconds.
-func waitFDsSettle(t *testing.T) {
-	last, stable := -1, 0
-	for i := 0; i < 500 && stable < 10; i++ {
-		ents, err := os.ReadDir("/proc/self/fd")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(ents) == last {
-			stable++
-		} else {
-			last, stable = len(ents), 0
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
