@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/box-run/box/run"
+	"github.com/box-run/box/run/proto"
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/net/dns/dnsmessage"
@@ -138,10 +139,20 @@ func cmdPortOf(ts *testscript.TestScript, neg bool, args []string) {
 // cmdWaitRunning waits until the named container is running (its monitor
 // started init and recorded it).
 func cmdWaitRunning(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 1 || len(args) > 2 || (len(args) == 2 && args[1] != "exec") {
+		ts.Fatalf("usage: wait-running NAME [exec]")
+	}
 	cs := run.Containers{Root: filepath.Join(ts.Getenv("STORE"), "containers")}
 	for i := 0; i < 400; i++ {
 		if ct, err := cs.Lookup(args[0]); err == nil && ct.Status == "running" {
-			return
+			// The record says running as init starts; box exec needs
+			// the socket init makes then.
+			if len(args) == 1 {
+				return
+			}
+			if _, err := os.Stat(filepath.Join(cs.Dir(ct.ID), proto.ExecSocket)); err == nil {
+				return
+			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
