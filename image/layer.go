@@ -400,24 +400,11 @@ func keptIntact(path, diffID string) bool {
 		return false
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, 1<<16)
-	magic, _ := br.Peek(4)
-	var r io.Reader = br
-	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return false
-		}
-		r = zr
-	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(br)
-		if err != nil {
-			return false
-		}
-		defer zr.Close()
-		r = zr
+	r, done, err := decompress(f)
+	if err != nil {
+		return false
 	}
+	defer done()
 	h := sha256.New()
 	if _, err := io.Copy(h, r); err != nil {
 		return false

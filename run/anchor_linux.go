@@ -24,8 +24,8 @@ import (
 // stops the container as box stop does: SIGTERM, then SIGKILL after
 // Grace. The job's anchor is slurmstepd, which exits only once the step's
 // tracked processes are gone, that is after Slurm's own SIGTERM and
-// KillWait when one ignored the SIGTERM: its end means the grace is spent,
-// and the container is killed at once (Job).
+// KillWait when one ignored the SIGTERM: Slurm's grace may be spent by
+// then, so the container's is short (Job, JobGrace).
 //
 // Start, the process's start time, tells the anchor from a later process
 // given the same pid.
