@@ -12,6 +12,7 @@ import (
 	"os"
 
 	"github.com/box-run/box/cli"
+	_ "github.com/box-run/box/cli/quick"         // a warm box shell enter, in its initialiser
 	_ "github.com/box-run/box/internal/prefault" // maps box's code in one go, among the first initialisers
 	"github.com/box-run/box/monitor"
 	_ "github.com/box-run/box/run/pid1" // the "init" stage runs in its initialiser, before main

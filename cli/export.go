@@ -12,6 +12,7 @@ import (
 	"github.com/box-run/box/run/pid1"
 	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/shell"
+	"github.com/box-run/box/shell/dotfile"
 )
 
 // box export is a shell's: docker's export (a container's files as a tar)
@@ -43,7 +44,7 @@ func (c *exportCmd) Run(g *globals) error {
 		return err
 	}
 	st, _ := ss.Load(c.Name)
-	d, err := shell.Recorded(c.Name, st, shell.ConfigDir(home))
+	d, err := dotfile.Recorded(c.Name, st, shell.ConfigDir(home))
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/box-run/box/config"
+	"github.com/box-run/box/config/locate"
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/stage"
 	"github.com/box-run/box/userns"
@@ -65,7 +66,7 @@ func (g *globals) storeRoot() (root, note string, err error) {
 	if c.Storage.Root != "" {
 		return c.Storage.Root, "", nil
 	}
-	return image.DefaultRoot()
+	return locate.DefaultStore()
 }
 
 // openStore opens (creating if needed) the image store with this user's id mapping.

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/box-run/box/config/locate"
 	"github.com/box-run/box/device"
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/run"
@@ -56,7 +57,7 @@ func (infoCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	fs, remote := image.FSType(root)
+	fs, remote := locate.FSType(root)
 	fmt.Printf("store:      %s (%s)\n", root, fs)
 	fmt.Printf("            %s\n", storeWhy(g, c.Storage.Root, c.Files, note))
 	if note == "" && remote {

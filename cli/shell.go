@@ -13,15 +13,17 @@ import (
 	"time"
 
 	"github.com/box-run/box/config"
+	"github.com/box-run/box/config/locate"
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/monitor"
 	"github.com/box-run/box/run"
 	"github.com/box-run/box/run/pid1"
 	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/shell"
+	"github.com/box-run/box/shell/dotfile"
+	"github.com/box-run/box/shell/forward"
 	"github.com/box-run/box/stage"
 	"github.com/box-run/box/volume"
-	"golang.org/x/term"
 )
 
 type shellCmd struct {
@@ -73,23 +75,23 @@ func (c *shellCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	var d *shell.Dotfile
+	var d *dotfile.Dotfile
 	switch {
 	case c.Devcontainer:
-		d, err = shell.FindDevContainer(name, wd)
+		d, err = dotfile.FindDevContainer(name, wd)
 	case name != "":
 		if err := shell.CheckName(name); err != nil {
 			return withStatus(125, err)
 		}
 		st, _ := ss.Load(name)
-		d, err = shell.Recorded(name, st, shell.ConfigDir(home))
+		d, err = dotfile.Recorded(name, st, shell.ConfigDir(home))
 		if err != nil && st != nil {
 			// A dotfile broken since: the shell is still as it was made.
 			fmt.Fprintf(os.Stderr, "box: %v\nbox: entering shell %s as it was made\n", err, name)
-			d, err = &shell.Dotfile{Name: name}, nil
+			d, err = &dotfile.Dotfile{Name: name}, nil
 		}
 	default:
-		d, err = shell.Find("", wd, shell.ConfigDir(home))
+		d, err = dotfile.Find("", wd, shell.ConfigDir(home))
 	}
 	if err != nil {
 		return err
@@ -104,25 +106,11 @@ func (g *globals) shellStores() (shell.Store, run.Containers, error) {
 	if err != nil {
 		return shell.Store{}, run.Containers{}, err
 	}
-	return shell.Store{Dir: filepath.Join(root, "shells")},
+	return shell.Store{Dir: locate.ShellsDir(root)},
 		run.Containers{Root: image.ContainersDir(root), Volumes: volume.Store{Dir: image.VolumesDir(root)}}, nil
 }
 
-func hostOf(home string) shell.Host {
-	lt, err := os.Readlink("/etc/localtime")
-	switch {
-	case err == nil && !filepath.IsAbs(lt):
-		lt = filepath.Join("/etc", lt)
-	case err != nil:
-		lt = ""
-		if fi, err := os.Stat("/etc/localtime"); err == nil && fi.Mode().IsRegular() {
-			lt = "/etc/localtime"
-		}
-	}
-	return shell.Host{Home: home, Getenv: os.Getenv, Localtime: lt}
-}
-
-func (c *shellCmd) enter(g *globals, ss shell.Store, cs run.Containers, d *shell.Dotfile, home, wd string, cmd []string) error {
+func (c *shellCmd) enter(g *globals, ss shell.Store, cs run.Containers, d *dotfile.Dotfile, home, wd string, cmd []string) error {
 	release, err := ss.Entered(d.Name)
 	if err != nil {
 		return err
@@ -135,45 +123,26 @@ func (c *shellCmd) enter(g *globals, ss shell.Store, cs run.Containers, d *shell
 	if st.Hash != d.Hash() {
 		fmt.Fprintf(os.Stderr, "box: shell %s: its dotfile changed since it was made; box shell --rebuild %s makes it again (the home is kept)\n", st.Name, st.Name)
 	}
-	session := shell.Session(st, hostOf(home), strconv.Itoa(os.Getpid()))
-	stopProxy, err := shell.Proxy(ss.RunDir(st.Name), session)
+	session := shell.Session(st, shell.LocalHost(home), strconv.Itoa(os.Getpid()))
+	stopProxy, err := forward.Proxy(ss.RunDir(st.Name), session)
 	if err != nil {
 		return err
 	}
 	defer stopProxy()
-	// Through the symlinks: the container has the directory they lead to
-	// (if shared), not necessarily the links.
-	if real, err := filepath.EvalSymlinks(wd); err == nil {
-		wd = real
-	}
-	cwd, note := shell.Workdir(st, wd)
-	if note != "" && c.SharedWd {
-		return withStatus(125, fmt.Errorf("%s is not shared with shell %s, so the command cannot run there (share it: volumes in the shell's dotfile)", wd, st.Name))
+	cwd, note, err := shell.EnterDir(st, wd, c.SharedWd)
+	if err != nil {
+		return withStatus(125, err)
 	}
 	if note != "" {
 		fmt.Fprintf(os.Stderr, "box: %s\n", note)
 	}
-	if len(cmd) == 0 {
-		cmd = []string{st.Shell, "-l"}
-	}
-	if len(st.Enter) > 0 {
-		cmd = append([]string{"/bin/sh", "-c", enterScript(st.Name, st.Enter), "sh"}, cmd...)
-	}
-	tty := term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
-	status, err := pid1.Exec(cs.Dir(ct.ID), pid1.ExecOptions{
-		Request:     proto.ExecRequest{Args: cmd, Env: session.Env, Cwd: cwd, TTY: tty},
-		Stdin:       os.Stdin,
-		Stdout:      os.Stdout,
-		Stderr:      os.Stderr,
-		Interactive: true,
-	})
-	return exitAs(status, err)
+	return exitAs(shell.Exec(cs.Dir(ct.ID), session, cwd, shell.Command(st, cmd)))
 }
 
 // ready returns the shell's record and its running container, making or
 // starting it and running its start hooks as needed. A warm enter takes
 // no lock and reads two small files.
-func (c *shellCmd) ready(g *globals, ss shell.Store, cs run.Containers, d *shell.Dotfile, home string) (*shell.State, *run.Container, error) {
+func (c *shellCmd) ready(g *globals, ss shell.Store, cs run.Containers, d *dotfile.Dotfile, home string) (*shell.State, *run.Container, error) {
 	if st, err := ss.Load(d.Name); err == nil {
 		if err := collides(st, d); err != nil {
 			return nil, nil, err
@@ -240,7 +209,7 @@ func (c *shellCmd) ready(g *globals, ss shell.Store, cs run.Containers, d *shell
 // create makes the shell's container from its dotfile (or the defaults),
 // installs its packages and runs its create hooks. A shell whose
 // creation failed is removed, so that the next enter tries again.
-func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *shell.Dotfile, home string) (*shell.State, *run.Container, error) {
+func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *dotfile.Dotfile, home string) (*shell.State, *run.Container, error) {
 	sf := d.File
 	if sf == nil {
 		sf = &config.ShellFile{Share: maps.Clone(config.ShareKeys)}
@@ -258,11 +227,11 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *shel
 		login = loginShell()
 	}
 	volumes := sf.Volumes
-	workspace, wsVolume := shell.Workspace(sf, home)
+	workspace, wsVolume := dotfile.Workspace(sf, home)
 	if wsVolume != "" {
 		volumes = append(slices.Clip(volumes), wsVolume)
 	}
-	mounts := shell.Mounts(sf.Share, volumes, ss.RunDir(d.Name), hostOf(home))
+	mounts := shell.Mounts(sf.Share, volumes, ss.RunDir(d.Name), shell.LocalHost(home))
 	if slices.ContainsFunc(slices.Collect(maps.Values(sf.Env)), func(v string) bool { return strings.Contains(v, "${containerEnv:") }) && sf.Build == nil {
 		// remoteEnv's "${containerEnv:PATH}:/more": the image's PATH.
 		ist, err := g.openStore()
@@ -369,19 +338,6 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *shel
 	return st, ct, nil
 }
 
-// enterScript runs the enter hooks in the shell that then execs the
-// command, so what they export reaches it; their output goes to stderr and
-// their stdin is /dev/null, so that neither mixes with the command's, and
-// a failed one is named.
-func enterScript(name string, hooks []string) string {
-	var b strings.Builder
-	for i, h := range hooks {
-		fmt.Fprintf(&b, "{\n%s\n} </dev/null >&2 || echo \"box: shell %s: enter hook %d failed with status $?\" >&2\n", h, name, i+1)
-	}
-	b.WriteString(`exec "$@"`)
-	return b.String()
-}
-
 // dropGone lets a stopped shell start without what its session shared
 // and the host no longer has (a runtime directory after a reboot, X11's
 // sockets from an ssh login): the mounts go from its record and its
@@ -420,7 +376,7 @@ func isShellContainer(ct *run.Container) bool {
 // it was made from: two projects both called "app", or a project's
 // box.toml and ~/.config/box/shells/app.toml, would otherwise share one
 // container and each call the other's dotfile changed.
-func collides(st *shell.State, d *shell.Dotfile) error {
+func collides(st *shell.State, d *dotfile.Dotfile) error {
 	if st.Dotfile == "" || d.Path() == "" || st.Dotfile == d.Path() {
 		return nil
 	}
@@ -487,7 +443,7 @@ func (c *shellCmd) rebuild(g *globals, name string) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return withStatus(1, fmt.Errorf("no such shell: %s (box shell %s makes it)", name, name))
 	}
-	d, err := shell.Recorded(name, st, shell.ConfigDir(home))
+	d, err := dotfile.Recorded(name, st, shell.ConfigDir(home))
 	if err != nil {
 		return err
 	}

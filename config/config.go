@@ -26,6 +26,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/box-run/box/config/locate"
 )
 
 // Overlay modes accepted in storage.overlay.
@@ -101,24 +103,11 @@ type Registry struct {
 }
 
 // systemPath is a variable so tests can point it away from /etc.
-var systemPath = "/etc/box/config.toml"
+var systemPath = locate.SystemConfig
 
 // DefaultPaths returns the files Load reads when no explicit file is
-// given, lowest precedence first. The user file is left out when no home
-// directory can be found.
-func DefaultPaths() []string {
-	paths := []string{systemPath}
-	dir := os.Getenv("XDG_CONFIG_HOME")
-	// The XDG spec says relative values are invalid and must be ignored.
-	if dir == "" || !filepath.IsAbs(dir) {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return paths
-		}
-		dir = filepath.Join(home, ".config")
-	}
-	return append(paths, filepath.Join(dir, "box", "config.toml"))
-}
+// given, lowest precedence first (locate.ConfigFiles).
+func DefaultPaths() []string { return locate.ConfigFiles(systemPath) }
 
 // Load reads the configuration. A non-empty explicit path (from --config)
 // or, failing that, $BOX_CONFIG names the only file to read, which must

@@ -4,6 +4,8 @@ import (
 	"io/fs"
 	"path/filepath"
 	"syscall"
+
+	"github.com/box-run/box/config/locate"
 )
 
 // The store's directory holds, besides what this package keeps (blobs/,
@@ -11,9 +13,9 @@ import (
 // packages; their places are decided here, in one spot, so that no other
 // package joins store paths itself.
 
-// ContainersDir is where the containers of the store at root live (package
-// run's Containers), one directory per container.
-func ContainersDir(root string) string { return filepath.Join(root, "containers") }
+// ContainersDir is where the containers of the store at root live
+// (locate.ContainersDir, beside the shells' records).
+func ContainersDir(root string) string { return locate.ContainersDir(root) }
 
 // OverlayCacheFile is where the layer-stacking mode that "auto" chose is
 // cached (package fuseoverlay writes it at the first run).

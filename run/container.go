@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/box-run/box/cgroup"
+	"github.com/box-run/box/internal/proc"
 	"github.com/box-run/box/internal/testkill"
 	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/volume"
@@ -186,7 +187,7 @@ func (c Containers) load(id string) (*Container, error) {
 	}
 	// Running while its init runs, or while its monitor, which records the
 	// exit, still does.
-	if ct.Status == "running" && !alive(ct.Pid, ct.PidStart, ct.BootID) && !alive(ct.Monitor, ct.MonStart, ct.BootID) {
+	if ct.Status == "running" && !proc.Alive(ct.Pid, ct.PidStart, ct.BootID) && !proc.Alive(ct.Monitor, ct.MonStart, ct.BootID) {
 		ct.Status, ct.ExitCode = "exited", 137
 	}
 	return &ct, nil
@@ -253,64 +254,17 @@ func (c Containers) Remove(ct *Container, removeAll func(...string) error) error
 	return nil
 }
 
-// alive reports whether pid is still the process that ran the container:
-// same boot, same start time (a reused pid is another process).
 // MonitorAlive tells whether the process that monitors the container (a
 // detached container's monitor, or the box run in the foreground) still
 // runs: between two runs of a restart policy, or while it records an exit.
-func (ct *Container) MonitorAlive() bool { return alive(ct.Monitor, ct.MonStart, ct.BootID) }
+func (ct *Container) MonitorAlive() bool { return proc.Alive(ct.Monitor, ct.MonStart, ct.BootID) }
 
-func alive(pid int, start uint64, bootID string) bool {
-	if pid <= 0 || bootID != BootID() {
-		return false
-	}
-	if syscall.Kill(pid, 0) != nil || StartTime(pid) != start {
-		return false
-	}
-	// An exited process not yet reaped is not alive (one whose parent was
-	// killed may stay so forever under some PID 1s).
-	state := procState(pid)
-	return state != "Z" && state != "X"
-}
+// BootID identifies this boot, so records from before a reboot are stale
+// (proc.BootID).
+func BootID() string { return proc.BootID() }
 
-// procState returns the state letter of pid (proc(5) stat), "X" if gone.
-func procState(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "X"
-	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	if len(f) == 0 {
-		return "X"
-	}
-	return f[0]
-}
-
-// BootID identifies this boot, so records from before a reboot are stale.
-func BootID() string {
-	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
-	return strings.TrimSpace(string(b))
-}
-
-// StartTime is when pid started, in clock ticks after boot (proc(5),
-// /proc/PID/stat field 22); 0 if it cannot be read.
-func StartTime(pid int) uint64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name (field 2) may hold spaces; fields resume after ")".
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return 0
-	}
-	v, _ := strconv.ParseUint(f[19], 10, 64)
-	return v
-}
+// StartTime is when pid started (proc.StartTime).
+func StartTime(pid int) uint64 { return proc.StartTime(pid) }
 
 // Orphans are the --rm containers whose box or monitor was killed before it
 // could remove them: recorded as running with every process gone, or as

@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/box-run/box/internal/proc"
 	"github.com/rootless-containers/rootlesskit/v2/pkg/sigproxy/signal"
 	"golang.org/x/sys/unix"
 )
@@ -95,7 +96,7 @@ func (c Containers) waitExited(id string, d time.Duration) bool {
 func (c Containers) ForceRemove(ct *Container, removeAll func(...string) error) error {
 	if ct.Status == "running" {
 		unix.Kill(ct.Pid, syscall.SIGKILL)
-		for i := 0; i < 200 && procState(ct.Pid) != "X"; i++ {
+		for i := 0; i < 200 && proc.State(ct.Pid) != "X"; i++ {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}

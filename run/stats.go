@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/box-run/box/cgroup"
+	"github.com/box-run/box/internal/proc"
 )
 
 // Usage is what a running container uses now (box stats): its cgroup's
@@ -16,7 +17,7 @@ import (
 // processes' in /proc. MemoryLimit is the host's memory where none is set,
 // as docker shows it.
 func (ct *Container) Usage() (cgroup.Usage, error) {
-	if ct.Status != "running" || !alive(ct.Pid, ct.PidStart, ct.BootID) {
+	if ct.Status != "running" || !proc.Alive(ct.Pid, ct.PidStart, ct.BootID) {
 		return cgroup.Usage{}, fmt.Errorf("container %s is not running", ct.Name)
 	}
 	var u cgroup.Usage

@@ -230,3 +230,21 @@ func Workdir(st *State, wd string) (dir, note string) {
 	}
 	return dir, fmt.Sprintf("%s is not shared with shell %s; starting in %s", wd, st.Name, dir)
 }
+
+// WriteCopies copies each of an enter's files into the run directory dir,
+// returning the paths written (the caller removes them when the enter
+// ends, also when err is not nil).
+func WriteCopies(dir string, copies []Forward) (made []string, err error) {
+	for _, c := range copies {
+		b, err := os.ReadFile(c.Target)
+		if err != nil {
+			return made, err
+		}
+		p := filepath.Join(dir, c.Name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			return made, err
+		}
+		made = append(made, p)
+	}
+	return made, nil
+}

@@ -117,24 +117,6 @@ func TestSession(t *testing.T) {
 	}
 }
 
-func TestFind(t *testing.T) {
-	root := t.TempDir()
-	sub := filepath.Join(root, "my proj", "a", "b")
-	os.MkdirAll(sub, 0o755)
-	os.WriteFile(filepath.Join(root, "my proj", ProjectFile), []byte("image = \"x\"\n"), 0o644)
-	d, err := Find("", sub, filepath.Join(root, "conf"))
-	if err != nil || d.Name != "my-proj" || d.File == nil {
-		t.Fatalf("%+v %v", d, err)
-	}
-	d, err = Find("", root, filepath.Join(root, "conf"))
-	if err != nil || d.Name != DefaultName || d.File != nil {
-		t.Fatalf("%+v %v", d, err)
-	}
-	if _, err := Find("../x", root, root); err == nil {
-		t.Error("a bad name was taken")
-	}
-}
-
 func TestSafeNameAndHostname(t *testing.T) {
 	for _, tt := range []struct{ in, name, host string }{
 		{"proj", "proj", "proj"},

@@ -1,4 +1,9 @@
-package image
+// Package locate says where box's files are by default: its configuration
+// files and its store. It imports no more than the standard library and
+// x/sys, so that box shell's quick enter (package cli/quick), which runs
+// in an initialiser before most of box's packages initialise, can find
+// the store; package config and package image initialise late.
+package locate
 
 import (
 	"fmt"
@@ -10,10 +15,39 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// DefaultRoot is $XDG_DATA_HOME/box, unless that is on a network or FUSE
+// ContainersDir is where the containers of the store at root live (package
+// run's Containers), one directory per container.
+func ContainersDir(root string) string { return filepath.Join(root, "containers") }
+
+// ShellsDir is where the store at root keeps box shell's records (package
+// shell's Store), one directory per shell.
+func ShellsDir(root string) string { return filepath.Join(root, "shells") }
+
+// SystemConfig is the system-wide configuration file.
+const SystemConfig = "/etc/box/config.toml"
+
+// ConfigFiles are the files box's configuration is read from when no file
+// is named (--config, BOX_CONFIG), lowest precedence first: system, the
+// system-wide file, then the user's. The user's is left out when no home
+// directory can be found.
+func ConfigFiles(system string) []string {
+	paths := []string{system}
+	dir := os.Getenv("XDG_CONFIG_HOME")
+	// The XDG spec says relative values are invalid and must be ignored.
+	if dir == "" || !filepath.IsAbs(dir) {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return paths
+		}
+		dir = filepath.Join(home, ".config")
+	}
+	return append(paths, filepath.Join(dir, "box", "config.toml"))
+}
+
+// DefaultStore is $XDG_DATA_HOME/box, unless that is on a network or FUSE
 // filesystem, where overlay upper dirs and user xattrs do not work: then
 // /var/tmp/$USER/box on local disk, and note says why.
-func DefaultRoot() (root, note string, err error) {
+func DefaultStore() (root, note string, err error) {
 	data := os.Getenv("XDG_DATA_HOME")
 	if data == "" {
 		home, err := os.UserHomeDir()

@@ -1,4 +1,4 @@
-package shell
+package dotfile
 
 import (
 	"os"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/box-run/box/config"
+	"github.com/box-run/box/shell"
 )
 
 func TestWorkspace(t *testing.T) {
@@ -37,7 +38,7 @@ func TestFindDevContainer(t *testing.T) {
 		t.Errorf("found %q, project %q, image %q", d.Name, d.File.Project, d.File.Image)
 	}
 	// The record names the file: a command naming the shell finds it.
-	st := &State{Name: d.Name, Dotfile: d.Path()}
+	st := &shell.State{Name: d.Name, Dotfile: d.Path()}
 	r, err := Recorded(d.Name, st, filepath.Join(root, "config"))
 	if err != nil || r.Hash() != d.Hash() {
 		t.Errorf("Recorded: %v, hash %q want %q", err, r.Hash(), d.Hash())
@@ -51,5 +52,23 @@ func TestFindDevContainer(t *testing.T) {
 	}
 	if _, err := FindDevContainer("", root); err == nil {
 		t.Error("found a devcontainer.json where there is none")
+	}
+}
+
+func TestFind(t *testing.T) {
+	root := t.TempDir()
+	sub := filepath.Join(root, "my proj", "a", "b")
+	os.MkdirAll(sub, 0o755)
+	os.WriteFile(filepath.Join(root, "my proj", shell.ProjectFile), []byte("image = \"x\"\n"), 0o644)
+	d, err := Find("", sub, filepath.Join(root, "conf"))
+	if err != nil || d.Name != "my-proj" || d.File == nil {
+		t.Fatalf("%+v %v", d, err)
+	}
+	d, err = Find("", root, filepath.Join(root, "conf"))
+	if err != nil || d.Name != shell.DefaultName || d.File != nil {
+		t.Fatalf("%+v %v", d, err)
+	}
+	if _, err := Find("../x", root, root); err == nil {
+		t.Error("a bad name was taken")
 	}
 }

@@ -1,4 +1,4 @@
-package shell
+package forward
 
 import (
 	"fmt"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/box-run/box/internal/testfd"
+	"github.com/box-run/box/shell"
 
 	"golang.org/x/sys/unix"
 )
@@ -28,7 +29,7 @@ func proxied(t *testing.T) string {
 	if err := os.Mkdir(run, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	stop, err := Proxy(run, Enter{Forwards: []Forward{{Name: "agent", Target: target}}})
+	stop, err := Proxy(run, shell.Enter{Forwards: []shell.Forward{{Name: "agent", Target: target}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,8 @@
-package shell
+// Package forward proxies the host's sockets a shell enter brings (an ssh
+// agent, a D-Bus bus) into the shell's run directory for the enter's life.
+// It is apart from package shell for package net, which initialises late
+// (see package cli/quick).
+package forward
 
 import (
 	"fmt"
@@ -9,15 +13,16 @@ import (
 	"sync"
 
 	"github.com/box-run/box/internal/accept"
+	"github.com/box-run/box/shell"
 )
 
 // Proxy listens at each forward's name in dir and splices every connection
 // to its target, until the returned stop is called (which removes the
 // sockets and copies, and waits for nothing: open connections end with
-// the enter). Copies are copied into dir.
-func Proxy(dir string, e Enter) (stop func(), err error) {
+// the enter). Copies are copied into dir (shell.WriteCopies).
+func Proxy(dir string, e shell.Enter) (stop func(), err error) {
 	var ls []net.Listener
-	var made []string
+	made, err := shell.WriteCopies(dir, e.Copies)
 	stop = func() {
 		for _, l := range ls {
 			l.Close()
@@ -26,18 +31,9 @@ func Proxy(dir string, e Enter) (stop func(), err error) {
 			os.Remove(p)
 		}
 	}
-	for _, c := range e.Copies {
-		b, err := os.ReadFile(c.Target)
-		if err != nil {
-			stop()
-			return nil, err
-		}
-		p := filepath.Join(dir, c.Name)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			stop()
-			return nil, err
-		}
-		made = append(made, p)
+	if err != nil {
+		stop()
+		return nil, err
 	}
 	if len(e.Forwards) == 0 {
 		return stop, nil

@@ -1,0 +1,306 @@
+// Package quick enters a made, running shell from its initialiser: `box
+// shell [NAME] [-- CMD ARGS...]`, what a dev shell's user types most and
+// what box export's commands run, before most of box initialises.
+//
+// Go runs every package's initialiser before main: some 190 for box (the
+// registry client, TLS, gVisor's netstack, the Dockerfile parser, the
+// CLI), and every one that allocates touches fresh pages, which in a VM
+// that returns freed memory to its host cost about 15 µs each. Then box
+// builds its grammar and parses. Go initialises a package as soon as
+// its imports are, in import path order, so this one, which imports only
+// packages that do not reach net, net/netip or the registry client
+// (package shell, run/pid1, config/locate, internal/proc and the standard
+// library), runs after about 110 of them (docs/BENCHMARKS.md, Session 9).
+// A warm enter reads the shell's record and its container's, and execs
+// into it as box shell does: package shell's LocalHost, Session, EnterDir,
+// Command and Exec are both's. box then exits from here.
+//
+// It takes only what it can decide without the rest of box, before it
+// changes anything; in every other case it returns and box goes on as
+// usual, and box shell says what there is to say. It enters when
+//   - the arguments are `[--root DIR] [--config FILE] shell [--shared-wd]
+//     [NAME] [-- CMD ARGS...]`;
+//   - the store is named (--root, BOX_ROOT), or there is no configuration
+//     file at all: the store a configuration names is package config's to
+//     read, with all its checks;
+//   - the shell is made, its container runs, and its start hooks ran for
+//     this start;
+//   - its dotfile is the one it was made from, unchanged (the same path and
+//     hash; a project's box.toml found as box shell finds it). A dotfile
+//     parses as it did when the shell was made, so the quick enter needs
+//     no TOML; a changed one is box shell's to note;
+//   - the enter forwards no socket (an ssh agent outside what the shell
+//     shares): package forward serves those with package net.
+package quick
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+
+	"github.com/box-run/box/cli/args"
+	"github.com/box-run/box/config/locate"
+	"github.com/box-run/box/internal/proc"
+	"github.com/box-run/box/run/proto"
+	"github.com/box-run/box/shell"
+)
+
+// Off turns the quick enter off (BOX_QUICK=0), for measuring it and for
+// tests that compare it with box shell's own enter.
+const Off = "BOX_QUICK"
+
+func init() {
+	if os.Getenv(proto.StageEnv) != "" || os.Getenv(Off) == "0" || os.Getenv("COMP_LINE") != "" {
+		return
+	}
+	req, ok := parse(os.Args[1:])
+	if !ok {
+		return
+	}
+	if code, ok := enter(req); ok {
+		os.Exit(code)
+	}
+}
+
+// request is a parsed `box shell` that the quick enter may take.
+type request struct {
+	root     string // --root or BOX_ROOT; "" when neither
+	config   bool   // --config or BOX_CONFIG named a file
+	name     string // "" for the project's shell, else default
+	cmd      []string
+	sharedWd bool
+}
+
+// parse takes box's arguments (without argv[0]) when they are a box
+// shell enter the quick enter can decide on.
+func parse(argv []string) (request, bool) {
+	var r request
+	r.root = os.Getenv("BOX_ROOT")
+	r.config = os.Getenv("BOX_CONFIG") != ""
+	i := args.Command(argv)
+	if i >= len(argv) || argv[i] != "shell" {
+		return r, false
+	}
+	for j := 0; j < i; j++ {
+		flag, value, inline := strings.Cut(argv[j], "=")
+		if !inline && j+1 < i {
+			value = argv[j+1]
+		}
+		switch flag {
+		case "--root":
+			r.root = value
+		case "--config":
+			r.config = true
+		default:
+			return r, false // --debug, --help, -h: box's
+		}
+		if !inline {
+			j++
+		}
+	}
+	rest := argv[i+1:]
+	for len(rest) > 0 && rest[0] == "--shared-wd" {
+		r.sharedWd, rest = true, rest[1:]
+	}
+	if len(rest) > 0 && rest[0] != "--" {
+		if strings.HasPrefix(rest[0], "-") || shell.CheckName(rest[0]) != nil {
+			return r, false
+		}
+		r.name, rest = rest[0], rest[1:]
+	}
+	if len(rest) > 0 {
+		if rest[0] != "--" {
+			return r, false
+		}
+		r.cmd = rest[1:]
+	}
+	return r, r.root != "" || !r.config
+}
+
+// enter enters the shell and returns box's exit status, or ok false,
+// having changed nothing, when box shell is to do it.
+func enter(r request) (code int, ok bool) {
+	root := r.root
+	if root == "" {
+		if configured(locate.ConfigFiles(locate.SystemConfig)) {
+			return 0, false
+		}
+		var err error
+		if root, _, err = locate.DefaultStore(); err != nil {
+			return 0, false
+		}
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return 0, false
+	}
+	wd, _ := os.Getwd()
+	name, dotfile, ok := find(r.name, wd, shell.ConfigDir(home), shell.Store{Dir: locate.ShellsDir(root)})
+	if !ok {
+		return 0, false
+	}
+	ss := shell.Store{Dir: locate.ShellsDir(root)}
+	release, err := ss.Entered(name)
+	if err != nil {
+		return 0, false
+	}
+	st, ctDir, ok := warm(ss, locate.ContainersDir(root), name, dotfile)
+	var session shell.Enter
+	if ok {
+		session = shell.Session(st, shell.LocalHost(home), strconv.Itoa(os.Getpid()))
+		ok = len(session.Forwards) == 0
+	}
+	var made []string
+	if ok {
+		made, err = shell.WriteCopies(ss.RunDir(st.Name), session.Copies)
+		ok = err == nil
+	}
+	done := func() {
+		for _, p := range made {
+			os.Remove(p)
+		}
+		release()
+	}
+	if !ok {
+		done()
+		return 0, false
+	}
+	defer done()
+	cwd, note, err := shell.EnterDir(st, wd, r.sharedWd)
+	if err != nil {
+		return fail(125, err), true
+	}
+	if note != "" {
+		fmt.Fprintf(os.Stderr, "box: %s\n", note)
+	}
+	status, err := shell.Exec(ctDir, session, cwd, shell.Command(st, r.cmd))
+	if err != nil {
+		return fail(status, err), true
+	}
+	return status, true
+}
+
+// fail reports err as box does (package cli's report).
+func fail(status int, err error) int {
+	fmt.Fprintf(os.Stderr, "box: %v\n", err)
+	return status
+}
+
+// configured reports whether one of the configuration files may name the
+// store: one exists, or cannot be told not to.
+func configured(files []string) bool {
+	for _, p := range files {
+		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+			return true
+		}
+	}
+	return false
+}
+
+// find is package dotfile's Find and Recorded for a made shell, without
+// reading the dotfile: the shell's name and its dotfile's path ("" for
+// none), as they are found. With a name, configDir/shells/NAME.toml, else
+// the dotfile the record names; without, the box.toml of the project
+// holding wd (the nearest), else the default shell's. A project's shell is
+// named after its directory unless its box.toml says otherwise: warm
+// takes the path and hash as the record has them, so a name set in the
+// file finds no record under the directory's name, and box shell enters.
+func find(name, wd, configDir string, ss shell.Store) (string, string, bool) {
+	if name == "" {
+		for dir := wd; dir != ""; {
+			p := filepath.Join(dir, shell.ProjectFile)
+			if _, err := os.Stat(p); err == nil {
+				return shell.SafeName(filepath.Base(dir)), p, true
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return "", "", false
+			}
+			up := filepath.Dir(dir)
+			if up == dir {
+				break
+			}
+			dir = up
+		}
+		name = shell.DefaultName
+	}
+	p := filepath.Join(configDir, "shells", name+".toml")
+	if _, err := os.Stat(p); err == nil {
+		return name, p, true
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", "", false
+	}
+	// No NAME.toml: the record's own dotfile (a project's, made by a box
+	// shell in it), checked by warm.
+	st, err := ss.Load(name)
+	if err != nil {
+		return "", "", false
+	}
+	return name, st.Dotfile, true
+}
+
+// hashOf is a dotfile's hash (config.HashOf).
+func hashOf(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// record is what a warm enter reads of a container's record (package
+// run's Container, containers/ID/container.json).
+type record struct {
+	ID       string    `json:"id"`
+	Status   string    `json:"status"`
+	Started  time.Time `json:"started"`
+	Pid      int       `json:"pid"`
+	PidStart uint64    `json:"pidStart"`
+	Monitor  int       `json:"monitor"`
+	MonStart uint64    `json:"monitorStart"`
+	BootID   string    `json:"bootId"`
+}
+
+// warm returns the shell's record and its container's directory when the
+// shell was made from dotfile as it is now (the same path, the same hash)
+// and its container runs, started when the shell's start hooks last ran:
+// box shell's warm enter (cli's ready).
+func warm(ss shell.Store, containers, name, dotfile string) (*shell.State, string, bool) {
+	st, err := ss.Load(name)
+	if err != nil || st.Name != name || st.Dotfile != dotfile {
+		return nil, "", false
+	}
+	hash := ""
+	if dotfile != "" {
+		b, err := os.ReadFile(dotfile)
+		if err != nil {
+			return nil, "", false
+		}
+		hash = hashOf(b)
+	}
+	if st.Hash != hash {
+		return nil, "", false
+	}
+	id, err := os.Readlink(filepath.Join(containers, "names", shell.ContainerName(name)))
+	if err != nil || id != st.Container || id == "" || strings.Contains(id, "/") {
+		return nil, "", false
+	}
+	dir := filepath.Join(containers, id)
+	b, err := os.ReadFile(filepath.Join(dir, "container.json"))
+	if err != nil {
+		return nil, "", false
+	}
+	var ct record
+	if err := json.Unmarshal(b, &ct); err != nil || ct.ID != id {
+		return nil, "", false
+	}
+	running := ct.Status == "running" && (proc.Alive(ct.Pid, ct.PidStart, ct.BootID) || proc.Alive(ct.Monitor, ct.MonStart, ct.BootID))
+	if !running || !ct.Started.Equal(st.Started) {
+		return nil, "", false
+	}
+	return st, dir, true
+}
