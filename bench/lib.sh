@@ -128,7 +128,7 @@ user_env() {
 	local u=$1
 	printf '%s\n' HOME="$(uhome "$u")" USER="$u" LOGNAME="$u" PATH="$PATH" LANG=C.UTF-8 \
 		XDG_RUNTIME_DIR="$U/$u/run" CONTAINERS_STORAGE_CONF="$U/$u/storage.conf" \
-		CONTAINERS_CONF="$U/$u/containers.conf"
+		CONTAINERS_CONF="$U/$u/containers.conf" BENCH_SETTLE_MS="${SETTLE_MS:-0}"
 }
 # as_user USER CMD...: run CMD as USER with only user_env.
 as_user() {

@@ -21,7 +21,11 @@
 #      (default boxnosub; none). podman needs subordinate ids, so it runs as
 #      the first only. The timing is bench/start.sh's (bench/timer.py: a
 #      Python harness running as the user times posix_spawn -> wait4;
-#      WARMUP uncounted rounds, then ROUNDS rounds, the order rotating).
+#      WARMUP uncounted rounds, then ROUNDS rounds, the order rotating),
+#      with SETTLE_MS (default 200) of pause before each run, untimed: a
+#      podman exec leaves its clean-up working for a while after it
+#      returns, which slowed whatever ran next by some 5–8 ms (Session 9
+#      in docs/BENCHMARKS.md has both); SETTLE_MS=0 runs back to back.
 #   2. Creation: CREATE_RUNS times per user (default 10), the shell is
 #      removed (box shell --rm, not timed) and `box shell make -- true`
 #      timed: a new keep-id container from the pulled image, started, and
@@ -39,6 +43,7 @@
 #   sudo bash bench/shell.sh [ROUNDS]          # ROUNDS defaults to 60
 #   Environment: BENCH_DIR (default /var/tmp/box-shell-bench), BENCH_USER,
 #   BENCH_NOSUB_USER, BENCH_PORT (default 45504), WARMUP (default 5),
+#   SETTLE_MS (default 200),
 #   CREATE_RUNS (default 10), ALPINE_TARBALL, BOX_BIN: as in bench/exec.sh.
 #   Results: $BENCH_DIR/results/<timestamp>/ — runs.tsv, create.tsv,
 #   strace.USER.txt, machine.txt, summary.md (printed at the end).
@@ -59,6 +64,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$REPO/bench/lib.sh"
 alpine_settings /var/tmp/box-shell-bench 45504 "${1:-}"
 CREATE_RUNS=${CREATE_RUNS:-10}
+SETTLE_MS=${SETTLE_MS:-200}
+[[ $SETTLE_MS =~ ^[0-9]+$ ]] || die "SETTLE_MS must be a number of milliseconds, not '$SETTLE_MS'"
 [[ $CREATE_RUNS =~ ^[1-9][0-9]*$ ]] || die "CREATE_RUNS must be a positive number, not '$CREATE_RUNS'"
 PODMAN_CT=shell-podman
 
@@ -223,15 +230,16 @@ done
 
 # --- summary ------------------------------------------------------------------------
 machine_txt 0 ""
-PYTHONPATH="$REPO/bench" python3 - "$RES" "$ROUNDS" "$WARMUP" "$SUB_USER" "$NOSUB_USER" "$CREATE_RUNS" "$U" >"$RES/summary.md" <<'EOF'
+PYTHONPATH="$REPO/bench" python3 - "$RES" "$ROUNDS" "$WARMUP" "$SUB_USER" "$NOSUB_USER" "$CREATE_RUNS" "$U" "$SETTLE_MS" >"$RES/summary.md" <<'EOF'
 import collections, re, sys
 from benchstats import load_runs, med, print_load, print_machine, print_runs, q
-res, rounds, warmup, sub, nosub, creates, udir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]), sys.argv[7]
+res, rounds, warmup, sub, nosub, creates, udir, settle = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]), sys.argv[7], int(sys.argv[8])
 users = [sub, nosub]
 
 print_machine(res)
 by, cpu = load_runs(res)
-print(f"## Warm enter, `… true` ({rounds} interleaved rounds after {warmup} warm-up rounds; wall ms)\n")
+pause = f"{settle} ms of pause before each run" if settle else "back to back"
+print(f"## Warm enter, `… true` ({rounds} interleaved rounds after {warmup} warm-up rounds, {pause}; wall ms)\n")
 label = {"box-shell": "`box shell bench -- true`", "box-exec": "`box exec shell-bench true`",
          "podman": "`podman exec` (keep-id container)", "box-version": "`box version` (reference)"}
 M = print_runs(by, cpu, users, ["box-shell", "box-exec", "podman", "box-version"], what="case", label=label)

@@ -144,11 +144,14 @@ func enter(r request) (code int, ok bool) {
 		return 0, false
 	}
 	wd, _ := os.Getwd()
-	name, dotfile, ok := find(r.name, wd, shell.ConfigDir(home), shell.Store{Dir: locate.ShellsDir(root)})
+	ss := shell.Store{Dir: locate.ShellsDir(root)}
+	name, dotfile, ok := find(r.name, wd, shell.ConfigDir(home), ss)
 	if !ok {
 		return 0, false
 	}
-	ss := shell.Store{Dir: locate.ShellsDir(root)}
+	if _, err := ss.Load(name); err != nil {
+		return 0, false // not made: box shell makes it (Entered would leave a file for it)
+	}
 	release, err := ss.Entered(name)
 	if err != nil {
 		return 0, false
