@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/box-run/box/run"
+	"github.com/box-run/box/run/environ"
 	"github.com/box-run/box/run/pid1"
 	"github.com/box-run/box/run/proto"
 )
@@ -32,7 +32,7 @@ func (c *execCmd) Run(g *globals) error {
 	if len(c.Args) < 2 {
 		return withStatus(125, errors.New("\"box exec\" requires a container and a command"))
 	}
-	env, err := run.ExecEnv(c.Env, c.EnvFile, nil)
+	env, err := environ.ExecEnv(c.Env, c.EnvFile, nil)
 	if err != nil {
 		return withStatus(125, err)
 	}

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"strings"
 
+	"github.com/box-run/box/run/environ"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -89,96 +89,29 @@ func processEnv(img v1.Config, o ProcessOptions) ([]string, error) {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
-	var e envList
-	e.set("PATH=" + DefaultPath)
+	var e environ.List
+	e.Set("PATH=" + DefaultPath)
 	if o.Hostname != "" {
-		e.set("HOSTNAME=" + o.Hostname)
+		e.Set("HOSTNAME=" + o.Hostname)
 	}
 	if o.TTY {
-		e.set("TERM=xterm")
+		e.Set("TERM=xterm")
 	}
 	for _, kv := range img.Env {
-		e.set(kv)
+		e.Set(kv)
 	}
 	for _, kv := range o.DeviceEnv {
-		e.set(kv)
+		e.Set(kv)
 	}
 	// docker drops -e NAME when the host has no NAME.
-	user, err := ExecEnv(o.Env, o.EnvFiles, lookup)
+	user, err := environ.ExecEnv(o.Env, o.EnvFiles, lookup)
 	if err != nil {
 		return nil, err
 	}
 	for _, kv := range user {
-		e.set(kv)
+		e.Set(kv)
 	}
-	return e.list, nil
-}
-
-// ExecEnv is box exec's -e and --env-file as docker reads them: the files
-// first, then -e; a bare NAME takes the caller's value, or is left out
-// when the caller has none. lookup nil is os.LookupEnv.
-func ExecEnv(env, envFiles []string, lookup func(string) (string, bool)) ([]string, error) {
-	if lookup == nil {
-		lookup = os.LookupEnv
-	}
-	var e envList
-	for _, p := range envFiles {
-		kvs, err := readEnvFile(p, lookup)
-		if err != nil {
-			return nil, err
-		}
-		for _, kv := range kvs {
-			e.set(kv)
-		}
-	}
-	for _, kv := range env {
-		key, _, hasValue := strings.Cut(kv, "=")
-		if key == "" {
-			return nil, fmt.Errorf("invalid environment variable %q: no name", kv)
-		}
-		if !hasValue {
-			v, ok := lookup(key)
-			if !ok {
-				continue
-			}
-			kv = key + "=" + v
-		}
-		e.set(kv)
-	}
-	return e.list, nil
-}
-
-func readEnvFile(p string, lookup func(string) (string, bool)) ([]string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, fmt.Errorf("reading env file: %w", err)
-	}
-	defer f.Close()
-	kvs, err := ParseEnvFile(f, lookup)
-	if err != nil {
-		return nil, fmt.Errorf("reading env file %q: %w", p, err)
-	}
-	return kvs, nil
-}
-
-// envList is an ordered environment where setting a key again replaces
-// its value in place.
-type envList struct {
-	list  []string
-	index map[string]int
-}
-
-func (e *envList) set(kv string) {
-	key, _, _ := strings.Cut(kv, "=")
-	if e.index == nil {
-		e.index = map[string]int{}
-	}
-	if i, ok := e.index[key]; ok {
-		e.list[i] = kv
-		return
-	}
-	e.index[key] = len(e.list)
-	e.list = append(e.list, kv)
+	return e.Slice(), nil
 }
 
 // processCwd is -w, else the image's WorkingDir, else "/".

@@ -55,6 +55,12 @@ func (s Store) ShellDir(name string) string { return filepath.Join(s.Dir, name) 
 // RunDir is the shell's run directory, /run/box-shell in its container.
 func (s Store) RunDir(name string) string { return filepath.Join(s.Dir, name, "run") }
 
+// Made reports whether the shell has a record, without reading it.
+func (s Store) Made(name string) bool {
+	_, err := os.Stat(filepath.Join(s.ShellDir(name), "state.json"))
+	return err == nil
+}
+
 // Load reads a shell's record; fs.ErrNotExist when there is none.
 func (s Store) Load(name string) (*State, error) {
 	b, err := os.ReadFile(filepath.Join(s.ShellDir(name), "state.json"))

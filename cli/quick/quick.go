@@ -1,6 +1,8 @@
-// Package quick enters a made, running shell from its initialiser: `box
-// shell [NAME] [-- CMD ARGS...]`, what a dev shell's user types most and
-// what box export's commands run, before most of box initialises.
+// Package quick runs box's two most frequent short commands from its
+// initialiser, before most of box initialises: a warm `box shell [NAME]
+// [-- CMD ARGS...]` (what a dev shell's user types most, and what box
+// export's commands run) and `box exec` into a running detached container
+// named by its name (exec.go).
 //
 // Go runs every package's initialiser before main: some 190 for box (the
 // registry client, TLS, gVisor's netstack, the Dockerfile parser, the
@@ -9,20 +11,22 @@
 // builds its grammar and parses. Go initialises a package as soon as
 // its imports are, in import path order, so this one, which imports only
 // packages that do not reach net, net/netip or the registry client
-// (package shell, run/pid1, config/locate, internal/proc and the standard
-// library), runs after about 110 of them (docs/BENCHMARKS.md, Session 9).
-// A warm enter reads the shell's record and its container's, and execs
-// into it as box shell does: package shell's LocalHost, Session, EnterDir,
-// Command and Exec are both's. box then exits from here.
+// (package shell, run/pid1, run/environ, config/locate, internal/proc and
+// the standard library), runs after about 110 of them (docs/BENCHMARKS.md,
+// Session 9). It reads the records it needs and execs into the container
+// as box shell and box exec do: package shell's LocalHost, Session,
+// EnterDir, Command and Exec are both box shell's and this package's, and
+// pid1.Exec and environ.ExecEnv box exec's and this package's. box then
+// exits from here.
 //
 // It takes only what it can decide without the rest of box, before it
 // changes anything; in every other case it returns and box goes on as
-// usual, and box shell says what there is to say. It enters when
-//   - the arguments are `[--root DIR] [--config FILE] shell [--shared-wd]
-//     [NAME] [-- CMD ARGS...]`;
-//   - the store is named (--root, BOX_ROOT), or there is no configuration
-//     file at all: the store a configuration names is package config's to
-//     read, with all its checks;
+// usual, and says what there is to say. Both commands are taken only when
+// the global flags are --root and --config at most, and the store is named
+// (--root, BOX_ROOT) or there is no configuration file at all: the store
+// a configuration names is package config's to read, with all its
+// checks. A shell is entered when
+//   - the arguments are `shell [--shared-wd] [NAME] [-- CMD ARGS...]`;
 //   - the shell is made, its container runs, and its start hooks ran for
 //     this start;
 //   - its dotfile is the one it was made from, unchanged (the same path and
@@ -31,6 +35,8 @@
 //     no TOML; a changed one is box shell's to note;
 //   - the enter forwards no socket (an ssh agent outside what the shell
 //     shares): package forward serves those with package net.
+//
+// BOX_QUICK=0 turns it off.
 package quick
 
 import (
@@ -54,41 +60,53 @@ import (
 	"github.com/box-run/box/shell"
 )
 
-// Off turns the quick enter off (BOX_QUICK=0), for measuring it and for
-// tests that compare it with box shell's own enter.
+// Off turns the quick paths off (BOX_QUICK=0), for measuring them and for
+// tests that compare them with box shell's and box exec's own.
 const Off = "BOX_QUICK"
 
 func init() {
 	if os.Getenv(proto.StageEnv) != "" || os.Getenv(Off) == "0" || os.Getenv("COMP_LINE") != "" {
 		return
 	}
-	req, ok := parse(os.Args[1:])
+	cmd, rest, where, ok := globals(os.Args[1:])
 	if !ok {
 		return
 	}
-	if code, ok := enter(req); ok {
+	code := 0
+	switch cmd {
+	case "shell":
+		var r request
+		if r, ok = parse(rest); ok {
+			code, ok = enter(where, r)
+		}
+	case "exec":
+		var r execRequest
+		if r, ok = parseExec(rest); ok {
+			code, ok = execute(where, r)
+		}
+	default:
+		ok = false
+	}
+	if ok {
 		os.Exit(code)
 	}
 }
 
-// request is a parsed `box shell` that the quick enter may take.
-type request struct {
-	root     string // --root or BOX_ROOT; "" when neither
-	config   bool   // --config or BOX_CONFIG named a file
-	name     string // "" for the project's shell, else default
-	cmd      []string
-	sharedWd bool
+// store is where box's global flags and environment say the store is.
+type store struct {
+	root   string // --root or BOX_ROOT; "" when neither
+	config bool   // --config or BOX_CONFIG named a file
 }
 
-// parse takes box's arguments (without argv[0]) when they are a box
-// shell enter the quick enter can decide on.
-func parse(argv []string) (request, bool) {
-	var r request
-	r.root = os.Getenv("BOX_ROOT")
-	r.config = os.Getenv("BOX_CONFIG") != ""
+// globals reads box's arguments (without argv[0]) up to the command: the
+// command, its arguments, and the store; ok false for a global flag other
+// than --root and --config (--debug, --help: box's).
+func globals(argv []string) (cmd string, rest []string, st store, ok bool) {
+	st.root = os.Getenv("BOX_ROOT")
+	st.config = os.Getenv("BOX_CONFIG") != ""
 	i := args.Command(argv)
-	if i >= len(argv) || argv[i] != "shell" {
-		return r, false
+	if i >= len(argv) {
+		return "", nil, st, false
 	}
 	for j := 0; j < i; j++ {
 		flag, value, inline := strings.Cut(argv[j], "=")
@@ -97,17 +115,44 @@ func parse(argv []string) (request, bool) {
 		}
 		switch flag {
 		case "--root":
-			r.root = value
+			st.root = value
 		case "--config":
-			r.config = true
+			st.config = true
 		default:
-			return r, false // --debug, --help, -h: box's
+			return "", nil, st, false
 		}
 		if !inline {
 			j++
 		}
 	}
-	rest := argv[i+1:]
+	return argv[i], argv[i+1:], st, st.root != "" || !st.config
+}
+
+// dir is the store's directory, or ok false when a configuration file may
+// name it: the store a configuration names is package config's to read,
+// with all its checks.
+func (st store) dir() (string, bool) {
+	if st.root != "" {
+		return st.root, true
+	}
+	if configured(locate.ConfigFiles(locate.SystemConfig)) {
+		return "", false
+	}
+	root, _, err := locate.DefaultStore()
+	return root, err == nil
+}
+
+// request is a parsed `box shell` that the quick enter may take.
+type request struct {
+	name     string // "" for the project's shell, else default
+	cmd      []string
+	sharedWd bool
+}
+
+// parse takes box shell's arguments when they are an enter the quick
+// enter can decide on.
+func parse(rest []string) (request, bool) {
+	var r request
 	for len(rest) > 0 && rest[0] == "--shared-wd" {
 		r.sharedWd, rest = true, rest[1:]
 	}
@@ -123,21 +168,15 @@ func parse(argv []string) (request, bool) {
 		}
 		r.cmd = rest[1:]
 	}
-	return r, r.root != "" || !r.config
+	return r, true
 }
 
 // enter enters the shell and returns box's exit status, or ok false,
 // having changed nothing, when box shell is to do it.
-func enter(r request) (code int, ok bool) {
-	root := r.root
-	if root == "" {
-		if configured(locate.ConfigFiles(locate.SystemConfig)) {
-			return 0, false
-		}
-		var err error
-		if root, _, err = locate.DefaultStore(); err != nil {
-			return 0, false
-		}
+func enter(where store, r request) (code int, ok bool) {
+	root, ok := where.dir()
+	if !ok {
+		return 0, false
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
@@ -149,8 +188,8 @@ func enter(r request) (code int, ok bool) {
 	if !ok {
 		return 0, false
 	}
-	if _, err := ss.Load(name); err != nil {
-		return 0, false // not made: box shell makes it (Entered would leave a file for it)
+	if !ss.Made(name) {
+		return 0, false // box shell makes it (Entered would leave a file for it)
 	}
 	release, err := ss.Entered(name)
 	if err != nil {
@@ -268,6 +307,23 @@ type record struct {
 	BootID   string    `json:"bootId"`
 }
 
+// running reads the record of container id (package run's Container) and
+// returns its directory and when it started, ok when it runs: its init or
+// its monitor still does (run.Containers' rule).
+func running(containers, id string) (dir string, started time.Time, ok bool) {
+	dir = filepath.Join(containers, id)
+	b, err := os.ReadFile(filepath.Join(dir, "container.json"))
+	if err != nil {
+		return "", time.Time{}, false
+	}
+	var ct record
+	if err := json.Unmarshal(b, &ct); err != nil || ct.ID != id {
+		return "", time.Time{}, false
+	}
+	alive := proc.Alive(ct.Pid, ct.PidStart, ct.BootID) || proc.Alive(ct.Monitor, ct.MonStart, ct.BootID)
+	return dir, ct.Started, ct.Status == "running" && alive
+}
+
 // warm returns the shell's record and its container's directory when the
 // shell was made from dotfile as it is now (the same path, the same hash)
 // and its container runs, started when the shell's start hooks last ran:
@@ -292,17 +348,8 @@ func warm(ss shell.Store, containers, name, dotfile string) (*shell.State, strin
 	if err != nil || id != st.Container || id == "" || strings.Contains(id, "/") {
 		return nil, "", false
 	}
-	dir := filepath.Join(containers, id)
-	b, err := os.ReadFile(filepath.Join(dir, "container.json"))
-	if err != nil {
-		return nil, "", false
-	}
-	var ct record
-	if err := json.Unmarshal(b, &ct); err != nil || ct.ID != id {
-		return nil, "", false
-	}
-	running := ct.Status == "running" && (proc.Alive(ct.Pid, ct.PidStart, ct.BootID) || proc.Alive(ct.Monitor, ct.MonStart, ct.BootID))
-	if !running || !ct.Started.Equal(st.Started) {
+	dir, started, ok := running(containers, id)
+	if !ok || !started.Equal(st.Started) {
 		return nil, "", false
 	}
 	return st, dir, true

@@ -14,60 +14,110 @@ import (
 	"github.com/box-run/box/shell/dotfile"
 )
 
-func TestParse(t *testing.T) {
+func TestGlobals(t *testing.T) {
 	t.Setenv("BOX_ROOT", "")
 	t.Setenv("BOX_CONFIG", "")
 	for _, tc := range []struct {
 		argv []string
-		want *request // nil: box shell's, not the quick enter's
+		cmd  string
+		rest []string
+		st   store
+		ok   bool
 	}{
-		{[]string{"shell"}, &request{}},
-		{[]string{"shell", "dev"}, &request{name: "dev"}},
-		{[]string{"shell", "dev", "--", "ls", "-l"}, &request{name: "dev", cmd: []string{"ls", "-l"}}},
-		{[]string{"shell", "--", "ls", "--", "x"}, &request{cmd: []string{"ls", "--", "x"}}},
-		{[]string{"shell", "dev", "--"}, &request{name: "dev", cmd: []string{}}},
-		{[]string{"--root", "/s", "shell", "dev"}, &request{root: "/s", name: "dev"}},
-		{[]string{"--root=/s", "--config", "/c", "shell"}, &request{root: "/s", config: true}},
-		{[]string{"shell", "--shared-wd", "dev", "--", "make"}, &request{name: "dev", cmd: []string{"make"}, sharedWd: true}},
+		{[]string{"shell"}, "shell", []string{}, store{}, true},
+		{[]string{"--root", "/s", "shell", "dev"}, "shell", []string{"dev"}, store{root: "/s"}, true},
+		{[]string{"--root=/s", "--config", "/c", "exec", "c", "ls"}, "exec", []string{"c", "ls"}, store{root: "/s", config: true}, true},
 		// The configuration names the store: box's to read.
-		{[]string{"--config", "/c", "shell"}, nil},
-		// Not the quick enter's.
-		{[]string{"--debug", "shell"}, nil},
-		{[]string{"-h", "shell"}, nil},
-		{[]string{"shell", "--list"}, nil},
-		{[]string{"shell", "--rm", "dev"}, nil},
-		{[]string{"shell", "--devcontainer"}, nil},
-		{[]string{"shell", "dev", "ls"}, nil}, // box shell's error to give
-		{[]string{"shell", "../x"}, nil},
-		{[]string{"shell", "-f"}, nil},
-		{[]string{"run", "shell"}, nil},
-		{[]string{"exec", "dev", "shell"}, nil},
-		{nil, nil},
+		{[]string{"--config", "/c", "shell"}, "", nil, store{}, false},
+		{[]string{"--debug", "shell"}, "", nil, store{}, false},
+		{[]string{"-h", "shell"}, "", nil, store{}, false},
+		{nil, "", nil, store{}, false},
 	} {
-		got, ok := parse(tc.argv)
-		switch {
-		case tc.want == nil && ok:
-			t.Errorf("parse(%q) took it: %+v", tc.argv, got)
-		case tc.want != nil && !ok:
-			t.Errorf("parse(%q) left it to box shell", tc.argv)
-		case tc.want != nil && (got.root != tc.want.root || got.config != tc.want.config || got.name != tc.want.name ||
-			!slices.Equal(got.cmd, tc.want.cmd) || got.sharedWd != tc.want.sharedWd):
-			t.Errorf("parse(%q) = %+v, want %+v", tc.argv, got, *tc.want)
+		cmd, rest, st, ok := globals(tc.argv)
+		if ok != tc.ok || ok && (cmd != tc.cmd || !slices.Equal(rest, tc.rest) || st != tc.st) {
+			t.Errorf("globals(%q) = %q %q %+v %v", tc.argv, cmd, rest, st, ok)
 		}
 	}
 	// BOX_ROOT names the store; BOX_CONFIG a configuration, which --root
 	// outranks.
 	t.Setenv("BOX_ROOT", "/env")
-	if got, ok := parse([]string{"shell"}); !ok || got.root != "/env" {
-		t.Errorf("with BOX_ROOT: %+v %v", got, ok)
+	if _, _, st, ok := globals([]string{"shell"}); !ok || st.root != "/env" {
+		t.Errorf("with BOX_ROOT: %+v %v", st, ok)
 	}
-	if got, ok := parse([]string{"--root", "/flag", "shell"}); !ok || got.root != "/flag" {
-		t.Errorf("--root and BOX_ROOT: %+v %v", got, ok)
+	if _, _, st, ok := globals([]string{"--root", "/flag", "shell"}); !ok || st.root != "/flag" {
+		t.Errorf("--root and BOX_ROOT: %+v %v", st, ok)
 	}
 	t.Setenv("BOX_ROOT", "")
 	t.Setenv("BOX_CONFIG", "/c")
-	if _, ok := parse([]string{"shell"}); ok {
-		t.Error("took an enter whose store BOX_CONFIG's file names")
+	if _, _, _, ok := globals([]string{"shell"}); ok {
+		t.Error("took a command whose store BOX_CONFIG's file names")
+	}
+}
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		rest []string
+		want *request // nil: box shell's, not the quick enter's
+	}{
+		{nil, &request{}},
+		{[]string{"dev"}, &request{name: "dev"}},
+		{[]string{"dev", "--", "ls", "-l"}, &request{name: "dev", cmd: []string{"ls", "-l"}}},
+		{[]string{"--", "ls", "--", "x"}, &request{cmd: []string{"ls", "--", "x"}}},
+		{[]string{"dev", "--"}, &request{name: "dev", cmd: []string{}}},
+		{[]string{"--shared-wd", "dev", "--", "make"}, &request{name: "dev", cmd: []string{"make"}, sharedWd: true}},
+		{[]string{"--list"}, nil},
+		{[]string{"--rm", "dev"}, nil},
+		{[]string{"--devcontainer"}, nil},
+		{[]string{"dev", "ls"}, nil}, // box shell's error to give
+		{[]string{"../x"}, nil},
+		{[]string{"-f"}, nil},
+	} {
+		got, ok := parse(tc.rest)
+		switch {
+		case tc.want == nil && ok:
+			t.Errorf("parse(%q) took it: %+v", tc.rest, got)
+		case tc.want != nil && !ok:
+			t.Errorf("parse(%q) left it to box shell", tc.rest)
+		case tc.want != nil && (got.name != tc.want.name || !slices.Equal(got.cmd, tc.want.cmd) || got.sharedWd != tc.want.sharedWd):
+			t.Errorf("parse(%q) = %+v, want %+v", tc.rest, got, *tc.want)
+		}
+	}
+}
+
+func TestParseExec(t *testing.T) {
+	for _, tc := range []struct {
+		rest []string
+		want *execRequest // nil: box exec's
+	}{
+		{[]string{"c", "ls"}, &execRequest{container: "c", args: []string{"ls"}}},
+		{[]string{"-it", "c", "sh", "-c", "x"}, &execRequest{interactive: true, tty: true, container: "c", args: []string{"sh", "-c", "x"}}},
+		{[]string{"-i", "-t", "-d", "c", "ls"}, &execRequest{interactive: true, tty: true, detach: true, container: "c", args: []string{"ls"}}},
+		{[]string{"--interactive", "--tty", "c", "ls", "-e", "x"}, &execRequest{interactive: true, tty: true, container: "c", args: []string{"ls", "-e", "x"}}},
+		{[]string{"-e", "A=1", "--env", "B", "--env=C=3", "-w", "/w", "--user=1:2", "c", "ls"},
+			&execRequest{env: []string{"A=1", "B", "C=3"}, workdir: "/w", user: "1:2", container: "c", args: []string{"ls"}}},
+		{[]string{"--env-file", "/e", "--env-file=/f", "c", "ls"}, &execRequest{envFiles: []string{"/e", "/f"}, container: "c", args: []string{"ls"}}},
+		{[]string{"--env-file", "rel", "c", "ls"}, nil},
+		{[]string{"-eA=1", "c", "ls"}, nil},
+		{[]string{"-e=A=1", "c", "ls"}, nil},
+		{[]string{"-e", "-x", "c", "ls"}, nil},
+		{[]string{"-e"}, nil},
+		{[]string{"--privileged", "c", "ls"}, nil},
+		{[]string{"-ix", "c", "ls"}, nil},
+		{[]string{"--", "c", "ls"}, nil},
+		{[]string{"c"}, nil},
+		{[]string{"-h"}, nil},
+	} {
+		got, ok := parseExec(tc.rest)
+		switch {
+		case tc.want == nil && ok:
+			t.Errorf("parseExec(%q) took it: %+v", tc.rest, got)
+		case tc.want != nil && !ok:
+			t.Errorf("parseExec(%q) left it to box exec", tc.rest)
+		case tc.want != nil && (got.interactive != tc.want.interactive || got.tty != tc.want.tty || got.detach != tc.want.detach ||
+			!slices.Equal(got.env, tc.want.env) || !slices.Equal(got.envFiles, tc.want.envFiles) || got.workdir != tc.want.workdir ||
+			got.user != tc.want.user || got.container != tc.want.container || !slices.Equal(got.args, tc.want.args)):
+			t.Errorf("parseExec(%q) = %+v, want %+v", tc.rest, got, *tc.want)
+		}
 	}
 }
 

@@ -1,4 +1,9 @@
-package run
+// Package environ is the environment a container's process is given:
+// docker's -e and --env-file (box run's and box exec's), and the ordered
+// list they are merged in. Apart from package run so that box's quick
+// paths (package cli/quick), which run before most of box initialises,
+// read -e the way box exec does.
+package environ
 
 import (
 	"bufio"
@@ -6,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -71,3 +77,75 @@ func checkEnvKey(key string) error {
 	}
 	return nil
 }
+
+// ExecEnv is box exec's -e and --env-file as docker reads them: the files
+// first, then -e; a bare NAME takes the caller's value, or is left out
+// when the caller has none. lookup nil is os.LookupEnv.
+func ExecEnv(env, envFiles []string, lookup func(string) (string, bool)) ([]string, error) {
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	var e List
+	for _, p := range envFiles {
+		kvs, err := readEnvFile(p, lookup)
+		if err != nil {
+			return nil, err
+		}
+		for _, kv := range kvs {
+			e.Set(kv)
+		}
+	}
+	for _, kv := range env {
+		key, _, hasValue := strings.Cut(kv, "=")
+		if key == "" {
+			return nil, fmt.Errorf("invalid environment variable %q: no name", kv)
+		}
+		if !hasValue {
+			v, ok := lookup(key)
+			if !ok {
+				continue
+			}
+			kv = key + "=" + v
+		}
+		e.Set(kv)
+	}
+	return e.Slice(), nil
+}
+
+func readEnvFile(p string, lookup func(string) (string, bool)) ([]string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("reading env file: %w", err)
+	}
+	defer f.Close()
+	kvs, err := ParseEnvFile(f, lookup)
+	if err != nil {
+		return nil, fmt.Errorf("reading env file %q: %w", p, err)
+	}
+	return kvs, nil
+}
+
+// List is an ordered environment where setting a key again replaces its
+// value in place.
+type List struct {
+	list  []string
+	index map[string]int
+}
+
+// Set sets kv's key (K=V) to its value: in place if it is set already,
+// else last.
+func (e *List) Set(kv string) {
+	key, _, _ := strings.Cut(kv, "=")
+	if e.index == nil {
+		e.index = map[string]int{}
+	}
+	if i, ok := e.index[key]; ok {
+		e.list[i] = kv
+		return
+	}
+	e.index[key] = len(e.list)
+	e.list = append(e.list, kv)
+}
+
+// Slice is the list's K=V, in order.
+func (e *List) Slice() []string { return e.list }

@@ -1,0 +1,130 @@
+package quick
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/box-run/box/config/locate"
+	"github.com/box-run/box/run/environ"
+	"github.com/box-run/box/run/pid1"
+	"github.com/box-run/box/run/proto"
+)
+
+// box exec into a running detached container, by name, as package cli's
+// execCmd does it; anything else (an id, a stopped container, a flag
+// written another way) is box exec's.
+
+// execRequest is a parsed `box exec` the quick path may take.
+type execRequest struct {
+	interactive, tty, detach bool
+	env, envFiles            []string
+	workdir, user            string
+	container                string
+	args                     []string
+}
+
+// parseExec takes box exec's arguments when every flag is one the quick
+// path reads as box's parser does: -i, -t, -d (alone or together, as
+// -it), and -e, --env-file, -w and -u with their value as the next
+// argument or after "=" in the long form (--env=K=V); an --env-file by its
+// absolute path (box resolves others against the working directory, and
+// names them so in errors).
+func parseExec(rest []string) (execRequest, bool) {
+	var r execRequest
+	for len(rest) > 0 && strings.HasPrefix(rest[0], "-") {
+		a := rest[0]
+		rest = rest[1:]
+		if len(a) > 1 && a[1] != '-' && strings.Trim(a[1:], "itd") == "" {
+			r.interactive = r.interactive || strings.Contains(a, "i")
+			r.tty = r.tty || strings.Contains(a, "t")
+			r.detach = r.detach || strings.Contains(a, "d")
+			continue
+		}
+		switch a {
+		case "--interactive":
+			r.interactive = true
+			continue
+		case "--tty":
+			r.tty = true
+			continue
+		case "--detach":
+			r.detach = true
+			continue
+		}
+		flag, value, inline := strings.Cut(a, "=")
+		if inline && !strings.HasPrefix(flag, "--") {
+			return r, false // -e=K=V: box's ("=K=V")
+		}
+		if !inline {
+			if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
+				return r, false // box's parser says what is missing
+			}
+			value, rest = rest[0], rest[1:]
+		}
+		switch flag {
+		case "-e", "--env":
+			r.env = append(r.env, value)
+		case "--env-file":
+			if !filepath.IsAbs(value) {
+				return r, false
+			}
+			r.envFiles = append(r.envFiles, value)
+		case "-w", "--workdir":
+			r.workdir = value
+		case "-u", "--user":
+			r.user = value
+		default:
+			return r, false
+		}
+	}
+	if len(rest) < 2 {
+		return r, false
+	}
+	r.container, r.args = rest[0], rest[1:]
+	return r, true
+}
+
+// execute runs box exec's request, or returns ok false, having done
+// nothing, when box exec is to do it.
+func execute(where store, r execRequest) (code int, ok bool) {
+	env, err := environ.ExecEnv(r.env, r.envFiles, nil)
+	if err != nil {
+		return 0, false
+	}
+	root, ok := where.dir()
+	if !ok {
+		return 0, false
+	}
+	containers := locate.ContainersDir(root)
+	name := r.container
+	if name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
+		return 0, false
+	}
+	id, err := os.Readlink(filepath.Join(containers, "names", name))
+	if err != nil || id == "" || strings.Contains(id, "/") {
+		return 0, false
+	}
+	dir, _, ok := running(containers, id)
+	if !ok {
+		return 0, false
+	}
+	if _, err := os.Stat(filepath.Join(dir, proto.ExecSocket)); err != nil {
+		return 0, false
+	}
+	if r.tty {
+		env = append([]string{"TERM=xterm"}, env...)
+	}
+	status, err := pid1.Exec(dir, pid1.ExecOptions{
+		Request:     proto.ExecRequest{Args: r.args, Env: env, Cwd: r.workdir, User: r.user, TTY: r.tty},
+		Stdin:       os.Stdin,
+		Stdout:      os.Stdout,
+		Stderr:      os.Stderr,
+		Interactive: r.interactive,
+		Detach:      r.detach,
+	})
+	if err != nil {
+		return fail(status, err), true
+	}
+	return status, true
+}
