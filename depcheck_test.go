@@ -57,6 +57,23 @@ func TestInitImportsFew(t *testing.T) {
 	}
 }
 
+// TestQuickImportsFew keeps box shell's and box exec's quick paths early
+// (see package cli/quick's doc): net and net/netip sort late, and the
+// configuration, the image store and package run bring the registry
+// client and the netstack.
+func TestQuickImportsFew(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "./cli/quick").Output()
+	if err != nil {
+		t.Fatalf("go list ./cli/quick: %v", err)
+	}
+	const mod = "github.com/box-run/box/"
+	for _, dep := range strings.Fields(string(out)) {
+		if slices.Contains([]string{"net", "net/netip", mod + "config", mod + "image", mod + "run", mod + "cli"}, dep) {
+			t.Errorf("package cli/quick imports %s, directly or not: it would run later (see its doc)", dep)
+		}
+	}
+}
+
 // TestInitRunsBeforeHeavyPackages checks what package pid1's early start
 // is for: a re-executed init stage runs before the initialisers of the
 // packages only the CLI and the monitor need. GODEBUG=inittrace=1 lists

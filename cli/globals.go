@@ -12,8 +12,8 @@ import (
 	"strings"
 
 	"github.com/box-run/box/config"
-	"github.com/box-run/box/config/locate"
 	"github.com/box-run/box/image"
+	"github.com/box-run/box/internal/locate"
 	"github.com/box-run/box/stage"
 	"github.com/box-run/box/userns"
 )

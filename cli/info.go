@@ -7,9 +7,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/box-run/box/config/locate"
 	"github.com/box-run/box/device"
 	"github.com/box-run/box/image"
+	"github.com/box-run/box/internal/locate"
 	"github.com/box-run/box/run"
 	"github.com/box-run/box/slirp"
 	"github.com/box-run/box/stage"

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/box-run/box/config"
-	"github.com/box-run/box/config/locate"
 	"github.com/box-run/box/image"
+	"github.com/box-run/box/internal/locate"
 	"github.com/box-run/box/monitor"
 	"github.com/box-run/box/run"
 	"github.com/box-run/box/run/pid1"

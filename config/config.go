@@ -27,7 +27,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/box-run/box/config/locate"
+	"github.com/box-run/box/internal/locate"
 )
 
 // Overlay modes accepted in storage.overlay.

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/box-run/box/config/locate"
+	"github.com/box-run/box/internal/locate"
 )
 
 // The store's directory holds, besides what this package keeps (blobs/,

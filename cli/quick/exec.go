@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/box-run/box/config/locate"
+	"github.com/box-run/box/internal/locate"
 	"github.com/box-run/box/run/environ"
 	"github.com/box-run/box/run/pid1"
 	"github.com/box-run/box/run/proto"
@@ -13,7 +13,9 @@ import (
 
 // box exec into a running detached container, by name, as package cli's
 // execCmd does it; anything else (an id, a stopped container, a flag
-// written another way) is box exec's.
+// written another way) is box exec's. Opening the store, box also removes
+// --rm containers whose box was killed; the quick path leaves that to the
+// next command that is not one of its own.
 
 // execRequest is a parsed `box exec` the quick path may take.
 type execRequest struct {

@@ -11,7 +11,7 @@
 // builds its grammar and parses. Go initialises a package as soon as
 // its imports are, in import path order, so this one, which imports only
 // packages that do not reach net, net/netip or the registry client
-// (package shell, run/pid1, run/environ, config/locate, internal/proc and
+// (package shell, run/pid1, run/environ, internal/locate, internal/proc and
 // the standard library), runs after about 110 of them (docs/BENCHMARKS.md,
 // Session 9). It reads the records it needs and execs into the container
 // as box shell and box exec do: package shell's LocalHost, Session,
@@ -54,7 +54,7 @@ import (
 	"encoding/json"
 
 	"github.com/box-run/box/cli/args"
-	"github.com/box-run/box/config/locate"
+	"github.com/box-run/box/internal/locate"
 	"github.com/box-run/box/internal/proc"
 	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/shell"
