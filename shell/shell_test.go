@@ -66,6 +66,27 @@ func TestInside(t *testing.T) {
 	}
 }
 
+// TestInsideThroughLinks: a home that is a symlink (/home/u to
+// /gpfs/u) shares a working directory that came resolved.
+func TestInsideThroughLinks(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "gpfs", "u")
+	os.MkdirAll(filepath.Join(real, "proj"), 0o755)
+	link := filepath.Join(dir, "home-u")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	ms := []Mount{{Host: link, Container: link}}
+	for _, p := range []string{filepath.Join(real, "proj"), filepath.Join(link, "proj")} {
+		if in, ok := Inside(ms, p); !ok || in != filepath.Join(link, "proj") {
+			t.Errorf("Inside(%s) = %q, %v", p, in, ok)
+		}
+	}
+	if _, ok := Inside(ms, dir); ok {
+		t.Error("shared what no mount holds")
+	}
+}
+
 func TestSession(t *testing.T) {
 	env := map[string]string{
 		"TERM": "xterm", "XDG_RUNTIME_DIR": "/run/user/1", "SSH_AUTH_SOCK": "/tmp/ssh-x/agent.1",

@@ -221,8 +221,27 @@ func DropGone(mounts []Mount, exists func(string) bool) (kept []Mount, gone []st
 	return kept, gone
 }
 
-// Inside maps a host path to the container's, if a mount shares it.
+// Inside maps a host path to the container's, if a mount shares it:
+// as it is, else through the symlinks of both (a home that is a link,
+// /home/u to /gpfs/u, and a working directory resolved to /gpfs/u/src).
 func Inside(mounts []Mount, p string) (string, bool) {
+	if in, ok := inside(mounts, p); ok {
+		return in, true
+	}
+	rp, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", false
+	}
+	var through []Mount
+	for _, m := range mounts {
+		if h, err := filepath.EvalSymlinks(m.Host); err == nil {
+			through = append(through, Mount{Host: h, Container: m.Container})
+		}
+	}
+	return inside(through, rp)
+}
+
+func inside(mounts []Mount, p string) (string, bool) {
 	best, bestLen := "", -1
 	for _, m := range mounts {
 		rel, ok := within(m.Host, p)
