@@ -375,12 +375,22 @@ func isShellContainer(ct *run.Container) bool {
 // collides refuses to enter shell st through another dotfile than the one
 // it was made from: two projects both called "app", or a project's
 // box.toml and ~/.config/box/shells/app.toml, would otherwise share one
-// container and each call the other's dotfile changed.
+// container and each call the other's dotfile changed. A shell made
+// without a dotfile (box shell NAME) takes a NAME.toml written since (it
+// is changed, and --rebuild makes it from the file), but not a project's
+// box.toml or devcontainer.json, which --rebuild NAME could not find.
 func collides(st *shell.State, d *dotfile.Dotfile) error {
-	if st.Dotfile == "" || d.Path() == "" || st.Dotfile == d.Path() {
+	switch {
+	case d.Path() == "" || st.Dotfile == d.Path():
+		return nil
+	case st.Dotfile == "" && !d.Project():
 		return nil
 	}
-	return withStatus(125, fmt.Errorf("shell %s was made from %s, not %s: give one of them another name (name = \"...\" in a box.toml), or remove the shell (box shell --rm %s)", st.Name, st.Dotfile, d.Path(), st.Name))
+	made := st.Dotfile
+	if made == "" {
+		made = "no dotfile (box's defaults)"
+	}
+	return withStatus(125, fmt.Errorf("shell %s was made from %s, not %s: give one of them another name (name = \"...\" in a box.toml), or remove the shell (box shell --rm %s)", st.Name, made, d.Path(), st.Name))
 }
 
 // clearHalfMade removes the container of a shell that has none recorded:

@@ -74,6 +74,12 @@ func (d *Dotfile) Hash() string {
 	return d.File.Hash
 }
 
+// Project reports whether the dotfile is a project's (a box.toml or a
+// devcontainer.json), not a NAME.toml of box's config directory.
+func (d *Dotfile) Project() bool {
+	return d.File != nil && (d.File.Project != "" || filepath.Base(d.File.Path) == shell.ProjectFile)
+}
+
 // Path is the dotfile's path, "" without one.
 func (d *Dotfile) Path() string {
 	if d.File == nil {
