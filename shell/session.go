@@ -84,6 +84,9 @@ type Enter struct {
 type Forward struct {
 	Name   string // in the run directory
 	Target string // the host's path
+	// Keep: a copy left in place when the enter ends, for what it
+	// started that outlives it (a tmux server reading TZ's file).
+	Keep bool
 }
 
 // passed are the caller's variables each enter takes as they are.
@@ -105,7 +108,8 @@ func Session(st *State, h Host, tag string) Enter {
 	if h.Getenv("TZ") == "" && h.Localtime != "" {
 		// The host's zone by name where the shell has the zone files;
 		// else (Alpine without tzdata, busybox) the host's zone file
-		// itself, copied in for this enter, which libc reads from TZ=:PATH
+		// itself, copied in by each enter and kept (what an enter starts
+		// may outlive it: a tmux server), which libc reads from TZ=:PATH
 		// (Java and ICU, which want a zone's name, bring their own zone
 		// data in such images, and fall back to UTC there). None when the
 		// host's file cannot be read.
@@ -114,9 +118,8 @@ func Session(st *State, h Host, tag string) Enter {
 		case named && (st.Zoneinfo == nil || *st.Zoneinfo):
 			set("TZ", zone)
 		case h.exists(h.Localtime):
-			name := "localtime." + tag
-			e.Copies = append(e.Copies, Forward{Name: name, Target: h.Localtime})
-			set("TZ", ":"+RunMount+"/"+name)
+			e.Copies = append(e.Copies, Forward{Name: "localtime", Target: h.Localtime, Keep: true})
+			set("TZ", ":"+RunMount+"/localtime")
 		}
 	}
 	// A host path as the container sees it, or a forward to it.
@@ -231,9 +234,11 @@ func Workdir(st *State, wd string) (dir, note string) {
 	return dir, fmt.Sprintf("%s is not shared with shell %s; starting in %s", wd, st.Name, dir)
 }
 
-// WriteCopies copies each of an enter's files into the run directory dir,
-// returning the paths written (the caller removes them when the enter
-// ends, also when err is not nil).
+// WriteCopies copies each of an enter's files into the run directory dir
+// (through a temporary file and a rename: an enter reading a kept copy
+// while another writes it sees one of the two), returning the paths of
+// those not kept, for the caller to remove when the enter ends (also when
+// err is not nil).
 func WriteCopies(dir string, copies []Forward) (made []string, err error) {
 	for _, c := range copies {
 		b, err := os.ReadFile(c.Target)
@@ -241,10 +246,17 @@ func WriteCopies(dir string, copies []Forward) (made []string, err error) {
 			return made, err
 		}
 		p := filepath.Join(dir, c.Name)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
+		tmp := fmt.Sprintf("%s.tmp.%d", p, os.Getpid())
+		if err := os.WriteFile(tmp, b, 0o600); err != nil {
 			return made, err
 		}
-		made = append(made, p)
+		if err := os.Rename(tmp, p); err != nil {
+			os.Remove(tmp)
+			return made, err
+		}
+		if !c.Keep {
+			made = append(made, p)
+		}
 	}
 	return made, nil
 }
