@@ -321,6 +321,9 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *dotf
 	if login != "" && login != st.Shell {
 		if status, _ := pid1.Exec(dir, pid1.ExecOptions{Request: proto.ExecRequest{Args: []string{"/bin/sh", "-c", `test -x "$1"`, "sh", login}, User: "0:0", Cwd: "/"}, Stdin: devNull(), Stdout: os.Stderr, Stderr: os.Stderr}); status == 0 {
 			st.Shell = login
+		} else if sf.Shell != "" {
+			// The dotfile's own choice, not the host's: say why it is not taken.
+			fmt.Fprintf(os.Stderr, "box: shell %s: %s is not in the image (its package in packages installs it); enters run %s\n", d.Name, login, st.Shell)
 		}
 	}
 	// Whether TZ can name the host's zone (see shell.Session).

@@ -115,6 +115,11 @@ func ParseShell(path, data string) (*ShellFile, error) {
 			return nil, errAt(path, data, toml.Key{"volumes"}, "volumes: %v", err)
 		}
 	}
+	// A login shell is a path, as in passwd: a bare name would be looked
+	// for nowhere.
+	if s.Shell != "" && !strings.HasPrefix(s.Shell, "/") {
+		return nil, errAt(path, data, toml.Key{"shell"}, "shell: %q is not an absolute path (say /bin/%s)", s.Shell, s.Shell)
+	}
 	return s, nil
 }
 
