@@ -460,7 +460,10 @@ func (c *shellCmd) rebuild(g *globals, name string) error {
 	if err != nil {
 		return err
 	}
-	// Its image first: a pull that fails leaves the old shell as it is.
+	// Its image first, as the registry has it now (a tag moved to a newer
+	// image is the point of a rebuild); the one here when the registry
+	// cannot be reached, with a note. A pull that fails with no image
+	// here leaves the old shell as it is.
 	if d.File == nil || d.File.Build == nil {
 		ref, err := shellImage(g, d.File)
 		if err != nil {
@@ -470,8 +473,11 @@ func (c *shellCmd) rebuild(g *globals, name string) error {
 		if err != nil {
 			return err
 		}
-		if _, _, err := (&runCmd{Pull: "missing"}).image(g, ist, ref); err != nil {
-			return withStatus(125, fmt.Errorf("shell %s is left as it was: %w", name, err))
+		if _, _, err := (&runCmd{Pull: "always"}).image(g, ist, ref); err != nil {
+			if _, _, lerr := (&runCmd{Pull: "never"}).image(g, ist, ref); lerr != nil {
+				return withStatus(125, fmt.Errorf("shell %s is left as it was: %w", name, err))
+			}
+			fmt.Fprintf(os.Stderr, "box: could not look for a newer %s (%v); making shell %s from the one here\n", ref, err, name)
 		}
 	}
 	release, err := c.claim(ss, name)
