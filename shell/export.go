@@ -54,10 +54,24 @@ func AppFile(name, app string) string {
 // BinScript is the script that runs cmd in shell name with box, the
 // absolute path of the box binary. --shared-wd: the command runs in the
 // caller's working directory or not at all (an exported rm or make must
-// not run in the home instead).
+// not run in the home instead). Run inside the shell itself (the home,
+// and so ~/.local/bin, is shared, and often on PATH there), it runs the
+// shell's own cmd: its path, or the first on PATH in another directory
+// than the script's, which would otherwise run itself.
 func BinScript(box, name, cmd string) []byte {
-	return fmt.Appendf(nil, "#!/bin/sh\n%s%s; box unexport %s --bin %s removes it.\nexec %s shell --shared-wd %s -- %s \"$@\"\n",
-		exportMarker, name, name, filepath.Base(cmd), shQuote(box), shQuote(name), shQuote(cmd))
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "#!/bin/sh\n%s%s; box unexport %s --bin %s removes it.\n", exportMarker, name, name, filepath.Base(cmd))
+	fmt.Fprintf(&b, "if [ \"${BOX_SHELL-}\" = %s ] && [ -d %s ]; then\n", shQuote(name), RunMount)
+	if filepath.IsAbs(cmd) {
+		fmt.Fprintf(&b, "\texec %s \"$@\"\n", shQuote(cmd))
+	} else {
+		fmt.Fprintf(&b, "\tself=$(cd -P -- \"$(dirname -- \"$0\")\" && pwd)\n")
+		fmt.Fprintf(&b, "\tIFS=:\n\tfor d in $PATH; do\n")
+		fmt.Fprintf(&b, "\t\tif [ -n \"$d\" ] && [ -f \"$d\"/%s ] && [ -x \"$d\"/%s ] && [ \"$(cd -P -- \"$d\" 2>/dev/null && pwd)\" != \"$self\" ]; then unset IFS; exec \"$d\"/%s \"$@\"; fi\n", shQuote(cmd), shQuote(cmd), shQuote(cmd))
+		fmt.Fprintf(&b, "\tdone\n\techo %s >&2\n\texit 127\n", shQuote(filepath.Base(cmd)+": not found in shell "+name))
+	}
+	fmt.Fprintf(&b, "fi\nexec %s shell --shared-wd %s -- %s \"$@\"\n", shQuote(box), shQuote(name), shQuote(cmd))
+	return b.Bytes()
 }
 
 // DesktopEntry rewrites entry, app's desktop entry in the shell, for
