@@ -329,8 +329,13 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *dotf
 	// Whether TZ can name the host's zone (see shell.Session).
 	status, _ := pid1.Exec(dir, pid1.ExecOptions{Request: proto.ExecRequest{Args: []string{"/bin/sh", "-c", "test -d /usr/share/zoneinfo"}, User: "0:0", Cwd: "/"}, Stdin: devNull(), Stdout: os.Stderr, Stderr: os.Stderr})
 	st.Zoneinfo = new(status == 0)
-	if err := userHooks(dir, "postCreateCommand", st, sf.UserCreate); err != nil {
-		return fail(err)
+	for _, h := range []struct {
+		what  string
+		hooks [][]string
+	}{{"onCreateCommand", sf.UserOnCreate}, {"updateContentCommand", sf.UserUpdate}, {"postCreateCommand", sf.UserCreate}} {
+		if err := userHooks(dir, h.what, st, h.hooks); err != nil {
+			return fail(err)
+		}
 	}
 	if err := ss.Save(st); err != nil {
 		return fail(err)

@@ -32,12 +32,14 @@ func LoadDevContainer(path string) (*ShellFile, error) {
 }
 
 // ParseDevContainer turns data, the devcontainer.json at path (absolute),
-// into a shell dotfile: image, containerEnv and remoteEnv (env), mounts
-// (volumes, bind or named), postCreateCommand and postStartCommand (run as
-// the user), remoteUser and workspaceFolder. The spec's other keys are
-// ignored (most are an IDE's), except those that would make a different
-// container than the one box makes: build, features and compose are
-// errors. A key box uses with a value of the wrong type is an error
+// into a shell dotfile: image or build, containerEnv and remoteEnv (env),
+// mounts (volumes, bind or named), onCreateCommand, updateContentCommand
+// and postCreateCommand (once, at creation) and postStartCommand (at every
+// start), run as the user, remoteUser and workspaceFolder. The spec's other
+// keys are ignored (most are an IDE's; initializeCommand would run on the
+// host, postAttachCommand when an editor attaches), except those that would
+// make a different container than the one box makes: features and compose
+// are errors. A key box uses with a value of the wrong type is an error
 // naming the file and line.
 func ParseDevContainer(path string, data []byte, getenv func(string) string) (*ShellFile, error) {
 	// Standardize blanks comments out in the buffer it is given.
@@ -148,7 +150,8 @@ func ParseDevContainer(path string, data []byte, getenv func(string) string) (*S
 			s.Volumes = append(s.Volumes, vol)
 		}
 	}
-	for k, dst := range map[string]*[][]string{"postCreateCommand": &s.UserCreate, "postStartCommand": &s.UserStart} {
+	for k, dst := range map[string]*[][]string{"onCreateCommand": &s.UserOnCreate, "updateContentCommand": &s.UserUpdate,
+		"postCreateCommand": &s.UserCreate, "postStartCommand": &s.UserStart} {
 		if v, ok := keys[k]; ok {
 			if *dst, err = devCommand(v.raw); err != nil {
 				return nil, bad(k, "%v", err)

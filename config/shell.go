@@ -30,11 +30,13 @@ type ShellFile struct {
 	Shell    string            // shell: the command an enter runs ("" = the user's login shell)
 
 	// Set from a devcontainer.json only (ParseDevContainer):
-	Project    string     // the project's folder (localWorkspaceFolder)
-	Workdir    string     // workspaceFolder: where the shell sees the project ("" = at its own path)
-	User       string     // remoteUser: the name an enter runs as, with the caller's uid ("" = the caller's)
-	UserCreate [][]string // postCreateCommand: argvs run once, at creation, as the user
-	UserStart  [][]string // postStartCommand: argvs run at every start, as the user
+	Project string // the project's folder (localWorkspaceFolder)
+	Workdir string // workspaceFolder: where the shell sees the project ("" = at its own path)
+	User    string // remoteUser: the name an enter runs as, with the caller's uid ("" = the caller's)
+	// onCreateCommand, updateContentCommand and postCreateCommand: argvs
+	// run once, at creation, as the user, in that order (the spec's).
+	UserOnCreate, UserUpdate, UserCreate [][]string
+	UserStart                            [][]string // postStartCommand: argvs run at every start, as the user
 	// Build is devcontainer.json's build: the image is box build's of it
 	// (Image is then the name it is tagged with).
 	Build *ShellBuild
