@@ -40,6 +40,11 @@ type shellCmd struct {
 	Args     []string `arg:"" optional:"" passthrough:"" name:"name [-- command]" help:"The shell (default: the project's, else \"default\"), or with --devcontainer the file; then -- and a command to run instead of the login shell."`
 }
 
+// loginShellFix sets the login shell ($2) of uid $1 in /etc/passwd, writing
+// the file in place (it is a bind mount).
+const loginShellFix = `command -v awk >/dev/null || exit 0
+p=$(awk -F: -v OFS=: -v uid="$1" -v sh="$2" '$3 == uid { $7 = sh } { print }' /etc/passwd) && printf '%s\n' "$p" > /etc/passwd`
+
 // keepAlive is a shell container's workload: it waits, as the user, until
 // the container is stopped; enters are execs beside it.
 const keepAlive = `trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done`
@@ -321,6 +326,13 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *dotf
 	if login != "" && login != st.Shell {
 		if status, _ := pid1.Exec(dir, pid1.ExecOptions{Request: proto.ExecRequest{Args: []string{"/bin/sh", "-c", `test -x "$1"`, "sh", login}, User: "0:0", Cwd: "/"}, Stdin: devNull(), Stdout: os.Stderr, Stderr: os.Stderr}); status == 0 {
 			st.Shell = login
+			// init wrote the user's passwd entry when the container
+			// started, with sh if packages or create hooks brought the
+			// shell only since: name it now (the bound file rewritten in
+			// place; the next start writes it so itself). Best effort: an
+			// image without awk keeps sh there, $SHELL is right anyway.
+			pid1.Exec(dir, pid1.ExecOptions{Request: proto.ExecRequest{Args: []string{"/bin/sh", "-c", loginShellFix, "sh", strconv.Itoa(os.Getuid()), login}, User: "0:0", Cwd: "/"},
+				Stdin: devNull(), Stdout: os.Stderr, Stderr: os.Stderr})
 		} else if sf.Shell != "" {
 			// The dotfile's own choice, not the host's: say why it is not taken.
 			fmt.Fprintf(os.Stderr, "box: shell %s: %s is not in the image (its package in packages installs it); enters run %s\n", d.Name, login, st.Shell)
