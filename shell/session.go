@@ -1,6 +1,7 @@
 package shell
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -246,6 +247,13 @@ func WriteCopies(dir string, copies []Forward) (made []string, err error) {
 			return made, err
 		}
 		p := filepath.Join(dir, c.Name)
+		if c.Keep {
+			// Kept from an earlier enter, most times as it is now: a
+			// read, not a write and a rename.
+			if cur, err := os.ReadFile(p); err == nil && bytes.Equal(cur, b) {
+				continue
+			}
+		}
 		tmp := fmt.Sprintf("%s.tmp.%d", p, os.Getpid())
 		if err := os.WriteFile(tmp, b, 0o600); err != nil {
 			return made, err
