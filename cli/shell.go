@@ -81,6 +81,7 @@ func (c *shellCmd) Run(g *globals) error {
 		return err
 	}
 	var d *dotfile.Dotfile
+	broken := false // the dotfile does not pass box's checks now
 	switch {
 	case c.Devcontainer:
 		d, err = dotfile.FindDevContainer(name, wd)
@@ -93,7 +94,7 @@ func (c *shellCmd) Run(g *globals) error {
 		if err != nil && st != nil {
 			// A dotfile broken since: the shell is still as it was made.
 			fmt.Fprintf(os.Stderr, "box: %v\nbox: entering shell %s as it was made\n", err, name)
-			d, err = &dotfile.Dotfile{Name: name}, nil
+			d, err, broken = &dotfile.Dotfile{Name: name}, nil, true
 		}
 	default:
 		d, err = dotfile.Find("", wd, shell.ConfigDir(home))
@@ -101,7 +102,7 @@ func (c *shellCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	return c.enter(g, ss, cs, d, home, wd, cmd)
+	return c.enter(g, ss, cs, d, home, wd, cmd, broken)
 }
 
 // shellStores are the shells' records and the containers, without the
@@ -115,7 +116,7 @@ func (g *globals) shellStores() (shell.Store, run.Containers, error) {
 		run.Containers{Root: image.ContainersDir(root), Volumes: volume.Store{Dir: image.VolumesDir(root)}}, nil
 }
 
-func (c *shellCmd) enter(g *globals, ss shell.Store, cs run.Containers, d *dotfile.Dotfile, home, wd string, cmd []string) error {
+func (c *shellCmd) enter(g *globals, ss shell.Store, cs run.Containers, d *dotfile.Dotfile, home, wd string, cmd []string, broken bool) error {
 	release, err := ss.Entered(d.Name)
 	if err != nil {
 		return err
@@ -127,6 +128,11 @@ func (c *shellCmd) enter(g *globals, ss shell.Store, cs run.Containers, d *dotfi
 	}
 	if st.Hash != d.Hash() {
 		fmt.Fprintf(os.Stderr, "box: shell %s: its dotfile changed since it was made; box shell --rebuild %s makes it again (the home is kept)\n", st.Name, st.Name)
+	} else if st.Rules != shell.DotfileRules && !broken {
+		// Checked under this box's rules now: the quick enter may take it.
+		if err := recordRules(ss, st.Name, d.Hash()); err != nil {
+			return err
+		}
 	}
 	session := shell.Session(st, shell.LocalHost(home), strconv.Itoa(os.Getpid()))
 	stopProxy, err := forward.Proxy(ss.RunDir(st.Name), session)
@@ -142,6 +148,23 @@ func (c *shellCmd) enter(g *globals, ss shell.Store, cs run.Containers, d *dotfi
 		fmt.Fprintf(os.Stderr, "box: %s\n", note)
 	}
 	return exitAs(shell.Exec(cs.Dir(ct.ID), session, cwd, shell.Command(st, cmd)))
+}
+
+// recordRules records that shell name's dotfile, as it is (hash), passed
+// this box's checks: under the shell's lock, which every other writer of
+// the record holds.
+func recordRules(ss shell.Store, name, hash string) error {
+	unlock, err := ss.Lock(name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := ss.Load(name)
+	if err != nil || st.Hash != hash || st.Rules == shell.DotfileRules {
+		return nil
+	}
+	st.Rules = shell.DotfileRules
+	return ss.Save(st)
 }
 
 // ready returns the shell's record and its running container, making or
@@ -302,7 +325,7 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *dotf
 	}
 	st := &shell.State{
 		Name: d.Name, Container: ct.ID, Image: img, Dotfile: d.Path(), Hash: d.Hash(),
-		Created: time.Now().UTC(), Home: home, Shell: "/bin/sh", Mounts: mounts, Share: sf.Share,
+		Created: time.Now().UTC(), Home: home, Shell: "/bin/sh", Mounts: mounts, Share: sf.Share, Rules: shell.DotfileRules,
 		Env: sf.Env, Start: sf.Start, Enter: sf.Enter,
 		Workspace: workspace, UserStart: sf.UserStart, User: sf.User,
 	}
@@ -403,7 +426,7 @@ func collides(st *shell.State, d *dotfile.Dotfile) error {
 	switch {
 	case d.Path() == "" || st.Dotfile == d.Path():
 		return nil
-	case st.Dotfile == "" && !d.Project():
+	case st.Dotfile == "" && !d.Project:
 		return nil
 	}
 	made := st.Dotfile
@@ -477,6 +500,14 @@ func (c *shellCmd) rebuild(g *globals, name string) error {
 	if err != nil {
 		return err
 	}
+	// In use: say so before a pull that would be for nothing (the claim
+	// itself comes after it, so that enters wait no longer than the
+	// container's removal).
+	free, err := c.claim(ss, name)
+	if err != nil {
+		return err
+	}
+	free()
 	// Its image first, as the registry has it now (a tag moved to a newer
 	// image is the point of a rebuild); the one here when the registry
 	// cannot be reached, with a note. A pull that fails with no image

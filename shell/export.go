@@ -56,8 +56,8 @@ func AppFile(name, app string) string {
 // caller's working directory or not at all (an exported rm or make must
 // not run in the home instead). Run inside the shell itself (the home,
 // and so ~/.local/bin, is shared, and often on PATH there), it runs the
-// shell's own cmd: its path, or the first on PATH in another directory
-// than the script's, which would otherwise run itself.
+// shell's own cmd: its path, or the first on PATH that is neither this
+// script nor another box export wrote, which would otherwise run itself.
 func BinScript(box, name, cmd string) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "#!/bin/sh\n%s%s; box unexport %s --bin %s removes it.\n", exportMarker, name, name, filepath.Base(cmd))
@@ -65,9 +65,11 @@ func BinScript(box, name, cmd string) []byte {
 	if filepath.IsAbs(cmd) {
 		fmt.Fprintf(&b, "\texec %s \"$@\"\n", shQuote(cmd))
 	} else {
-		fmt.Fprintf(&b, "\tself=$(cd -P -- \"$(dirname -- \"$0\")\" && pwd)\n")
-		fmt.Fprintf(&b, "\tIFS=:\n\tfor d in $PATH; do\n")
-		fmt.Fprintf(&b, "\t\tif [ -n \"$d\" ] && [ -f \"$d\"/%s ] && [ -x \"$d\"/%s ] && [ \"$(cd -P -- \"$d\" 2>/dev/null && pwd)\" != \"$self\" ]; then unset IFS; exec \"$d\"/%s \"$@\"; fi\n", shQuote(cmd), shQuote(cmd), shQuote(cmd))
+		// Not this script, nor any box export wrote (a link to one in
+		// another PATH directory would run them in turn for ever).
+		fmt.Fprintf(&b, "\tset -f\n\tIFS=:\n\tfor d in $PATH; do\n\t\tc=\"${d:-.}\"/%s\n", shQuote(cmd))
+		fmt.Fprintf(&b, "\t\tif [ -n \"$d\" ] && [ -f \"$c\" ] && [ -x \"$c\" ] && ! [ \"$c\" -ef \"$0\" ] && ! grep -qs %s \"$c\"; then\n", shQuote("^"+exportMarker))
+		fmt.Fprintf(&b, "\t\t\tunset IFS\n\t\t\tset +f\n\t\t\texec \"$c\" \"$@\"\n\t\tfi\n")
 		fmt.Fprintf(&b, "\tdone\n\techo %s >&2\n\texit 127\n", shQuote(filepath.Base(cmd)+": not found in shell "+name))
 	}
 	fmt.Fprintf(&b, "fi\nexec %s shell --shared-wd %s -- %s \"$@\"\n", shQuote(box), shQuote(name), shQuote(cmd))

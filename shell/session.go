@@ -256,6 +256,7 @@ func WriteCopies(dir string, copies []Forward) (made []string, err error) {
 		}
 		tmp := fmt.Sprintf("%s.tmp.%d", p, os.Getpid())
 		if err := os.WriteFile(tmp, b, 0o600); err != nil {
+			os.Remove(tmp)
 			return made, err
 		}
 		if err := os.Rename(tmp, p); err != nil {

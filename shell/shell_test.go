@@ -195,6 +195,12 @@ func TestEnteredAndClaim(t *testing.T) {
 	if err != nil || busy {
 		t.Fatalf("claim after the enter: busy %v, err %v", busy, err)
 	}
+	// The quick enter's: busy, not waiting, during a claim.
+	if r, busy, err := s.TryEntered("dev"); err != nil || !busy {
+		t.Fatalf("TryEntered during a claim: busy %v, err %v", busy, err)
+	} else if r != nil {
+		r()
+	}
 	entered := make(chan func())
 	go func() {
 		r, err := s.Entered("dev")

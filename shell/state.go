@@ -31,12 +31,15 @@ type State struct {
 	// Zoneinfo: whether the container has /usr/share/zoneinfo (checked
 	// once it was made), so that TZ can name the host's zone; nil for a
 	// shell made before box checked, which keeps TZ by name.
-	Zoneinfo *bool             `json:"zoneinfo,omitempty"`
-	Mounts   []Mount           `json:"mounts"` // what of the host the container sees
-	Share    map[string]bool   `json:"share"`
-	Env      map[string]string `json:"env,omitempty"`
-	Start    []string          `json:"start,omitempty"`
-	Enter    []string          `json:"enter,omitempty"`
+	Zoneinfo *bool `json:"zoneinfo,omitempty"`
+	// Rules: the DotfileRules the dotfile passed (0: a record from before
+	// box counted them).
+	Rules  int               `json:"rules,omitempty"`
+	Mounts []Mount           `json:"mounts"` // what of the host the container sees
+	Share  map[string]bool   `json:"share"`
+	Env    map[string]string `json:"env,omitempty"`
+	Start  []string          `json:"start,omitempty"`
+	Enter  []string          `json:"enter,omitempty"`
 	// A devcontainer.json's: where the project is (where an enter from
 	// outside the shared directories starts, and the hooks run), and the
 	// postStartCommand, run as the user at every start.
@@ -45,6 +48,13 @@ type State struct {
 	User      string     `json:"user,omitempty"` // remoteUser: the passwd name enters run as
 
 }
+
+// DotfileRules counts versions of box's checks of a dotfile
+// (config.ParseShell, config.ParseDevContainer): raised when they refuse
+// what they took before. The quick enter (package cli/quick) only compares
+// a dotfile's hash with the record's, so a shell whose dotfile passed older
+// checks goes to box shell once, which checks it again and records these.
+const DotfileRules = 1
 
 // Store is where shells' records are: a directory per shell.
 type Store struct{ Dir string }
@@ -137,23 +147,37 @@ func (s Store) Lock(name string) (unlock func(), err error) {
 // enter's process ends, however it ends. An enter that comes while one of
 // them runs waits for it.
 func (s Store) Entered(name string) (release func(), err error) {
+	release, _, err = s.entered(name, syscall.LOCK_SH)
+	return release, err
+}
+
+// TryEntered is Entered without waiting: busy while a --stop, --rm or
+// --rebuild holds the shell (Claim).
+func (s Store) TryEntered(name string) (release func(), busy bool, err error) {
+	return s.entered(name, syscall.LOCK_SH|syscall.LOCK_NB)
+}
+
+func (s Store) entered(name string, how int) (release func(), busy bool, err error) {
 	p := filepath.Join(s.ShellDir(name), "entered")
 	for {
 		if err := os.MkdirAll(s.ShellDir(name), 0o700); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		f, err := os.OpenFile(p, os.O_CREATE|os.O_RDONLY, 0o600)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		if err := flock(f, syscall.LOCK_SH); err != nil {
+		if err := flock(f, how); err != nil {
 			f.Close()
-			return nil, err
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return nil, true, nil
+			}
+			return nil, false, err
 		}
 		// An --rm that held the lock removed the file: lock the new one.
 		if fi, err := f.Stat(); err == nil {
 			if cur, err := os.Stat(p); err == nil && os.SameFile(fi, cur) {
-				return func() { f.Close() }, nil
+				return func() { f.Close() }, false, nil
 			}
 		}
 		f.Close()

@@ -30,8 +30,8 @@ type execRequest struct {
 // path reads as box's parser does: -i, -t, -d (alone or together, as
 // -it), and -e, --env-file, -w and -u with their value as the next
 // argument or after "=" in the long form (--env=K=V); an --env-file by its
-// absolute path (box resolves others against the working directory, and
-// names them so in errors).
+// absolute, clean path (box resolves others against the working directory,
+// cleans them, and names them so in errors).
 func parseExec(rest []string) (execRequest, bool) {
 	var r execRequest
 	for len(rest) > 0 && strings.HasPrefix(rest[0], "-") {
@@ -68,8 +68,8 @@ func parseExec(rest []string) (execRequest, bool) {
 		case "-e", "--env":
 			r.env = append(r.env, value)
 		case "--env-file":
-			if !filepath.IsAbs(value) {
-				return r, false
+			if !filepath.IsAbs(value) || filepath.Clean(value) != value {
+				return r, false // box resolves and cleans it, and names it so
 			}
 			r.envFiles = append(r.envFiles, value)
 		case "-w", "--workdir":

@@ -30,9 +30,11 @@
 //   - the shell is made, its container runs, and its start hooks ran for
 //     this start;
 //   - its dotfile is the one it was made from, unchanged (the same path and
-//     hash; a project's box.toml found as box shell finds it). A dotfile
-//     parses as it did when the shell was made, so the quick enter needs
-//     no TOML; a changed one is box shell's to note;
+//     hash; a project's box.toml found as box shell finds it), and passed
+//     this box's checks (shell.DotfileRules). The same bytes parse as they
+//     did, so the quick enter needs no TOML; a changed file is box
+//     shell's to note, and one checked under older rules box shell's to
+//     check again (it records that it did);
 //   - the enter forwards no socket (an ssh agent outside what the shell
 //     shares): package forward serves those with package net.
 //
@@ -113,6 +115,9 @@ func globals(argv []string) (cmd string, rest []string, st store, ok bool) {
 		if !inline && j+1 < i {
 			value = argv[j+1]
 		}
+		if value == "" || strings.HasPrefix(value, "-") {
+			return "", nil, st, false // box's parser says what is wrong
+		}
 		switch flag {
 		case "--root":
 			st.root = value
@@ -191,8 +196,10 @@ func enter(where store, r request) (code int, ok bool) {
 	if !ss.Made(name) {
 		return 0, false // box shell makes it (Entered would leave a file for it)
 	}
-	release, err := ss.Entered(name)
-	if err != nil {
+	// Not waiting: while a --rebuild holds a shell of this name, it may
+	// not even be this one (a box.toml that names its shell otherwise).
+	release, busy, err := ss.TryEntered(name)
+	if err != nil || busy {
 		return 0, false
 	}
 	st, ctDir, ok := warm(ss, locate.ContainersDir(root), name, dotfile)
@@ -250,14 +257,16 @@ func configured(files []string) bool {
 
 // find is package dotfile's Find and Recorded for a made shell, without
 // reading the dotfile: the shell's name and its dotfile's path ("" for
-// none), as they are found. With a name, configDir/shells/NAME.toml, else
-// the dotfile the record names; without, the box.toml of the project
-// holding wd (the nearest), else the default shell's. A project's shell is
+// none), as box shell finds them. With a name (Recorded),
+// configDir/shells/NAME.toml, else the dotfile the record names; without
+// (Find), the box.toml of the project holding wd (the nearest), else the
+// default shell's NAME.toml or none. A project's shell is
 // named after its directory unless its box.toml says otherwise: warm
 // takes the path and hash as the record has them, so a name set in the
 // file finds no record under the directory's name, and box shell enters.
 func find(name, wd, configDir string, ss shell.Store) (string, string, bool) {
-	if name == "" {
+	named := name != ""
+	if !named {
 		for dir := wd; dir != ""; {
 			p := filepath.Join(dir, shell.ProjectFile)
 			if _, err := os.Stat(p); err == nil {
@@ -279,8 +288,12 @@ func find(name, wd, configDir string, ss shell.Store) (string, string, bool) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return "", "", false
 	}
-	// No NAME.toml: the record's own dotfile (a project's, made by a box
-	// shell in it), checked by warm.
+	if !named {
+		return name, "", true // Find's: the default shell's own dotfile or none
+	}
+	// A named shell without NAME.toml: the record's own dotfile (a
+	// project's, made by a box shell in it), as Recorded has it; checked
+	// by warm.
 	st, err := ss.Load(name)
 	if err != nil {
 		return "", "", false
@@ -330,8 +343,8 @@ func running(containers, id string) (dir string, started time.Time, ok bool) {
 // box shell's warm enter (cli's ready).
 func warm(ss shell.Store, containers, name, dotfile string) (*shell.State, string, bool) {
 	st, err := ss.Load(name)
-	if err != nil || st.Name != name || st.Dotfile != dotfile {
-		return nil, "", false
+	if err != nil || st.Name != name || st.Dotfile != dotfile || st.Rules != shell.DotfileRules {
+		return nil, "", false // another dotfile, or one checked under older rules
 	}
 	hash := ""
 	if dotfile != "" {

@@ -176,8 +176,10 @@ func TestFind(t *testing.T) {
 	os.MkdirAll(filepath.Join(conf, "shells"), 0o755)
 	os.WriteFile(filepath.Join(proj, shell.ProjectFile), []byte("image = \"x\"\n"), 0o644)
 	os.WriteFile(filepath.Join(conf, "shells", "dev.toml"), []byte("image = \"y\"\n"), 0o644)
-	// A shell made from a project, named by box shell in it.
+	// A shell made from a project, named by box shell in it; and the
+	// default shell, made from a project folder named "default".
 	ss.Save(&shell.State{Name: "made", Dotfile: filepath.Join(proj, shell.ProjectFile)})
+	ss.Save(&shell.State{Name: "default", Dotfile: filepath.Join(root, "default", shell.ProjectFile)})
 	for _, tc := range []struct{ name, wd string }{
 		{"", sub},
 		{"", root},

@@ -21,6 +21,9 @@ import (
 type Dotfile struct {
 	Name string            // the shell's name
 	File *config.ShellFile // nil: no dotfile, the defaults
+	// Project: the file is a project's (its box.toml or
+	// devcontainer.json), not a NAME.toml of box's config directory.
+	Project bool
 }
 
 // Find picks the shell and its dotfile: with a name, configDir/shells/NAME.toml
@@ -33,7 +36,7 @@ func Find(name, wd, configDir string) (*Dotfile, error) {
 			p := filepath.Join(dir, shell.ProjectFile)
 			sf, err := config.LoadShell(p)
 			if err == nil {
-				d := &Dotfile{Name: sf.Name, File: sf}
+				d := &Dotfile{Name: sf.Name, File: sf, Project: true}
 				if d.Name == "" {
 					d.Name = shell.SafeName(filepath.Base(dir))
 				}
@@ -72,12 +75,6 @@ func (d *Dotfile) Hash() string {
 		return ""
 	}
 	return d.File.Hash
-}
-
-// Project reports whether the dotfile is a project's (a box.toml or a
-// devcontainer.json), not a NAME.toml of box's config directory.
-func (d *Dotfile) Project() bool {
-	return d.File != nil && (d.File.Project != "" || filepath.Base(d.File.Path) == shell.ProjectFile)
 }
 
 // Path is the dotfile's path, "" without one.
@@ -127,7 +124,7 @@ func FindDevContainer(path, wd string) (*Dotfile, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Dotfile{Name: shell.SafeName(filepath.Base(sf.Project)), File: sf}, nil
+	return &Dotfile{Name: shell.SafeName(filepath.Base(sf.Project)), File: sf, Project: true}, nil
 }
 
 // Recorded is the dotfile of the shell a command names (box shell NAME,
@@ -151,7 +148,7 @@ func Recorded(name string, st *shell.State, configDir string) (*Dotfile, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &Dotfile{Name: name, File: sf}, nil
+	return &Dotfile{Name: name, File: sf, Project: true}, nil
 }
 
 // Workspace is where a devcontainer.json's shell sees its project
@@ -166,7 +163,9 @@ func Workspace(sf *config.ShellFile, home string) (dir, volume string) {
 	if dir == "" {
 		dir = sf.Project
 	}
-	if _, ok := shell.Inside([]shell.Mount{{Host: home, Container: home}}, sf.Project); ok && dir == sf.Project {
+	// Shared by the home at its own path (not only through a symlink of
+	// the home's, where the container has the link's path).
+	if in, ok := shell.Inside([]shell.Mount{{Host: home, Container: home}}, sf.Project); ok && dir == sf.Project && in == sf.Project {
 		return dir, ""
 	}
 	return dir, sf.Project + ":" + dir
