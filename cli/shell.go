@@ -129,10 +129,9 @@ func (c *shellCmd) enter(g *globals, ss shell.Store, cs run.Containers, d *dotfi
 	if st.Hash != d.Hash() {
 		fmt.Fprintf(os.Stderr, "box: shell %s: its dotfile changed since it was made; box shell --rebuild %s makes it again (the home is kept)\n", st.Name, st.Name)
 	} else if st.Rules != shell.DotfileRules && !broken {
-		// Checked under this box's rules now: the quick enter may take it.
-		if err := recordRules(ss, st.Name, d.Hash()); err != nil {
-			return err
-		}
+		// Checked under this box's rules now: the quick enter may take it
+		// (best effort: a store box cannot write to is still entered).
+		recordRules(ss, st.Name, d.Hash())
 	}
 	session := shell.Session(st, shell.LocalHost(home), strconv.Itoa(os.Getpid()))
 	stopProxy, err := forward.Proxy(ss.RunDir(st.Name), session)
