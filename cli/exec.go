@@ -48,16 +48,6 @@ func (c *execCmd) Run(g *globals) error {
 	if _, err := os.Stat(filepath.Join(dir, proto.ExecSocket)); err != nil {
 		return withStatus(125, fmt.Errorf("container %s was not started with -d: box exec reaches detached containers only", ct.Name))
 	}
-	if c.TTY {
-		env = append([]string{"TERM=xterm"}, env...)
-	}
-	status, err := pid1.Exec(dir, pid1.ExecOptions{
-		Request:     proto.ExecRequest{Args: c.Args[1:], Env: env, Cwd: c.Workdir, User: c.User, TTY: c.TTY},
-		Stdin:       os.Stdin,
-		Stdout:      os.Stdout,
-		Stderr:      os.Stderr,
-		Interactive: c.Interactive,
-		Detach:      c.Detach,
-	})
+	status, err := pid1.ExecCommand(dir, proto.ExecRequest{Args: c.Args[1:], Env: env, Cwd: c.Workdir, User: c.User, TTY: c.TTY}, c.Interactive, c.Detach)
 	return exitAs(status, err)
 }

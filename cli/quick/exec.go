@@ -114,17 +114,7 @@ func execute(where store, r execRequest) (code int, ok bool) {
 	if _, err := os.Stat(filepath.Join(dir, proto.ExecSocket)); err != nil {
 		return 0, false
 	}
-	if r.tty {
-		env = append([]string{"TERM=xterm"}, env...)
-	}
-	status, err := pid1.Exec(dir, pid1.ExecOptions{
-		Request:     proto.ExecRequest{Args: r.args, Env: env, Cwd: r.workdir, User: r.user, TTY: r.tty},
-		Stdin:       os.Stdin,
-		Stdout:      os.Stdout,
-		Stderr:      os.Stderr,
-		Interactive: r.interactive,
-		Detach:      r.detach,
-	})
+	status, err := pid1.ExecCommand(dir, proto.ExecRequest{Args: r.args, Env: env, Cwd: r.workdir, User: r.user, TTY: r.tty}, r.interactive, r.detach)
 	if err != nil {
 		return fail(status, err), true
 	}

@@ -84,6 +84,16 @@ func Exec(dir string, o ExecOptions) (int, error) {
 	return status, err
 }
 
+// ExecCommand is box exec's request for its caller (the CLI's and its
+// quick path's): the process on box's own stdin, stdout and stderr, and
+// with a tty TERM=xterm ahead of the caller's -e (docker's).
+func ExecCommand(dir string, req proto.ExecRequest, interactive, detach bool) (int, error) {
+	if req.TTY {
+		req.Env = append([]string{"TERM=xterm"}, req.Env...)
+	}
+	return Exec(dir, ExecOptions{Request: req, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: interactive, Detach: detach})
+}
+
 // forwarded are the signals box exec passes on to its process (to its
 // process group, see the server's forwardSignals) until stop: without a
 // tty, ^C reaches box exec and not the process, and a SIGTERM from a
