@@ -124,6 +124,8 @@ func runScripts(t *testing.T, dir, overlay string) {
 			"registry-log":    cmdRegistryLog,
 			"env-from":        cmdEnvFrom,
 			"serve-unix":      cmdServeUnix,
+			"serve-display":   cmdServeDisplay,
+			"xauth-file":      cmdXauthFile,
 			"fuse-mount":      cmdFuseMount,
 			"init-pid":        cmdInitPid,
 			"kill-at":         cmdKillAt,

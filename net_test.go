@@ -305,6 +305,12 @@ func cmdServeUnix(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(os.MkdirAll(filepath.Dir(p), 0o700))
 	l, err := net.Listen("unix", p)
 	ts.Check(err)
+	answer(ts, l, args[1])
+}
+
+// answer answers each connection on l's first line L with "TAG: L" until
+// the script ends.
+func answer(ts *testscript.TestScript, l net.Listener, tag string) {
 	ts.Defer(func() { l.Close() })
 	go func() {
 		for {
@@ -315,8 +321,55 @@ func cmdServeUnix(ts *testscript.TestScript, neg bool, args []string) {
 			go func() {
 				defer c.Close()
 				line, _ := bufio.NewReader(c).ReadString('\n')
-				fmt.Fprintf(c, "%s: %s\n", args[1], strings.TrimSpace(line))
+				fmt.Fprintf(c, "%s: %s\n", tag, strings.TrimSpace(line))
 			}()
 		}
 	}()
+}
+
+// cmdServeDisplay is an X server's socket as Xorg and Xwayland have it on
+// Linux besides the file: abstract, @/tmp/.X11-unix/XN, in the host's
+// network namespace, for a free display number N (from 5000), which it
+// sets VAR to. It answers as serve-unix does.
+func cmdServeDisplay(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: serve-display VAR TAG")
+	}
+	for n := 5000; n < 6000; n++ {
+		l, err := net.Listen("unix", fmt.Sprintf("@/tmp/.X11-unix/X%d", n))
+		if err != nil {
+			continue
+		}
+		ts.Setenv(args[0], strconv.Itoa(n))
+		answer(ts, l, args[1])
+		return
+	}
+	ts.Fatalf("no free display number from 5000 to 5999")
+}
+
+// cmdXauthFile writes an Xauthority file holding one MIT-MAGIC-COOKIE-1
+// entry COOKIE for display NUM of FAMILY: "local" (256) for this host by
+// its name, as xauth and display managers write it, or "wild" (65535)
+// for any host.
+func cmdXauthFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 4 {
+		ts.Fatalf("usage: xauth-file PATH local|wild NUM COOKIE")
+	}
+	family, addr := uint16(256), ""
+	switch args[1] {
+	case "local":
+		h, err := os.Hostname()
+		ts.Check(err)
+		addr = h
+	case "wild":
+		family = 65535
+	default:
+		ts.Fatalf("family %q: local or wild", args[1])
+	}
+	b := []byte{byte(family >> 8), byte(family)}
+	for _, f := range []string{addr, args[2], "MIT-MAGIC-COOKIE-1", args[3]} {
+		b = append(b, byte(len(f)>>8), byte(len(f)))
+		b = append(b, f...)
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o600))
 }

@@ -259,6 +259,9 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *dotf
 		volumes = append(slices.Clip(volumes), wsVolume)
 	}
 	mounts := shell.Mounts(sf.Share, volumes, ss.RunDir(d.Name), shell.LocalHost(home))
+	if err := os.MkdirAll(shell.X11RunDir(ss.RunDir(d.Name)), 0o755); err != nil {
+		return nil, nil, err
+	}
 	if slices.ContainsFunc(slices.Collect(maps.Values(sf.Env)), func(v string) bool { return strings.Contains(v, "${containerEnv:") }) && sf.Build == nil {
 		// remoteEnv's "${containerEnv:PATH}:/more": the image's PATH.
 		ist, err := g.openStore()
@@ -383,15 +386,31 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *dotf
 // dropGone lets a stopped shell start without what its session shared
 // and the host no longer has (a runtime directory after a reboot, X11's
 // sockets from an ssh login): the mounts go from its record and its
-// container's, with a note.
+// container's, with a note. X11's directory is replaced by the run
+// directory's stand-in instead, which the enters forward displays into.
 func dropGone(ss shell.Store, cs run.Containers, st *shell.State, ct *run.Container) error {
-	kept, gone := shell.DropGone(st.Mounts, func(p string) bool { _, err := os.Stat(p); return err == nil })
-	if len(gone) == 0 {
+	kept, gone, moved := shell.DropGone(st.Mounts, func(p string) bool { _, err := os.Stat(p); return err == nil }, ss.RunDir(st.Name))
+	if len(gone) == 0 && len(moved) == 0 {
 		return nil
 	}
-	fmt.Fprintf(os.Stderr, "box: shell %s: %s no longer on this host; starting without (box shell --rebuild %s shares what there is now)\n", st.Name, strings.Join(gone, ", "), st.Name)
-	drop := func(m proto.Mount) bool { return m.Type == "bind" && slices.Contains(gone, m.Source) }
-	ct.Mounts = slices.DeleteFunc(ct.Mounts, drop)
+	if len(gone) > 0 {
+		fmt.Fprintf(os.Stderr, "box: shell %s: %s no longer on this host; starting without (box shell --rebuild %s shares what there is now)\n", st.Name, strings.Join(gone, ", "), st.Name)
+	}
+	for _, src := range moved {
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			return err
+		}
+	}
+	fix := func(ms []proto.Mount) []proto.Mount {
+		ms = slices.DeleteFunc(ms, func(m proto.Mount) bool { return m.Type == "bind" && slices.Contains(gone, m.Source) })
+		for i, m := range ms {
+			if src, ok := moved[m.Target]; ok && m.Type == "bind" && m.Source == m.Target {
+				ms[i].Source = src
+			}
+		}
+		return ms
+	}
+	ct.Mounts = fix(ct.Mounts)
 	if err := cs.Save(ct); err != nil {
 		return err
 	}
@@ -400,7 +419,7 @@ func dropGone(ss shell.Store, cs run.Containers, st *shell.State, ct *run.Contai
 	if err != nil {
 		return err
 	}
-	mc.Spec.Mounts = slices.DeleteFunc(mc.Spec.Mounts, drop)
+	mc.Spec.Mounts = fix(mc.Spec.Mounts)
 	if err := mc.Persist(cs.Dir(ct.ID)); err != nil {
 		return err
 	}

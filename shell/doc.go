@@ -33,7 +33,8 @@
 // proxy: the enter process listens on a socket in the shell's run
 // directory, which every shell has at /run/box-shell, and splices each
 // connection to the caller's socket for as long as that enter lasts.
-// An XAUTHORITY file outside the shared directories is copied there.
+// X11 has its own rules (its cookies are by hostname, and a server may
+// start after the shell was made): see x11.go.
 //
 // # devcontainer.json
 //

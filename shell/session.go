@@ -20,6 +20,23 @@ type Host struct {
 	// Localtime is /etc/localtime's link target, or /etc/localtime when
 	// it is a file, for TZ ("" = none).
 	Localtime string
+	Hostname  string                       // the host's, for X11's cookies ("": os.Hostname)
+	ReadFile  func(string) ([]byte, error) // nil: os.ReadFile
+	Abstract  func(name string) bool       // nil: abstractListening
+}
+
+func (h Host) readFile(p string) ([]byte, error) {
+	if h.ReadFile != nil {
+		return h.ReadFile(p)
+	}
+	return os.ReadFile(p)
+}
+
+func (h Host) abstract(name string) bool {
+	if h.Abstract != nil {
+		return h.Abstract(name)
+	}
+	return abstractListening(name)
 }
 
 func (h Host) exists(p string) bool {
@@ -33,7 +50,8 @@ func (h Host) exists(p string) bool {
 // Mounts is what a new shell's container shares with the host: the home,
 // the shell's run directory, the dotfile's volumes (HOST:CONTAINER[:ro],
 // ~ the home) and, as share says and when present, the runtime directory
-// (Wayland, audio, D-Bus), /tmp/.X11-unix, /dev/dri and /tmp.
+// (Wayland, audio, D-Bus), /tmp/.X11-unix (or, where the host has none
+// yet, the run directory's stand-in: see x11.go), /dev/dri and /tmp.
 func Mounts(share map[string]bool, volumes []string, runDir string, h Host) []Mount {
 	ms := []Mount{{Host: h.Home, Container: h.Home}, {Host: runDir, Container: RunMount}}
 	for _, v := range volumes {
@@ -49,7 +67,10 @@ func Mounts(share map[string]bool, volumes []string, runDir string, h Host) []Mo
 	}
 	add(share["tmp"], "/tmp")
 	add(share["wayland"] || share["audio"] || share["dbus"], h.Getenv("XDG_RUNTIME_DIR"))
-	add(share["x11"], "/tmp/.X11-unix")
+	add(share["x11"], X11Dir)
+	if _, shared := Inside(ms, X11Dir); share["x11"] && !shared {
+		ms = append(ms, Mount{Host: X11RunDir(runDir), Container: X11Dir})
+	}
 	add(share["dri"], "/dev/dri")
 	return ms
 }
@@ -88,6 +109,9 @@ type Forward struct {
 	// Keep: a copy left in place when the enter ends, for what it
 	// started that outlives it (a tmux server reading TZ's file).
 	Keep bool
+	// Data, when not nil, is what a copy holds instead of Target's
+	// contents (an Xauthority for the shell).
+	Data []byte
 }
 
 // passed are the caller's variables each enter takes as they are.
@@ -164,18 +188,7 @@ func Session(st *State, h Host, tag string) Enter {
 		}
 	}
 	if st.Share["x11"] {
-		if v := h.Getenv("DISPLAY"); v != "" {
-			set("DISPLAY", v)
-			if xa := h.Getenv("XAUTHORITY"); xa != "" {
-				if in, ok := Inside(st.Mounts, xa); ok {
-					set("XAUTHORITY", in)
-				} else if h.exists(xa) {
-					name := "Xauthority." + tag
-					e.Copies = append(e.Copies, Forward{Name: name, Target: xa})
-					set("XAUTHORITY", RunMount+"/"+name)
-				}
-			}
-		}
+		e.x11(st, h, tag)
 	}
 	if st.Share["dbus"] {
 		if v := h.Getenv("DBUS_SESSION_BUS_ADDRESS"); v != "" {
@@ -242,9 +255,12 @@ func Workdir(st *State, wd string) (dir, note string) {
 // err is not nil).
 func WriteCopies(dir string, copies []Forward) (made []string, err error) {
 	for _, c := range copies {
-		b, err := os.ReadFile(c.Target)
-		if err != nil {
-			return made, err
+		b := c.Data
+		if b == nil {
+			var err error
+			if b, err = os.ReadFile(c.Target); err != nil {
+				return made, err
+			}
 		}
 		p := filepath.Join(dir, c.Name)
 		if c.Keep {

@@ -109,7 +109,9 @@ func TestSession(t *testing.T) {
 	// Without the image's zone files: the host's zone file, copied in.
 	st.Zoneinfo = new(false)
 	if e := Session(st, h, "42"); !slices.Contains(e.Env, "TZ=:/run/box-shell/localtime") ||
-		!slices.Contains(e.Copies, Forward{Name: "localtime", Target: "/usr/share/zoneinfo/Europe/Paris", Keep: true}) {
+		!slices.ContainsFunc(e.Copies, func(f Forward) bool {
+			return f.Name == "localtime" && f.Target == "/usr/share/zoneinfo/Europe/Paris" && f.Keep && f.Data == nil
+		}) {
 		t.Errorf("without zone files: env %q copies %v", e.Env, e.Copies)
 	}
 	// A caller's own TZ goes as it is.
@@ -224,4 +226,120 @@ func TestEnteredAndClaim(t *testing.T) {
 		t.Error("an enter that waited through --rm does not hold the shell")
 	}
 	r()
+}
+
+// xauthEntry is one Xauthority entry, as libXau writes it.
+func xauthEntry(family uint16, addr, num, name, cookie string) []byte {
+	b := []byte{byte(family >> 8), byte(family)}
+	for _, f := range []string{addr, num, name, cookie} {
+		b = append(b, byte(len(f)>>8), byte(len(f)))
+		b = append(b, f...)
+	}
+	return b
+}
+
+func TestWildCookies(t *testing.T) {
+	var file []byte
+	file = append(file, xauthEntry(familyLocal, "host", "0", "MIT-MAGIC-COOKIE-1", "c0")...)
+	file = append(file, xauthEntry(familyLocal, "other", "0", "MIT-MAGIC-COOKIE-1", "x")...)
+	file = append(file, xauthEntry(familyLocal, "host", "1", "MIT-MAGIC-COOKIE-1", "c1")...)
+	file = append(file, xauthEntry(0, "\x7f\x00\x00\x01", "0", "MIT-MAGIC-COOKIE-1", "inet")...)
+	file = append(file, xauthEntry(familyWild, "", "0", "XDM-AUTHORIZATION-1", "w0")...)
+	got, ok := wildCookies(file, "host", "0", "42")
+	want := append(xauthEntry(familyWild, "", "42", "MIT-MAGIC-COOKIE-1", "c0"), xauthEntry(familyWild, "", "42", "XDM-AUTHORIZATION-1", "w0")...)
+	if !ok || string(got) != string(want) {
+		t.Errorf("wildCookies = %q, %v; want %q", got, ok, want)
+	}
+	if _, ok := wildCookies(file, "host", "7", "7"); ok {
+		t.Error("found entries for a display the file has none for")
+	}
+	for _, bad := range [][]byte{file[:len(file)-1], {1}, {1, 0, 0, 9, 'a'}} {
+		if _, ok := wildCookies(bad, "host", "0", "0"); ok {
+			t.Errorf("took a truncated file %q", bad)
+		}
+	}
+}
+
+func TestParseDisplay(t *testing.T) {
+	for _, tt := range []struct {
+		d, host, num, screen string
+		local                bool
+	}{
+		{":0", "", "0", "", true},
+		{":1.2", "", "1", ".2", true},
+		{"unix:3", "unix", "3", "", true},
+		{"localhost:10.0", "localhost", "10", ".0", true},
+		{"remote:0", "", "", "", false},
+		{":x", "", "", "", false},
+		{"wayland-0", "", "", "", false},
+	} {
+		host, num, screen, local := parseDisplay(tt.d)
+		if host != tt.host || num != tt.num || screen != tt.screen || local != tt.local {
+			t.Errorf("parseDisplay(%q) = %q %q %q %v", tt.d, host, num, screen, local)
+		}
+	}
+}
+
+// A shell made where the host had no X11 directory gets the run
+// directory's stand-in, and an enter forwards its display's socket there
+// under the enter's own number, with the display's cookie as a wild one
+// for that number; where the server listens on its abstract socket (the
+// shell has the host's network), DISPLAY goes as it is.
+func TestSessionX11(t *testing.T) {
+	env := map[string]string{"DISPLAY": ":0.1"}
+	sockets := map[string]bool{} // what exists on the host
+	h := Host{Home: "/home/u", Getenv: func(k string) string { return env[k] }, Exists: func(p string) bool { return sockets[p] },
+		Hostname: "host", Abstract: func(string) bool { return false },
+		ReadFile: func(p string) ([]byte, error) {
+			if p == "/home/u/.Xauthority" {
+				return xauthEntry(familyLocal, "host", "0", "MIT-MAGIC-COOKIE-1", "c0"), nil
+			}
+			return nil, os.ErrNotExist
+		}}
+	share := map[string]bool{"x11": true}
+	ms := Mounts(share, nil, "/store/shells/dev/run", h)
+	if !slices.Contains(ms, Mount{Host: "/store/shells/dev/run/X11-unix", Container: X11Dir}) {
+		t.Fatalf("no stand-in for X11's directory: %v", ms)
+	}
+	st := &State{Name: "dev", Home: "/home/u", Shell: "/bin/sh", Share: share, Mounts: ms}
+	sockets["/tmp/.X11-unix/X0"] = true
+	e := Session(st, h, "42")
+	if !slices.Contains(e.Env, "DISPLAY=:42.1") || !slices.Contains(e.Env, "XAUTHORITY=/run/box-shell/Xauthority.X42") {
+		t.Errorf("env %q", e.Env)
+	}
+	if len(e.Forwards) != 1 || e.Forwards[0].Name != "X11-unix/X42" || e.Forwards[0].Target != "/tmp/.X11-unix/X0" {
+		t.Errorf("forwards %v", e.Forwards)
+	}
+	if len(e.Copies) != 1 || e.Copies[0].Keep || string(e.Copies[0].Data) != string(xauthEntry(familyWild, "", "42", "MIT-MAGIC-COOKIE-1", "c0")) {
+		t.Errorf("copies %v", e.Copies)
+	}
+	// The server on its abstract socket: no forward, the display's number.
+	h.Abstract = func(n string) bool { return n == "/tmp/.X11-unix/X0" }
+	e = Session(st, h, "42")
+	if !slices.Contains(e.Env, "DISPLAY=:0.1") || !slices.Contains(e.Env, "XAUTHORITY=/run/box-shell/Xauthority.X0") || len(e.Forwards) != 0 ||
+		len(e.Copies) != 1 || !e.Copies[0].Keep || string(e.Copies[0].Data) != string(xauthEntry(familyWild, "", "0", "MIT-MAGIC-COOKIE-1", "c0")) {
+		t.Errorf("abstract: env %q forwards %v copies %v", e.Env, e.Forwards, e.Copies)
+	}
+	// Made with the host's directory: bound, nothing forwarded.
+	sockets[X11Dir] = true
+	h.Abstract = func(string) bool { return false }
+	st.Mounts = Mounts(share, nil, "/store/shells/dev/run", h)
+	if e := Session(st, h, "42"); !slices.Contains(e.Env, "DISPLAY=:0.1") || len(e.Forwards) != 0 {
+		t.Errorf("bound: env %q forwards %v", e.Env, e.Forwards)
+	}
+	// Gone at a later start: the stand-in takes its place.
+	kept, gone, moved := DropGone(st.Mounts, func(p string) bool { return p != X11Dir }, "/store/shells/dev/run")
+	if len(gone) != 0 || moved[X11Dir] != "/store/shells/dev/run/X11-unix" ||
+		!slices.Contains(kept, Mount{Host: "/store/shells/dev/run/X11-unix", Container: X11Dir}) {
+		t.Errorf("DropGone = %v %v %v", kept, gone, moved)
+	}
+	// No cookie for the display, and another host's display: as they are.
+	env["DISPLAY"], env["XAUTHORITY"] = "remote:0", "/home/u/.Xauthority"
+	if e := Session(st, h, "42"); !slices.Contains(e.Env, "DISPLAY=remote:0") || !slices.Contains(e.Env, "XAUTHORITY=/home/u/.Xauthority") {
+		t.Errorf("remote: env %q", e.Env)
+	}
+	env["DISPLAY"] = ":5"
+	if e := Session(st, h, "42"); !slices.Contains(e.Env, "DISPLAY=:5") || !slices.Contains(e.Env, "XAUTHORITY=/home/u/.Xauthority") || len(e.Copies) != 0 {
+		t.Errorf("no cookie: env %q copies %v", e.Env, e.Copies)
+	}
 }

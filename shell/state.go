@@ -233,16 +233,24 @@ type Mount struct {
 }
 
 // DropGone drops the session mounts whose host path is gone from mounts,
-// returning what is left and the host paths dropped.
-func DropGone(mounts []Mount, exists func(string) bool) (kept []Mount, gone []string) {
+// returning what is left and the host paths dropped. The host's X11
+// directory, gone, is not dropped but replaced by runDir's stand-in
+// (moved: the container's paths whose source changed, to the new one).
+func DropGone(mounts []Mount, exists func(string) bool, runDir string) (kept []Mount, gone []string, moved map[string]string) {
 	for _, m := range mounts {
 		if m.Session && !exists(m.Host) {
+			if m.Host == X11Dir && m.Container == X11Dir {
+				m = Mount{Host: X11RunDir(runDir), Container: X11Dir}
+				moved = map[string]string{X11Dir: m.Host}
+				kept = append(kept, m)
+				continue
+			}
 			gone = append(gone, m.Host)
 			continue
 		}
 		kept = append(kept, m)
 	}
-	return kept, gone
+	return kept, gone, moved
 }
 
 // Inside maps a host path to the container's, if a mount shares it:

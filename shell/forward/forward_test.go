@@ -140,3 +140,45 @@ func TestProxyOutlivesEMFILE(t *testing.T) {
 		t.Errorf("a connection after: %v", err)
 	}
 }
+
+// TestProxyDisplay: an X11 display is forwarded into the run directory's
+// X11-unix (the shell's /tmp/.X11-unix), and an Xauthority copy is
+// written from its data, not its file; both go when the enter ends.
+func TestProxyDisplay(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "X0")
+	l, err := net.Listen("unix", target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	testfd.Echo(l)
+	run := filepath.Join(dir, "run")
+	if err := os.MkdirAll(shell.X11RunDir(run), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stop, err := Proxy(run, shell.Enter{
+		Forwards: []shell.Forward{{Name: "X11-unix/X42", Target: target}},
+		Copies:   []shell.Forward{{Name: "Xauthority.42", Target: filepath.Join(dir, "none"), Data: []byte("wild")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("unix", filepath.Join(run, "X11-unix", "X42"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := testfd.Ask(c, "x"); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if b, err := os.ReadFile(filepath.Join(run, "Xauthority.42")); err != nil || string(b) != "wild" {
+		t.Fatalf("copy: %q, %v", b, err)
+	}
+	stop()
+	for _, p := range []string{"X11-unix/X42", "Xauthority.42"} {
+		if _, err := os.Lstat(filepath.Join(run, p)); err == nil {
+			t.Errorf("%s left after the enter", p)
+		}
+	}
+}
