@@ -203,8 +203,37 @@ func Session(st *State, h Host, tag string) Enter {
 		}
 	}
 	if st.Share["audio"] {
+		// The runtime directory's PulseAudio and PipeWire sockets, where
+		// the shell does not share the directory (made in an ssh login,
+		// without one), forwarded; the caller's own choice as it is, or
+		// forwarded when it is a socket's path.
+		_, rtShared := Inside(st.Mounts, rt)
 		if v := h.Getenv("PULSE_SERVER"); v != "" {
-			set("PULSE_SERVER", v)
+			if p, ok := strings.CutPrefix(v, "unix:"); ok && filepath.IsAbs(p) {
+				if in, ok := reach(p, "pulse"); ok {
+					set("PULSE_SERVER", "unix:"+in)
+				}
+			} else {
+				set("PULSE_SERVER", v)
+			}
+		} else if rt != "" && !rtShared {
+			if in, ok := reach(filepath.Join(rt, "pulse", "native"), "pulse"); ok {
+				set("PULSE_SERVER", "unix:"+in)
+			}
+		}
+		if v := h.Getenv("PIPEWIRE_REMOTE"); filepath.IsAbs(v) {
+			if in, ok := reach(v, "pipewire"); ok {
+				set("PIPEWIRE_REMOTE", in)
+			}
+		} else if v != "" && rtShared {
+			set("PIPEWIRE_REMOTE", v)
+		} else if rt != "" && !rtShared {
+			if v == "" {
+				v = "pipewire-0"
+			}
+			if in, ok := reach(filepath.Join(rt, v), "pipewire"); ok {
+				set("PIPEWIRE_REMOTE", in)
+			}
 		}
 	}
 	for _, k := range []string{"XDG_SESSION_TYPE", "XDG_CURRENT_DESKTOP"} {

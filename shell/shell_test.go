@@ -343,3 +343,37 @@ func TestSessionX11(t *testing.T) {
 		t.Errorf("no cookie: env %q copies %v", e.Env, e.Copies)
 	}
 }
+
+// A shell that does not share the runtime directory (made in an ssh
+// login without one) gets the caller's PulseAudio and PipeWire sockets
+// forwarded; one that shares it finds them there.
+func TestSessionAudio(t *testing.T) {
+	env := map[string]string{"XDG_RUNTIME_DIR": "/run/user/1"}
+	exists := map[string]bool{}
+	h := Host{Home: "/home/u", Getenv: func(k string) string { return env[k] }, Exists: func(p string) bool { return exists[p] }}
+	share := map[string]bool{"audio": true}
+	st := &State{Name: "dev", Home: "/home/u", Shell: "/bin/sh", Share: share, Mounts: Mounts(share, nil, "/run-dir", h)}
+	exists["/run/user/1/pulse/native"], exists["/run/user/1/pipewire-0"] = true, true
+	e := Session(st, h, "42")
+	if !slices.Contains(e.Env, "PULSE_SERVER=unix:/run/box-shell/pulse.42") || !slices.Contains(e.Env, "PIPEWIRE_REMOTE=/run/box-shell/pipewire.42") || len(e.Forwards) != 2 {
+		t.Errorf("not shared: env %q forwards %v", e.Env, e.Forwards)
+	}
+	// A caller's PULSE_SERVER: a socket's path forwarded, a host as it is.
+	env["PULSE_SERVER"], exists["/tmp/pulse.sock"] = "unix:/tmp/pulse.sock", true
+	if e := Session(st, h, "42"); !slices.Contains(e.Env, "PULSE_SERVER=unix:/run/box-shell/pulse.42") || e.Forwards[0].Target != "/tmp/pulse.sock" {
+		t.Errorf("caller's socket: env %q forwards %v", e.Env, e.Forwards)
+	}
+	env["PULSE_SERVER"] = "tcp:host:4713"
+	if e := Session(st, h, "42"); !slices.Contains(e.Env, "PULSE_SERVER=tcp:host:4713") {
+		t.Errorf("caller's server: env %q", e.Env)
+	}
+	delete(env, "PULSE_SERVER")
+	// Shared: the clients find the sockets in XDG_RUNTIME_DIR themselves.
+	exists["/run/user/1"] = true
+	st.Mounts = Mounts(share, nil, "/run-dir", h)
+	if e := Session(st, h, "42"); len(e.Forwards) != 0 || slices.ContainsFunc(e.Env, func(kv string) bool {
+		return strings.HasPrefix(kv, "PULSE_SERVER=") || strings.HasPrefix(kv, "PIPEWIRE_REMOTE=")
+	}) {
+		t.Errorf("shared: env %q forwards %v", e.Env, e.Forwards)
+	}
+}
