@@ -321,6 +321,7 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *dotf
 		return nil, nil, withStatus(125, err)
 	}
 	spec.Exec = true
+	spec.Spawner = true // a shell's enters start sooner (package pid1)
 	mc := &monitor.Config{Spec: *spec, Container: *ct, StoreRoot: rc.storeRoot, LayerStore: rc.layerStore, Layers: rc.layers, Net: rc.netCfg}
 	if err := withStatus(monitor.Detach(mc)); err != nil {
 		return nil, nil, err

@@ -34,7 +34,10 @@
 // box exec's processes are forked by init from a thread that joined the
 // workload's PID and mount namespaces, so they see, and are seen in, the
 // workload's /proc (in a keep-id container each makes its nested user
-// namespace itself, see keepIDAttr). Published ports are still served by
+// namespace itself, see keepIDAttr), except in box shell's containers
+// (Spec.Spawner), whose keep-id user's processes a copy of box in the
+// workload's own user namespace starts (spawner_linux.go): a new user
+// namespace makes Go fork without vfork. Published ports are still served by
 // init, in the network namespace they share. When the workload ends, the
 // kernel ends everything else in its namespace and init exits with its
 // status.

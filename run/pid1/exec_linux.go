@@ -107,6 +107,7 @@ type execServer struct {
 	spec    *proto.Spec
 	env     []string
 	spawn   spawner
+	ctl     *spawnerCtl // the spawner, for the keep-id user's processes, or nil
 	mu      sync.Mutex
 	waiting map[int]conn
 }
@@ -178,9 +179,6 @@ func joinNS(pidNS, mntNS int) error {
 			}
 		}
 	}()
-	if pidNS < 0 {
-		return nil
-	}
 	if mntNS >= 0 {
 		if err := unix.Unshare(unix.CLONE_FS); err != nil {
 			return &os.SyscallError{Syscall: "unshare(CLONE_FS)", Err: err}
@@ -188,6 +186,9 @@ func joinNS(pidNS, mntNS int) error {
 		if err := unix.Setns(mntNS, unix.CLONE_NEWNS); err != nil {
 			return &os.SyscallError{Syscall: "setns(mnt)", Err: err}
 		}
+	}
+	if pidNS < 0 {
+		return nil
 	}
 	if err := unix.Setns(pidNS, unix.CLONE_NEWPID); err != nil {
 		return &os.SyscallError{Syscall: "setns(pid)", Err: err}
@@ -310,6 +311,17 @@ func (s *execServer) start(c conn, req *proto.ExecRequest, stdio []*os.File) err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if nested && s.ctl != nil {
+		// The spawner answers the client from here on (spawner_linux.go).
+		handed := files
+		if req.TTY {
+			handed = files[:1] // the slave, once
+		}
+		if s.ctl.hand(c, spawnRequest{Argv0: argv0, Args: req.Args, Env: env, Cwd: cwd, TTY: req.TTY}, handed) {
+			c.Close()
+			return nil
+		}
+	}
 	p, err := s.spawn(argv0, req.Args, &os.ProcAttr{Dir: cwd, Env: env, Files: files, Sys: attr})
 	if err != nil {
 		code := 126

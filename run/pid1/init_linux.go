@@ -38,6 +38,8 @@ func init() {
 	case "init":
 	case workloadStage:
 		os.Exit(runWorkloadStage())
+	case spawnerStage:
+		os.Exit(runSpawnerStage())
 	default:
 		return
 	}
@@ -487,6 +489,7 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 	var p *os.Process
 	pidNS, mntNS := -1, -1
 	var err error
+	execs := &execServer{spec: spec, env: spec.Env, waiting: map[int]conn{}}
 	if workload != nil {
 		l := &launch{Argv0: argv0, Args: spec.Args, Env: env, Cwd: spec.Cwd, User: u, Rlimits: spec.Rlimits}
 		if pidNS, mntNS, err = workload.exec(l, tty, spec.KeepID); err != nil {
@@ -494,6 +497,13 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 		}
 		p = workload.p
 		trace(spec, "workload")
+		if workload.ctl != nil {
+			if err := workload.ctl.setup(mntNS, spec.Rlimits); err != nil {
+				fmt.Fprintf(os.Stderr, "box: the spawner is not running (%v): init starts box exec's processes\n", err)
+			} else {
+				execs.ctl = workload.ctl
+			}
+		}
 		// Limits for box exec's processes (the workload set its own).
 		if err := setRlimits(spec.Rlimits, true); err != nil {
 			p.Kill()
@@ -510,7 +520,6 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 	}
 	proto.SendReady(readyFile, proto.WorkloadStarted) // box run -d can return
 	readyFile.Close()
-	execs := &execServer{spec: spec, env: spec.Env, waiting: map[int]conn{}}
 	if execL >= 0 {
 		if execs.spawn, err = newSpawner(pidNS, mntNS); err != nil {
 			fmt.Fprintf(os.Stderr, "box: box exec will not work: %v\n", err)

@@ -48,6 +48,7 @@ type launchFailure struct {
 type nested struct {
 	p    *os.Process
 	sock *os.File
+	ctl  *spawnerCtl // the spawner's control socket (Spec.Spawner), or nil
 }
 
 // startNested starts the workload stage, PID 1 of a new PID namespace (and,
@@ -76,16 +77,37 @@ func startNested(spec *proto.Spec) (*nested, error) {
 		attr.AmbientCaps = []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETPCAP}
 	}
 	attr.Cloneflags |= syscall.CLONE_NEWPID
+	env := []string{proto.StageEnv + "=" + workloadStage}
+	files := []*os.File{os.Stdin, os.Stdout, os.Stderr, child}
+	var ctl *spawnerCtl
+	if spec.Spawner && spec.KeepID {
+		// The spawner's control socket, fd 4 of the stage, which starts
+		// it; the spawner joins the workload's mount namespace, which
+		// setns(2) allows with CAP_SYS_CHROOT too.
+		pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			sock.Close()
+			return nil, fmt.Errorf("starting the workload: %w", err)
+		}
+		ctl = &spawnerCtl{fd: pair[0]}
+		theirs := os.NewFile(uintptr(pair[1]), "spawner-child")
+		defer theirs.Close()
+		env, files = append(env, spawnerEnv+"=1"), append(files, theirs)
+		attr.AmbientCaps = append(attr.AmbientCaps, unix.CAP_SYS_CHROOT)
+	}
 	p, err := os.StartProcess("/proc/self/exe", []string{"box-workload"}, &os.ProcAttr{
-		Env:   []string{proto.StageEnv + "=" + workloadStage},
-		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr, child},
+		Env:   env,
+		Files: files,
 		Sys:   attr,
 	})
 	if err != nil {
 		sock.Close()
+		if ctl != nil {
+			ctl.gone()
+		}
 		return nil, fmt.Errorf("starting the workload: %w", err)
 	}
-	return &nested{p: p, sock: sock}, nil
+	return &nested{p: p, sock: sock, ctl: ctl}, nil
 }
 
 // stageRunning is the byte the workload stage sends first, once it runs.
@@ -211,6 +233,7 @@ func closeAll(fds []int) {
 // returns only on failure, which it has reported to init.
 func runWorkloadStage() int {
 	const sock = 3
+	startSpawner()
 	if _, err := unix.Write(sock, []byte{stageRunning}); err != nil {
 		return 125
 	}

@@ -71,6 +71,10 @@ type Spec struct {
 	// Exec keeps init, serving box exec on a socket in Dir
 	// (detached containers).
 	Exec bool `json:"exec,omitempty"`
+	// Spawner (box shell's keep-id containers): box exec's processes of
+	// the keep-id user are started by a copy of box in the workload's
+	// user namespace rather than by init (see package pid1).
+	Spawner bool `json:"spawner,omitempty"`
 
 	// KeepFDs are descriptors of the caller's that the workload gets at the
 	// same numbers (--mpi: the one PMI_FD names), passed to init at From.
