@@ -309,10 +309,10 @@ func (s *execServer) start(c conn, req *proto.ExecRequest, stdio []*os.File) err
 		}
 		files = stdio
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if nested && s.ctl != nil {
 		// The spawner answers the client from here on (spawner_linux.go).
+		// Not under s.mu: the reaper takes it, and a spawner the workload
+		// stopped must not hold init up.
 		handed := files
 		if req.TTY {
 			handed = files[:1] // the slave, once
@@ -322,6 +322,8 @@ func (s *execServer) start(c conn, req *proto.ExecRequest, stdio []*os.File) err
 			return nil
 		}
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	p, err := s.spawn(argv0, req.Args, &os.ProcAttr{Dir: cwd, Env: env, Files: files, Sys: attr})
 	if err != nil {
 		code := 126

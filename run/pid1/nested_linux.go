@@ -89,6 +89,11 @@ func startNested(spec *proto.Spec) (*nested, error) {
 			sock.Close()
 			return nil, fmt.Errorf("starting the workload: %w", err)
 		}
+		// A spawner that does not answer in time (stopped, by the
+		// workload: it is the user's) counts as gone.
+		tv := unix.Timeval{Sec: spawnerTimeout}
+		unix.SetsockoptTimeval(pair[0], unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+		unix.SetsockoptTimeval(pair[0], unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
 		ctl = &spawnerCtl{fd: pair[0]}
 		theirs := os.NewFile(uintptr(pair[1]), "spawner-child")
 		defer theirs.Close()

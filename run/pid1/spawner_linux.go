@@ -62,6 +62,10 @@ type spawnerSetup struct {
 	Rlimits []proto.Rlimit `json:"rlimits,omitempty"`
 }
 
+// spawnerTimeout (seconds) is how long init waits on the spawner's
+// socket before it takes the spawner for gone.
+const spawnerTimeout = 5
+
 // maxSpawnFDs is the most descriptors one message carries.
 const maxSpawnFDs = 4
 
