@@ -17,24 +17,32 @@ import (
 // proxied starts an echo server on a unix socket (the host's agent) and a
 // Proxy forwarding to it; it returns the forward's socket.
 func proxied(t *testing.T) string {
+	run, _ := proxiedAs(t, "agent", nil)
+	return filepath.Join(run, "agent")
+}
+
+// proxiedAs starts an echo server and a Proxy forwarding to it from name
+// in a run directory (with X11's), with copies; it returns the run
+// directory and the Proxy's stop.
+func proxiedAs(t *testing.T, name string, copies []shell.Forward) (run string, stop func()) {
 	dir := t.TempDir()
-	target := filepath.Join(dir, "agent.sock")
+	target := filepath.Join(dir, "target.sock")
 	l, err := net.Listen("unix", target)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
 	testfd.Echo(l)
-	run := filepath.Join(dir, "run")
-	if err := os.Mkdir(run, 0o700); err != nil {
+	run = filepath.Join(dir, "run")
+	if err := os.MkdirAll(shell.X11RunDir(run), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	stop, err := Proxy(run, shell.Enter{Forwards: []shell.Forward{{Name: "agent", Target: target}}})
+	stop, err = Proxy(run, shell.Enter{Forwards: []shell.Forward{{Name: name, Target: target}}, Copies: copies})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
-	return filepath.Join(run, "agent")
+	return run, stop
 }
 
 // TestProxyCapsConnections: a container holding maxConns connections to
@@ -145,25 +153,7 @@ func TestProxyOutlivesEMFILE(t *testing.T) {
 // X11-unix (the shell's /tmp/.X11-unix), and an Xauthority copy is
 // written from its data, not its file; both go when the enter ends.
 func TestProxyDisplay(t *testing.T) {
-	dir := t.TempDir()
-	target := filepath.Join(dir, "X0")
-	l, err := net.Listen("unix", target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	testfd.Echo(l)
-	run := filepath.Join(dir, "run")
-	if err := os.MkdirAll(shell.X11RunDir(run), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	stop, err := Proxy(run, shell.Enter{
-		Forwards: []shell.Forward{{Name: "X11-unix/X42", Target: target}},
-		Copies:   []shell.Forward{{Name: "Xauthority.42", Target: filepath.Join(dir, "none"), Data: []byte("wild")}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run, stop := proxiedAs(t, "X11-unix/X42", []shell.Forward{{Name: "Xauthority.42", Target: "/nonexistent", Data: []byte("wild")}})
 	c, err := net.Dial("unix", filepath.Join(run, "X11-unix", "X42"))
 	if err != nil {
 		t.Fatal(err)
