@@ -40,26 +40,9 @@ func TestPublishedPortOutlivesEMFILE(t *testing.T) {
 		t.Fatal(err)
 	}
 	testfd.Settle(t)
-	restore := testfd.Exhaust(t)
 	port := l.Addr().(*net.TCPAddr).Port
-	if err := unix.Connect(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		unix.Close(fd)
-		t.Fatalf("connecting: %v", err)
-	}
-	time.Sleep(100 * time.Millisecond) // accept fails meanwhile
-	if probe, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != unix.EMFILE {
-		unix.Close(probe)
-		restore()
-		t.Fatalf("the process was not out of descriptors (%v): the test proves nothing", err)
-	}
-	restore()
-	file := os.NewFile(uintptr(fd), "client")
-	c, err := net.FileConn(file)
-	file.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	testfd.WhileOut(t, func() { testfd.Connect(t, fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}) }) // accept fails meanwhile
+	c := testfd.FileConn(t, fd)
 	if err := testfd.Ask(c, "waited"); err != nil {
 		t.Errorf("the connection made while out of descriptors: %v", err)
 	}

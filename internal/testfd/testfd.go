@@ -48,6 +48,47 @@ func Exhaust(t testing.TB) (restore func()) {
 	return restore
 }
 
+// WhileOut runs do (a client connecting) with the process out of
+// descriptors (Exhaust), gives what it sets off 100 ms (an accept failing
+// with EMFILE), fails the test if the process was not out of descriptors
+// after all (the test would prove nothing), and restores the limit.
+func WhileOut(t testing.TB, do func()) {
+	t.Helper()
+	restore := Exhaust(t)
+	defer restore()
+	do()
+	time.Sleep(100 * time.Millisecond)
+	if probe, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0); err != unix.EMFILE {
+		unix.Close(probe)
+		restore()
+		t.Fatalf("the process was not out of descriptors (%v): the test proves nothing", err)
+	}
+}
+
+// Connect connects the socket fd to sa for a WhileOut, failing the test
+// (and closing fd) if it cannot.
+func Connect(t testing.TB, fd int, sa unix.Sockaddr) {
+	t.Helper()
+	if err := unix.Connect(fd, sa); err != nil {
+		unix.Close(fd)
+		t.Fatalf("connecting: %v", err)
+	}
+}
+
+// FileConn is the connected socket fd as a net.Conn (fd is its now),
+// closed when the test ends.
+func FileConn(t testing.TB, fd int) net.Conn {
+	t.Helper()
+	f := os.NewFile(uintptr(fd), "client")
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // Settle waits until the process's descriptors stop changing (connections
 // of an earlier exchange closing), for up to 5 seconds.
 func Settle(t testing.TB) {
