@@ -1,7 +1,6 @@
 package pid1
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,65 +68,13 @@ const spawnerTimeout = 5
 // maxSpawnFDs is the most descriptors one message carries.
 const maxSpawnFDs = 4
 
-// sendFrame sends v as a frame (its length, 4 bytes big-endian, with fds,
-// then its JSON) on the stream socket fd.
-func sendFrame(fd int, v any, fds []int) error {
-	body, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	if len(body) > proto.MaxExecRequest {
-		return errors.New("request too large")
-	}
-	hdr := binary.BigEndian.AppendUint32(nil, uint32(len(body)))
-	for {
-		err = unix.Sendmsg(fd, hdr, unix.UnixRights(fds...), nil, unix.MSG_NOSIGNAL)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
-		return err
-	}
-	_, err = conn{fd}.writeAll(body)
-	return err
-}
-
-// readFrame reads a frame into v, returning its descriptors (the caller's,
-// also on error).
+// readFrame reads one of init's frames (proto.ReadFrame) into v,
+// returning its descriptors (the caller's, also on error): errPeerGone
+// when the stream is closed, broken or out of step (init never sends a
+// frame ReadFrame refuses), else JSON's error, if any.
 func readFrame(fd int, v any) ([]int, error) {
-	hdr := make([]byte, 4)
-	oob := make([]byte, unix.CmsgSpace(maxSpawnFDs*4))
-	var n, oobn int
-	var err error
-	for {
-		n, oobn, _, _, err = unix.Recvmsg(fd, hdr, oob, unix.MSG_CMSG_CLOEXEC)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	fds, body, err := proto.ReadFrame(fd, maxSpawnFDs)
 	if err != nil {
-		return nil, errPeerGone
-	}
-	var fds []int
-	msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
-	for i := range msgs {
-		if got, err := unix.ParseUnixRights(&msgs[i]); err == nil {
-			fds = append(fds, got...)
-		}
-	}
-	if n == 0 {
-		return fds, errPeerGone
-	}
-	if err := (conn{fd}).readFull(hdr[n:]); err != nil {
-		return fds, errPeerGone
-	}
-	size := binary.BigEndian.Uint32(hdr)
-	if size > proto.MaxExecRequest {
-		return fds, errors.New("request too large")
-	}
-	body := make([]byte, size)
-	if err := (conn{fd}).readFull(body); err != nil {
 		return fds, errPeerGone
 	}
 	return fds, json.Unmarshal(body, v)
@@ -135,29 +82,6 @@ func readFrame(fd int, v any) ([]int, error) {
 
 // errPeerGone: the control socket's other end is closed (or broken).
 var errPeerGone = errors.New("the other end went away")
-
-func (c conn) writeAll(b []byte) (int, error) {
-	done := 0
-	for done < len(b) {
-		n, err := c.Write(b[done:])
-		if err != nil {
-			return done, err
-		}
-		done += n
-	}
-	return done, nil
-}
-
-func (c conn) readFull(b []byte) error {
-	for len(b) > 0 {
-		n, err := c.Read(b)
-		if err != nil {
-			return err
-		}
-		b = b[n:]
-	}
-	return nil
-}
 
 // spawnerCtl is init's end of the control socket.
 type spawnerCtl struct {
@@ -170,7 +94,7 @@ type spawnerCtl struct {
 func (s *spawnerCtl) setup(mntNS int, rlimits []proto.Rlimit) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err := sendFrame(s.fd, spawnerSetup{Rlimits: rlimits}, []int{mntNS})
+	err := proto.WriteFrame(s.fd, spawnerSetup{Rlimits: rlimits}, []int{mntNS})
 	if err == nil {
 		b := make([]byte, 1)
 		if _, err = (conn{s.fd}).Read(b); err == nil && b[0] != stageRunning {
@@ -199,8 +123,10 @@ func (s *spawnerCtl) hand(c conn, r spawnRequest, files []*os.File) bool {
 	// read one never answers, and init, which still has the client's
 	// connection, starts the process itself.
 	b := make([]byte, 1)
-	if err := sendFrame(s.fd, r, fds); err != nil {
-		s.gone()
+	if err := proto.WriteFrame(s.fd, r, fds); err != nil {
+		if _, tooLarge := err.(*proto.TooLargeError); !tooLarge {
+			s.gone() // else init starts this one, and the spawner stays
+		}
 		return false
 	}
 	if _, err := (conn{s.fd}).Read(b); err != nil {

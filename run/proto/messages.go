@@ -83,23 +83,41 @@ func ReadExecReply(r io.Reader) (ExecReply, error) {
 // limit, 2 MiB by default) comes first for any request that could run.
 const MaxExecRequest = 8 << 20
 
-// An exec request travels as a header — its length, 4 bytes big-endian,
-// with the stdio descriptors (none with a tty) — then the JSON body: a
-// unix stream socket gives no message boundaries, and a request may be
-// larger than one receive.
+// An exec request travels as a frame: a header — the body's length, 4
+// bytes big-endian, with the descriptors (the stdio; none with a tty) —
+// then the body, JSON: a unix stream socket gives no message boundaries,
+// and a request may be larger than one receive. init hands its keep-id
+// user's processes to the spawner in the same frames (package pid1).
 
 // WriteExecRequest sends req with the descriptors stdio on the socket fd.
 func WriteExecRequest(fd int, req *ExecRequest, stdio []int) error {
-	body, err := json.Marshal(req)
+	err := WriteFrame(fd, req, stdio)
+	if tl, ok := err.(*TooLargeError); ok {
+		return fmt.Errorf("the exec request is %d bytes, over box's limit of %d MiB", tl.Size, MaxExecRequest>>20)
+	}
+	return err
+}
+
+// TooLargeError is WriteFrame's refusal of a body over MaxExecRequest.
+type TooLargeError struct{ Size int }
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("a frame of %d bytes, over box's limit of %d MiB", e.Size, MaxExecRequest>>20)
+}
+
+// WriteFrame sends v (as JSON, at most MaxExecRequest bytes) with the
+// descriptors fds as one frame on the stream socket fd.
+func WriteFrame(fd int, v any, fds []int) error {
+	body, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
 	if len(body) > MaxExecRequest {
-		return fmt.Errorf("the exec request is %d bytes, over box's limit of %d MiB", len(body), MaxExecRequest>>20)
+		return &TooLargeError{len(body)}
 	}
 	var hdr [4]byte
 	binary.BigEndian.PutUint32(hdr[:], uint32(len(body)))
-	if err := sendmsg(fd, hdr[:], stdio); err != nil {
+	if err := sendmsg(fd, hdr[:], fds); err != nil {
 		return err
 	}
 	return writeAll(fd, body)
@@ -108,29 +126,52 @@ func WriteExecRequest(fd int, req *ExecRequest, stdio []int) error {
 // ErrExecTooLarge is returned for a request over MaxExecRequest.
 var ErrExecTooLarge = fmt.Errorf("the exec request is over box's limit of %d MiB", MaxExecRequest>>20)
 
-// ReadExecRequest reads a request and the descriptors that came with it
-// (up to three; the caller owns them, also on error).
-func ReadExecRequest(fd int) (*ExecRequest, []*os.File, error) {
-	fds, hdr, err := recvFDs(fd, 4, 3)
-	var files []*os.File
-	for i, f := range fds {
-		files = append(files, os.NewFile(uintptr(f), fmt.Sprintf("stdio%d", i)))
-	}
+// Why ReadFrame failed after the frame began.
+var (
+	errFrameHeader = errors.New("frame header cut short")
+	errFrameBody   = errors.New("frame body cut short")
+)
+
+// ReadFrame reads one frame's body and the descriptors that came with it
+// (up to max, close-on-exec; the caller's, also on error). An error that
+// is none of ErrExecTooLarge, errFrameHeader and errFrameBody is the
+// socket's own: closed before a frame began, or failing.
+func ReadFrame(fd, max int) (fds []int, body []byte, err error) {
+	fds, hdr, err := recvFDs(fd, 4, max)
 	if err != nil {
-		return nil, files, err
+		return fds, nil, err
 	}
 	var size [4]byte
 	got := copy(size[:], hdr)
 	if err := readFull(fd, size[got:]); err != nil {
-		return nil, files, errors.New("bad exec request")
+		return fds, nil, errFrameHeader
 	}
 	n := binary.BigEndian.Uint32(size[:])
 	if n > MaxExecRequest {
-		return nil, files, ErrExecTooLarge
+		return fds, nil, ErrExecTooLarge
 	}
-	body := make([]byte, n)
+	body = make([]byte, n)
 	if err := readFull(fd, body); err != nil {
+		return fds, nil, errFrameBody
+	}
+	return fds, body, nil
+}
+
+// ReadExecRequest reads a request and the descriptors that came with it
+// (up to three; the caller owns them, also on error).
+func ReadExecRequest(fd int) (*ExecRequest, []*os.File, error) {
+	fds, body, err := ReadFrame(fd, 3)
+	var files []*os.File
+	for i, f := range fds {
+		files = append(files, os.NewFile(uintptr(f), fmt.Sprintf("stdio%d", i)))
+	}
+	switch {
+	case err == errFrameHeader:
+		return nil, files, errors.New("bad exec request")
+	case err == errFrameBody:
 		return nil, files, errors.New("bad exec request: it ended early")
+	case err != nil:
+		return nil, files, err
 	}
 	var req ExecRequest
 	if err := json.Unmarshal(body, &req); err != nil || len(req.Args) == 0 {
