@@ -232,7 +232,7 @@ func (s *execServer) handle(c conn) {
 		defer f.Close() // the process has its own copies once started
 	}
 	if err != nil {
-		s.fail(c, 125, err)
+		failExec(c, 125, err)
 		return
 	}
 	if err := s.start(c, req, stdio); err != nil {
@@ -241,7 +241,7 @@ func (s *execServer) handle(c conn) {
 		if errors.As(err, &ie) {
 			code = ie.code
 		}
-		s.fail(c, code, err)
+		failExec(c, code, err)
 	}
 }
 
@@ -326,11 +326,7 @@ func (s *execServer) start(c conn, req *proto.ExecRequest, stdio []*os.File) err
 	defer s.mu.Unlock()
 	p, err := s.spawn(argv0, req.Args, &os.ProcAttr{Dir: cwd, Env: env, Files: files, Sys: attr})
 	if err != nil {
-		code := 126
-		if errors.Is(err, unix.ENOENT) {
-			code = 127
-		}
-		return &initError{code, fmt.Errorf("exec: %q: %w", req.Args[0], err)}
+		return spawnError(req.Args[0], err)
 	}
 	s.waiting[p.Pid] = c
 	if rfd, err := unix.FcntlInt(uintptr(c.fd), unix.F_DUPFD_CLOEXEC, 0); err == nil {
@@ -375,6 +371,12 @@ func (s *execServer) exited(pid int, ws unix.WaitStatus) {
 	if !ok {
 		return
 	}
+	reportExit(c, ws)
+}
+
+// reportExit ends box exec's connection c with its process's exit status:
+// 128+N for signal N, as a shell gives.
+func reportExit(c conn, ws unix.WaitStatus) {
 	code := ws.ExitStatus()
 	if ws.Signaled() {
 		code = 128 + int(ws.Signal())
@@ -385,6 +387,16 @@ func (s *execServer) exited(pid int, ws unix.WaitStatus) {
 	// number is closed while another goroutine may still use it.
 	unix.Shutdown(c.fd, unix.SHUT_RDWR)
 	c.Close()
+}
+
+// spawnError is a process's failure to start: 127 when its file is not
+// there, else 126, as docker exec's.
+func spawnError(arg0 string, err error) *initError {
+	code := 126
+	if errors.Is(err, unix.ENOENT) {
+		code = 127
+	}
+	return &initError{code, fmt.Errorf("exec: %q: %w", arg0, err)}
 }
 
 // forwardSignals delivers the signals box exec passes on (one byte each,
@@ -416,7 +428,9 @@ func forwardSignals(rc conn, p *os.Process) {
 	}
 }
 
-func (s *execServer) fail(c conn, code int, err error) {
+// failExec ends box exec's connection c with why its process did not
+// start, and box exec's status.
+func failExec(c conn, code int, err error) {
 	proto.WriteExecReply(c, proto.ExecReply{Status: code, Err: err.Error()})
 	c.Close()
 }

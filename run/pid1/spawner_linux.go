@@ -254,12 +254,8 @@ func spawnOne(c conn, r spawnRequest, fds []int) {
 		f.Close()
 	}
 	if err != nil {
-		code := 126
-		if errors.Is(err, unix.ENOENT) {
-			code = 127
-		}
-		proto.WriteExecReply(c, proto.ExecReply{Status: code, Err: fmt.Sprintf("exec: %q: %v", r.Args[0], err)})
-		c.Close()
+		ie := spawnError(r.Args[0], err)
+		failExec(c, ie.code, ie)
 		return
 	}
 	if rfd, err := unix.FcntlInt(uintptr(c.fd), unix.F_DUPFD_CLOEXEC, 0); err == nil {
@@ -267,16 +263,10 @@ func spawnOne(c conn, r spawnRequest, fds []int) {
 	}
 	go func() {
 		st, err := p.Wait()
-		code := 125
-		if err == nil {
-			ws := st.Sys().(syscall.WaitStatus)
-			code = ws.ExitStatus()
-			if ws.Signaled() {
-				code = 128 + int(ws.Signal())
-			}
+		if err != nil {
+			failExec(c, 125, err)
+			return
 		}
-		proto.WriteExecReply(c, proto.ExecReply{Status: code})
-		unix.Shutdown(c.fd, unix.SHUT_RDWR)
-		c.Close()
+		reportExit(c, unix.WaitStatus(st.Sys().(syscall.WaitStatus)))
 	}()
 }
