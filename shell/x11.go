@@ -151,10 +151,11 @@ func (e *Enter) x11(st *State, h Host, tag string) {
 	}
 	as, forwarded := num, false
 	if host == "" || host == "unix" {
+		// With the stand-in, the host's X11Dir is not the shell's (a
+		// shell sharing it, or /tmp, has no stand-in).
 		sock := X11Dir + "/X" + num
-		in, bound := Inside(st.Mounts, sock)
 		standIn := slices.ContainsFunc(st.Mounts, func(m Mount) bool { return m.Container == X11Dir && m.Host != X11Dir })
-		if !(bound && in == sock) && !h.abstract(sock) && standIn && h.exists(sock) {
+		if standIn && h.exists(sock) && !h.abstract(sock) {
 			as, forwarded = tag, true
 			e.Forwards = append(e.Forwards, Forward{Name: x11RunDir + "/X" + as, Target: sock})
 			d = host + ":" + as + screen
