@@ -219,7 +219,7 @@ func (c *shellCmd) ready(g *globals, ss shell.Store, cs run.Containers, d *dotfi
 		}
 	}
 	if !ct.Started.Equal(st.Started) {
-		if err := rootHooks(cs.Dir(ct.ID), "start", st.Start); err != nil {
+		if err := rootHooks(cs.Dir(ct.ID), "shell "+st.Name+": start hook $box_hook", st.Start); err != nil {
 			return nil, nil, err
 		}
 		if err := userHooks(cs.Dir(ct.ID), "postStartCommand", st, st.UserStart); err != nil {
@@ -341,11 +341,11 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *dotf
 	}
 	dir := cs.Dir(ct.ID)
 	if len(sf.Packages) > 0 {
-		if err := rootHooks(dir, "packages", []string{shell.InstallScript(sf.Packages)}); err != nil {
+		if err := rootHooks(dir, "shell "+st.Name+": installing its packages", []string{shell.InstallScript(sf.Packages)}); err != nil {
 			return fail(err)
 		}
 	}
-	if err := rootHooks(dir, "create", sf.Create); err != nil {
+	if err := rootHooks(dir, "shell "+st.Name+": create hook $box_hook", sf.Create); err != nil {
 		return fail(err)
 	}
 	// The login shell, if the image (or a package) has it.

@@ -14,23 +14,32 @@ import (
 // A shell's hooks: box.toml's as root, a devcontainer.json's as the user.
 
 // rootHooks runs a shell's hooks as root in its container, each a line of
-// one sh script that stops at the first failure.
-func rootHooks(dir, what string, hooks []string) error {
+// one sh script that stops at the first failure (what one sets up, a cd or
+// a variable, the next has). failed names a hook in box's line for its
+// failure ("shell dev: create hook $box_hook"): the script says it from an
+// EXIT trap, as only it knows which hook failed, and box adds nothing but
+// the status, unless a signal may have ended the script before its trap.
+func rootHooks(dir, failed string, hooks []string) error {
 	if len(hooks) == 0 {
 		return nil
 	}
-	script := "set -e\n" + strings.Join(hooks, "\n")
+	var script strings.Builder
+	fmt.Fprintf(&script, "set -e\ntrap 's=$?; [ $s = 0 ] || echo \"box: %s failed with status $s\" >&2' EXIT\n", failed)
+	for i, h := range hooks {
+		fmt.Fprintf(&script, "box_hook=%d\n%s\n", i+1, h)
+	}
 	status, err := pid1.Exec(dir, pid1.ExecOptions{
-		Request: proto.ExecRequest{Args: []string{"/bin/sh", "-c", script}, User: "0:0", Cwd: "/"},
+		Request: proto.ExecRequest{Args: []string{"/bin/sh", "-c", script.String()}, User: "0:0", Cwd: "/"},
 		Stdin:   devNull(), Stdout: os.Stderr, Stderr: os.Stderr,
 	})
+	failure := strings.ReplaceAll(failed, " $box_hook", "s")
 	if err != nil {
-		return withStatus(status, fmt.Errorf("running the shell's %s hooks: %w", what, err))
+		return withStatus(status, fmt.Errorf("%s: %w", failure, err))
 	}
-	if status != 0 {
-		return withStatus(status, fmt.Errorf("the shell's %s hooks failed with status %d", what, status))
+	if status > 128 {
+		return withStatus(status, fmt.Errorf("%s ended with status %d", failure, status))
 	}
-	return nil
+	return exitWith(status)
 }
 
 // userHooks runs a devcontainer.json's lifecycle commands (argvs) as the
