@@ -19,6 +19,8 @@ import (
 // failure ("shell dev: create hook $box_hook"): the script says it from an
 // EXIT trap, as only it knows which hook failed, and box adds nothing but
 // the status, unless a signal may have ended the script before its trap.
+// (A hook that sets an EXIT trap of its own, or execs, takes that line with
+// it: the status is still the hook's.)
 func rootHooks(dir, failed string, hooks []string) error {
 	if len(hooks) == 0 {
 		return nil
