@@ -5,8 +5,9 @@ package prefault
 import "unsafe"
 
 const (
-	atPHDR  = 3 // auxv: where the program headers are mapped
-	atPHNUM = 5 // auxv: how many there are
+	atPHDR   = 3 // auxv: where the program headers are mapped
+	atPHNUM  = 5 // auxv: how many there are
+	atPAGESZ = 6 // auxv: the page size (4 KB, or 16 or 64 KB on some arm64 kernels)
 
 	ptLOAD = 1
 	ptPHDR = 6
@@ -14,7 +15,6 @@ const (
 
 	madvPopulateRead  = 22 // Linux 5.14
 	madvPopulateWrite = 23
-	pageSize          = 4096
 	oRDONLY, oCLOEXEC = 0, 0x80000
 
 	// heapAhead is how much of the heap is made ready from where the
@@ -46,7 +46,7 @@ func init() {
 	// The auxiliary vector gives the program headers' address in memory.
 	var buf [512]byte
 	n := readFile("/proc/self/auxv\x00", buf[:])
-	var at, num uint64
+	var at, num, pageSize uint64
 	for i := 0; i+16 <= n; i += 16 {
 		k := *(*uint64)(unsafe.Pointer(&buf[i]))
 		v := *(*uint64)(unsafe.Pointer(&buf[i+8]))
@@ -55,11 +55,14 @@ func init() {
 			at = v
 		case atPHNUM:
 			num = v
+		case atPAGESZ:
+			pageSize = v
 		}
 	}
-	if at == 0 || num == 0 || num > 64 {
+	if at == 0 || num == 0 || num > 64 || pageSize == 0 || pageSize&(pageSize-1) != 0 {
 		return
 	}
+	page := uintptr(pageSize)
 	// The headers are in the binary's own mapping, not Go's heap: the
 	// address is read as a pointer as it is (not converted from uintptr,
 	// which vet rightly flags for heap memory).
@@ -74,7 +77,7 @@ func init() {
 		// Not the writable segment: copying its pages now measured
 		// slower than copying those touched as they are.
 		if h.typ == ptLOAD && h.flags&pfW == 0 && h.filesz > 0 {
-			populate(uintptr(bias+h.vaddr)&^(pageSize-1), uintptr(bias+h.vaddr+h.filesz))
+			populate(uintptr(bias+h.vaddr)&^(page-1), uintptr(bias+h.vaddr+h.filesz), page)
 		}
 	}
 	// The heap grows up from where the runtime's first objects are, in
@@ -83,7 +86,7 @@ func init() {
 	// them all now. (It stops at the end of the mapping, if that comes
 	// first.)
 	sink = new([64]byte)
-	heap := uintptr(unsafe.Pointer(sink)) &^ (pageSize - 1)
+	heap := uintptr(unsafe.Pointer(sink)) &^ (page - 1)
 	sink = nil
 	rawSyscall(sysMadvise, heap, heapAhead, madvPopulateWrite)
 }
@@ -92,8 +95,8 @@ func init() {
 // in the page cache: on a cold cache (the first run after boot, a binary
 // on NFS) mapping it all would read the whole binary where demand paging
 // reads what is used.
-func populate(start, end uintptr) {
-	pages := (end - start + pageSize - 1) / pageSize
+func populate(start, end, page uintptr) {
+	pages := (end - start + page - 1) / page
 	vec := make([]byte, pages)
 	if _, e := rawSyscall(sysMincore, start, end-start, uintptr(unsafe.Pointer(&vec[0]))); e != 0 {
 		return
