@@ -93,5 +93,6 @@ func Exec(ctDir string, e Enter, cwd string, argv []string) (int, error) {
 		Stdout:      os.Stdout,
 		Stderr:      os.Stderr,
 		Interactive: true,
+		Exiting:     true,
 	})
 }
