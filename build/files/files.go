@@ -9,6 +9,7 @@
 package files
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -177,6 +178,13 @@ func owner(fi fs.FileInfo) (uid, gid int) {
 // directory's contents (not the directory) go into Dest; a file goes to
 // Dest, or into it when Dest ends in "/" or there are several sources.
 // Parent directories it makes are root's, mode 0755.
+//
+// Every write goes through an os.Root of s.Out: a symlink one source
+// puts in the layer (from the build context, an image, or an ADDed
+// archive) may lie on the path of the next (sources "link" and "dir" with
+// a "dir/link/file"), and a path would follow it out of the layer, to the
+// user's own files. In the root such a symlink resolves inside the layer,
+// or, when it leads out, the copy fails.
 func Copy(s Spec) error {
 	if err := s.ResolveChown(s.Chown); err != nil {
 		return err
@@ -189,8 +197,13 @@ func Copy(s Spec) error {
 	if err != nil {
 		return err
 	}
+	root, err := os.OpenRoot(s.Out)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	intoDir := strings.HasSuffix(s.Dest, "/") || len(srcs) > 1
-	dest := filepath.Join(s.Out, path.Clean("/"+s.Dest))
+	dest := path.Clean("/" + s.Dest)[1:] // relative to s.Out; "" is its top
 	for _, src := range srcs {
 		from := filepath.Join(s.Root, src)
 		fi, err := os.Lstat(from)
@@ -199,10 +212,19 @@ func Copy(s Spec) error {
 		}
 		to := dest
 		if s.Unpack && fi.Mode().IsRegular() && IsArchive(from) {
-			if err := s.mkdirParents(dest); err != nil {
+			if err := s.mkdirParents(root, dest); err != nil {
 				return err
 			}
-			if err := unpack(from, dest); err != nil {
+			// Extract resolves every name inside the directory it
+			// is given, here the one the root found, by its
+			// descriptor.
+			dir, err := root.Open(cmp.Or(dest, "."))
+			if err != nil {
+				return err
+			}
+			err = unpack(from, fmt.Sprintf("/proc/self/fd/%d", dir.Fd()))
+			dir.Close()
+			if err != nil {
 				return err
 			}
 			continue
@@ -210,13 +232,13 @@ func Copy(s Spec) error {
 		if fi.IsDir() {
 			intoDir = true
 		} else if intoDir {
-			to = filepath.Join(dest, filepath.Base(src))
+			to = path.Join(dest, filepath.Base(src))
 		}
-		if err := s.mkdirParents(filepath.Dir(to)); err != nil {
+		if err := s.mkdirParents(root, path.Dir(to)); err != nil {
 			return err
 		}
 		if fi.IsDir() {
-			if err := s.mkdirParents(to); err != nil {
+			if err := s.mkdirParents(root, to); err != nil {
 				return err
 			}
 		}
@@ -234,7 +256,7 @@ func Copy(s Spec) error {
 				}
 			}
 			sub, _ := filepath.Rel(from, p)
-			return s.copyOne(p, filepath.Join(to, sub))
+			return s.copyOne(root, p, path.Join(to, filepath.ToSlash(sub)))
 		})
 		if err != nil {
 			return err
@@ -243,20 +265,18 @@ func Copy(s Spec) error {
 	return nil
 }
 
-// mkdirParents makes dir and its parents under s.Out: as the stage below
-// has them where it has them, else root's and 0755.
-func (s Spec) mkdirParents(dir string) error {
-	rel, err := filepath.Rel(s.Out, dir)
-	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-		return fmt.Errorf("destination %q is outside the layer", dir)
-	}
-	if rel == "." {
+// mkdirParents makes dir (relative to the layer's root, "" or "." for
+// its top) and its parents: as the stage below has them where it has
+// them, else root's and 0755.
+func (s Spec) mkdirParents(root *os.Root, dir string) error {
+	dir = path.Clean("/" + dir)[1:]
+	if dir == "" {
 		return nil
 	}
 	p := ""
-	for _, name := range strings.Split(rel, "/") {
-		p = filepath.Join(p, name)
-		err := os.Mkdir(filepath.Join(s.Out, p), 0o755)
+	for _, name := range strings.Split(dir, "/") {
+		p = path.Join(p, name)
+		err := root.Mkdir(p, 0o755)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
@@ -265,10 +285,10 @@ func (s Spec) mkdirParents(dir string) error {
 		}
 		if fi := s.below(p); fi != nil {
 			uid, gid := owner(fi)
-			if err := os.Lchown(filepath.Join(s.Out, p), uid, gid); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.EPERM) {
+			if err := root.Lchown(p, uid, gid); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.EPERM) {
 				return err
 			}
-			if err := os.Chmod(filepath.Join(s.Out, p), fi.Mode().Perm()|fi.Mode()&(fs.ModeSetgid|fs.ModeSticky)); err != nil {
+			if err := root.Chmod(p, fi.Mode().Perm()|fi.Mode()&(fs.ModeSetgid|fs.ModeSticky)); err != nil {
 				return err
 			}
 		}
@@ -278,9 +298,16 @@ func (s Spec) mkdirParents(dir string) error {
 
 // below is the directory rel in the stage's top layer that has it, or nil
 // when none does (or one deleted it: a whiteout is a character device).
+// Each layer is read through a root of its own: a symlink in it leads
+// nowhere outside it.
 func (s Spec) below(rel string) fs.FileInfo {
 	for i := len(s.Base) - 1; i >= 0; i-- {
-		fi, err := os.Lstat(filepath.Join(s.Base[i], rel))
+		r, err := os.OpenRoot(s.Base[i])
+		if err != nil {
+			continue
+		}
+		fi, err := r.Lstat(rel)
+		r.Close()
 		if err != nil {
 			continue
 		}
@@ -292,10 +319,11 @@ func (s Spec) below(rel string) fs.FileInfo {
 	return nil
 }
 
-// copyOne copies one file, directory or symlink, then sets its owner and
-// mode. An owner this user namespace cannot map (no subordinate ids) is
-// left as it comes out, as extraction does.
-func (s Spec) copyOne(from, to string) error {
+// copyOne copies one file, directory or symlink to to (relative to the
+// layer's root), then sets its owner and mode. An owner this user
+// namespace cannot map (no subordinate ids) is left as it comes out, as
+// extraction does.
+func (s Spec) copyOne(root *os.Root, from, to string) error {
 	fi, err := os.Lstat(from)
 	if err != nil {
 		return err
@@ -306,7 +334,7 @@ func (s Spec) copyOne(from, to string) error {
 	}
 	switch {
 	case fi.IsDir():
-		if err := os.Mkdir(to, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err := root.Mkdir(to, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 			return err
 		}
 	case fi.Mode()&fs.ModeSymlink != 0:
@@ -314,12 +342,12 @@ func (s Spec) copyOne(from, to string) error {
 		if err != nil {
 			return err
 		}
-		os.Remove(to)
-		if err := os.Symlink(t, to); err != nil {
+		root.Remove(to)
+		if err := root.Symlink(t, to); err != nil {
 			return err
 		}
 	case fi.Mode().IsRegular():
-		if err := copyFile(from, to); err != nil {
+		if err := copyFile(root, from, to); err != nil {
 			return err
 		}
 	default:
@@ -329,23 +357,23 @@ func (s Spec) copyOne(from, to string) error {
 	if s.UID >= 0 {
 		uid, gid = s.UID, s.GID
 	}
-	if err := os.Lchown(to, uid, gid); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.EPERM) {
+	if err := root.Lchown(to, uid, gid); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.EPERM) {
 		return err
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
 		return nil
 	}
-	return os.Chmod(to, mode) // after chown, which clears set-id bits
+	return root.Chmod(to, mode) // after chown, which clears set-id bits
 }
 
-func copyFile(from, to string) error {
+func copyFile(root *os.Root, from, to string) error {
 	in, err := os.Open(from)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	os.Remove(to)
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	root.Remove(to)
+	out, err := root.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}

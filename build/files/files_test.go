@@ -121,6 +121,44 @@ func TestCopyParents(t *testing.T) {
 	}
 }
 
+// TestCopyThroughSymlink checks that a symlink one source puts in the
+// layer does not carry the next source's files out of it: sources "a" (a
+// symlink) and "b" (a directory holding "a/x") copy b/a/x to /dst/a/x,
+// which must not become a write through a to the host.
+func TestCopyThroughSymlink(t *testing.T) {
+	victim := t.TempDir()
+	for _, target := range []string{victim, "../../../../../../../../.." + victim} {
+		ctx := writeTree(t, map[string]string{"b/a/x": "PWNED"})
+		if err := os.Symlink(target, filepath.Join(ctx, "a")); err != nil {
+			t.Fatal(err)
+		}
+		out := t.TempDir()
+		err := Copy(Spec{Root: ctx, Sources: []string{"a", "b"}, Dest: "/dst/", Out: out, UID: -1, GID: -1})
+		if err == nil {
+			t.Errorf("COPY a b /dst/ with a -> %s: no error", target)
+		}
+		if _, err := os.Lstat(filepath.Join(victim, "x")); err == nil {
+			t.Fatalf("COPY a b /dst/ with a -> %s wrote %s", target, filepath.Join(victim, "x"))
+		}
+		if l, err := os.Readlink(filepath.Join(out, "dst", "a")); err != nil || l != target {
+			t.Errorf("/dst/a: %q, %v; want the symlink to %s", l, err, target)
+		}
+	}
+	// A symlink that stays in the layer is followed there, as docker's
+	// COPY resolves it in the image: /dst/a -> 0, so b/a/x lands in /dst/0.
+	ctx := writeTree(t, map[string]string{"b/0/keep": "k", "b/a/x": "in"})
+	if err := os.Symlink("0", filepath.Join(ctx, "a")); err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if err := Copy(Spec{Root: ctx, Sources: []string{"a", "b"}, Dest: "/dst/", Out: out, UID: -1, GID: -1}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(out, "dst", "0", "x")); err != nil || string(b) != "in" {
+		t.Errorf("/dst/0/x: %q, %v; want b/a/x's bytes through /dst/a -> 0", b, err)
+	}
+}
+
 func TestResolveChown(t *testing.T) {
 	base := writeTree(t, map[string]string{"etc/passwd": "root:x:0:0::/root:/bin/sh\napp:x:1234:1234::/home/app:/bin/sh\n", "etc/group": "root:x:0:\nstaff:x:50:\n"})
 	for _, tc := range []struct {
