@@ -30,9 +30,17 @@ import (
 type guard struct {
 	next http.RoundTripper
 
-	mu       sync.Mutex
-	declared map[string]declared // by digest, from manifests passed so far
+	mu        sync.Mutex
+	declared  map[string]declared // by digest, from manifests passed so far
+	manifests int                 // fetched so far
 }
+
+// maxManifests bounds the manifests and indexes one pull fetches: a tag's
+// index and its platform's manifest are two, an index of indexes three.
+// go-containerregistry follows nested indexes to any depth, and each may be
+// MaxManifestSize, so a registry serving a chain of them held a pull and
+// its memory without end.
+const maxManifests = 8
 
 // declared is what a passed manifest says of a blob or child manifest.
 type declared struct {
@@ -131,6 +139,9 @@ func (g *guard) manifest(ref, id string, resp *http.Response) (*http.Response, e
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.manifests++; g.manifests > maxManifests {
+		return nil, refuse(fmt.Sprintf("more than %d manifests and indexes for one image (indexes nested too deep)", maxManifests))
+	}
 	if d, ok := g.declared[id]; ok && d.what == "manifest" {
 		if d.mediaType != doc.mediaType {
 			return nil, refuse(fmt.Sprintf("served as %s but its index lists it as %q", doc.mediaType, d.mediaType))

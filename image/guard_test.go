@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -142,3 +143,111 @@ func TestPullRefusesLyingIndex(t *testing.T) {
 		})
 	}
 }
+
+// TestPullRefusesNestedIndexes: an index of an index of … is followed to
+// maxManifests documents and no further.
+func TestPullRefusesNestedIndexes(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	put := func(ref string, body []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPut, srv.URL+"/v2/deep/x/manifests/"+ref, bytes.NewReader(body))
+		req.Header.Set("Content-Type", ociIndex)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("pushing %s: %v %v", ref, err, resp)
+		}
+		resp.Body.Close()
+	}
+	plat, err := ParsePlatform("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := []byte(`{"schemaVersion":2,"mediaType":"` + ociIndex + `","manifests":[]}`)
+	for i := 0; i < 2*maxManifests; i++ {
+		h, _, _ := v1.SHA256(bytes.NewReader(doc))
+		put(h.String(), doc)
+		doc, _ = json.Marshal(map[string]any{
+			"schemaVersion": 2,
+			"mediaType":     ociIndex,
+			"manifests": []any{map[string]any{
+				"mediaType": ociIndex, "size": len(doc), "digest": h.String(),
+				"platform": map[string]string{"os": plat.OS, "architecture": plat.Architecture},
+			}},
+		})
+	}
+	put("latest", doc)
+	s, err := Open(Options{Root: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Pull(context.Background(), host+"/deep/x", PullOptions{})
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("more than %d manifests and indexes for one image", maxManifests)) {
+		t.Fatalf("pulling %d nested indexes: %v", 2*maxManifests, err)
+	}
+}
+
+// TestRegistryGate: plain HTTP reaches only a registry that is insecure or
+// on this machine; a registry redirecting each request to itself ends the
+// pull after maxRedirects; an endless answer to the ping is cut short.
+func TestRegistryGate(t *testing.T) {
+	called := 0
+	next := roundTripFunc(func(*http.Request) (*http.Response, error) {
+		called++
+		return response("text/plain", 0, io.NopCloser(strings.NewReader(""))), nil
+	})
+	for _, tc := range []struct {
+		url       string
+		allowHTTP bool
+		refused   bool
+	}{
+		{"http://10.9.9.9:5000/v2/", false, true},
+		{"http://10.9.9.9:5000/v2/", true, false},
+		{"https://10.9.9.9:5000/v2/", false, false},
+		{"http://storage.other:80/blob", false, false}, // another host: a blob's redirect, checked by digest, no credentials
+	} {
+		called = 0
+		g := &registryGate{next: next, host: "10.9.9.9:5000", allowHTTP: tc.allowHTTP}
+		req, _ := http.NewRequest(http.MethodGet, tc.url, nil)
+		_, err := g.RoundTrip(req)
+		if refused := err != nil; refused != tc.refused || (called == 1) == tc.refused {
+			t.Errorf("%s (allowHTTP %v): error %v, sent %d; want refused %v", tc.url, tc.allowHTTP, err, called, tc.refused)
+		} else if tc.refused && !strings.Contains(err.Error(), `set insecure = true under [registries."10.9.9.9:5000"]`) {
+			t.Errorf("%s: %v; want the setting named", tc.url, err)
+		}
+	}
+	for host, want := range map[string]bool{"localhost:5000": true, "127.0.0.1": true, "127.1.2.3:80": true, "[::1]:5000": true,
+		"10.0.0.1:5000": false, "registry.local": false, "example.org": false, "localhost.example.org": false} {
+		if got := loopback(host); got != want {
+			t.Errorf("loopback(%q) = %v, want %v", host, got, want)
+		}
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v2/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			w.WriteHeader(http.StatusOK)
+			io.Copy(w, &endless{}) // until the client stops reading
+			return
+		}
+		http.Redirect(w, r, r.URL.Path, http.StatusFound) // to itself, for ever
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	s, err := Open(Options{Root: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err = s.Pull(ctx, host+"/loop/x", PullOptions{})
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("more than %d redirects", maxRedirects)) {
+		t.Fatalf("pulling from a registry that redirects to itself: %v", err)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

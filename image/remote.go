@@ -6,11 +6,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -41,8 +43,12 @@ func (s *Store) transport(host string, insecure bool) (http.RoundTripper, error)
 	// Layers stream in parallel from one host; the default of 2 idle
 	// connections per host would reconnect for every blob.
 	t.MaxIdleConnsPerHost = 16
+	// A registry that takes a connection and never answers must not hold
+	// a pull (or a mirror's fallback to its registry) for ever.
+	t.ResponseHeaderTimeout = responseTimeout
+	gate := &registryGate{next: t, host: host, allowHTTP: rc.Insecure || loopback(host)}
 	if rc.CA == "" && !rc.Insecure {
-		return t, nil
+		return gate, nil
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if rc.CA != "" {
@@ -61,7 +67,74 @@ func (s *Store) transport(host string, insecure bool) (http.RoundTripper, error)
 	}
 	cfg.InsecureSkipVerify = rc.Insecure
 	t.TLSClientConfig = cfg
-	return t, nil
+	return gate, nil
+}
+
+// responseTimeout is how long box waits for a registry's response to
+// begin, once its request is sent.
+const responseTimeout = 60 * time.Second
+
+// maxRedirects bounds the redirects of one request, as Go's own client
+// does: go-containerregistry's redirect check replaces Go's and has no
+// bound, so a registry answering each request with a redirect to itself
+// held a pull for ever.
+const maxRedirects = 10
+
+// maxSmallBody bounds a response that is neither a manifest (the guard's
+// MaxManifestSize) nor a blob: the ping of /v2/ and a token, which
+// go-containerregistry reads whole.
+const maxSmallBody = 1 << 20
+
+// registryGate is the transport under everything box sends a registry
+// (pull, push, login). It refuses plain HTTP to the registry unless it is
+// configured insecure or on loopback: go-containerregistry falls back to
+// HTTP by itself for a registry at a private address (10.x, 192.168.x)
+// when HTTPS fails, and would send the user's credentials in the clear,
+// to whoever answered on port 80. It also bounds redirects and the
+// small responses (maxRedirects, maxSmallBody).
+type registryGate struct {
+	next      http.RoundTripper
+	host      string
+	allowHTTP bool
+}
+
+func (g *registryGate) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Scheme == "http" && req.URL.Host == g.host && !g.allowHTTP {
+		return nil, fmt.Errorf("%s: refusing plain HTTP to a registry not on this machine; set insecure = true under [registries.%q] in config.toml if it has no HTTPS", g.host, g.host)
+	}
+	first, hops := req, 0
+	for first.Response != nil && first.Response.Request != nil {
+		first, hops = first.Response.Request, hops+1
+	}
+	if hops > maxRedirects {
+		return nil, fmt.Errorf("%s: more than %d redirects for %s", g.host, maxRedirects, first.URL.Path)
+	}
+	resp, err := g.next.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	if _, kind, _, ok := splitPath(first.URL.Path); !ok || kind != "manifests" && kind != "blobs" {
+		resp.Body = &limitedBody{Reader: io.LimitReader(resp.Body, maxSmallBody), Closer: resp.Body}
+	}
+	return resp, nil
+}
+
+type limitedBody struct {
+	io.Reader
+	io.Closer
+}
+
+// loopback reports whether host ("name[:port]") is this machine.
+func loopback(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(h, "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
 // candidates lists where to fetch ref from: each configured mirror (same
@@ -121,11 +194,10 @@ const pullJobs = 4
 // (go-containerregistry's own default is linux/amd64 whatever the host).
 func ParsePlatform(s string) (*v1.Platform, error) {
 	if s == "" {
-		p := &v1.Platform{OS: "linux", Architecture: runtime.GOARCH}
-		if runtime.GOARCH == "arm64" {
-			p.Variant = "v8"
-		}
-		return p, nil
+		// No variant: an index may list linux/arm64 with or without
+		// "v8" (both are the OCI spec's), and go-containerregistry
+		// matches a variant asked for exactly.
+		return &v1.Platform{OS: "linux", Architecture: runtime.GOARCH}, nil
 	}
 	p, err := v1.ParsePlatform(s)
 	if err != nil || p.OS == "" || p.Architecture == "" || strings.Count(s, "/") > 2 {
