@@ -230,10 +230,16 @@ func TestDevicesSkipped(t *testing.T) {
 }
 
 func TestModes(t *testing.T) {
+	// Owned by the caller, so that they are not squashed (which drops
+	// set-id bits: TestOwnerSquashed).
+	suid, sgid := reg("suid", "s", 0o4755), reg("sgid", "s", 0o2711)
+	for _, e := range []*ent{&suid, &sgid} {
+		e.Uid, e.Gid = os.Getuid(), os.Getgid()
+	}
 	root, _ := extractLayer(t,
 		dir("./", 0o751),
-		reg("suid", "s", 0o4755),
-		reg("sgid", "s", 0o2711),
+		suid,
+		sgid,
 		reg("none", "n", 0),
 		dir("ro", 0o555),
 		dir("ro/sub", 0o500),
@@ -282,14 +288,25 @@ func TestOwnerSquashed(t *testing.T) {
 	}
 	mine := reg("mine", "m", 0o644)
 	mine.Uid, mine.Gid = os.Getuid(), os.Getgid()
-	root, res := extractLayer(t, f, d, l, mine)
-	if res.Squashed != 3 || res.Files != 4 {
-		t.Errorf("result = %+v, want 3 squashed of 4", res)
+	// Set-id bits stay with an owner the entry got, and go with one it
+	// could not get.
+	suid, suidMine := reg("suid", "s", 0o6755), reg("suid-mine", "s", 0o4755)
+	suid.Uid, suid.Gid = 70000, 70000
+	suidMine.Uid, suidMine.Gid = os.Getuid(), os.Getgid()
+	root, res := extractLayer(t, f, d, l, mine, suid, suidMine)
+	if res.Squashed != 4 || res.Files != 6 {
+		t.Errorf("result = %+v, want 4 squashed of 6", res)
 	}
-	for _, name := range []string{"f", "d", "l", "mine"} {
+	for _, name := range []string{"f", "d", "l", "mine", "suid", "suid-mine"} {
 		if st := lstat(t, root+"/"+name); int(st.Uid) != os.Getuid() || int(st.Gid) != os.Getgid() {
 			t.Errorf("%s owned by %d:%d, want the caller", name, st.Uid, st.Gid)
 		}
+	}
+	if m := lstat(t, root+"/suid").Mode & 0o7777; m != 0o755 {
+		t.Errorf("suid (owner 70000, squashed): mode %o, want 755", m)
+	}
+	if m := lstat(t, root+"/suid-mine").Mode & 0o7777; m != 0o4755 {
+		t.Errorf("suid-mine (the caller's): mode %o, want 4755", m)
 	}
 }
 

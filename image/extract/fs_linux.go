@@ -377,7 +377,10 @@ func (e *extractor) fdMeta(fd int, hdr *tar.Header) error {
 
 // chown gives an entry the layer's owner through do. Without the privilege
 // to do so (EPERM), or for an id not mapped in our user namespace (EINVAL),
-// the entry stays the caller's and is counted as squashed.
+// the entry stays the caller's and is counted as squashed, and loses its
+// setuid and setgid bits: a program set to run as an owner it could not
+// have must not run as the caller's instead (container root, under box's
+// mapping), as docker and podman would refuse the layer.
 //
 // A pair of ids refused once is refused for every entry (all are ours, and
 // our privileges do not change), so it is not tried again: unprivileged,
@@ -385,7 +388,7 @@ func (e *extractor) fdMeta(fd int, hdr *tar.Header) error {
 func (e *extractor) chown(hdr *tar.Header, op string, do func(uid, gid int) error) error {
 	ids := [2]int{hdr.Uid, hdr.Gid}
 	if e.refused[ids] {
-		e.res.Squashed++
+		e.squash(hdr)
 		return nil
 	}
 	var err error = unix.EINVAL
@@ -398,10 +401,17 @@ func (e *extractor) chown(hdr *tar.Header, op string, do func(uid, gid int) erro
 		return nil
 	case unix.EPERM, unix.EINVAL:
 		e.refused[ids] = true
-		e.res.Squashed++
+		e.squash(hdr)
 		return nil
 	}
 	return e.pathErr(op, err)
+}
+
+// squash counts an entry left the caller's and drops its set-id bits
+// (fileMode reads them from hdr).
+func (e *extractor) squash(hdr *tar.Header) {
+	e.res.Squashed++
+	hdr.Mode &^= 0o6000
 }
 
 const xattrPAXPrefix = "SCHILY.xattr."
