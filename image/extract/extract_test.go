@@ -334,3 +334,35 @@ func TestNotEmpty(t *testing.T) {
 		t.Fatalf("err = %v, want a not-empty error", err)
 	}
 }
+
+// TestSparseBomb: a few hundred bytes of layer declaring a sparse file of
+// a TiB (GNU sparse 1.0 in PAX records, a map of no data) is refused, not
+// filled with a TiB of zeros.
+func TestSparseBomb(t *testing.T) {
+	// Go's writer drops GNU.sparse.* records it is given: they are
+	// written under another name of the same length and renamed in the
+	// bytes (records are data, which tar does not checksum).
+	sparseLayer := func(name, size string) []byte {
+		e := reg(name, "0\n"+strings.Repeat("\x00", 510), 0o644)
+		e.Format = tar.FormatPAX
+		e.PAXRecords = map[string]string{"GNU_sparse.major": "1", "GNU_sparse.minor": "0", "GNU_sparse.name": name, "GNU_sparse.realsize": size}
+		return bytes.ReplaceAll(layer(t, e), []byte("GNU_sparse."), []byte("GNU.sparse."))
+	}
+	root := newRoot(t)
+	start := time.Now()
+	_, err := Extract(root, bytes.NewReader(sparseLayer("big", "1099511627776")))
+	if err == nil || !strings.Contains(err.Error(), `entry "big": a sparse file of 1099511627776 bytes, over the 64 GiB limit`) {
+		t.Errorf("error %v", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v", d)
+	}
+	// A small one still extracts, holes and all.
+	root = newRoot(t)
+	if _, err := Extract(root, bytes.NewReader(sparseLayer("small", "4096"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, root+"/small"); got != strings.Repeat("\x00", 4096) {
+		t.Errorf("small: %d bytes, want 4096 zeros", len(got))
+	}
+}
