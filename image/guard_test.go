@@ -14,8 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/box-run/box/image/extract"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // endless yields 'x' forever and counts what was taken.
@@ -251,3 +255,59 @@ func TestRegistryGate(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestPullStalledLayer: a registry that stops sending in the middle of a
+// layer ends the pull after stallTimeout, with the store left without the
+// image.
+func TestPullStalledLayer(t *testing.T) {
+	old := stallTimeout
+	stallTimeout = 2 * time.Second
+	defer func() { stallTimeout = old }()
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	img, err := random.Image(64<<10, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	ld, _ := layers[0].Digest()
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+ld.String()) {
+			size, _ := layers[0].Size()
+			w.Header().Set("Content-Length", fmt.Sprint(size))
+			w.WriteHeader(http.StatusOK)
+			w.Write(make([]byte, 100))
+			w.(http.Flusher).Flush()
+			<-stop // and nothing more
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	defer close(stop) // first: Close waits for the handler
+	host := strings.TrimPrefix(srv.URL, "http://")
+	ref, err := name.ParseReference(host + "/stall/x:latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(Options{Root: t.TempDir(), Unpack: func(dir string, r io.Reader) (int, error) {
+		res, err := extract.Extract(dir, r)
+		return res.Squashed, err
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err = s.Pull(ctx, host+"/stall/x", PullOptions{})
+	if err == nil || !strings.Contains(err.Error(), "timeout") || ctx.Err() != nil {
+		t.Fatalf("pulling a layer that stalls: %v (after %v)", err, time.Since(start))
+	}
+	if imgs, _ := s.Images(); len(imgs) != 0 {
+		t.Fatalf("images recorded: %v", imgs)
+	}
+}

@@ -43,9 +43,18 @@ func (s *Store) transport(host string, insecure bool) (http.RoundTripper, error)
 	// Layers stream in parallel from one host; the default of 2 idle
 	// connections per host would reconnect for every blob.
 	t.MaxIdleConnsPerHost = 16
-	// A registry that takes a connection and never answers must not hold
-	// a pull (or a mirror's fallback to its registry) for ever.
+	// A registry that takes a connection and never answers, or stops
+	// sending in the middle of an answer, must not hold a pull (or a
+	// mirror's fallback to its registry) for ever.
 	t.ResponseHeaderTimeout = responseTimeout
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &stallConn{Conn: c}, nil
+	}
 	gate := &registryGate{next: t, host: host, allowHTTP: rc.Insecure || loopback(host)}
 	if rc.CA == "" && !rc.Insecure {
 		return gate, nil
@@ -73,6 +82,19 @@ func (s *Store) transport(host string, insecure bool) (http.RoundTripper, error)
 // responseTimeout is how long box waits for a registry's response to
 // begin, once its request is sent.
 const responseTimeout = 60 * time.Second
+
+// stallTimeout is how long a connection to a registry may go without a
+// byte while box reads from it (a variable for the tests).
+var stallTimeout = 60 * time.Second
+
+// stallConn fails a read that waits longer than stallTimeout: a layer's
+// download that stopped ends with "i/o timeout" instead of never.
+type stallConn struct{ net.Conn }
+
+func (c *stallConn) Read(b []byte) (int, error) {
+	c.Conn.SetReadDeadline(time.Now().Add(stallTimeout))
+	return c.Conn.Read(b)
+}
 
 // maxRedirects bounds the redirects of one request, as Go's own client
 // does: go-containerregistry's redirect check replaces Go's and has no
