@@ -162,6 +162,9 @@ func (s *Store) resolve(ctx context.Context, ref name.Reference, plat *v1.Platfo
 		if err == nil {
 			return img, host, nil
 		}
+		if strings.Contains(err.Error(), "no child with platform") {
+			err = noPlatform(ref, c, ropts, plat)
+		}
 		err = explain(host, err)
 		if i < len(cands)-1 {
 			s.log.Debug("mirror failed", "mirror", host, "err", err)
@@ -179,6 +182,27 @@ func (s *Store) resolve(ctx context.Context, ref name.Reference, plat *v1.Platfo
 		return nil, "", err
 	}
 	return nil, "", errors.New("no registry to pull from")
+}
+
+// noPlatform is the error for ref, fetched as c, when its index has no
+// entry for plat: the platforms it has, and how to choose one.
+func noPlatform(ref, c name.Reference, ropts []remote.Option, plat *v1.Platform) error {
+	var have []string
+	if idx, err := remote.Index(c, ropts...); err == nil {
+		if im, err := idx.IndexManifest(); err == nil {
+			for _, m := range im.Manifests {
+				// An attestation's "unknown/unknown" is not a platform.
+				if m.Platform != nil && m.Platform.OS != "unknown" && !slices.Contains(have, m.Platform.String()) {
+					have = append(have, m.Platform.String())
+				}
+			}
+		}
+	}
+	if len(have) == 0 {
+		return fmt.Errorf("image %s has no %s entry (choose another with --platform)", FullName(ref), plat)
+	}
+	slices.Sort(have)
+	return fmt.Errorf("image %s has no %s entry; it has %s (choose one with --platform)", FullName(ref), plat, strings.Join(have, ", "))
 }
 
 // describe reads what the index records of img and checks it is runnable on plat.
