@@ -3,6 +3,7 @@ package fuseoverlay
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -177,8 +178,9 @@ func (c *copier) entry(src, dst string) error {
 }
 
 // copyFile copies a regular file, as a reflink when the filesystem can
-// (FICLONE shares the blocks), else through (*os.File).ReadFrom, which
-// uses copy_file_range(2) between files and falls back to read/write.
+// (FICLONE shares the blocks), else its data through (*os.File).ReadFrom,
+// which uses copy_file_range(2) between files and falls back to
+// read/write; its holes stay holes (copyData).
 func (c *copier) copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
@@ -197,11 +199,53 @@ func (c *copier) copyFile(src, dst string) error {
 		c.clone = !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EXDEV) &&
 			!errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOTTY)
 	}
-	_, err = out.ReadFrom(in)
+	err = copyData(out, in)
 	if err2 := out.Close(); err == nil {
 		err = err2
 	}
 	return err
+}
+
+// copyData copies in's data to out, range by range (SEEK_DATA,
+// SEEK_HOLE), and leaves its holes as holes: copy_file_range(2) on most
+// filesystems writes a hole's zeros, so a sparse file in an image (a
+// /var/log/lastlog of a few hundred MB, or one a layer declares of 64 GiB)
+// would take its whole size on disk in every container. A filesystem
+// that cannot tell holes (EINVAL) gets the whole file.
+func copyData(out, in *os.File) error {
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	size := fi.Size()
+	for off := int64(0); off < size; {
+		data, err := in.Seek(off, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			break // a hole to the end
+		}
+		if errors.Is(err, unix.EINVAL) && off == 0 {
+			_, err = out.ReadFrom(in)
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		hole, err := in.Seek(data, unix.SEEK_HOLE)
+		if err != nil {
+			return err
+		}
+		if _, err := in.Seek(data, 0); err != nil {
+			return err
+		}
+		if _, err := out.Seek(data, 0); err != nil {
+			return err
+		}
+		if _, err := out.ReadFrom(io.LimitReader(in, hole-data)); err != nil {
+			return err
+		}
+		off = hole
+	}
+	return out.Truncate(size)
 }
 
 // meta copies owner, mode, xattrs and times, in that order: chown clears
