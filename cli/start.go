@@ -44,10 +44,12 @@ func (c *startCmd) attach(g *globals, name string) error {
 		if err := follow.Run(g); err != nil {
 			return err
 		}
-		if ct, err = cs.Lookup(ct.ID); err != nil {
+		// Its status, also when --rm removed it as it ended.
+		status, err := cs.Wait(ct)
+		if err != nil {
 			return err
 		}
-		return exitWith(ct.ExitCode)
+		return exitWith(status)
 	}
 	return exitAs(monitor.Attach(cs, ct, c.Interactive, g.log))
 }

@@ -525,6 +525,8 @@ func (r *runner) wait() (int, error) {
 		if err := r.Containers.Save(ct); err != nil {
 			return status, fmt.Errorf("saving container state: %w", err)
 		}
+	} else if err := r.Containers.RecordRemovedExit(ct.ID, status); err != nil {
+		r.Log.Debug("keeping the exit status", "err", err)
 	}
 	return status, failed
 }

@@ -57,11 +57,15 @@ func (c Containers) Kill(ct *Container, sig syscall.Signal) error {
 }
 
 // Wait blocks until the container exits and returns its exit status; one
-// removed meanwhile (--rm) gives its last known status.
+// removed meanwhile gives the status its --rm recorded (RecordRemovedExit),
+// else its last known one.
 func (c Containers) Wait(ct *Container) (int, error) {
 	for {
 		cur, err := c.Lookup(ct.ID)
 		if errors.Is(err, ErrNoContainer) {
+			if code, ok := c.removedExit(ct.ID); ok {
+				return code, nil
+			}
 			return ct.ExitCode, nil
 		}
 		if err != nil {
@@ -72,6 +76,49 @@ func (c Containers) Wait(ct *Container) (int, error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// exitsDir keeps the exit status of each --rm container for exitKeep
+// after its removal, for a box wait or box start -a that was waiting on it
+// (docker's daemon holds it in memory): their record goes with the
+// container. A dot-directory, which List and Check pass over.
+const (
+	exitsDir = ".exits"
+	exitKeep = 10 * time.Minute
+)
+
+// RecordRemovedExit keeps the exit status of the --rm container id, before
+// its removal, and drops those kept longer than exitKeep.
+func (c Containers) RecordRemovedExit(id string, status int) error {
+	dir := filepath.Join(c.Root, exitsDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if ents, err := os.ReadDir(dir); err == nil {
+		for _, e := range ents {
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > exitKeep {
+				os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	tmp := filepath.Join(dir, "."+id)
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(status)), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, id))
+}
+
+// removedExit is the status RecordRemovedExit kept for id, if any.
+func (c Containers) removedExit(id string) (int, bool) {
+	if id == "" || strings.HasPrefix(id, ".") || strings.Contains(id, "/") {
+		return 0, false
+	}
+	b, err := os.ReadFile(filepath.Join(c.Root, exitsDir, id))
+	if err != nil {
+		return 0, false
+	}
+	code, err := strconv.Atoi(string(b))
+	return code, err == nil
 }
 
 // waitExited polls the container's record until it is no longer running
