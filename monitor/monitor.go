@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/internal/testkill"
@@ -160,9 +161,11 @@ func Serve([]string) error {
 		return fail(125, err)
 	}
 	existing := mc.Existing
+	var delay time.Duration
 	for restarts := 0; ; restarts++ {
 		spec, ct := mc.Spec, mc.Container // Run fills in both
 		ct.RestartCount = restarts
+		began := time.Now()
 		code, err := run.Run(run.Options{
 			Spec:       &spec,
 			Container:  &ct,
@@ -184,7 +187,7 @@ func Serve([]string) error {
 		}
 		mc.Container = ct
 		existing = true
-		if _, err := os.Stat(filepath.Join(cs.Dir(ct.ID), run.StopFile)); err == nil || mc.Remove {
+		if stopped(cs, ct.ID) || mc.Remove {
 			return nil
 		}
 		switch {
@@ -193,7 +196,40 @@ func Serve([]string) error {
 		default:
 			return nil
 		}
+		// docker's delay: 100 ms before the first restart, doubling up
+		// to a minute, back to 100 ms after a run of 10 s or more; a
+		// container that fails at once must not restart in a tight loop.
+		if time.Since(began) >= 10*time.Second {
+			delay = 0
+		}
+		delay = min(2*delay, time.Minute)
+		if delay == 0 {
+			delay = restartDelay
+		}
+		for end := time.Now().Add(delay); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+			if stopped(cs, ct.ID) {
+				return nil
+			}
+		}
+		if stopped(cs, ct.ID) {
+			return nil
+		}
 	}
+}
+
+// restartDelay is the first restart's delay (docker's).
+const restartDelay = 100 * time.Millisecond
+
+// stopped reports whether the container is not to be restarted: box stop,
+// box kill (with SIGKILL or its stop signal) or box rm -f marked it, or it
+// was removed.
+func stopped(cs run.Containers, id string) bool {
+	dir := cs.Dir(id)
+	if _, err := os.Stat(filepath.Join(dir, run.StopFile)); err == nil {
+		return true
+	}
+	_, err := os.Stat(dir)
+	return err != nil
 }
 
 // Load reads what a container was created with, for box start, and clears

@@ -48,10 +48,15 @@ func (c Containers) Stop(ct *Container, timeout time.Duration) error {
 }
 
 // Kill sends sig to the container's PID 1: the workload, or init under
-// --init (see signalWorkload).
+// --init (see signalWorkload). SIGKILL, or the container's stop signal,
+// also stops its restart policy, as docker's kill does; another signal (a
+// SIGHUP to reload) leaves it.
 func (c Containers) Kill(ct *Container, sig syscall.Signal) error {
 	if ct.Status != "running" {
 		return fmt.Errorf("container %s is not running", ct.Name)
+	}
+	if sig == syscall.SIGKILL || sig == ct.StopSig() {
+		os.WriteFile(filepath.Join(c.Dir(ct.ID), StopFile), nil, 0o600)
 	}
 	return signalWorkload(ct, sig)
 }
@@ -142,6 +147,8 @@ func (c Containers) waitExited(id string, d time.Duration) bool {
 // namespace dies with it), waits for it to go and removes it.
 func (c Containers) ForceRemove(ct *Container, removeAll func(...string) error) error {
 	if ct.Status == "running" {
+		// Not restarted by its monitor meanwhile (--restart).
+		os.WriteFile(filepath.Join(c.Dir(ct.ID), StopFile), nil, 0o600)
 		unix.Kill(ct.Pid, syscall.SIGKILL)
 		for i := 0; i < 200 && proc.State(ct.Pid) != "X"; i++ {
 			time.Sleep(10 * time.Millisecond)
