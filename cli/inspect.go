@@ -19,6 +19,28 @@ type inspectCmd struct {
 	Names  []string `arg:"" name:"container|image" help:"Containers or images, by name or id."`
 }
 
+// containerInspectCmd and imageInspectCmd are box container inspect and
+// box image inspect: inspect of that kind only, as docker's (an image's
+// name under box container inspect is no such container).
+type (
+	containerInspectCmd struct {
+		Format string   `short:"f" help:"Print each container through a Go template, as box inspect -f." placeholder:"TEMPLATE"`
+		Names  []string `arg:"" name:"container" predictor:"container" help:"Containers, by name or id."`
+	}
+	imageInspectCmd struct {
+		Format string   `short:"f" help:"Print each image through a Go template, as box inspect -f." placeholder:"TEMPLATE"`
+		Names  []string `arg:"" name:"image" help:"Images, by name or id."`
+	}
+)
+
+func (c *containerInspectCmd) Run(g *globals) error {
+	return (&inspectCmd{Format: c.Format, Type: "container", Names: c.Names}).Run(g)
+}
+
+func (c *imageInspectCmd) Run(g *globals) error {
+	return (&inspectCmd{Format: c.Format, Type: "image", Names: c.Names}).Run(g)
+}
+
 // Run prints docker's inspect objects: a JSON array, or a template's
 // output per object. Containers are looked up first, then images; an
 // unknown name, or a template that fails on an object, is reported after

@@ -17,36 +17,36 @@ import (
 // container ls is box ps, box image rm is box rmi, and so on (the same
 // commands under docker's second names).
 type containerCmd struct {
-	Prune   containerPruneCmd `cmd:"" help:"Remove all stopped containers."`
-	Ls      psCmd             `cmd:"" aliases:"list,ps" help:"List containers (box ps)."`
-	Rm      rmCmd             `cmd:"" aliases:"remove" help:"Remove containers (box rm)."`
-	Inspect inspectCmd        `cmd:"" help:"Show containers as JSON (box inspect)."`
-	Run     runCmd            `cmd:"" help:"Run a command in a new container (box run)."`
-	Create  createCmd         `cmd:"" help:"Create a container (box create)."`
-	Start   startCmd          `cmd:"" help:"Start stopped containers (box start)."`
-	Stop    stopCmd           `cmd:"" help:"Stop containers (box stop)."`
-	Restart restartCmd        `cmd:"" help:"Stop and start containers (box restart)."`
-	Kill    killCmd           `cmd:"" help:"Send a signal to containers (box kill)."`
-	Wait    waitCmd           `cmd:"" help:"Wait for containers to exit (box wait)."`
-	Exec    execCmd           `cmd:"" help:"Run a command in a running container (box exec)."`
-	Logs    logsCmd           `cmd:"" help:"Print a container's output (box logs)."`
-	Port    portCmd           `cmd:"" help:"List a container's published ports (box port)."`
-	Stats   statsCmd          `cmd:"" help:"Show containers' resource use (box stats)."`
-	Commit  commitCmd         `cmd:"" help:"Make an image of a container's changes (box commit)."`
+	Prune   containerPruneCmd   `cmd:"" help:"Remove all stopped containers."`
+	Ls      psCmd               `cmd:"" aliases:"list,ps" help:"List containers (box ps)."`
+	Rm      rmCmd               `cmd:"" aliases:"remove" help:"Remove containers (box rm)."`
+	Inspect containerInspectCmd `cmd:"" help:"Show containers as JSON (box inspect --type container)."`
+	Run     runCmd              `cmd:"" help:"Run a command in a new container (box run)."`
+	Create  createCmd           `cmd:"" help:"Create a container (box create)."`
+	Start   startCmd            `cmd:"" help:"Start stopped containers (box start)."`
+	Stop    stopCmd             `cmd:"" help:"Stop containers (box stop)."`
+	Restart restartCmd          `cmd:"" help:"Stop and start containers (box restart)."`
+	Kill    killCmd             `cmd:"" help:"Send a signal to containers (box kill)."`
+	Wait    waitCmd             `cmd:"" help:"Wait for containers to exit (box wait)."`
+	Exec    execCmd             `cmd:"" help:"Run a command in a running container (box exec)."`
+	Logs    logsCmd             `cmd:"" help:"Print a container's output (box logs)."`
+	Port    portCmd             `cmd:"" help:"List a container's published ports (box port)."`
+	Stats   statsCmd            `cmd:"" help:"Show containers' resource use (box stats)."`
+	Commit  commitCmd           `cmd:"" help:"Make an image of a container's changes (box commit)."`
 }
 
 type imageCmd struct {
-	Prune   imagePruneCmd `cmd:"" help:"Remove images without a name (with -a: every image no container uses)."`
-	Ls      imagesCmd     `cmd:"" aliases:"list" help:"List images (box images)."`
-	Rm      rmiCmd        `cmd:"" aliases:"remove" help:"Remove images (box rmi)."`
-	Inspect inspectCmd    `cmd:"" help:"Show images as JSON (box inspect)."`
-	Tag     tagCmd        `cmd:"" help:"Give an image another name (box tag)."`
-	Pull    pullCmd       `cmd:"" help:"Pull an image (box pull)."`
-	Push    pushCmd       `cmd:"" help:"Push an image (box push)."`
-	History historyCmd    `cmd:"" help:"Show the history of an image (box history)."`
-	Save    saveCmd       `cmd:"" help:"Write images to an archive (box save)."`
-	Load    loadCmd       `cmd:"" help:"Load images from an archive (box load)."`
-	Build   buildCmd      `cmd:"" help:"Build an image from a Dockerfile (box build)."`
+	Prune   imagePruneCmd   `cmd:"" help:"Remove images without a name (with -a: every image no container uses)."`
+	Ls      imagesCmd       `cmd:"" aliases:"list" help:"List images (box images)."`
+	Rm      rmiCmd          `cmd:"" aliases:"remove" help:"Remove images (box rmi)."`
+	Inspect imageInspectCmd `cmd:"" help:"Show images as JSON (box inspect --type image)."`
+	Tag     tagCmd          `cmd:"" help:"Give an image another name (box tag)."`
+	Pull    pullCmd         `cmd:"" help:"Pull an image (box pull)."`
+	Push    pushCmd         `cmd:"" help:"Push an image (box push)."`
+	History historyCmd      `cmd:"" help:"Show the history of an image (box history)."`
+	Save    saveCmd         `cmd:"" help:"Write images to an archive (box save)."`
+	Load    loadCmd         `cmd:"" help:"Load images from an archive (box load)."`
+	Build   buildCmd        `cmd:"" help:"Build an image from a Dockerfile (box build)."`
 }
 
 type systemCmd struct {
