@@ -331,7 +331,9 @@ func resolveUser(spec *proto.Spec) (ExecUser, error) {
 	// After pivot_root, "/" is the container's root.
 	u, err := LookupUser(os.DirFS("/"), spec.User)
 	if err != nil {
-		return u, &initError{126, err}
+		// docker run's 125: its CLI gives 126 and 127 only for an
+		// error that names EACCES, EISDIR or a missing file.
+		return u, &initError{125, err}
 	}
 	return u, nil
 }
@@ -354,7 +356,17 @@ func withHome(env []string, home string) []string {
 func enterCwd(spec *proto.Spec) error {
 	os.MkdirAll(spec.Cwd, 0o755)
 	if err := unix.Chdir(spec.Cwd); err != nil {
-		return &initError{126, fmt.Errorf("working directory %s: %w", spec.Cwd, err)}
+		// docker run's statuses for the runtime's chdir error, which
+		// its CLI reads from the message: 127 for a missing directory
+		// (under --read-only), 126 for EACCES, else (a file) 125.
+		code := 125
+		switch err {
+		case unix.ENOENT:
+			code = 127
+		case unix.EACCES:
+			code = 126
+		}
+		return &initError{code, fmt.Errorf("working directory %s: %w", spec.Cwd, err)}
 	}
 	return nil
 }
@@ -455,10 +467,10 @@ func setCreds(u ExecUser) error {
 		}
 	}
 	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
-		return &initError{126, idError("gid", u.GID, e)}
+		return &initError{125, idError("gid", u.GID, e)}
 	}
 	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
-		return &initError{126, idError("uid", u.UID, e)}
+		return &initError{125, idError("uid", u.UID, e)}
 	}
 	return unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
 }
