@@ -119,10 +119,22 @@ func (c *runCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
+	cs := run.Containers{Root: image.ContainersDir(root), Volumes: volume.Store{Dir: image.VolumesDir(root)}}
+	// A run that fails before its container is recorded (a name in use,
+	// a port taken) takes the anonymous volumes prepare made for it along,
+	// as docker does: nothing else names them.
+	unmade := func() {
+		if _, err := cs.Lookup(ct.ID); errors.Is(err, run.ErrNoContainer) {
+			if err := cs.RemoveAnonymousVolumes(ct, stage.Remover(m)); err != nil {
+				g.log.Debug("removing the anonymous volumes", "err", err)
+			}
+		}
+	}
 	if c.Detach {
 		spec.Exec = true // init stays as PID 1 and serves box exec
 		mc := &monitor.Config{Spec: *spec, Container: *ct, StoreRoot: c.storeRoot, LayerStore: c.layerStore, Layers: c.layers, Remove: c.Rm, Net: c.netCfg, Restart: c.Restart}
 		if err := withStatus(monitor.Detach(mc)); err != nil {
+			unmade()
 			return err
 		}
 		fmt.Println(ct.ID)
@@ -137,6 +149,7 @@ func (c *runCmd) Run(g *globals) error {
 	var keep []int
 	if c.MPI {
 		if keep, err = run.MPIFDs(os.LookupEnv); err != nil {
+			unmade()
 			return withStatus(125, err)
 		}
 	}
@@ -144,7 +157,7 @@ func (c *runCmd) Run(g *globals) error {
 		Persist:    persist,
 		Spec:       spec,
 		Container:  ct,
-		Containers: run.Containers{Root: image.ContainersDir(root), Volumes: volume.Store{Dir: image.VolumesDir(root)}},
+		Containers: cs,
 		Mapping:    m,
 		Stdin:      c.Interactive,
 		Remove:     c.Rm,
@@ -157,6 +170,9 @@ func (c *runCmd) Run(g *globals) error {
 		InJob:      job != nil,
 		KeepFDs:    keep,
 	})
+	if err != nil {
+		unmade()
+	}
 	return exitAs(status, err) // an error: 125, or 126 for a port it cannot bind
 }
 
