@@ -206,13 +206,13 @@ func Serve([]string) error {
 		if delay == 0 {
 			delay = restartDelay
 		}
-		for end := time.Now().Add(delay); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		for end := time.Now().Add(delay); ; time.Sleep(min(50*time.Millisecond, time.Until(end))) {
 			if stopped(cs, ct.ID) {
 				return nil
 			}
-		}
-		if stopped(cs, ct.ID) {
-			return nil
+			if !time.Now().Before(end) {
+				break
+			}
 		}
 	}
 }

@@ -144,7 +144,12 @@ func (c Containers) Save(ct *Container) error {
 	if err != nil {
 		return err
 	}
-	p := filepath.Join(c.dir(ct.ID), "container.json")
+	return writeReplace(filepath.Join(c.dir(ct.ID), "container.json"), b)
+}
+
+// writeReplace writes b to p through a temporary file beside it, so that a
+// reader never sees it half written.
+func writeReplace(p string, b []byte) error {
 	tmp := p + ".tmp"
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return err

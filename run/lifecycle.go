@@ -24,7 +24,7 @@ func (c Containers) Stop(ct *Container, timeout time.Duration) error {
 	// Its monitor must not restart it (--restart). Marked first, so that
 	// a container between two runs is not started again either; a run its
 	// monitor began before seeing the mark is stopped in the loop below.
-	os.WriteFile(filepath.Join(c.Dir(ct.ID), StopFile), nil, 0o600)
+	c.markStopped(ct.ID)
 	deadline := time.Now().Add(max(timeout, 0) + 20*time.Second)
 	for {
 		cur, err := c.Lookup(ct.ID)
@@ -47,6 +47,11 @@ func (c Containers) Stop(ct *Container, timeout time.Duration) error {
 	}
 }
 
+// markStopped tells the container's monitor not to restart it (StopFile).
+func (c Containers) markStopped(id string) {
+	os.WriteFile(filepath.Join(c.Dir(id), StopFile), nil, 0o600)
+}
+
 // Kill sends sig to the container's PID 1: the workload, or init under
 // --init (see signalWorkload). SIGKILL, or the container's stop signal,
 // also stops its restart policy, as docker's kill does; another signal (a
@@ -56,7 +61,7 @@ func (c Containers) Kill(ct *Container, sig syscall.Signal) error {
 		return fmt.Errorf("container %s is not running", ct.Name)
 	}
 	if sig == syscall.SIGKILL || sig == ct.StopSig() {
-		os.WriteFile(filepath.Join(c.Dir(ct.ID), StopFile), nil, 0o600)
+		c.markStopped(ct.ID)
 	}
 	return signalWorkload(ct, sig)
 }
@@ -106,11 +111,7 @@ func (c Containers) RecordRemovedExit(id string, status int) error {
 			}
 		}
 	}
-	tmp := filepath.Join(dir, "."+id)
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(status)), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(dir, id))
+	return writeReplace(filepath.Join(dir, id), []byte(strconv.Itoa(status)))
 }
 
 // removedExit is the status RecordRemovedExit kept for id, if any.
@@ -148,7 +149,7 @@ func (c Containers) waitExited(id string, d time.Duration) bool {
 func (c Containers) ForceRemove(ct *Container, removeAll func(...string) error) error {
 	if ct.Status == "running" {
 		// Not restarted by its monitor meanwhile (--restart).
-		os.WriteFile(filepath.Join(c.Dir(ct.ID), StopFile), nil, 0o600)
+		c.markStopped(ct.ID)
 		unix.Kill(ct.Pid, syscall.SIGKILL)
 		for i := 0; i < 200 && proc.State(ct.Pid) != "X"; i++ {
 			time.Sleep(10 * time.Millisecond)
