@@ -57,6 +57,12 @@ func listenExec(dir string) (int, error) {
 		unix.Close(fd)
 		return -1, fmt.Errorf("listening for box exec: %w", err)
 	}
+	// This init answers a detached request at the start (proto's doc):
+	// without the mark, box exec -d takes it for an older init.
+	if err := os.WriteFile(path.Join(dir, proto.ExecDetachMark), nil, 0o600); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("listening for box exec: %w", err)
+	}
 	return fd, nil
 }
 
@@ -247,6 +253,7 @@ func (s *execServer) handle(c conn) {
 
 // start forks the requested process with the container's credentials.
 func (s *execServer) start(c conn, req *proto.ExecRequest, stdio []*os.File) error {
+	started := false // the process runs (or the spawner has it)
 	u, nested, err := s.user(req.User)
 	if err != nil {
 		return &initError{126, err}
@@ -292,14 +299,28 @@ func (s *execServer) start(c conn, req *proto.ExecRequest, stdio []*os.File) err
 			return err
 		}
 		defer slave.Close()
-		err = proto.SendFDByte(c.fd, 0, int(master.Fd()))
-		master.Close()
-		if err != nil {
-			return err
-		}
-		// Start the command only once box exec has sized the pty.
-		if _, err := c.Read(make([]byte, 1)); err != nil {
-			return err
+		if req.Detach {
+			// Nobody attaches: init keeps the master, so the process
+			// has its terminal (no SIGHUP, no EIO), and drops what it
+			// writes there, as docker does for exec -dt. The read ends
+			// (EIO) once every copy of the slave is closed.
+			defer func() {
+				if started {
+					go drainPTY(master)
+				} else {
+					master.Close()
+				}
+			}()
+		} else {
+			err = proto.SendFDByte(c.fd, 0, int(master.Fd()))
+			master.Close()
+			if err != nil {
+				return err
+			}
+			// Start the command only once box exec has sized the pty.
+			if _, err := c.Read(make([]byte, 1)); err != nil {
+				return err
+			}
 		}
 		files = []*os.File{slave, slave, slave}
 		attr.Setctty, attr.Ctty = true, 0
@@ -317,7 +338,10 @@ func (s *execServer) start(c conn, req *proto.ExecRequest, stdio []*os.File) err
 		if req.TTY {
 			handed = files[:1] // the slave, once
 		}
-		if s.ctl.hand(c, spawnRequest{Argv0: argv0, Args: req.Args, Env: env, Cwd: cwd, TTY: req.TTY}, handed) {
+		if s.ctl.hand(c, spawnRequest{Argv0: argv0, Args: req.Args, Env: env, Cwd: cwd, TTY: req.TTY, Detach: req.Detach}, handed) {
+			// The spawner may still fail to start it; then the pty's
+			// reader sees EIO at once and ends.
+			started = true
 			c.Close()
 			return nil
 		}
@@ -327,6 +351,13 @@ func (s *execServer) start(c conn, req *proto.ExecRequest, stdio []*os.File) err
 	p, err := s.spawn(argv0, req.Args, &os.ProcAttr{Dir: cwd, Env: env, Files: files, Sys: attr})
 	if err != nil {
 		return spawnError(req.Args[0], err)
+	}
+	started = true
+	if req.Detach {
+		// Answered now; init's reaper collects the exit, which nobody
+		// waits for (docker exec -d).
+		failExec(c, 0, nil)
+		return nil
 	}
 	s.waiting[p.Pid] = c
 	if rfd, err := unix.FcntlInt(uintptr(c.fd), unix.F_DUPFD_CLOEXEC, 0); err == nil {
@@ -429,10 +460,27 @@ func forwardSignals(rc conn, p *os.Process) {
 }
 
 // failExec ends box exec's connection c with why its process did not
-// start, and box exec's status.
+// start, and box exec's status; with a nil err, that a detached process
+// started (status 0).
 func failExec(c conn, code int, err error) {
-	proto.WriteExecReply(c, proto.ExecReply{Status: code, Err: err.Error()})
+	rep := proto.ExecReply{Status: code}
+	if err != nil {
+		rep.Err = err.Error()
+	}
+	proto.WriteExecReply(c, rep)
 	c.Close()
+}
+
+// drainPTY reads a detached process's terminal until it closes, dropping
+// the output, so the process never blocks on a full pty.
+func drainPTY(master *os.File) {
+	defer master.Close()
+	b := make([]byte, 4096)
+	for {
+		if _, err := master.Read(b); err != nil {
+			return
+		}
+	}
 }
 
 // mergeEnv applies K=V overrides to base.

@@ -38,6 +38,10 @@ type ExecOptions struct {
 // process's exit status, or box exec's status (125, 126, 127) with the
 // reason it could not start.
 func Exec(dir string, o ExecOptions) (int, error) {
+	// Detached: init answers once the process started, or with why it
+	// could not, when it can (detachAnswered); an older init is left as
+	// it was, with box exec -d returning once the request is sent.
+	o.Request.Detach = o.Detach && detachAnswered(dir)
 	fd, err := dialExec(dir)
 	if err != nil {
 		return 125, fmt.Errorf("reaching the container's init: %w", err)
@@ -55,6 +59,9 @@ func Exec(dir string, o ExecOptions) (int, error) {
 	}
 	if err := proto.WriteExecRequest(fd, &o.Request, stdio); err != nil {
 		return 125, fmt.Errorf("asking the container to exec: %w", err)
+	}
+	if o.Request.Detach {
+		return execReply(c)
 	}
 	if relay != nil {
 		relay.start(o)
@@ -167,6 +174,19 @@ func execReply(r io.Reader) (int, error) {
 		return rep.Status, errors.New(rep.Err)
 	}
 	return rep.Status, nil
+}
+
+// detachAnswered tells whether the init listening in dir answers a
+// detached request at the start: it wrote proto.ExecDetachMark after it
+// bound the socket. An older init started later (a downgrade) binds the
+// socket again without the mark, which is then older than the socket.
+func detachAnswered(dir string) bool {
+	mark, err := os.Stat(dir + "/" + proto.ExecDetachMark)
+	if err != nil {
+		return false
+	}
+	sock, err := os.Stat(dir + "/" + proto.ExecSocket)
+	return err == nil && !mark.ModTime().Before(sock.ModTime())
 }
 
 // dialExec connects to the exec socket in dir. Through /proc/self/fd: the

@@ -53,6 +53,8 @@ type spawnRequest struct {
 	Env   []string `json:"env"`
 	Cwd   string   `json:"cwd"`
 	TTY   bool     `json:"tty"`
+	// Detach: answer the client once it started (box exec -d).
+	Detach bool `json:"detach,omitempty"`
 }
 
 // spawnerSetup is init's first message, with the workload's mount
@@ -256,6 +258,11 @@ func spawnOne(c conn, r spawnRequest, fds []int) {
 	if err != nil {
 		ie := spawnError(r.Args[0], err)
 		failExec(c, ie.code, ie)
+		return
+	}
+	if r.Detach {
+		failExec(c, 0, nil) // started; its exit is nobody's to wait for
+		go p.Wait()
 		return
 	}
 	if rfd, err := unix.FcntlInt(uintptr(c.fd), unix.F_DUPFD_CLOEXEC, 0); err == nil {
