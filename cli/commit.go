@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/box-run/box/image"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 type commitCmd struct {
@@ -23,10 +24,10 @@ type commitCmd struct {
 	Name      string   `arg:"" optional:"" name:"name" help:"Name of the new image (default: none)."`
 }
 
-// Run makes the image from the container's upper directory. A running
-// container is not paused (box has no freezer without cgroup delegation):
-// its upper dir is read as it is, and a file that changes while it is
-// read fails the commit rather than going in torn.
+// Run makes the image from the container's upper directory and its
+// config. A running container is not paused (box has no freezer without
+// cgroup delegation): its upper dir is read as it is, and a file that
+// changes while it is read fails the commit rather than going in torn.
 func (c *commitCmd) Run(g *globals) error {
 	cs, ct, err := g.container(c.Container)
 	if err != nil {
@@ -51,6 +52,16 @@ func (c *commitCmd) Run(g *globals) error {
 	if _, err := os.Stat(upper); err != nil {
 		return withStatus(1, fmt.Errorf("container %s has no changes directory yet (never started?): %w", c.Container, err))
 	}
+	// The new image runs as the container ran (docker commit): its
+	// command, environment, working directory, user, labels and ports,
+	// as box inspect shows them.
+	info, err := inspectContainer(cs, st, ct)
+	if err != nil {
+		return withStatus(1, err)
+	}
+	cc := info.Config
+	ctCfg := &v1.Config{User: cc.User, Env: cc.Env, Cmd: cc.Cmd, Entrypoint: cc.Entrypoint,
+		WorkingDir: cc.WorkingDir, Labels: cc.Labels, ExposedPorts: cc.ExposedPorts, StopSignal: cc.StopSignal}
 	epoch, err := sourceDateEpoch()
 	if err != nil {
 		return withStatus(1, err)
@@ -59,6 +70,7 @@ func (c *commitCmd) Run(g *globals) error {
 	defer stop()
 	img, err := st.Commit(ctx, base, image.CommitOptions{
 		Upper:     upper,
+		Container: ctCfg,
 		Name:      c.Name,
 		Changes:   c.Change,
 		Comment:   c.Message,

@@ -1,8 +1,12 @@
 package image
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -16,7 +20,12 @@ type CommitOptions struct {
 	Upper string
 	// Name is the new image's name; "" leaves it unnamed (dangling).
 	Name string
-	// Changes are Dockerfile instructions applied to the config (see ApplyChanges).
+	// Container is the container's config (its command, environment,
+	// working directory, user, labels, ports as it ran), which the new
+	// image keeps, as docker commit does; nil keeps the base image's.
+	Container *v1.Config
+	// Changes are Dockerfile instructions applied to the config (see
+	// ApplyChanges and CommitConfig).
 	Changes []string
 	// Comment and Author go into the history entry and the config.
 	Comment, Author string
@@ -47,7 +56,11 @@ func (s *Store) Commit(ctx context.Context, base *Image, opts CommitOptions) (*I
 		return nil, err
 	}
 	cfg = cfg.DeepCopy()
-	if err := ApplyChanges(&cfg.Config, opts.Changes); err != nil {
+	from := cfg.Config
+	if opts.Container != nil {
+		from = containerOver(from, *opts.Container)
+	}
+	if cfg.Config, err = CommitConfig(from, opts.Changes); err != nil {
 		return nil, err
 	}
 	release, err := s.HoldLayers(base.Layers)
@@ -75,4 +88,67 @@ func (s *Store) Commit(ctx context.Context, base *Image, opts CommitOptions) (*I
 	cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, h)
 	cfg.History = append(cfg.History, v1.History{Created: cfg.Created, CreatedBy: opts.CreatedBy, Comment: opts.Comment, Author: opts.Author})
 	return s.Record(cfg, base.Size+size, base.Platform, names)
+}
+
+// containerOver is the base image's config with what the container ran
+// with in its place: the fields docker keeps in a container's config.
+func containerOver(base, ct v1.Config) v1.Config {
+	base.User, base.Env, base.Cmd, base.Entrypoint = ct.User, ct.Env, ct.Cmd, ct.Entrypoint
+	base.WorkingDir, base.Labels, base.ExposedPorts = ct.WorkingDir, ct.Labels, ct.ExposedPorts
+	if ct.StopSignal != "" {
+		base.StopSignal = ct.StopSignal
+	}
+	return base
+}
+
+// CommitConfig is docker commit's config: the changes (Dockerfile
+// instructions, ApplyChanges) are made on an empty config, and what they
+// leave unset comes from from (the container's config). As docker's, an
+// ENTRYPOINT among the changes without a CMD leaves no CMD: the old one
+// was the old entrypoint's arguments.
+func CommitConfig(from v1.Config, changes []string) (v1.Config, error) {
+	var u v1.Config
+	if err := ApplyChanges(&u, changes); err != nil {
+		return v1.Config{}, err
+	}
+	out := from
+	out.User = cmp.Or(u.User, from.User)
+	out.WorkingDir = cmp.Or(u.WorkingDir, from.WorkingDir)
+	out.StopSignal = cmp.Or(u.StopSignal, from.StopSignal)
+	out.Env = slices.Clone(u.Env)
+	for _, kv := range from.Env {
+		k, _, _ := strings.Cut(kv, "=")
+		if !slices.ContainsFunc(u.Env, func(e string) bool { return strings.HasPrefix(e, k+"=") }) {
+			out.Env = append(out.Env, kv)
+		}
+	}
+	out.Labels = maps.Clone(from.Labels)
+	if len(u.Labels) > 0 && out.Labels == nil {
+		out.Labels = map[string]string{}
+	}
+	maps.Copy(out.Labels, u.Labels)
+	out.ExposedPorts = unionKeys(from.ExposedPorts, u.ExposedPorts)
+	out.Volumes = unionKeys(from.Volumes, u.Volumes)
+	out.Cmd, out.Entrypoint, out.ArgsEscaped = u.Cmd, u.Entrypoint, false
+	if len(u.Entrypoint) == 0 {
+		if len(u.Cmd) == 0 {
+			out.Cmd, out.ArgsEscaped = from.Cmd, from.ArgsEscaped
+		}
+		if u.Entrypoint == nil {
+			out.Entrypoint = from.Entrypoint
+		}
+	}
+	return out, nil
+}
+
+func unionKeys(a, b map[string]struct{}) map[string]struct{} {
+	if len(a)+len(b) == 0 {
+		return a
+	}
+	out := maps.Clone(a)
+	if out == nil {
+		out = map[string]struct{}{}
+	}
+	maps.Copy(out, b)
+	return out
 }
