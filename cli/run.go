@@ -193,11 +193,6 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		// process's: a rank runs in the foreground.
 		return nil, nil, m, errors.New("--mpi runs a rank in the foreground: it cannot go with -d or box create")
 	}
-	if c.Detach && c.Interactive {
-		// A detached container's stdin is /dev/null; say so rather than
-		// accept -i and ignore it.
-		return nil, nil, m, errors.New("-i with -d is not supported yet: a detached container has no stdin")
-	}
 	// kong's passthrough takes an unknown flag before the image as the
 	// first argument; an image name never starts with "-".
 	if strings.HasPrefix(c.Args[0], "-") {
@@ -285,6 +280,7 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		return spec, ct, m, err
 	}
 	spec.Squash = squash
+	spec.OpenStdin = c.Interactive
 	// spec and ct share their mounts: both get the volumes' directories.
 	return spec, ct, m, run.MakeVolumes(spec.Mounts, volume.Store{Dir: image.VolumesDir(st.Root())})
 }

@@ -38,14 +38,17 @@ func Attach(cs run.Containers, ct *run.Container, stdin bool, log *slog.Logger) 
 		Containers: cs,
 		Mapping:    m,
 		Stdin:      stdin,
-		Remove:     mc.Remove, // box create --rm
-		RemoveAll:  stage.Remover(m),
-		Log:        log,
-		Warn:       os.Stderr,
-		Net:        mc.Net,
-		Existing:   true,
-		Anchors:    run.Anchors(run.CallerAnchor(), job),
-		InJob:      job != nil,
+		// box create -i, started with -a only: its stdin open, not
+		// attached (docker start -a).
+		HoldStdin: mc.Spec.OpenStdin,
+		Remove:    mc.Remove, // box create --rm
+		RemoveAll: stage.Remover(m),
+		Log:       log,
+		Warn:      os.Stderr,
+		Net:       mc.Net,
+		Existing:  true,
+		Anchors:   run.Anchors(run.CallerAnchor(), job),
+		InJob:     job != nil,
 	})
 }
 

@@ -171,6 +171,7 @@ func Serve([]string) error {
 			Container:  &ct,
 			Containers: cs,
 			Mapping:    m,
+			HoldStdin:  spec.OpenStdin, // -d -i, box create -i: nobody attaches
 			Remove:     mc.Remove,
 			RemoveAll:  stage.Remover(m),
 			Log:        log,

@@ -33,10 +33,14 @@ type Options struct {
 	Containers Containers
 	Mapping    userns.Mapping
 	Stdin      bool // -i: pass stdin (else the container reads /dev/null)
-	Remove     bool // --rm
-	RemoveAll  func(...string) error
-	Log        *slog.Logger
-	Warn       io.Writer // where the monitor's own warnings go (stderr)
+	// HoldStdin (Spec.OpenStdin, without Stdin): the container's stdin is
+	// a pipe that box holds open and never writes, until the container
+	// ends, as docker's with nobody attached: `cat` waits, `sh` stays.
+	HoldStdin bool
+	Remove    bool // --rm
+	RemoveAll func(...string) error
+	Log       *slog.Logger
+	Warn      io.Writer // where the monitor's own warnings go (stderr)
 	// Net configures the user-mode network when Spec.Network is "slirp".
 	Net slirp.Config
 	// Detached (-d): the container's output goes to container.log in its
@@ -289,7 +293,7 @@ func (r *runner) closeTees() error {
 // one; the container's directory is made meanwhile if it is not yet.
 func (r *runner) launch() error {
 	spec := r.Spec
-	spec.Stdin = r.Stdin && !spec.TTY
+	spec.Stdin = (r.Stdin || r.HoldStdin) && !spec.TTY
 	want := prestart.Config{Stdin: spec.Stdin, TTY: spec.TTY, Network: spec.Network, Ports: len(r.ports.tcp) > 0,
 		Relay: !r.Detached, Out: r.out, ErrOut: r.errOut, StaysPID1: spec.StaysPID1(), IPCHost: spec.IPCHost}
 	for _, fd := range r.KeepFDs {
@@ -434,13 +438,16 @@ func (r *runner) serve() {
 	go forwardSignals(r.sigs, l.Cmd.Process, r.tty, r.done, r.InJob)
 	if l.StdoutR != nil {
 		var in io.Reader
-		if r.Spec.Stdin {
+		stdinW := l.StdinW
+		if r.Spec.Stdin && r.Stdin {
 			in = os.Stdin
+		} else if r.HoldStdin {
+			stdinW = nil // held open, never written: closed with l
 		}
 		if !r.Remove {
 			r.teeLog()
 		}
-		r.relay = proto.StartRelay(l.StdinW, l.StdoutR, l.StderrR, in, r.out, r.errOut)
+		r.relay = proto.StartRelay(stdinW, l.StdoutR, l.StderrR, in, r.out, r.errOut)
 	}
 }
 

@@ -210,7 +210,7 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 	maps.Copy(out.Config.Labels, ct.Labels)
 	mounts, ports := ct.Mounts, ct.Ports
 	if spec != nil {
-		out.Config.Hostname, out.Config.User, out.Config.Tty, out.Config.OpenStdin = spec.Hostname, spec.User, spec.TTY, spec.Stdin
+		out.Config.Hostname, out.Config.User, out.Config.Tty, out.Config.OpenStdin = spec.Hostname, spec.User, spec.TTY, spec.Stdin || spec.OpenStdin
 		// docker's Config.Env lacks the HOSTNAME the runtime sets, and
 		// its WorkingDir is "" where neither the image nor -w gave one.
 		out.Config.Env = slices.DeleteFunc(slices.Clone(spec.Env), func(kv string) bool { return kv == "HOSTNAME="+spec.Hostname })

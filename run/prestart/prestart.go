@@ -93,8 +93,8 @@ type Launch struct {
 	PortFD          int
 	InheritFDs      []int // Config.Inherit's numbers in init
 	// StdinW, StdoutR and StderrR are the host's ends of the relay's pipes
-	// (Config.Relay; StdinW only with Config.Stdin), stdinR, stdoutW and
-	// stderrW init's.
+	// (Config.Relay; StdinW with Config.Stdin, also without Relay),
+	// stdinR, stdoutW and stderrW init's.
 	StdinW, StdoutR, StderrR *os.File
 	stdinR, stdoutW, stderrW *os.File
 
@@ -141,6 +141,15 @@ func New(c Config) (_ *Launch, err error) {
 		}
 	} else {
 		l.Cmd.Stdout, l.Cmd.Stderr = c.Out, c.ErrOut
+		if c.Stdin {
+			// A detached container's open stdin (run.Options.HoldStdin):
+			// the write end stays here until Close.
+			var err error
+			if l.stdinR, l.StdinW, err = os.Pipe(); err != nil {
+				return nil, err
+			}
+			l.Cmd.Stdin = l.stdinR
+		}
 	}
 	l.Cmd.ExtraFiles = []*os.File{l.SpecR, l.ReadyW}
 	add := func(want bool, parent, child **os.File, fd *int) error {

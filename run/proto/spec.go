@@ -67,7 +67,11 @@ type Spec struct {
 	// from the caller's stdin, for the workload; otherwise init replaces
 	// it with /dev/null.
 	Stdin bool `json:"stdin,omitempty"`
-	Init  bool `json:"init"` // --init: a reaping PID 1 forks the workload
+	// OpenStdin is -i as the container was made with (docker's
+	// Config.OpenStdin, -t or not): with nobody attached, a start keeps
+	// its stdin open with nothing written (run.Options.HoldStdin).
+	OpenStdin bool `json:"openStdin,omitempty"`
+	Init      bool `json:"init"` // --init: a reaping PID 1 forks the workload
 	// Exec keeps init, serving box exec on a socket in Dir
 	// (detached containers).
 	Exec bool `json:"exec,omitempty"`
