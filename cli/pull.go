@@ -12,7 +12,7 @@ import (
 )
 
 type pullCmd struct {
-	Quiet    bool   `short:"q" help:"Print only the image digest."`
+	Quiet    bool   `short:"q" help:"Print only the image's full name (docker's)."`
 	Platform string `help:"Platform to pull, os/arch[/variant] (default: this host's)." placeholder:"OS/ARCH"`
 	Ref      string `arg:"" name:"image" help:"Image reference, e.g. alpine or host:port/repo:tag."`
 }
@@ -27,7 +27,7 @@ func (c *pullCmd) Run(g *globals) error {
 		return err
 	}
 	if c.Quiet {
-		fmt.Println(res.Image.Manifest)
+		fmt.Println(res.Name) // docker pull -q: docker.io/library/alpine:latest
 		return nil
 	}
 	fmt.Printf("Digest: %s\n", res.Image.Manifest)
