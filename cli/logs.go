@@ -105,6 +105,9 @@ func (c *logsCmd) Run(g *globals) error {
 		// pass after seeing it exited prints everything.
 		cur, err := cs.Lookup(ct.ID)
 		exited := err != nil || cur.Status != "running"
+		// --until ends the follow once it is past, as docker's does,
+		// after one more pass for what came before it.
+		exited = exited || !c.until.IsZero() && !time.Now().Before(c.until)
 		f, err := os.Open(path)
 		if err == nil {
 			if fi, err := f.Stat(); err == nil && fi.Size() < off {
