@@ -51,6 +51,18 @@ const keepAlive = `trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; don
 
 // Run enters a shell, or lists, stops, removes or rebuilds shells.
 func (c *shellCmd) Run(g *globals) error {
+	modes := 0
+	for _, on := range []bool{c.List, c.Stop != "", c.Rm != "", c.Rebuild != ""} {
+		if on {
+			modes++
+		}
+	}
+	switch {
+	case modes > 1:
+		return withStatus(125, errors.New("box shell takes one of --list, --stop, --rm and --rebuild at a time"))
+	case c.Force && (modes == 0 || c.List):
+		return withStatus(125, errors.New("-f/--force goes with --stop, --rm or --rebuild"))
+	}
 	switch {
 	case c.List:
 		return c.list(g)
