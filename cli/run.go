@@ -331,14 +331,36 @@ func (c *runCmd) holdImage(g *globals, st *image.Store, ref string) (*image.Imag
 // it into the user's as --pull says; and says which store has it.
 func (c *runCmd) image(g *globals, st *image.Store, ref string) (*image.Image, *image.Store, error) {
 	if c.Pull != "always" {
+		var want *v1.Platform
+		if c.Platform != "" {
+			p, err := image.ParsePlatform(c.Platform)
+			if err != nil {
+				return nil, nil, err
+			}
+			want = p
+		}
+		// With --platform, a local image of another platform is not the
+		// one asked for: it is pulled (podman's; docker's, too, with its
+		// containerd store), or refused with --pull=never.
+		var other *image.Image
 		img, err := st.Lookup(ref)
+		if err == nil && want != nil && !image.PlatformMatches(img.Platform, want) {
+			other, err = img, image.ErrNotFound
+		}
 		if err == nil || !errors.Is(err, image.ErrNotFound) {
 			return img, st, err
 		}
-		if img, sh, err := g.lookupShared(ref); err == nil || !errors.Is(err, image.ErrNotFound) {
+		img, sh, err := g.lookupShared(ref)
+		if err == nil && want != nil && !image.PlatformMatches(img.Platform, want) {
+			other, err = img, image.ErrNotFound
+		}
+		if err == nil || !errors.Is(err, image.ErrNotFound) {
 			return img, sh, err
 		}
 		if c.Pull == "never" {
+			if other != nil {
+				return nil, nil, fmt.Errorf("image %s in the store is %s, not %s (--pull=never)", ref, other.Platform, c.Platform)
+			}
 			return nil, nil, fmt.Errorf("image %s is not in the store (--pull=never)", ref)
 		}
 	}

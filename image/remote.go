@@ -228,6 +228,21 @@ func ParsePlatform(s string) (*v1.Platform, error) {
 	return p, nil
 }
 
+// PlatformMatches tells whether an image of platform have (as Image
+// keeps it, os/arch[/variant]) is what want asks for: the same OS and
+// architecture, and the same variant if want names one. An image whose
+// platform is not known matches.
+func PlatformMatches(have string, want *v1.Platform) bool {
+	if have == "" {
+		return true
+	}
+	p, err := v1.ParsePlatform(have)
+	if err != nil {
+		return true
+	}
+	return p.OS == want.OS && p.Architecture == want.Architecture && (want.Variant == "" || p.Variant == want.Variant)
+}
+
 // explain turns registry and network errors into a message with a hint.
 func explain(host string, err error) error {
 	// A refusal names what it refused; the URL around it adds nothing.
