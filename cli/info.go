@@ -83,6 +83,14 @@ func (infoCmd) Run(g *globals) error {
 			roots = append(roots, st.Root())
 		}
 		fmt.Printf("shared:     %s (read-only image stores)\n", strings.Join(roots, ", "))
+		for _, r := range roots {
+			// The README asks for nosuid: without it, an image's setuid
+			// programs in the store run as their owner on the host.
+			var sfs unix.Statfs_t
+			if err := unix.Statfs(r, &sfs); err == nil && sfs.Flags&unix.ST_NOSUID == 0 {
+				fmt.Printf("            shared store %s is not mounted nosuid: its images' setuid programs run as their owners outside any container; fix: its admin mounts it nosuid\n", r)
+			}
+		}
 	}
 	cdiDirs := device.SpecDirs(c.CDI.SpecDirs, nil)
 	if job := os.Getenv("SLURM_JOB_ID"); job != "" {
