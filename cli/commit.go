@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/box-run/box/image"
+	"github.com/box-run/box/monitor"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
@@ -62,6 +63,15 @@ func (c *commitCmd) Run(g *globals) error {
 	cc := info.Config
 	ctCfg := &v1.Config{User: cc.User, Env: cc.Env, Cmd: cc.Cmd, Entrypoint: cc.Entrypoint,
 		WorkingDir: cc.WorkingDir, Labels: cc.Labels, ExposedPorts: cc.ExposedPorts, StopSignal: cc.StopSignal}
+	if _, err := monitor.ReadConfig(dir); err != nil {
+		// No spec kept (a container of an older box): its environment,
+		// user and working directory are the image's, as far as box knows.
+		bc, err := st.ImageConfig(base)
+		if err != nil {
+			return withStatus(1, err)
+		}
+		ctCfg.Env, ctCfg.User, ctCfg.WorkingDir = bc.Config.Env, bc.Config.User, bc.Config.WorkingDir
+	}
 	epoch, err := sourceDateEpoch()
 	if err != nil {
 		return withStatus(1, err)

@@ -3,6 +3,7 @@ package image
 import (
 	"encoding/json"
 	"fmt"
+	"path"
 	"slices"
 	"strings"
 
@@ -38,10 +39,14 @@ func applyChange(c *v1.Config, instr, rest string) error {
 		if err != nil {
 			return err
 		}
+		// As a Dockerfile's ENV: a variable keeps its place.
 		for _, kv := range kvs {
 			k, _, _ := strings.Cut(kv, "=")
-			c.Env = slices.DeleteFunc(c.Env, func(e string) bool { return strings.HasPrefix(e, k+"=") })
-			c.Env = append(c.Env, kv)
+			if i := slices.IndexFunc(c.Env, func(e string) bool { return strings.HasPrefix(e, k+"=") }); i >= 0 {
+				c.Env[i] = kv
+			} else {
+				c.Env = append(c.Env, kv)
+			}
 		}
 	case "LABEL":
 		kvs, err := pairs(rest, true)
@@ -68,6 +73,10 @@ func applyChange(c *v1.Config, instr, rest string) error {
 			c.ExposedPorts = addKey(c.ExposedPorts, w)
 		}
 	case "WORKDIR":
+		// A relative one is from the working directory before (docker's).
+		if !path.IsAbs(rest) {
+			rest = path.Join("/", c.WorkingDir, rest)
+		}
 		c.WorkingDir = rest
 	case "USER":
 		c.User = rest

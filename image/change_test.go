@@ -31,7 +31,7 @@ func TestCommitConfig(t *testing.T) {
 			}
 		}},
 		{"env and labels over", []string{"ENV A=change B=new", "LABEL k=new", "EXPOSE 443", "USER root"}, func(t *testing.T, c v1.Config) {
-			if want := []string{"A=change", "B=new", "PATH=/bin"}; !reflect.DeepEqual(c.Env, want) {
+			if want := []string{"PATH=/bin", "A=change", "B=new"}; !reflect.DeepEqual(c.Env, want) {
 				t.Errorf("Env %q, want %q", c.Env, want)
 			}
 			if c.Labels["k"] != "new" || c.Labels["keep"] != "1" {
@@ -40,7 +40,7 @@ func TestCommitConfig(t *testing.T) {
 			if len(c.ExposedPorts) != 2 || c.User != "root" || c.WorkingDir != "/srv" {
 				t.Errorf("ports %v, user %q, workdir %q", c.ExposedPorts, c.User, c.WorkingDir)
 			}
-			if from.Labels["k"] != "old" {
+			if from.Labels["k"] != "old" || len(from.Env) != 2 || len(from.ExposedPorts) != 1 {
 				t.Error("the container's labels changed")
 			}
 		}},
@@ -54,9 +54,24 @@ func TestCommitConfig(t *testing.T) {
 				t.Errorf("Cmd %q Entrypoint %q", c.Cmd, c.Entrypoint)
 			}
 		}},
-		{"entrypoint and cmd", []string{`CMD ["a"]`, `ENTRYPOINT ["/new"]`}, func(t *testing.T, c v1.Config) {
+		{"cmd then entrypoint", []string{`CMD ["a"]`, `ENTRYPOINT ["/new"]`}, func(t *testing.T, c v1.Config) {
 			if !reflect.DeepEqual(c.Cmd, []string{"a"}) || !reflect.DeepEqual(c.Entrypoint, []string{"/new"}) {
 				t.Errorf("Cmd %q Entrypoint %q", c.Cmd, c.Entrypoint)
+			}
+		}},
+		{"entrypoint then cmd", []string{`ENTRYPOINT ["/new"]`, `CMD ["a"]`}, func(t *testing.T, c v1.Config) {
+			if !reflect.DeepEqual(c.Cmd, []string{"a"}) || !reflect.DeepEqual(c.Entrypoint, []string{"/new"}) {
+				t.Errorf("Cmd %q Entrypoint %q", c.Cmd, c.Entrypoint)
+			}
+		}},
+		{"empty entrypoint keeps cmd", []string{`ENTRYPOINT []`}, func(t *testing.T, c v1.Config) {
+			if !reflect.DeepEqual(c.Cmd, from.Cmd) || c.Entrypoint == nil || len(c.Entrypoint) != 0 {
+				t.Errorf("Cmd %q Entrypoint %#v", c.Cmd, c.Entrypoint)
+			}
+		}},
+		{"relative workdir", []string{"WORKDIR sub"}, func(t *testing.T, c v1.Config) {
+			if c.WorkingDir != "/srv/sub" {
+				t.Errorf("WorkingDir %q", c.WorkingDir)
 			}
 		}},
 	} {
@@ -70,5 +85,29 @@ func TestCommitConfig(t *testing.T) {
 	}
 	if _, err := CommitConfig(from, []string{"FROM x"}); err == nil {
 		t.Error("FROM was taken")
+	}
+}
+
+// TestPlatformMatches: run --platform's test of a local image.
+func TestPlatformMatches(t *testing.T) {
+	for _, tc := range []struct {
+		have, want string
+		ok         bool
+	}{
+		{"linux/arm64", "linux/arm64/v8", true},
+		{"linux/arm64/v8", "linux/arm64", true},
+		{"linux/amd64", "linux/arm64", false},
+		{"linux/arm/v6", "linux/arm", true},
+		{"linux/arm/v6", "linux/arm/v7", false},
+		{"linux/arm", "linux/arm/v7", true},
+		{"", "linux/s390x", true},
+	} {
+		w, err := ParsePlatform(tc.want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := PlatformMatches(tc.have, w); got != tc.ok {
+			t.Errorf("PlatformMatches(%q, %q) = %v, want %v", tc.have, tc.want, got, tc.ok)
+		}
 	}
 }

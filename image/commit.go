@@ -1,7 +1,6 @@
 package image
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -91,10 +90,12 @@ func (s *Store) Commit(ctx context.Context, base *Image, opts CommitOptions) (*I
 }
 
 // containerOver is the base image's config with what the container ran
-// with in its place: the fields docker keeps in a container's config.
+// with in its place: the fields docker keeps in a container's config. As
+// docker's, a container's config has no ONBUILD and no SHELL.
 func containerOver(base, ct v1.Config) v1.Config {
 	base.User, base.Env, base.Cmd, base.Entrypoint = ct.User, ct.Env, ct.Cmd, ct.Entrypoint
 	base.WorkingDir, base.Labels, base.ExposedPorts = ct.WorkingDir, ct.Labels, ct.ExposedPorts
+	base.OnBuild, base.Shell = nil, nil
 	if ct.StopSignal != "" {
 		base.StopSignal = ct.StopSignal
 	}
@@ -102,53 +103,38 @@ func containerOver(base, ct v1.Config) v1.Config {
 }
 
 // CommitConfig is docker commit's config: the changes (Dockerfile
-// instructions, ApplyChanges) are made on an empty config, and what they
-// leave unset comes from from (the container's config). As docker's, an
-// ENTRYPOINT among the changes without a CMD leaves no CMD: the old one
-// was the old entrypoint's arguments.
+// instructions, ApplyChanges) are made in order on a copy of from (the
+// container's config). As in a Dockerfile, an ENTRYPOINT drops the
+// CMD unless a CMD came before it among the changes: the old one was the
+// old entrypoint's arguments. Then, as docker's merge, an entrypoint
+// left empty takes from's CMD back, and a nil one from's ENTRYPOINT.
 func CommitConfig(from v1.Config, changes []string) (v1.Config, error) {
-	var u v1.Config
-	if err := ApplyChanges(&u, changes); err != nil {
-		return v1.Config{}, err
-	}
-	out := from
-	out.User = cmp.Or(u.User, from.User)
-	out.WorkingDir = cmp.Or(u.WorkingDir, from.WorkingDir)
-	out.StopSignal = cmp.Or(u.StopSignal, from.StopSignal)
-	out.Env = slices.Clone(u.Env)
-	for _, kv := range from.Env {
-		k, _, _ := strings.Cut(kv, "=")
-		if !slices.ContainsFunc(u.Env, func(e string) bool { return strings.HasPrefix(e, k+"=") }) {
-			out.Env = append(out.Env, kv)
+	c := from
+	c.Env, c.Cmd, c.Entrypoint = slices.Clone(from.Env), slices.Clone(from.Cmd), slices.Clone(from.Entrypoint)
+	c.Labels, c.ExposedPorts, c.Volumes = maps.Clone(from.Labels), maps.Clone(from.ExposedPorts), maps.Clone(from.Volumes)
+	cmdSet := false
+	for _, ch := range changes {
+		instr, _, _ := strings.Cut(strings.TrimSpace(ch), " ")
+		if err := ApplyChanges(&c, []string{ch}); err != nil {
+			return v1.Config{}, err
+		}
+		switch strings.ToUpper(instr) {
+		case "CMD":
+			cmdSet, c.ArgsEscaped = true, false
+		case "ENTRYPOINT":
+			c.ArgsEscaped = false
+			if !cmdSet {
+				c.Cmd = nil
+			}
 		}
 	}
-	out.Labels = maps.Clone(from.Labels)
-	if len(u.Labels) > 0 && out.Labels == nil {
-		out.Labels = map[string]string{}
-	}
-	maps.Copy(out.Labels, u.Labels)
-	out.ExposedPorts = unionKeys(from.ExposedPorts, u.ExposedPorts)
-	out.Volumes = unionKeys(from.Volumes, u.Volumes)
-	out.Cmd, out.Entrypoint, out.ArgsEscaped = u.Cmd, u.Entrypoint, false
-	if len(u.Entrypoint) == 0 {
-		if len(u.Cmd) == 0 {
-			out.Cmd, out.ArgsEscaped = from.Cmd, from.ArgsEscaped
+	if len(c.Entrypoint) == 0 {
+		if len(c.Cmd) == 0 {
+			c.Cmd, c.ArgsEscaped = from.Cmd, from.ArgsEscaped
 		}
-		if u.Entrypoint == nil {
-			out.Entrypoint = from.Entrypoint
+		if c.Entrypoint == nil {
+			c.Entrypoint = from.Entrypoint
 		}
 	}
-	return out, nil
-}
-
-func unionKeys(a, b map[string]struct{}) map[string]struct{} {
-	if len(a)+len(b) == 0 {
-		return a
-	}
-	out := maps.Clone(a)
-	if out == nil {
-		out = map[string]struct{}{}
-	}
-	maps.Copy(out, b)
-	return out
+	return c, nil
 }

@@ -230,7 +230,9 @@ func ParsePlatform(s string) (*v1.Platform, error) {
 
 // PlatformMatches tells whether an image of platform have (as Image
 // keeps it, os/arch[/variant]) is what want asks for: the same OS and
-// architecture, and the same variant if want names one. An image whose
+// architecture, and the same variant if want names one, a missing variant
+// being its architecture's default, as containerd takes it (arm64 v8,
+// arm v7, amd64 v1): many arm64 images' configs name none. An image whose
 // platform is not known matches.
 func PlatformMatches(have string, want *v1.Platform) bool {
 	if have == "" {
@@ -240,7 +242,15 @@ func PlatformMatches(have string, want *v1.Platform) bool {
 	if err != nil {
 		return true
 	}
-	return p.OS == want.OS && p.Architecture == want.Architecture && (want.Variant == "" || p.Variant == want.Variant)
+	return p.OS == want.OS && p.Architecture == want.Architecture &&
+		(want.Variant == "" || defaultVariant(p) == defaultVariant(want))
+}
+
+func defaultVariant(p *v1.Platform) string {
+	if p.Variant != "" {
+		return p.Variant
+	}
+	return map[string]string{"arm64": "v8", "arm": "v7", "amd64": "v1"}[p.Architecture]
 }
 
 // explain turns registry and network errors into a message with a hint.

@@ -104,6 +104,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		}
 	}
 	ipcHost, err := parseIPC(f.IPC)
+	var runtimeEnv []string // --mpi's
 	if err != nil {
 		return nil, nil, h.Net, err
 	}
@@ -132,7 +133,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		if environ == nil {
 			environ = os.Environ
 		}
-		f.Env = append(mpiEnv(environ()), f.Env...)
+		runtimeEnv = mpiEnv(environ())
 	}
 	// Resolved only when asked for: reading CDI specs is no part of a
 	// plain box run's start-up.
@@ -148,11 +149,16 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 	if hostname == "" {
 		hostname = id[:12]
 	}
-	args, env, cwd, usr, err := Process(img.Config, ProcessOptions{
+	po := ProcessOptions{
 		Entrypoint: f.Entrypoint, Args: f.Args, Env: f.Env, EnvFiles: f.EnvFiles,
 		Workdir: f.Workdir, User: f.User, TTY: f.TTY, Hostname: hostname, HostEnv: h.LookupEnv,
-		DeviceEnv: devices.Env,
-	})
+		DeviceEnv: devices.Env, RuntimeEnv: runtimeEnv,
+	}
+	args, env, cwd, usr, err := Process(img.Config, po)
+	if err != nil {
+		return nil, nil, h.Net, err
+	}
+	configEnv, err := ConfigEnv(img.Config, po)
 	if err != nil {
 		return nil, nil, h.Net, err
 	}
@@ -196,6 +202,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		Volatile:     f.Remove,
 		Args:         args,
 		Env:          env,
+		ConfigEnv:    configEnv,
 		Cwd:          cwd,
 		User:         usr,
 		TTY:          f.TTY,

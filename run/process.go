@@ -28,6 +28,9 @@ type ProcessOptions struct {
 	// DeviceEnv are the CDI specs' variables: over the image's, under
 	// --env-file and -e.
 	DeviceEnv []string
+	// RuntimeEnv are other variables box adds for the run (--mpi's, from
+	// the launcher): over the devices', under --env-file and -e.
+	RuntimeEnv []string
 }
 
 // Process resolves argv, env, cwd and user from the image config and opts,
@@ -103,10 +106,36 @@ func processEnv(img v1.Config, o ProcessOptions) ([]string, error) {
 	for _, kv := range o.DeviceEnv {
 		e.Set(kv)
 	}
+	for _, kv := range o.RuntimeEnv {
+		e.Set(kv)
+	}
 	// docker drops -e NAME when the host has no NAME.
 	user, err := environ.ExecEnv(o.Env, o.EnvFiles, lookup)
 	if err != nil {
 		return nil, err
+	}
+	for _, kv := range user {
+		e.Set(kv)
+	}
+	return e.Slice(), nil
+}
+
+// ConfigEnv is the container's config's environment, docker's
+// Config.Env, which box inspect shows and box commit keeps: the image's
+// variables with --env-file's and -e's over them, without those box adds
+// to run it (PATH's default, HOSTNAME, TERM for -t, the devices', --mpi's).
+func ConfigEnv(img v1.Config, o ProcessOptions) ([]string, error) {
+	lookup := o.HostEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	user, err := environ.ExecEnv(o.Env, o.EnvFiles, lookup)
+	if err != nil {
+		return nil, err
+	}
+	var e environ.List
+	for _, kv := range img.Env {
+		e.Set(kv)
 	}
 	for _, kv := range user {
 		e.Set(kv)

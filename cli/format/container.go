@@ -211,9 +211,13 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 	mounts, ports := ct.Mounts, ct.Ports
 	if spec != nil {
 		out.Config.Hostname, out.Config.User, out.Config.Tty, out.Config.OpenStdin = spec.Hostname, spec.User, spec.TTY, spec.Stdin || spec.OpenStdin
-		// docker's Config.Env lacks the HOSTNAME the runtime sets, and
-		// its WorkingDir is "" where neither the image nor -w gave one.
-		out.Config.Env = slices.DeleteFunc(slices.Clone(spec.Env), func(kv string) bool { return kv == "HOSTNAME="+spec.Hostname })
+		// docker's Config.Env lacks what the runtime sets (HOSTNAME, TERM
+		// for -t, the default PATH, devices' variables), and its
+		// WorkingDir is "" where neither the image nor -w gave one.
+		out.Config.Env = spec.ConfigEnv
+		if spec.ConfigEnv == nil { // a spec of an older box
+			out.Config.Env = slices.DeleteFunc(slices.Clone(spec.Env), func(kv string) bool { return kv == "HOSTNAME="+spec.Hostname })
+		}
 		out.Config.WorkingDir = spec.Cwd
 		if spec.Cwd == "/" && img.WorkingDir == "" {
 			out.Config.WorkingDir = ""

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -58,8 +59,15 @@ func listenExec(dir string) (int, error) {
 		return -1, fmt.Errorf("listening for box exec: %w", err)
 	}
 	// This init answers a detached request at the start (proto's doc):
-	// without the mark, box exec -d takes it for an older init.
-	if err := os.WriteFile(path.Join(dir, proto.ExecDetachMark), nil, 0o600); err != nil {
+	// without the mark, box exec -d takes it for an older init. The mark
+	// names the socket's inode: a socket an older init binds again later
+	// (a downgrade) is another.
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("listening for box exec: %w", err)
+	}
+	if err := os.WriteFile(path.Join(dir, proto.ExecDetachMark), []byte(strconv.FormatUint(st.Ino, 10)), 0o600); err != nil {
 		unix.Close(fd)
 		return -1, fmt.Errorf("listening for box exec: %w", err)
 	}
@@ -356,6 +364,7 @@ func (s *execServer) start(c conn, req *proto.ExecRequest, stdio []*os.File) err
 	if req.Detach {
 		// Answered now; init's reaper collects the exit, which nobody
 		// waits for (docker exec -d).
+		p.Release()
 		failExec(c, 0, nil)
 		return nil
 	}
@@ -472,15 +481,22 @@ func failExec(c conn, code int, err error) {
 }
 
 // drainPTY reads a detached process's terminal until it closes, dropping
-// the output, so the process never blocks on a full pty.
+// the output, so the process never blocks on a full pty. Through the
+// netpoller: a blocking read would hold one of init's threads for as long
+// as the process runs.
 func drainPTY(master *os.File) {
-	defer master.Close()
-	b := make([]byte, 4096)
-	for {
-		if _, err := master.Read(b); err != nil {
-			return
-		}
+	fd, err := unix.FcntlInt(master.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	master.Close()
+	if err != nil {
+		return
 	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return
+	}
+	f := os.NewFile(uintptr(fd), "pty")
+	defer f.Close()
+	io.Copy(io.Discard, f)
 }
 
 // mergeEnv applies K=V overrides to base.

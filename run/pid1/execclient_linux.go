@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -177,16 +178,19 @@ func execReply(r io.Reader) (int, error) {
 }
 
 // detachAnswered tells whether the init listening in dir answers a
-// detached request at the start: it wrote proto.ExecDetachMark after it
-// bound the socket. An older init started later (a downgrade) binds the
-// socket again without the mark, which is then older than the socket.
+// detached request at the start: it wrote proto.ExecDetachMark, with the
+// inode of the socket it bound. An older init started later (a
+// downgrade) binds another socket and writes no mark.
 func detachAnswered(dir string) bool {
-	mark, err := os.Stat(dir + "/" + proto.ExecDetachMark)
+	mark, err := os.ReadFile(dir + "/" + proto.ExecDetachMark)
 	if err != nil {
 		return false
 	}
-	sock, err := os.Stat(dir + "/" + proto.ExecSocket)
-	return err == nil && !mark.ModTime().Before(sock.ModTime())
+	var st unix.Stat_t
+	if err := unix.Stat(dir+"/"+proto.ExecSocket, &st); err != nil {
+		return false
+	}
+	return string(mark) == strconv.FormatUint(st.Ino, 10)
 }
 
 // dialExec connects to the exec socket in dir. Through /proc/self/fd: the

@@ -49,14 +49,17 @@ type Spec struct {
 	OverlayCache string `json:"overlayCache"`
 
 	// Process.
-	Args     []string `json:"args"`    // argv, after Entrypoint/Cmd rules
-	Env      []string `json:"env"`     // KEY=VALUE, final order
-	Cwd      string   `json:"cwd"`     // absolute path inside the container
-	User     string   `json:"user"`    // -u / image User, resolved inside the rootfs: "" = root
-	KeepID   bool     `json:"keepId"`  // --userns=keep-id: run as the caller's uid/gid
-	HostUID  int      `json:"hostUid"` // caller's uid/gid (inside ids for keep-id)
-	HostGID  int      `json:"hostGid"`
-	UserName string   `json:"userName"` // caller's name for keep-id passwd entries
+	Args []string `json:"args"` // argv, after Entrypoint/Cmd rules
+	Env  []string `json:"env"`  // KEY=VALUE, final order
+	// ConfigEnv is docker's Config.Env (run.ConfigEnv): what box inspect
+	// shows and box commit keeps; nil in a spec of an older box.
+	ConfigEnv []string `json:"configEnv,omitempty"`
+	Cwd       string   `json:"cwd"`     // absolute path inside the container
+	User      string   `json:"user"`    // -u / image User, resolved inside the rootfs: "" = root
+	KeepID    bool     `json:"keepId"`  // --userns=keep-id: run as the caller's uid/gid
+	HostUID   int      `json:"hostUid"` // caller's uid/gid (inside ids for keep-id)
+	HostGID   int      `json:"hostGid"`
+	UserName  string   `json:"userName"` // caller's name for keep-id passwd entries
 	// UserHome and UserShell are the keep-id passwd entry's home ("" =
 	// /home/UserName) and login shell, which is /bin/sh when the image
 	// has no such file ("" = /bin/sh): box shell gives the host's.
