@@ -216,7 +216,9 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		}
 		stopTimeout = &n
 	}
-	if c.TTY && !c.creating && !term.IsTerminal(int(os.Stdin.Fd())) {
+	// Only a run that attaches: -d's terminal is nobody's (docker run -dit
+	// says nothing either).
+	if c.TTY && !c.creating && !c.Detach && !term.IsTerminal(int(os.Stdin.Fd())) {
 		fmt.Fprintln(os.Stderr, "box: warning: the input device is not a TTY; -t allocates one in the container anyway")
 	}
 	ref, cmdArgs := c.Args[0], c.Args[1:]
