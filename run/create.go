@@ -16,6 +16,7 @@ import (
 
 	"github.com/box-run/box/cgroup"
 	"github.com/box-run/box/device"
+	"github.com/box-run/box/run/pid1"
 	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/slirp"
 )
@@ -51,6 +52,8 @@ type Flags struct {
 	Publish    []string // -p
 	PublishAll bool     // -P
 	Ulimits    []string // --ulimit NAME=SOFT[:HARD]
+	CapAdd     []string // --cap-add
+	CapDrop    []string // --cap-drop
 	// Limits are --memory, --memory-swap, --cpus and --pids-limit's, read
 	// by ParseLimits and checked against the host by CheckLimits before
 	// anything else (before an image is pulled, as docker).
@@ -188,6 +191,10 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 	if err != nil {
 		return nil, nil, h.Net, err
 	}
+	caps, err := pid1.ResolveCaps(f.CapAdd, f.CapDrop)
+	if err != nil {
+		return nil, nil, h.Net, err
+	}
 	rlimits, err := ParseUlimits(f.Ulimits)
 	if err != nil {
 		return nil, nil, h.Net, err
@@ -216,6 +223,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		Hosts:        hosts,
 		ResolvConf:   resolv,
 		Rlimits:      rlimits,
+		Caps:         caps,
 		IPCHost:      ipcHost,
 	}
 	if f.KeepID {

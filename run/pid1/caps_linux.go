@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,7 +40,8 @@ var DefaultCaps = []uintptr{
 // ApplyCaps limits the calling thread to keep, right before exec: the
 // bounding set (what any later exec can regain, even through setuid-root
 // or file-capability binaries) becomes keep; permitted and effective
-// become keep for a root workload and empty otherwise, as docker does for
+// become keep (with CAP_SETUID and CAP_SETGID until the exec, see below)
+// for a root workload and empty otherwise, as docker does for
 // -u with a non-root user; inheritable and ambient become empty, as in
 // docker since CVE-2022-24769, so no capability passes an exec by the
 // inheritable route.
@@ -77,7 +79,13 @@ func ApplyCaps(keep []uintptr, root bool) error {
 	}
 	var want [2]uint32
 	if root {
-		want = capMask(keep, last)
+		// CAP_SETUID and CAP_SETGID stay effective for the credential
+		// change that comes before the exec (setgroups, even root to
+		// root, needs CAP_SETGID; Go's fork for box exec does it in the
+		// child). The exec takes them away where keep lacks them: a root
+		// process's new permitted set is the bounding set, which is keep
+		// now, and under no_new_privs no more than it had either.
+		want = capMask(append(slices.Clone(keep), unix.CAP_SETUID, unix.CAP_SETGID), last)
 	}
 	for i := range data {
 		// Nothing can be added to the permitted set: what the thread

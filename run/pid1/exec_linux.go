@@ -141,7 +141,7 @@ type spawner func(argv0 string, argv []string, attr *os.ProcAttr) (*os.Process, 
 // namespace needs a thread that shares its root and working directory
 // with no other (Go's threads share them), hence the unshare(CLONE_FS);
 // into a PID namespace it places the thread's future children only.
-func newSpawner(pidNS, mntNS int) (spawner, error) {
+func newSpawner(pidNS, mntNS int, caps []uintptr) (spawner, error) {
 	type result struct {
 		p   *os.Process
 		err error
@@ -158,7 +158,7 @@ func newSpawner(pidNS, mntNS int) (spawner, error) {
 		runtime.LockOSThread() // for good: the thread is this goroutine's
 		err := joinNS(pidNS, mntNS)
 		if err == nil {
-			err = ApplyCaps(DefaultCaps, true)
+			err = ApplyCaps(caps, true)
 		}
 		if err == nil {
 			err = SetNoNewPrivs()

@@ -247,7 +247,7 @@ func initContainer(spec *proto.Spec, early *earlySignals, ns *netns) error {
 	}
 	if !spec.NestedPID() {
 		// The workload stage applies both itself (see startNested).
-		if err := ApplyCaps(DefaultCaps, true); err != nil {
+		if err := ApplyCaps(specCaps(spec.Caps), true); err != nil {
 			return err
 		}
 		if err := SetNoNewPrivs(); err != nil {
@@ -503,7 +503,7 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 	var err error
 	execs := &execServer{spec: spec, env: spec.Env, waiting: map[int]conn{}}
 	if workload != nil {
-		l := &launch{Argv0: argv0, Args: spec.Args, Env: env, Cwd: spec.Cwd, User: u, Rlimits: spec.Rlimits}
+		l := &launch{Argv0: argv0, Args: spec.Args, Env: env, Cwd: spec.Cwd, User: u, Rlimits: spec.Rlimits, Caps: spec.Caps}
 		if pidNS, mntNS, err = workload.exec(l, tty, spec.KeepID); err != nil {
 			return err
 		}
@@ -533,7 +533,7 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 	proto.SendReady(readyFile, proto.WorkloadStarted) // box run -d can return
 	readyFile.Close()
 	if execL >= 0 {
-		if execs.spawn, err = newSpawner(pidNS, mntNS); err != nil {
+		if execs.spawn, err = newSpawner(pidNS, mntNS, specCaps(spec.Caps)); err != nil {
 			fmt.Fprintf(os.Stderr, "box: box exec will not work: %v\n", err)
 			unix.Close(execL)
 		} else {

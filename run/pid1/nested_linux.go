@@ -32,6 +32,7 @@ type launch struct {
 	Cwd     string         `json:"cwd"`
 	User    ExecUser       `json:"user"`
 	Rlimits []proto.Rlimit `json:"rlimits,omitempty"`
+	Caps    []uintptr      `json:"caps"` // proto.Spec.Caps
 	// Root identifies the container's root (its device and inode): the
 	// stage checks that pivot_root moved it there too.
 	Root [2]uint64 `json:"root"`
@@ -337,7 +338,7 @@ func (l *launch) exec(sock int, tty *os.File) error {
 	if err != nil {
 		return err
 	}
-	if err := ApplyCaps(DefaultCaps, true); err != nil {
+	if err := ApplyCaps(specCaps(l.Caps), true); err != nil {
 		return err
 	}
 	if err := SetNoNewPrivs(); err != nil {

@@ -110,6 +110,10 @@ type Spec struct {
 	NetFD int        `json:"netFd,omitempty"`
 	TAP   tap.Config `json:"tap"`
 
+	// Caps are the workload's capabilities (--cap-add, --cap-drop), box
+	// exec's processes' too; nil is docker's default set. Not omitted
+	// when empty: --cap-drop ALL is none at all.
+	Caps []uintptr `json:"caps"`
 	// Rlimits are --ulimit's resource limits, set for the workload.
 	Rlimits []Rlimit `json:"rlimits,omitempty"`
 
