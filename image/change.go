@@ -8,12 +8,18 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
 )
 
 // ApplyChanges applies Dockerfile instructions to an image config, as
 // docker commit --change does: CMD, ENTRYPOINT (JSON or shell form), ENV,
 // LABEL (KEY=VALUE pairs, or ENV's legacy "KEY VALUE"), EXPOSE, VOLUME,
 // WORKDIR, USER and STOPSIGNAL.
+//
+// As a Dockerfile's, $VAR and ${VAR} in ENV, LABEL, EXPOSE, VOLUME,
+// WORKDIR, USER and STOPSIGNAL take the config's environment as it is at
+// that change (ENV PATH=$PATH:/opt/bin), quotes are removed, and single
+// quotes keep a $ as it is; CMD and ENTRYPOINT are left to the shell.
 func ApplyChanges(c *v1.Config, changes []string) error {
 	for _, ch := range changes {
 		instr, rest, _ := strings.Cut(strings.TrimSpace(ch), " ")
@@ -25,9 +31,28 @@ func ApplyChanges(c *v1.Config, changes []string) error {
 	return nil
 }
 
+// expander expands a word with c's environment, as buildkit's Dockerfile
+// frontend does (its lexer: the same rules as box build's).
+func expander(c *v1.Config) func(string) (string, error) {
+	lex := shell.NewLex('\\')
+	env := shell.EnvsFromSlice(c.Env)
+	return func(w string) (string, error) {
+		r, _, err := lex.ProcessWord(w, env)
+		return r, err
+	}
+}
+
 func applyChange(c *v1.Config, instr, rest string) error {
 	if rest == "" {
 		return fmt.Errorf("%s needs an argument", instr)
+	}
+	expand := expander(c)
+	switch instr {
+	case "WORKDIR", "USER", "STOPSIGNAL":
+		var err error
+		if rest, err = expand(rest); err != nil {
+			return err
+		}
 	}
 	switch instr {
 	case "CMD":
@@ -35,7 +60,7 @@ func applyChange(c *v1.Config, instr, rest string) error {
 	case "ENTRYPOINT":
 		c.Entrypoint = commandForm(rest)
 	case "ENV":
-		kvs, err := pairs(rest, true)
+		kvs, err := pairs(rest, expand)
 		if err != nil {
 			return err
 		}
@@ -49,7 +74,7 @@ func applyChange(c *v1.Config, instr, rest string) error {
 			}
 		}
 	case "LABEL":
-		kvs, err := pairs(rest, true)
+		kvs, err := pairs(rest, expand)
 		if err != nil {
 			return err
 		}
@@ -63,6 +88,10 @@ func applyChange(c *v1.Config, instr, rest string) error {
 	case "EXPOSE", "VOLUME":
 		words := jsonOrFields(rest)
 		for _, w := range words {
+			w, err := expand(w)
+			if err != nil {
+				return err
+			}
 			if instr == "VOLUME" {
 				c.Volumes = addKey(c.Volumes, w)
 				continue
@@ -113,56 +142,71 @@ func addKey(m map[string]struct{}, k string) map[string]struct{} {
 	return m
 }
 
-// pairs splits KEY=VALUE words, values in double quotes allowed; without
-// any "=" it is the legacy "KEY VALUE" form.
-func pairs(s string, legacy bool) ([]string, error) {
-	words, err := splitQuoted(s)
+// pairs splits KEY=VALUE words, each expanded (quotes, variables); a
+// first word without "=" is the legacy "KEY VALUE" form.
+func pairs(s string, expand func(string) (string, error)) ([]string, error) {
+	words, err := splitWords(s)
 	if err != nil {
 		return nil, err
 	}
-	if legacy && !strings.Contains(words[0], "=") {
+	if !strings.Contains(words[0], "=") {
 		k, v, _ := strings.Cut(s, " ")
-		return []string{k + "=" + strings.TrimSpace(v)}, nil
+		v, err := expand(strings.TrimSpace(v))
+		if err != nil {
+			return nil, err
+		}
+		return []string{k + "=" + v}, nil
 	}
+	out := make([]string, 0, len(words))
 	for _, w := range words {
+		w, err := expand(w)
+		if err != nil {
+			return nil, err
+		}
 		if k, _, ok := strings.Cut(w, "="); !ok || k == "" {
 			return nil, fmt.Errorf("%q is not KEY=VALUE", w)
 		}
+		out = append(out, w)
 	}
-	return words, nil
+	return out, nil
 }
 
-// splitQuoted splits s at spaces outside double quotes, removing the
-// quotes and backslash escapes.
-func splitQuoted(s string) ([]string, error) {
+// splitWords splits s at spaces outside quotes, keeping the quotes and
+// escapes for the expansion to remove.
+func splitWords(s string) ([]string, error) {
 	var out []string
 	var cur strings.Builder
-	inQuote, escaped, started := false, false, false
+	var quote rune
+	escaped := false
 	for _, r := range s {
 		switch {
 		case escaped:
-			cur.WriteRune(r)
 			escaped = false
-		case r == '\\':
-			escaped, started = true, true
-		case r == '"':
-			inQuote, started = !inQuote, true
-		case r == ' ' && !inQuote:
-			if started {
+		case r == '\\' && quote != '\'':
+			escaped = true
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			}
+		case r == '"' || r == '\'':
+			quote = r
+		case r == ' ' || r == '\t':
+			if cur.Len() > 0 {
 				out = append(out, cur.String())
 				cur.Reset()
-				started = false
 			}
-		default:
-			cur.WriteRune(r)
-			started = true
+			continue
 		}
+		cur.WriteRune(r)
 	}
-	if inQuote {
+	if quote != 0 {
 		return nil, fmt.Errorf("unterminated quote in %q", s)
 	}
-	if started {
+	if cur.Len() > 0 {
 		out = append(out, cur.String())
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("nothing in %q", s)
 	}
 	return out, nil
 }

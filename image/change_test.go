@@ -69,6 +69,14 @@ func TestCommitConfig(t *testing.T) {
 				t.Errorf("Cmd %q Entrypoint %#v", c.Cmd, c.Entrypoint)
 			}
 		}},
+		{"expanded as a Dockerfile's", []string{"ENV PATH=$PATH:/opt/bin Q='$PATH' W=\"two words\"", "ENV D=/data", "WORKDIR ${D}/sub", `LABEL l="$D x"`, "ENV legacy old $D"}, func(t *testing.T, c v1.Config) {
+			if want := []string{"PATH=/bin:/opt/bin", "A=container", "Q=$PATH", "W=two words", "D=/data", "legacy=old /data"}; !reflect.DeepEqual(c.Env, want) {
+				t.Errorf("Env %q, want %q", c.Env, want)
+			}
+			if c.WorkingDir != "/data/sub" || c.Labels["l"] != "/data x" {
+				t.Errorf("WorkingDir %q, label %q", c.WorkingDir, c.Labels["l"])
+			}
+		}},
 		{"relative workdir", []string{"WORKDIR sub"}, func(t *testing.T, c v1.Config) {
 			if c.WorkingDir != "/srv/sub" {
 				t.Errorf("WorkingDir %q", c.WorkingDir)
