@@ -53,7 +53,7 @@ type runCmd struct {
 	Ulimit      []string     `sep:"none" help:"Resource limit for the workload: NAME=SOFT[:HARD] (nofile, nproc, core, stack, …; -1 unlimited)." placeholder:"LIMIT"`
 	CapAdd      []string     `name:"cap-add" help:"Add a Linux capability to docker's default set (NET_ADMIN, SYS_PTRACE, …, or ALL); it holds inside the container's user namespace only." placeholder:"CAP"`
 	CapDrop     []string     `name:"cap-drop" help:"Drop a Linux capability (or ALL) from docker's default set." placeholder:"CAP"`
-	SecurityOpt []string     `name:"security-opt" help:"docker's security options that box meets anyway: no-new-privileges (always set), seccomp=unconfined, apparmor=unconfined, label=disable (box applies none); others are refused." placeholder:"OPT"`
+	SecurityOpt []string     `name:"security-opt" sep:"none" help:"docker's security options that box meets anyway: no-new-privileges (always set), seccomp=unconfined, apparmor=unconfined, label=disable (box applies none); others are refused." placeholder:"OPT"`
 	Memory      string       `short:"m" help:"Memory limit: a size such as 512m or 2g (needs a cgroup v2 subtree delegated to you: see box info)." placeholder:"BYTES"`
 	MemorySwap  signed       `help:"Memory and swap together, with --memory; -1 for unlimited swap (default: as much swap as memory)." placeholder:"BYTES"`
 	CPUs        string       `name:"cpus" help:"CPU limit: a number of CPUs such as 1.5 (needs a delegated cgroup v2 subtree)." placeholder:"N"`

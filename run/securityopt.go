@@ -2,6 +2,7 @@ package run
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -16,9 +17,10 @@ func CheckSecurityOpts(opts []string) error {
 		if !ok {
 			k, v, ok = strings.Cut(o, ":")
 		}
+		nnp, boolErr := strconv.ParseBool(v)
 		switch {
-		case k == "no-new-privileges" && (!ok || v == "true"):
-		case k == "no-new-privileges" && v == "false":
+		case k == "no-new-privileges" && (!ok || boolErr == nil && nnp):
+		case k == "no-new-privileges" && boolErr == nil:
 			return fmt.Errorf("--security-opt %s: box always sets no_new_privs", o)
 		case k == "seccomp" && v == "unconfined", k == "apparmor" && v == "unconfined", k == "label" && v == "disable":
 		case k == "seccomp" || k == "apparmor" || k == "label":

@@ -62,7 +62,9 @@ func ResolveCaps(add, drop []string) ([]uintptr, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []uintptr
+	// Never nil from here: nil is the default set, and dropping each of
+	// its capabilities by name is none at all.
+	out := make([]uintptr, 0, len(capNames))
 	switch {
 	case addAll: // all but the dropped
 		for _, c := range capNames {
@@ -71,7 +73,7 @@ func ResolveCaps(add, drop []string) ([]uintptr, error) {
 			}
 		}
 	case dropAll: // the added only
-		out = append([]uintptr{}, adds...)
+		out = append(out, adds...)
 	default: // the default but the dropped, then the added
 		for _, c := range DefaultCaps {
 			if !slices.Contains(drops, c) {
