@@ -51,6 +51,7 @@ type runCmd struct {
 	AddHost     []string     `sep:"none" help:"Add NAME:IP to the container's /etc/hosts." placeholder:"NAME:IP"`
 	Pull        string       `help:"Pull the image: missing, always or never." enum:"missing,always,never" default:"missing"`
 	Ulimit      []string     `sep:"none" help:"Resource limit for the workload: NAME=SOFT[:HARD] (nofile, nproc, core, stack, …; -1 unlimited)." placeholder:"LIMIT"`
+	GroupAdd    []string     `name:"group-add" help:"Add a supplementary group (a name in the image's /etc/group, or a gid) to the workload's and box exec's processes; needs subordinate ids." placeholder:"GROUP"`
 	CapAdd      []string     `name:"cap-add" help:"Add a Linux capability to docker's default set (NET_ADMIN, SYS_PTRACE, …, or ALL); it holds inside the container's user namespace only." placeholder:"CAP"`
 	CapDrop     []string     `name:"cap-drop" help:"Drop a Linux capability (or ALL) from docker's default set." placeholder:"CAP"`
 	SecurityOpt []string     `name:"security-opt" sep:"none" help:"docker's security options that box meets anyway: no-new-privileges (always set), seccomp=unconfined, apparmor=unconfined, label=disable (box applies none); others are refused." placeholder:"OPT"`
@@ -276,7 +277,7 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		ReadOnly: c.ReadOnly, Remove: c.Rm, KeepID: c.Userns == "keep-id",
 		Volumes: c.Volume, Mounts: c.Mount, Tmpfs: c.Tmpfs,
 		Network: c.Network, DNS: c.DNS, AddHosts: c.AddHost, Publish: c.Publish, PublishAll: c.PublishAll,
-		Ulimits: c.Ulimit, CapAdd: c.CapAdd, CapDrop: c.CapDrop, Limits: limits, IPC: c.IPC, MPI: c.MPI, Devices: c.Device, GPUs: c.GPUs, UserHome: c.userHome, UserShell: c.userShell, UserName: c.userName,
+		Ulimits: c.Ulimit, CapAdd: c.CapAdd, CapDrop: c.CapDrop, GroupAdd: c.GroupAdd, Limits: limits, IPC: c.IPC, MPI: c.MPI, Devices: c.Device, GPUs: c.GPUs, UserHome: c.userHome, UserShell: c.userShell, UserName: c.userName,
 		StopSignal: c.StopSignal, StopTimeout: stopTimeout, Labels: c.Label,
 	}, run.Image{Ref: ref, ID: img.ID, Config: cfg.Config, Layers: layers}, run.Host{
 		Wd: wd, Home: home, Net: net, Debug: g.Debug,

@@ -52,6 +52,7 @@ type Flags struct {
 	Publish    []string // -p
 	PublishAll bool     // -P
 	Ulimits    []string // --ulimit NAME=SOFT[:HARD]
+	GroupAdd   []string // --group-add
 	CapAdd     []string // --cap-add
 	CapDrop    []string // --cap-drop
 	// Limits are --memory, --memory-swap, --cpus and --pids-limit's, read
@@ -191,6 +192,9 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 	if err != nil {
 		return nil, nil, h.Net, err
 	}
+	if f.KeepID && len(f.GroupAdd) > 0 {
+		return nil, nil, h.Net, errors.New("--group-add cannot go with --userns=keep-id: its user namespace maps your own gid alone")
+	}
 	caps, err := pid1.ResolveCaps(f.CapAdd, f.CapDrop)
 	if err != nil {
 		return nil, nil, h.Net, err
@@ -224,6 +228,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		ResolvConf:   resolv,
 		Rlimits:      rlimits,
 		Caps:         caps,
+		GroupAdd:     f.GroupAdd,
 		IPCHost:      ipcHost,
 	}
 	if f.KeepID {

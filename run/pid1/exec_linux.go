@@ -398,8 +398,10 @@ func (s *execServer) user(spec string) (u ExecUser, nested bool, err error) {
 	if spec == "" {
 		spec = s.spec.User
 	}
-	u, err = LookupUser(os.DirFS("/"), spec)
-	return u, false, err
+	if u, err = LookupUser(os.DirFS("/"), spec); err != nil {
+		return u, false, err
+	}
+	return u, false, specGroups(s.spec, &u)
 }
 
 // exited reports a reaped process's status to its box exec, if it is one.

@@ -330,12 +330,27 @@ func resolveUser(spec *proto.Spec) (ExecUser, error) {
 	}
 	// After pivot_root, "/" is the container's root.
 	u, err := LookupUser(os.DirFS("/"), spec.User)
+	if err == nil {
+		err = specGroups(spec, &u)
+	}
 	if err != nil {
 		// docker run's 125: its CLI gives 126 and 127 only for an
 		// error that names EACCES, EISDIR or a missing file.
 		return u, &initError{125, err}
 	}
 	return u, nil
+}
+
+// specGroups adds --group-add's groups to u. They need setgroups, which a
+// container mapped to one id (no subordinate ids) may not call.
+func specGroups(spec *proto.Spec, u *ExecUser) error {
+	if len(spec.GroupAdd) == 0 {
+		return nil
+	}
+	if !setgroupsAllowed() {
+		return errors.New("--group-add needs subordinate ids: with your id alone mapped, the kernel refuses setgroups (see box info)")
+	}
+	return AddGroups(os.DirFS("/"), u, spec.GroupAdd)
 }
 
 // withHome sets HOME from the user's passwd entry unless it is set: never empty.

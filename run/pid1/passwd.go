@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -132,31 +133,74 @@ func resolveSpec(spec string, passwd, group io.Reader) (ExecUser, error) {
 // openat2 (readEtcFile), since its Open blocks on a FIFO; other file
 // systems (tests) get the same checks through fs.Stat.
 func LookupUser(fsys fs.FS, spec string) (ExecUser, error) {
-	open := func(name string) (io.Reader, error) {
-		var b []byte
-		var err error
-		if root, ok := dirFSRoot(fsys); ok {
-			b, err = readEtcFile(root, name)
-		} else {
-			b, err = readFSFile(fsys, name)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading /%s: %w", name, err)
-		}
-		if b == nil {
-			return nil, nil
-		}
-		return bytes.NewReader(b), nil
-	}
-	passwd, err := open("etc/passwd")
+	passwd, err := openEtc(fsys, "etc/passwd")
 	if err != nil {
 		return ExecUser{}, err
 	}
-	group, err := open("etc/group")
+	group, err := openEtc(fsys, "etc/group")
 	if err != nil {
 		return ExecUser{}, err
 	}
 	return ResolveUser(spec, passwd, group)
+}
+
+// openEtc reads one of the container's /etc files (name without the
+// leading /) as LookupUser does: nil when it is not there.
+func openEtc(fsys fs.FS, name string) (io.Reader, error) {
+	var b []byte
+	var err error
+	if root, ok := dirFSRoot(fsys); ok {
+		b, err = readEtcFile(root, name)
+	} else {
+		b, err = readFSFile(fsys, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading /%s: %w", name, err)
+	}
+	if b == nil {
+		return nil, nil
+	}
+	return bytes.NewReader(b), nil
+}
+
+// AddGroups adds --group-add's groups (names in the container's
+// /etc/group, or gids, which need no entry) to u's supplementary ones, as
+// docker does for the workload and box exec's processes.
+func AddGroups(fsys fs.FS, u *ExecUser, groups []string) error {
+	if len(groups) == 0 {
+		return nil
+	}
+	var entries []groupEntry
+	read := false
+	for _, g := range groups {
+		gid, numeric, err := parseID(g)
+		if err != nil {
+			return err
+		}
+		if !numeric {
+			if !read {
+				r, err := openEtc(fsys, "etc/group")
+				if err != nil {
+					return err
+				}
+				if r != nil {
+					if entries, err = parseGroup(r); err != nil {
+						return err
+					}
+				}
+				read = true
+			}
+			i := slices.IndexFunc(entries, func(e groupEntry) bool { return e.name == g })
+			if i < 0 {
+				return fmt.Errorf("--group-add %s: no such group in the container's /etc/group", g)
+			}
+			gid = entries[i].gid
+		}
+		if !containsInt(u.Groups, gid) {
+			u.Groups = append(u.Groups, gid)
+		}
+	}
+	return nil
 }
 
 // maxEtcFile caps what init reads of a passwd or group file: real ones are

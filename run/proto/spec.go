@@ -110,6 +110,9 @@ type Spec struct {
 	NetFD int        `json:"netFd,omitempty"`
 	TAP   tap.Config `json:"tap"`
 
+	// GroupAdd are --group-add's groups (names or gids), the workload's
+	// and box exec's processes' supplementary groups besides the user's.
+	GroupAdd []string `json:"groupAdd,omitempty"`
 	// Caps are the workload's capabilities (--cap-add, --cap-drop), box
 	// exec's processes' too; nil is docker's default set. Not omitted
 	// when empty: --cap-drop ALL is none at all.
