@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/user"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -192,7 +193,11 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 	if err != nil {
 		return nil, nil, h.Net, err
 	}
-	if f.KeepID && len(f.GroupAdd) > 0 {
+	if slices.Contains(f.GroupAdd, pid1.KeepGroups) && len(f.GroupAdd) > 1 {
+		return nil, nil, h.Net, errors.New("--group-add keep-groups cannot go with other groups: it keeps yours from the host, with no setgroups")
+	}
+	if f.KeepID && len(f.GroupAdd) > 0 && f.GroupAdd[0] != pid1.KeepGroups {
+		// (keep-groups is what keep-id does anyway.)
 		return nil, nil, h.Net, errors.New("--group-add cannot go with --userns=keep-id: its user namespace maps your own gid alone")
 	}
 	caps, err := pid1.ResolveCaps(f.CapAdd, f.CapDrop)

@@ -288,7 +288,7 @@ func (s *execServer) start(c conn, req *proto.ExecRequest, stdio []*os.File) err
 		groups[i] = uint32(g)
 	}
 	attr := &syscall.SysProcAttr{Setsid: true,
-		Credential: &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), Groups: groups, NoSetGroups: !setgroupsAllowed()}}
+		Credential: &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), Groups: groups, NoSetGroups: !setgroupsAllowed() || u.KeepGroups}}
 	if !s.spec.NestedPID() {
 		// In the workload's namespace the process dies with it, or with
 		// init; and there Go's child would see a parent pid of 0 and take

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -343,8 +344,16 @@ func resolveUser(spec *proto.Spec) (ExecUser, error) {
 
 // specGroups adds --group-add's groups to u. They need setgroups, which a
 // container mapped to one id (no subordinate ids) may not call.
+// keep-groups (podman's, with crun) instead leaves the caller's own
+// supplementary groups from the host: the container's processes keep
+// access to what those groups own (a project directory of a shared
+// machine), though unmapped groups show as the overflow gid (nogroup).
 func specGroups(spec *proto.Spec, u *ExecUser) error {
 	if len(spec.GroupAdd) == 0 {
+		return nil
+	}
+	if slices.Contains(spec.GroupAdd, KeepGroups) {
+		u.KeepGroups = true
 		return nil
 	}
 	if !setgroupsAllowed() {
@@ -468,7 +477,7 @@ func becomeWorkload(argv0 string, args, env []string, u ExecUser, rlimits []prot
 // changes every thread of the process, signalling each: time init's
 // start-up budget has no room for.
 func setCreds(u ExecUser) error {
-	if setgroupsAllowed() {
+	if setgroupsAllowed() && !u.KeepGroups {
 		groups := make([]uint32, len(u.Groups))
 		for i, g := range u.Groups {
 			groups[i] = uint32(g)
@@ -601,7 +610,7 @@ func startChild(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *o
 		for i, g := range u.Groups {
 			groups[i] = uint32(g)
 		}
-		attr.Credential = &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), Groups: groups, NoSetGroups: !setgroupsAllowed()}
+		attr.Credential = &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), Groups: groups, NoSetGroups: !setgroupsAllowed() || u.KeepGroups}
 	}
 	if err := setRlimits(spec.Rlimits, true); err != nil {
 		return nil, err

@@ -26,6 +26,9 @@ type ExecUser struct {
 	Groups   []int  // supplementary groups, in group file order
 	Home     string // from passwd; "/" for an unknown uid, "/root" for root
 	Name     string // the passwd name, "" when the uid has no entry
+	// KeepGroups (--group-add keep-groups) leaves the supplementary
+	// groups the caller had on the host: no setgroups.
+	KeepGroups bool `json:",omitempty"`
 }
 
 // maxID is the largest valid uid or gid: (uid_t)-1 means "no change" to the
@@ -162,6 +165,10 @@ func openEtc(fsys fs.FS, name string) (io.Reader, error) {
 	}
 	return bytes.NewReader(b), nil
 }
+
+// KeepGroups is --group-add's value that keeps the caller's own groups
+// (podman's name).
+const KeepGroups = "keep-groups"
 
 // AddGroups adds --group-add's groups (names in the container's
 // /etc/group, or gids, which need no entry) to u's supplementary ones, as

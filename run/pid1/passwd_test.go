@@ -49,31 +49,31 @@ func TestResolveUser(t *testing.T) {
 		want     ExecUser
 		err      string
 	}{
-		{spec: "", want: ExecUser{0, 0, []int{0, 1, 2, 10}, "/root", "root"}},
-		{spec: "root", want: ExecUser{0, 0, []int{0, 1, 2, 10}, "/root", "root"}},
-		{spec: "0", want: ExecUser{0, 0, []int{0, 1, 2, 10}, "/root", "root"}},
-		{spec: "alice", want: ExecUser{1000, 1000, []int{1000, 10, 2000}, "/home/alice", "alice"}},
-		{spec: "1000", want: ExecUser{1000, 1000, []int{1000, 10, 2000}, "/home/alice", "alice"}},
-		{spec: "bob", want: ExecUser{1001, 1001, []int{1001, 2000}, "/home/bob", "bob"}},
-		{spec: "daemon", want: ExecUser{2, 2, []int{1, 2}, "/sbin", "daemon"}},
-		{spec: "nohome", want: ExecUser{50, 50, []int{50}, "/", "nohome"}},
+		{spec: "", want: ExecUser{0, 0, []int{0, 1, 2, 10}, "/root", "root", false}},
+		{spec: "root", want: ExecUser{0, 0, []int{0, 1, 2, 10}, "/root", "root", false}},
+		{spec: "0", want: ExecUser{0, 0, []int{0, 1, 2, 10}, "/root", "root", false}},
+		{spec: "alice", want: ExecUser{1000, 1000, []int{1000, 10, 2000}, "/home/alice", "alice", false}},
+		{spec: "1000", want: ExecUser{1000, 1000, []int{1000, 10, 2000}, "/home/alice", "alice", false}},
+		{spec: "bob", want: ExecUser{1001, 1001, []int{1001, 2000}, "/home/bob", "bob", false}},
+		{spec: "daemon", want: ExecUser{2, 2, []int{1, 2}, "/sbin", "daemon", false}},
+		{spec: "nohome", want: ExecUser{50, 50, []int{50}, "/", "nohome", false}},
 		// An explicit group replaces the primary one and adds no supplementary groups (runc).
-		{spec: "alice:devs", want: ExecUser{1000, 2000, []int{2000}, "/home/alice", "alice"}},
-		{spec: "alice:50", want: ExecUser{1000, 50, []int{50}, "/home/alice", "alice"}},
-		{spec: "alice:4242", want: ExecUser{1000, 4242, []int{4242}, "/home/alice", "alice"}},
-		{spec: "1000:1001", want: ExecUser{1000, 1001, []int{1001}, "/home/alice", "alice"}},
-		{spec: "4242:staff", want: ExecUser{4242, 50, []int{50}, "/", ""}},
-		{spec: "alice:", want: ExecUser{1000, 1000, []int{1000, 10, 2000}, "/home/alice", "alice"}},
-		{spec: ":devs", want: ExecUser{0, 2000, []int{2000}, "/root", "root"}},
+		{spec: "alice:devs", want: ExecUser{1000, 2000, []int{2000}, "/home/alice", "alice", false}},
+		{spec: "alice:50", want: ExecUser{1000, 50, []int{50}, "/home/alice", "alice", false}},
+		{spec: "alice:4242", want: ExecUser{1000, 4242, []int{4242}, "/home/alice", "alice", false}},
+		{spec: "1000:1001", want: ExecUser{1000, 1001, []int{1001}, "/home/alice", "alice", false}},
+		{spec: "4242:staff", want: ExecUser{4242, 50, []int{50}, "/", "", false}},
+		{spec: "alice:", want: ExecUser{1000, 1000, []int{1000, 10, 2000}, "/home/alice", "alice", false}},
+		{spec: ":devs", want: ExecUser{0, 2000, []int{2000}, "/root", "root", false}},
 		// Unknown numeric ids are fine, with docker's defaults.
-		{spec: "4242", want: ExecUser{4242, 0, []int{0}, "/", ""}},
-		{spec: "4242:4343", want: ExecUser{4242, 4343, []int{4343}, "/", ""}},
-		{spec: "4294967294", want: ExecUser{4294967294, 0, []int{0}, "/", ""}},
+		{spec: "4242", want: ExecUser{4242, 0, []int{0}, "/", "", false}},
+		{spec: "4242:4343", want: ExecUser{4242, 4343, []int{4343}, "/", "", false}},
+		{spec: "4294967294", want: ExecUser{4294967294, 0, []int{0}, "/", "", false}},
 		// Missing files.
-		{spec: "", noPasswd: true, noGroup: true, want: ExecUser{0, 0, []int{0}, "/root", ""}},
-		{spec: "0", noPasswd: true, want: ExecUser{0, 0, []int{0}, "/root", ""}},
-		{spec: "1000:1000", noPasswd: true, noGroup: true, want: ExecUser{1000, 1000, []int{1000}, "/", ""}},
-		{spec: "alice", noGroup: true, want: ExecUser{1000, 1000, []int{1000}, "/home/alice", "alice"}},
+		{spec: "", noPasswd: true, noGroup: true, want: ExecUser{0, 0, []int{0}, "/root", "", false}},
+		{spec: "0", noPasswd: true, want: ExecUser{0, 0, []int{0}, "/root", "", false}},
+		{spec: "1000:1000", noPasswd: true, noGroup: true, want: ExecUser{1000, 1000, []int{1000}, "/", "", false}},
+		{spec: "alice", noGroup: true, want: ExecUser{1000, 1000, []int{1000}, "/home/alice", "alice", false}},
 		{spec: "alice", noPasswd: true, err: "unable to find user alice: no matching entries in passwd file"},
 		{spec: "1000:devs", noGroup: true, err: "unable to find group devs: no matching entries in group file"},
 		// Errors.
@@ -127,7 +127,7 @@ func TestLookupUser(t *testing.T) {
 		"etc/group":  {Data: []byte(testGroup)},
 	}
 	got, err := LookupUser(fsys, "bob")
-	if err != nil || !reflect.DeepEqual(got, ExecUser{1001, 1001, []int{1001, 2000}, "/home/bob", "bob"}) {
+	if err != nil || !reflect.DeepEqual(got, ExecUser{1001, 1001, []int{1001, 2000}, "/home/bob", "bob", false}) {
 		t.Errorf("got %+v, %v", got, err)
 	}
 	got, err = LookupUser(fstest.MapFS{}, "")
