@@ -58,6 +58,19 @@ func ResolveCaps(add, drop []string) ([]uintptr, error) {
 	if err != nil {
 		return nil, err
 	}
+	// One this kernel does not know cannot be given (docker refuses it
+	// too); ALL is what it knows.
+	if last, err := lastCap(); err == nil {
+		for _, c := range adds {
+			if int(c) > last {
+				for name, n := range capNames {
+					if n == c {
+						return nil, fmt.Errorf("capability CAP_%s is not known to this kernel (its last is number %d)", name, last)
+					}
+				}
+			}
+		}
+	}
 	dropAll, drops, err := norm(drop)
 	if err != nil {
 		return nil, err
@@ -66,7 +79,7 @@ func ResolveCaps(add, drop []string) ([]uintptr, error) {
 	// its capabilities by name is none at all.
 	out := make([]uintptr, 0, len(capNames))
 	switch {
-	case addAll: // all but the dropped
+	case addAll: // all but the dropped (capMask leaves out what the kernel lacks)
 		for _, c := range capNames {
 			if !slices.Contains(drops, c) {
 				out = append(out, c)

@@ -2,6 +2,7 @@ package pid1
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -34,5 +35,16 @@ func TestResolveCaps(t *testing.T) {
 	}
 	if _, err := ResolveCaps([]string{"NOPE"}, nil); err == nil {
 		t.Error("NOPE taken")
+	}
+	// A kernel before 5.8 has no CAP_PERFMON (38): refused, not ignored;
+	// ALL is what it has.
+	old := lastCap
+	defer func() { lastCap = old }()
+	lastCap = func() (int, error) { return 37, nil }
+	if _, err := ResolveCaps([]string{"PERFMON"}, nil); err == nil || !strings.Contains(err.Error(), "CAP_PERFMON is not known to this kernel") {
+		t.Errorf("PERFMON on a kernel without it: %v", err)
+	}
+	if _, err := ResolveCaps([]string{"ALL"}, nil); err != nil {
+		t.Errorf("ALL on an older kernel: %v", err)
 	}
 }
