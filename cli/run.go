@@ -352,19 +352,18 @@ func (c *runCmd) image(g *globals, st *image.Store, ref string) (*image.Image, *
 		// one asked for: it is pulled (podman's; docker's, too, with its
 		// containerd store), or refused with --pull=never.
 		var other *image.Image
-		img, err := st.Lookup(ref)
-		if err == nil && want != nil && !image.PlatformMatches(img.Platform, want) {
-			other, err = img, image.ErrNotFound
+		lookups := []func() (*image.Image, *image.Store, error){
+			func() (*image.Image, *image.Store, error) { img, err := st.Lookup(ref); return img, st, err },
+			func() (*image.Image, *image.Store, error) { return g.lookupShared(ref) },
 		}
-		if err == nil || !errors.Is(err, image.ErrNotFound) {
-			return img, st, err
-		}
-		img, sh, err := g.lookupShared(ref)
-		if err == nil && want != nil && !image.PlatformMatches(img.Platform, want) {
-			other, err = img, image.ErrNotFound
-		}
-		if err == nil || !errors.Is(err, image.ErrNotFound) {
-			return img, sh, err
+		for _, lookup := range lookups {
+			img, ist, err := lookup()
+			if err == nil && want != nil && !image.PlatformMatches(img.Platform, want) {
+				other, err = img, image.ErrNotFound
+			}
+			if err == nil || !errors.Is(err, image.ErrNotFound) {
+				return img, ist, err
+			}
 		}
 		if c.Pull == "never" {
 			if other != nil {

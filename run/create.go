@@ -17,6 +17,7 @@ import (
 
 	"github.com/box-run/box/cgroup"
 	"github.com/box-run/box/device"
+	"github.com/box-run/box/run/environ"
 	"github.com/box-run/box/run/pid1"
 	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/slirp"
@@ -154,19 +155,24 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 	if hostname == "" {
 		hostname = id[:12]
 	}
-	po := ProcessOptions{
-		Entrypoint: f.Entrypoint, Args: f.Args, Env: f.Env, EnvFiles: f.EnvFiles,
-		Workdir: f.Workdir, User: f.User, TTY: f.TTY, Hostname: hostname, HostEnv: h.LookupEnv,
+	// -e and --env-file, read once: for the process and the config.
+	hostEnv := h.LookupEnv
+	if hostEnv == nil {
+		hostEnv = os.LookupEnv
+	}
+	userEnv, err := environ.ExecEnv(f.Env, f.EnvFiles, hostEnv)
+	if err != nil {
+		return nil, nil, h.Net, err
+	}
+	args, env, cwd, usr, err := Process(img.Config, ProcessOptions{
+		Entrypoint: f.Entrypoint, Args: f.Args, Env: userEnv,
+		Workdir: f.Workdir, User: f.User, TTY: f.TTY, Hostname: hostname, HostEnv: hostEnv,
 		DeviceEnv: devices.Env, RuntimeEnv: runtimeEnv,
-	}
-	args, env, cwd, usr, err := Process(img.Config, po)
+	})
 	if err != nil {
 		return nil, nil, h.Net, err
 	}
-	configEnv, err := ConfigEnv(img.Config, po)
-	if err != nil {
-		return nil, nil, h.Net, err
-	}
+	configEnv := ConfigEnv(img.Config, userEnv)
 	mounts, err := parseMounts(f, h.Wd, h.Home)
 	if err != nil {
 		return nil, nil, h.Net, err

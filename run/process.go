@@ -124,15 +124,10 @@ func processEnv(img v1.Config, o ProcessOptions) ([]string, error) {
 // Config.Env, which box inspect shows and box commit keeps: the image's
 // variables with --env-file's and -e's over them, without those box adds
 // to run it (PATH's default, HOSTNAME, TERM for -t, the devices', --mpi's).
-func ConfigEnv(img v1.Config, o ProcessOptions) ([]string, error) {
-	lookup := o.HostEnv
-	if lookup == nil {
-		lookup = os.LookupEnv
-	}
-	user, err := environ.ExecEnv(o.Env, o.EnvFiles, lookup)
-	if err != nil {
-		return nil, err
-	}
+//
+// user is -e's and --env-file's, resolved (environ.ExecEnv): the caller
+// reads the files once for this and for Process.
+func ConfigEnv(img v1.Config, user []string) []string {
 	var e environ.List
 	for _, kv := range img.Env {
 		e.Set(kv)
@@ -140,7 +135,7 @@ func ConfigEnv(img v1.Config, o ProcessOptions) ([]string, error) {
 	for _, kv := range user {
 		e.Set(kv)
 	}
-	return e.Slice(), nil
+	return e.Slice()
 }
 
 // processCwd is -w, else the image's WorkingDir, else "/".
