@@ -58,18 +58,20 @@ func listenExec(dir string) (int, error) {
 		unix.Close(fd)
 		return -1, fmt.Errorf("listening for box exec: %w", err)
 	}
-	// This init answers a detached request at the start (proto's doc):
-	// without the mark, box exec -d takes it for an older init. The mark
-	// names the socket's inode: a socket an older init binds again later
-	// (a downgrade) is another.
+	// This init answers a detached request at the start (proto's doc),
+	// and takes box cp's requests: without the marks, box exec -d and box
+	// cp take it for an older init. Each mark names the socket's inode: a
+	// socket an older init binds again later (a downgrade) is another.
 	var st unix.Stat_t
 	if err := unix.Stat(p, &st); err != nil {
 		unix.Close(fd)
 		return -1, fmt.Errorf("listening for box exec: %w", err)
 	}
-	if err := os.WriteFile(path.Join(dir, proto.ExecDetachMark), []byte(strconv.FormatUint(st.Ino, 10)), 0o600); err != nil {
-		unix.Close(fd)
-		return -1, fmt.Errorf("listening for box exec: %w", err)
+	for _, mark := range []string{proto.ExecDetachMark, proto.ExecCopyMark} {
+		if err := os.WriteFile(path.Join(dir, mark), []byte(strconv.FormatUint(st.Ino, 10)), 0o600); err != nil {
+			unix.Close(fd)
+			return -1, fmt.Errorf("listening for box exec: %w", err)
+		}
 	}
 	return fd, nil
 }
@@ -247,6 +249,10 @@ func (s *execServer) handle(c conn) {
 	}
 	if err != nil {
 		failExec(c, 125, err)
+		return
+	}
+	if req.Copy != nil {
+		copyFiles(c, req.Copy, stdio)
 		return
 	}
 	if err := s.start(c, req, stdio); err != nil {

@@ -181,8 +181,12 @@ func execReply(r io.Reader) (int, error) {
 // detached request at the start: it wrote proto.ExecDetachMark, with the
 // inode of the socket it bound. An older init started later (a
 // downgrade) binds another socket and writes no mark.
-func detachAnswered(dir string) bool {
-	mark, err := os.ReadFile(dir + "/" + proto.ExecDetachMark)
+func detachAnswered(dir string) bool { return marked(dir, proto.ExecDetachMark) }
+
+// marked tells whether the init listening in dir wrote mark, naming the
+// socket it bound.
+func marked(dir, name string) bool {
+	mark, err := os.ReadFile(dir + "/" + name)
 	if err != nil {
 		return false
 	}
@@ -333,4 +337,35 @@ func (r *stdioRelay) close() {
 			f.Close()
 		}
 	}
+}
+
+// ErrCopyUnknown is Copy's answer for an init of an older box, which takes
+// no copy request.
+var ErrCopyUnknown = errors.New("the container's init is from an older box, which cannot copy: restart the container to use box cp")
+
+// Copy asks the init of the container whose directory is dir for box cp's
+// req, with the pipe end f (closed here once sent), and returns its reply
+// once the copy is done: the caller reads or writes the pipe's other end
+// meanwhile, from another goroutine.
+func Copy(dir string, req proto.CopyRequest, f *os.File) (proto.ExecReply, error) {
+	defer f.Close()
+	if !marked(dir, proto.ExecCopyMark) {
+		return proto.ExecReply{}, ErrCopyUnknown
+	}
+	fd, err := dialExec(dir)
+	if err != nil {
+		return proto.ExecReply{}, fmt.Errorf("reaching the container's init: %w", err)
+	}
+	c := conn{fd}
+	defer c.Close()
+	r := proto.ExecRequest{Args: []string{proto.CopyArg0}, Copy: &req}
+	if err := proto.WriteExecRequest(fd, &r, []int{int(f.Fd())}); err != nil {
+		return proto.ExecReply{}, fmt.Errorf("asking the container to copy: %w", err)
+	}
+	f.Close() // init has its copy: the pipe ends when init's does
+	rep, err := proto.ReadExecReply(c)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return rep, errors.New("the container ended before the copy did")
+	}
+	return rep, err
 }

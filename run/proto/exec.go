@@ -31,4 +31,43 @@ type ExecRequest struct {
 	TTY  bool     `json:"tty"`  // allocate a pty; its master is sent back
 	// Detach: answer once the process started; a tty stays with init.
 	Detach bool `json:"detach,omitempty"`
+	// Copy asks init for box cp instead of a process (Args then only
+	// names it, for an init that does not know the field: it fails to
+	// start that and says so).
+	Copy *CopyRequest `json:"copy,omitempty"`
+}
+
+// ExecCopyMark, beside ExecSocket, says that its init takes a
+// CopyRequest; it holds the socket's inode, as ExecDetachMark.
+const ExecCopyMark = "exec.copy"
+
+// CopyArg0 is a copy request's Args[0]: an older init, which would try
+// to run it, finds no such file.
+const CopyArg0 = "/.box-cp-needs-a-newer-init"
+
+// CopyRequest is box cp's, sent with one descriptor: a pipe's write end
+// for Out (init writes the tar stream of Path to it), else its read end
+// (init unpacks the stream from it at Path). init answers with an
+// ExecReply (Status 0, or 1 and Err) once it is done.
+type CopyRequest struct {
+	Out  bool   `json:"out"`
+	Path string `json:"path"` // absolute in the container
+	// Out: Path's own symlink is followed (cp -L); Contents: a
+	// directory's contents, the stream's top named ".".
+	Follow   bool `json:"follow,omitempty"`
+	Contents bool `json:"contents,omitempty"`
+	// In: Slash, Path was given with a trailing slash; Source is what the
+	// stream holds (run/cp's Source), or nil for a tar given as it is
+	// (box cp -), unpacked into Path, a directory; Owners keeps the
+	// stream's ids (cp -a).
+	Slash  bool        `json:"slash,omitempty"`
+	Source *CopySource `json:"source,omitempty"`
+	Owners bool        `json:"owners,omitempty"`
+}
+
+// CopySource is run/cp's Source on the wire.
+type CopySource struct {
+	Base     string `json:"base"`
+	IsDir    bool   `json:"isDir"`
+	Contents bool   `json:"contents"`
 }

@@ -43,6 +43,8 @@ func WaitReady(r io.Reader) (Ready, bool) {
 type ExecReply struct {
 	Status int    `json:"status"`
 	Err    string `json:"error,omitempty"`
+	// Skipped counts the device files a copy did not make (box cp).
+	Skipped int `json:"skipped,omitempty"`
 }
 
 // WriteExecReply sends rep as one JSON line.
