@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -16,7 +17,21 @@ import (
 const fuseBinary = "fuse-overlayfs"
 
 // mountFuse runs fuse-overlayfs, which mounts, forks its daemon and exits.
-// The daemon stays in this mount namespace for as long as the mount does:
+//
+// With PivotAfter the daemon runs in a mount namespace of its own, a copy
+// of the caller's made as it starts, whose mounts reach the caller's by
+// propagation: "/" is made shared (recursively) first, and stays so; the
+// caller makes its mounts private again (init does, before its next
+// mount). In the caller's namespace the daemon's root would be the
+// caller's, and pivot_root moves every root that is the old one onto the
+// new: onto the daemon's own mount. Its path lookups (fuse-overlayfs
+// reaches the layers' files through /proc/self/fd) would then go through
+// its own file system and wait on itself for ever once the kernel's
+// cached attributes of that root expire. Where "/" cannot be made shared
+// the daemon stays in the caller's namespace. Without PivotAfter it stays
+// there too, and the caller's unmount of Target ends it.
+//
+// The daemon lives for as long as the mount does:
 // it ends when Target is unmounted, or when it is killed with the
 // container's pid namespace. Without an upper dir fuse-overlayfs mounts
 // read-only by itself. Run as root it adds allow_other (so that the
@@ -49,7 +64,8 @@ func mountFuse(o Options) error {
 	}
 	out := os.NewFile(uintptr(fd), "fuse-overlayfs-output")
 	defer out.Close()
-	if err := runFuse(bin, []string{bin, "-o", data, o.Target}, out); err != nil {
+	own := o.PivotAfter && unix.Mount("", "/", "", unix.MS_REC|unix.MS_SHARED, "") == nil
+	if err := runFuse(bin, []string{bin, "-o", data, o.Target}, out, own); err != nil {
 		return fmt.Errorf("mounting fuse-overlayfs at %q: %w%s", o.Target, err, output(out))
 	}
 	var st unix.Statfs_t
@@ -78,16 +94,22 @@ func output(f *os.File) string {
 }
 
 // runFuse runs fuse-overlayfs with stdin on /dev/null and its output in
-// out, and waits for it: what os/exec's Run does. This package does not
-// import os/exec because the container's init imports it (see package
-// userns/child's doc for why init's imports must stay few).
-func runFuse(bin string, argv []string, out *os.File) error {
+// out, and waits for it: what os/exec's Run does. With ownNS it starts in
+// a mount namespace of its own (clone's flag: Go's Unshareflags would make
+// its mounts private, and its mount would not reach the caller). This
+// package does not import os/exec because the container's init imports it
+// (see package userns/child's doc for why init's imports must stay few).
+func runFuse(bin string, argv []string, out *os.File, ownNS bool) error {
 	null, err := os.Open(os.DevNull)
 	if err != nil {
 		return err
 	}
 	defer null.Close()
-	p, err := os.StartProcess(bin, argv, &os.ProcAttr{Files: []*os.File{null, out, out}})
+	attr := &os.ProcAttr{Files: []*os.File{null, out, out}}
+	if ownNS {
+		attr.Sys = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
+	}
+	p, err := os.StartProcess(bin, argv, attr)
 	if err != nil {
 		return err
 	}

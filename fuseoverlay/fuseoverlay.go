@@ -83,6 +83,10 @@ type Options struct {
 	// that the daemon, which stays in the container's pid namespace, is not
 	// left in the host's.
 	BeforeFuse func() error
+	// PivotAfter says that the caller will pivot_root: a fuse-overlayfs
+	// daemon then gets a mount namespace of its own (see mountFuse), and
+	// "/" is left shared, for the caller to make private again.
+	PivotAfter bool
 	// Squash shows every file as root's (fuse-overlayfs squash_to_root):
 	// for layers unpacked under another user's id mapping (a shared
 	// store), whose owners this user namespace cannot map and would show

@@ -179,10 +179,16 @@ func setupRootfs(spec *proto.Spec, ns *netns) (string, error) {
 		Volatile:   spec.Volatile,
 		CacheFile:  spec.OverlayCache,
 		BeforeFuse: ns.join,
+		PivotAfter: true,
 		Squash:     spec.Squash,
 	})
 	if err != nil {
 		return "", fmt.Errorf("stacking layers: %w", err)
+	}
+	// A fuse-overlayfs mount came by propagation (package fuseoverlay):
+	// the container's mounts are private again, and pivot_root wants them so.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return "", &os.PathError{Op: "make mounts private", Path: "/", Err: err}
 	}
 	r, err := openRootfs(target)
 	if err != nil {
