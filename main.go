@@ -35,6 +35,7 @@ var stages = map[string]stage.Func{
 	"remove":  stage.Remove,  // delete trees only that namespace may delete
 	"tar":     stage.Tar,     // write a layer tar of a store or container directory
 	"copy":    stage.Copy,    // box build's COPY, inside the store's user namespace
+	"cp":      stage.Cp,      // box cp with a stopped container, its root stacked
 	"probe":   stage.Probe,   // box info's user-namespace and overlay checks
 	"monitor": monitor.Serve, // keep a detached container (run -d, start)
 }

@@ -13,9 +13,11 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/box-run/box/monitor"
 	"github.com/box-run/box/run/cp"
 	"github.com/box-run/box/run/pid1"
 	"github.com/box-run/box/run/proto"
+	"github.com/box-run/box/stage"
 	units "github.com/docker/go-units"
 	"golang.org/x/term"
 )
@@ -26,13 +28,17 @@ type cpCmd struct {
 	Quiet      bool   `short:"q" help:"Do not print the amount copied (printed only to a terminal)."`
 	Src        string `arg:"" name:"src" help:"CONTAINER:PATH, a host path, or - for a tar on stdin." placeholder:"SRC"`
 	Dst        string `arg:"" name:"dst" help:"CONTAINER:PATH, a host path, or - for a tar on stdout." placeholder:"DST"`
+
+	// serve is the container's side: its init's, or the cp stage's.
+	serve func(proto.CopyRequest, *os.File) (proto.ExecReply, error) `kong:"-"`
 }
 
-// Run copies between a running detached container and the host, with
-// docker cp's rules for where a path lands (package cp's Place). The
-// container's side is its init's (pid1.Copy): paths resolve in its root,
-// volumes included, and a path in the container that is not absolute is
-// taken from its root, as docker's. Both sides may meet a hostile stream:
+// Run copies between a container and the host, with docker cp's rules for
+// where a path lands (package cp's Place). The container's side is its
+// init's when it runs detached (pid1.Copy): paths resolve in its root,
+// volumes included. A container that does not run has its root stacked by
+// the cp stage, without its mounts. A path in the container that is not
+// absolute is taken from its root, as docker's. Both sides may meet a hostile stream:
 // package cp unpacks nothing outside the destination.
 func (c *cpCmd) Run(g *globals) error {
 	srcCt, srcPath := splitCpArg(c.Src)
@@ -50,12 +56,31 @@ func (c *cpCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	if ct.Status != "running" {
-		return withStatus(1, fmt.Errorf("container %s is not running: box cp copies to and from running detached containers (box start it first)", ct.Name))
-	}
 	dir := cs.Dir(ct.ID)
-	if _, err := os.Stat(filepath.Join(dir, proto.ExecSocket)); err != nil {
-		return withStatus(1, fmt.Errorf("container %s was not started with -d: box cp reaches detached containers only", ct.Name))
+	if ct.Status == "running" {
+		if _, err := os.Stat(filepath.Join(dir, proto.ExecSocket)); err != nil {
+			return withStatus(1, fmt.Errorf("container %s was not started with -d: box cp reaches running containers only when detached", ct.Name))
+		}
+		c.serve = func(req proto.CopyRequest, f *os.File) (proto.ExecReply, error) { return pid1.Copy(dir, req, f) }
+	} else {
+		// Not running: the cp stage stacks its root as init would.
+		mc, err := monitor.ReadConfig(dir)
+		if err != nil {
+			return withStatus(1, fmt.Errorf("container %s keeps no record of its layers (made by an older box?): %w", ct.Name, err))
+		}
+		m, err := g.idMapping()
+		if err != nil {
+			return withStatus(1, err)
+		}
+		sp := &mc.Spec
+		job := stage.CpJob{Overlay: sp.Overlay, Layers: sp.Layers, Dir: dir, Volatile: sp.Volatile, Squash: sp.Squash, OverlayCache: sp.OverlayCache}
+		for _, mt := range sp.Mounts {
+			job.Mounts = append(job.Mounts, path.Clean(mt.Target))
+		}
+		c.serve = func(req proto.CopyRequest, f *os.File) (proto.ExecReply, error) {
+			job.Req = req
+			return stage.CpStopped(m, job, f)
+		}
 	}
 	var n int64
 	var where string
@@ -63,10 +88,10 @@ func (c *cpCmd) Run(g *globals) error {
 		if c.Archive && dstPath != "-" {
 			return withStatus(1, errors.New("box cp -a keeps owners in a container; files copied to the host are yours"))
 		}
-		n, err = c.out(dir, ctPath(srcPath), dstPath)
+		n, err = c.out(ctPath(srcPath), dstPath)
 		where = dstPath
 	} else {
-		n, err = c.in(dir, srcPath, ctPath(dstPath))
+		n, err = c.in(srcPath, ctPath(dstPath))
 		where = name + ":" + ctPath(dstPath)
 	}
 	if err != nil {
@@ -117,7 +142,7 @@ func (c *counter) Read(p []byte) (int, error) {
 }
 
 // out copies the container's src to the host's dst (or a tar on stdout).
-func (c *cpCmd) out(dir, src, dst string) (int64, error) {
+func (c *cpCmd) out(src, dst string) (int64, error) {
 	clean, contents, _ := cp.Split(src)
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -129,7 +154,7 @@ func (c *cpCmd) out(dir, src, dst string) (int64, error) {
 	}
 	done := make(chan reply, 1)
 	go func() {
-		rep, err := pid1.Copy(dir, proto.CopyRequest{Out: true, Path: clean, Follow: c.FollowLink, Contents: contents}, pw)
+		rep, err := c.serve(proto.CopyRequest{Out: true, Path: clean, Follow: c.FollowLink, Contents: contents}, pw)
 		done <- reply{rep, err}
 	}()
 	in := &counter{r: pr}
@@ -157,6 +182,8 @@ func (c *cpCmd) out(dir, src, dst string) (int64, error) {
 	switch {
 	case r.err != nil:
 		return in.n, r.err
+	case recvErr != nil && !cp.FromStream(recvErr):
+		return in.n, recvErr // and the container's side broke off on it
 	case r.rep.Err != "":
 		return in.n, initErr(r.rep.Err)
 	case recvErr != nil:
@@ -167,7 +194,7 @@ func (c *cpCmd) out(dir, src, dst string) (int64, error) {
 }
 
 // in copies the host's src (or a tar on stdin) to the container's dst.
-func (c *cpCmd) in(dir, src, dst string) (int64, error) {
+func (c *cpCmd) in(src, dst string) (int64, error) {
 	clean, slash := path.Clean(dst), strings.HasSuffix(dst, "/") || strings.HasSuffix(dst, "/.")
 	req := proto.CopyRequest{Path: clean, Slash: slash, Owners: c.Archive}
 	var send func(io.Writer) error
@@ -206,7 +233,7 @@ func (c *cpCmd) in(dir, src, dst string) (int64, error) {
 		pw.Close() // the stream's end
 		sent <- err
 	}()
-	rep, err := pid1.Copy(dir, req, pr)
+	rep, err := c.serve(req, pr)
 	if err == nil && rep.Err == "" && src == "-" {
 		// init took the whole tar; what may follow it on stdin (a
 		// terminal's nothing) is not waited for.

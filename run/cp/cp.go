@@ -234,6 +234,21 @@ type Received struct {
 // ErrEmpty is Receive's error for a stream without an entry.
 var ErrEmpty = errors.New("the copy is empty")
 
+// StreamError is Receive's for a stream it could not read: cut short or
+// garbled, most often because the sending side failed, whose own error
+// then says why.
+type StreamError struct{ Err error }
+
+func (e *StreamError) Error() string { return "reading the copy: " + e.Err.Error() }
+func (e *StreamError) Unwrap() error { return e.Err }
+
+// FromStream reports whether err is the stream's (StreamError, ErrEmpty)
+// rather than the receiving side's own.
+func FromStream(err error) bool {
+	var se *StreamError
+	return errors.Is(err, ErrEmpty) || errors.As(err, &se)
+}
+
 // Receive unpacks the tar stream r whose entries are named from top into
 // the directory place gives for its first entry (Where.Dir), top becoming
 // Where.Name. It stops at the first entry it cannot make.
@@ -248,7 +263,7 @@ func Receive(r io.Reader, top string, place func(first *tar.Header) (Where, erro
 			break
 		}
 		if err != nil {
-			return got, fmt.Errorf("reading the copy: %w", err)
+			return got, &StreamError{err}
 		}
 		if rc == nil {
 			if w, err = place(hdr); err != nil {
