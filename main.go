@@ -31,13 +31,14 @@ var stages = map[string]stage.Func{
 	// path order, so some of box build's Dockerfile parser (moby/buildkit
 	// and the protobuf runtime its error stacks use; protobuf's detrand
 	// reads part of the executable) runs before init too: about 1.5 ms.
-	"extract": stage.Extract, // unpack a layer inside the store's user namespace
-	"remove":  stage.Remove,  // delete trees only that namespace may delete
-	"tar":     stage.Tar,     // write a layer tar of a store or container directory
-	"copy":    stage.Copy,    // box build's COPY, inside the store's user namespace
-	"cp":      stage.Cp,      // box cp with a stopped container, its root stacked
-	"probe":   stage.Probe,   // box info's user-namespace and overlay checks
-	"monitor": monitor.Serve, // keep a detached container (run -d, start)
+	"extract":  stage.Extract, // unpack a layer inside the store's user namespace
+	"remove":   stage.Remove,  // delete trees only that namespace may delete
+	"tar":      stage.Tar,     // write a layer tar of a store or container directory
+	"copy":     stage.Copy,    // box build's COPY, inside the store's user namespace
+	"cp":       stage.Cp,      // box cp with a stopped container, its root stacked
+	"cp-serve": stage.CpServe, // box cp's helper in a running container's init
+	"probe":    stage.Probe,   // box info's user-namespace and overlay checks
+	"monitor":  monitor.Serve, // keep a detached container (run -d, start)
 }
 
 func main() {

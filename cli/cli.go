@@ -42,7 +42,7 @@ type grammar struct {
 	Kill    killCmd    `cmd:"" help:"Send a signal to containers."`
 	Wait    waitCmd    `cmd:"" help:"Wait for containers to exit and print their exit status."`
 	Stats   statsCmd   `cmd:"" help:"Show containers' CPU, memory and process counts."`
-	Cp      cpCmd      `cmd:"" help:"Copy files between a running container and the host (CONTAINER:PATH)."`
+	Cp      cpCmd      `cmd:"" help:"Copy files between a container and the host (CONTAINER:PATH)."`
 	Shell   shellCmd   `cmd:"" help:"Enter a persistent dev container that feels like the host, made from a dotfile on first use."`
 	// Not docker's export (a container's files as a tar): box has none.
 	Export   exportCmd   `cmd:"" help:"Make a shell's command or desktop app start from the host (box shell's; not docker's export of a container's files)."`

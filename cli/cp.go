@@ -73,7 +73,7 @@ func (c *cpCmd) Run(g *globals) error {
 			return withStatus(1, err)
 		}
 		sp := &mc.Spec
-		job := stage.CpJob{Overlay: sp.Overlay, Layers: sp.Layers, Dir: dir, Volatile: sp.Volatile, Squash: sp.Squash, OverlayCache: sp.OverlayCache}
+		job := stage.CpJob{Overlay: sp.Overlay, Layers: sp.Layers, Dir: dir, Squash: sp.Squash, OverlayCache: sp.OverlayCache}
 		for _, mt := range sp.Mounts {
 			job.Mounts = append(job.Mounts, path.Clean(mt.Target))
 		}
@@ -143,7 +143,7 @@ func (c *counter) Read(p []byte) (int, error) {
 
 // out copies the container's src to the host's dst (or a tar on stdout).
 func (c *cpCmd) out(src, dst string) (int64, error) {
-	clean, contents, _ := cp.Split(src)
+	clean, contents, slash := cp.Split(src)
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return 0, err
@@ -154,7 +154,9 @@ func (c *cpCmd) out(src, dst string) (int64, error) {
 	}
 	done := make(chan reply, 1)
 	go func() {
-		rep, err := c.serve(proto.CopyRequest{Out: true, Path: clean, Follow: c.FollowLink, Contents: contents}, pw)
+		// A trailing slash follows a symlink given as the source, as
+		// docker's (and a path's resolution) does.
+		rep, err := c.serve(proto.CopyRequest{Out: true, Path: clean, Follow: c.FollowLink || slash, Contents: contents, Slash: slash}, pw)
 		done <- reply{rep, err}
 	}()
 	in := &counter{r: pr}
@@ -169,7 +171,7 @@ func (c *cpCmd) out(src, dst string) (int64, error) {
 		}
 		d, _, slash := cp.Split(dst)
 		got, recvErr = cp.Receive(in, top, func(first *tar.Header) (cp.Where, error) {
-			exists, isDir, err := cp.Stat(d)
+			d, exists, isDir, err := cp.Resolve(d)
 			if err != nil {
 				return cp.Where{}, err
 			}
@@ -204,13 +206,17 @@ func (c *cpCmd) in(src, dst string) (int64, error) {
 			return err
 		}
 	} else {
-		s, contents, _ := cp.Split(src)
+		s, contents, slash := cp.Split(src)
+		follow := c.FollowLink || slash
 		fi, err := os.Lstat(s)
-		if err == nil && c.FollowLink && fi.Mode()&fs.ModeSymlink != 0 {
+		if err == nil && follow && fi.Mode()&fs.ModeSymlink != 0 {
 			fi, err = os.Stat(s)
 		}
 		if err != nil {
 			return 0, err
+		}
+		if slash && !fi.IsDir() {
+			return 0, fmt.Errorf("%s is not a directory", src)
 		}
 		if contents && !fi.IsDir() {
 			return 0, fmt.Errorf("%s is not a directory: a path ending in /. copies a directory's contents", s)
@@ -220,7 +226,7 @@ func (c *cpCmd) in(src, dst string) (int64, error) {
 			top = "."
 		}
 		req.Source = &proto.CopySource{Base: top, IsDir: fi.IsDir(), Contents: contents || s == "/"}
-		send = func(w io.Writer) error { return cp.Send(w, s, top, c.FollowLink, nil) }
+		send = func(w io.Writer) error { return cp.Send(w, s, top, follow, nil) }
 	}
 	pr, pw, err := os.Pipe()
 	if err != nil {

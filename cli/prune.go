@@ -33,7 +33,7 @@ type containerCmd struct {
 	Port    portCmd             `cmd:"" help:"List a container's published ports (box port)."`
 	Stats   statsCmd            `cmd:"" help:"Show containers' resource use (box stats)."`
 	Commit  commitCmd           `cmd:"" help:"Make an image of a container's changes (box commit)."`
-	Cp      cpCmd               `cmd:"" help:"Copy files between a running container and the host (box cp)."`
+	Cp      cpCmd               `cmd:"" help:"Copy files between a container and the host (box cp)."`
 }
 
 type imageCmd struct {

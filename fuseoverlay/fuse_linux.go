@@ -28,8 +28,8 @@ const fuseBinary = "fuse-overlayfs"
 // reaches the layers' files through /proc/self/fd) would then go through
 // its own file system and wait on itself for ever once the kernel's
 // cached attributes of that root expire. Where "/" cannot be made shared
-// the daemon stays in the caller's namespace. Without PivotAfter it stays
-// there too, and the caller's unmount of Target ends it.
+// the mount fails. Without PivotAfter the daemon stays in the caller's
+// namespace, and the caller's unmount of Target ends it.
 //
 // The daemon lives for as long as the mount does:
 // it ends when Target is unmounted, or when it is killed with the
@@ -64,8 +64,12 @@ func mountFuse(o Options) error {
 	}
 	out := os.NewFile(uintptr(fd), "fuse-overlayfs-output")
 	defer out.Close()
-	own := o.PivotAfter && unix.Mount("", "/", "", unix.MS_REC|unix.MS_SHARED, "") == nil
-	if err := runFuse(bin, []string{bin, "-o", data, o.Target}, out, own); err != nil {
+	if o.PivotAfter {
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SHARED, ""); err != nil {
+			return &os.PathError{Op: "share mounts for fuse-overlayfs at", Path: o.Target, Err: err}
+		}
+	}
+	if err := runFuse(bin, []string{bin, "-o", data, o.Target}, out, o.PivotAfter); err != nil {
 		return fmt.Errorf("mounting fuse-overlayfs at %q: %w%s", o.Target, err, output(out))
 	}
 	var st unix.Statfs_t

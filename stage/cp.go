@@ -23,7 +23,6 @@ type CpJob struct {
 	Overlay      string            `json:"overlay"`
 	Layers       []string          `json:"layers"`
 	Dir          string            `json:"dir"` // the container's: upper, work, rootfs
-	Volatile     bool              `json:"volatile,omitempty"`
 	Squash       bool              `json:"squash,omitempty"`
 	OverlayCache string            `json:"overlayCache,omitempty"`
 	// Mounts are the container's volume, bind and tmpfs targets: not
@@ -54,12 +53,6 @@ func Cp(args []string) error {
 }
 
 func cpStopped(job *CpJob) (int, error) {
-	p := path.Clean(job.Req.Path)
-	for _, m := range job.Mounts {
-		if cp.Under(p, m) {
-			return 0, fmt.Errorf("%s is on the container's mount at %s, which only a running container has: start it, or copy on the host", job.Req.Path, m)
-		}
-	}
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return 0, &os.PathError{Op: "make mounts private", Path: "/", Err: err}
 	}
@@ -67,9 +60,12 @@ func cpStopped(job *CpJob) (int, error) {
 	if err := os.MkdirAll(target, 0o700); err != nil {
 		return 0, err
 	}
+	// Never volatile, even for a --rm container's upper: a volatile kernel
+	// overlay leaves a mark in the work directory that only init's own
+	// volatile mounts account for.
 	if _, err := fuseoverlay.Mount(job.Overlay, fuseoverlay.Options{
 		Lower: job.Layers, Upper: path.Join(job.Dir, "upper"), Work: path.Join(job.Dir, "work"),
-		Target: target, Volatile: job.Volatile, CacheFile: job.OverlayCache, Squash: job.Squash,
+		Target: target, CacheFile: job.OverlayCache, Squash: job.Squash,
 	}); err != nil {
 		return 0, fmt.Errorf("stacking the container's layers: %w", err)
 	}
@@ -83,6 +79,21 @@ func cpStopped(job *CpJob) (int, error) {
 	defer unix.Close(old)
 	if err := unix.Chroot(target); err != nil {
 		return 0, &os.PathError{Op: "chroot", Path: target, Err: err}
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return 0, err
+	}
+	// The path as given and as the container's symlinks lead, resolved
+	// in its root.
+	p := path.Clean(job.Req.Path)
+	for _, q := range []string{p, cp.ResolveExisting(p)} {
+		for _, m := range job.Mounts {
+			if cp.Under(q, m) {
+				unix.Fchdir(old)
+				unix.Chroot(".")
+				return 0, fmt.Errorf("%s is on the container's mount at %s, which only a running container has: start it, or copy on the host", job.Req.Path, m)
+			}
+		}
 	}
 	f := os.Stdin
 	if job.Req.Out {
@@ -123,7 +134,9 @@ func CpStopped(m userns.Mapping, job CpJob, f *os.File) (proto.ExecReply, error)
 	stderr := &tailBuffer{max: 4096}
 	cmd.Stderr = stderr
 	cmd.ExtraFiles = []*os.File{rw}
-	err = userns.Start(cmd, m, 0)
+	// PID 1 of a namespace of its own: a fuse-overlayfs daemon dies with
+	// it, even when box cp is killed before it unmounts.
+	err = userns.Start(cmd, m, unix.CLONE_NEWPID)
 	rw.Close()
 	f.Close() // the stage has its own: the stream ends with it
 	if err != nil {

@@ -306,11 +306,13 @@ func At(w Where) func(*tar.Header) (Where, error) {
 }
 
 // rename maps a stream name under top to its path under the target
-// directory, where top is called as; names outside top, absolute or with
-// "..", are refused.
+// directory, where top is called as; names outside top or with ".." are
+// refused.
 func rename(name, top, as string) (string, error) {
-	clean := path.Clean(name)
-	if path.IsAbs(name) || clean == ".." || strings.HasPrefix(clean, "../") {
+	// An absolute name is taken from the stream's root, as docker's
+	// extraction does; ".." never.
+	clean := path.Clean(strings.TrimLeft(name, "/"))
+	if name == "" || clean == ".." || strings.HasPrefix(clean, "../") {
 		return "", fmt.Errorf("the copy holds %q, outside what was copied", name)
 	}
 	rest := ""
@@ -461,13 +463,25 @@ func (rc *receiver) make(hdr *tar.Header, rel string, r io.Reader, top, as strin
 		if err := unix.Mknodat(dir, base, unix.S_IFIFO|0o600, 0); err != nil {
 			return &os.PathError{Op: "mkfifo", Path: full, Err: err}
 		}
-		if err := rc.owner(dir, base, unix.AT_SYMLINK_NOFOLLOW, hdr, full); err != nil {
+		// Its mode through a descriptor of it, never by name: what is at
+		// the name by now may be a symlink (a container sharing the
+		// directory through a volume can swap it).
+		fd, err := unix.Openat(dir, base, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return &os.PathError{Op: "open", Path: full, Err: err}
+		}
+		defer unix.Close(fd)
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+			return fmt.Errorf("%s changed while it was made", full)
+		}
+		if err := rc.owner(fd, "", 0, hdr, full); err != nil {
 			return err
 		}
-		if err := unix.Fchmodat(dir, base, mode, 0); err != nil {
+		if err := unix.Fchmod(fd, mode); err != nil {
 			return &os.PathError{Op: "chmod", Path: full, Err: err}
 		}
-		return times(dir, base, unix.AT_SYMLINK_NOFOLLOW, hdr, full)
+		return times(fd, "", 0, hdr, full)
 	}
 	return fmt.Errorf("%s: the copy holds an entry of a kind box cannot make (tar type %q)", full, hdr.Typeflag)
 }
@@ -505,8 +519,9 @@ func times(fd int, base string, flags int, hdr *tar.Header, full string) error {
 	var err error
 	if base == "" {
 		// utimensat(fd, NULL): the descriptor's file. x/sys's Futimes
-		// goes through /proc/self, which init (outside the container's
-		// PID namespace) cannot use.
+		// goes through /proc/self, which init's copy thread, in the
+		// workload's mount namespace but not its PID namespace, cannot
+		// use.
 		_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
 		if e != 0 {
 			err = e
@@ -557,17 +572,22 @@ func (rc *receiver) finish() error {
 	return nil
 }
 
-// Stat is what Dest needs of a path: whether it exists, and is a
-// directory (following a symlink).
-func Stat(p string) (exists, isDir bool, err error) {
+// Resolve is what Dest needs of a path: whether it exists, and is a
+// directory, following symlinks, as docker does; an existing path comes
+// back resolved, so that a copy over a symlink to a file writes the file
+// (an /etc/resolv.conf that links elsewhere), not a file over the link.
+func Resolve(p string) (resolved string, exists, isDir bool, err error) {
 	fi, err := os.Stat(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return false, false, nil
+		return p, false, false, nil
 	}
 	if err != nil {
-		return false, false, err
+		return p, false, false, err
 	}
-	return true, fi.IsDir(), nil
+	if r, err := filepath.EvalSymlinks(p); err == nil {
+		p = r
+	}
+	return p, true, fi.IsDir(), nil
 }
 
 // Split takes a trailing "/." (a directory's contents) and a trailing

@@ -126,6 +126,7 @@ func TestHostileStreams(t *testing.T) {
 	}{
 		{"dotdot", []tar.Header{{Name: "t/", Typeflag: tar.TypeDir}, {Name: "t/../../evil", Typeflag: tar.TypeReg}}, "outside what was copied"},
 		{"absolute", []tar.Header{{Name: "t/", Typeflag: tar.TypeDir}, {Name: "/evil", Typeflag: tar.TypeReg}}, "outside what was copied"},
+		{"absolute under top", []tar.Header{{Name: "t/", Typeflag: tar.TypeDir}, {Name: "/t/../../evil", Typeflag: tar.TypeReg}}, "outside what was copied"},
 		{"other top", []tar.Header{{Name: "t/", Typeflag: tar.TypeDir}, {Name: "u/evil", Typeflag: tar.TypeReg}}, "outside what was copied"},
 		{"through own symlink", []tar.Header{{Name: "t/", Typeflag: tar.TypeDir}, {Name: "t/l", Typeflag: tar.TypeSymlink, Linkname: "../../outside"}, {Name: "t/l/evil", Typeflag: tar.TypeReg}}, "too many levels of symbolic links"},
 		{"over own symlink", []tar.Header{{Name: "t/", Typeflag: tar.TypeDir}, {Name: "t/l", Typeflag: tar.TypeSymlink, Linkname: "../../outside/evil"}, {Name: "t/l", Typeflag: tar.TypeReg}}, ""},
@@ -221,5 +222,22 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRenameAbsolute: an absolute name is taken from the stream's root, as
+// docker's extraction does.
+func TestRenameAbsolute(t *testing.T) {
+	for name, want := range map[string]string{"/t/x": "as/x", "t/x": "as/x", "//t": "as", "/": ""} {
+		got, err := rename(name, "t", "as")
+		if want == "" {
+			if err == nil {
+				t.Errorf("rename(%q) = %q, want an error", name, got)
+			}
+			continue
+		}
+		if err != nil || got != want {
+			t.Errorf("rename(%q) = %q, %v; want %q", name, got, err, want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/box-run/box/run/proto"
@@ -30,14 +31,21 @@ func Serve(req *proto.CopyRequest, f *os.File) (int, error) {
 	if !path.IsAbs(p) {
 		return 0, fmt.Errorf("bad copy request: path %q is not absolute", req.Path)
 	}
-	for _, u := range unreachable {
-		if Under(p, u) {
-			return 0, fmt.Errorf("box cp does not copy to or from %s (the kernel's files, as in docker)", u)
+	// The path as given, and as its symlinks lead.
+	for _, q := range []string{p, ResolveExisting(p)} {
+		for _, u := range unreachable {
+			if Under(q, u) {
+				return 0, fmt.Errorf("box cp does not copy to or from %s (the kernel's files, as in docker)", u)
+			}
 		}
 	}
 	if req.Out {
-		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+		fi, err := os.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
 			return 0, fmt.Errorf("could not find the file %s", req.Path)
+		}
+		if err == nil && req.Slash && !req.Contents && fi.Mode()&fs.ModeSymlink == 0 && !fi.IsDir() {
+			return 0, fmt.Errorf("%s is not a directory", req.Path)
 		}
 		top := path.Base(p)
 		if req.Contents || p == "/" {
@@ -55,10 +63,11 @@ func Serve(req *proto.CopyRequest, f *os.File) (int, error) {
 	}
 	where := Where{Dir: p, Name: "."}
 	top := "."
-	exists, isDir, err := Stat(p)
+	p, exists, isDir, err := Resolve(p)
 	if err != nil {
 		return 0, err
 	}
+	where.Dir = p
 	if req.Source == nil {
 		// A tar as it is (box cp - C:DIR): into a directory, as docker's.
 		if !exists || !isDir {
@@ -78,4 +87,21 @@ func Serve(req *proto.CopyRequest, f *os.File) (int, error) {
 		err = nil // an empty tar given as it is: nothing to do
 	}
 	return got.Skipped, err
+}
+
+// ResolveExisting is p with the symlinks of its longest existing part
+// resolved, the rest as it is: where a copy to p goes.
+func ResolveExisting(p string) string {
+	rest := ""
+	for q := p; ; {
+		if r, err := filepath.EvalSymlinks(q); err == nil {
+			return path.Join(r, rest)
+		}
+		up := path.Dir(q)
+		if up == q {
+			return p
+		}
+		rest = path.Join(path.Base(q), rest)
+		q = up
+	}
 }

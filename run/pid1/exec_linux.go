@@ -120,12 +120,17 @@ func (c conn) Close() error { return unix.Close(c.fd) }
 
 // execServer runs exec requests and reports their exits.
 type execServer struct {
-	spec    *proto.Spec
-	env     []string
-	spawn   spawner
-	ctl     *spawnerCtl // the spawner, for the keep-id user's processes, or nil
-	mu      sync.Mutex
-	waiting map[int]conn
+	spec  *proto.Spec
+	env   []string
+	spawn spawner
+	// copyNS is a descriptor of the workload's mount namespace (-1: init's
+	// own is the workload's), and copyCaps the workload's capabilities:
+	// box cp's thread takes both (copyFiles).
+	copyNS   int
+	copyCaps []uintptr
+	ctl      *spawnerCtl // the spawner, for the keep-id user's processes, or nil
+	mu       sync.Mutex
+	waiting  map[int]conn
 }
 
 // spawner starts processes from one OS thread with the workload's
@@ -252,7 +257,7 @@ func (s *execServer) handle(c conn) {
 		return
 	}
 	if req.Copy != nil {
-		copyFiles(c, req.Copy, stdio)
+		s.copyFiles(c, req.Copy, stdio)
 		return
 	}
 	if err := s.start(c, req, stdio); err != nil {

@@ -557,6 +557,14 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 	proto.SendReady(readyFile, proto.WorkloadStarted) // box run -d can return
 	readyFile.Close()
 	if execL >= 0 {
+		// box cp's threads join the workload's mount namespace as the
+		// spawner's does, which closes its descriptor: a copy of it.
+		execs.copyNS, execs.copyCaps = -1, specCaps(spec.Caps)
+		if mntNS >= 0 {
+			if execs.copyNS, err = unix.FcntlInt(uintptr(mntNS), unix.F_DUPFD_CLOEXEC, 0); err != nil {
+				execs.copyNS = -2 // none: box cp refuses
+			}
+		}
 		if execs.spawn, err = newSpawner(pidNS, mntNS, specCaps(spec.Caps)); err != nil {
 			fmt.Fprintf(os.Stderr, "box: box exec will not work: %v\n", err)
 			unix.Close(execL)

@@ -121,7 +121,7 @@ const stageRunning = 'r'
 
 // running waits until the stage runs: until then it may still need files
 // from the host's root (the dynamic loader and libraries of a box built
-// with cgo, as the tests' box is), which pivot_root takes away.
+// with cgo, as a distribution may build it), which pivot_root takes away.
 func (n *nested) running() error {
 	b := make([]byte, 1)
 	_, err := n.sock.Read(b)

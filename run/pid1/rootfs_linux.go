@@ -200,6 +200,11 @@ func setupRootfs(spec *proto.Spec, ns *netns) (string, error) {
 	if err := r.mount("proc", "/proc", "proc", nsd, "", false, true); err != nil {
 		return "", err
 	}
+	// This /proc is init's PID namespace's; a workload in a nested one
+	// mounts its own over it. box cp starts its helper through it.
+	if fd, err := r.open("/proc", true); err == nil {
+		initProc = fd
+	}
 	if err := ns.join(); err != nil {
 		return "", err
 	}

@@ -56,7 +56,8 @@ type CopyRequest struct {
 	// directory's contents, the stream's top named ".".
 	Follow   bool `json:"follow,omitempty"`
 	Contents bool `json:"contents,omitempty"`
-	// In: Slash, Path was given with a trailing slash; Source is what the
+	// Slash: Path was given with a trailing slash (out: it must be a
+	// directory, or a symlink, followed). In: Source is what the
 	// stream holds (run/cp's Source), or nil for a tar given as it is
 	// (box cp -), unpacked into Path, a directory; Owners keeps the
 	// stream's ids (cp -a).
