@@ -29,17 +29,18 @@ type cpCmd struct {
 	Src        string `arg:"" name:"src" help:"CONTAINER:PATH, a host path, or - for a tar on stdin." placeholder:"SRC"`
 	Dst        string `arg:"" name:"dst" help:"CONTAINER:PATH, a host path, or - for a tar on stdout." placeholder:"DST"`
 
-	// serve is the container's side: its init's, or the cp stage's.
+	// serve is the container's side: its init's helper, or the cp stage.
 	serve func(proto.CopyRequest, *os.File) (proto.ExecReply, error) `kong:"-"`
 }
 
 // Run copies between a container and the host, with docker cp's rules for
-// where a path lands (package cp's Place). The container's side is its
-// init's when it runs detached (pid1.Copy): paths resolve in its root,
-// volumes included. A container that does not run has its root stacked by
-// the cp stage, without its mounts. A path in the container that is not
-// absolute is taken from its root, as docker's. Both sides may meet a hostile stream:
-// package cp unpacks nothing outside the destination.
+// where a path lands (package cp's Place). The container's side is a
+// helper its init starts when it runs detached (pid1.Copy): paths resolve
+// in its root, volumes included. A container that does not run has its
+// root stacked by the cp stage, without its mounts. A path in the
+// container that is not absolute is taken from its root, as docker's.
+// Both sides may meet a hostile stream: package cp unpacks nothing
+// outside the destination.
 func (c *cpCmd) Run(g *globals) error {
 	srcCt, srcPath := splitCpArg(c.Src)
 	dstCt, dstPath := splitCpArg(c.Dst)

@@ -13,14 +13,14 @@ import (
 )
 
 // CpServe is box cp's helper for a running container (pid1.CopyStage),
-// started by its init: arguments the request (JSON) and the workload's
-// capabilities, and "5" when fd 5 is the workload's mount namespace (it
-// has one of its own), else "-"; fd 3 the stream's pipe end, fd 4 the
-// reply. Its one line of
-// reply is a proto.ExecReply.
+// started by its init with init's /proc as its root: arguments the request
+// (JSON), the workload's capabilities, and where to go ("ns": fd 5 is the
+// workload's mount namespace; "root": fd 5 is the container's root); fd 3
+// the stream's pipe end, fd 4 the reply, one proto.ExecReply line. In the
+// workload's PID namespace's view only with --init.
 func CpServe(args []string) error {
 	// Never a way to box's binary through /proc/PID/exe (the spawner's
-	// rule): the helper may be in the workload's PID namespace's view.
+	// rule).
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	reply := os.NewFile(4, "reply")
 	rep := proto.ExecReply{}
@@ -44,14 +44,10 @@ func cpServe(args []string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	ns := -1 // "-": init's mount namespace is the workload's
-	if args[2] == "5" {
-		ns = 5
-	}
-	// Every file operation below runs on this thread: its namespace and
-	// capabilities are the workload's.
+	// Every file operation below runs on this thread: its namespace,
+	// root and capabilities are the workload's.
 	runtime.LockOSThread()
-	if err := pid1.JoinWorkload(ns, caps); err != nil {
+	if err := pid1.JoinWorkload(5, args[2], caps); err != nil {
 		return 0, err
 	}
 	return cp.Serve(&req, os.NewFile(3, "stream"))

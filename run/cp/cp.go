@@ -2,9 +2,11 @@
 // tar stream, Receive unpacks one under a directory, and Place decides,
 // with docker cp's rules, where a copied path lands.
 //
-// In the container the two ends run in its init (package pid1), whose root
-// is the container's: a path there resolves as the container's processes
-// see it, symlinks included, and never reaches the host. On the host they
+// In the container the two ends run in a helper (package stage's cp-serve
+// for a running container, started by its init; its cp stage for a
+// stopped one) whose root is the container's, in the workload's mount
+// namespace: a path there resolves as the container's processes see it,
+// symlinks included, and never reaches the host. On the host they
 // run in box cp as the caller. Either way the stream may come from a
 // hostile side, so Receive takes nothing on trust: every entry must lie
 // under the stream's top name, is made beneath the target directory with
@@ -519,7 +521,7 @@ func times(fd int, base string, flags int, hdr *tar.Header, full string) error {
 	var err error
 	if base == "" {
 		// utimensat(fd, NULL): the descriptor's file. x/sys's Futimes
-		// goes through /proc/self, which init's copy thread, in the
+		// goes through /proc/self, which box cp's helper, in the
 		// workload's mount namespace but not its PID namespace, cannot
 		// use.
 		_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)

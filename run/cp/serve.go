@@ -23,9 +23,10 @@ func Under(p, dir string) bool {
 }
 
 // Serve is the container's side of box cp's request, with f the stream's
-// pipe end, from a process whose root is the container's (its init, or
-// box cp's stage for a stopped container): it returns how many device
-// files it did not make. Its caller answers the request with it.
+// pipe end, from a process whose root is the container's (the helper a
+// running container's init starts, or box cp's stage for a stopped one):
+// it returns how many device files it did not make. Its caller answers
+// the request with it.
 func Serve(req *proto.CopyRequest, f *os.File) (int, error) {
 	p := path.Clean(req.Path)
 	if !path.IsAbs(p) {

@@ -49,9 +49,10 @@ func (s *execServer) copyFiles(c conn, req *proto.CopyRequest, files []*os.File)
 }
 
 // runCopy runs the helper and reads its reply, on a thread of its own:
-// its working directory is init's /proc, where "self/exe" is box's binary
-// (a path through "/proc/self" would not resolve), and the helper's
-// Pdeathsig is that thread's, which must live until the helper is done.
+// its root becomes init's /proc, where "/self/exe" is box's binary (a path
+// through "/proc/self" would not resolve in the container's root), and
+// the helper's Pdeathsig is that thread's, which must live until the
+// helper is done.
 func (s *execServer) runCopy(req *proto.CopyRequest, data *os.File) (proto.ExecReply, error) {
 	type result struct {
 		rep proto.ExecReply
@@ -59,7 +60,7 @@ func (s *execServer) runCopy(req *proto.CopyRequest, data *os.File) (proto.ExecR
 	}
 	done := make(chan result, 1)
 	go func() {
-		runtime.LockOSThread() // for good: its working directory is changed
+		runtime.LockOSThread() // for good: its root is changed
 		rep, err := s.copyOnThread(req, data)
 		done <- result{rep, err}
 	}()
@@ -72,14 +73,42 @@ func (s *execServer) copyOnThread(req *proto.CopyRequest, data *os.File) (proto.
 	if initProc < 0 {
 		return rep, errors.New("box cp cannot start its helper here: init has no /proc of its own")
 	}
+	if s.copyNS == -2 {
+		return rep, errors.New("box cp cannot reach this container's files: init lost its mount namespace")
+	}
+	// Where the helper goes: the workload's mount namespace, or (init's
+	// own being the workload's) back to the container's root.
+	var to *os.File
+	where := "ns"
+	if s.copyNS >= 0 {
+		// A copy, closed once passed on: an *os.File of s.copyNS itself
+		// would close it when collected.
+		fd, err := unix.FcntlInt(uintptr(s.copyNS), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return rep, err
+		}
+		to = os.NewFile(uintptr(fd), "workload-mnt")
+	} else {
+		fd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return rep, err
+		}
+		to, where = os.NewFile(uintptr(fd), "container-root"), "root"
+	}
+	defer to.Close()
+	// The helper starts with init's /proc as its root: nothing of the
+	// container's (a dynamic loader it could have replaced, a FIFO where
+	// an initialiser opens box's path) is reached before it moves, and
+	// "/self/exe" is box's binary. chroot on this thread only (its own
+	// fs struct), which ends with its goroutine.
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
 		return rep, &os.SyscallError{Syscall: "unshare(CLONE_FS)", Err: err}
 	}
 	if err := unix.Fchdir(initProc); err != nil {
 		return rep, &os.SyscallError{Syscall: "fchdir(/proc)", Err: err}
 	}
-	if s.copyNS == -2 {
-		return rep, errors.New("box cp cannot reach this container's files: init lost its mount namespace")
+	if err := unix.Chroot("."); err != nil {
+		return rep, &os.SyscallError{Syscall: "chroot(/proc)", Err: err}
 	}
 	b, err := json.Marshal(req)
 	if err != nil {
@@ -94,39 +123,19 @@ func (s *execServer) copyOnThread(req *proto.CopyRequest, data *os.File) (proto.
 		return rep, err
 	}
 	defer rr.Close()
-	null, err := os.Open(os.DevNull)
-	if err != nil {
-		rw.Close()
-		return rep, err
-	}
-	defer null.Close()
-	files := []*os.File{null, null, rw, data, rw}
-	ns := "-"
-	if s.copyNS >= 0 {
-		// A copy of it, closed once passed on: an *os.File of s.copyNS
-		// itself would close it when collected.
-		fd, err := unix.FcntlInt(uintptr(s.copyNS), unix.F_DUPFD_CLOEXEC, 0)
-		if err != nil {
-			rw.Close()
-			return rep, err
-		}
-		nsFile := os.NewFile(uintptr(fd), "workload-mnt")
-		defer nsFile.Close()
-		files, ns = append(files, nsFile), "5"
-	}
-	// stderr is the reply pipe too: a helper that dies before its answer
-	// (a Go panic, a failed exec) leaves its words there. argv[0] is
+	// stdin, stdout and stderr are the reply pipe too: a helper that dies
+	// before its answer (a Go panic) leaves its words there. argv[0] is
 	// "box", as for every stage: the tests' binary dispatches on it.
-	p, err := os.StartProcess("self/exe", []string{"box", string(b), strings.Join(caps, ","), ns}, &os.ProcAttr{
+	p, err := os.StartProcess("/self/exe", []string{"box", string(b), strings.Join(caps, ","), where}, &os.ProcAttr{
 		Env:   []string{proto.StageEnv + "=" + CopyStage},
-		Files: files,
+		Files: []*os.File{rw, rw, rw, data, rw, to},
 		Sys:   &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL},
 	})
 	rw.Close()
 	if errors.Is(err, unix.ENOENT) {
 		// The binary is there (it runs): what the kernel did not find is
-		// the dynamic loader it names, which the container's root lacks.
-		return rep, errors.New("box cp into a running container needs a statically linked box (built with CGO_ENABLED=0, as released); this one loads the host's libraries, which the container does not have")
+		// the dynamic loader it names, which is nowhere in /proc.
+		return rep, errors.New("box cp into a running container needs a statically linked box (built with CGO_ENABLED=0, as released); this one needs a dynamic loader")
 	}
 	if err != nil {
 		return rep, fmt.Errorf("starting box cp's helper: %w", err)
@@ -135,25 +144,50 @@ func (s *execServer) copyOnThread(req *proto.CopyRequest, data *os.File) (proto.
 	// it is done.
 	p.Release()
 	out, _ := io.ReadAll(io.LimitReader(rr, 64<<10))
-	line := strings.TrimSpace(string(out))
-	if i := strings.LastIndexByte(line, '\n'); i >= 0 {
-		line = line[i+1:]
-	}
-	if err := json.Unmarshal([]byte(line), &rep); err != nil {
-		if line == "" {
-			line = "no answer"
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
+		why := lines[len(lines)-1]
+		for _, l := range lines {
+			if strings.HasPrefix(l, "panic:") || strings.HasPrefix(l, "fatal error:") {
+				why = l
+				break
+			}
 		}
-		return rep, fmt.Errorf("box cp's helper: %s", line)
+		if why == "" {
+			why = "no answer"
+		}
+		return rep, fmt.Errorf("box cp's helper: %s", why)
 	}
 	return rep, nil
 }
 
 // JoinWorkload moves the calling thread, locked to its goroutine for
-// good, into the mount namespace mntNS (closed here; -1 for none) and
-// gives it caps and no_new_privs: what the spawner's thread has. box cp's
-// helper calls it before it touches a file.
-func JoinWorkload(mntNS int, caps []uintptr) error {
-	if err := joinNS(-1, mntNS); err != nil {
+// good, into the workload's mount namespace (where "ns": fd is one;
+// setns makes its root the namespace's) or back to the container's root
+// (where "root": fd is it), closing fd, and gives it caps and
+// no_new_privs: what the spawner's thread has. box cp's helper calls it
+// before it touches a file.
+func JoinWorkload(fd int, where string, caps []uintptr) error {
+	switch where {
+	case "ns":
+		if err := joinNS(-1, fd); err != nil {
+			return err
+		}
+	case "root":
+		defer unix.Close(fd)
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			return &os.SyscallError{Syscall: "unshare(CLONE_FS)", Err: err}
+		}
+		if err := unix.Fchdir(fd); err != nil {
+			return &os.SyscallError{Syscall: "fchdir", Err: err}
+		}
+		if err := unix.Chroot("."); err != nil {
+			return &os.SyscallError{Syscall: "chroot", Err: err}
+		}
+	default:
+		return fmt.Errorf("cp-serve stage: unknown place %q", where)
+	}
+	if err := unix.Chdir("/"); err != nil {
 		return err
 	}
 	if err := ApplyCaps(caps, true); err != nil {
