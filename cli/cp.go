@@ -166,10 +166,7 @@ func (c *cpCmd) out(src, dst string) (int64, error) {
 	if dst == "-" {
 		_, recvErr = io.Copy(os.Stdout, in)
 	} else {
-		top := path.Base(clean)
-		if contents || clean == "/" {
-			top = "."
-		}
+		top := cp.Top(clean, contents)
 		d, _, slash := cp.Split(dst)
 		got, recvErr = cp.Receive(in, top, func(first *tar.Header) (cp.Where, error) {
 			d, exists, isDir, err := cp.Resolve(d)
@@ -198,7 +195,7 @@ func (c *cpCmd) out(src, dst string) (int64, error) {
 
 // in copies the host's src (or a tar on stdin) to the container's dst.
 func (c *cpCmd) in(src, dst string) (int64, error) {
-	clean, slash := path.Clean(dst), strings.HasSuffix(dst, "/") || strings.HasSuffix(dst, "/.")
+	clean, _, slash := cp.Split(dst)
 	req := proto.CopyRequest{Path: clean, Slash: slash, Owners: c.Archive}
 	var send func(io.Writer) error
 	if src == "-" {
@@ -216,17 +213,14 @@ func (c *cpCmd) in(src, dst string) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		if slash && !fi.IsDir() {
+		switch {
+		case contents && !fi.IsDir():
+			return 0, fmt.Errorf("%s is not a directory: a path ending in /. copies a directory's contents", s)
+		case slash && !fi.IsDir():
 			return 0, fmt.Errorf("%s is not a directory", src)
 		}
-		if contents && !fi.IsDir() {
-			return 0, fmt.Errorf("%s is not a directory: a path ending in /. copies a directory's contents", s)
-		}
-		top := filepath.Base(s)
-		if contents || s == "/" {
-			top = "."
-		}
-		req.Source = &proto.CopySource{Base: top, IsDir: fi.IsDir(), Contents: contents || s == "/"}
+		top := cp.Top(s, contents)
+		req.Source = &proto.CopySource{Base: top, IsDir: fi.IsDir(), Contents: top == "."}
 		send = func(w io.Writer) error { return cp.Send(w, s, top, follow, nil) }
 	}
 	pr, pw, err := os.Pipe()

@@ -592,6 +592,15 @@ func Resolve(p string) (resolved string, exists, isDir bool, err error) {
 	return p, true, fi.IsDir(), nil
 }
 
+// Top is the stream's top name for a copy of p (clean): its last
+// element, or "." for a directory's contents (and for "/").
+func Top(p string, contents bool) string {
+	if contents || p == "/" {
+		return "."
+	}
+	return path.Base(p)
+}
+
 // Split takes a trailing "/." (a directory's contents) and a trailing
 // slash off p: the path cleaned, and what its end said.
 func Split(p string) (clean string, contents, slash bool) {

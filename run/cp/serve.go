@@ -48,10 +48,7 @@ func Serve(req *proto.CopyRequest, f *os.File) (int, error) {
 		if err == nil && req.Slash && !req.Contents && fi.Mode()&fs.ModeSymlink == 0 && !fi.IsDir() {
 			return 0, fmt.Errorf("%s is not a directory", req.Path)
 		}
-		top := path.Base(p)
-		if req.Contents || p == "/" {
-			top = "."
-		}
+		top := Top(p, req.Contents)
 		skip := func(dir string) bool {
 			for _, u := range unreachable {
 				if dir == u {
