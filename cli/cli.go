@@ -34,7 +34,7 @@ type grammar struct {
 	Rm      rmCmd      `cmd:"" help:"Remove containers."`
 	Port    portCmd    `cmd:"" help:"List a container's published ports."`
 	Inspect inspectCmd `cmd:"" help:"Show containers or images as JSON."`
-	Exec    execCmd    `cmd:"" help:"Run a command in a running detached container."`
+	Exec    execCmd    `cmd:"" help:"Run a command in a running container (started with -d, -t or --name)."`
 	Logs    logsCmd    `cmd:"" help:"Print a container's output (a foreground one's too, unless --rm or -t)."`
 	Stop    stopCmd    `cmd:"" help:"Stop containers: SIGTERM, then SIGKILL after a timeout."`
 	Start   startCmd   `cmd:"" help:"Start stopped containers again, in the background."`

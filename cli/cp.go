@@ -60,7 +60,7 @@ func (c *cpCmd) Run(g *globals) error {
 	dir := cs.Dir(ct.ID)
 	if ct.Status == "running" {
 		if _, err := os.Stat(filepath.Join(dir, proto.ExecSocket)); err != nil {
-			return withStatus(1, fmt.Errorf("container %s was not started with -d: box cp reaches running containers only when detached", ct.Name))
+			return withStatus(1, fmt.Errorf("container %s runs in the foreground with neither -t nor a name: box cp reaches running containers started with -d, -t or --name", ct.Name))
 		}
 		c.serve = func(req proto.CopyRequest, f *os.File) (proto.ExecReply, error) { return pid1.Copy(dir, req, f) }
 	} else {

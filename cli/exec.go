@@ -46,7 +46,7 @@ func (c *execCmd) Run(g *globals) error {
 	}
 	dir := cs.Dir(ct.ID)
 	if _, err := os.Stat(filepath.Join(dir, proto.ExecSocket)); err != nil {
-		return withStatus(125, fmt.Errorf("container %s was not started with -d: box exec reaches detached containers only", ct.Name))
+		return withStatus(125, fmt.Errorf("container %s runs in the foreground with neither -t nor a name: box exec reaches containers started with -d, -t or --name", ct.Name))
 	}
 	status, err := pid1.ExecCommand(dir, proto.ExecRequest{Args: c.Args[1:], Env: env, Cwd: c.Workdir, User: c.User, TTY: c.TTY}, c.Interactive, c.Detach)
 	return exitAs(status, err)

@@ -144,6 +144,16 @@ func (c *runCmd) Run(g *globals) error {
 		fmt.Println(ct.ID)
 		return nil
 	}
+	if spec.StaysPID1() || c.TTY || c.Name != "" {
+		// box exec and box cp reach a foreground container, as docker's,
+		// when init stays as PID 1 anyway (ports, --init, keep-id): then
+		// the exec socket costs nothing. With a terminal or a name, the
+		// user means to come back to it, and the workload's nested stage
+		// (another start of box, see pid1's doc) is worth its time; a
+		// plain run --rm keeps the fast path, where init execs the
+		// workload.
+		spec.Exec = true
+	}
 	var persist func(string) error
 	if !c.Rm {
 		mc := &monitor.Config{Spec: *spec, Container: *ct, StoreRoot: c.storeRoot, LayerStore: c.layerStore, Layers: c.layers, Net: c.netCfg}
