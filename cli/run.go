@@ -54,7 +54,8 @@ type runCmd struct {
 	GroupAdd    []string     `name:"group-add" help:"Add a supplementary group (a name in the image's /etc/group, or a gid) to the workload's and box exec's processes; needs subordinate ids." placeholder:"GROUP"`
 	CapAdd      []string     `name:"cap-add" help:"Add a Linux capability to docker's default set (NET_ADMIN, SYS_PTRACE, …, or ALL); it holds inside the container's user namespace only." placeholder:"CAP"`
 	CapDrop     []string     `name:"cap-drop" help:"Drop a Linux capability (or ALL) from docker's default set." placeholder:"CAP"`
-	SecurityOpt []string     `name:"security-opt" sep:"none" help:"docker's security options that box meets anyway: no-new-privileges (always set), seccomp=unconfined, apparmor=unconfined, label=disable (box applies none); others are refused." placeholder:"OPT"`
+	SecurityOpt []string     `name:"security-opt" sep:"none" help:"docker's security options: no-new-privileges[=true|false] (no setuid program or file capability gains anything), and what box does anyway: seccomp=unconfined, apparmor=unconfined, label=disable, systempaths=unconfined (box applies none); others are refused." placeholder:"OPT"`
+	Privileged  bool         `help:"Every capability (in the container's user namespace), the host's device nodes, and /sys writable; still confined to your own user's rights on the host."`
 	Memory      string       `short:"m" help:"Memory limit: a size such as 512m or 2g (needs a cgroup v2 subtree delegated to you: see box info)." placeholder:"BYTES"`
 	MemorySwap  signed       `help:"Memory and swap together, with --memory; -1 for unlimited swap (default: as much swap as memory)." placeholder:"BYTES"`
 	CPUs        string       `name:"cpus" help:"CPU limit: a number of CPUs such as 1.5 (needs a delegated cgroup v2 subtree)." placeholder:"N"`
@@ -207,7 +208,8 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		// process's: a rank runs in the foreground.
 		return nil, nil, m, errors.New("--mpi runs a rank in the foreground: it cannot go with -d or box create")
 	}
-	if err := run.CheckSecurityOpts(c.SecurityOpt); err != nil {
+	noNewPrivs, err := run.ParseSecurityOpts(c.SecurityOpt)
+	if err != nil {
 		return nil, nil, m, err
 	}
 	// kong's passthrough takes an unknown flag before the image as the
@@ -289,6 +291,7 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		Network: c.Network, DNS: c.DNS, AddHosts: c.AddHost, Publish: c.Publish, PublishAll: c.PublishAll,
 		Ulimits: c.Ulimit, CapAdd: c.CapAdd, CapDrop: c.CapDrop, GroupAdd: c.GroupAdd, Limits: limits, IPC: c.IPC, MPI: c.MPI, Devices: c.Device, GPUs: c.GPUs, UserHome: c.userHome, UserShell: c.userShell, UserName: c.userName,
 		StopSignal: c.StopSignal, StopTimeout: stopTimeout, Labels: c.Label,
+		NoNewPrivs: noNewPrivs, Privileged: c.Privileged,
 	}, run.Image{Ref: ref, ID: img.ID, Config: cfg.Config, Layers: layers}, run.Host{
 		Wd: wd, Home: home, Net: net, Debug: g.Debug,
 		Overlay: conf.Storage.Overlay, OverlayCache: image.OverlayCacheFile(st.Root()),

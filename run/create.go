@@ -57,6 +57,8 @@ type Flags struct {
 	GroupAdd   []string // --group-add
 	CapAdd     []string // --cap-add
 	CapDrop    []string // --cap-drop
+	NoNewPrivs bool     // --security-opt no-new-privileges
+	Privileged bool     // --privileged
 	// Limits are --memory, --memory-swap, --cpus and --pids-limit's, read
 	// by ParseLimits and checked against the host by CheckLimits before
 	// anything else (before an image is pulled, as docker).
@@ -206,9 +208,17 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		// (keep-groups is what keep-id does anyway.)
 		return nil, nil, h.Net, errors.New("--group-add cannot go with --userns=keep-id: its user namespace maps your own gid alone")
 	}
-	caps, err := pid1.ResolveCaps(f.CapAdd, f.CapDrop)
+	capAdd, capDrop := f.CapAdd, f.CapDrop
+	if f.Privileged {
+		// docker's: every capability, whatever --cap-add and --cap-drop say.
+		capAdd, capDrop = []string{"ALL"}, nil
+	}
+	caps, err := pid1.ResolveCaps(capAdd, capDrop)
 	if err != nil {
 		return nil, nil, h.Net, err
+	}
+	if f.Privileged {
+		devices.Devices = withHostDevices(devices.Devices, "/dev")
 	}
 	rlimits, err := ParseUlimits(f.Ulimits)
 	if err != nil {
@@ -239,6 +249,8 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		ResolvConf:   resolv,
 		Rlimits:      rlimits,
 		Caps:         caps,
+		NoNewPrivs:   f.NoNewPrivs,
+		Privileged:   f.Privileged,
 		GroupAdd:     f.GroupAdd,
 		IPCHost:      ipcHost,
 	}

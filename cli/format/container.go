@@ -76,6 +76,8 @@ type HostConfig struct {
 	AutoRemove     bool
 	ExtraHosts     []string
 	ReadonlyRootfs bool
+	Privileged     bool
+	SecurityOpt    []string          // no-new-privileges, when set
 	Tmpfs          map[string]string `json:",omitempty"`
 	// Resource limits (--memory, --memory-swap, --cpus, --pids-limit):
 	// 0 or nil where none is set, as docker.
@@ -178,6 +180,12 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 		PortBindings:  map[string][]PortBinding{},
 		RestartPolicy: restart,
 		AutoRemove:    ct.Remove,
+	}
+	if spec != nil {
+		out.HostConfig.Privileged = spec.Privileged
+		if spec.NoNewPrivs {
+			out.HostConfig.SecurityOpt = []string{"no-new-privileges"}
+		}
 	}
 	if l := ct.Limits; l != nil {
 		hc := &out.HostConfig

@@ -119,6 +119,15 @@ func dropBounding(keep []uintptr) error {
 	return nil
 }
 
+// noNewPrivs sets no_new_privs on the calling thread when asked
+// (proto.Spec.NoNewPrivs).
+func noNewPrivs(set bool) error {
+	if !set {
+		return nil
+	}
+	return SetNoNewPrivs()
+}
+
 // SetNoNewPrivs sets no_new_privs on the calling thread: after the exec,
 // setuid bits and file capabilities grant nothing.
 func SetNoNewPrivs() error {

@@ -141,14 +141,14 @@ type execServer struct {
 type spawner func(argv0 string, argv []string, attr *os.ProcAttr) (*os.Process, error)
 
 // newSpawner locks a thread, applies the workload's capabilities and
-// no_new_privs to it, and serves every spawn from it. With pidNS and mntNS
+// no_new_privs (with nnp) to it, and serves every spawn from it. With pidNS and mntNS
 // (not -1; closed here) the thread first joins the workload's PID and
 // mount namespaces, so that processes it starts are in them: they see the
 // workload's /proc, and the workload sees them. setns(2) into a mount
 // namespace needs a thread that shares its root and working directory
 // with no other (Go's threads share them), hence the unshare(CLONE_FS);
 // into a PID namespace it places the thread's future children only.
-func newSpawner(pidNS, mntNS int, caps []uintptr) (spawner, error) {
+func newSpawner(pidNS, mntNS int, caps []uintptr, nnp bool) (spawner, error) {
 	type result struct {
 		p   *os.Process
 		err error
@@ -168,7 +168,7 @@ func newSpawner(pidNS, mntNS int, caps []uintptr) (spawner, error) {
 			err = ApplyCaps(caps, true)
 		}
 		if err == nil {
-			err = SetNoNewPrivs()
+			err = noNewPrivs(nnp)
 		}
 		ready <- err
 		if err != nil {

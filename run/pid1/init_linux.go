@@ -251,7 +251,7 @@ func initContainer(spec *proto.Spec, early *earlySignals, ns *netns) error {
 		if err := ApplyCaps(specCaps(spec.Caps), true); err != nil {
 			return err
 		}
-		if err := SetNoNewPrivs(); err != nil {
+		if err := noNewPrivs(spec.NoNewPrivs); err != nil {
 			return err
 		}
 	}
@@ -527,14 +527,14 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 	var err error
 	execs := &execServer{spec: spec, env: spec.Env, waiting: map[int]conn{}}
 	if workload != nil {
-		l := &launch{Argv0: argv0, Args: spec.Args, Env: env, Cwd: spec.Cwd, User: u, Rlimits: spec.Rlimits, Caps: spec.Caps}
+		l := &launch{Argv0: argv0, Args: spec.Args, Env: env, Cwd: spec.Cwd, User: u, Rlimits: spec.Rlimits, Caps: spec.Caps, NoNewPrivs: spec.NoNewPrivs}
 		if pidNS, mntNS, err = workload.exec(l, tty, spec.KeepID); err != nil {
 			return err
 		}
 		p = workload.p
 		trace(spec, "workload")
 		if workload.ctl != nil {
-			if err := workload.ctl.setup(mntNS, spec.Rlimits); err != nil {
+			if err := workload.ctl.setup(mntNS, spec.Rlimits, spec.NoNewPrivs); err != nil {
 				fmt.Fprintf(os.Stderr, "box: the spawner is not running (%v): init starts box exec's processes\n", err)
 			} else {
 				execs.ctl = workload.ctl
@@ -565,7 +565,7 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 				execs.copyNS = -2 // none: box cp refuses
 			}
 		}
-		if execs.spawn, err = newSpawner(pidNS, mntNS, specCaps(spec.Caps)); err != nil {
+		if execs.spawn, err = newSpawner(pidNS, mntNS, specCaps(spec.Caps), spec.NoNewPrivs); err != nil {
 			fmt.Fprintf(os.Stderr, "box: box exec will not work: %v\n", err)
 			unix.Close(execL)
 		} else {

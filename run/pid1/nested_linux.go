@@ -33,6 +33,8 @@ type launch struct {
 	User    ExecUser       `json:"user"`
 	Rlimits []proto.Rlimit `json:"rlimits,omitempty"`
 	Caps    []uintptr      `json:"caps"` // proto.Spec.Caps
+	// NoNewPrivs is proto.Spec.NoNewPrivs.
+	NoNewPrivs bool `json:"noNewPrivs,omitempty"`
 	// Root identifies the container's root (its device and inode): the
 	// stage checks that pivot_root moved it there too.
 	Root [2]uint64 `json:"root"`
@@ -341,7 +343,7 @@ func (l *launch) exec(sock int, tty *os.File) error {
 	if err := ApplyCaps(specCaps(l.Caps), true); err != nil {
 		return err
 	}
-	if err := SetNoNewPrivs(); err != nil {
+	if err := noNewPrivs(l.NoNewPrivs); err != nil {
 		return err
 	}
 	// The nested stage never has the caller's kept descriptors: run.New

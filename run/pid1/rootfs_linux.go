@@ -263,16 +263,24 @@ func mountEtcFiles(r *rootfs, spec *proto.Spec) error {
 	return nil
 }
 
-// mountSys mounts a read-only sysfs: a fresh one when the container has its
-// own network namespace (sysfs belongs to one), else the host's, bound.
+// mountSys mounts a read-only sysfs (writable with --privileged, as
+// docker's: the files stay the host's, so the caller's rights still hold):
+// a fresh one when the container has its own network namespace (sysfs
+// belongs to one), else the host's, bound.
 func mountSys(r *rootfs, spec *proto.Spec) error {
-	const ro = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY
-	err := r.mount("sysfs", "/sys", "sysfs", ro, "", false, true)
+	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY)
+	if spec.Privileged {
+		flags &^= unix.MS_RDONLY
+	}
+	err := r.mount("sysfs", "/sys", "sysfs", flags, "", false, true)
 	if err == nil {
 		return nil
 	}
 	if err := r.mount("/sys", "/sys", "", unix.MS_BIND|unix.MS_REC, "", false, true); err != nil {
 		return err
+	}
+	if spec.Privileged {
+		return nil
 	}
 	return r.remountReadOnly("/sys")
 }

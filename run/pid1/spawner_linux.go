@@ -60,7 +60,8 @@ type spawnRequest struct {
 // spawnerSetup is init's first message, with the workload's mount
 // namespace.
 type spawnerSetup struct {
-	Rlimits []proto.Rlimit `json:"rlimits,omitempty"`
+	Rlimits    []proto.Rlimit `json:"rlimits,omitempty"`
+	NoNewPrivs bool           `json:"noNewPrivs,omitempty"` // proto.Spec.NoNewPrivs
 }
 
 // spawnerTimeout (seconds) is how long init waits on the spawner's
@@ -93,10 +94,10 @@ type spawnerCtl struct {
 
 // setup sends the spawner the workload's mount namespace and the limits,
 // and waits until it has taken them.
-func (s *spawnerCtl) setup(mntNS int, rlimits []proto.Rlimit) error {
+func (s *spawnerCtl) setup(mntNS int, rlimits []proto.Rlimit, nnp bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err := proto.WriteFrame(s.fd, spawnerSetup{Rlimits: rlimits}, []int{mntNS})
+	err := proto.WriteFrame(s.fd, spawnerSetup{Rlimits: rlimits, NoNewPrivs: nnp}, []int{mntNS})
 	if err == nil {
 		b := make([]byte, 1)
 		if _, err = (conn{s.fd}).Read(b); err == nil && b[0] != stageRunning {
@@ -208,7 +209,7 @@ func runSpawnerStage() int {
 		fmt.Fprintf(os.Stderr, "box: spawner: %v\n", err)
 		return 125
 	}
-	if err := SetNoNewPrivs(); err != nil {
+	if err := noNewPrivs(setup.NoNewPrivs); err != nil {
 		return 125
 	}
 	if _, err := (conn{ctl}).Write([]byte{stageRunning}); err != nil {

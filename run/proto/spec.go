@@ -117,6 +117,15 @@ type Spec struct {
 	// exec's processes' too; nil is docker's default set. Not omitted
 	// when empty: --cap-drop ALL is none at all.
 	Caps []uintptr `json:"caps"`
+	// NoNewPrivs sets no_new_privs for the workload and box exec's
+	// processes (--security-opt no-new-privileges): as docker, not by
+	// default, so a setuid program or a file capability in the image
+	// works as in docker (sudo in a devcontainer image, ping). Either
+	// way it gains nothing outside the container's user namespace.
+	NoNewPrivs bool `json:"noNewPrivs,omitempty"`
+	// Privileged is --privileged: every capability, the host's device
+	// nodes bound in (Devices), and /sys writable.
+	Privileged bool `json:"privileged,omitempty"`
 	// Rlimits are --ulimit's resource limits, set for the workload.
 	Rlimits []Rlimit `json:"rlimits,omitempty"`
 
