@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"strconv"
@@ -66,12 +67,22 @@ type runCmd struct {
 	GPUs        string       `name:"gpus" help:"GPUs, as docker's --gpus: all, a count, or device=0,1 (CDI's nvidia.com/gpu devices, within NVIDIA_VISIBLE_DEVICES or CUDA_VISIBLE_DEVICES)." placeholder:"GPUS"`
 	StopSignal  string       `help:"Signal box stop sends first (default: the image's STOPSIGNAL, else SIGTERM)." placeholder:"SIGNAL"`
 	StopTimeout signed       `help:"Seconds box stop waits before SIGKILL when -t is not given (default 10; -1: no limit)." placeholder:"SECONDS"`
+	Quiet       bool         `short:"q" help:"Pull the image without progress output."`
+	ShmSize     string       `name:"shm-size" help:"Size of /dev/shm (default 64m)." placeholder:"BYTES"`
+	Expose      []string     `sep:"none" help:"Expose a port or a range, PORT[-PORT][/tcp|udp], without publishing it (-P publishes it)." placeholder:"PORT"`
+	Cidfile     string       `help:"Write the container's id to FILE, which must not exist." placeholder:"FILE"`
+	DNSSearch   []string     `name:"dns-search" sep:"none" help:"Search domain for the container's /etc/resolv.conf (default: the host's; \".\": none)." placeholder:"DOMAIN"`
+	DNSOption   []string     `name:"dns-option" sep:"none" help:"Option for the container's /etc/resolv.conf (default: the host's)." placeholder:"OPT"`
+	LabelFile   []string     `sep:"none" help:"Read labels from a file of KEY=VALUE lines." placeholder:"FILE"`
+	Domainname  string       `help:"Container NIS domain name." placeholder:"NAME"`
+	Sysctl      []string     `sep:"none" help:"Set a namespaced kernel parameter: net.*, fs.mqueue.*, kernel.msg*, kernel.sem, kernel.shm*." placeholder:"NAME=VALUE"`
 	netCfg      slirp.Config // resolved from --network and [network]
 	release     func()       // drops the hold on the image's layers
 	storeRoot   string       // the opened store's directory
 	layerStore  string       // the shared store the image's layers are in, if one is
 	layers      []string     // the image's layers, held by a detached monitor too
 	creating    bool         // box create: nothing runs now
+	cidWritten  bool         // --cidfile's file is this run's
 	userHome    string       // keep-id's passwd home and login shell (box shell)
 	userShell   string
 	userName    string // keep-id's passwd name ("" = the caller's)
@@ -118,6 +129,7 @@ func (c *runCmd) Run(g *globals) error {
 		defer c.release()
 	}
 	if err != nil {
+		c.dropCidfile()
 		return withStatus(125, err)
 	}
 	root, _, err := g.storeRoot()
@@ -130,6 +142,7 @@ func (c *runCmd) Run(g *globals) error {
 	// as docker does: nothing else names them.
 	unmade := func() {
 		if _, err := cs.Lookup(ct.ID); errors.Is(err, run.ErrNoContainer) {
+			c.dropCidfile()
 			if err := cs.RemoveAnonymousVolumes(ct, stage.Remover(m)); err != nil {
 				g.log.Debug("removing the anonymous volumes", "err", err)
 			}
@@ -240,6 +253,17 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 	if c.TTY && !c.creating && !c.Detach && !term.IsTerminal(int(os.Stdin.Fd())) {
 		fmt.Fprintln(os.Stderr, "box: warning: the input device is not a TTY; -t allocates one in the container anyway")
 	}
+	if c.Cidfile != "" {
+		// Before anything is pulled or made, as docker.
+		if _, err := os.Lstat(c.Cidfile); err == nil {
+			return nil, nil, m, fmt.Errorf("container id file %s exists: make sure its container is not running, or remove it", c.Cidfile)
+		}
+	}
+	labels, err := readLabelFiles(c.LabelFile)
+	if err != nil {
+		return nil, nil, m, err
+	}
+	labels = append(labels, c.Label...)
 	ref, cmdArgs := c.Args[0], c.Args[1:]
 	st, err := g.openStore()
 	if err != nil {
@@ -290,8 +314,9 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		Volumes: c.Volume, Mounts: c.Mount, Tmpfs: c.Tmpfs,
 		Network: c.Network, DNS: c.DNS, AddHosts: c.AddHost, Publish: c.Publish, PublishAll: c.PublishAll,
 		Ulimits: c.Ulimit, CapAdd: c.CapAdd, CapDrop: c.CapDrop, GroupAdd: c.GroupAdd, Limits: limits, IPC: c.IPC, MPI: c.MPI, Devices: c.Device, GPUs: c.GPUs, UserHome: c.userHome, UserShell: c.userShell, UserName: c.userName,
-		StopSignal: c.StopSignal, StopTimeout: stopTimeout, Labels: c.Label,
+		StopSignal: c.StopSignal, StopTimeout: stopTimeout, Labels: labels,
 		NoNewPrivs: noNewPrivs, Privileged: c.Privileged,
+		Expose: c.Expose, DNSSearch: c.DNSSearch, DNSOptions: c.DNSOption, ShmSize: c.ShmSize, Domainname: c.Domainname, Sysctls: c.Sysctl,
 	}, run.Image{Ref: ref, ID: img.ID, Config: cfg.Config, Layers: layers}, run.Host{
 		Wd: wd, Home: home, Net: net, Debug: g.Debug,
 		Overlay: conf.Storage.Overlay, OverlayCache: image.OverlayCacheFile(st.Root()),
@@ -304,7 +329,63 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 	spec.Squash = squash
 	spec.OpenStdin = c.Interactive
 	// spec and ct share their mounts: both get the volumes' directories.
+	if err := c.writeCidfile(ct.ID); err != nil {
+		return spec, ct, m, err
+	}
 	return spec, ct, m, run.MakeVolumes(spec.Mounts, volume.Store{Dir: image.VolumesDir(st.Root())})
+}
+
+// writeCidfile writes --cidfile's file, which must not exist (docker's
+// rule: another container may still be known by it).
+func (c *runCmd) writeCidfile(id string) error {
+	if c.Cidfile == "" {
+		return nil
+	}
+	f, err := os.OpenFile(c.Cidfile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("container id file %s exists: make sure its container is not running, or remove it", c.Cidfile)
+	}
+	if err != nil {
+		return fmt.Errorf("--cidfile: %w", err)
+	}
+	_, err = f.WriteString(id)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(c.Cidfile)
+		return fmt.Errorf("--cidfile: %w", err)
+	}
+	c.cidWritten = true
+	return nil
+}
+
+// dropCidfile removes the --cidfile file this run wrote, for a container
+// that was not made after all.
+func (c *runCmd) dropCidfile() {
+	if c.cidWritten {
+		os.Remove(c.Cidfile)
+	}
+}
+
+// readLabelFiles reads --label-file's files: KEY=VALUE lines, blank lines
+// and # comments passed over, as docker reads them; --label comes after.
+func readLabelFiles(files []string) ([]string, error) {
+	var out []string
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("--label-file: %w", err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			line = strings.TrimRight(line, "\r")
+			if t := strings.TrimSpace(line); t == "" || strings.HasPrefix(t, "#") {
+				continue
+			}
+			out = append(out, strings.TrimLeft(line, " \t"))
+		}
+	}
+	return out, nil
 }
 
 // holdImage finds ref (pulling it as --pull says) and holds its layers for
@@ -337,7 +418,7 @@ func (c *runCmd) holdImage(g *globals, st *image.Store, ref string) (*image.Imag
 		if errors.Is(err, image.ErrLayerGone) && try < 2 && !ist.Shared() && c.Pull != "never" {
 			// An rmi took it, or it was unpacked for another id mapping
 			// by a box that kept no blobs: fetch what is missing.
-			if _, err := pullImage(g, st, ref, c.Platform, false); err != nil {
+			if _, err := pullImage(g, st, ref, c.Platform, c.Quiet); err != nil {
 				if other {
 					return nil, nil, nil, fmt.Errorf("%w (its layers were unpacked only for your former id mapping)", err)
 				}
@@ -385,7 +466,7 @@ func (c *runCmd) image(g *globals, st *image.Store, ref string) (*image.Image, *
 			return nil, nil, fmt.Errorf("image %s is not in the store (--pull=never)", ref)
 		}
 	}
-	res, err := pullImage(g, st, ref, c.Platform, false)
+	res, err := pullImage(g, st, ref, c.Platform, c.Quiet)
 	if err != nil {
 		return nil, nil, err
 	}

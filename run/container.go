@@ -64,6 +64,9 @@ type Container struct {
 	RestartCount int `json:"restartCount,omitempty"`
 	// Labels are --label's; the image's are in its config.
 	Labels map[string]string `json:"labels,omitempty"`
+	// Expose are --expose's ports (docker's "80/tcp" keys), besides the
+	// image's EXPOSE.
+	Expose []string `json:"expose,omitempty"`
 }
 
 // StopTimeoutOr is the container's stop timeout, or d when it has none;

@@ -70,6 +70,12 @@ type Flags struct {
 	StopSignal  string   // --stop-signal ("" = the image's, else SIGTERM)
 	StopTimeout *int     // --stop-timeout (nil = 10 s)
 	Labels      []string // --label KEY=VALUE or KEY (empty)
+	Expose      []string // --expose PORT[-PORT][/tcp]
+	DNSSearch   []string // --dns-search
+	DNSOptions  []string // --dns-option
+	ShmSize     string   // --shm-size ("" = 64m)
+	Domainname  string   // --domainname
+	Sysctls     []string // --sysctl NAME=VALUE
 }
 
 // Image is what a new container takes from its image.
@@ -193,11 +199,41 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 	if err != nil {
 		return nil, nil, h.Net, err
 	}
-	hosts, resolv, err := etcFiles(hostname, network, netCfg, f.AddHosts, f.DNS)
+	hosts, resolv, err := etcFiles(hostname, network, netCfg, f.AddHosts, dnsFlags{f.DNS, f.DNSSearch, f.DNSOptions})
 	if err != nil {
 		return nil, nil, h.Net, err
 	}
-	ports, err := parsePorts(f.Publish, f.PublishAll, img.Config.ExposedPorts, network)
+	expose, err := parseExpose(f.Expose)
+	if err != nil {
+		return nil, nil, h.Net, err
+	}
+	exposed := img.Config.ExposedPorts
+	if len(expose) > 0 {
+		exposed = map[string]struct{}{}
+		for k := range img.Config.ExposedPorts {
+			exposed[k] = struct{}{}
+		}
+		for _, k := range expose {
+			exposed[k] = struct{}{}
+		}
+	}
+	shmSize, err := parseShmSize(f.ShmSize)
+	if err != nil {
+		return nil, nil, h.Net, err
+	}
+	if shmSize > 0 && ipcHost {
+		return nil, nil, h.Net, errors.New("--shm-size cannot go with --ipc host: /dev/shm is the host's")
+	}
+	if f.Domainname != "" {
+		if err := checkDomainname(f.Domainname); err != nil {
+			return nil, nil, h.Net, err
+		}
+	}
+	sysctls, err := parseSysctls(f.Sysctls, network, ipcHost)
+	if err != nil {
+		return nil, nil, h.Net, err
+	}
+	ports, err := parsePorts(f.Publish, f.PublishAll, exposed, network)
 	if err != nil {
 		return nil, nil, h.Net, err
 	}
@@ -251,6 +287,9 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		Caps:         caps,
 		NoNewPrivs:   f.NoNewPrivs,
 		Privileged:   f.Privileged,
+		ShmSize:      shmSize,
+		Domainname:   f.Domainname,
+		Sysctls:      sysctls,
 		GroupAdd:     f.GroupAdd,
 		IPCHost:      ipcHost,
 	}
@@ -288,7 +327,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		Entrypoint: entrypoint, Cmd: cmd,
 		Created: time.Now().UTC(), Status: "created", Remove: f.Remove, Limits: f.Limits,
 		Mounts: spec.Mounts, Network: &Network{Mode: network, ExtraHosts: f.AddHosts},
-		StopSignal: stopSignal, StopTimeout: f.StopTimeout, Labels: labels,
+		StopSignal: stopSignal, StopTimeout: f.StopTimeout, Labels: labels, Expose: expose,
 	}
 	if network == "slirp" {
 		ct.Network.IPAddress = netCfg.Container.String()
@@ -420,11 +459,14 @@ const HostAlias = "host.box.internal"
 // HostAlias has), 127.0.0.1 with --network host.
 const HostGateway = "host-gateway"
 
+// dnsFlags are --dns, --dns-search and --dns-option.
+type dnsFlags struct{ servers, search, options []string }
+
 // etcFiles builds the container's /etc/hosts and /etc/resolv.conf: loopback
 // names and the hostname, the container's address and the host alias on the
 // slirp network, the host's own files with --network host, and --add-host
-// and --dns on top, as docker does.
-func etcFiles(hostname, network string, cfg slirp.Config, addHosts, dns []string) (hosts, resolv string, err error) {
+// and the DNS flags on top, as docker does.
+func etcFiles(hostname, network string, cfg slirp.Config, addHosts []string, dns dnsFlags) (hosts, resolv string, err error) {
 	hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 	switch network {
 	case "slirp":
@@ -432,7 +474,10 @@ func etcFiles(hostname, network string, cfg slirp.Config, addHosts, dns []string
 		if cfg.AllowHostLoopback {
 			hosts += cfg.HostAlias.String() + "\t" + HostAlias + "\n"
 		}
-		resolv = slirp.ResolvConf(cfg)
+		// The host's search domains and options too, as docker's: a
+		// short name resolves in the container as on the host.
+		_, search, opts := readResolv(readOr("/etc/resolv.conf", ""))
+		resolv = slirp.ResolvConf(cfg) + resolvTail(search, opts)
 	case "host":
 		hosts += "127.0.1.1\t" + hostname + "\n" + readOr("/etc/hosts", "")
 		resolv = readOr("/etc/resolv.conf", "")
@@ -456,17 +501,82 @@ func etcFiles(hostname, network string, cfg slirp.Config, addHosts, dns []string
 		}
 		hosts += ip + "\t" + name + "\n"
 	}
-	if len(dns) > 0 {
-		resolv = ""
-		for _, d := range dns {
+	if len(dns.servers)+len(dns.search)+len(dns.options) == 0 {
+		return hosts, resolv, nil
+	}
+	servers, search, opts := readResolv(resolv)
+	if network == "none" {
+		_, search, opts = readResolv(readOr("/etc/resolv.conf", ""))
+	}
+	if len(dns.servers) > 0 {
+		servers = nil
+		for _, d := range dns.servers {
 			addr, err := parseIP(d)
 			if err != nil {
 				return "", "", fmt.Errorf("invalid --dns %q: %w", d, err)
 			}
-			resolv += "nameserver " + addr.String() + "\n"
+			servers = append(servers, addr.String())
 		}
 	}
-	return hosts, resolv, nil
+	if len(dns.search) > 0 {
+		search = nil
+		for _, s := range dns.search {
+			if s == "." {
+				// docker's: no search domain at all.
+				continue
+			}
+			if s == "" || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+				return "", "", fmt.Errorf("invalid --dns-search %q: a domain name", s)
+			}
+			search = append(search, s)
+		}
+	}
+	if len(dns.options) > 0 {
+		opts = nil
+		for _, o := range dns.options {
+			if o == "" || strings.ContainsFunc(o, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+				return "", "", fmt.Errorf("invalid --dns-option %q: one option such as ndots:2", o)
+			}
+			opts = append(opts, o)
+		}
+	}
+	resolv = ""
+	for _, s := range servers {
+		resolv += "nameserver " + s + "\n"
+	}
+	return hosts, resolv + resolvTail(search, opts), nil
+}
+
+// readResolv reads a resolv.conf's nameservers, search domains (the last
+// search or domain line's, as the resolver takes them) and options.
+func readResolv(s string) (servers, search, opts []string) {
+	for _, line := range strings.Split(s, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		switch f[0] {
+		case "nameserver":
+			servers = append(servers, f[1])
+		case "search", "domain":
+			search = f[1:]
+		case "options":
+			opts = append(opts, f[1:]...)
+		}
+	}
+	return servers, search, opts
+}
+
+// resolvTail is a resolv.conf's search and options lines.
+func resolvTail(search, opts []string) string {
+	s := ""
+	if len(search) > 0 {
+		s += "search " + strings.Join(search, " ") + "\n"
+	}
+	if len(opts) > 0 {
+		s += "options " + strings.Join(opts, " ") + "\n"
+	}
+	return s
 }
 
 // ParseAddHost parses --add-host as docker does: NAME:IP or NAME=IP, with

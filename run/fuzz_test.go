@@ -156,7 +156,7 @@ func FuzzParseAddHost(f *testing.F) {
 				t.Fatalf("%q: address %q (%v)", s, ip, err)
 			}
 		}
-		hosts, _, err := etcFiles("h", "slirp", slirpWithLoopback(), []string{s}, nil)
+		hosts, _, err := etcFiles("h", "slirp", slirpWithLoopback(), []string{s}, dnsFlags{})
 		if err != nil {
 			t.Fatalf("%q: %v", s, err)
 		}

@@ -78,6 +78,8 @@ type HostConfig struct {
 	ReadonlyRootfs bool
 	Privileged     bool
 	SecurityOpt    []string          // no-new-privileges, when set
+	ShmSize        int64             // /dev/shm's bytes
+	Sysctls        map[string]string `json:",omitempty"`
 	Tmpfs          map[string]string `json:",omitempty"`
 	// Resource limits (--memory, --memory-swap, --cpus, --pids-limit):
 	// 0 or nil where none is set, as docker.
@@ -231,6 +233,17 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 			out.Config.WorkingDir = ""
 		}
 		out.HostConfig.ReadonlyRootfs = spec.ReadOnly
+		out.Config.Domainname = spec.Domainname
+		out.HostConfig.ShmSize = 64 << 20
+		if spec.ShmSize > 0 {
+			out.HostConfig.ShmSize = spec.ShmSize
+		}
+		for _, s := range spec.Sysctls {
+			if out.HostConfig.Sysctls == nil {
+				out.HostConfig.Sysctls = map[string]string{}
+			}
+			out.HostConfig.Sysctls[strings.ReplaceAll(s.Path, "/", ".")] = s.Value
+		}
 		// The ports as start.json keeps them: a free port is the one bound
 		// first, which box start binds again (0, shown "", if never bound).
 		mounts, ports = spec.Mounts, spec.Ports
@@ -252,6 +265,9 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 		}
 	}
 	exposed := exposedPorts(img.ExposedPorts)
+	for _, k := range ct.Expose {
+		exposed[k] = struct{}{}
+	}
 	for _, p := range ports {
 		key := portKey(p.ContainerPort, p.Proto)
 		hp := ""

@@ -199,6 +199,14 @@ func initContainer(spec *proto.Spec, early *earlySignals, ns *netns) error {
 	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
 		return fmt.Errorf("setting hostname: %w", err)
 	}
+	if spec.Domainname != "" {
+		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
+			return fmt.Errorf("setting the domain name: %w", err)
+		}
+	}
+	if err := setSysctls(spec.Sysctls); err != nil {
+		return err
+	}
 	if err := runHooks(spec, root); err != nil {
 		return err
 	}

@@ -325,7 +325,11 @@ func mountDev(r *rootfs, spec *proto.Spec) error {
 			}
 		}
 	} else {
-		if err := unix.Mount("shm", path.Join(dev, "shm"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k"); err != nil {
+		size := int64(64 << 20)
+		if spec.ShmSize > 0 {
+			size = spec.ShmSize
+		}
+		if err := unix.Mount("shm", path.Join(dev, "shm"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, fmt.Sprintf("mode=1777,size=%dk", (size+1023)/1024)); err != nil {
 			return &os.PathError{Op: "mount tmpfs", Path: "/dev/shm", Err: err}
 		}
 		if err := unix.Mount("mqueue", path.Join(dev, "mqueue"), "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
@@ -492,4 +496,28 @@ func gidMapped(gid int) bool {
 		}
 	}
 	return false
+}
+
+// setSysctls writes --sysctl's values through the container's own /proc
+// (initProc), in init's namespaces, which are the container's: run checks
+// that each is one the container's network or IPC namespace holds, and
+// the path cannot leave /proc/sys (openat2 RESOLVE_BENEATH).
+func setSysctls(ss []proto.Sysctl) error {
+	if len(ss) == 0 {
+		return nil
+	}
+	if initProc < 0 {
+		return errors.New("setting sysctls: the container's /proc is not open")
+	}
+	for _, s := range ss {
+		fd, err := unix.Openat2(initProc, "sys/"+s.Path, &unix.OpenHow{Flags: unix.O_WRONLY | unix.O_CLOEXEC | unix.O_TRUNC, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS})
+		if err == nil {
+			_, err = unix.Write(fd, []byte(s.Value))
+			unix.Close(fd)
+		}
+		if err != nil {
+			return fmt.Errorf("--sysctl %s=%s: %w", strings.ReplaceAll(s.Path, "/", "."), s.Value, err)
+		}
+	}
+	return nil
 }

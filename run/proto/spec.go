@@ -126,6 +126,13 @@ type Spec struct {
 	// Privileged is --privileged: every capability, the host's device
 	// nodes bound in (Devices), and /sys writable.
 	Privileged bool `json:"privileged,omitempty"`
+	// ShmSize is /dev/shm's size in bytes (--shm-size); 0 is docker's 64m.
+	ShmSize int64 `json:"shmSize,omitempty"`
+	// Domainname is the UTS namespace's NIS domain name (--domainname).
+	Domainname string `json:"domainname,omitempty"`
+	// Sysctls are --sysctl's, names in /proc/sys's form (net/ipv4/...),
+	// namespaced ones only (run checks them); init writes them.
+	Sysctls []Sysctl `json:"sysctls,omitempty"`
 	// Rlimits are --ulimit's resource limits, set for the workload.
 	Rlimits []Rlimit `json:"rlimits,omitempty"`
 
@@ -158,6 +165,12 @@ type Mount struct {
 	Name      string `json:"name,omitempty"`
 	Anonymous bool   `json:"anonymous,omitempty"`
 	NoCopy    bool   `json:"noCopy,omitempty"`
+}
+
+// Sysctl is one kernel parameter init sets in the container's namespaces.
+type Sysctl struct {
+	Path  string `json:"path"` // under /proc/sys, slash-separated
+	Value string `json:"value"`
 }
 
 // Device is a host device node bound at Target in the container.
