@@ -60,7 +60,7 @@ func (c *cpCmd) Run(g *globals) error {
 	dir := cs.Dir(ct.ID)
 	if ct.Status == "running" {
 		if _, err := os.Stat(filepath.Join(dir, proto.ExecSocket)); err != nil {
-			return withStatus(1, fmt.Errorf("container %s runs in the foreground with neither -t nor a name: box cp reaches running containers started with -d, -t or --name", ct.Name))
+			return withStatus(1, fmt.Errorf("container %s runs in the foreground without -t, --name, -p or --init: box cp cannot reach it (start it with one of those, or -d)", ct.Name))
 		}
 		c.serve = func(req proto.CopyRequest, f *os.File) (proto.ExecReply, error) { return pid1.Copy(dir, req, f) }
 	} else {

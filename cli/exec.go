@@ -44,9 +44,12 @@ func (c *execCmd) Run(g *globals) error {
 		// docker exec's status for it: the daemon's refusal, 1.
 		return withStatus(1, fmt.Errorf("container %s is not running", ct.Name))
 	}
+	if ct.Paused {
+		return withStatus(1, fmt.Errorf("container %s is paused, unpause the container first", ct.Name))
+	}
 	dir := cs.Dir(ct.ID)
 	if _, err := os.Stat(filepath.Join(dir, proto.ExecSocket)); err != nil {
-		return withStatus(125, fmt.Errorf("container %s runs in the foreground with neither -t nor a name: box exec reaches containers started with -d, -t or --name", ct.Name))
+		return withStatus(125, fmt.Errorf("container %s runs in the foreground without -t, --name, -p or --init: box exec cannot reach it (start it with one of those, or -d)", ct.Name))
 	}
 	status, err := pid1.ExecCommand(dir, proto.ExecRequest{Args: c.Args[1:], Env: env, Cwd: c.Workdir, User: c.User, TTY: c.TTY}, c.Interactive, c.Detach)
 	return exitAs(status, err)

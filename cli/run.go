@@ -158,14 +158,19 @@ func (c *runCmd) Run(g *globals) error {
 		fmt.Println(ct.ID)
 		return nil
 	}
-	if spec.StaysPID1() || c.TTY || c.Name != "" {
+	job := run.JobAnchor()
+	if spec.StaysPID1() || (c.TTY || c.Name != "") && !c.MPI && job == nil {
 		// box exec and box cp reach a foreground container, as docker's,
 		// when init stays as PID 1 anyway (ports, --init, keep-id): then
 		// the exec socket costs nothing. With a terminal or a name, the
 		// user means to come back to it, and the workload's nested stage
 		// (another start of box, see pid1's doc) is worth its time; a
 		// plain run --rm keeps the fast path, where init execs the
-		// workload.
+		// workload. An MPI rank keeps it too: the nested stage would not
+		// get its PMI_FD (run.New refuses --mpi where init stays); and so
+		// does any run in a Slurm job step, where Slurm signals every
+		// process itself and an init that stays would pass each signal
+		// on once more.
 		spec.Exec = true
 	}
 	var persist func(string) error
@@ -173,7 +178,6 @@ func (c *runCmd) Run(g *globals) error {
 		mc := &monitor.Config{Spec: *spec, Container: *ct, StoreRoot: c.storeRoot, LayerStore: c.layerStore, Layers: c.layers, Net: c.netCfg}
 		persist = mc.Persist
 	}
-	job := run.JobAnchor()
 	var keep []int
 	if c.MPI {
 		if keep, err = run.MPIFDs(os.LookupEnv); err != nil {

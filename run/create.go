@@ -253,9 +253,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 	if err != nil {
 		return nil, nil, h.Net, err
 	}
-	if f.Privileged {
-		devices.Devices = withHostDevices(devices.Devices, "/dev")
-	}
+
 	rlimits, err := ParseUlimits(f.Ulimits)
 	if err != nil {
 		return nil, nil, h.Net, err
@@ -459,6 +457,9 @@ const HostAlias = "host.box.internal"
 // HostAlias has), 127.0.0.1 with --network host.
 const HostGateway = "host-gateway"
 
+// hostResolvConf is the host's resolver configuration (a variable for tests).
+var hostResolvConf = "/etc/resolv.conf"
+
 // dnsFlags are --dns, --dns-search and --dns-option.
 type dnsFlags struct{ servers, search, options []string }
 
@@ -476,11 +477,11 @@ func etcFiles(hostname, network string, cfg slirp.Config, addHosts []string, dns
 		}
 		// The host's search domains and options too, as docker's: a
 		// short name resolves in the container as on the host.
-		_, search, opts := readResolv(readOr("/etc/resolv.conf", ""))
+		_, search, opts := readResolv(readOr(hostResolvConf, ""))
 		resolv = slirp.ResolvConf(cfg) + resolvTail(search, opts)
 	case "host":
 		hosts += "127.0.1.1\t" + hostname + "\n" + readOr("/etc/hosts", "")
-		resolv = readOr("/etc/resolv.conf", "")
+		resolv = readOr(hostResolvConf, "")
 	default:
 		hosts += "127.0.1.1\t" + hostname + "\n"
 	}
@@ -506,7 +507,7 @@ func etcFiles(hostname, network string, cfg slirp.Config, addHosts []string, dns
 	}
 	servers, search, opts := readResolv(resolv)
 	if network == "none" {
-		_, search, opts = readResolv(readOr("/etc/resolv.conf", ""))
+		_, search, opts = readResolv(readOr(hostResolvConf, ""))
 	}
 	if len(dns.servers) > 0 {
 		servers = nil
@@ -559,7 +560,8 @@ func readResolv(s string) (servers, search, opts []string) {
 		case "nameserver":
 			servers = append(servers, f[1])
 		case "search", "domain":
-			search = f[1:]
+			// A lone "." (systemd-resolved's) is no domain at all.
+			search = slices.DeleteFunc(f[1:], func(d string) bool { return d == "." })
 		case "options":
 			opts = append(opts, f[1:]...)
 		}

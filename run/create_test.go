@@ -83,7 +83,9 @@ func TestNew(t *testing.T) {
 				if !slices.Equal(c.Network.ExtraHosts, []string{"db:10.1.2.3"}) {
 					t.Errorf("extra hosts %q", c.Network.ExtraHosts)
 				}
-				if s.ResolvConf != "nameserver 1.1.1.1\n" {
+				// --dns replaces the nameservers; the host's search and
+				// options lines, if any, stay (docker's).
+				if servers, _, _ := readResolv(s.ResolvConf); !strings.HasPrefix(s.ResolvConf, "nameserver 1.1.1.1\n") || len(servers) != 1 {
 					t.Errorf("resolv.conf %q", s.ResolvConf)
 				}
 			}},

@@ -34,14 +34,14 @@ func parseExpose(ss []string) ([]string, error) {
 }
 
 // parseShmSize reads --shm-size (go-units' sizes, as docker: 64m, 1g; a
-// bare number is bytes); "" is docker's 64m, given as 0.
+// bare number is bytes); "" and 0 are docker's 64m, given as 0.
 func parseShmSize(s string) (int64, error) {
 	if s == "" {
 		return 0, nil
 	}
 	n, err := units.RAMInBytes(s)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("invalid --shm-size %q: want a size above 0, such as 64m or 1g", s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("invalid --shm-size %q: want a size such as 64m or 1g", s)
 	}
 	return n, nil
 }
@@ -62,6 +62,9 @@ func parseSysctls(ss []string, network string, ipcHost bool) ([]proto.Sysctl, er
 		name, value, ok := strings.Cut(s, "=")
 		if !ok || name == "" {
 			return nil, fmt.Errorf("invalid --sysctl %q: want NAME=VALUE", s)
+		}
+		if strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			return nil, fmt.Errorf("invalid --sysctl %q: not a kernel parameter's name", s)
 		}
 		p := name
 		if !strings.Contains(p, "/") {
@@ -88,7 +91,7 @@ func parseSysctls(ss []string, network string, ipcHost bool) ([]proto.Sysctl, er
 		default:
 			return nil, fmt.Errorf("--sysctl %s is not allowed: only net.*, fs.mqueue.* and the IPC namespace's kernel.msg*, kernel.sem and kernel.shm* belong to the container", name)
 		}
-		out = append(out, proto.Sysctl{Path: p, Value: value})
+		out = append(out, proto.Sysctl{Name: name, Path: p, Value: value})
 	}
 	return out, nil
 }

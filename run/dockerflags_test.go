@@ -1,6 +1,8 @@
 package run
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -22,7 +24,7 @@ func TestParseExpose(t *testing.T) {
 
 func TestParseSysctls(t *testing.T) {
 	got, err := parseSysctls([]string{"net.ipv4.ip_forward=1", "net/ipv4/conf/eth0.100/forwarding=0", "kernel.shmmax=1", "fs.mqueue.msg_max=20", "net.ipv4.ping_group_range=0 0"}, "slirp", false)
-	want := []proto.Sysctl{{Path: "net/ipv4/ip_forward", Value: "1"}, {Path: "net/ipv4/conf/eth0.100/forwarding", Value: "0"}, {Path: "kernel/shmmax", Value: "1"}, {Path: "fs/mqueue/msg_max", Value: "20"}, {Path: "net/ipv4/ping_group_range", Value: "0 0"}}
+	want := []proto.Sysctl{{Name: "net.ipv4.ip_forward", Path: "net/ipv4/ip_forward", Value: "1"}, {Name: "net/ipv4/conf/eth0.100/forwarding", Path: "net/ipv4/conf/eth0.100/forwarding", Value: "0"}, {Name: "kernel.shmmax", Path: "kernel/shmmax", Value: "1"}, {Name: "fs.mqueue.msg_max", Path: "fs/mqueue/msg_max", Value: "20"}, {Name: "net.ipv4.ping_group_range", Path: "net/ipv4/ping_group_range", Value: "0 0"}}
 	if err != nil || !slices.Equal(got, want) {
 		t.Errorf("got %v, %v; want %v", got, err, want)
 	}
@@ -39,6 +41,8 @@ func TestParseSysctls(t *testing.T) {
 		{"net/../kernel/hostname=1", "slirp", false},
 		{"net/ipv4/../../kernel/x=1", "slirp", false},
 		{"net.ipv4.ip_forward=1\nkernel.x=1", "slirp", false},
+		{"net.ipv4.x\ny=1", "slirp", false},
+		{"net.ipv4 .x=1", "slirp", false},
 		{"net.ipv4.ip_forward=1", "host", false},
 		{"kernel.shmmax=1", "slirp", true},
 		{"fs.mqueue.msg_max=1", "slirp", true},
@@ -50,6 +54,20 @@ func TestParseSysctls(t *testing.T) {
 }
 
 func TestResolvConf(t *testing.T) {
+	host := filepath.Join(t.TempDir(), "resolv.conf")
+	if err := os.WriteFile(host, []byte("nameserver 127.0.0.53\nsearch . corp.test\noptions edns0 trust-ad\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer func(old string) { hostResolvConf = old }(hostResolvConf)
+	hostResolvConf = host
+	// slirp: the gateway, and the host's search domains (not ".") and
+	// options, as docker copies them.
+	if _, resolv, err := etcFiles("h", "slirp", slirpWithLoopback(), nil, dnsFlags{}); err != nil || resolv != "nameserver 10.88.0.1\nsearch corp.test\noptions edns0 trust-ad\n" {
+		t.Errorf("slirp: %q, %v", resolv, err)
+	}
+	if _, resolv, err := etcFiles("h", "slirp", slirpWithLoopback(), nil, dnsFlags{search: []string{"."}, options: []string{"ndots:2"}}); err != nil || resolv != "nameserver 10.88.0.1\noptions ndots:2\n" {
+		t.Errorf("slirp with --dns-search . --dns-option ndots:2: %q, %v", resolv, err)
+	}
 	servers, search, opts := readResolv("# comment\nnameserver 10.0.0.1\nsearch a.test\ndomain b.test\noptions ndots:2\noptions edns0\nnameserver ::1\n")
 	if !slices.Equal(servers, []string{"10.0.0.1", "::1"}) || !slices.Equal(search, []string{"b.test"}) || !slices.Equal(opts, []string{"ndots:2", "edns0"}) {
 		t.Errorf("read %q %q %q", servers, search, opts)

@@ -25,8 +25,9 @@
 // costs about a millisecond of the cloning thread, box's main thread here.
 // That only fits a container whose init execs the workload, so a quick
 // look at the arguments skips the speculation where it cannot fit (-d,
-// --network host, --init, -p, keep-id, --mpi, --ipc, and the resource
-// limits, whose init is cloned into a cgroup of the container's own). The
+// --network host, --init, -p, keep-id, --mpi, --ipc, -t and --name, whose
+// init stays to serve box exec, and the resource limits, whose init is
+// cloned into a cgroup of the container's own). The
 // look does not parse: a wrong guess either way costs time (a wasted
 // start, or the speed-up), never correctness, which Fits decides on the
 // parsed flags.
@@ -354,10 +355,13 @@ func speculate(args []string) bool {
 			a == "--network" && i+2+j < len(args) && args[i+2+j] == "host",
 			a == "--help", a == "--init", strings.HasPrefix(a, "--publish"),
 			strings.HasPrefix(a, "--userns"), a == "--mpi", strings.HasPrefix(a, "--ipc"),
-			strings.HasPrefix(a, "--memory"), strings.HasPrefix(a, "--cpus"), strings.HasPrefix(a, "--pids-limit"):
-			return false // limits: init is cloned into the container's cgroup
-		case len(a) > 1 && a[0] == '-' && a[1] != '-' && strings.ContainsAny(a[1:], "dhpPm"):
-			return false // -d, -h, -p, -P, -m, or a cluster such as -itd
+			strings.HasPrefix(a, "--memory"), strings.HasPrefix(a, "--cpus"), strings.HasPrefix(a, "--pids-limit"),
+			a == "--tty", a == "--name", strings.HasPrefix(a, "--name="):
+			// limits: init is cloned into the container's cgroup; a
+			// terminal or a name: init stays, to serve box exec
+			return false
+		case len(a) > 1 && a[0] == '-' && a[1] != '-' && strings.ContainsAny(a[1:], "dhpPmt"):
+			return false // -d, -h, -p, -P, -m, -t, or a cluster such as -itd
 		}
 	}
 	return true

@@ -16,7 +16,11 @@ func TestSpeculate(t *testing.T) {
 	}{
 		{[]string{"run", "--rm", "alpine", "true"}, true},
 		{[]string{"--root", "/s", "--config", "/c", "run", "alpine"}, true},
-		{[]string{"--debug", "run", "-it", "alpine", "sh"}, true},
+		{[]string{"--debug", "run", "-i", "alpine", "sh"}, true},
+		{[]string{"--debug", "run", "-it", "alpine", "sh"}, false}, // init stays for box exec
+		{[]string{"run", "--tty", "alpine", "sh"}, false},
+		{[]string{"run", "--name", "x", "alpine"}, false},
+		{[]string{"run", "--name=x", "alpine"}, false},
 		{[]string{"run", "--network", "none", "alpine"}, true},
 		{[]string{"run", "--network=slirp", "alpine"}, true},
 		{[]string{"pull", "alpine"}, false},

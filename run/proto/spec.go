@@ -75,8 +75,8 @@ type Spec struct {
 	// its stdin open with nothing written (run.Options.HoldStdin).
 	OpenStdin bool `json:"openStdin,omitempty"`
 	Init      bool `json:"init"` // --init: a reaping PID 1 forks the workload
-	// Exec keeps init, serving box exec on a socket in Dir
-	// (detached containers).
+	// Exec keeps init, serving box exec on a socket in Dir (detached
+	// containers, and foreground ones with -t or --name).
 	Exec bool `json:"exec,omitempty"`
 	// Spawner (box shell's keep-id containers): box exec's processes of
 	// the keep-id user are started by a copy of box in the workload's
@@ -124,7 +124,8 @@ type Spec struct {
 	// way it gains nothing outside the container's user namespace.
 	NoNewPrivs bool `json:"noNewPrivs,omitempty"`
 	// Privileged is --privileged: every capability, the host's device
-	// nodes bound in (Devices), and /sys writable.
+	// nodes bound in (added to Devices at each start, as they are then),
+	// and /sys writable.
 	Privileged bool `json:"privileged,omitempty"`
 	// ShmSize is /dev/shm's size in bytes (--shm-size); 0 is docker's 64m.
 	ShmSize int64 `json:"shmSize,omitempty"`
@@ -169,6 +170,7 @@ type Mount struct {
 
 // Sysctl is one kernel parameter init sets in the container's namespaces.
 type Sysctl struct {
+	Name  string `json:"name"` // as given (inspect shows it)
 	Path  string `json:"path"` // under /proc/sys, slash-separated
 	Value string `json:"value"`
 }
