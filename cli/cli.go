@@ -34,7 +34,7 @@ type grammar struct {
 	Rm      rmCmd      `cmd:"" help:"Remove containers."`
 	Port    portCmd    `cmd:"" help:"List a container's published ports."`
 	Inspect inspectCmd `cmd:"" help:"Show containers or images as JSON."`
-	Exec    execCmd    `cmd:"" help:"Run a command in a running container (started with -d, -t or --name)."`
+	Exec    execCmd    `cmd:"" help:"Run a command in a running container (started with -d, or -t, --name, -p or --init)."`
 	Logs    logsCmd    `cmd:"" help:"Print a container's output (a foreground one's too, unless --rm or -t)."`
 	Stop    stopCmd    `cmd:"" help:"Stop containers: SIGTERM, then SIGKILL after a timeout."`
 	Start   startCmd   `cmd:"" help:"Start stopped containers again, in the background."`
@@ -43,6 +43,10 @@ type grammar struct {
 	Wait    waitCmd    `cmd:"" help:"Wait for containers to exit and print their exit status."`
 	Stats   statsCmd   `cmd:"" help:"Show containers' CPU, memory and process counts."`
 	Cp      cpCmd      `cmd:"" help:"Copy files between a container and the host (CONTAINER:PATH)."`
+	Rename  renameCmd  `cmd:"" help:"Rename a container."`
+	Pause   pauseCmd   `cmd:"" help:"Suspend a running container's processes."`
+	Unpause unpauseCmd `cmd:"" help:"Resume a paused container."`
+	Top     topCmd     `cmd:"" help:"Show a running container's processes (the host's ps, default -ef)."`
 	Shell   shellCmd   `cmd:"" help:"Enter a persistent dev container that feels like the host, made from a dotfile on first use."`
 	// Not docker's export (a container's files as a tar): box has none.
 	Export   exportCmd   `cmd:"" help:"Make a shell's command or desktop app start from the host (box shell's; not docker's export of a container's files)."`

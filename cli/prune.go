@@ -34,6 +34,10 @@ type containerCmd struct {
 	Stats   statsCmd            `cmd:"" help:"Show containers' resource use (box stats)."`
 	Commit  commitCmd           `cmd:"" help:"Make an image of a container's changes (box commit)."`
 	Cp      cpCmd               `cmd:"" help:"Copy files between a container and the host (box cp)."`
+	Rename  renameCmd           `cmd:"" help:"Rename a container (box rename)."`
+	Pause   pauseCmd            `cmd:"" help:"Suspend a container's processes (box pause)."`
+	Unpause unpauseCmd          `cmd:"" help:"Resume a paused container (box unpause)."`
+	Top     topCmd              `cmd:"" help:"Show a running container's processes (box top)."`
 }
 
 type imageCmd struct {

@@ -175,6 +175,11 @@ func (ck *containerCheck) names() {
 			continue
 		}
 		if _, err := os.Lstat(ck.c.dir(id)); err == nil {
+			// A box rename killed between its two steps leaves the
+			// container a second name; its record says which it has.
+			if rec, err := ck.c.readRecord(id); err == nil && rec.Name != e.Name() && ck.c.nameOf(rec.Name) == id && old(p) {
+				ck.leftover(p, fmt.Sprintf("a second name of container %s (a killed rename's)", rec.Name), func() error { return removeName(p, id) })
+			}
 			continue
 		}
 		rm := func() error { return removeName(p, id) }

@@ -64,6 +64,9 @@ type Container struct {
 	RestartCount int `json:"restartCount,omitempty"`
 	// Labels are --label's; the image's are in its config.
 	Labels map[string]string `json:"labels,omitempty"`
+	// Paused says that box pause suspended it (PausedFile in its
+	// directory, read with the record).
+	Paused bool `json:"-"`
 	// Expose are --expose's ports (docker's "80/tcp" keys), besides the
 	// image's EXPOSE.
 	Expose []string `json:"expose,omitempty"`
@@ -141,8 +144,13 @@ func (c Containers) Create(ct *Container) (dir string, err error) {
 	return dir, c.Save(ct)
 }
 
-// Save writes the record by atomic rename.
+// Save writes the record by atomic rename. A monitor saves the record it
+// read when the container started: a name box rename gave it since, whose
+// link leads to it, is kept.
 func (c Containers) Save(ct *Container) error {
+	if rec, err := c.readRecord(ct.ID); err == nil && rec.Name != ct.Name && c.nameOf(rec.Name) == ct.ID && c.nameOf(ct.Name) != ct.ID {
+		ct.Name = rec.Name
+	}
 	b, err := json.MarshalIndent(ct, "", "  ")
 	if err != nil {
 		return err
@@ -184,7 +192,8 @@ func (c Containers) List() ([]*Container, error) {
 	return out, nil
 }
 
-func (c Containers) load(id string) (*Container, error) {
+// readRecord reads a container's record as it is on disk.
+func (c Containers) readRecord(id string) (*Container, error) {
 	b, err := os.ReadFile(filepath.Join(c.dir(id), "container.json"))
 	if err != nil {
 		return nil, err
@@ -193,10 +202,69 @@ func (c Containers) load(id string) (*Container, error) {
 	if err := json.Unmarshal(b, &ct); err != nil {
 		return nil, err
 	}
+	return &ct, nil
+}
+
+// nameOf is the id a name leads to, "" if none.
+func (c Containers) nameOf(name string) string {
+	if name == "" {
+		return ""
+	}
+	id, _ := os.Readlink(filepath.Join(c.Root, "names", name))
+	return id
+}
+
+// Rename gives a container a new name, as docker rename, running or not:
+// the new name is reserved first (names stay unique), then the record
+// says it, then the old name goes. A running container's monitor keeps
+// it (Save).
+func (c Containers) Rename(ct *Container, name string) error {
+	if err := ValidName(name); err != nil {
+		return err
+	}
+	if name == ct.Name {
+		return fmt.Errorf("container %s is already named %s", ct.Name, name)
+	}
+	link := filepath.Join(c.Root, "names", name)
+	if err := os.Symlink(ct.ID, link); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("the container name %q is already in use", name)
+		}
+		return fmt.Errorf("reserving name: %w", err)
+	}
+	rec, err := c.readRecord(ct.ID)
+	if err == nil {
+		old := rec.Name
+		rec.Name = name
+		var b []byte
+		if b, err = json.MarshalIndent(rec, "", "  "); err == nil {
+			err = writeReplace(filepath.Join(c.dir(ct.ID), "container.json"), b)
+		}
+		if err == nil {
+			removeName(filepath.Join(c.Root, "names", old), ct.ID)
+			ct.Name = name
+			return nil
+		}
+	}
+	os.Remove(link)
+	return fmt.Errorf("renaming container %s: %w", ct.Name, err)
+}
+
+func (c Containers) load(id string) (*Container, error) {
+	rec, err := c.readRecord(id)
+	if err != nil {
+		return nil, err
+	}
+	ct := *rec
 	// Running while its init runs, or while its monitor, which records the
 	// exit, still does.
 	if ct.Status == "running" && !proc.Alive(ct.Pid, ct.PidStart, ct.BootID) && !proc.Alive(ct.Monitor, ct.MonStart, ct.BootID) {
 		ct.Status, ct.ExitCode = "exited", 137
+	}
+	if ct.Status == "running" {
+		if _, err := os.Lstat(filepath.Join(c.dir(id), PausedFile)); err == nil {
+			ct.Paused = true
+		}
 	}
 	return &ct, nil
 }

@@ -387,7 +387,16 @@ func (r *runner) catchSignals() {
 func (r *runner) sendSpec() error {
 	l := r.launched
 	l.CloseChildEnds()
-	if err := json.NewEncoder(l.SpecW).Encode(r.Spec); err != nil {
+	spec := r.Spec
+	if spec.Privileged {
+		// The host's device nodes as they are at this start, as docker
+		// looks them up: a node gone since (a USB device, a loop device)
+		// must not stop a box start.
+		s := *spec
+		s.Devices = withHostDevices(spec.Devices, "/dev")
+		spec = &s
+	}
+	if err := json.NewEncoder(l.SpecW).Encode(spec); err != nil {
 		l.Cmd.Process.Kill()
 		l.Cmd.Wait()
 		return fmt.Errorf("sending spec to init: %w", err)
@@ -527,6 +536,7 @@ func (r *runner) wait() (int, error) {
 		failed = errors.New(lastLogLine(filepath.Join(r.Spec.Dir, LogName)))
 	}
 	r.Log.Debug("container exited", "status", status, "elapsed", time.Since(r.t0))
+	os.Remove(filepath.Join(r.Spec.Dir, PausedFile)) // a paused container killed
 	ct.Status, ct.ExitCode, ct.Finished = "exited", status, time.Now().UTC()
 	if !r.Remove {
 		if err := r.Containers.Save(ct); err != nil {

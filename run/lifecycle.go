@@ -34,6 +34,9 @@ func (c Containers) Stop(ct *Container, timeout time.Duration) error {
 		switch {
 		case cur.Status == "running":
 			signalWorkload(cur, cur.StopSig())
+			if cur.Paused {
+				c.resume(cur) // so that the signal is acted on
+			}
 			if !c.waitExited(cur.ID, timeout) {
 				// init: with it goes every process of the container.
 				unix.Kill(cur.Pid, syscall.SIGKILL)
@@ -63,7 +66,14 @@ func (c Containers) Kill(ct *Container, sig syscall.Signal) error {
 	if sig == syscall.SIGKILL || sig == ct.StopSig() {
 		c.markStopped(ct.ID)
 	}
-	return signalWorkload(ct, sig)
+	if err := signalWorkload(ct, sig); err != nil {
+		return err
+	}
+	if ct.Paused {
+		// Resumed, so that the signal is acted on rather than pending.
+		return c.resume(ct)
+	}
+	return nil
 }
 
 // Wait blocks until the container exits and returns its exit status; one

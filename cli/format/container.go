@@ -32,8 +32,8 @@ type ContainerJSON struct {
 	NetworkSettings NetworkSettings
 }
 
-// ContainerState is docker's State: box has no pause, no OOM reporting and
-// no "dead" containers, so those stay false.
+// ContainerState is docker's State: box has no OOM reporting and no
+// "dead" containers, so those stay false.
 type ContainerState struct {
 	Status     string // created, running or exited
 	Running    bool
@@ -155,6 +155,7 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 		State: ContainerState{
 			Status:     ct.Status,
 			Running:    running,
+			Paused:     ct.Paused,
 			StartedAt:  timestamp(ct.StartedAt()),
 			FinishedAt: timestamp(ct.Finished),
 		},
@@ -164,6 +165,9 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 		out.Path, out.Args = ct.Command[0], append([]string{}, ct.Command[1:]...)
 	}
 	out.RestartCount = ct.RestartCount
+	if ct.Paused {
+		out.State.Status = "paused"
+	}
 	if running {
 		out.State.Pid = ct.Pid
 	} else {
@@ -242,7 +246,7 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 			if out.HostConfig.Sysctls == nil {
 				out.HostConfig.Sysctls = map[string]string{}
 			}
-			out.HostConfig.Sysctls[strings.ReplaceAll(s.Path, "/", ".")] = s.Value
+			out.HostConfig.Sysctls[s.Name] = s.Value
 		}
 		// The ports as start.json keeps them: a free port is the one bound
 		// first, which box start binds again (0, shown "", if never bound).

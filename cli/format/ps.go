@@ -90,15 +90,23 @@ func (r *ContainerRow) Ports() string {
 	if r.ct.Status != "running" {
 		return ""
 	}
-	var exposed map[string]struct{}
+	exposed := map[string]struct{}{}
 	if cfg := r.imageConfig(); cfg != nil {
 		exposed = exposedPorts(cfg.ExposedPorts)
+	}
+	for _, k := range r.ct.Expose {
+		exposed[k] = struct{}{}
 	}
 	return displayPorts(r.ct.Ports, exposed)
 }
 
-// State is created, running or exited.
-func (r *ContainerRow) State() string { return r.ct.Status }
+// State is created, running, paused or exited.
+func (r *ContainerRow) State() string {
+	if r.ct.Paused {
+		return "paused"
+	}
+	return r.ct.Status
+}
 
 // Status is "Up 5 minutes", "Exited (0) 2 hours ago" or "Created".
 func (r *ContainerRow) Status() string {
@@ -107,6 +115,9 @@ func (r *ContainerRow) Status() string {
 		since := r.ct.StartedAt()
 		if since.IsZero() {
 			since = r.ct.Created
+		}
+		if r.ct.Paused {
+			return "Up " + HumanDuration(r.now.Sub(since)) + " (Paused)"
 		}
 		return "Up " + HumanDuration(r.now.Sub(since))
 	case "exited":

@@ -334,6 +334,9 @@ func running(containers, id string) (dir string, started time.Time, ok bool) {
 		return "", time.Time{}, false
 	}
 	alive := proc.Alive(ct.Pid, ct.PidStart, ct.BootID) || proc.Alive(ct.Monitor, ct.MonStart, ct.BootID)
+	if _, err := os.Lstat(filepath.Join(dir, proto.PausedFile)); err == nil {
+		return dir, ct.Started, false // box pause's: the full path says so
+	}
 	return dir, ct.Started, ct.Status == "running" && alive
 }
 

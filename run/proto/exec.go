@@ -18,6 +18,10 @@ package proto
 // ExecSocket is the socket's name in the container's directory.
 const ExecSocket = "exec.sock"
 
+// PausedFile, in the container's directory, marks a container box pause
+// suspended: box exec refuses it (package run writes and reads it).
+const PausedFile = "paused"
+
 // ExecDetachMark, beside ExecSocket, says that its init answers a
 // detached request once the process started.
 const ExecDetachMark = "exec.detach"
