@@ -159,7 +159,7 @@ func (c *runCmd) Run(g *globals) error {
 		return nil
 	}
 	job := run.JobAnchor()
-	if spec.StaysPID1() || (c.TTY || c.Name != "") && !c.MPI && job == nil {
+	if spec.StaysPID1() || (c.TTY || c.Name != "") && !c.MPI {
 		// box exec and box cp reach a foreground container, as docker's,
 		// when init stays as PID 1 anyway (ports, --init, keep-id): then
 		// the exec socket costs nothing. With a terminal or a name, the
@@ -167,10 +167,9 @@ func (c *runCmd) Run(g *globals) error {
 		// (another start of box, see pid1's doc) is worth its time; a
 		// plain run --rm keeps the fast path, where init execs the
 		// workload. An MPI rank keeps it too: the nested stage would not
-		// get its PMI_FD (run.New refuses --mpi where init stays); and so
-		// does any run in a Slurm job step, where Slurm signals every
-		// process itself and an init that stays would pass each signal
-		// on once more.
+		// get its PMI_FD (run.New refuses --mpi where init stays). (In a
+		// Slurm job step, an init that stays passes no signal on: see
+		// proto.Spec.JobSignals.)
 		spec.Exec = true
 	}
 	var persist func(string) error

@@ -388,12 +388,15 @@ func (r *runner) sendSpec() error {
 	l := r.launched
 	l.CloseChildEnds()
 	spec := r.Spec
-	if spec.Privileged {
-		// The host's device nodes as they are at this start, as docker
-		// looks them up: a node gone since (a USB device, a loop device)
-		// must not stop a box start.
+	if jobSignals := r.InJob && slurmSignalsTree(); spec.Privileged || jobSignals {
 		s := *spec
-		s.Devices = withHostDevices(spec.Devices, "/dev")
+		if spec.Privileged {
+			// The host's device nodes as they are at this start, as
+			// docker looks them up: a node gone since (a USB device, a
+			// loop device) must not stop a box start.
+			s.Devices = withHostDevices(spec.Devices, "/dev")
+		}
+		s.JobSignals = jobSignals
 		spec = &s
 	}
 	if err := json.NewEncoder(l.SpecW).Encode(spec); err != nil {

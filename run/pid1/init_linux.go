@@ -604,7 +604,9 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 			// passed on: init's own writes to sockets never raise it,
 			// see conn.
 		default:
-			p.Signal(s)
+			if !spec.JobSignals { // else Slurm sent it to the workload too
+				p.Signal(s)
+			}
 		}
 	}
 	return nil

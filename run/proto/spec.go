@@ -127,6 +127,10 @@ type Spec struct {
 	// nodes bound in (added to Devices at each start, as they are then),
 	// and /sys writable.
 	Privileged bool `json:"privileged,omitempty"`
+	// JobSignals: the container runs in a Slurm job step whose processes
+	// Slurm signals itself, the workload's included (run.Options.InJob),
+	// so init, where it stays, passes none of the signals it gets on.
+	JobSignals bool `json:"jobSignals,omitempty"`
 	// ShmSize is /dev/shm's size in bytes (--shm-size); 0 is docker's 64m.
 	ShmSize int64 `json:"shmSize,omitempty"`
 	// Domainname is the UTS namespace's NIS domain name (--domainname).
