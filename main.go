@@ -34,6 +34,7 @@ var stages = map[string]stage.Func{
 	"extract":  stage.Extract, // unpack a layer inside the store's user namespace
 	"remove":   stage.Remove,  // delete trees only that namespace may delete
 	"tar":      stage.Tar,     // write a layer tar of a store or container directory
+	"diff":     stage.Diff,    // box diff: a container's upper directory against its layers
 	"copy":     stage.Copy,    // box build's COPY, inside the store's user namespace
 	"cp":       stage.Cp,      // box cp with a stopped container, its root stacked
 	"cp-serve": stage.CpServe, // box cp's helper in a running container's init

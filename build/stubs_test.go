@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/box-run/box/internal/overlaydir"
 )
 
 func mkTree(t *testing.T, root string, files map[string]string) {
@@ -79,7 +81,7 @@ func TestStripMountStubs(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(top, "etc"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, had := inLayers([]string{base, top}, "etc/hosts"); !had {
-		t.Errorf("inLayers: etc/hosts not found")
+	if _, had := overlaydir.Lookup([]string{base, top}, "etc/hosts"); !had {
+		t.Errorf("overlaydir.Lookup: etc/hosts not found")
 	}
 }

@@ -37,6 +37,7 @@ type containerCmd struct {
 	Rename  renameCmd           `cmd:"" help:"Rename a container (box rename)."`
 	Pause   pauseCmd            `cmd:"" help:"Suspend a container's processes (box pause)."`
 	Unpause unpauseCmd          `cmd:"" help:"Resume a paused container (box unpause)."`
+	Diff    diffCmd             `cmd:"" help:"List a container's changes (box diff)."`
 	Top     topCmd              `cmd:"" help:"Show a running container's processes (box top)."`
 }
 
