@@ -159,7 +159,7 @@ func (c *runCmd) Run(g *globals) error {
 		return nil
 	}
 	job := run.JobAnchor()
-	if spec.StaysPID1() || (c.TTY || c.Name != "") && !c.MPI {
+	if spec.StaysPID1() || (c.TTY || c.Name != "") && !c.MPI && job == nil {
 		// box exec and box cp reach a foreground container, as docker's,
 		// when init stays as PID 1 anyway (ports, --init, keep-id): then
 		// the exec socket costs nothing. With a terminal or a name, the
@@ -167,9 +167,12 @@ func (c *runCmd) Run(g *globals) error {
 		// (another start of box, see pid1's doc) is worth its time; a
 		// plain run --rm keeps the fast path, where init execs the
 		// workload. An MPI rank keeps it too: the nested stage would not
-		// get its PMI_FD (run.New refuses --mpi where init stays). (In a
-		// Slurm job step, an init that stays passes no signal on: see
-		// proto.Spec.JobSignals.)
+		// get its PMI_FD (run.New refuses --mpi where init stays); and so
+		// does a run in a Slurm job step, which Slurm signals and ends
+		// itself: there the nested stage, a Go program until it execs
+		// the workload, is one more process for Slurm's signals to meet
+		// half-started (an init that stays passes no signal on there:
+		// see proto.Spec.JobSignals).
 		spec.Exec = true
 	}
 	var persist func(string) error
