@@ -47,6 +47,7 @@ type grammar struct {
 	Pause   pauseCmd   `cmd:"" help:"Suspend a running container's processes."`
 	Unpause unpauseCmd `cmd:"" help:"Resume a paused container."`
 	Diff    diffCmd    `cmd:"" help:"List a container's changes to its image's files (A, C, D)."`
+	Attach  attachCmd  `cmd:"" help:"Attach to a running detached container's output, input and terminal."`
 	Top     topCmd     `cmd:"" help:"Show a running container's processes (the host's ps, default -ef)."`
 	Shell   shellCmd   `cmd:"" help:"Enter a persistent dev container that feels like the host, made from a dotfile on first use."`
 	// Not docker's export (a container's files as a tar): box has none.

@@ -38,6 +38,7 @@ type containerCmd struct {
 	Pause   pauseCmd            `cmd:"" help:"Suspend a container's processes (box pause)."`
 	Unpause unpauseCmd          `cmd:"" help:"Resume a paused container (box unpause)."`
 	Diff    diffCmd             `cmd:"" help:"List a container's changes (box diff)."`
+	Attach  attachCmd           `cmd:"" help:"Attach to a running container (box attach)."`
 	Top     topCmd              `cmd:"" help:"Show a running container's processes (box top)."`
 }
 

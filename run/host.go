@@ -112,6 +112,14 @@ func Run(o Options) (status int, err error) {
 		if err := r.create(); err != nil {
 			return 125, err
 		}
+		// box attach's socket: closed after the log's copies end (the
+		// clean-ups run last first), so clients get the last output.
+		if h, err := listenAttach(r.Spec.Dir); err != nil {
+			r.Log.Debug("no attach socket", "err", err)
+		} else {
+			r.attach = h
+			r.push(h.close)
+		}
 		if err := r.openLog(); err != nil {
 			return 125, err
 		}
@@ -142,6 +150,7 @@ type runner struct {
 	launched        *prestart.Launch
 	relay           *proto.Relay // the foreground container's stdio
 	tty             *ttyHost
+	attach          *attachHub // a detached container's box attach clients
 	sigs            chan os.Signal
 	caught          chan struct{} // closed once sigs catches signals
 	done            chan struct{} // closed once init has exited
@@ -239,9 +248,17 @@ func (r *runner) openLog() error {
 			return err
 		}
 		r.push(func() error { pw.Close(); return nil }) // also after wait's close: harmless
+		var in io.Reader = pr
+		if r.attach != nil {
+			kind := proto.AttachStdout
+			if stream == "stderr" {
+				kind = proto.AttachStderr
+			}
+			in = io.TeeReader(pr, r.attach.writer(kind))
+		}
 		r.logging.Go(func() {
 			defer pr.Close()
-			log.copyLines(stream, pr)
+			log.copyLines(stream, in)
 		})
 		if stream == "stdout" {
 			r.out = pw
@@ -442,6 +459,19 @@ func (r *runner) serve() {
 	}
 	if r.tty != nil {
 		go r.tty.serve(pid, r.done, r.Warn)
+	}
+	if r.attach != nil && r.Spec.OpenStdin {
+		// Made with -i: box attach's input reaches its stdin, the pty's
+		// or the pipe the monitor holds open.
+		switch {
+		case r.tty != nil:
+			r.attach.setInput(r.tty.input, r.tty.setSize)
+		case l.StdinW != nil:
+			w := l.StdinW
+			r.attach.setInput(func(b []byte) error { _, err := w.Write(b); return err }, nil)
+		}
+	} else if r.attach != nil && r.tty != nil {
+		r.attach.setInput(nil, r.tty.setSize)
 	}
 	for _, a := range r.Anchors {
 		r.watch(a)

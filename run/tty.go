@@ -80,6 +80,27 @@ func (t *ttyHost) resize() {
 	}
 }
 
+// input writes box attach's input to the container's terminal.
+func (t *ttyHost) input(b []byte) error {
+	t.mu.Lock()
+	m := t.master
+	t.mu.Unlock()
+	if m == nil {
+		return nil // not yet received: nothing to type into
+	}
+	_, err := m.Write(b)
+	return err
+}
+
+// setSize sizes the container's terminal as box attach's.
+func (t *ttyHost) setSize(rows, cols uint16) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.master != nil && rows > 0 && cols > 0 {
+		unix.IoctlSetWinsize(int(t.master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
+	}
+}
+
 // drain waits (briefly) for the container's last output to reach stdout.
 func (t *ttyHost) drain() {
 	ch := make(chan struct{})
