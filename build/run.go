@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/box-run/box/fuseoverlay"
 	"github.com/box-run/box/run"
 	"github.com/box-run/box/stage"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -106,7 +107,7 @@ func (b *builder) run(st *state, c *instructions.RunCommand, loc string) (string
 		return "", 0, &StepError{Step: fmt.Sprintf("STEP %d/%d %q (%s)", b.step, b.total, "RUN "+strings.Join(c.CmdLine, " "), loc), Status: status, OneID: b.Mapping.Single() && needsIDs(c.CmdLine, st.cfg.Config.User)}
 	}
 	dir := b.Containers.Dir(ct.ID)
-	if _, err := os.Lstat(filepath.Join(dir, ".rootfs.copy-complete")); err == nil {
+	if fuseoverlay.FlatCopy(filepath.Join(dir, "rootfs")) {
 		return "", 0, fmt.Errorf("%s: the RUN container ran on a flat copy of its layers (overlay = \"copy\"), which keeps no record of its changes", loc)
 	}
 	upper := filepath.Join(dir, "upper")

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/box-run/box/fuseoverlay"
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/monitor"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -46,7 +47,7 @@ func (c *commitCmd) Run(g *globals) error {
 		return err
 	}
 	dir := cs.Dir(ct.ID)
-	if _, err := os.Lstat(filepath.Join(dir, ".rootfs.copy-complete")); err == nil {
+	if fuseoverlay.FlatCopy(filepath.Join(dir, "rootfs")) {
 		return withStatus(1, fmt.Errorf("container %s runs on a flat copy of its layers (overlay = \"copy\"), which keeps no record of its changes: it cannot be committed", c.Container))
 	}
 	upper := filepath.Join(dir, "upper")

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/box-run/box/fuseoverlay"
 	"github.com/box-run/box/monitor"
 	"github.com/box-run/box/stage"
 )
@@ -25,7 +26,7 @@ func (c *diffCmd) Run(g *globals) error {
 		return err
 	}
 	dir := cs.Dir(ct.ID)
-	if _, err := os.Lstat(filepath.Join(dir, ".rootfs.copy-complete")); err == nil {
+	if fuseoverlay.FlatCopy(filepath.Join(dir, "rootfs")) {
 		return withStatus(1, fmt.Errorf("container %s runs on a flat copy of its layers (overlay = \"copy\"), which keeps no record of its changes", c.Container))
 	}
 	upper := filepath.Join(dir, "upper")

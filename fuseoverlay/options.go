@@ -4,6 +4,7 @@ package fuseoverlay
 
 import (
 	"fmt"
+	"os"
 	"path"
 	"slices"
 	"strconv"
@@ -139,6 +140,13 @@ func kernelAtLeast(release string, major, minor int) bool {
 		return false
 	}
 	return ma > major || ma == major && mi >= minor
+}
+
+// FlatCopy reports whether target holds a complete flat copy of its layers
+// (copy mode), which keeps no record of the container's changes.
+func FlatCopy(target string) bool {
+	_, err := os.Lstat(copyMarker(target))
+	return err == nil
 }
 
 // copyMarker is the file whose presence says target holds a complete copy.
