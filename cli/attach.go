@@ -111,6 +111,12 @@ func (c *attachCmd) Run(g *globals) error {
 		return nil
 	default:
 	}
+	// The monitor recorded the exit before it closed the stream; a
+	// restart policy may have started the container again since, which
+	// docker attach does not follow either.
+	if cur, err := cs.Lookup(ct.ID); err == nil && cur.Status == "running" && cur.RestartCount > ct.RestartCount {
+		return exitAs(cur.ExitCode, nil)
+	}
 	status, err := cs.Wait(ct)
 	return exitAs(status, err)
 }
