@@ -61,14 +61,22 @@ func (c *attachCmd) Run(g *globals) error {
 	tty := mc.Spec.TTY
 	stdinTerm := term.IsTerminal(int(os.Stdin.Fd()))
 	input := mc.Spec.OpenStdin && !c.NoStdin
+	sigs := make(chan os.Signal, 16)
 	if tty && stdinTerm && input {
 		// Keys go to the container as typed (^C too); without input the
-		// terminal stays as it is, and ^C ends box attach alone.
+		// terminal stays as it is, and ^C ends box attach alone. A TERM
+		// or HUP to box attach gives the terminal back before it ends.
 		if st, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
 			defer term.Restore(int(os.Stdin.Fd()), st)
+			ends := make(chan os.Signal, 1)
+			signal.Notify(ends, syscall.SIGTERM, syscall.SIGHUP)
+			go func() {
+				s := <-ends
+				term.Restore(int(os.Stdin.Fd()), st)
+				os.Exit(128 + int(s.(syscall.Signal)))
+			}()
 		}
 	}
-	sigs := make(chan os.Signal, 16)
 	if tty {
 		signal.Notify(sigs, syscall.SIGWINCH)
 		sendSize(conn)
@@ -94,9 +102,14 @@ func (c *attachCmd) Run(g *globals) error {
 		}()
 	}
 	var buf []byte
+	ended := false
 	for {
 		kind, payload, err := proto.ReadAttachFrame(conn, buf)
 		if err != nil {
+			break
+		}
+		if kind == proto.AttachEnd {
+			ended = true
 			break
 		}
 		buf = payload[:0]
@@ -110,6 +123,11 @@ func (c *attachCmd) Run(g *globals) error {
 	case <-detached:
 		return nil
 	default:
+	}
+	if !ended {
+		if cur, err := cs.Lookup(ct.ID); err == nil && cur.Status == "running" && cur.RestartCount == ct.RestartCount {
+			return withStatus(1, fmt.Errorf("container %s: box attach fell behind its output and was cut off; the container runs on (box logs has the output)", ct.Name))
+		}
 	}
 	// The monitor recorded the exit before it closed the stream; a
 	// restart policy may have started the container again since, which

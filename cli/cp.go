@@ -58,6 +58,9 @@ func (c *cpCmd) Run(g *globals) error {
 		return err
 	}
 	dir := cs.Dir(ct.ID)
+	if ct.Paused {
+		return withStatus(1, fmt.Errorf("container %s is paused, unpause the container first", ct.Name))
+	}
 	if ct.Status == "running" {
 		if _, err := os.Stat(filepath.Join(dir, proto.ExecSocket)); err != nil {
 			return withStatus(1, fmt.Errorf("container %s runs in the foreground without -t, --name, -p or --init: box cp cannot reach it (start it with one of those, or -d)", ct.Name))

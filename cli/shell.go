@@ -187,6 +187,9 @@ func (c *shellCmd) ready(g *globals, ss shell.Store, cs run.Containers, d *dotfi
 			return nil, nil, err
 		}
 		ct, err := cs.Lookup(shell.ContainerName(d.Name))
+		if err == nil && ct.Paused {
+			return nil, nil, withStatus(1, fmt.Errorf("shell %s is paused (box unpause %s)", d.Name, ct.Name))
+		}
 		if err == nil && ct.ID == st.Container && ct.Status == "running" && ct.Started.Equal(st.Started) {
 			return st, ct, nil
 		}

@@ -62,7 +62,7 @@ func (h *attachHub) accept() {
 		if err != nil {
 			return
 		}
-		cl := &attachClient{c: c, out: make(chan []byte, 256), gone: make(chan struct{})}
+		cl := &attachClient{c: c, out: make(chan []byte, 4096), gone: make(chan struct{})}
 		h.mu.Lock()
 		if h.closed {
 			h.mu.Unlock()
@@ -83,6 +83,9 @@ func (h *attachHub) send(cl *attachClient) {
 		select {
 		case f, ok := <-cl.out:
 			if !ok {
+				// The container exited and everything was sent.
+				cl.c.SetWriteDeadline(time.Now().Add(time.Second))
+				proto.WriteAttachFrame(cl.c, proto.AttachEnd, nil)
 				return
 			}
 			cl.c.SetWriteDeadline(time.Now().Add(10 * time.Second))
@@ -95,10 +98,13 @@ func (h *attachHub) send(cl *attachClient) {
 	}
 }
 
-// receive takes a client's input and terminal sizes.
+// receive takes a client's input and terminal sizes. Input the container
+// no longer takes (its stdin closed) is dropped from then on; the output
+// goes on.
 func (h *attachHub) receive(cl *attachClient) {
 	defer h.drop(cl)
 	var buf []byte
+	inputGone := false
 	for {
 		kind, payload, err := proto.ReadAttachFrame(cl.c, buf)
 		if err != nil {
@@ -109,10 +115,8 @@ func (h *attachHub) receive(cl *attachClient) {
 		input, resize := h.input, h.resize
 		h.mu.Unlock()
 		switch {
-		case kind == proto.AttachInput && input != nil:
-			if input(payload) != nil {
-				return
-			}
+		case kind == proto.AttachInput && input != nil && !inputGone:
+			inputGone = input(payload) != nil
 		case kind == proto.AttachResize && resize != nil && len(payload) == 4:
 			resize(binary.BigEndian.Uint16(payload), binary.BigEndian.Uint16(payload[2:]))
 		}

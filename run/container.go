@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/box-run/box/cgroup"
 	"github.com/box-run/box/internal/proc"
 	"github.com/box-run/box/internal/testkill"
@@ -148,7 +150,9 @@ func (c Containers) Create(ct *Container) (dir string, err error) {
 // read when the container started: a name box rename gave it since, whose
 // link leads to it, is kept.
 func (c Containers) Save(ct *Container) error {
-	if rec, err := c.readRecord(ct.ID); err == nil && rec.Name != ct.Name && c.nameOf(rec.Name) == ct.ID && c.nameOf(ct.Name) != ct.ID {
+	unlock := c.lockRecord(ct.ID)
+	defer unlock()
+	if rec, err := c.readRecord(ct.ID); err == nil && rec.Name != ct.Name && c.nameOf(rec.Name) == ct.ID {
 		ct.Name = rec.Name
 	}
 	b, err := json.MarshalIndent(ct, "", "  ")
@@ -161,11 +165,21 @@ func (c Containers) Save(ct *Container) error {
 // writeReplace writes b to p through a temporary file beside it, so that a
 // reader never sees it half written.
 func writeReplace(p string, b []byte) error {
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp*")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, p)
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), p)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 // List reads every container record, reconciled with reality: a "running"
@@ -205,6 +219,19 @@ func (c Containers) readRecord(id string) (*Container, error) {
 	return &ct, nil
 }
 
+// lockRecord serialises the read-modify-writes of a container's record
+// between processes (box rename and the container's monitor), with a
+// lock on its directory; without one (a directory going), it does nothing.
+func (c Containers) lockRecord(id string) (unlock func()) {
+	fd, err := unix.Open(c.dir(id), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return func() {}
+	}
+	for unix.Flock(fd, unix.LOCK_EX) == unix.EINTR {
+	}
+	return func() { unix.Close(fd) }
+}
+
 // nameOf is the id a name leads to, "" if none.
 func (c Containers) nameOf(name string) string {
 	if name == "" {
@@ -225,6 +252,8 @@ func (c Containers) Rename(ct *Container, name string) error {
 	if name == ct.Name {
 		return fmt.Errorf("container %s is already named %s", ct.Name, name)
 	}
+	unlock := c.lockRecord(ct.ID)
+	defer unlock()
 	link := filepath.Join(c.Root, "names", name)
 	if err := os.Symlink(ct.ID, link); err != nil {
 		if errors.Is(err, fs.ErrExist) {

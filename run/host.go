@@ -439,6 +439,7 @@ func (r *runner) serve() {
 	// wait for its word (or EOF, if it died) before saying it runs.
 	proto.WaitReady(l.ReadyR) // proto.SignalsCaught, or EOF
 	pid := l.Cmd.Process.Pid
+	os.Remove(filepath.Join(r.Spec.Dir, PausedFile)) // left by a monitor that died paused
 	ct.Status, ct.Pid, ct.BootID, ct.Started = "running", pid, BootID(), time.Now().UTC()
 	ct.NestedPID = false // until the workload runs (see wait)
 	ct.PidStart = StartTime(pid)

@@ -69,9 +69,11 @@ func (c Containers) Kill(ct *Container, sig syscall.Signal) error {
 	if err := signalWorkload(ct, sig); err != nil {
 		return err
 	}
-	if ct.Paused {
-		// Resumed, so that the signal is acted on rather than pending.
-		return c.resume(ct)
+	if ct.Paused && (sig == syscall.SIGKILL || sig == ct.StopSig()) {
+		// Resumed, so that the signal is acted on rather than pending
+		// (docker unpauses for these two); a container gone already by
+		// then is what was asked.
+		c.resume(ct)
 	}
 	return nil
 }

@@ -23,8 +23,8 @@ const PausedFile = proto.PausedFile
 // process without a cgroup delegated (the one difference a process could
 // see: its parent may be told, and a SIGCONT handler runs on unpause). The
 // listing is taken again until it holds no process that was not stopped,
-// so a fork racing the pause is caught. init, where it stays beside the
-// workload, is box's and keeps serving box cp; box exec is refused.
+// so a fork racing the pause is caught. box exec, box cp, box attach and
+// box shell refuse a paused container, as docker's exec does.
 func (c Containers) Pause(ct *Container) error {
 	if ct.Status != "running" {
 		return fmt.Errorf("container %s is not running", ct.Name)

@@ -2,6 +2,7 @@ package stage
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -48,6 +49,9 @@ func Diff(args []string) error {
 			return nil
 		}
 		fi, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // gone meanwhile (a running container)
+		}
 		if err != nil {
 			return err
 		}
@@ -73,10 +77,10 @@ func Diff(args []string) error {
 		if fi.IsDir() && (overlaydir.Opaque(p) || fileExists(filepath.Join(p, ".wh..wh..opq")) || fileExists(filepath.Join(p, ".wh..opq"))) {
 			opaque = append(opaque, rel)
 		}
-		if rel == "etc" && onlyStubs(upper, layers) && (!had || overlaydir.SameOwnerMode(fi, lower)) {
+		if rel == "etc" && fi.IsDir() && onlyStubs(upper, layers) && (!had || overlaydir.SameOwnerMode(fi, lower)) {
 			return nil // made, or copied up, only for box's stubs
 		}
-		if had && !fi.IsDir() && sameFile(fi, lower) {
+		if had && fi.Mode().IsRegular() && linked(lower) && sameFile(fi, lower) {
 			// Copied up with nothing changed: fuse-overlayfs copies a
 			// file's hard links up with it.
 			return nil
@@ -121,6 +125,12 @@ func sameFile(a, b os.FileInfo) bool {
 	sb, ok2 := b.Sys().(*syscall.Stat_t)
 	return ok1 && ok2 && a.Mode() == b.Mode() && sa.Uid == sb.Uid && sa.Gid == sb.Gid &&
 		a.Size() == b.Size() && a.ModTime().Equal(b.ModTime()) && sa.Rdev == sb.Rdev
+}
+
+// linked tells whether a file has more than one link.
+func linked(fi os.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Nlink > 1
 }
 
 func fileExists(p string) bool {

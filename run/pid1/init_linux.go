@@ -604,7 +604,10 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 			// passed on: init's own writes to sockets never raise it,
 			// see conn.
 		default:
-			if !spec.JobSignals { // else Slurm sent it to the workload too
+			// In a Slurm job Slurm sent it to a nested workload too;
+			// --init's init passes on box stop's and box kill's, which
+			// come to it (docker's tini), as before.
+			if !spec.JobSignals || spec.Init {
 				p.Signal(s)
 			}
 		}

@@ -10,7 +10,9 @@ import (
 // attach on, in the container's directory. Both ways the stream is
 // frames: a kind byte, a big-endian uint32 length, the payload. The
 // monitor sends AttachStdout and AttachStderr (with a terminal, all is
-// stdout) and closes the stream when the container exits; box attach
+// stdout), and AttachEnd once the container exited and all its output
+// was sent (a stream that ends without it was cut: the client fell
+// behind); box attach
 // sends AttachInput (for a container made with -i) and AttachResize
 // (rows and columns, two big-endian uint16, with a terminal).
 const AttachSocket = "attach.sock"
@@ -21,6 +23,7 @@ const (
 	AttachStderr byte = 'e'
 	AttachInput  byte = 'i'
 	AttachResize byte = 'r'
+	AttachEnd    byte = 'x'
 )
 
 // maxFrame bounds a frame's payload: more is a broken peer.

@@ -129,7 +129,9 @@ type Spec struct {
 	Privileged bool `json:"privileged,omitempty"`
 	// JobSignals: the container runs in a Slurm job step whose processes
 	// Slurm signals itself, the workload's included (run.Options.InJob),
-	// so init, where it stays, passes none of the signals it gets on.
+	// so init, where it stays beside a nested workload, passes none of
+	// the signals it gets on (box stop and kill signal that workload
+	// directly). Not with --init, whose init box stop and kill signal.
 	JobSignals bool `json:"jobSignals,omitempty"`
 	// ShmSize is /dev/shm's size in bytes (--shm-size); 0 is docker's 64m.
 	ShmSize int64 `json:"shmSize,omitempty"`
