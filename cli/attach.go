@@ -9,11 +9,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/box-run/box/monitor"
+	"github.com/box-run/box/run/pid1"
 	"github.com/box-run/box/run/proto"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
@@ -142,15 +142,15 @@ func (c *attachCmd) Run(g *globals) error {
 // dialAttach connects to the container's attach socket, whose path may be
 // longer than a socket's name may be.
 func dialAttach(dir string) (net.Conn, error) {
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(fd)
 	if _, err := os.Lstat(filepath.Join(dir, proto.AttachSocket)); err != nil {
 		return nil, err
 	}
-	return net.Dial("unix", "/proc/self/fd/"+strconv.Itoa(fd)+"/"+proto.AttachSocket)
+	short, done, err := pid1.ShortPath(dir, proto.AttachSocket)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return net.Dial("unix", short)
 }
 
 // sendSize sends the terminal's size, if box attach has one.

@@ -5,12 +5,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
+	"github.com/box-run/box/run/pid1"
 	"github.com/box-run/box/run/proto"
-	"golang.org/x/sys/unix"
 )
 
 // attachHub serves box attach for a detached container (proto's
@@ -39,14 +38,12 @@ type attachClient struct {
 func listenAttach(dir string) (*attachHub, error) {
 	p := filepath.Join(dir, proto.AttachSocket)
 	os.Remove(p)
-	// A container's directory path can be longer than a socket's name
-	// may be: bind through /proc/self/fd, as init's exec socket does.
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	short, done, err := pid1.ShortPath(dir, proto.AttachSocket)
 	if err != nil {
 		return nil, err
 	}
-	defer unix.Close(fd)
-	ln, err := net.Listen("unix", "/proc/self/fd/"+strconv.Itoa(fd)+"/"+proto.AttachSocket)
+	defer done()
+	ln, err := net.Listen("unix", short)
 	if err != nil {
 		return nil, err
 	}
@@ -155,10 +152,7 @@ func (w attachWriter) Write(b []byte) (int, error) {
 	var f []byte
 	for len(b) > 0 {
 		n := min(len(b), 64<<10)
-		var hdr [5]byte
-		hdr[0] = w.kind
-		binary.BigEndian.PutUint32(hdr[1:], uint32(n))
-		f = append(append(f, hdr[:]...), b[:n]...)
+		f = proto.AppendAttachFrame(f, w.kind, b[:n])
 		b = b[n:]
 	}
 	for cl := range h.clients {

@@ -25,10 +25,10 @@ import (
 // workload's PID and mount namespaces with setns; never a user namespace,
 // which Go cannot join once threads exist.
 
-// shortPath reaches name in dir through /proc/self/fd: a unix socket path
+// ShortPath reaches name in dir through /proc/self/fd: a unix socket path
 // is limited to 108 bytes, and a store in a deep home directory plus a
 // 64-character container id does not fit.
-func shortPath(dir, name string) (path string, closeDir func(), err error) {
+func ShortPath(dir, name string) (path string, closeDir func(), err error) {
 	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return "", nil, &os.PathError{Op: "open", Path: dir, Err: err}
@@ -40,7 +40,7 @@ func shortPath(dir, name string) (path string, closeDir func(), err error) {
 // pivot_root hides that directory from init, and returns its descriptor.
 // Plain system calls, not package net: see the package doc.
 func listenExec(dir string) (int, error) {
-	p, done, err := shortPath(dir, proto.ExecSocket)
+	p, done, err := ShortPath(dir, proto.ExecSocket)
 	if err != nil {
 		return -1, err
 	}

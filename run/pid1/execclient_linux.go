@@ -200,7 +200,7 @@ func marked(dir, name string) bool {
 // dialExec connects to the exec socket in dir. Through /proc/self/fd: the
 // socket's full path may pass 108 bytes (see shortPath).
 func dialExec(dir string) (int, error) {
-	p, done, err := shortPath(dir, proto.ExecSocket)
+	p, done, err := ShortPath(dir, proto.ExecSocket)
 	if err != nil {
 		return -1, err
 	}

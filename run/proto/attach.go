@@ -29,15 +29,17 @@ const (
 // maxFrame bounds a frame's payload: more is a broken peer.
 const maxFrame = 1 << 20
 
+// AppendAttachFrame appends one frame to dst.
+func AppendAttachFrame(dst []byte, kind byte, payload []byte) []byte {
+	dst = append(dst, kind)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(payload)))
+	return append(dst, payload...)
+}
+
 // WriteAttachFrame writes one frame.
 func WriteAttachFrame(w io.Writer, kind byte, payload []byte) error {
-	var hdr [5]byte
-	hdr[0] = kind
-	binary.BigEndian.PutUint32(hdr[1:], uint32(len(payload)))
-	if _, err := w.Write(append(hdr[:], payload...)); err != nil {
-		return err
-	}
-	return nil
+	_, err := w.Write(AppendAttachFrame(nil, kind, payload))
+	return err
 }
 
 // ReadAttachFrame reads one frame into buf's storage (grown as needed).
