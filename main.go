@@ -34,6 +34,7 @@ var stages = map[string]stage.Func{
 	"extract":  stage.Extract, // unpack a layer inside the store's user namespace
 	"remove":   stage.Remove,  // delete trees only that namespace may delete
 	"tar":      stage.Tar,     // write a layer tar of a store or container directory
+	"merged":   stage.Merged,  // write the tar of layers stacked (box export)
 	"diff":     stage.Diff,    // box diff: a container's upper directory against its layers
 	"copy":     stage.Copy,    // box build's COPY, inside the store's user namespace
 	"cp":       stage.Cp,      // box cp with a stopped container, its root stacked

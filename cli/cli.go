@@ -50,8 +50,8 @@ type grammar struct {
 	Attach  attachCmd  `cmd:"" help:"Attach to a running detached container's output, input and terminal."`
 	Top     topCmd     `cmd:"" help:"Show a running container's processes (the host's ps, default -ef)."`
 	Shell   shellCmd   `cmd:"" help:"Enter a persistent dev container that feels like the host, made from a dotfile on first use."`
-	// Not docker's export (a container's files as a tar): box has none.
-	Export   exportCmd   `cmd:"" help:"Make a shell's command or desktop app start from the host (box shell's; not docker's export of a container's files)."`
+	// box shell's export, and docker's without --bin or --app.
+	Export   exportCmd   `cmd:"" help:"Make a shell's command (--bin) or desktop app (--app) start from the host; without them, write a container's files as a tar (docker export)."`
 	Unexport unexportCmd `cmd:"" help:"Remove what box export wrote."`
 
 	Container containerCmd `cmd:"" help:"Manage containers: ls, rm, inspect, logs, exec, … (docker's names), prune."`
@@ -65,6 +65,7 @@ type grammar struct {
 	Push      pushCmd      `cmd:"" help:"Push an image to a registry."`
 	Save      saveCmd      `cmd:"" help:"Write images to a docker-archive or oci-archive tar."`
 	Load      loadCmd      `cmd:"" help:"Load images from a docker-archive or oci-archive tar."`
+	Import    importCmd    `cmd:"" help:"Make an image of a tar of a file system (docker import)."`
 	Commit    commitCmd    `cmd:"" help:"Make an image of a container's changes."`
 	Build     buildCmd     `cmd:"" help:"Build an image from a Dockerfile."`
 	Builder   builderCmd   `cmd:"" help:"Manage the build cache (prune)."`

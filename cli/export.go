@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/box-run/box/run"
 	"github.com/box-run/box/run/pid1"
 	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/shell"
@@ -18,9 +19,10 @@ import (
 // box export is a shell's: docker's export (a container's files as a tar)
 // is not box's, and box save writes images.
 type exportCmd struct {
-	Name string `arg:"" help:"The shell."`
-	Bin  string `help:"Write ~/.local/bin/CMD, a script that runs CMD in the shell (box shell NAME -- CMD ARGS…) with your working directory, stdio, terminal and exit status." placeholder:"CMD"`
-	App  string `help:"Write a desktop entry (in $XDG_DATA_HOME/applications) that starts the shell's app, from its /usr/share/applications/APP.desktop." placeholder:"APP"`
+	Output string `short:"o" help:"Without --bin or --app: write the container's files to FILE instead of standard output." placeholder:"FILE"`
+	Name   string `arg:"" help:"The shell; without --bin or --app, a container (docker export)."`
+	Bin    string `help:"Write ~/.local/bin/CMD, a script that runs CMD in the shell (box shell NAME -- CMD ARGS…) with your working directory, stdio, terminal and exit status." placeholder:"CMD"`
+	App    string `help:"Write a desktop entry (in $XDG_DATA_HOME/applications) that starts the shell's app, from its /usr/share/applications/APP.desktop." placeholder:"APP"`
 }
 
 type unexportCmd struct {
@@ -31,6 +33,15 @@ type unexportCmd struct {
 
 // Run writes the shell's command script or desktop entry.
 func (c *exportCmd) Run(g *globals) error {
+	if c.Bin == "" && c.App == "" {
+		if _, _, err := g.container(c.Name); errors.Is(err, run.ErrNoContainer) && c.isShell(g) {
+			return withStatus(125, fmt.Errorf("%v: for shell %s, name --bin CMD or --app APP", err, c.Name))
+		}
+		return (&containerExportCmd{Output: c.Output, Container: c.Name}).Run(g)
+	}
+	if c.Output != "" {
+		return withStatus(125, errors.New("-o writes a container's files (docker export): not with --bin or --app"))
+	}
 	home, err := exportArgs(c.Name, c.Bin, c.App)
 	if err != nil {
 		return err
@@ -87,6 +98,24 @@ func (c *exportCmd) Run(g *globals) error {
 	return nil
 }
 
+// isShell reports whether Name is a shell's, made or with a dotfile.
+func (c *exportCmd) isShell(g *globals) bool {
+	if shell.CheckName(c.Name) != nil {
+		return false
+	}
+	if ss, _, err := g.shellStores(); err == nil {
+		if st, _ := ss.Load(c.Name); st != nil {
+			return true
+		}
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(filepath.Join(shell.ConfigDir(home), "shells", c.Name+".toml"))
+	return err == nil
+}
+
 // Run removes what box export wrote.
 func (c *unexportCmd) Run(g *globals) error {
 	home, err := exportArgs(c.Name, c.Bin, c.App)
@@ -111,7 +140,7 @@ func exportArgs(name, bin, app string) (home string, err error) {
 	}
 	switch {
 	case (bin == "") == (app == ""):
-		return "", withStatus(125, errors.New("name one of --bin CMD or --app APP (box export exports from a box shell; for a container's files as docker export writes them, box commit it and box save the image)"))
+		return "", withStatus(125, errors.New("name one of --bin CMD or --app APP"))
 	case bin != "":
 		if err := shell.CheckCommand(bin); err != nil {
 			return "", withStatus(125, err)

@@ -40,6 +40,7 @@ type containerCmd struct {
 	Diff    diffCmd             `cmd:"" help:"List a container's changes (box diff)."`
 	Attach  attachCmd           `cmd:"" help:"Attach to a running container (box attach)."`
 	Top     topCmd              `cmd:"" help:"Show a running container's processes (box top)."`
+	Export  containerExportCmd  `cmd:"" help:"Write a container's files as a tar (box export)."`
 }
 
 type imageCmd struct {
@@ -53,6 +54,7 @@ type imageCmd struct {
 	History historyCmd      `cmd:"" help:"Show the history of an image (box history)."`
 	Save    saveCmd         `cmd:"" help:"Write images to an archive (box save)."`
 	Load    loadCmd         `cmd:"" help:"Load images from an archive (box load)."`
+	Import  importCmd       `cmd:"" help:"Make an image of a tar of a file system (box import)."`
 	Build   buildCmd        `cmd:"" help:"Build an image from a Dockerfile (box build)."`
 }
 

@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
 	"github.com/box-run/box/image"
-	"golang.org/x/term"
 )
 
 type saveCmd struct {
@@ -37,38 +36,12 @@ func (c *saveCmd) Run(g *globals) error {
 		}
 		return withStatus(1, fmt.Errorf("saving: %w", err))
 	}
-	if c.Output == "" {
-		if term.IsTerminal(int(os.Stdout.Fd())) {
-			return withStatus(1, errors.New("refusing to write an archive to a terminal: use -o FILE or redirect"))
+	if err := writeOutput(c.Output, "an archive", func(w io.Writer) error { return st.Save(ctx, w, c.Refs, c.Format) }); err != nil {
+		var se *statusError
+		if errors.As(err, &se) {
+			return err
 		}
-		if err := st.Save(ctx, os.Stdout, c.Refs, c.Format); err != nil {
-			return fail(err)
-		}
-		return nil
-	}
-	f, err := os.CreateTemp(filepath.Dir(c.Output), "."+filepath.Base(c.Output)+".tmp-*")
-	if err != nil {
-		return withStatus(1, err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := st.Save(ctx, f, c.Refs, c.Format); err != nil {
 		return fail(err)
 	}
-	if err := f.Chmod(0o644); err != nil {
-		return withStatus(1, err)
-	}
-	if err := f.Close(); err != nil {
-		return withStatus(1, err)
-	}
-	if err := os.Rename(f.Name(), c.Output); err != nil {
-		return withStatus(1, err)
-	}
-	ok = true
 	return nil
 }

@@ -34,6 +34,17 @@ type Options struct {
 	Epoch *time.Time
 }
 
+// WriteMerged writes the tree that dirs, stacked as overlay layers
+// (bottom first: an image's layers, then a container's upper directory),
+// show when mounted: docker export's file system. Each name comes from
+// the highest layer that has it; whiteouts (either format) and opaque
+// directories hide what is below them and are not written. Hard links are
+// found among the names written, so that a name whose linked sibling is
+// hidden is written as a file.
+func WriteMerged(w io.Writer, dirs []string, opts Options) error {
+	return writeMerged(w, dirs, opts)
+}
+
 // Write writes the tree at dir to w as an uncompressed layer tar.
 //
 // A file that changes size while it is read (a container still running)

@@ -28,11 +28,12 @@ const (
 var opaqueXattrs = []string{"user.overlay.opaque", "trusted.overlay.opaque", "user.fuseoverlayfs.opaque"}
 
 type writer struct {
-	tw    *tar.Writer
-	dir   string
-	opts  Options
-	links map[[2]uint64]string // dev+ino of a file with several links → its first name
-	buf   []byte
+	tw     *tar.Writer
+	dir    string
+	merged bool // WriteMerged's: entries are looked up in layers
+	opts   Options
+	links  map[[2]uint64]string // dev+ino of a file with several links → its first name
+	buf    []byte
 }
 
 func write(w io.Writer, dir string, opts Options) error {
@@ -43,28 +44,136 @@ func write(w io.Writer, dir string, opts Options) error {
 	return wr.tw.Close()
 }
 
-// walk writes the entries of the directory rel (relative to the root), sorted.
-func (w *writer) walk(rel string) error {
-	f, err := os.Open(filepath.Join(w.dir, rel))
-	if err != nil {
+func writeMerged(w io.Writer, dirs []string, opts Options) error {
+	wr := &writer{tw: tar.NewWriter(w), merged: true, opts: opts, links: map[[2]uint64]string{}, buf: make([]byte, 1<<20)}
+	top := slices.Clone(dirs)
+	slices.Reverse(top)
+	if err := wr.mergedWalk("", top); err != nil {
 		return err
 	}
-	names, err := f.Readdirnames(-1)
-	f.Close()
+	return wr.tw.Close()
+}
+
+// walk writes the entries of the directory rel (relative to the root), sorted.
+func (w *writer) walk(rel string) error {
+	names, err := readNames(filepath.Join(w.dir, rel))
 	if err != nil {
 		return err
 	}
 	slices.Sort(names)
 	for _, n := range names {
-		if err := w.entry(path.Join(rel, n)); err != nil {
+		if err := w.entry(filepath.Join(w.dir, rel, n), path.Join(rel, n), nil); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (w *writer) entry(rel string) error {
-	p := filepath.Join(w.dir, rel)
+func readNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.Readdirnames(-1)
+}
+
+// mergedWalk writes the entries of the directory rel as an overlay mount
+// of layers (top first, each holding rel as a directory, the lowest
+// where rel is opaque) shows it, sorted: each name from the highest layer
+// that has it, unless a higher one whites it out.
+func (w *writer) mergedWalk(rel string, layers []string) error {
+	from := map[string]int{} // name → its layer; -1 whited out
+	var names []string
+	for i, l := range layers {
+		ns, err := readNames(filepath.Join(l, rel))
+		if err != nil {
+			return err
+		}
+		for _, n := range ns {
+			if n == whOpaque {
+				continue
+			}
+			hidden := strings.HasPrefix(n, whPrefix)
+			if hidden {
+				n = n[len(whPrefix):]
+			} else if whiteout(filepath.Join(l, rel, n)) {
+				hidden = true
+			}
+			if _, ok := from[n]; ok {
+				continue
+			}
+			if hidden {
+				from[n] = -1
+				continue
+			}
+			from[n] = i
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		i := from[n]
+		if err := w.entry(filepath.Join(layers[i], rel, n), path.Join(rel, n), layers[i:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// whiteout reports whether p is an overlay whiteout (a character device 0/0).
+func whiteout(p string) bool {
+	var st unix.Stat_t
+	return unix.Lstat(p, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0
+}
+
+// below returns the layers (top first, from the one rel's directory was
+// found in) that add to the directory rel: down to the first where it is
+// opaque, or where a whiteout or a non-directory stands in its place.
+func below(rel string, layers []string) ([]string, error) {
+	out := []string{layers[0]}
+	for i, l := range layers {
+		p := filepath.Join(l, rel)
+		if i > 0 {
+			dir, base := filepath.Split(p)
+			if _, err := os.Lstat(filepath.Join(dir, whPrefix+base)); err == nil {
+				break
+			}
+			var st unix.Stat_t
+			if err := unix.Lstat(p, &st); errors.Is(err, unix.ENOENT) {
+				continue
+			} else if err != nil {
+				return nil, &os.PathError{Op: "lstat", Path: p, Err: err}
+			}
+			if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+				break
+			}
+			out = append(out, l)
+		}
+		if opaqueDir(p) {
+			break
+		}
+	}
+	return out, nil
+}
+
+// opaqueDir reports whether the directory p hides the layers below: an
+// opaque xattr, or fuse-overlayfs's marker file in it.
+func opaqueDir(p string) bool {
+	if _, err := os.Lstat(filepath.Join(p, whOpaque)); err == nil {
+		return true
+	}
+	for _, n := range opaqueXattrs {
+		if v, err := getXattr(p, n); err == nil && string(v) == "y" {
+			return true
+		}
+	}
+	return false
+}
+
+// entry writes the file p as rel; layers are WriteMerged's for p's layer
+// and those below.
+func (w *writer) entry(p, rel string, layers []string) error {
 	var st unix.Stat_t
 	if err := unix.Lstat(p, &st); err != nil {
 		return &os.PathError{Op: "lstat", Path: p, Err: err}
@@ -79,7 +188,7 @@ func (w *writer) entry(rel string) error {
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFCHR:
-		if st.Rdev == 0 { // an overlay whiteout
+		if st.Rdev == 0 && !w.merged { // an overlay whiteout
 			dir, base := path.Split(rel)
 			return w.tw.WriteHeader(&tar.Header{Name: dir + whPrefix + base, Typeflag: tar.TypeReg, ModTime: hdr.ModTime, Format: tar.FormatPAX})
 		}
@@ -124,6 +233,13 @@ func (w *writer) entry(rel string) error {
 	case tar.TypeReg:
 		return w.data(p, hdr.Size)
 	case tar.TypeDir:
+		if w.merged {
+			under, err := below(rel, layers)
+			if err != nil {
+				return err
+			}
+			return w.mergedWalk(rel, under)
+		}
 		if opaque {
 			if err := w.tw.WriteHeader(&tar.Header{Name: rel + "/" + whOpaque, Typeflag: tar.TypeReg, ModTime: hdr.ModTime, Format: tar.FormatPAX}); err != nil {
 				return err

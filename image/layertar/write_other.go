@@ -9,3 +9,5 @@ import (
 
 // write needs Linux's xattrs and device numbers.
 func write(w io.Writer, dir string, opts Options) error { return errors.ErrUnsupported }
+
+func writeMerged(w io.Writer, dirs []string, opts Options) error { return errors.ErrUnsupported }
