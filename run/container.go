@@ -41,16 +41,19 @@ type Container struct {
 	// NestedPID is set once the workload runs as PID 1 of a PID namespace
 	// nested in init's (proto.Spec.NestedPID): box kill and stop signal
 	// it, not init (see Containers.Kill).
-	NestedPID bool          `json:"nestedPid,omitempty"`
-	Monitor   int           `json:"monitor,omitempty"` // the monitor process, which records the exit
-	MonStart  uint64        `json:"monitorStart,omitempty"`
-	BootID    string        `json:"bootId,omitempty"`
-	ExitCode  int           `json:"exitCode"`
-	Finished  time.Time     `json:"finished,omitzero"`
-	Remove    bool          `json:"autoRemove,omitempty"`
-	Ports     []proto.Port  `json:"ports,omitempty"`
-	Mounts    []proto.Mount `json:"mounts,omitempty"`
-	Network   *Network      `json:"network,omitempty"`
+	NestedPID bool   `json:"nestedPid,omitempty"`
+	Monitor   int    `json:"monitor,omitempty"` // the monitor process, which records the exit
+	MonStart  uint64 `json:"monitorStart,omitempty"`
+	BootID    string `json:"bootId,omitempty"`
+	ExitCode  int    `json:"exitCode"`
+	// Error is why the workload could not start, when it could not (the
+	// container is then "created", as docker leaves it; State.Error).
+	Error    string        `json:"error,omitempty"`
+	Finished time.Time     `json:"finished,omitzero"`
+	Remove   bool          `json:"autoRemove,omitempty"`
+	Ports    []proto.Port  `json:"ports,omitempty"`
+	Mounts   []proto.Mount `json:"mounts,omitempty"`
+	Network  *Network      `json:"network,omitempty"`
 	// Limits are --memory, --cpus and --pids-limit's, applied through a
 	// cgroup of the container's own (package cgroup).
 	Limits *cgroup.Limits `json:"limits,omitempty"`

@@ -142,18 +142,22 @@ type runner struct {
 	ports    *hostPorts
 	made     bool // the container's directory and record exist
 	// workloadStarted: a detached container's workload runs (init said
-	// so); one that never did is removed, and its reason reported.
+	// so); its reason is reported for one that never did.
 	workloadStarted bool
-	out, errOut     io.Writer        // the container's stdout and stderr
-	logging         *sync.WaitGroup  // a detached container's log copies
-	tees            []*io.PipeWriter // a foreground one's (teeLog)
-	launched        *prestart.Launch
-	relay           *proto.Relay // the foreground container's stdio
-	tty             *ttyHost
-	attach          *attachHub // a detached container's box attach clients
-	sigs            chan os.Signal
-	caught          chan struct{} // closed once sigs catches signals
-	done            chan struct{} // closed once init has exited
+	// failedEarly: init said it failed before it caught signals;
+	// neverRan: it failed before the workload ran (StartFailed), which
+	// leaves the container "created", as docker does.
+	failedEarly, neverRan bool
+	out, errOut           io.Writer        // the container's stdout and stderr
+	logging               *sync.WaitGroup  // a detached container's log copies
+	tees                  []*io.PipeWriter // a foreground one's (teeLog)
+	launched              *prestart.Launch
+	relay                 *proto.Relay // the foreground container's stdio
+	tty                   *ttyHost
+	attach                *attachHub // a detached container's box attach clients
+	sigs                  chan os.Signal
+	caught                chan struct{} // closed once sigs catches signals
+	done                  chan struct{} // closed once init has exited
 }
 
 // push adds a clean-up; undo runs them last first and returns the first
@@ -217,7 +221,9 @@ func (r *runner) create() error {
 	}
 	r.made = true
 	r.push(func() error {
-		if !r.Remove && (r.Existing || !r.Detached || r.workloadStarted) {
+		// docker keeps a container whose workload could not start, as
+		// created, with why.
+		if !r.Remove && (r.Existing || !r.Detached || r.workloadStarted || r.neverRan) {
 			return nil
 		}
 		t := time.Now()
@@ -437,11 +443,13 @@ func (r *runner) serve() {
 	}
 	// Until init catches signals, one would end it with Go's status 2:
 	// wait for its word (or EOF, if it died) before saying it runs.
-	proto.WaitReady(l.ReadyR) // proto.SignalsCaught, or EOF
+	v, ok := proto.WaitReady(l.ReadyR) // proto.SignalsCaught, or EOF
+	r.failedEarly = ok && v == proto.StartFailed
 	pid := l.Cmd.Process.Pid
 	os.Remove(filepath.Join(r.Spec.Dir, PausedFile)) // left by a monitor that died paused
 	ct.Status, ct.Pid, ct.BootID, ct.Started = "running", pid, BootID(), time.Now().UTC()
 	ct.NestedPID = false // until the workload runs (see wait)
+	ct.Error = ""
 	ct.PidStart = StartTime(pid)
 	ct.Monitor, ct.MonStart = os.Getpid(), StartTime(os.Getpid())
 	if err := r.Containers.Save(ct); err != nil {
@@ -524,8 +532,11 @@ func (r *runner) watch(a *Anchor) {
 // namespace is recorded as such then.
 func (r *runner) wait() (int, error) {
 	l, ct := r.launched, r.Container
-	if r.Started != nil || r.Spec.NestedPID() {
-		if _, ok := proto.WaitReady(l.ReadyR); ok { // proto.WorkloadStarted
+	started, sawFailed := false, r.failedEarly
+	if !sawFailed && (r.Started != nil || r.Spec.NestedPID()) {
+		v, ok := proto.WaitReady(l.ReadyR)
+		sawFailed = ok && v == proto.StartFailed
+		if started = ok && v == proto.WorkloadStarted; started {
 			if r.Spec.NestedPID() {
 				// Recorded before box run -d returns, so that a box kill
 				// after it reaches the workload.
@@ -563,15 +574,28 @@ func (r *runner) wait() (int, error) {
 		r.logging.Wait()
 	}
 	status := exitStatus(l.Cmd.ProcessState, werr)
+	// An init that failed before the workload ran says so, and why, on
+	// the ready pipe (in the exec path the exec closes it): the container
+	// stays "created" with the reason, as docker's.
+	why, neverRan := "", false
+	if !started {
+		why, neverRan = proto.ReadFailure(l.ReadyR, sawFailed)
+	}
 	var failed error
 	if r.Started != nil && !r.workloadStarted {
 		// The workload never ran: give init's reason, as box run without
 		// -d shows it, before --rm takes the log away.
-		failed = errors.New(lastLogLine(filepath.Join(r.Spec.Dir, LogName)))
+		if why == "" {
+			why = lastLogLine(filepath.Join(r.Spec.Dir, LogName))
+		}
+		failed = errors.New(why)
 	}
 	r.Log.Debug("container exited", "status", status, "elapsed", time.Since(r.t0))
 	os.Remove(filepath.Join(r.Spec.Dir, PausedFile)) // a paused container killed
-	ct.Status, ct.ExitCode, ct.Finished = "exited", status, time.Now().UTC()
+	ct.Status, ct.ExitCode, ct.Finished, ct.Error = "exited", status, time.Now().UTC(), ""
+	if neverRan {
+		ct.Status, ct.Error, r.neverRan = "created", why, true
+	}
 	if !r.Remove {
 		if err := r.Containers.Save(ct); err != nil {
 			return status, fmt.Errorf("saving container state: %w", err)

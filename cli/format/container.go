@@ -156,6 +156,7 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 			Status:     ct.Status,
 			Running:    running,
 			Paused:     ct.Paused,
+			Error:      ct.Error,
 			StartedAt:  timestamp(ct.StartedAt()),
 			FinishedAt: timestamp(ct.Finished),
 		},

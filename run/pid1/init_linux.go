@@ -109,6 +109,12 @@ func Init() int {
 		code = ie.code
 	}
 	fmt.Fprintf(os.Stderr, "box: %v\n", err)
+	// After SignalsCaught, so that the monitor reads the bytes in order.
+	select {
+	case <-early.caught:
+		proto.SendFailure(readyFile, err.Error())
+	case <-time.After(time.Second):
+	}
 	return code
 }
 

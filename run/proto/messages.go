@@ -8,19 +8,71 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"syscall"
 )
 
 // Ready is a byte init writes on its ready pipe (fd 4): first that it
 // catches signals, so the host may forward them (an init not yet catching
 // them would die of one with Go's status 2); then, for an init that stays
-// as PID 1, that the workload runs. EOF instead means init failed, and
-// said why on its stderr.
+// as PID 1, that the workload runs. StartFailed and a line of why
+// (SendFailure), or EOF, instead mean init failed before the workload ran.
 type Ready byte
 
 const (
 	SignalsCaught   Ready = 1
 	WorkloadStarted Ready = 2
+	StartFailed     Ready = 3
 )
+
+// maxFailure bounds the reason SendFailure sends.
+const maxFailure = 4096
+
+// SendFailure writes StartFailed and why on init's ready pipe: the
+// workload never ran (docker leaves such a container "created", with the
+// reason in State.Error).
+func SendFailure(w io.Writer, why string) error {
+	if len(why) > maxFailure-1 {
+		why = why[:maxFailure-1]
+	}
+	_, err := w.Write(append([]byte{byte(StartFailed)}, why...))
+	return err
+}
+
+// ReadFailure reads, without waiting, what an init that has exited left
+// on its ready pipe r: ok when it was a failure (StartFailed, unless
+// already read, as sawFailed says), with its reason.
+func ReadFailure(r *os.File, sawFailed bool) (why string, ok bool) {
+	// A read without waiting: the pipe is non-blocking, and a deadline
+	// already past would fail before reading.
+	rc, err := r.SyscallConn()
+	if err != nil {
+		return "", sawFailed
+	}
+	buf := make([]byte, maxFailure+1)
+	n := 0
+	rc.Read(func(fd uintptr) bool {
+		for n < len(buf) {
+			m, err := syscall.Read(int(fd), buf[n:])
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil || m <= 0 {
+				break
+			}
+			n += m
+		}
+		return true
+	})
+	b := buf[:n]
+	if !sawFailed {
+		if len(b) == 0 || Ready(b[0]) != StartFailed {
+			return "", false
+		}
+		b = b[1:]
+	}
+	return strings.TrimSpace(string(b)), true
+}
 
 // SendReady writes r on init's ready pipe.
 func SendReady(w io.Writer, r Ready) error {
