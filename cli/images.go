@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/box-run/box/cli/format"
 	"github.com/box-run/box/image"
 )
 
 type imagesCmd struct {
+	All     bool            `short:"a" help:"Every image, intermediate ones too (docker's; box keeps none apart from the others, so the list is the same)."`
+	Digests bool            `help:"Show each name's digest (its manifest's, <none> for an image made here)."`
 	Quiet   bool            `short:"q" help:"Print only image ids."`
 	NoTrunc bool            `help:"Do not shorten ids."`
 	Filter  []format.Filter `short:"f" sep:"none" help:"Only images that match: dangling=true|false, reference=PATTERN (alpine, 'alpine:3*'), label=KEY[=VALUE]." placeholder:"KEY=VALUE"`
@@ -29,6 +32,9 @@ func (c *imagesCmd) Run(g *globals) error {
 	def := format.ImagesTable
 	if len(shared) > 0 {
 		def = format.ImagesTableShared
+	}
+	if c.Digests {
+		def = strings.Replace(def, "{{.Tag}}\t", "{{.Tag}}\t{{.Digest}}\t", 1)
 	}
 	tmpl, err := listFormat(c.Format, def, c.Quiet)
 	if err != nil {

@@ -55,6 +55,7 @@ func (c *startCmd) attach(g *globals, name string) error {
 }
 
 type restartCmd struct {
+	Signal     string   `short:"s" help:"Signal to stop with first (default: the container's --stop-signal, else SIGTERM)." placeholder:"SIGNAL"`
 	Time       signed   `short:"t" help:"Seconds to wait after the stop signal before SIGKILL (default: the container's --stop-timeout, else 10; -1: no limit)." placeholder:"SECONDS"`
 	Containers []string `arg:"" name:"container" predictor:"container" help:"Container names or ids."`
 }
@@ -64,12 +65,16 @@ func (c *restartCmd) Run(g *globals) error {
 	if _, err := stopTimeout(&run.Container{}, c.Time); err != nil {
 		return err // before any container is touched
 	}
+	sig, err := stopSignal(c.Signal)
+	if err != nil {
+		return err
+	}
 	return eachContainer(g, c.Containers, func(cs run.Containers, ct *run.Container) error {
 		d, err := stopTimeout(ct, c.Time)
 		if err != nil {
 			return err
 		}
-		if err := cs.Stop(ct, d); err != nil {
+		if err := cs.StopWith(ct, d, sig); err != nil {
 			return err
 		}
 		cur, err := cs.Lookup(ct.ID)

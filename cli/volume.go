@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/box-run/box/cli/format"
 	"github.com/box-run/box/image"
@@ -68,11 +67,20 @@ func (c *volumeCreateCmd) Run(g *globals) error {
 }
 
 type volumeLsCmd struct {
-	Quiet bool `short:"q" help:"Print only the names."`
+	Quiet  bool            `short:"q" help:"Print only the names."`
+	Filter []format.Filter `short:"f" sep:"none" help:"Only volumes that match: dangling=true|false (no container uses it), name=SUBSTRING, label=KEY[=VALUE], driver=local." placeholder:"KEY=VALUE"`
+	Format string          `help:"table (default), json (one object per volume), or a Go template as docker's: '{{.Name}}', 'table {{.Name}}\\t{{.Mountpoint}}'." placeholder:"TEMPLATE"`
 }
 
 // Run lists volumes as docker's table, by name.
 func (c *volumeLsCmd) Run(g *globals) error {
+	tmpl, err := listFormat(c.Format, format.VolumesTable, c.Quiet)
+	if err != nil {
+		return err
+	}
+	if _, err := format.MatchVolume(c.Filter, format.VolumesColumns.Zero.(*format.VolumeRow)); err != nil {
+		return withStatus(1, err)
+	}
 	vs, err := g.volumes()
 	if err != nil {
 		return err
@@ -81,18 +89,37 @@ func (c *volumeLsCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	if c.Quiet {
-		for _, v := range all {
-			fmt.Println(v.Name)
+	var used map[string]bool
+	if len(c.Filter) > 0 {
+		cs, err := g.containers()
+		if err != nil {
+			return err
 		}
+		if used, err = cs.VolumesInUse(); err != nil {
+			return err
+		}
+	}
+	var rows []any
+	for _, v := range all {
+		r := format.NewVolumeRow(v, used[v.Name])
+		if ok, _ := format.MatchVolume(c.Filter, r); !ok {
+			continue
+		}
+		if c.Quiet {
+			fmt.Println(v.Name)
+			continue
+		}
+		rows = append(rows, r)
+	}
+	if c.Quiet {
 		return nil
 	}
-	tw := tabwriter.NewWriter(os.Stdout, 10, 1, 3, ' ', 0) // docker's table layout
-	fmt.Fprintln(tw, "DRIVER\tVOLUME NAME")
-	for _, v := range all {
-		fmt.Fprintf(tw, "local\t%s\n", v.Name)
+	out, err := tmpl.Render(format.VolumesColumns, rows)
+	if err != nil {
+		return withStatus(1, err)
 	}
-	return tw.Flush()
+	_, err = os.Stdout.Write(out)
+	return err
 }
 
 type volumeInspectCmd struct {

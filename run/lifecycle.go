@@ -21,6 +21,12 @@ import (
 // rest with it; a negative timeout waits for as long as it takes). A container between two runs of its
 // restart policy is stopped too; a stopped one is left as it is.
 func (c Containers) Stop(ct *Container, timeout time.Duration) error {
+	return c.StopWith(ct, timeout, 0)
+}
+
+// StopWith is Stop with sig (box stop -s) instead of the container's stop
+// signal; 0 for that.
+func (c Containers) StopWith(ct *Container, timeout time.Duration, sig syscall.Signal) error {
 	// Its monitor must not restart it (--restart). Marked first, so that
 	// a container between two runs is not started again either; a run its
 	// monitor began before seeing the mark is stopped in the loop below.
@@ -33,7 +39,10 @@ func (c Containers) Stop(ct *Container, timeout time.Duration) error {
 		}
 		switch {
 		case cur.Status == "running":
-			signalWorkload(cur, cur.StopSig())
+			if sig == 0 {
+				sig = cur.StopSig()
+			}
+			signalWorkload(cur, sig)
 			if cur.Paused {
 				c.resume(cur) // so that the signal is acted on
 			}

@@ -83,6 +83,24 @@ func (c Containers) VolumeUsers(name string) ([]string, error) {
 	return ids, nil
 }
 
+// VolumesInUse returns the names of the volumes that containers, running
+// or not, mount.
+func (c Containers) VolumesInUse() (map[string]bool, error) {
+	all, err := c.List()
+	if err != nil {
+		return nil, err
+	}
+	used := map[string]bool{}
+	for _, ct := range all {
+		for _, m := range ct.Mounts {
+			if m.Type == "volume" {
+				used[m.Name] = true
+			}
+		}
+	}
+	return used, nil
+}
+
 // RemoveAnonymousVolumes removes the anonymous volumes of a container that
 // is gone (rm -v, --rm), except those another container mounts too: docker
 // keeps a volume in use.
