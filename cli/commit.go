@@ -63,7 +63,8 @@ func (c *commitCmd) Run(g *globals) error {
 	}
 	cc := info.Config
 	ctCfg := &v1.Config{User: cc.User, Env: cc.Env, Cmd: cc.Cmd, Entrypoint: cc.Entrypoint,
-		WorkingDir: cc.WorkingDir, Labels: cc.Labels, ExposedPorts: cc.ExposedPorts, StopSignal: cc.StopSignal}
+		WorkingDir: cc.WorkingDir, Labels: cc.Labels, ExposedPorts: cc.ExposedPorts, StopSignal: cc.StopSignal,
+		Healthcheck: cc.Healthcheck}
 	if _, err := monitor.ReadConfig(dir); err != nil {
 		// No spec kept (a container of an older box): its environment,
 		// user and working directory are the image's, as far as box knows.

@@ -163,6 +163,9 @@ func inspectContainer(cs run.Containers, st *image.Store, ct *run.Container) (*f
 		return nil, fmt.Errorf("inspecting container %s: %w", ct.Name, err)
 	}
 	src.Image = imageConfig(st, ct.ImageID)
+	if ct.Health != nil {
+		src.Health = run.ReadHealth(cs.Dir(ct.ID))
+	}
 	out := format.InspectContainer(src)
 	// docker's State.Pid is the container's PID 1 (nsenter -t, kill): the
 	// workload, not box's init beside it.

@@ -25,69 +25,93 @@ import (
 )
 
 type runCmd struct {
-	Interactive bool         `short:"i" help:"Keep stdin open to the container."`
-	TTY         bool         `short:"t" help:"Allocate a pseudo-terminal in the container."`
-	Restart     string       `help:"With -d, restart the container when it exits: no, always, unless-stopped, on-failure[:N]." default:"no" placeholder:"POLICY"`
-	Detach      bool         `short:"d" help:"Run in the background and print the container id."`
-	Rm          bool         `help:"Remove the container when it exits."`
-	Name        string       `help:"Container name (default: a random one)."`
-	Env         []string     `sep:"none" short:"e" help:"Set an environment variable, K=V, or K to take it from here." placeholder:"K=V"`
-	EnvFile     []string     `sep:"none" help:"Read environment variables from a file." placeholder:"FILE"`
-	Label       []string     `sep:"none" short:"l" help:"Set a label on the container, KEY=VALUE (over the image's)." placeholder:"KEY=VALUE"`
-	Workdir     string       `short:"w" help:"Working directory inside the container (must exist)." placeholder:"DIR"`
-	User        string       `short:"u" help:"User to run as: name|uid[:group|gid]." placeholder:"USER"`
-	Volume      []string     `sep:"none" short:"v" help:"Mount a host path or a volume: SRC:DST[:ro] (SRC without a / is a volume's name, made on first use; DST alone: an anonymous volume)." placeholder:"SRC:DST"`
-	Mount       []string     `sep:"none" help:"Mount: type=volume|bind|tmpfs,source=…,target=…[,readonly]." placeholder:"SPEC"`
-	Tmpfs       []string     `sep:"none" help:"Mount a tmpfs at DST[:options]." placeholder:"DST"`
-	ReadOnly    bool         `help:"Mount the container's root read-only."`
-	Entrypoint  optional     `help:"Override the image's entrypoint (\"\" clears it)." placeholder:"CMD"`
-	Hostname    string       `help:"Container hostname (default: the short container id)."`
-	Init        bool         `help:"Run a small init as PID 1 that reaps zombies and forwards signals."`
-	Platform    string       `help:"Platform to pull if the image is missing." placeholder:"OS/ARCH"`
-	Userns      string       `help:"User namespace mode: \"\" (root inside is you) or keep-id (your own uid inside)." enum:",keep-id" default:""`
-	Network     string       `help:"Network: slirp (user-mode, the default; slirp:allow_host_loopback=true lets host.box.internal reach the host's 127.0.0.1), none (loopback only) or host." placeholder:"MODE"` // "" (not given): slirp, or host under --mpi
-	DNS         []string     `name:"dns" sep:"none" help:"DNS server for the container's /etc/resolv.conf." placeholder:"IP"`
-	Publish     []string     `short:"p" sep:"none" help:"Publish a container port: [IP:][HOSTPORT:]CONTAINERPORT[/tcp]; no HOSTPORT picks a free one." placeholder:"PORTS"`
-	PublishAll  bool         `short:"P" help:"Publish every port the image EXPOSEs, on free host ports."`
-	AddHost     []string     `sep:"none" help:"Add NAME:IP to the container's /etc/hosts." placeholder:"NAME:IP"`
-	Pull        string       `help:"Pull the image: missing, always or never." enum:"missing,always,never" default:"missing"`
-	Ulimit      []string     `sep:"none" help:"Resource limit for the workload: NAME=SOFT[:HARD] (nofile, nproc, core, stack, …; -1 unlimited)." placeholder:"LIMIT"`
-	GroupAdd    []string     `name:"group-add" help:"Add a supplementary group (a name in the image's /etc/group, or a gid) to the workload's and box exec's processes; needs subordinate ids." placeholder:"GROUP"`
-	CapAdd      []string     `name:"cap-add" help:"Add a Linux capability to docker's default set (NET_ADMIN, SYS_PTRACE, …, or ALL); it holds inside the container's user namespace only." placeholder:"CAP"`
-	CapDrop     []string     `name:"cap-drop" help:"Drop a Linux capability (or ALL) from docker's default set." placeholder:"CAP"`
-	SecurityOpt []string     `name:"security-opt" sep:"none" help:"docker's security options: no-new-privileges[=true|false] (no setuid program or file capability gains anything), and what box does anyway: seccomp=unconfined, apparmor=unconfined, label=disable, systempaths=unconfined (box applies none); others are refused." placeholder:"OPT"`
-	Privileged  bool         `help:"Every capability (in the container's user namespace), the host's device nodes, and /sys writable; still confined to your own user's rights on the host."`
-	Memory      string       `short:"m" help:"Memory limit: a size such as 512m or 2g (needs a cgroup v2 subtree delegated to you: see box info)." placeholder:"BYTES"`
-	MemorySwap  signed       `help:"Memory and swap together, with --memory; -1 for unlimited swap (default: as much swap as memory)." placeholder:"BYTES"`
-	CPUs        string       `name:"cpus" help:"CPU limit: a number of CPUs such as 1.5 (needs a delegated cgroup v2 subtree)." placeholder:"N"`
-	PidsLimit   signed       `help:"Limit on the container's processes and threads; -1 unlimited (needs a delegated cgroup v2 subtree)." placeholder:"N"`
-	IPC         string       `name:"ipc" help:"IPC namespace: private (the default) or host (the host's, with its /dev/shm)." placeholder:"MODE"`
-	MPI         bool         `name:"mpi" help:"Run as a rank an MPI launcher (srun, mpirun) started: its environment, PMI_FD and PMIx directories, the host's network and IPC."`
-	Device      []string     `sep:"none" help:"Give the container a device: a host node /dev/X[:/dev/Y[:rwm]], or a CDI device such as nvidia.com/gpu=0|all." placeholder:"DEVICE"`
-	GPUs        string       `name:"gpus" help:"GPUs, as docker's --gpus: all, a count, or device=0,1 (CDI's nvidia.com/gpu devices, within NVIDIA_VISIBLE_DEVICES or CUDA_VISIBLE_DEVICES)." placeholder:"GPUS"`
-	StopSignal  string       `help:"Signal box stop sends first (default: the image's STOPSIGNAL, else SIGTERM)." placeholder:"SIGNAL"`
-	StopTimeout signed       `help:"Seconds box stop waits before SIGKILL when -t is not given (default 10; -1: no limit)." placeholder:"SECONDS"`
-	Quiet       bool         `short:"q" help:"Pull the image without progress output."`
-	ShmSize     string       `name:"shm-size" help:"Size of /dev/shm (default 64m)." placeholder:"BYTES"`
-	Expose      []string     `sep:"none" help:"Expose a port or a range, PORT[-PORT][/tcp|udp], without publishing it (-P publishes it)." placeholder:"PORT"`
-	Cidfile     string       `help:"Write the container's id to FILE, which must not exist." placeholder:"FILE"`
-	DNSSearch   []string     `name:"dns-search" sep:"none" help:"Search domain for the container's /etc/resolv.conf (default: the host's; \".\": none)." placeholder:"DOMAIN"`
-	DNSOption   []string     `name:"dns-option" sep:"none" help:"Option for the container's /etc/resolv.conf (default: the host's)." placeholder:"OPT"`
-	LabelFile   []string     `sep:"none" help:"Read labels from a file of KEY=VALUE lines." placeholder:"FILE"`
-	Domainname  string       `help:"Container NIS domain name." placeholder:"NAME"`
-	Sysctl      []string     `sep:"none" help:"Set a namespaced kernel parameter: net.*, fs.mqueue.*, kernel.msg*, kernel.sem, kernel.shm*." placeholder:"NAME=VALUE"`
-	netCfg      slirp.Config // resolved from --network and [network]
-	release     func()       // drops the hold on the image's layers
-	storeRoot   string       // the opened store's directory
-	layerStore  string       // the shared store the image's layers are in, if one is
-	layers      []string     // the image's layers, held by a detached monitor too
-	creating    bool         // box create: nothing runs now
-	cidWritten  bool         // --cidfile's file is this run's
-	userHome    string       // keep-id's passwd home and login shell (box shell)
-	userShell   string
-	userName    string // keep-id's passwd name ("" = the caller's)
+	Interactive         bool         `short:"i" help:"Keep stdin open to the container."`
+	TTY                 bool         `short:"t" help:"Allocate a pseudo-terminal in the container."`
+	Restart             string       `help:"With -d, restart the container when it exits: no, always, unless-stopped, on-failure[:N]." default:"no" placeholder:"POLICY"`
+	Detach              bool         `short:"d" help:"Run in the background and print the container id."`
+	Rm                  bool         `help:"Remove the container when it exits."`
+	Name                string       `help:"Container name (default: a random one)."`
+	Env                 []string     `sep:"none" short:"e" help:"Set an environment variable, K=V, or K to take it from here." placeholder:"K=V"`
+	EnvFile             []string     `sep:"none" help:"Read environment variables from a file." placeholder:"FILE"`
+	Label               []string     `sep:"none" short:"l" help:"Set a label on the container, KEY=VALUE (over the image's)." placeholder:"KEY=VALUE"`
+	Workdir             string       `short:"w" help:"Working directory inside the container (must exist)." placeholder:"DIR"`
+	User                string       `short:"u" help:"User to run as: name|uid[:group|gid]." placeholder:"USER"`
+	Volume              []string     `sep:"none" short:"v" help:"Mount a host path or a volume: SRC:DST[:ro] (SRC without a / is a volume's name, made on first use; DST alone: an anonymous volume)." placeholder:"SRC:DST"`
+	Mount               []string     `sep:"none" help:"Mount: type=volume|bind|tmpfs,source=…,target=…[,readonly]." placeholder:"SPEC"`
+	Tmpfs               []string     `sep:"none" help:"Mount a tmpfs at DST[:options]." placeholder:"DST"`
+	ReadOnly            bool         `help:"Mount the container's root read-only."`
+	Entrypoint          optional     `help:"Override the image's entrypoint (\"\" clears it)." placeholder:"CMD"`
+	Hostname            string       `help:"Container hostname (default: the short container id)."`
+	Init                bool         `help:"Run a small init as PID 1 that reaps zombies and forwards signals."`
+	Platform            string       `help:"Platform to pull if the image is missing." placeholder:"OS/ARCH"`
+	Userns              string       `help:"User namespace mode: \"\" (root inside is you) or keep-id (your own uid inside)." enum:",keep-id" default:""`
+	Network             string       `help:"Network: slirp (user-mode, the default; slirp:allow_host_loopback=true lets host.box.internal reach the host's 127.0.0.1), none (loopback only) or host." placeholder:"MODE"` // "" (not given): slirp, or host under --mpi
+	DNS                 []string     `name:"dns" sep:"none" help:"DNS server for the container's /etc/resolv.conf." placeholder:"IP"`
+	Publish             []string     `short:"p" sep:"none" help:"Publish a container port: [IP:][HOSTPORT:]CONTAINERPORT[/tcp]; no HOSTPORT picks a free one." placeholder:"PORTS"`
+	PublishAll          bool         `short:"P" help:"Publish every port the image EXPOSEs, on free host ports."`
+	AddHost             []string     `sep:"none" help:"Add NAME:IP to the container's /etc/hosts." placeholder:"NAME:IP"`
+	Pull                string       `help:"Pull the image: missing, always or never." enum:"missing,always,never" default:"missing"`
+	Ulimit              []string     `sep:"none" help:"Resource limit for the workload: NAME=SOFT[:HARD] (nofile, nproc, core, stack, …; -1 unlimited)." placeholder:"LIMIT"`
+	GroupAdd            []string     `name:"group-add" help:"Add a supplementary group (a name in the image's /etc/group, or a gid) to the workload's and box exec's processes; needs subordinate ids." placeholder:"GROUP"`
+	CapAdd              []string     `name:"cap-add" help:"Add a Linux capability to docker's default set (NET_ADMIN, SYS_PTRACE, …, or ALL); it holds inside the container's user namespace only." placeholder:"CAP"`
+	CapDrop             []string     `name:"cap-drop" help:"Drop a Linux capability (or ALL) from docker's default set." placeholder:"CAP"`
+	SecurityOpt         []string     `name:"security-opt" sep:"none" help:"docker's security options: no-new-privileges[=true|false] (no setuid program or file capability gains anything), and what box does anyway: seccomp=unconfined, apparmor=unconfined, label=disable, systempaths=unconfined (box applies none); others are refused." placeholder:"OPT"`
+	Privileged          bool         `help:"Every capability (in the container's user namespace), the host's device nodes, and /sys writable; still confined to your own user's rights on the host."`
+	Memory              string       `short:"m" help:"Memory limit: a size such as 512m or 2g (needs a cgroup v2 subtree delegated to you: see box info)." placeholder:"BYTES"`
+	MemorySwap          signed       `help:"Memory and swap together, with --memory; -1 for unlimited swap (default: as much swap as memory)." placeholder:"BYTES"`
+	CPUs                string       `name:"cpus" help:"CPU limit: a number of CPUs such as 1.5 (needs a delegated cgroup v2 subtree)." placeholder:"N"`
+	PidsLimit           signed       `help:"Limit on the container's processes and threads; -1 unlimited (needs a delegated cgroup v2 subtree)." placeholder:"N"`
+	IPC                 string       `name:"ipc" help:"IPC namespace: private (the default) or host (the host's, with its /dev/shm)." placeholder:"MODE"`
+	MPI                 bool         `name:"mpi" help:"Run as a rank an MPI launcher (srun, mpirun) started: its environment, PMI_FD and PMIx directories, the host's network and IPC."`
+	Device              []string     `sep:"none" help:"Give the container a device: a host node /dev/X[:/dev/Y[:rwm]], or a CDI device such as nvidia.com/gpu=0|all." placeholder:"DEVICE"`
+	GPUs                string       `name:"gpus" help:"GPUs, as docker's --gpus: all, a count, or device=0,1 (CDI's nvidia.com/gpu devices, within NVIDIA_VISIBLE_DEVICES or CUDA_VISIBLE_DEVICES)." placeholder:"GPUS"`
+	StopSignal          string       `help:"Signal box stop sends first (default: the image's STOPSIGNAL, else SIGTERM)." placeholder:"SIGNAL"`
+	StopTimeout         signed       `help:"Seconds box stop waits before SIGKILL when -t is not given (default 10; -1: no limit)." placeholder:"SECONDS"`
+	Quiet               bool         `short:"q" help:"Pull the image without progress output."`
+	ShmSize             string       `name:"shm-size" help:"Size of /dev/shm (default 64m)." placeholder:"BYTES"`
+	Expose              []string     `sep:"none" help:"Expose a port or a range, PORT[-PORT][/tcp|udp], without publishing it (-P publishes it)." placeholder:"PORT"`
+	Cidfile             string       `help:"Write the container's id to FILE, which must not exist." placeholder:"FILE"`
+	DNSSearch           []string     `name:"dns-search" sep:"none" help:"Search domain for the container's /etc/resolv.conf (default: the host's; \".\": none)." placeholder:"DOMAIN"`
+	DNSOption           []string     `name:"dns-option" sep:"none" help:"Option for the container's /etc/resolv.conf (default: the host's)." placeholder:"OPT"`
+	LabelFile           []string     `sep:"none" help:"Read labels from a file of KEY=VALUE lines." placeholder:"FILE"`
+	Domainname          string       `help:"Container NIS domain name." placeholder:"NAME"`
+	Sysctl              []string     `sep:"none" help:"Set a namespaced kernel parameter: net.*, fs.mqueue.*, kernel.msg*, kernel.sem, kernel.shm*." placeholder:"NAME=VALUE"`
+	HealthCmd           optional     `name:"health-cmd" help:"Command to check the container's health (run with /bin/sh -c; exit 0 healthy), over the image's HEALTHCHECK." placeholder:"CMD"`
+	HealthInterval      string       `name:"health-interval" help:"Time between health checks (default 30s)." placeholder:"DURATION"`
+	HealthTimeout       string       `name:"health-timeout" help:"Time a health check may take before it counts as failed and is killed (default 30s)." placeholder:"DURATION"`
+	HealthStartPeriod   string       `name:"health-start-period" help:"Time to start in, during which failed checks do not count (default 0s)." placeholder:"DURATION"`
+	HealthStartInterval string       `name:"health-start-interval" help:"Time between health checks during the start period (default 5s)." placeholder:"DURATION"`
+	HealthRetries       signed       `name:"health-retries" help:"Failed checks in a row that make the container unhealthy (default 3)." placeholder:"N"`
+	NoHealthcheck       bool         `name:"no-healthcheck" help:"Run no health check, not even the image's HEALTHCHECK."`
+	netCfg              slirp.Config // resolved from --network and [network]
+	release             func()       // drops the hold on the image's layers
+	storeRoot           string       // the opened store's directory
+	layerStore          string       // the shared store the image's layers are in, if one is
+	layers              []string     // the image's layers, held by a detached monitor too
+	creating            bool         // box create: nothing runs now
+	cidWritten          bool         // --cidfile's file is this run's
+	userHome            string       // keep-id's passwd home and login shell (box shell)
+	userShell           string
+	userName            string // keep-id's passwd name ("" = the caller's)
 
 	Args []string `arg:"" passthrough:"" name:"image [command...]" predictor:"image" help:"Image, then the command and its arguments."`
+}
+
+// healthFlags are the --health-* flags for run.ResolveHealth.
+func (c *runCmd) healthFlags() (run.HealthFlags, error) {
+	h := run.HealthFlags{Interval: c.HealthInterval, Timeout: c.HealthTimeout, StartPeriod: c.HealthStartPeriod,
+		StartInterval: c.HealthStartInterval, None: c.NoHealthcheck}
+	if c.HealthCmd.set {
+		h.Cmd = &c.HealthCmd.v
+	}
+	if c.HealthRetries != "" {
+		n, err := strconv.Atoi(string(c.HealthRetries))
+		if err != nil {
+			return h, fmt.Errorf("--health-retries %q: want a number", c.HealthRetries)
+		}
+		h.Retries = &n
+	}
+	return h, nil
 }
 
 // optional is a string flag that remembers whether it was given, for
@@ -159,11 +183,12 @@ func (c *runCmd) Run(g *globals) error {
 		return nil
 	}
 	job := run.JobAnchor()
-	if spec.StaysPID1() || (c.TTY || c.Name != "") && !c.MPI && job == nil {
+	if spec.StaysPID1() || (c.TTY || c.Name != "" || ct.Health != nil) && !c.MPI && job == nil {
 		// box exec and box cp reach a foreground container, as docker's,
 		// when init stays as PID 1 anyway (ports, --init, keep-id): then
 		// the exec socket costs nothing. With a terminal or a name, the
-		// user means to come back to it, and the workload's nested stage
+		// user means to come back to it (a health check's probes come
+		// through it too), and the workload's nested stage
 		// (another start of box, see pid1's doc) is worth its time; a
 		// plain run --rm keeps the fast path, where init execs the
 		// workload. An MPI rank keeps it too: the nested stage would not
@@ -265,6 +290,10 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 			return nil, nil, m, fmt.Errorf("container id file %s exists: make sure its container is not running, or remove it", c.Cidfile)
 		}
 	}
+	health, err := c.healthFlags()
+	if err != nil {
+		return nil, nil, m, err
+	}
 	labels, err := readLabelFiles(c.LabelFile)
 	if err != nil {
 		return nil, nil, m, err
@@ -323,6 +352,7 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		StopSignal: c.StopSignal, StopTimeout: stopTimeout, Labels: labels,
 		NoNewPrivs: noNewPrivs, Privileged: c.Privileged,
 		Expose: c.Expose, DNSSearch: c.DNSSearch, DNSOptions: c.DNSOption, ShmSize: c.ShmSize, Domainname: c.Domainname, Sysctls: c.Sysctl,
+		Health: health,
 	}, run.Image{Ref: ref, ID: img.ID, Config: cfg.Config, Layers: layers}, run.Host{
 		Wd: wd, Home: home, Net: net, Debug: g.Debug,
 		Overlay: conf.Storage.Overlay, OverlayCache: image.OverlayCacheFile(st.Root()),

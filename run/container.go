@@ -69,6 +69,10 @@ type Container struct {
 	RestartCount int `json:"restartCount,omitempty"`
 	// Labels are --label's; the image's are in its config.
 	Labels map[string]string `json:"labels,omitempty"`
+	// Health is its health check (nil: none); HealthStatus, read with the
+	// record while it runs, is its HealthFile's status.
+	Health       *HealthCheck `json:"health,omitempty"`
+	HealthStatus string       `json:"-"`
 	// Paused says that box pause suspended it (PausedFile in its
 	// directory, read with the record).
 	Paused bool `json:"-"`
@@ -296,6 +300,11 @@ func (c Containers) load(id string) (*Container, error) {
 	if ct.Status == "running" {
 		if _, err := os.Lstat(filepath.Join(c.dir(id), PausedFile)); err == nil {
 			ct.Paused = true
+		}
+		if ct.Health != nil {
+			if h := ReadHealth(c.dir(id)); h != nil {
+				ct.HealthStatus = h.Status
+			}
 		}
 	}
 	return &ct, nil

@@ -63,19 +63,20 @@ type Flags struct {
 	// by ParseLimits and checked against the host by CheckLimits before
 	// anything else (before an image is pulled, as docker).
 	Limits      *cgroup.Limits
-	IPC         string   // --ipc private|host ("" = private)
-	MPI         bool     // --mpi: a rank of an MPI job the host launches (see mpi.go)
-	Devices     []string // --device /dev/X[:/dev/Y[:PERMS]] or a CDI name
-	GPUs        string   // --gpus (docker's values)
-	StopSignal  string   // --stop-signal ("" = the image's, else SIGTERM)
-	StopTimeout *int     // --stop-timeout (nil = 10 s)
-	Labels      []string // --label KEY=VALUE or KEY (empty)
-	Expose      []string // --expose PORT[-PORT][/tcp]
-	DNSSearch   []string // --dns-search
-	DNSOptions  []string // --dns-option
-	ShmSize     string   // --shm-size ("" = 64m)
-	Domainname  string   // --domainname
-	Sysctls     []string // --sysctl NAME=VALUE
+	IPC         string      // --ipc private|host ("" = private)
+	MPI         bool        // --mpi: a rank of an MPI job the host launches (see mpi.go)
+	Devices     []string    // --device /dev/X[:/dev/Y[:PERMS]] or a CDI name
+	GPUs        string      // --gpus (docker's values)
+	StopSignal  string      // --stop-signal ("" = the image's, else SIGTERM)
+	StopTimeout *int        // --stop-timeout (nil = 10 s)
+	Labels      []string    // --label KEY=VALUE or KEY (empty)
+	Expose      []string    // --expose PORT[-PORT][/tcp]
+	DNSSearch   []string    // --dns-search
+	DNSOptions  []string    // --dns-option
+	ShmSize     string      // --shm-size ("" = 64m)
+	Domainname  string      // --domainname
+	Sysctls     []string    // --sysctl NAME=VALUE
+	Health      HealthFlags // --health-*, --no-healthcheck
 }
 
 // Image is what a new container takes from its image.
@@ -317,6 +318,10 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 			return nil, nil, slirp.Config{}, fmt.Errorf("--stop-signal: %w", err)
 		}
 	}
+	health, err := ResolveHealth(img.Config.Healthcheck, f.Health)
+	if err != nil {
+		return nil, nil, slirp.Config{}, err
+	}
 	if f.StopTimeout != nil && *f.StopTimeout < -1 {
 		return nil, nil, slirp.Config{}, fmt.Errorf("--stop-timeout %d: give seconds, or -1 to wait for as long as it takes", *f.StopTimeout)
 	}
@@ -326,6 +331,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		Created: time.Now().UTC(), Status: "created", Remove: f.Remove, Limits: f.Limits,
 		Mounts: spec.Mounts, Network: &Network{Mode: network, ExtraHosts: f.AddHosts},
 		StopSignal: stopSignal, StopTimeout: f.StopTimeout, Labels: labels, Expose: expose,
+		Health: health,
 	}
 	if network == "slirp" {
 		ct.Network.IPAddress = netCfg.Container.String()

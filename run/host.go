@@ -131,6 +131,7 @@ func Run(o Options) (status int, err error) {
 		return 125, err
 	}
 	r.serve()
+	r.watchHealth()
 	return r.wait()
 }
 

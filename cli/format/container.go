@@ -46,6 +46,21 @@ type ContainerState struct {
 	Error      string
 	StartedAt  string
 	FinishedAt string
+	Health     *HealthJSON `json:",omitempty"`
+}
+
+// HealthJSON is docker's State.Health.
+type HealthJSON struct {
+	Status        string
+	FailingStreak int
+	Log           []HealthLogJSON
+}
+
+// HealthLogJSON is one probe of State.Health.Log.
+type HealthLogJSON struct {
+	Start, End string
+	ExitCode   int
+	Output     string
 }
 
 // ContainerConfig is docker's Config: what the container runs, as decided
@@ -65,6 +80,7 @@ type ContainerConfig struct {
 	Labels       map[string]string // the image's, and --label's over them
 	StopSignal   string            `json:",omitempty"`
 	StopTimeout  *int              `json:",omitempty"`
+	Healthcheck  *v1.HealthConfig  `json:",omitempty"`
 }
 
 // HostConfig is docker's HostConfig.
@@ -138,6 +154,8 @@ type ContainerSource struct {
 	Restart RestartPolicy
 	// Image is its image's config; nil once the image is removed.
 	Image *v1.Config
+	// Health is its health file's state, when it has a health check.
+	Health *run.HealthState
 }
 
 // InspectContainer builds docker's inspect object of a container.
@@ -217,6 +235,16 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 		Entrypoint: ct.Entrypoint,
 		Labels:     map[string]string{},
 		StopSignal: ct.StopSignal, StopTimeout: ct.StopTimeout,
+	}
+	if ct.Health != nil {
+		out.Config.Healthcheck = ct.Health.Config()
+	}
+	if h := src.Health; h != nil && ct.Health != nil {
+		hj := &HealthJSON{Status: h.Status, FailingStreak: h.FailingStreak, Log: []HealthLogJSON{}}
+		for _, l := range h.Log {
+			hj.Log = append(hj.Log, HealthLogJSON{Start: timestamp(l.Start), End: timestamp(l.End), ExitCode: l.ExitCode, Output: l.Output})
+		}
+		out.State.Health = hj
 	}
 	if ct.Cmd == nil && ct.Entrypoint == nil {
 		out.Config.Cmd = ct.Command // a record from before box kept them

@@ -61,6 +61,7 @@ type ContainerFilter struct {
 	ancestors  []string // image ids
 	hasAnc     bool
 	labels     []string
+	health     []string
 }
 
 // states are the container states docker accepts in status=; box's
@@ -71,11 +72,16 @@ var states = []string{"created", "restarting", "running", "removing", "paused", 
 // image reference into the image's id, "" when there is no such image
 // (which then matches no container, as with docker).
 func NewContainerFilter(fs []Filter, resolve func(ref string) string) (*ContainerFilter, error) {
-	m, err := byKey(fs, "box ps", "name", "id", "status", "exited", "ancestor", "label")
+	m, err := byKey(fs, "box ps", "name", "id", "status", "exited", "ancestor", "label", "health")
 	if err != nil {
 		return nil, err
 	}
-	f := &ContainerFilter{statuses: m["status"], labels: m["label"]}
+	f := &ContainerFilter{statuses: m["status"], labels: m["label"], health: m["health"]}
+	for _, h := range f.health {
+		if !slices.Contains([]string{"starting", "healthy", "unhealthy", "none"}, h) {
+			return nil, fmt.Errorf("invalid filter %q: health is one of starting, healthy, unhealthy, none", "health="+h)
+		}
+	}
 	for _, key := range []string{"name", "id"} {
 		for _, v := range m[key] {
 			re, err := regexp.Compile(v)
@@ -134,6 +140,15 @@ func (f *ContainerFilter) Match(r *ContainerRow) bool {
 	}
 	if f.hasAnc && !slices.Contains(f.ancestors, ct.ImageID) {
 		return false
+	}
+	if len(f.health) > 0 {
+		h := ct.HealthStatus
+		if ct.Health == nil {
+			h = "none"
+		}
+		if !slices.Contains(f.health, h) {
+			return false
+		}
 	}
 	return matchLabels(f.labels, r.labels)
 }

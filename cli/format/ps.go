@@ -119,6 +119,12 @@ func (r *ContainerRow) Status() string {
 		if r.ct.Paused {
 			return "Up " + HumanDuration(r.now.Sub(since)) + " (Paused)"
 		}
+		switch r.ct.HealthStatus {
+		case "starting":
+			return "Up " + HumanDuration(r.now.Sub(since)) + " (health: starting)"
+		case "healthy", "unhealthy":
+			return "Up " + HumanDuration(r.now.Sub(since)) + " (" + r.ct.HealthStatus + ")"
+		}
 		return "Up " + HumanDuration(r.now.Sub(since))
 	case "exited":
 		s := fmt.Sprintf("Exited (%d)", r.ct.ExitCode)

@@ -32,6 +32,10 @@ type ExecOptions struct {
 	// round trip to the runtime's signal thread, 0.36 ms for the six on
 	// the benchmark VM.
 	Exiting bool
+	// Signals, when set, are what is passed on to the process instead of
+	// the signals the caller gets (a health check's SIGKILL at its
+	// timeout, from a monitor whose own signals are the container's).
+	Signals <-chan syscall.Signal
 }
 
 // Exec is box exec's client, beside its server: it asks the init of the
@@ -81,7 +85,12 @@ func Exec(dir string, o ExecOptions) (int, error) {
 	if o.Detach {
 		return 0, nil
 	}
-	stop := passSignals(c, o.Exiting)
+	var stop func()
+	if o.Signals != nil {
+		stop = relaySignals(c, o.Signals)
+	} else {
+		stop = passSignals(c, o.Exiting)
+	}
 	status, err := execReply(c)
 	stop()
 	if relay != nil {
@@ -139,6 +148,27 @@ func passSignals(c conn, exiting bool) (stop func()) {
 		}
 		close(quit)
 		<-done // no write once the caller closes c
+	}
+}
+
+// relaySignals passes on the signals sigs gives until stop.
+func relaySignals(c conn, sigs <-chan syscall.Signal) (stop func()) {
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case s := <-sigs:
+				c.Write([]byte{byte(s)})
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-done
 	}
 }
 

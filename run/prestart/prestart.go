@@ -356,9 +356,10 @@ func speculate(args []string) bool {
 			a == "--help", a == "--init", strings.HasPrefix(a, "--publish"),
 			strings.HasPrefix(a, "--userns"), a == "--mpi", strings.HasPrefix(a, "--ipc"),
 			strings.HasPrefix(a, "--memory"), strings.HasPrefix(a, "--cpus"), strings.HasPrefix(a, "--pids-limit"),
-			a == "--tty", a == "--name", strings.HasPrefix(a, "--name="):
+			a == "--tty", a == "--name", strings.HasPrefix(a, "--name="), strings.HasPrefix(a, "--health-cmd"):
 			// limits: init is cloned into the container's cgroup; a
-			// terminal or a name: init stays, to serve box exec
+			// terminal, a name or a health check: init stays, to serve
+			// box exec
 			return false
 		case len(a) > 1 && a[0] == '-' && a[1] != '-' && strings.ContainsAny(a[1:], "dhpPmt"):
 			return false // -d, -h, -p, -P, -m, -t, or a cluster such as -itd
