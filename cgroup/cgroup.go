@@ -109,6 +109,29 @@ func (l Limits) settings() []setting {
 	return s
 }
 
+// Apply sets l on the running container's leaf dir (box update): every
+// limit the leaf has a file for, "max" where l sets none, so that a
+// limit taken away is lifted.
+func Apply(dir string, l Limits) error {
+	set := map[string]string{"memory.max": "max", "memory.swap.max": "max", "cpu.max": "max " + strconv.Itoa(defaultCPUPeriod), "pids.max": "max"}
+	for _, s := range l.settings() {
+		set[s.file] = s.value
+	}
+	for _, file := range []string{"memory.max", "memory.swap.max", "cpu.max", "pids.max"} {
+		p := filepath.Join(dir, file)
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			continue // a controller the leaf does not have
+		}
+		if err := write(p, set[file]); err != nil {
+			return fmt.Errorf("setting %s to %s: %w", file, set[file], err)
+		}
+	}
+	return nil
+}
+
+// defaultCPUPeriod is cpu.max's period when no quota is set.
+const defaultCPUPeriod = 100000
+
 // Missing says what this host lacks for limits, and how to get it.
 type Missing struct {
 	What, Fix string

@@ -35,6 +35,7 @@ type containerCmd struct {
 	Commit  commitCmd           `cmd:"" help:"Make an image of a container's changes (box commit)."`
 	Cp      cpCmd               `cmd:"" help:"Copy files between a container and the host (box cp)."`
 	Rename  renameCmd           `cmd:"" help:"Rename a container (box rename)."`
+	Update  updateCmd           `cmd:"" help:"Change containers' restart policy and limits (box update)."`
 	Pause   pauseCmd            `cmd:"" help:"Suspend a container's processes (box pause)."`
 	Unpause unpauseCmd          `cmd:"" help:"Resume a paused container (box unpause)."`
 	Diff    diffCmd             `cmd:"" help:"List a container's changes (box diff)."`

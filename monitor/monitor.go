@@ -191,6 +191,15 @@ func Serve([]string) error {
 		if stopped(cs, ct.ID) || mc.Remove {
 			return nil
 		}
+		// box update may have changed the policy and the limits since.
+		if cur, err := ReadConfig(cs.Dir(ct.ID)); err == nil && cur.Restart != mc.Restart {
+			if m, n, err := RestartPolicy(cur.Restart); err == nil {
+				mc.Restart, mode, max = cur.Restart, m, n
+			}
+		}
+		if rec, err := cs.Lookup(ct.ID); err == nil {
+			mc.Container.Limits = rec.Limits
+		}
 		switch {
 		case mode == "always" || mode == "unless-stopped":
 		case mode == "on-failure" && code != 0 && (max == 0 || restarts < max):

@@ -159,14 +159,46 @@ func (c Containers) Create(ct *Container) (dir string, err error) {
 func (c Containers) Save(ct *Container) error {
 	unlock := c.lockRecord(ct.ID)
 	defer unlock()
-	if rec, err := c.readRecord(ct.ID); err == nil && rec.Name != ct.Name && c.nameOf(rec.Name) == ct.ID {
-		ct.Name = rec.Name
+	if rec, err := c.readRecord(ct.ID); err == nil {
+		if rec.Name != ct.Name && c.nameOf(rec.Name) == ct.ID {
+			ct.Name = rec.Name
+		}
+		// box update's: a monitor's copy from before it is not put back.
+		ct.Limits = rec.Limits
 	}
 	b, err := json.MarshalIndent(ct, "", "  ")
 	if err != nil {
 		return err
 	}
 	return writeReplace(filepath.Join(c.dir(ct.ID), "container.json"), b)
+}
+
+// UpdateLimits sets the container's limits (box update): in its record,
+// for its next starts, and in its cgroup while it runs in one.
+func (c Containers) UpdateLimits(ct *Container, l *cgroup.Limits) error {
+	unlock := c.lockRecord(ct.ID)
+	defer unlock()
+	rec, err := c.readRecord(ct.ID)
+	if err != nil {
+		return err
+	}
+	rec.Limits = l
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeReplace(filepath.Join(c.dir(ct.ID), "container.json"), b); err != nil {
+		return err
+	}
+	ct.Limits = l
+	if ct.Status == "running" && rec.Cgroup != "" {
+		lim := cgroup.Limits{}
+		if l != nil {
+			lim = *l
+		}
+		return cgroup.Apply(rec.Cgroup, lim)
+	}
+	return nil
 }
 
 // writeReplace writes b to p through a temporary file beside it, so that a

@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/box-run/box/cgroup"
+	"github.com/box-run/box/monitor"
+	"github.com/box-run/box/run"
+)
+
+type updateCmd struct {
+	Restart    string   `help:"Restart policy: no, always, unless-stopped, on-failure[:N]; a running container's monitor follows it from its next exit." placeholder:"POLICY"`
+	Memory     string   `short:"m" help:"Memory limit, a size such as 512m (0: none)." placeholder:"BYTES"`
+	MemorySwap signed   `help:"Memory and swap together; -1 for unlimited swap." placeholder:"BYTES"`
+	CPUs       string   `name:"cpus" help:"CPU limit, a number of CPUs such as 1.5 (0: none)." placeholder:"N"`
+	PidsLimit  signed   `help:"Limit on processes and threads; -1 or 0 for none." placeholder:"N"`
+	Containers []string `arg:"" name:"container" predictor:"container" help:"Container names or ids."`
+}
+
+// Run changes containers' restart policy and limits, as docker update:
+// in their records and start configs for later starts, and at once in a
+// running container's cgroup. The limits given replace those fields only.
+func (c *updateCmd) Run(g *globals) error {
+	flags := run.LimitFlags{Memory: c.Memory, MemorySwap: string(c.MemorySwap), CPUs: c.CPUs, PidsLimit: string(c.PidsLimit)}
+	limitsGiven := flags != run.LimitFlags{}
+	if c.Restart == "" && !limitsGiven {
+		return withStatus(1, errors.New("you must provide one or more flags when using this command"))
+	}
+	if c.Restart != "" {
+		if _, _, err := monitor.RestartPolicy(c.Restart); err != nil {
+			return withStatus(125, err)
+		}
+	}
+	given, err := run.ParseLimits(flags)
+	if err != nil {
+		return withStatus(125, err)
+	}
+	if limitsGiven {
+		if err := run.CheckLimits(nonZero(given)); err != nil {
+			return withStatus(125, err)
+		}
+	}
+	return eachContainer(g, c.Containers, func(cs run.Containers, ct *run.Container) error {
+		if c.Restart != "" {
+			if err := updateRestart(cs, ct, c.Restart); err != nil {
+				return err
+			}
+		}
+		if limitsGiven {
+			l := mergeLimits(ct.Limits, given, flags)
+			if err := cs.UpdateLimits(ct, l); err != nil {
+				return fmt.Errorf("updating %s: %w", ct.Name, err)
+			}
+			if ct.Status == "running" && ct.Cgroup == "" {
+				fmt.Fprintf(os.Stderr, "box: note: %s runs without a cgroup of its own: its new limits hold from its next start\n", ct.Name)
+			}
+		}
+		return nil
+	})
+}
+
+// updateRestart sets the policy in the container's start config, which
+// box start and its monitor read; docker refuses one for --rm.
+func updateRestart(cs run.Containers, ct *run.Container, policy string) error {
+	mode, _, _ := monitor.RestartPolicy(policy)
+	if ct.Remove && mode != "no" {
+		return fmt.Errorf("container %s: its restart policy cannot be changed: it is removed when it exits (--rm)", ct.Name)
+	}
+	dir := cs.Dir(ct.ID)
+	mc, err := monitor.ReadConfig(dir)
+	if err != nil {
+		return fmt.Errorf("container %s keeps no start config (box run --rm in the foreground, or an older box): %w", ct.Name, err)
+	}
+	mc.Restart = policy
+	return mc.Persist(dir)
+}
+
+// nonZero is l when it sets a limit, else nil (CheckLimits checks
+// nothing for limits taken away).
+func nonZero(l *cgroup.Limits) *cgroup.Limits {
+	if l == nil || len(l.Controllers()) == 0 {
+		return nil
+	}
+	return l
+}
+
+// mergeLimits is cur with the fields the flags gave replaced by given's;
+// nil when no limit is left.
+func mergeLimits(cur, given *cgroup.Limits, f run.LimitFlags) *cgroup.Limits {
+	var l cgroup.Limits
+	if cur != nil {
+		l = *cur
+	}
+	if given == nil {
+		given = &cgroup.Limits{} // every limit given taken away
+	}
+	if f.Memory != "" {
+		l.Memory = given.Memory
+		if f.MemorySwap == "" {
+			l.MemorySwap = 0 // docker's default for the new memory
+		}
+	}
+	if f.MemorySwap != "" {
+		l.MemorySwap = given.MemorySwap
+	}
+	if f.CPUs != "" {
+		l.CPUQuota, l.CPUPeriod = given.CPUQuota, given.CPUPeriod
+	}
+	if f.PidsLimit != "" {
+		l.Pids = given.Pids
+	}
+	if l == (cgroup.Limits{}) {
+		return nil
+	}
+	return &l
+}
