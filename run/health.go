@@ -33,10 +33,10 @@ type HealthCheck struct {
 
 // HealthFlags are box run's --health-* flags ("" or nil: not given).
 type HealthFlags struct {
-	Cmd                                            *string
+	Cmd                                           *string
 	Interval, Timeout, StartPeriod, StartInterval string
-	Retries                                        *int
-	None                                           bool // --no-healthcheck
+	Retries                                       *int
+	None                                          bool // --no-healthcheck
 }
 
 // docker's defaults.
