@@ -200,6 +200,9 @@ func (c *runCmd) Run(g *globals) error {
 		// see proto.Spec.JobSignals).
 		spec.Exec = true
 	}
+	if ct.Health != nil && !spec.Exec {
+		fmt.Fprintln(os.Stderr, "box: note: the health check does not run in the foreground in a Slurm job step or with --mpi (init does not stay to serve it)")
+	}
 	var persist func(string) error
 	if !c.Rm {
 		mc := &monitor.Config{Spec: *spec, Container: *ct, StoreRoot: c.storeRoot, LayerStore: c.layerStore, Layers: c.layers, Net: c.netCfg}

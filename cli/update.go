@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 
 	"github.com/box-run/box/cgroup"
 	"github.com/box-run/box/monitor"
@@ -33,11 +34,20 @@ func (c *updateCmd) Run(g *globals) error {
 			return withStatus(125, err)
 		}
 	}
-	given, err := run.ParseLimits(flags)
-	if err != nil {
-		return withStatus(125, err)
-	}
 	if limitsGiven {
+		// Checked before any container is touched; a --memory-swap alone
+		// is checked against each container's memory below.
+		early := flags
+		if early.Memory == "" {
+			early.MemorySwap = ""
+		}
+		given, err := run.ParseLimits(early)
+		if err != nil {
+			return withStatus(125, err)
+		}
+		if flags.MemorySwap != "" && flags.Memory == "" {
+			given = &cgroup.Limits{Memory: 1}
+		}
 		if err := run.CheckLimits(nonZero(given)); err != nil {
 			return withStatus(125, err)
 		}
@@ -49,7 +59,18 @@ func (c *updateCmd) Run(g *globals) error {
 			}
 		}
 		if limitsGiven {
-			l := mergeLimits(ct.Limits, given, flags)
+			f := flags
+			if f.Memory == "" && f.MemorySwap != "" && ct.Limits != nil && ct.Limits.Memory > 0 {
+				f.Memory = strconv.FormatInt(ct.Limits.Memory, 10) // the swap total is checked against it
+			}
+			given, err := run.ParseLimits(f)
+			if err != nil {
+				return fmt.Errorf("updating %s: %w", ct.Name, err)
+			}
+			l, err := mergeLimits(ct.Limits, given, flags)
+			if err != nil {
+				return fmt.Errorf("updating %s: %w", ct.Name, err)
+			}
 			if err := cs.UpdateLimits(ct, l); err != nil {
 				return fmt.Errorf("updating %s: %w", ct.Name, err)
 			}
@@ -87,8 +108,9 @@ func nonZero(l *cgroup.Limits) *cgroup.Limits {
 }
 
 // mergeLimits is cur with the fields the flags gave replaced by given's;
-// nil when no limit is left.
-func mergeLimits(cur, given *cgroup.Limits, f run.LimitFlags) *cgroup.Limits {
+// nil when no limit is left. As docker's: a new --memory alone keeps the
+// swap total, which it may not exceed.
+func mergeLimits(cur, given *cgroup.Limits, f run.LimitFlags) (*cgroup.Limits, error) {
 	var l cgroup.Limits
 	if cur != nil {
 		l = *cur
@@ -98,8 +120,11 @@ func mergeLimits(cur, given *cgroup.Limits, f run.LimitFlags) *cgroup.Limits {
 	}
 	if f.Memory != "" {
 		l.Memory = given.Memory
-		if f.MemorySwap == "" {
-			l.MemorySwap = 0 // docker's default for the new memory
+		if f.MemorySwap == "" && l.MemorySwap > 0 && l.Memory > l.MemorySwap {
+			return nil, errors.New("--memory should be smaller than the memory and swap limit already set: give --memory-swap too")
+		}
+		if l.Memory == 0 {
+			l.MemorySwap = 0
 		}
 	}
 	if f.MemorySwap != "" {
@@ -112,7 +137,7 @@ func mergeLimits(cur, given *cgroup.Limits, f run.LimitFlags) *cgroup.Limits {
 		l.Pids = given.Pids
 	}
 	if l == (cgroup.Limits{}) {
-		return nil
+		return nil, nil
 	}
-	return &l
+	return &l, nil
 }

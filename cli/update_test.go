@@ -16,22 +16,37 @@ func TestMergeLimits(t *testing.T) {
 		}
 		return l
 	}
+	merge := func(cur, given *cgroup.Limits, f run.LimitFlags) *cgroup.Limits {
+		l, err := mergeLimits(cur, given, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
 	f := run.LimitFlags{PidsLimit: "100"}
-	got := mergeLimits(cur, parse(f), f)
+	got := merge(cur, parse(f), f)
 	if got.Pids != 100 || got.Memory != cur.Memory || got.MemorySwap != cur.MemorySwap || got.CPUQuota != cur.CPUQuota {
 		t.Errorf("pids only: %+v", got)
 	}
+	f = run.LimitFlags{Memory: "96m"}
+	got = merge(cur, parse(f), f)
+	if got.Memory != 96<<20 || got.MemorySwap != 128<<20 || got.Pids != 50 {
+		t.Errorf("memory: %+v (a new memory keeps the swap total, as docker's)", got)
+	}
 	f = run.LimitFlags{Memory: "256m"}
-	got = mergeLimits(cur, parse(f), f)
-	if got.Memory != 256<<20 || got.MemorySwap != 0 || got.Pids != 50 {
-		t.Errorf("memory: %+v (a new memory drops the old swap total, as docker's default)", got)
+	if _, err := mergeLimits(cur, parse(f), f); err == nil {
+		t.Error("a memory over the swap total already set was taken")
+	}
+	f = run.LimitFlags{Memory: "64m", MemorySwap: "-1"}
+	if got = merge(&cgroup.Limits{Memory: 64 << 20}, parse(f), run.LimitFlags{MemorySwap: "-1"}); got.MemorySwap != -1 || got.Memory != 64<<20 {
+		t.Errorf("--memory-swap -1 alone: %+v", got)
 	}
 	f = run.LimitFlags{Memory: "0", PidsLimit: "-1", CPUs: "0"}
-	if got = mergeLimits(&cgroup.Limits{Memory: 64 << 20, Pids: 5}, parse(f), f); got != nil {
+	if got = merge(&cgroup.Limits{Memory: 64 << 20, Pids: 5}, parse(f), f); got != nil {
 		t.Errorf("all taken away: %+v, want nil", got)
 	}
 	f = run.LimitFlags{CPUs: "1.5"}
-	if got = mergeLimits(nil, parse(f), f); got == nil || got.CPUQuota != 150000 || got.CPUPeriod != 100000 {
+	if got = merge(nil, parse(f), f); got == nil || got.CPUQuota != 150000 || got.CPUPeriod != 100000 {
 		t.Errorf("cpus on none: %+v", got)
 	}
 }

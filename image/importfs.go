@@ -73,7 +73,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*P
 	}
 	defer done()
 	layerTar := filepath.Join(dir, "layer.tar")
-	if err := decompressTo(layerTar, r); err != nil {
+	if err := decompressTo(layerTar, ctxReader{ctx, r}); err != nil {
 		return nil, fmt.Errorf("importing: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -113,6 +113,19 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*P
 		return nil, fmt.Errorf("importing: %w", err)
 	}
 	return res, nil
+}
+
+// ctxReader fails once its context is done (an interrupted import).
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // decompressTo writes r to the new file p as a plain tar, r plain or

@@ -58,7 +58,23 @@ func (mc *Config) Persist(dir string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, run.StartFile), b, 0o600)
+	// Through a temporary file renamed into place: box update rewrites
+	// it while box start or a monitor may read it.
+	f, err := os.CreateTemp(dir, "."+run.StartFile+".tmp*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), filepath.Join(dir, run.StartFile))
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 // RestartPolicy parses --restart: no, always, unless-stopped,

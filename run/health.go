@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -189,6 +190,7 @@ func (r *runner) watchHealth() {
 		return
 	}
 	done := r.done
+	var busy atomic.Bool
 	go func() {
 		began := time.Now()
 		inStart := func() bool { return hc.StartPeriod > 0 && time.Since(began) < hc.StartPeriod }
@@ -202,7 +204,13 @@ func (r *runner) watchHealth() {
 				return
 			case <-time.After(wait):
 			}
-			res, ok := probe(dir, hc, done)
+			if _, err := os.Lstat(filepath.Join(dir, PausedFile)); err == nil {
+				continue // box pause's: a frozen init would not answer
+			}
+			if busy.Load() {
+				continue // an earlier probe's init has not answered yet
+			}
+			res, ok := probe(dir, hc, done, &busy)
 			if !ok {
 				continue // init not serving yet, or gone
 			}
@@ -234,7 +242,8 @@ func (r *runner) watchHealth() {
 }
 
 // probe runs the check once; ok false when it could not reach init.
-func probe(dir string, hc *HealthCheck, done <-chan struct{}) (HealthResult, bool) {
+// busy is set until init has answered, which may be after probe returns.
+func probe(dir string, hc *HealthCheck, done <-chan struct{}, busy *atomic.Bool) (HealthResult, bool) {
 	res := HealthResult{Start: time.Now().UTC()}
 	null, err := os.Open(os.DevNull)
 	if err != nil {
@@ -258,7 +267,9 @@ func probe(dir string, hc *HealthCheck, done <-chan struct{}) (HealthResult, boo
 	}
 	replied := make(chan reply, 1)
 	sigs := make(chan syscall.Signal, 1)
+	busy.Store(true)
 	go func() {
+		defer busy.Store(false)
 		status, err := pid1.Exec(dir, pid1.ExecOptions{
 			Request: proto.ExecRequest{Args: hc.Args()},
 			Stdin:   null, Stdout: pw, Stderr: pw,
@@ -291,7 +302,7 @@ func probe(dir string, hc *HealthCheck, done <-chan struct{}) (HealthResult, boo
 	case timedOut:
 		res.ExitCode = -1
 		res.Output = "Health check exceeded timeout (" + hc.Timeout.String() + ")"
-	case rep.err != nil && rep.status == 125:
+	case rep.err != nil && (errors.Is(rep.err, syscall.ENOENT) || errors.Is(rep.err, syscall.ECONNREFUSED)):
 		return res, false // init not reached (not serving yet, or gone)
 	case rep.err != nil:
 		res.ExitCode, res.Output = -1, rep.err.Error()

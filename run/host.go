@@ -84,7 +84,7 @@ type Options struct {
 // launch init or adopt the prestarted one, send the spec, serve the
 // network, tty and signals, then wait and record the exit.
 func Run(o Options) (status int, err error) {
-	r := &runner{Options: o, t0: time.Now(), out: os.Stdout, errOut: os.Stderr}
+	r := &runner{Options: o, t0: time.Now(), out: os.Stdout, errOut: os.Stderr, prevStarted: o.Container.Started}
 	if o.Stdout != nil {
 		r.out = o.Stdout
 	}
@@ -149,6 +149,7 @@ type runner struct {
 	// neverRan: it failed before the workload ran (StartFailed), which
 	// leaves the container "created", as docker does.
 	failedEarly, neverRan bool
+	prevStarted           time.Time        // when it last started before this run
 	out, errOut           io.Writer        // the container's stdout and stderr
 	logging               *sync.WaitGroup  // a detached container's log copies
 	tees                  []*io.PipeWriter // a foreground one's (teeLog)
@@ -595,7 +596,12 @@ func (r *runner) wait() (int, error) {
 	os.Remove(filepath.Join(r.Spec.Dir, PausedFile)) // a paused container killed
 	ct.Status, ct.ExitCode, ct.Finished, ct.Error = "exited", status, time.Now().UTC(), ""
 	if neverRan {
-		ct.Status, ct.Error, r.neverRan = "created", why, true
+		// "created" while it never ran, as docker's; one that ran before
+		// stays exited, with the reason. Either way it did not start now.
+		ct.Error, r.neverRan, ct.Started = why, true, r.prevStarted
+		if r.prevStarted.IsZero() {
+			ct.Status = "created"
+		}
 	}
 	if !r.Remove {
 		if err := r.Containers.Save(ct); err != nil {

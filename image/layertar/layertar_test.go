@@ -79,3 +79,49 @@ func TestWriteMerged(t *testing.T) {
 		}
 	}
 }
+
+// TestMergedNoSymlinkWalk: a directory a running container swapped for a
+// symlink out of its upper directory, after the walk saw a directory
+// there, is not followed.
+func TestMergedNoSymlinkWalk(t *testing.T) {
+	root := t.TempDir()
+	upper, lower, outside := filepath.Join(root, "upper"), filepath.Join(root, "lower"), filepath.Join(root, "outside")
+	for _, d := range []string{filepath.Join(lower, "a"), outside} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(outside, "secret"), []byte("host"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(upper, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(upper, "a")); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w := newWriter(&buf, Options{})
+	defer w.close()
+	w.merged = true
+	if err := w.open(upper, lower); err != nil {
+		t.Fatal(err)
+	}
+	// As if "a" had been a directory in upper when its parent was read.
+	err := w.mergedWalk("a", []string{upper, lower})
+	if err == nil {
+		t.Error("walked through a symlink")
+	}
+	w.tw.Close()
+	if bytes.Contains(buf.Bytes(), []byte("host")) || bytes.Contains(buf.Bytes(), []byte("secret")) {
+		t.Error("a file outside the layers was written")
+	}
+	// Through the front door the symlink is an entry, not a directory.
+	buf.Reset()
+	if err := WriteMerged(&buf, []string{lower, upper}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(buf.Bytes(), []byte("secret")) {
+		t.Error("the symlink was followed")
+	}
+}

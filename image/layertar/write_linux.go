@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,52 +31,105 @@ var opaqueXattrs = []string{"user.overlay.opaque", "trusted.overlay.opaque", "us
 type writer struct {
 	tw     *tar.Writer
 	dir    string
-	merged bool // WriteMerged's: entries are looked up in layers
+	merged bool           // WriteMerged's: entries are looked up in layers
+	roots  map[string]int // each directory walked from → its descriptor
 	opts   Options
 	links  map[[2]uint64]string // dev+ino of a file with several links → its first name
 	buf    []byte
 }
 
-func write(w io.Writer, dir string, opts Options) error {
-	wr := &writer{tw: tar.NewWriter(w), dir: dir, opts: opts, links: map[[2]uint64]string{}, buf: make([]byte, 1<<20)}
-	if err := wr.walk(""); err != nil {
-		return err
-	}
-	return wr.tw.Close()
+func newWriter(w io.Writer, opts Options) *writer {
+	return &writer{tw: tar.NewWriter(w), opts: opts, roots: map[string]int{}, links: map[[2]uint64]string{}, buf: make([]byte, 1<<20)}
 }
 
-func writeMerged(w io.Writer, dirs []string, opts Options) error {
-	wr := &writer{tw: tar.NewWriter(w), merged: true, opts: opts, links: map[[2]uint64]string{}, buf: make([]byte, 1<<20)}
-	top := slices.Clone(dirs)
-	slices.Reverse(top)
-	if err := wr.mergedWalk("", top); err != nil {
+// open opens the directories walked from (trusted paths box gives).
+func (w *writer) open(dirs ...string) error {
+	for _, d := range dirs {
+		fd, err := unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return &os.PathError{Op: "open", Path: d, Err: err}
+		}
+		w.roots[d] = fd
+	}
+	return nil
+}
+
+func (w *writer) close() {
+	for _, fd := range w.roots {
+		unix.Close(fd)
+	}
+}
+
+func write(out io.Writer, dir string, opts Options) error {
+	w := newWriter(out, opts)
+	defer w.close()
+	w.dir = dir
+	if err := w.open(dir); err != nil {
 		return err
 	}
-	return wr.tw.Close()
+	if err := w.walk(""); err != nil {
+		return err
+	}
+	return w.tw.Close()
+}
+
+func writeMerged(out io.Writer, dirs []string, opts Options) error {
+	w := newWriter(out, opts)
+	defer w.close()
+	w.merged = true
+	if err := w.open(dirs...); err != nil {
+		return err
+	}
+	top := slices.Clone(dirs)
+	slices.Reverse(top)
+	if err := w.mergedWalk("", top); err != nil {
+		return err
+	}
+	return w.tw.Close()
+}
+
+// openDir opens the directory rel of root without following a symlink on
+// the way: a running container may swap a directory of its upper
+// directory for a symlink out of it while it is read. Entries are then
+// named through the descriptor (at), and only their last component is
+// looked up, never followed (lstat, O_NOFOLLOW, l*xattr, readlink).
+func (w *writer) openDir(root, rel string) (*os.File, error) {
+	if rel == "" {
+		rel = "."
+	}
+	fd, err := unix.Openat2(w.roots[root], rel, &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC | unix.O_NOFOLLOW,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: filepath.Join(root, rel), Err: err}
+	}
+	return os.NewFile(uintptr(fd), filepath.Join(root, rel)), nil
+}
+
+// at names the entry name of the open directory d.
+func at(d *os.File, name string) string {
+	return "/proc/self/fd/" + strconv.Itoa(int(d.Fd())) + "/" + name
 }
 
 // walk writes the entries of the directory rel (relative to the root), sorted.
 func (w *writer) walk(rel string) error {
-	names, err := readNames(filepath.Join(w.dir, rel))
+	d, err := w.openDir(w.dir, rel)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
 	if err != nil {
 		return err
 	}
 	slices.Sort(names)
 	for _, n := range names {
-		if err := w.entry(filepath.Join(w.dir, rel, n), path.Join(rel, n), nil); err != nil {
+		if err := w.entry(at(d, n), path.Join(rel, n), nil); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func readNames(dir string) ([]string, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return f.Readdirnames(-1)
 }
 
 // mergedWalk writes the entries of the directory rel as an overlay mount
@@ -85,8 +139,24 @@ func readNames(dir string) ([]string, error) {
 func (w *writer) mergedWalk(rel string, layers []string) error {
 	from := map[string]int{} // name → its layer; -1 whited out
 	var names []string
+	dirs := make([]*os.File, len(layers))
+	defer func() {
+		for _, d := range dirs {
+			if d != nil {
+				d.Close()
+			}
+		}
+	}()
 	for i, l := range layers {
-		ns, err := readNames(filepath.Join(l, rel))
+		d, err := w.openDir(l, rel)
+		if errors.Is(err, unix.ENOENT) && i > 0 {
+			continue // gone meanwhile from a running container's upper directory
+		}
+		if err != nil {
+			return err
+		}
+		dirs[i] = d
+		ns, err := d.Readdirnames(-1)
 		if err != nil {
 			return err
 		}
@@ -97,7 +167,7 @@ func (w *writer) mergedWalk(rel string, layers []string) error {
 			hidden := strings.HasPrefix(n, whPrefix)
 			if hidden {
 				n = n[len(whPrefix):]
-			} else if whiteout(filepath.Join(l, rel, n)) {
+			} else if whiteout(at(d, n)) {
 				hidden = true
 			}
 			if _, ok := from[n]; ok {
@@ -114,7 +184,7 @@ func (w *writer) mergedWalk(rel string, layers []string) error {
 	slices.Sort(names)
 	for _, n := range names {
 		i := from[n]
-		if err := w.entry(filepath.Join(layers[i], rel, n), path.Join(rel, n), layers[i:]); err != nil {
+		if err := w.entry(at(dirs[i], n), path.Join(rel, n), layers[i:]); err != nil {
 			return err
 		}
 	}
@@ -130,41 +200,55 @@ func whiteout(p string) bool {
 // below returns the layers (top first, from the one rel's directory was
 // found in) that add to the directory rel: down to the first where it is
 // opaque, or where a whiteout or a non-directory stands in its place.
-func below(rel string, layers []string) ([]string, error) {
+func (w *writer) below(rel string, layers []string) []string {
 	out := []string{layers[0]}
+	parent, base := path.Split(rel)
 	for i, l := range layers {
-		p := filepath.Join(l, rel)
 		if i > 0 {
-			dir, base := filepath.Split(p)
-			if _, err := os.Lstat(filepath.Join(dir, whPrefix+base)); err == nil {
-				break
+			pd, err := w.openDir(l, strings.TrimSuffix(parent, "/"))
+			if err != nil {
+				if errors.Is(err, unix.ENOENT) {
+					continue // no such directory in this layer
+				}
+				break // not a directory here: it hides what is below
 			}
 			var st unix.Stat_t
-			if err := unix.Lstat(p, &st); errors.Is(err, unix.ENOENT) {
-				continue
-			} else if err != nil {
-				return nil, &os.PathError{Op: "lstat", Path: p, Err: err}
+			hiddenHere := unix.Lstat(at(pd, whPrefix+base), &st) == nil
+			err = unix.Lstat(at(pd, base), &st)
+			pd.Close()
+			if hiddenHere {
+				break
 			}
-			if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			if errors.Is(err, unix.ENOENT) {
+				continue
+			}
+			if err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
 				break
 			}
 			out = append(out, l)
 		}
-		if opaqueDir(p) {
+		if w.opaqueDir(l, rel) {
 			break
 		}
 	}
-	return out, nil
+	return out
 }
 
-// opaqueDir reports whether the directory p hides the layers below: an
-// opaque xattr, or fuse-overlayfs's marker file in it.
-func opaqueDir(p string) bool {
-	if _, err := os.Lstat(filepath.Join(p, whOpaque)); err == nil {
+// opaqueDir reports whether the directory rel of layer l hides the layers
+// below: an opaque xattr, or fuse-overlayfs's marker file in it.
+func (w *writer) opaqueDir(l, rel string) bool {
+	d, err := w.openDir(l, rel)
+	if err != nil {
+		return false
+	}
+	defer d.Close()
+	var st unix.Stat_t
+	if unix.Lstat(at(d, whOpaque), &st) == nil {
 		return true
 	}
+	buf := make([]byte, 8)
 	for _, n := range opaqueXattrs {
-		if v, err := getXattr(p, n); err == nil && string(v) == "y" {
+		if k, err := unix.Fgetxattr(int(d.Fd()), n, buf); err == nil && string(buf[:k]) == "y" {
 			return true
 		}
 	}
@@ -176,7 +260,10 @@ func opaqueDir(p string) bool {
 func (w *writer) entry(p, rel string, layers []string) error {
 	var st unix.Stat_t
 	if err := unix.Lstat(p, &st); err != nil {
-		return &os.PathError{Op: "lstat", Path: p, Err: err}
+		if w.merged && errors.Is(err, unix.ENOENT) {
+			return nil // gone meanwhile from a running container
+		}
+		return &os.PathError{Op: "lstat", Path: rel, Err: err}
 	}
 	hdr := &tar.Header{
 		Name:    rel,
@@ -231,14 +318,10 @@ func (w *writer) entry(p, rel string, layers []string) error {
 	}
 	switch hdr.Typeflag {
 	case tar.TypeReg:
-		return w.data(p, hdr.Size)
+		return w.data(p, rel, hdr.Size)
 	case tar.TypeDir:
 		if w.merged {
-			under, err := below(rel, layers)
-			if err != nil {
-				return err
-			}
-			return w.mergedWalk(rel, under)
+			return w.mergedWalk(rel, w.below(rel, layers))
 		}
 		if opaque {
 			if err := w.tw.WriteHeader(&tar.Header{Name: rel + "/" + whOpaque, Typeflag: tar.TypeReg, ModTime: hdr.ModTime, Format: tar.FormatPAX}); err != nil {
@@ -257,24 +340,39 @@ func (w *writer) mtime(t time.Time) time.Time {
 	return t
 }
 
-// data copies exactly size bytes of the file at p.
-func (w *writer) data(p string, size int64) error {
+// data copies exactly size bytes of the file at p (rel in the tree). In
+// merged mode (box export, of a running container too) a file that
+// shrank while it was read is padded with zeros, as it was cut at the
+// size its header gives when it grew; a layer (box commit) fails instead.
+func (w *writer) data(p, rel string, size int64) error {
 	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
-		return err
+		return &os.PathError{Op: "open", Path: rel, Err: errors.Unwrap(err)}
 	}
 	defer f.Close()
 	n, err := io.CopyBuffer(w.tw, io.LimitReader(f, size), w.buf)
 	if err != nil {
 		if errors.Is(err, tar.ErrWriteTooLong) {
-			return fmt.Errorf("%s changed while it was read", p)
+			return fmt.Errorf("%s changed while it was read", rel)
 		}
 		return err
 	}
+	if n != size && w.merged {
+		_, err := io.CopyN(w.tw, zeros{}, size-n)
+		return err
+	}
 	if n != size {
-		return fmt.Errorf("%s changed while it was read (%d bytes, not %d)", p, n, size)
+		return fmt.Errorf("%s changed while it was read (%d bytes, not %d)", rel, n, size)
 	}
 	return nil
+}
+
+// zeros reads as endless zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
 
 // xattrs adds the xattrs a layer keeps to hdr and says whether the entry
