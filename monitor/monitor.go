@@ -58,23 +58,9 @@ func (mc *Config) Persist(dir string) error {
 	if err != nil {
 		return err
 	}
-	// Through a temporary file renamed into place: box update rewrites
-	// it while box start or a monitor may read it.
-	f, err := os.CreateTemp(dir, "."+run.StartFile+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(dir, run.StartFile))
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
+	// Replaced whole: box update rewrites it while box start or a
+	// monitor may read it.
+	return run.WriteReplace(filepath.Join(dir, run.StartFile), b)
 }
 
 // RestartPolicy parses --restart: no, always, unless-stopped,

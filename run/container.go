@@ -170,7 +170,7 @@ func (c Containers) Save(ct *Container) error {
 	if err != nil {
 		return err
 	}
-	return writeReplace(filepath.Join(c.dir(ct.ID), "container.json"), b)
+	return WriteReplace(filepath.Join(c.dir(ct.ID), "container.json"), b)
 }
 
 // UpdateLimits sets the container's limits (box update): in its record,
@@ -187,7 +187,7 @@ func (c Containers) UpdateLimits(ct *Container, l *cgroup.Limits) error {
 	if err != nil {
 		return err
 	}
-	if err := writeReplace(filepath.Join(c.dir(ct.ID), "container.json"), b); err != nil {
+	if err := WriteReplace(filepath.Join(c.dir(ct.ID), "container.json"), b); err != nil {
 		return err
 	}
 	ct.Limits = l
@@ -201,9 +201,9 @@ func (c Containers) UpdateLimits(ct *Container, l *cgroup.Limits) error {
 	return nil
 }
 
-// writeReplace writes b to p through a temporary file beside it, so that a
-// reader never sees it half written.
-func writeReplace(p string, b []byte) error {
+// WriteReplace writes b to p through a temporary file beside it (mode
+// 0600), so that a reader never sees it half written.
+func WriteReplace(p string, b []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp*")
 	if err != nil {
 		return err
@@ -306,7 +306,7 @@ func (c Containers) Rename(ct *Container, name string) error {
 		rec.Name = name
 		var b []byte
 		if b, err = json.MarshalIndent(rec, "", "  "); err == nil {
-			err = writeReplace(filepath.Join(c.dir(ct.ID), "container.json"), b)
+			err = WriteReplace(filepath.Join(c.dir(ct.ID), "container.json"), b)
 		}
 		if err == nil {
 			removeName(filepath.Join(c.Root, "names", old), ct.ID)

@@ -170,7 +170,7 @@ func writeHealth(dir string, h *HealthState) error {
 	if err != nil {
 		return err
 	}
-	return writeReplace(filepath.Join(dir, HealthFile), b)
+	return WriteReplace(filepath.Join(dir, HealthFile), b)
 }
 
 // watchHealth probes the container as its health check says until it

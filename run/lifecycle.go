@@ -132,7 +132,7 @@ func (c Containers) RecordRemovedExit(id string, status int) error {
 			}
 		}
 	}
-	return writeReplace(filepath.Join(dir, id), []byte(strconv.Itoa(status)))
+	return WriteReplace(filepath.Join(dir, id), []byte(strconv.Itoa(status)))
 }
 
 // removedExit is the status RecordRemovedExit kept for id, if any.
