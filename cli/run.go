@@ -1,13 +1,19 @@
 package cli
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
+	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/alecthomas/kong"
 	"github.com/box-run/box/device"
@@ -97,6 +103,70 @@ type runCmd struct {
 	Args []string `arg:"" passthrough:"" name:"image [command...]" predictor:"image" help:"Image, then the command and its arguments."`
 }
 
+// runRestarting is box run --restart without -d, as docker's: the
+// container runs under a monitor, which restarts it by its policy, and
+// box follows the first run's output from its start (its log) and exits
+// with its status; ^C and the other signals box run passes on reach the
+// container (which its policy then restarts, as docker's).
+func (c *runCmd) runRestarting(g *globals, spec *proto.Spec, ct *run.Container, cs run.Containers, unmade func()) error {
+	spec.Exec = true
+	mc := &monitor.Config{Spec: *spec, Container: *ct, StoreRoot: c.storeRoot, LayerStore: c.layerStore, Layers: c.layers, Net: c.netCfg, Restart: c.Restart}
+	if err := withStatus(monitor.Detach(mc)); err != nil {
+		unmade()
+		return err
+	}
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
+	path := filepath.Join(cs.Dir(ct.ID), run.LogName)
+	var off int64
+	printNew := func() {
+		f, err := os.Open(path)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		if fi, err := f.Stat(); err == nil && fi.Size() < off {
+			off = 0 // rotated
+		}
+		f.Seek(off, io.SeekStart)
+		br := bufio.NewReader(f)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return // a partial line waits for its end
+			}
+			off += int64(len(line))
+			r := run.ParseLogLine(strings.TrimSuffix(line, "\n"))
+			out := os.Stdout
+			if r.Stream == "stderr" {
+				out = os.Stderr
+			}
+			fmt.Fprintln(out, r.Text)
+		}
+	}
+	for {
+		select {
+		case s := <-sigs:
+			if cur, err := cs.Lookup(ct.ID); err == nil && cur.Status == "running" {
+				cs.Kill(cur, s.(syscall.Signal))
+			}
+		case <-time.After(50 * time.Millisecond):
+		}
+		// The state first, the log after: the monitor writes all of a
+		// run's output before it records its exit.
+		cur, err := cs.Lookup(ct.ID)
+		first := err != nil || cur.Status != "running" || cur.RestartCount > 0
+		printNew()
+		if first {
+			if err != nil {
+				return withStatus(125, err)
+			}
+			return exitWith(cur.ExitCode)
+		}
+	}
+}
+
 // healthFlags are the --health-* flags for run.ResolveHealth.
 func (c *runCmd) healthFlags() (run.HealthFlags, error) {
 	h := run.HealthFlags{Interval: c.HealthInterval, Timeout: c.HealthTimeout, StartPeriod: c.HealthStartPeriod,
@@ -182,6 +252,9 @@ func (c *runCmd) Run(g *globals) error {
 		fmt.Println(ct.ID)
 		return nil
 	}
+	if mode, _, _ := monitor.RestartPolicy(c.Restart); mode != "no" && mode != "" {
+		return c.runRestarting(g, spec, ct, cs, unmade)
+	}
 	job := run.JobAnchor()
 	if spec.StaysPID1() || (c.TTY || c.Name != "" || ct.Health != nil) && !c.MPI && job == nil {
 		// box exec and box cp reach a foreground container, as docker's,
@@ -247,8 +320,10 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 	}
 	if mode, _, err := monitor.RestartPolicy(c.Restart); err != nil {
 		return nil, nil, m, err
-	} else if mode != "no" && mode != "" && (!c.Detach && !c.creating || c.Rm) {
-		return nil, nil, m, errors.New("--restart needs -d and cannot go with --rm")
+	} else if mode != "no" && mode != "" && c.Rm {
+		return nil, nil, m, errors.New("conflicting options: --restart and --rm")
+	} else if mode != "no" && mode != "" && !c.Detach && !c.creating && (c.Interactive || c.TTY || c.MPI) {
+		return nil, nil, m, errors.New("--restart without -d follows the first run's output only: it cannot go with -i, -t or --mpi (use -d, then box attach)")
 	}
 	if c.MPI && (c.Detach || c.creating) {
 		// The launcher waits on each rank it started, and PMI_FD is this
