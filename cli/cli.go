@@ -45,6 +45,7 @@ type grammar struct {
 	Cp      cpCmd      `cmd:"" help:"Copy files between a container and the host (CONTAINER:PATH)."`
 	Rename  renameCmd  `cmd:"" help:"Rename a container."`
 	Update  updateCmd  `cmd:"" help:"Change containers' restart policy and resource limits (docker update)."`
+	Events  eventsCmd  `cmd:"" help:"Show what happens to containers, images and volumes (docker events)."`
 	Pause   pauseCmd   `cmd:"" help:"Suspend a running container's processes."`
 	Unpause unpauseCmd `cmd:"" help:"Resume a paused container."`
 	Diff    diffCmd    `cmd:"" help:"List a container's changes to its image's files (A, C, D)."`

@@ -112,6 +112,7 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*P
 	if err != nil {
 		return nil, fmt.Errorf("importing: %w", err)
 	}
+	s.event("import", res.Image.ID, nil)
 	return res, nil
 }
 

@@ -51,13 +51,23 @@ func (s *Store) Load(ctx context.Context, r io.Reader, progress func(Progress)) 
 	if err != nil {
 		return nil, fmt.Errorf("reading archive: %w", err)
 	}
+	var res []*PullResult
 	switch {
 	case files["manifest.json"]:
-		return s.loadDocker(ctx, archive, layoutDir, plat, progress)
+		res, err = s.loadDocker(ctx, archive, layoutDir, plat, progress)
 	case files["index.json"]:
-		return s.loadOCI(ctx, layoutDir, plat, progress)
+		res, err = s.loadOCI(ctx, layoutDir, plat, progress)
+	default:
+		return nil, errors.New("reading archive: neither a docker nor an OCI archive (no manifest.json or index.json)")
 	}
-	return nil, errors.New("reading archive: neither a docker nor an OCI archive (no manifest.json or index.json)")
+	for _, r := range res {
+		name := r.Image.ID
+		if len(r.Image.Names) > 0 {
+			name = ShortName(r.Image.Names[0])
+		}
+		s.event("load", name, nil)
+	}
+	return res, err
 }
 
 // unpackArchive writes the regular files of the tar r under dir, their

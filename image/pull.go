@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/box-run/box/internal/events"
 	"os"
 	"slices"
 	"strings"
@@ -74,7 +75,18 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Pul
 	if err != nil {
 		return nil, err
 	}
-	return s.add(ctx, img, src, FullName(ref), plat, opts.Progress)
+	res, err := s.add(ctx, img, src, FullName(ref), plat, opts.Progress)
+	if err == nil {
+		s.event("pull", ShortName(FullName(ref)), map[string]string{"name": ShortName(FullName(ref))})
+	}
+	return res, err
+}
+
+// event records an image event for box events (package events).
+func (s *Store) event(action, id string, attrs map[string]string) {
+	if !s.shared {
+		events.Append(s.root, "image", action, id, attrs)
+	}
 }
 
 // add stores img, which comes from src (a registry host, or an archive for

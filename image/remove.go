@@ -30,11 +30,13 @@ func (s *Store) Remove(nameOrID string, force bool) (*Removed, error) {
 	}
 	out := &Removed{}
 	var trash, blobs []string
+	imgID := ""
 	err := s.commitIndex(func(ix *index) (func() error, error) {
 		img, err := ix.lookup(nameOrID)
 		if err != nil {
 			return nil, err
 		}
+		imgID = img.ID
 		byName := ""
 		if ref, err := ParseRef(nameOrID); err == nil && slices.Contains(img.Names, FullName(ref)) {
 			byName = FullName(ref)
@@ -67,6 +69,12 @@ func (s *Store) Remove(nameOrID string, force bool) (*Removed, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	for _, n := range out.Untagged {
+		s.event("untag", imgID, map[string]string{"name": ShortName(n)})
+	}
+	for _, id := range out.Deleted {
+		s.event("delete", id, nil)
 	}
 	for _, b := range blobs {
 		os.Remove(b)
@@ -228,7 +236,7 @@ func (s *Store) Tag(src, dst string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	full := FullName(ref)
+	full, id := FullName(ref), ""
 	err = s.updateIndex(func(ix *index) error {
 		img, err := ix.lookup(src)
 		if err != nil {
@@ -238,7 +246,11 @@ func (s *Store) Tag(src, dst string) (string, error) {
 			return nil
 		}
 		ix.put(img, full)
+		id = img.ID
 		return nil
 	})
+	if err == nil && id != "" {
+		s.event("tag", id, map[string]string{"name": ShortName(full)})
+	}
 	return full, err
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/box-run/box/internal/events"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -150,7 +151,24 @@ func (c Containers) Create(ct *Container) (dir string, err error) {
 		os.Remove(filepath.Join(c.Root, "names", ct.Name))
 		return "", fmt.Errorf("creating container: %w", err)
 	}
-	return dir, c.Save(ct)
+	if err := c.Save(ct); err != nil {
+		return dir, err
+	}
+	c.Event("create", ct, nil)
+	return dir, nil
+}
+
+// Event records a container event for box events (package events): the
+// container's image, name and labels, and extra.
+func (c Containers) Event(action string, ct *Container, extra map[string]string) {
+	attrs := map[string]string{"image": ct.Image, "name": ct.Name}
+	for k, v := range ct.Labels {
+		attrs[k] = v
+	}
+	for k, v := range extra {
+		attrs[k] = v
+	}
+	events.Append(filepath.Dir(c.Root), "container", action, ct.ID, attrs)
 }
 
 // Save writes the record by atomic rename. A monitor saves the record it
@@ -311,6 +329,7 @@ func (c Containers) Rename(ct *Container, name string) error {
 		if err == nil {
 			removeName(filepath.Join(c.Root, "names", old), ct.ID)
 			ct.Name = name
+			c.Event("rename", ct, map[string]string{"oldName": old})
 			return nil
 		}
 	}
@@ -396,6 +415,7 @@ func (c Containers) Remove(ct *Container, removeAll func(...string) error) error
 	if err := removeAll(trash); err != nil {
 		return fmt.Errorf("removing container %s: %w", ct.Name, err)
 	}
+	c.Event("destroy", ct, nil)
 	removeCgroup(ct) // left by a monitor that was killed; else gone already
 	if ct.Remove {
 		return c.RemoveAnonymousVolumes(ct, removeAll)

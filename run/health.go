@@ -214,6 +214,7 @@ func (r *runner) watchHealth() {
 			if !ok {
 				continue // init not serving yet, or gone
 			}
+			was := h.Status
 			switch {
 			case res.ExitCode == 0:
 				h.Status, h.FailingStreak = "healthy", 0
@@ -224,6 +225,9 @@ func (r *runner) watchHealth() {
 				if h.FailingStreak >= hc.Retries {
 					h.Status = "unhealthy"
 				}
+			}
+			if h.Status != was && h.Status != "starting" {
+				r.Containers.Event("health_status: "+h.Status, r.Container, nil)
 			}
 			h.Log = append(h.Log, res)
 			if len(h.Log) > healthLogLen {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -457,6 +458,7 @@ func (r *runner) serve() {
 	if err := r.Containers.Save(ct); err != nil {
 		r.Log.Debug("saving state", "err", err)
 	}
+	r.Containers.Event("start", ct, nil)
 	testkill.Point("run-running") // recorded running, its monitor gone
 	r.done = make(chan struct{})
 	if r.Spec.Network == "slirp" {
@@ -603,6 +605,7 @@ func (r *runner) wait() (int, error) {
 			ct.Status = "created"
 		}
 	}
+	r.Containers.Event("die", ct, map[string]string{"exitCode": strconv.Itoa(status)})
 	if !r.Remove {
 		if err := r.Containers.Save(ct); err != nil {
 			return status, fmt.Errorf("saving container state: %w", err)

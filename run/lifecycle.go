@@ -43,15 +43,18 @@ func (c Containers) StopWith(ct *Container, timeout time.Duration, sig syscall.S
 				sig = cur.StopSig()
 			}
 			signalWorkload(cur, sig)
+			c.Event("kill", cur, map[string]string{"signal": strconv.Itoa(int(sig))})
 			if cur.Paused {
 				c.resume(cur) // so that the signal is acted on
 			}
 			if !c.waitExited(cur.ID, timeout) {
 				// init: with it goes every process of the container.
 				unix.Kill(cur.Pid, syscall.SIGKILL)
+				c.Event("kill", cur, map[string]string{"signal": "9"})
 				c.waitExited(cur.ID, 10*time.Second)
 			}
 		case !cur.MonitorAlive() || time.Now().After(deadline):
+			c.Event("stop", ct, nil)
 			return nil
 		default:
 			time.Sleep(20 * time.Millisecond) // between two runs, or recording the exit
@@ -78,6 +81,7 @@ func (c Containers) Kill(ct *Container, sig syscall.Signal) error {
 	if err := signalWorkload(ct, sig); err != nil {
 		return err
 	}
+	c.Event("kill", ct, map[string]string{"signal": strconv.Itoa(int(sig))})
 	if ct.Paused && (sig == syscall.SIGKILL || sig == ct.StopSig()) {
 		// Resumed, so that the signal is acted on rather than pending
 		// (docker unpauses for these two); a container gone already by
@@ -172,6 +176,7 @@ func (c Containers) ForceRemove(ct *Container, removeAll func(...string) error) 
 		// Not restarted by its monitor meanwhile (--restart).
 		c.markStopped(ct.ID)
 		unix.Kill(ct.Pid, syscall.SIGKILL)
+		c.Event("kill", ct, map[string]string{"signal": "9"})
 		for i := 0; i < 200 && proc.State(ct.Pid) != "X"; i++ {
 			time.Sleep(10 * time.Millisecond)
 		}

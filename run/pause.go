@@ -41,6 +41,7 @@ func (c Containers) Pause(ct *Container) error {
 		os.Remove(mark)
 		return fmt.Errorf("pausing container %s: %w", ct.Name, err)
 	}
+	c.Event("pause", ct, nil)
 	return nil
 }
 
@@ -52,7 +53,11 @@ func (c Containers) Unpause(ct *Container) error {
 	if !ct.Paused {
 		return fmt.Errorf("container %s is not paused", ct.Name)
 	}
-	return c.resume(ct)
+	if err := c.resume(ct); err != nil {
+		return err
+	}
+	c.Event("unpause", ct, nil)
+	return nil
 }
 
 // resume thaws a container and takes its mark away.

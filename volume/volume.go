@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/box-run/box/internal/events"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -121,6 +122,7 @@ func (s Store) Create(name string, labels map[string]string) (v *Volume, created
 		}
 		return nil, false, fmt.Errorf("creating volume %s: %w", name, err)
 	}
+	events.Append(filepath.Dir(s.Dir), "volume", "create", name, map[string]string{"driver": "local"})
 	if d, err := os.Open(s.Dir); err == nil {
 		d.Sync()
 		d.Close()
@@ -192,6 +194,7 @@ func (s Store) Remove(name string, removeAll func(...string) error) error {
 	if err := removeAll(trash); err != nil {
 		return fmt.Errorf("removing volume %s: %w", name, err)
 	}
+	events.Append(filepath.Dir(s.Dir), "volume", "destroy", name, map[string]string{"driver": "local"})
 	return nil
 }
 

@@ -1,0 +1,213 @@
+// Package events is box's record of what happened in a store, for box
+// events (docker's): one JSON line per event in events.jsonl at the
+// store's root, appended with O_APPEND in one write (lines stay whole
+// between processes: each is far below what a write to a local file
+// could interleave), read back and followed by box events. The file is
+// cut to its newer half once it passes 4 MiB, under a lock, so it stays
+// small without a daemon.
+//
+// Appending is best-effort: an event that cannot be written (a full
+// disk, a read-only shared store) is dropped, never an error for the
+// command that made it.
+package events
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// File is the events file's name in a store's root.
+const File = "events.jsonl"
+
+// maxSize is when Append cuts the file to its newer half (a variable for
+// the tests).
+var maxSize int64 = 4 << 20
+
+// Event is docker's events message.
+type Event struct {
+	Status   string `json:"status,omitempty"` // the action, for containers and images (docker's old field)
+	ID       string `json:"id,omitempty"`
+	From     string `json:"from,omitempty"` // a container's image
+	Type     string // container, image, volume
+	Action   string
+	Actor    Actor
+	Scope    string `json:"scope"`
+	Time     int64  `json:"time"`
+	TimeNano int64  `json:"timeNano"`
+}
+
+// Actor is what the event is about.
+type Actor struct {
+	ID         string
+	Attributes map[string]string
+}
+
+// Append records an event of typ about id (with attrs, docker's: a
+// container's image and name, an image's name) in the store at root.
+func Append(root, typ, action, id string, attrs map[string]string) {
+	now := time.Now()
+	e := Event{Type: typ, Action: action, Actor: Actor{ID: id, Attributes: attrs}, Scope: "local", Time: now.Unix(), TimeNano: now.UnixNano()}
+	if e.Actor.Attributes == nil {
+		e.Actor.Attributes = map[string]string{}
+	}
+	if typ == "container" || typ == "image" {
+		e.Status, e.ID = action, id
+		if typ == "container" {
+			e.From = attrs["image"]
+		}
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return
+	}
+	p := filepath.Join(root, File)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	f.Write(append(b, '\n'))
+	if fi, err := f.Stat(); err == nil && fi.Size() > maxSize {
+		trim(p)
+	}
+}
+
+// trim keeps the newer half of the file, whole lines, under a lock on it
+// (one trimmer at a time; appends made meanwhile go to the old file and
+// are lost, which a record of this kind can afford).
+func trim(p string) {
+	f, err := os.Open(p)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		return
+	}
+	b, err := io.ReadAll(f)
+	if err != nil || int64(len(b)) <= maxSize {
+		return
+	}
+	b = b[len(b)/2:]
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[i+1:]
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(p), "."+File+".tmp*")
+	if err != nil {
+		return
+	}
+	_, err = tmp.Write(b)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), p)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+}
+
+// Reader reads the events file from a point on, across its trims.
+type Reader struct {
+	path string
+	off  int64
+	ino  uint64
+}
+
+// NewReader reads the store's events from the file's start (all: true)
+// or its end.
+func NewReader(root string, all bool) *Reader {
+	r := &Reader{path: filepath.Join(root, File)}
+	if fi, err := os.Stat(r.path); err == nil {
+		r.ino = inode(fi)
+		if !all {
+			r.off = fi.Size()
+		}
+	}
+	return r
+}
+
+// Next returns the events written since the last call.
+func (r *Reader) Next() ([]Event, error) {
+	f, err := os.Open(r.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if ino := inode(fi); ino != r.ino || fi.Size() < r.off {
+		// Trimmed: the new file's lines are all after what was read,
+		// but for the half kept, which was read already; start at its
+		// end unless it is new.
+		if r.ino != 0 {
+			r.off = fi.Size()
+		} else {
+			r.off = 0
+		}
+		r.ino = ino
+	}
+	if _, err := f.Seek(r.off, io.SeekStart); err != nil {
+		return nil, err
+	}
+	var out []Event
+	br := bufio.NewReader(f)
+	for {
+		line, err := br.ReadBytes('\n')
+		if err != nil {
+			break // a partial line waits for its end
+		}
+		r.off += int64(len(line))
+		var e Event
+		if json.Unmarshal(line, &e) == nil {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func inode(fi fs.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Ino
+	}
+	return 0
+}
+
+// Text is docker events' line for e: time, type, action, id, attributes.
+func (e Event) Text() string {
+	t := time.Unix(0, e.TimeNano).UTC().Format("2006-01-02T15:04:05.000000000Z07:00")
+	s := t + " " + e.Type + " " + e.Action + " " + e.Actor.ID
+	if len(e.Actor.Attributes) > 0 {
+		keys := make([]string, 0, len(e.Actor.Attributes))
+		for k := range e.Actor.Attributes {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		s += " ("
+		for i, k := range keys {
+			if i > 0 {
+				s += ", "
+			}
+			s += k + "=" + e.Actor.Attributes[k]
+		}
+		s += ")"
+	}
+	return s
+}
