@@ -56,7 +56,8 @@ func (c *eventsCmd) Run(g *globals) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r := events.NewReader(root, c.Since != "")
+	// docker's: either bound reads what was written before now too.
+	r := events.NewReader(root, c.Since != "" || c.Until != "")
 	for {
 		evs, err := r.Next()
 		if err != nil {

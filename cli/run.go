@@ -120,7 +120,9 @@ func (c *runCmd) runRestarting(g *globals, spec *proto.Spec, ct *run.Container, 
 	defer signal.Stop(sigs)
 	path := filepath.Join(cs.Dir(ct.ID), run.LogName)
 	var off int64
-	printNew := func() {
+	// until, once the first run is over, is when it ended: a restart's
+	// lines after it are not this run's.
+	printNew := func(until time.Time) {
 		f, err := os.Open(path)
 		if err != nil {
 			return
@@ -136,8 +138,11 @@ func (c *runCmd) runRestarting(g *globals, spec *proto.Spec, ct *run.Container, 
 			if err != nil {
 				return // a partial line waits for its end
 			}
-			off += int64(len(line))
 			r := run.ParseLogLine(strings.TrimSuffix(line, "\n"))
+			if t, err := time.Parse(time.RFC3339Nano, r.Time); err == nil && !until.IsZero() && t.After(until) {
+				return // the next run's
+			}
+			off += int64(len(line))
 			out := os.Stdout
 			if r.Stream == "stderr" {
 				out = os.Stderr
@@ -156,12 +161,20 @@ func (c *runCmd) runRestarting(g *globals, spec *proto.Spec, ct *run.Container, 
 		// The state first, the log after: the monitor writes all of a
 		// run's output before it records its exit.
 		cur, err := cs.Lookup(ct.ID)
-		first := err != nil || cur.Status != "running" || cur.RestartCount > 0
-		printNew()
-		if first {
-			if err != nil {
-				return withStatus(125, err)
-			}
+		if errors.Is(err, run.ErrNoContainer) {
+			printNew(time.Time{})
+			return exitWith(137) // removed by box rm -f meanwhile
+		}
+		if err != nil {
+			return withStatus(125, err)
+		}
+		over := cur.Status != "running" || cur.RestartCount > 0
+		var until time.Time
+		if over {
+			until = cur.Finished
+		}
+		printNew(until)
+		if over {
 			return exitWith(cur.ExitCode)
 		}
 	}

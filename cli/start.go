@@ -81,7 +81,11 @@ func (c *restartCmd) Run(g *globals) error {
 		if err != nil {
 			return err
 		}
-		return startOne(cs, cur)
+		if err := startOne(cs, cur); err != nil {
+			return err
+		}
+		cs.Event("restart", cur, nil)
+		return nil
 	})
 }
 

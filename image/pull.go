@@ -77,7 +77,8 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Pul
 	}
 	res, err := s.add(ctx, img, src, FullName(ref), plat, opts.Progress)
 	if err == nil {
-		s.event("pull", ShortName(FullName(ref)), map[string]string{"name": ShortName(FullName(ref))})
+		// docker's: the reference as given, named by its repository.
+		s.event("pull", ShortName(FullName(ref)), map[string]string{"name": ShortName(ref.Context().Name())})
 	}
 	return res, err
 }

@@ -74,7 +74,7 @@ func (s *Store) Remove(nameOrID string, force bool) (*Removed, error) {
 		s.event("untag", imgID, map[string]string{"name": ShortName(n)})
 	}
 	for _, id := range out.Deleted {
-		s.event("delete", id, nil)
+		s.event("delete", id, map[string]string{"name": id})
 	}
 	for _, b := range blobs {
 		os.Remove(b)

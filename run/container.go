@@ -329,7 +329,7 @@ func (c Containers) Rename(ct *Container, name string) error {
 		if err == nil {
 			removeName(filepath.Join(c.Root, "names", old), ct.ID)
 			ct.Name = name
-			c.Event("rename", ct, map[string]string{"oldName": old})
+			c.Event("rename", ct, map[string]string{"oldName": "/" + old}) // docker's names have a /
 			return nil
 		}
 	}

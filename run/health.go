@@ -226,9 +226,6 @@ func (r *runner) watchHealth() {
 					h.Status = "unhealthy"
 				}
 			}
-			if h.Status != was && h.Status != "starting" {
-				r.Containers.Event("health_status: "+h.Status, r.Container, nil)
-			}
 			h.Log = append(h.Log, res)
 			if len(h.Log) > healthLogLen {
 				h.Log = h.Log[len(h.Log)-healthLogLen:]
@@ -237,6 +234,9 @@ func (r *runner) watchHealth() {
 			case <-done:
 				return // the container is gone: its last state stays
 			default:
+			}
+			if h.Status != was && h.Status != "starting" {
+				r.Containers.Event("health_status: "+h.Status, r.Container, nil)
 			}
 			if err := writeHealth(dir, h); err != nil {
 				r.Log.Debug("writing the health file", "err", err)

@@ -32,6 +32,7 @@ func (c Containers) StopWith(ct *Container, timeout time.Duration, sig syscall.S
 	// monitor began before seeing the mark is stopped in the loop below.
 	c.markStopped(ct.ID)
 	deadline := time.Now().Add(max(timeout, 0) + 20*time.Second)
+	signalled := false
 	for {
 		cur, err := c.Lookup(ct.ID)
 		if err != nil {
@@ -42,19 +43,24 @@ func (c Containers) StopWith(ct *Container, timeout time.Duration, sig syscall.S
 			if sig == 0 {
 				sig = cur.StopSig()
 			}
-			signalWorkload(cur, sig)
-			c.Event("kill", cur, map[string]string{"signal": strconv.Itoa(int(sig))})
+			if signalWorkload(cur, sig) == nil {
+				c.Event("kill", cur, map[string]string{"signal": strconv.Itoa(int(sig))})
+			}
+			signalled = true
 			if cur.Paused {
 				c.resume(cur) // so that the signal is acted on
 			}
 			if !c.waitExited(cur.ID, timeout) {
 				// init: with it goes every process of the container.
-				unix.Kill(cur.Pid, syscall.SIGKILL)
-				c.Event("kill", cur, map[string]string{"signal": "9"})
+				if unix.Kill(cur.Pid, syscall.SIGKILL) == nil {
+					c.Event("kill", cur, map[string]string{"signal": "9"})
+				}
 				c.waitExited(cur.ID, 10*time.Second)
 			}
 		case !cur.MonitorAlive() || time.Now().After(deadline):
-			c.Event("stop", ct, nil)
+			if signalled {
+				c.Event("stop", ct, nil) // docker's: none for one not running
+			}
 			return nil
 		default:
 			time.Sleep(20 * time.Millisecond) // between two runs, or recording the exit
@@ -175,10 +181,16 @@ func (c Containers) ForceRemove(ct *Container, removeAll func(...string) error) 
 	if ct.Status == "running" {
 		// Not restarted by its monitor meanwhile (--restart).
 		c.markStopped(ct.ID)
-		unix.Kill(ct.Pid, syscall.SIGKILL)
-		c.Event("kill", ct, map[string]string{"signal": "9"})
+		if unix.Kill(ct.Pid, syscall.SIGKILL) == nil {
+			c.Event("kill", ct, map[string]string{"signal": "9"})
+		}
 		for i := 0; i < 200 && proc.State(ct.Pid) != "X"; i++ {
 			time.Sleep(10 * time.Millisecond)
+		}
+		// Its monitor records the exit (and its die event) first, as
+		// docker's order has it: kill, die, destroy.
+		if ct.MonitorAlive() {
+			c.waitExited(ct.ID, 5*time.Second)
 		}
 	}
 	return c.Remove(ct, removeAll)

@@ -95,6 +95,12 @@ func trim(p string) {
 	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
 		return
 	}
+	// Another trimmer may have replaced the file since it was opened.
+	if fi, err := f.Stat(); err != nil {
+		return
+	} else if cur, err := os.Stat(p); err != nil || inode(cur) != inode(fi) {
+		return
+	}
 	b, err := io.ReadAll(f)
 	if err != nil || int64(len(b)) <= maxSize {
 		return
@@ -192,7 +198,7 @@ func inode(fi fs.FileInfo) uint64 {
 
 // Text is docker events' line for e: time, type, action, id, attributes.
 func (e Event) Text() string {
-	t := time.Unix(0, e.TimeNano).UTC().Format("2006-01-02T15:04:05.000000000Z07:00")
+	t := time.Unix(0, e.TimeNano).Format("2006-01-02T15:04:05.000000000Z07:00") // local, as docker's CLI
 	s := t + " " + e.Type + " " + e.Action + " " + e.Actor.ID
 	if len(e.Actor.Attributes) > 0 {
 		keys := make([]string, 0, len(e.Actor.Attributes))
