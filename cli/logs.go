@@ -108,29 +108,40 @@ func (c *logsCmd) Run(g *globals) error {
 		// --until ends the follow once it is past, as docker's does,
 		// after one more pass for what came before it.
 		exited = exited || !c.until.IsZero() && !time.Now().Before(c.until)
-		f, err := os.Open(path)
-		if err == nil {
-			if fi, err := f.Stat(); err == nil && fi.Size() < off {
-				off = 0
+		readNewLines(path, &off, func(line string) bool {
+			if c.within(line) {
+				c.print(line)
 			}
-			f.Seek(off, io.SeekStart)
-			br := bufio.NewReader(f)
-			for {
-				line, err := br.ReadString('\n')
-				if err != nil {
-					break // a partial line waits for its end
-				}
-				off += int64(len(line))
-				if line = strings.TrimSuffix(line, "\n"); c.within(line) {
-					c.print(line)
-				}
-			}
-			f.Close()
-		}
+			return true
+		})
 		if exited {
 			return nil
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// readNewLines calls line for each whole line of the log at path from
+// *off on (a partial last line waits for its end), moving *off past each
+// it takes; line returns false to leave a line, and those after it, for
+// later. A file shorter than *off was rotated: it is read from its start.
+func readNewLines(path string, off *int64, line func(string) bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() < *off {
+		*off = 0
+	}
+	f.Seek(*off, io.SeekStart)
+	br := bufio.NewReader(f)
+	for {
+		l, err := br.ReadString('\n')
+		if err != nil || !line(strings.TrimSuffix(l, "\n")) {
+			return
+		}
+		*off += int64(len(l))
 	}
 }
 

@@ -1,10 +1,8 @@
 package cli
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -123,32 +121,18 @@ func (c *runCmd) runRestarting(g *globals, spec *proto.Spec, ct *run.Container, 
 	// until, once the first run is over, is when it ended: a restart's
 	// lines after it are not this run's.
 	printNew := func(until time.Time) {
-		f, err := os.Open(path)
-		if err != nil {
-			return
-		}
-		defer f.Close()
-		if fi, err := f.Stat(); err == nil && fi.Size() < off {
-			off = 0 // rotated
-		}
-		f.Seek(off, io.SeekStart)
-		br := bufio.NewReader(f)
-		for {
-			line, err := br.ReadString('\n')
-			if err != nil {
-				return // a partial line waits for its end
-			}
-			r := run.ParseLogLine(strings.TrimSuffix(line, "\n"))
+		readNewLines(path, &off, func(line string) bool {
+			r := run.ParseLogLine(line)
 			if t, err := time.Parse(time.RFC3339Nano, r.Time); err == nil && !until.IsZero() && t.After(until) {
-				return // the next run's
+				return false // the next run's
 			}
-			off += int64(len(line))
 			out := os.Stdout
 			if r.Stream == "stderr" {
 				out = os.Stderr
 			}
 			fmt.Fprintln(out, r.Text)
-		}
+			return true
+		})
 	}
 	for {
 		select {

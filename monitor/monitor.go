@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/box-run/box/internal/replace"
 	"io"
 	"log/slog"
 	"os"
@@ -60,7 +61,7 @@ func (mc *Config) Persist(dir string) error {
 	}
 	// Replaced whole: box update rewrites it while box start or a
 	// monitor may read it.
-	return run.WriteReplace(filepath.Join(dir, run.StartFile), b)
+	return replace.File(filepath.Join(dir, run.StartFile), b)
 }
 
 // RestartPolicy parses --restart: no, always, unless-stopped,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/box-run/box/internal/events"
+	"github.com/box-run/box/internal/replace"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -188,7 +189,7 @@ func (c Containers) Save(ct *Container) error {
 	if err != nil {
 		return err
 	}
-	return WriteReplace(filepath.Join(c.dir(ct.ID), "container.json"), b)
+	return replace.File(filepath.Join(c.dir(ct.ID), "container.json"), b)
 }
 
 // UpdateLimits sets the container's limits (box update): in its record,
@@ -205,7 +206,7 @@ func (c Containers) UpdateLimits(ct *Container, l *cgroup.Limits) error {
 	if err != nil {
 		return err
 	}
-	if err := WriteReplace(filepath.Join(c.dir(ct.ID), "container.json"), b); err != nil {
+	if err := replace.File(filepath.Join(c.dir(ct.ID), "container.json"), b); err != nil {
 		return err
 	}
 	ct.Limits = l
@@ -217,26 +218,6 @@ func (c Containers) UpdateLimits(ct *Container, l *cgroup.Limits) error {
 		return cgroup.Apply(rec.Cgroup, lim)
 	}
 	return nil
-}
-
-// WriteReplace writes b to p through a temporary file beside it (mode
-// 0600), so that a reader never sees it half written.
-func WriteReplace(p string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), p)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
 }
 
 // List reads every container record, reconciled with reality: a "running"
@@ -324,7 +305,7 @@ func (c Containers) Rename(ct *Container, name string) error {
 		rec.Name = name
 		var b []byte
 		if b, err = json.MarshalIndent(rec, "", "  "); err == nil {
-			err = WriteReplace(filepath.Join(c.dir(ct.ID), "container.json"), b)
+			err = replace.File(filepath.Join(c.dir(ct.ID), "container.json"), b)
 		}
 		if err == nil {
 			removeName(filepath.Join(c.Root, "names", old), ct.ID)

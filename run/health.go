@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/box-run/box/internal/replace"
 	"io"
 	"os"
 	"path/filepath"
@@ -170,7 +171,7 @@ func writeHealth(dir string, h *HealthState) error {
 	if err != nil {
 		return err
 	}
-	return WriteReplace(filepath.Join(dir, HealthFile), b)
+	return replace.File(filepath.Join(dir, HealthFile), b)
 }
 
 // watchHealth probes the container as its health check says until it

@@ -3,6 +3,7 @@ package run
 import (
 	"errors"
 	"fmt"
+	"github.com/box-run/box/internal/replace"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -142,7 +143,7 @@ func (c Containers) RecordRemovedExit(id string, status int) error {
 			}
 		}
 	}
-	return WriteReplace(filepath.Join(dir, id), []byte(strconv.Itoa(status)))
+	return replace.File(filepath.Join(dir, id), []byte(strconv.Itoa(status)))
 }
 
 // removedExit is the status RecordRemovedExit kept for id, if any.

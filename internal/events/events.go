@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/box-run/box/internal/replace"
 	"io"
 	"io/fs"
 	"os"
@@ -109,20 +110,7 @@ func trim(p string) {
 	if i := bytes.IndexByte(b, '\n'); i >= 0 {
 		b = b[i+1:]
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(p), "."+File+".tmp*")
-	if err != nil {
-		return
-	}
-	_, err = tmp.Write(b)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), p)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
+	replace.File(p, b)
 }
 
 // Reader reads the events file from a point on, across its trims.
