@@ -96,6 +96,11 @@ func (c *commitCmd) Run(g *globals) error {
 	if err != nil {
 		return withStatus(1, fmt.Errorf("committing %s: %w", c.Container, err))
 	}
+	ref := ""
+	if r, err := image.ParseRef(c.Name); c.Name != "" && err == nil {
+		ref = image.ShortName(image.FullName(r))
+	}
+	cs.Event("commit", ct, map[string]string{"comment": c.Message, "imageID": img.ID, "imageRef": ref})
 	fmt.Println(img.ID)
 	return nil
 }

@@ -66,6 +66,7 @@ func (c *containerExportCmd) Run(g *globals) error {
 	case err != nil:
 		return withStatus(1, fmt.Errorf("exporting %s: %w", c.Container, err))
 	}
+	cs.Event("export", ct, nil)
 	return nil
 }
 

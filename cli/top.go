@@ -18,7 +18,7 @@ type topCmd struct {
 // with the options given (-ef if none), its lines for the container's
 // processes only, found by their PID column.
 func (c *topCmd) Run(g *globals) error {
-	_, ct, err := g.container(c.Container)
+	cs, ct, err := g.container(c.Container)
 	if err != nil {
 		return err
 	}
@@ -70,5 +70,6 @@ func (c *topCmd) Run(g *globals) error {
 			fmt.Println(l)
 		}
 	}
+	cs.Event("top", ct, nil)
 	return nil
 }

@@ -78,6 +78,7 @@ func (c *updateCmd) Run(g *globals) error {
 				fmt.Fprintf(os.Stderr, "box: note: %s runs without a cgroup of its own: its new limits hold from its next start\n", ct.Name)
 			}
 		}
+		cs.Event("update", ct, nil)
 		return nil
 	})
 }

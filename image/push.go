@@ -96,6 +96,7 @@ func (s *Store) Push(ctx context.Context, nameOrID, dest string, opts PushOption
 	if res.Size, err = ex.Size(); err != nil {
 		return nil, err
 	}
+	s.event("push", ShortName(res.Name), map[string]string{"name": ShortName(res.Name)})
 	if s.shared {
 		return res, nil
 	}

@@ -162,14 +162,17 @@ func (c Containers) Create(ct *Container) (dir string, err error) {
 // Event records a container event for box events (package events): the
 // container's image, name and labels, and extra.
 func (c Containers) Event(action string, ct *Container, extra map[string]string) {
-	attrs := map[string]string{"image": ct.Image, "name": ct.Name}
-	for k, v := range ct.Labels {
-		attrs[k] = v
-	}
+	attrs := events.ContainerAttrs(ct.Image, ct.Name, ct.Labels)
 	for k, v := range extra {
 		attrs[k] = v
 	}
 	events.Append(filepath.Dir(c.Root), "container", action, ct.ID, attrs)
+}
+
+// ExecEvents records docker's exec_create and exec_start for a box exec
+// of cmd in ct, and returns what records its exec_die (events.Exec).
+func (c Containers) ExecEvents(ct *Container, cmd []string) (die func(status int)) {
+	return events.Exec(filepath.Dir(c.Root), ct.ID, events.ContainerAttrs(ct.Image, ct.Name, ct.Labels), cmd)
 }
 
 // Save writes the record by atomic rename. A monitor saves the record it

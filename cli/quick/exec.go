@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/box-run/box/internal/events"
 	"github.com/box-run/box/internal/locate"
 	"github.com/box-run/box/run/environ"
 	"github.com/box-run/box/run/pid1"
@@ -107,14 +108,18 @@ func execute(where store, r execRequest) (code int, ok bool) {
 	if err != nil || id == "" || strings.Contains(id, "/") {
 		return 0, false
 	}
-	dir, _, ok := running(containers, id)
+	dir, ct, ok := running(containers, id)
 	if !ok {
 		return 0, false
 	}
 	if _, err := os.Stat(filepath.Join(dir, proto.ExecSocket)); err != nil {
 		return 0, false
 	}
+	die := events.Exec(root, id, events.ContainerAttrs(ct.Image, ct.Name, ct.Labels), r.args)
 	status, err := pid1.ExecCommand(dir, proto.ExecRequest{Args: r.args, Env: env, Cwd: r.workdir, User: r.user, TTY: r.tty}, r.interactive, r.detach)
+	if !r.detach {
+		die(status) // as box exec's (package cli)
+	}
 	if err != nil {
 		return fail(status, err), true
 	}

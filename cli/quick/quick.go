@@ -318,26 +318,29 @@ type record struct {
 	Monitor  int       `json:"monitor"`
 	MonStart uint64    `json:"monitorStart"`
 	BootID   string    `json:"bootId"`
+	// For box exec's events:
+	Name   string            `json:"name"`
+	Image  string            `json:"image"`
+	Labels map[string]string `json:"labels"`
 }
 
 // running reads the record of container id (package run's Container) and
-// returns its directory and when it started, ok when it runs: its init or
-// its monitor still does (run.Containers' rule).
-func running(containers, id string) (dir string, started time.Time, ok bool) {
+// returns its directory and the record, ok when it runs: its init or its
+// monitor still does (run.Containers' rule).
+func running(containers, id string) (dir string, ct record, ok bool) {
 	dir = filepath.Join(containers, id)
 	b, err := os.ReadFile(filepath.Join(dir, "container.json"))
 	if err != nil {
-		return "", time.Time{}, false
+		return "", ct, false
 	}
-	var ct record
 	if err := json.Unmarshal(b, &ct); err != nil || ct.ID != id {
-		return "", time.Time{}, false
+		return "", ct, false
 	}
 	alive := proc.Alive(ct.Pid, ct.PidStart, ct.BootID) || proc.Alive(ct.Monitor, ct.MonStart, ct.BootID)
 	if _, err := os.Lstat(filepath.Join(dir, proto.PausedFile)); err == nil {
-		return dir, ct.Started, false // box pause's: the full path says so
+		return dir, ct, false // box pause's: the full path says so
 	}
-	return dir, ct.Started, ct.Status == "running" && alive
+	return dir, ct, ct.Status == "running" && alive
 }
 
 // warm returns the shell's record and its container's directory when the
@@ -364,8 +367,8 @@ func warm(ss shell.Store, containers, name, dotfile string) (*shell.State, strin
 	if err != nil || id != st.Container || id == "" || strings.Contains(id, "/") {
 		return nil, "", false
 	}
-	dir, started, ok := running(containers, id)
-	if !ok || !started.Equal(st.Started) {
+	dir, ct, ok := running(containers, id)
+	if !ok || !ct.Started.Equal(st.Started) {
 		return nil, "", false
 	}
 	return st, dir, true

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -125,8 +126,8 @@ func TestParseExec(t *testing.T) {
 // wrote.
 func TestRecord(t *testing.T) {
 	now := time.Now().UTC().Round(time.Millisecond)
-	ct := run.Container{ID: run.NewID(), Name: "shell-dev", Status: "running", Started: now, Pid: 7, PidStart: 8,
-		Monitor: 9, MonStart: 10, BootID: "boot"}
+	ct := run.Container{ID: run.NewID(), Name: "shell-dev", Image: "alpine", Status: "running", Started: now, Pid: 7, PidStart: 8,
+		Monitor: 9, MonStart: 10, BootID: "boot", Labels: map[string]string{"a": "b"}}
 	b, err := json.Marshal(ct)
 	if err != nil {
 		t.Fatal(err)
@@ -135,8 +136,9 @@ func TestRecord(t *testing.T) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}
-	want := record{ID: ct.ID, Status: "running", Started: now, Pid: 7, PidStart: 8, Monitor: 9, MonStart: 10, BootID: "boot"}
-	if r != want {
+	want := record{ID: ct.ID, Status: "running", Started: now, Pid: 7, PidStart: 8, Monitor: 9, MonStart: 10, BootID: "boot",
+		Name: "shell-dev", Image: "alpine", Labels: map[string]string{"a": "b"}}
+	if !reflect.DeepEqual(r, want) {
 		t.Errorf("read %+v, want %+v", r, want)
 	}
 }

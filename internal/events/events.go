@@ -14,17 +14,20 @@ package events
 import (
 	"bufio"
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"github.com/box-run/box/internal/replace"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/box-run/box/internal/replace"
 	"golang.org/x/sys/unix"
 )
 
@@ -57,6 +60,21 @@ type Actor struct {
 // Append records an event of typ about id (with attrs, docker's: a
 // container's image and name, an image's name) in the store at root.
 func Append(root, typ, action, id string, attrs map[string]string) {
+	Write(root, New(typ, action, id, attrs))
+}
+
+// ContainerAttrs are a container's attributes in its events, docker's:
+// its image, its name and its labels.
+func ContainerAttrs(image, name string, labels map[string]string) map[string]string {
+	attrs := map[string]string{"image": image, "name": name}
+	for k, v := range labels {
+		attrs[k] = v
+	}
+	return attrs
+}
+
+// New is an event of typ about id, with attrs, at this moment.
+func New(typ, action, id string, attrs map[string]string) Event {
 	now := time.Now()
 	e := Event{Type: typ, Action: action, Actor: Actor{ID: id, Attributes: attrs}, Scope: "local", Time: now.Unix(), TimeNano: now.UnixNano()}
 	if e.Actor.Attributes == nil {
@@ -68,8 +86,20 @@ func Append(root, typ, action, id string, attrs map[string]string) {
 			e.From = attrs["image"]
 		}
 	}
-	b, err := json.Marshal(e)
-	if err != nil {
+	return e
+}
+
+// Write appends evs to the store's events file at root, in one write.
+func Write(root string, evs ...Event) {
+	var b []byte
+	for _, e := range evs {
+		line, err := json.Marshal(e)
+		if err != nil {
+			continue
+		}
+		b = append(append(b, line...), '\n')
+	}
+	if len(b) == 0 {
 		return
 	}
 	p := filepath.Join(root, File)
@@ -78,9 +108,37 @@ func Append(root, typ, action, id string, attrs map[string]string) {
 		return
 	}
 	defer f.Close()
-	f.Write(append(b, '\n'))
+	f.Write(b)
 	if fi, err := f.Stat(); err == nil && fi.Size() > maxSize {
 		trim(p)
+	}
+}
+
+// Exec records docker's exec_create and exec_start for a command cmd run
+// in container id (attrs: the container's, as Append's), and returns what
+// records its exec_die with the command's exit status. The exec's ID is
+// made here (box keeps no exec records: it names the events' exec only).
+func Exec(root, id string, attrs map[string]string, cmd []string) (die func(status int)) {
+	var raw [32]byte
+	execID := ""
+	if _, err := unix.Getrandom(raw[:], 0); err == nil {
+		execID = hex.EncodeToString(raw[:])
+	}
+	with := func(extra map[string]string) map[string]string {
+		m := make(map[string]string, len(attrs)+len(extra))
+		for k, v := range attrs {
+			m[k] = v
+		}
+		for k, v := range extra {
+			m[k] = v
+		}
+		return m
+	}
+	line := strings.Join(cmd, " ")
+	a := with(map[string]string{"execID": execID})
+	Write(root, New("container", "exec_create: "+line, id, a), New("container", "exec_start: "+line, id, a))
+	return func(status int) {
+		Write(root, New("container", "exec_die", id, with(map[string]string{"execID": execID, "exitCode": strconv.Itoa(status)})))
 	}
 }
 
