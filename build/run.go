@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/box-run/box/fuseoverlay"
+	"github.com/box-run/box/internal/locate"
 	"github.com/box-run/box/run"
 	"github.com/box-run/box/stage"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -84,7 +85,7 @@ func (b *builder) run(st *state, c *instructions.RunCommand, loc string) (string
 	cfg.Volumes, cfg.ExposedPorts = nil, nil
 	empty := ""
 	wd, _ := os.Getwd()
-	home, _ := os.UserHomeDir()
+	home, _ := locate.Home()
 	spec, ct, netCfg, err := run.New(run.Flags{Entrypoint: &empty, Args: argv(st.cfg, c.ShellDependantCmdLine), Network: b.Network},
 		run.Image{Ref: "box-build", Config: cfg, Layers: b.layerDirs(st.cfg)},
 		run.Host{Wd: wd, Home: home, Net: b.Net, Overlay: b.Overlay, OverlayCache: b.OverlayCache})

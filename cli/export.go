@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/box-run/box/internal/locate"
 	"github.com/box-run/box/run"
 	"github.com/box-run/box/run/pid1"
 	"github.com/box-run/box/run/proto"
@@ -108,7 +109,7 @@ func (c *exportCmd) isShell(g *globals) bool {
 			return true
 		}
 	}
-	home, err := os.UserHomeDir()
+	home, err := locate.Home()
 	if err != nil {
 		return false
 	}
@@ -148,7 +149,7 @@ func exportArgs(name, bin, app string) (home string, err error) {
 	case strings.ContainsAny(app, "/\x00\n") || strings.HasPrefix(app, ".") || strings.TrimSuffix(app, ".desktop") == "":
 		return "", withStatus(125, fmt.Errorf("invalid app %q: name a desktop entry in /usr/share/applications", app))
 	}
-	return os.UserHomeDir()
+	return locate.Home()
 }
 
 // readInShell reads a file in a running shell's container, as the user;

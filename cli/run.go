@@ -16,6 +16,7 @@ import (
 	"github.com/alecthomas/kong"
 	"github.com/box-run/box/device"
 	"github.com/box-run/box/image"
+	"github.com/box-run/box/internal/locate"
 	"github.com/box-run/box/monitor"
 	"github.com/box-run/box/run"
 	"github.com/box-run/box/run/prestart"
@@ -416,7 +417,7 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 	net := slirp.DefaultConfig()
 	net.DNS, net.AllowHostLoopback = conf.Network.DNS, conf.Network.AllowHostLoopback
 	wd, _ := os.Getwd()
-	home, _ := os.UserHomeDir()
+	home, _ := locate.Home()
 	spec, ct, netCfg, err := run.New(run.Flags{
 		Name: c.Name, Entrypoint: ep, Args: cmdArgs, Env: c.Env, EnvFiles: c.EnvFile,
 		Workdir: c.Workdir, User: c.User, TTY: c.TTY, Hostname: c.Hostname, Init: c.Init,

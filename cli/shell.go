@@ -83,7 +83,7 @@ func (c *shellCmd) Run(g *globals) error {
 		}
 		cmd = cmd[1:]
 	}
-	home, err := os.UserHomeDir()
+	home, err := locate.Home()
 	if err != nil {
 		return err
 	}
@@ -517,7 +517,7 @@ func (c *shellCmd) rebuild(g *globals, name string) error {
 	if err := shell.CheckName(name); err != nil {
 		return err
 	}
-	home, err := os.UserHomeDir()
+	home, err := locate.Home()
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	"github.com/BurntSushi/toml"
+	"github.com/box-run/box/internal/locate"
 )
 
 // Error is a problem in a config file, located by file and line.
@@ -304,7 +305,7 @@ func expandPath(p string) (string, error) {
 	if p != "~" && !strings.HasPrefix(p, "~/") {
 		return os.ExpandEnv(p), nil
 	}
-	home, err := os.UserHomeDir()
+	home, err := locate.Home()
 	if err != nil {
 		return "", fmt.Errorf("expand ~: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/box-run/box/internal/testkill"
@@ -90,6 +91,12 @@ func Open(opts Options) (*Store, error) {
 	}
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("creating store: %w", err)
+	}
+	// Another user's store would run their files as this user.
+	if fi, err := os.Stat(root); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != uint32(os.Geteuid()) {
+			return nil, fmt.Errorf("store %s belongs to uid %d, not to you: use a store of your own (--root, BOX_ROOT or [storage] root), or name it under [storage] shared", root, st.Uid)
+		}
 	}
 	for _, d := range []string{"blobs/sha256", "blobs/layers", "layers", "locks", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {

@@ -2,6 +2,7 @@ package userns
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -46,11 +47,19 @@ func DetectFrom(uid, gid int, username string, subuid, subgid io.Reader, haveHel
 	if uid < 0 || int64(uid) >= maxID || gid < 0 || int64(gid) >= maxID {
 		return Mapping{}, "", fmt.Errorf("detecting id mapping: invalid uid %d or gid %d", uid, gid)
 	}
-	uranges, err := readRanges(subuid, username, uid)
+	ub, err := readAll(subuid)
 	if err != nil {
 		return Mapping{}, "", fmt.Errorf("reading /etc/subuid: %w", err)
 	}
-	granges, err := readRanges(subgid, username, uid)
+	gb, err := readAll(subgid)
+	if err != nil {
+		return Mapping{}, "", fmt.Errorf("reading /etc/subgid: %w", err)
+	}
+	uranges, err := readRanges(bytes.NewReader(ub), username, uid)
+	if err != nil {
+		return Mapping{}, "", fmt.Errorf("reading /etc/subuid: %w", err)
+	}
+	granges, err := readRanges(bytes.NewReader(gb), username, uid)
 	if err != nil {
 		return Mapping{}, "", fmt.Errorf("reading /etc/subgid: %w", err)
 	}
@@ -73,7 +82,7 @@ func DetectFrom(uid, gid int, username string, subuid, subgid io.Reader, haveHel
 		if noGID {
 			files = append(files, "/etc/subgid")
 		}
-		reason = fmt.Sprintf("no range for %s in %s: %s; fix: %s", who, strings.Join(files, " and "), single, rangeFix(username, uid, noUID, noGID))
+		reason = fmt.Sprintf("no range for %s in %s: %s; fix: %s", who, strings.Join(files, " and "), single, rangeFix(username, uid, noUID, noGID, freeStart(ub, gb)))
 		if !haveHelpers {
 			reason += ", and " + install
 		}
@@ -88,9 +97,56 @@ func DetectFrom(uid, gid int, username string, subuid, subgid io.Reader, haveHel
 	return Mapping{UIDs: []IDMap{{0, uid, 1}}, GIDs: []IDMap{{0, gid, 1}}}, reason, nil
 }
 
-// rangeFix suggests the admin command that adds the missing ranges. The
-// range is only an example; the admin has to pick one no one else uses.
-func rangeFix(username string, uid int, noUID, noGID bool) string {
+// readAll reads r, nil for none.
+func readAll(r io.Reader) ([]byte, error) {
+	if r == nil {
+		return nil, nil
+	}
+	return io.ReadAll(r)
+}
+
+// rangeSize is the size of the range box suggests: 65536, as useradd's.
+const rangeSize = 65536
+
+// freeStart is the first start, from 100000 up in steps of 65536, of a
+// range no line of either file (any owner's) overlaps: the files' owners
+// could reach each other's files through overlapping ranges.
+func freeStart(files ...[]byte) int {
+	var used []subRange
+	for _, b := range files {
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Split(strings.TrimSpace(line), ":")
+			if len(f) != 3 {
+				continue
+			}
+			start, err1 := strconv.ParseInt(f[1], 10, 64)
+			count, err2 := strconv.ParseInt(f[2], 10, 64)
+			if err1 == nil && err2 == nil && start >= 0 && count > 0 && start < maxID {
+				used = append(used, subRange{int(start), int(min(count, maxID-start))})
+			}
+		}
+	}
+	for start := 100000; start+rangeSize < maxID; start += rangeSize {
+		free := true
+		for _, r := range used {
+			if start < r.start+r.count && r.start < start+rangeSize {
+				free = false
+				break
+			}
+		}
+		if free {
+			return start
+		}
+	}
+	return 100000
+}
+
+// rangeFix suggests the admin command that adds the missing ranges, from
+// start: one no line of /etc/subuid or /etc/subgid has now. The admin
+// still has to make sure no one else uses it (another machine's files,
+// a directory service).
+func rangeFix(username string, uid int, noUID, noGID bool, start int) string {
+	span := fmt.Sprintf("%d-%d", start, start+rangeSize-1)
 	if username == "" {
 		var files []string
 		if noUID {
@@ -99,16 +155,16 @@ func rangeFix(username string, uid int, noUID, noGID bool) string {
 		if noGID {
 			files = append(files, "/etc/subgid")
 		}
-		return fmt.Sprintf("ask an admin to add the line %d:100000:65536 (a range no one else uses) to %s", uid, strings.Join(files, " and "))
+		return fmt.Sprintf("ask an admin to add the line %d:%d:%d (a range no one else uses; none of those files has it now) to %s", uid, start, rangeSize, strings.Join(files, " and "))
 	}
 	cmd := "usermod"
 	if noUID {
-		cmd += " --add-subuids 100000-165535"
+		cmd += " --add-subuids " + span
 	}
 	if noGID {
-		cmd += " --add-subgids 100000-165535"
+		cmd += " --add-subgids " + span
 	}
-	return "ask an admin to run " + cmd + " " + username
+	return "ask an admin to run " + cmd + " " + username + " (a range no one else uses; none of those files has it now)"
 }
 
 // readRanges returns the well-formed lines of a subuid(5) file owned by

@@ -54,7 +54,8 @@ func TestDetectFrom(t *testing.T) {
 		name: "subgid is keyed by user, not by gid", uid: 1001, gid: 2000, user: "boxsub",
 		subuid: "boxsub:100000:65536\n", subgid: "2000:100000:65536\n", helpers: true,
 		want:   singleMapping(1001, 2000),
-		reason: []string{"no range for boxsub in /etc/subgid", "usermod --add-subgids 100000-165535 boxsub"},
+		// 100000 is taken (in subuid, and by gid 2000's line in subgid).
+		reason: []string{"no range for boxsub in /etc/subgid", "usermod --add-subgids 165536-231071 boxsub (a range no one else uses"},
 	}, {
 		name: "unknown user name matches by uid", uid: 1001, gid: 1001,
 		subuid: "boxsub:300000:10\n1001:100000:65536\n", subgid: "1001:100000:65536\n", helpers: true,
@@ -70,8 +71,14 @@ func TestDetectFrom(t *testing.T) {
 		want: singleMapping(1002, 1002),
 		reason: []string{
 			"no range for boxnosub in /etc/subuid and /etc/subgid: single mapping, files of other owners become yours",
-			"fix: ask an admin to run usermod --add-subuids 100000-165535 --add-subgids 100000-165535 boxnosub",
+			// boxsub's is taken: the next free one.
+			"fix: ask an admin to run usermod --add-subuids 165536-231071 --add-subgids 165536-231071 boxnosub",
 		},
+	}, {
+		name: "suggests a range no line overlaps", uid: 1002, gid: 1002, user: "boxnosub",
+		subuid: "a:100000:65536\nb:170000:10\nbad line\n", subgid: "c:231072:65536\n", helpers: true,
+		want:   singleMapping(1002, 1002),
+		reason: []string{"usermod --add-subuids 296608-362143 --add-subgids 296608-362143 boxnosub"},
 	}, {
 		name: "no entry, no files, no helpers", uid: 1002, gid: 1002, user: "boxnosub",
 		subuid: "<nil>", subgid: "<nil>",
@@ -86,7 +93,7 @@ func TestDetectFrom(t *testing.T) {
 		name: "subuid only", uid: 1001, gid: 1001, user: "boxsub",
 		subuid: "boxsub:100000:65536\n", subgid: "", helpers: true,
 		want:   singleMapping(1001, 1001),
-		reason: []string{"no range for boxsub in /etc/subgid:", "run usermod --add-subgids 100000-165535 boxsub"},
+		reason: []string{"no range for boxsub in /etc/subgid:", "run usermod --add-subgids 165536-231071 boxsub"},
 	}, {
 		name: "helpers missing", uid: 1001, gid: 1001, user: "boxsub",
 		subuid: "boxsub:100000:65536\n", subgid: "boxsub:100000:65536\n", helpers: false,

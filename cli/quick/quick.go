@@ -183,7 +183,7 @@ func enter(where store, r request) (code int, ok bool) {
 	if !ok {
 		return 0, false
 	}
-	home, err := os.UserHomeDir()
+	home, err := locate.Home()
 	if err != nil {
 		return 0, false
 	}

@@ -6,7 +6,9 @@
 package locate
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -35,7 +37,7 @@ func ConfigFiles(system string) []string {
 	dir := os.Getenv("XDG_CONFIG_HOME")
 	// The XDG spec says relative values are invalid and must be ignored.
 	if dir == "" || !filepath.IsAbs(dir) {
-		home, err := os.UserHomeDir()
+		home, err := Home()
 		if err != nil {
 			return paths
 		}
@@ -44,24 +46,65 @@ func ConfigFiles(system string) []string {
 	return append(paths, filepath.Join(dir, "box", "config.toml"))
 }
 
+// Home is the caller's home directory: $HOME, else (a Slurm job started
+// with --export=NONE, a cron job) the home of the caller's passwd entry.
+func Home() (string, error) {
+	if h := os.Getenv("HOME"); h != "" {
+		return h, nil
+	}
+	if u, err := user.Current(); err == nil && u.HomeDir != "" && filepath.IsAbs(u.HomeDir) {
+		return u.HomeDir, nil
+	}
+	return "", errors.New("$HOME is not set and the passwd entry names no home (srun --export=NONE clears the environment: pass --export=HOME or set it)")
+}
+
 // DefaultStore is $XDG_DATA_HOME/box, unless that is on a network or FUSE
 // filesystem, where overlay upper dirs and user xattrs do not work: then
-// /var/tmp/$USER/box on local disk, and note says why.
+// /var/tmp/$USER/box on local disk (node-local: each node of a cluster
+// has its own), and note says why.
 func DefaultStore() (root, note string, err error) {
 	data := os.Getenv("XDG_DATA_HOME")
 	if data == "" {
-		home, err := os.UserHomeDir()
+		home, err := Home()
 		if err != nil {
-			return "", "", fmt.Errorf("finding the store: %w (set --root or BOX_ROOT)", err)
+			return "", "", fmt.Errorf("finding the store: %w; or set --root or BOX_ROOT", err)
 		}
 		data = filepath.Join(home, ".local", "share")
 	}
 	root = filepath.Join(data, "box")
 	if fs, remote := FSType(root); remote {
-		local := filepath.Join("/var/tmp", userName(), "box")
-		return local, fmt.Sprintf("%s is on %s, where overlay cannot keep container files; using %s (set [storage] root to choose)", root, fs, local), nil
+		parent := filepath.Join("/var/tmp", userName())
+		if err := PrivateDir(parent); err != nil {
+			return "", "", fmt.Errorf("%s is on %s, where overlay cannot keep container files, and %w: set [storage] root", root, fs, err)
+		}
+		local := filepath.Join(parent, "box")
+		return local, fmt.Sprintf("%s is on %s, where overlay cannot keep container files; using %s on this node's disk (set [storage] root to choose)", root, fs, local), nil
 	}
 	return root, "", nil
+}
+
+// PrivateDir makes dir with mode 0700 unless it exists, and refuses one
+// that is not the caller's alone: a symlink or not a directory, another
+// user's, or one that others may write to. In a directory anyone may
+// write to (/var/tmp) another user can make the path first; a store in
+// it would run their files as the caller.
+func PrivateDir(dir string) error {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("making %s: %w", dir, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return fmt.Errorf("checking %s: %w", dir, err)
+	}
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return fmt.Errorf("%s is not a directory of yours (a symlink or another file)", dir)
+	case st.Uid != uint32(os.Geteuid()):
+		return fmt.Errorf("%s belongs to uid %d, not to you", dir, st.Uid)
+	case st.Mode&0o022 != 0:
+		return fmt.Errorf("%s can be written by other users (mode %04o)", dir, st.Mode&0o7777)
+	}
+	return nil
 }
 
 // fsMagic names the filesystems box meets; remote marks those that cannot hold
