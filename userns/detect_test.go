@@ -53,7 +53,7 @@ func TestDetectFrom(t *testing.T) {
 	}, {
 		name: "subgid is keyed by user, not by gid", uid: 1001, gid: 2000, user: "boxsub",
 		subuid: "boxsub:100000:65536\n", subgid: "2000:100000:65536\n", helpers: true,
-		want:   singleMapping(1001, 2000),
+		want: singleMapping(1001, 2000),
 		// 100000 is taken (in subuid, and by gid 2000's line in subgid).
 		reason: []string{"no range for boxsub in /etc/subgid", "usermod --add-subgids 165536-231071 boxsub (a range no one else uses"},
 	}, {
