@@ -98,6 +98,7 @@ type runCmd struct {
 	userHome            string       // keep-id's passwd home and login shell (box shell)
 	userShell           string
 	userName            string // keep-id's passwd name ("" = the caller's)
+	passwdInPlace       bool   // keep-id's entries in the container's own files (box shell)
 
 	Args []string `arg:"" passthrough:"" name:"image [command...]" predictor:"image" help:"Image, then the command and its arguments."`
 }
@@ -424,7 +425,7 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		ReadOnly: c.ReadOnly, Remove: c.Rm, KeepID: c.Userns == "keep-id",
 		Volumes: c.Volume, Mounts: c.Mount, Tmpfs: c.Tmpfs,
 		Network: c.Network, DNS: c.DNS, AddHosts: c.AddHost, Publish: c.Publish, PublishAll: c.PublishAll,
-		Ulimits: c.Ulimit, CapAdd: c.CapAdd, CapDrop: c.CapDrop, GroupAdd: c.GroupAdd, Limits: limits, IPC: c.IPC, MPI: c.MPI, Devices: c.Device, GPUs: c.GPUs, UserHome: c.userHome, UserShell: c.userShell, UserName: c.userName,
+		Ulimits: c.Ulimit, CapAdd: c.CapAdd, CapDrop: c.CapDrop, GroupAdd: c.GroupAdd, Limits: limits, IPC: c.IPC, MPI: c.MPI, Devices: c.Device, GPUs: c.GPUs, UserHome: c.userHome, UserShell: c.userShell, UserName: c.userName, PasswdInPlace: c.passwdInPlace,
 		StopSignal: c.StopSignal, StopTimeout: stopTimeout, Labels: labels,
 		NoNewPrivs: noNewPrivs, Privileged: c.Privileged,
 		Expose: c.Expose, DNSSearch: c.DNSSearch, DNSOptions: c.DNSOption, ShmSize: c.ShmSize, Domainname: c.Domainname, Sysctls: c.Sysctl,

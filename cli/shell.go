@@ -311,7 +311,7 @@ func (c *shellCmd) create(g *globals, ss shell.Store, cs run.Containers, d *dotf
 		Detach: true, Name: shell.ContainerName(d.Name), Userns: "keep-id", Hostname: hostname,
 		Network: "host", Pull: "missing", Volume: shell.Volumes(mounts), Env: env,
 		Entrypoint: optional{set: true}, Args: []string{img, "/bin/sh", "-c", keepAlive},
-		userHome: home, userShell: login, userName: sf.User,
+		userHome: home, userShell: login, userName: sf.User, passwdInPlace: true,
 	}
 	if sf.Share["gpu"] {
 		// The GPUs of the CDI specs (nvidia.com/gpu=all), as --gpus all.

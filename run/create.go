@@ -44,21 +44,24 @@ type Flags struct {
 	UserHome, UserShell string
 	// UserName is keep-id's passwd name ("" = the caller's), still with
 	// the caller's uid (box shell's remoteUser).
-	UserName   string
-	Volumes    []string // -v SRC:DST[:ro]
-	Mounts     []string // --mount
-	Tmpfs      []string // --tmpfs DST[:options]
-	Network    string   // --network slirp[:options]|none|host ("" = slirp)
-	DNS        []string // --dns
-	AddHosts   []string // --add-host NAME:IP
-	Publish    []string // -p
-	PublishAll bool     // -P
-	Ulimits    []string // --ulimit NAME=SOFT[:HARD]
-	GroupAdd   []string // --group-add
-	CapAdd     []string // --cap-add
-	CapDrop    []string // --cap-drop
-	NoNewPrivs bool     // --security-opt no-new-privileges
-	Privileged bool     // --privileged
+	UserName string
+	// PasswdInPlace: keep-id's entries go into the container's own passwd
+	// and group (box shell's), not into files bound over them.
+	PasswdInPlace bool
+	Volumes       []string // -v SRC:DST[:ro]
+	Mounts        []string // --mount
+	Tmpfs         []string // --tmpfs DST[:options]
+	Network       string   // --network slirp[:options]|none|host ("" = slirp)
+	DNS           []string // --dns
+	AddHosts      []string // --add-host NAME:IP
+	Publish       []string // -p
+	PublishAll    bool     // -P
+	Ulimits       []string // --ulimit NAME=SOFT[:HARD]
+	GroupAdd      []string // --group-add
+	CapAdd        []string // --cap-add
+	CapDrop       []string // --cap-drop
+	NoNewPrivs    bool     // --security-opt no-new-privileges
+	Privileged    bool     // --privileged
 	// Limits are --memory, --memory-swap, --cpus and --pids-limit's, read
 	// by ParseLimits and checked against the host by CheckLimits before
 	// anything else (before an image is pulled, as docker).
@@ -300,6 +303,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 			spec.UserName = f.UserName
 		}
 		spec.UserHome, spec.UserShell = f.UserHome, f.UserShell
+		spec.PasswdInPlace = f.PasswdInPlace
 	}
 	name := f.Name
 	if name == "" {

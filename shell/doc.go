@@ -13,12 +13,13 @@
 //
 // # Passwd without chown
 //
-// A shell is a --userns=keep-id container: init writes passwd and group
-// files with the user's entry (home and login shell as on the host) and
-// binds them over the image's, so creation changes the owner of no image
-// file and takes the same time for any image size. A consequence: a
-// package whose install adds a system user (useradd renames over
-// /etc/passwd) cannot do so while the file is bound.
+// A shell is a --userns=keep-id container whose init writes the user's
+// entries (home and login shell as on the host) into the container's own
+// passwd and group at each start (proto.Spec.PasswdInPlace): the kernel
+// copies the two files up, so creation changes the owner of no image file
+// and takes the same time for any image size, and a package whose install
+// adds a system user later (useradd renames a new file over /etc/passwd)
+// can, which a file bound over the image's would refuse.
 //
 // # Session sockets
 //

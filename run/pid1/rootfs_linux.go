@@ -244,7 +244,13 @@ func mountEtcFiles(r *rootfs, spec *proto.Spec) error {
 		"/etc/hostname":    spec.Hostname + "\n",
 	}
 	if spec.KeepID {
-		files["/etc/passwd"], files["/etc/group"] = keepIDFiles(r, spec)
+		p, g := keepIDFiles(r, spec)
+		if !spec.PasswdInPlace || spec.ReadOnly || writeInRoot(r.fd, "/etc/passwd", p) != nil {
+			files["/etc/passwd"] = p
+		}
+		if !spec.PasswdInPlace || spec.ReadOnly || writeInRoot(r.fd, "/etc/group", g) != nil {
+			files["/etc/group"] = g
+		}
 	}
 	scratch := path.Join(r.path, "dev", ".box-etc")
 	if err := os.Mkdir(scratch, 0o755); err != nil {
@@ -454,6 +460,41 @@ func keepIDFiles(r *rootfs, spec *proto.Spec) (passwd, group string) {
 	}
 	p, g := KeepIDEntries(spec.HostUID, spec.HostGID, spec.UserName, keepIDHome(spec), sh, read("/etc/passwd"), read("/etc/group"))
 	return string(p), string(g)
+}
+
+// writeInRoot replaces the file name (in the root dirfd, its directory
+// resolved inside the root) with content: a new file, renamed over it.
+// A name that is a directory, or a directory that cannot be written,
+// fails.
+func writeInRoot(root int, name, content string) error {
+	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	dir, err := unix.Openat2(root, strings.TrimLeft(path.Dir(name), "/"), how)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(dir)
+	base := path.Base(name)
+	tmp := "." + base + ".box-new"
+	unix.Unlinkat(dir, tmp, 0)
+	fd, err := unix.Openat(dir, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(fd), tmp)
+	_, err = f.WriteString(content)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = unix.Fchmodat(dir, tmp, 0o644, 0)
+	}
+	if err == nil {
+		err = unix.Renameat(dir, tmp, dir, base)
+	}
+	if err != nil {
+		unix.Unlinkat(dir, tmp, 0)
+	}
+	return err
 }
 
 // keepIDHome is the keep-id user's home.

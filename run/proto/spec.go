@@ -65,7 +65,13 @@ type Spec struct {
 	// has no such file ("" = /bin/sh): box shell gives the host's.
 	UserHome  string `json:"userHome,omitempty"`
 	UserShell string `json:"userShell,omitempty"`
-	TTY       bool   `json:"tty"`
+	// PasswdInPlace: keep-id's entries are written into the container's
+	// own /etc/passwd and /etc/group at each start (box shell's, where a
+	// package installed later may add a system user: useradd renames a
+	// new file over the old, which a bound file refuses), not into files
+	// bound over them.
+	PasswdInPlace bool `json:"passwdInPlace,omitempty"`
+	TTY           bool `json:"tty"`
 	// Stdin (-i without -t) keeps init's fd 0, the pipe the host feeds
 	// from the caller's stdin, for the workload; otherwise init replaces
 	// it with /dev/null.
