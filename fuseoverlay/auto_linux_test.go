@@ -3,6 +3,7 @@ package fuseoverlay
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -98,6 +99,24 @@ func autoScenario(c *check) {
 		wantCache(want)
 		verifyMerged(c, Auto+" ("+want+")", ct.Target, layers)
 	}
+
+	// An image too deep for the kernel (over 500 layers) falls back, and
+	// its own depth is no verdict on the host: the cache is left alone.
+	c.must(os.WriteFile(cache, []byte(formatCache(Kernel, release)), 0o644))
+	var deep []string
+	for i := 0; i < 501; i++ {
+		l := filepath.Join(c.dir, "deep", strconv.Itoa(i))
+		c.must(os.MkdirAll(l, 0o755))
+		c.must(os.WriteFile(filepath.Join(l, "f"+strconv.Itoa(i)), nil, 0o644))
+		deep = append(deep, l)
+	}
+	n++
+	dc := c.newContainer("deep-ct", deep, false, true)
+	dc.CacheFile = cache
+	if used := c.mount(Auto, dc); used == Kernel {
+		c.Errorf("Auto stacked 501 layers with the kernel, which allows 500: the test proves nothing")
+	}
+	wantCache(Kernel)
 
 	// And a container that was copied stays a copy.
 	cp := next()

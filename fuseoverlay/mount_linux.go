@@ -193,13 +193,22 @@ func auto(o Options) (string, error) {
 			errs = append(errs, fmt.Errorf("%s: %w", m, err))
 			continue
 		}
-		if o.CacheFile != "" && !sticky && (i > 0 || !cached(o.CacheFile, m, release)) {
+		if o.CacheFile != "" && !sticky && len(o.Lower) <= maxCachedLayers && (i > 0 || !cached(o.CacheFile, m, release)) {
 			writeAtomic(o.CacheFile, formatCache(m, release))
 		}
 		return m, nil
 	}
 	return "", fmt.Errorf("stacking layers at %q: no mode works: %w", o.Target, errors.Join(errs...))
 }
+
+// maxCachedLayers bounds the layers of a container whose verdict Auto
+// caches for the store. A deep image can fail a mode for its own depth
+// (the kernel stacks at most 500 lower directories; fuse-overlayfs's
+// argument list has a length limit), which says nothing of the host:
+// cached, one such image would move every container of the store to a
+// slower mode, and a copy keeps no record of changes (no box diff or
+// commit).
+const maxCachedLayers = 128
 
 // stateError is a failure due to the container's own state, which another
 // mode would not fix but might paper over: Auto stops at it.
