@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -137,7 +138,7 @@ func Main(argv []string) int {
 			}
 		}()
 		answerCompletion(parser) // a shell asking for completions: answer and exit
-		kctx, err := parser.Parse(argv)
+		kctx, err := parser.Parse(dockerShortHostname(parser, argv))
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "box: %v\n", err)
 			return 125
@@ -207,4 +208,66 @@ func report(err error) int {
 	}
 	fmt.Fprintf(os.Stderr, "box: %v\n", err)
 	return status
+}
+
+// dockerShortHostname rewrites docker's -h of box run and box create
+// (docker's --hostname; kong gives -h to --help everywhere) as
+// --hostname, among the command's flags: before its first argument and
+// not as another flag's value. --help stays help.
+func dockerShortHostname(parser *kong.Kong, argv []string) []string {
+	i := args.Command(argv)
+	if i >= len(argv) {
+		return argv
+	}
+	path := []string{argv[i]}
+	if argv[i] == "container" && i+1 < len(argv) {
+		path = append(path, argv[i+1])
+	}
+	if last := path[len(path)-1]; last != "run" && last != "create" {
+		return argv
+	}
+	node := parser.Model.Node
+	for _, name := range path {
+		var next *kong.Node
+		for _, ch := range node.Children {
+			if ch.Name == name {
+				next = ch
+			}
+		}
+		if next == nil {
+			return argv
+		}
+		node = next
+	}
+	withValue := map[string]bool{}
+	for _, group := range node.AllFlags(false) {
+		for _, f := range group {
+			if f.IsBool() || f.IsCounter() {
+				continue
+			}
+			withValue["--"+f.Name] = true
+			if f.Short != 0 {
+				withValue["-"+string(f.Short)] = true
+			}
+		}
+	}
+	out := slices.Clone(argv)
+	for j := i + len(path); j < len(out); j++ {
+		a := out[j]
+		switch {
+		case a == "--" || a == "-" || !strings.HasPrefix(a, "-"):
+			return out // the image: the command's own arguments follow
+		case a == "-h":
+			out[j] = "--hostname"
+			j++ // its value
+		case strings.HasPrefix(a, "-h") && !strings.HasPrefix(a, "--"):
+			out[j] = "--hostname=" + a[2:]
+		case strings.Contains(a, "="):
+		case withValue[a]:
+			j++
+		case !strings.HasPrefix(a, "--") && len(a) > 2 && withValue["-"+a[len(a)-1:]]:
+			j++ // a cluster ending in a flag with a value (-ie K=V)
+		}
+	}
+	return out
 }
