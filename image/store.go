@@ -292,12 +292,12 @@ func (ix *index) lookup(nameOrID string) (*Image, error) {
 			}
 		}
 	}
-	if id := strings.TrimPrefix(nameOrID, "sha256:"); len(id) >= 3 && isHex(id) {
+	if id := strings.TrimPrefix(nameOrID, "sha256:"); id != "" && isHex(id) { // any unique prefix, as docker's
 		var found *Image
 		for _, img := range ix.Images {
 			if strings.HasPrefix(strings.TrimPrefix(img.ID, "sha256:"), id) {
 				if found != nil {
-					return nil, fmt.Errorf("image id %q is ambiguous", nameOrID)
+					return nil, fmt.Errorf("multiple IDs found with provided prefix: %s", nameOrID)
 				}
 				found = img
 			}

@@ -356,9 +356,9 @@ func (c Containers) Lookup(nameOrID string) (*Container, error) {
 	}
 	var found *Container
 	for _, ct := range all {
-		if len(nameOrID) >= 3 && strings.HasPrefix(ct.ID, nameOrID) {
+		if nameOrID != "" && strings.HasPrefix(ct.ID, nameOrID) { // any unique prefix, as docker's
 			if found != nil {
-				return nil, fmt.Errorf("container id %q is ambiguous", nameOrID)
+				return nil, fmt.Errorf("multiple IDs found with provided prefix: %s", nameOrID)
 			}
 			found = ct
 		}
