@@ -40,6 +40,9 @@ func (c *execCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
+	if ct.IsRestarting() {
+		return withStatus(1, fmt.Errorf("container %s is restarting, wait until the container is running", ct.Name))
+	}
 	if ct.Status != "running" {
 		// docker exec's status for it: the daemon's refusal, 1.
 		return withStatus(1, fmt.Errorf("container %s is not running", ct.Name))

@@ -68,7 +68,7 @@ func (c *psCmd) Run(g *globals) error {
 		c.All = true // docker's -n and -l: the last created, running or not
 	}
 	for _, ct := range all {
-		if !c.All && !filter.All() && ct.Status != "running" {
+		if !c.All && !filter.All() && ct.Status != "running" && !ct.IsRestarting() {
 			continue
 		}
 		row := format.NewContainerRow(ct, func() *v1.Config { return config(ct.ImageID) }, !c.NoTrunc)

@@ -219,8 +219,12 @@ func Serve([]string) error {
 		if delay == 0 {
 			delay = restartDelay
 		}
+		// docker's "restarting" until the next run starts (run.Run's
+		// record of it has Restarting false).
+		cs.SetRestarting(ct.ID, true)
 		for end := time.Now().Add(delay); ; time.Sleep(min(50*time.Millisecond, time.Until(end))) {
 			if stopped(cs, ct.ID) {
+				cs.SetRestarting(ct.ID, false)
 				return nil
 			}
 			if !time.Now().Before(end) {

@@ -69,6 +69,9 @@ type Container struct {
 	// RestartCount is how often the --restart policy started it again
 	// since it was last started by hand (docker's RestartCount).
 	RestartCount int `json:"restartCount,omitempty"`
+	// Restarting: the --restart policy will start it again, its monitor
+	// waiting out docker's delay (see IsRestarting).
+	Restarting bool `json:"restarting,omitempty"`
 	// Labels are --label's; the image's are in its config.
 	Labels map[string]string `json:"labels,omitempty"`
 	// Health is its health check (nil: none); HealthStatus, read with the
@@ -411,6 +414,28 @@ func (c Containers) Remove(ct *Container, removeAll func(...string) error) error
 // detached container's monitor, or the box run in the foreground) still
 // runs: between two runs of a restart policy, or while it records an exit.
 func (ct *Container) MonitorAlive() bool { return proc.Alive(ct.Monitor, ct.MonStart, ct.BootID) }
+
+// IsRestarting tells whether the container is between two runs of its
+// --restart policy: docker's "restarting" state, which counts as running
+// for box ps.
+func (ct *Container) IsRestarting() bool {
+	return ct.Restarting && ct.Status == "exited" && ct.MonitorAlive()
+}
+
+// SetRestarting marks the record of container id as between two runs
+// (on) or not, for its monitor.
+func (c Containers) SetRestarting(id string, on bool) {
+	unlock := c.lockRecord(id)
+	defer unlock()
+	ct, err := c.readRecord(id)
+	if err != nil || ct.Restarting == on {
+		return
+	}
+	ct.Restarting = on
+	if b, err := json.MarshalIndent(ct, "", "  "); err == nil {
+		replace.File(filepath.Join(c.dir(id), "container.json"), b)
+	}
+}
 
 // BootID identifies this boot, so records from before a reboot are stale
 // (proc.BootID).

@@ -35,7 +35,7 @@ type ContainerJSON struct {
 // ContainerState is docker's State: box has no OOM reporting and no
 // "dead" containers, so those stay false.
 type ContainerState struct {
-	Status     string // created, running or exited
+	Status     string // created, running, paused, restarting or exited
 	Running    bool
 	Paused     bool
 	Restarting bool
@@ -186,6 +186,10 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 	out.RestartCount = ct.RestartCount
 	if ct.Paused {
 		out.State.Status = "paused"
+	}
+	if ct.IsRestarting() {
+		// docker's: a restarting container counts as running.
+		out.State.Status, out.State.Running, out.State.Restarting = "restarting", true, true
 	}
 	if running {
 		out.State.Pid = ct.Pid

@@ -132,8 +132,14 @@ func (f *ContainerFilter) Match(r *ContainerRow) bool {
 	if len(f.ids) > 0 && !slices.ContainsFunc(f.ids, func(re *regexp.Regexp) bool { return re.MatchString(ct.ID) }) {
 		return false
 	}
-	if len(f.statuses) > 0 && !slices.Contains(f.statuses, ct.Status) {
-		return false
+	if len(f.statuses) > 0 {
+		state := ct.Status
+		if ct.IsRestarting() {
+			state = "restarting"
+		}
+		if !slices.Contains(f.statuses, state) {
+			return false
+		}
 	}
 	if len(f.exited) > 0 && (ct.Status != "exited" || !slices.Contains(f.exited, ct.ExitCode)) {
 		return false

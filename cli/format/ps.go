@@ -100,10 +100,13 @@ func (r *ContainerRow) Ports() string {
 	return displayPorts(r.ct.Ports, exposed)
 }
 
-// State is created, running, paused or exited.
+// State is created, running, paused, restarting or exited.
 func (r *ContainerRow) State() string {
 	if r.ct.Paused {
 		return "paused"
+	}
+	if r.ct.IsRestarting() {
+		return "restarting"
 	}
 	return r.ct.Status
 }
@@ -128,6 +131,9 @@ func (r *ContainerRow) Status() string {
 		return "Up " + HumanDuration(r.now.Sub(since))
 	case "exited":
 		s := fmt.Sprintf("Exited (%d)", r.ct.ExitCode)
+		if r.ct.IsRestarting() {
+			s = fmt.Sprintf("Restarting (%d)", r.ct.ExitCode)
+		}
 		if !r.ct.Finished.IsZero() {
 			s += " " + ago(r.ct.Finished, r.now)
 		}
