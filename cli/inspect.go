@@ -152,7 +152,7 @@ func (c *inspectCmd) lookup(cs run.Containers, st *image.Store, name string) (an
 // it was started with and its image's config (gone if the image was
 // removed with rmi -f).
 func inspectContainer(cs run.Containers, st *image.Store, ct *run.Container) (*format.ContainerJSON, error) {
-	src := format.ContainerSource{Record: ct}
+	src := format.ContainerSource{Record: ct, Dir: cs.Dir(ct.ID)}
 	mc, err := monitor.ReadConfig(cs.Dir(ct.ID))
 	switch {
 	case err == nil:

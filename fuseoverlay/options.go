@@ -149,6 +149,21 @@ func FlatCopy(target string) bool {
 	return err == nil
 }
 
+// UsedMode is the mode a container's layers were last stacked with:
+// Copy for a flat copy at target, else what work records (Kernel or
+// Fuse), "" when nothing was stacked yet.
+func UsedMode(work, target string) string {
+	if FlatCopy(target) {
+		return Copy
+	}
+	b, err := os.ReadFile(path.Join(work, modeRecord))
+	if err != nil {
+		return ""
+	}
+	m, _ := parseModeRecord(b)
+	return m
+}
+
 // copyMarker is the file whose presence says target holds a complete copy.
 // It lives next to target, outside what the container sees.
 func copyMarker(target string) string {

@@ -84,6 +84,26 @@ type Container struct {
 	// Expose are --expose's ports (docker's "80/tcp" keys), besides the
 	// image's EXPOSE.
 	Expose []string `json:"expose,omitempty"`
+	// Given are flags box run was given as docker's inspect shows them
+	// (HostConfig); nil in a record of an older box.
+	Given *GivenFlags `json:"given,omitempty"`
+}
+
+// GivenFlags are box run's flags that docker's inspect shows as given.
+type GivenFlags struct {
+	DNS         []string `json:"dns,omitempty"`
+	DNSSearch   []string `json:"dnsSearch,omitempty"`
+	DNSOptions  []string `json:"dnsOptions,omitempty"`
+	CapAdd      []string `json:"capAdd,omitempty"`
+	CapDrop     []string `json:"capDrop,omitempty"`
+	GroupAdd    []string `json:"groupAdd,omitempty"`
+	Devices     []string `json:"devices,omitempty"`
+	Ulimits     []string `json:"ulimits,omitempty"`
+	Init        bool     `json:"init,omitempty"`
+	IPC         string   `json:"ipc,omitempty"`
+	Userns      string   `json:"userns,omitempty"`
+	Interactive bool     `json:"interactive,omitempty"`
+	Detached    bool     `json:"detached,omitempty"`
 }
 
 // StopTimeoutOr is the container's stop timeout, or d when it has none;

@@ -80,6 +80,8 @@ type Flags struct {
 	Domainname  string      // --domainname
 	Sysctls     []string    // --sysctl NAME=VALUE
 	Health      HealthFlags // --health-*, --no-healthcheck
+	Interactive bool        // -i
+	Detached    bool        // -d
 }
 
 // Image is what a new container takes from its image.
@@ -336,6 +338,11 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		Mounts: spec.Mounts, Network: &Network{Mode: network, ExtraHosts: f.AddHosts},
 		StopSignal: stopSignal, StopTimeout: f.StopTimeout, Labels: labels, Expose: expose,
 		Health: health,
+		Given: &GivenFlags{DNS: f.DNS, DNSSearch: f.DNSSearch, DNSOptions: f.DNSOptions, CapAdd: f.CapAdd, CapDrop: f.CapDrop,
+			GroupAdd: f.GroupAdd, Devices: f.Devices, Ulimits: f.Ulimits, Init: f.Init, IPC: f.IPC, Interactive: f.Interactive, Detached: f.Detached},
+	}
+	if f.KeepID {
+		ct.Given.Userns = "keep-id"
 	}
 	if network == "slirp" {
 		ct.Network.IPAddress = netCfg.Container.String()

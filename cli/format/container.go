@@ -3,12 +3,15 @@ package format
 import (
 	"maps"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/box-run/box/fuseoverlay"
 	"github.com/box-run/box/run"
 	"github.com/box-run/box/run/proto"
 )
@@ -17,16 +20,28 @@ import (
 // has; the field names, nesting and JSON are docker's, so templates such as
 // {{.State.ExitCode}} and {{.NetworkSettings.IPAddress}} work unchanged.
 type ContainerJSON struct {
-	ID              string `json:"Id"`
-	Created         string
-	Path            string
-	Args            []string
-	State           ContainerState
-	Image           string // the image's id, "sha256:…"
+	ID      string `json:"Id"`
+	Created string
+	Path    string
+	Args    []string
+	State   ContainerState
+	Image   string // the image's id, "sha256:…"
+	// box writes hosts, resolv.conf and hostname into the container's
+	// own /dev and binds them: there are no host files to name ("").
+	ResolvConfPath  string
+	HostnamePath    string
+	HostsPath       string
+	LogPath         string // the container's log (box logs), while it has one
 	Name            string // "/name"
 	RestartCount    int    // restarts by the --restart policy since the last start
+	Driver          string // how its layers are stacked: overlay, fuse-overlayfs or vfs (a copy)
 	Platform        string
+	MountLabel      string
+	ProcessLabel    string
+	AppArmorProfile string
+	ExecIDs         []string // null: box keeps no exec records
 	HostConfig      HostConfig
+	GraphDriver     GraphDriver
 	Mounts          []MountPoint
 	Config          ContainerConfig
 	NetworkSettings NetworkSettings
@@ -77,16 +92,54 @@ type ContainerConfig struct {
 	Image        string // the name box run was given
 	WorkingDir   string
 	Entrypoint   []string
-	Labels       map[string]string // the image's, and --label's over them
-	StopSignal   string            `json:",omitempty"`
-	StopTimeout  *int              `json:",omitempty"`
-	Healthcheck  *v1.HealthConfig  `json:",omitempty"`
+	Labels       map[string]string   // the image's, and --label's over them
+	StopSignal   string              `json:",omitempty"`
+	StopTimeout  *int                `json:",omitempty"`
+	Healthcheck  *v1.HealthConfig    `json:",omitempty"`
+	Volumes      map[string]struct{} // the image's VOLUMEs and anonymous -v's; null for none
+	AttachStdin  bool
+	AttachStdout bool
+	AttachStderr bool
+	StdinOnce    bool
+}
+
+// GraphDriver is docker's: the driver's name and its directories.
+type GraphDriver struct {
+	Name string
+	Data map[string]string
+}
+
+// LogConfig is docker's: box keeps a file of "TIME STREAM TEXT" lines
+// (podman's k8s-file is the same kind), rotated once at 10 MiB.
+type LogConfig struct {
+	Type   string
+	Config map[string]string
+}
+
+// DeviceMapping is one of docker's HostConfig.Devices.
+type DeviceMapping struct {
+	PathOnHost        string
+	PathInContainer   string
+	CgroupPermissions string
 }
 
 // HostConfig is docker's HostConfig.
 type HostConfig struct {
 	Binds          []string
-	NetworkMode    string // slirp, none or host
+	LogConfig      LogConfig
+	NetworkMode    string   // slirp, none or host
+	Dns            []string // docker's name
+	DnsOptions     []string
+	DnsSearch      []string
+	CapAdd         []string
+	CapDrop        []string
+	GroupAdd       []string
+	IpcMode        string // private or host
+	PidMode        string // "": the container's own
+	UsernsMode     string // "" or keep-id
+	Init           *bool  // --init: true; null when not given, as docker's
+	Devices        []DeviceMapping
+	Ulimits        []string // --ulimit's, as given
 	PortBindings   map[string][]PortBinding
 	RestartPolicy  RestartPolicy
 	AutoRemove     bool
@@ -156,6 +209,8 @@ type ContainerSource struct {
 	Image *v1.Config
 	// Health is its health file's state, when it has a health check.
 	Health *run.HealthState
+	// Dir is its directory in the store.
+	Dir string
 }
 
 // InspectContainer builds docker's inspect object of a container.
@@ -209,6 +264,46 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 		PortBindings:  map[string][]PortBinding{},
 		RestartPolicy: restart,
 		AutoRemove:    ct.Remove,
+		LogConfig:     LogConfig{Type: "k8s-file", Config: map[string]string{}},
+		Dns:           []string{}, DnsOptions: []string{}, DnsSearch: []string{},
+		IpcMode: "private",
+	}
+	if src.Dir != "" {
+		if _, err := os.Stat(filepath.Join(src.Dir, run.LogName)); err == nil {
+			out.LogPath = filepath.Join(src.Dir, run.LogName)
+		}
+		used := fuseoverlay.UsedMode(filepath.Join(src.Dir, "work"), filepath.Join(src.Dir, "rootfs"))
+		out.Driver = map[string]string{fuseoverlay.Kernel: "overlay", fuseoverlay.Fuse: "fuse-overlayfs", fuseoverlay.Copy: "vfs"}[used]
+		out.GraphDriver = GraphDriver{Name: out.Driver, Data: map[string]string{
+			"UpperDir": filepath.Join(src.Dir, "upper"), "WorkDir": filepath.Join(src.Dir, "work"), "MergedDir": filepath.Join(src.Dir, "rootfs")}}
+		if used == fuseoverlay.Copy {
+			out.GraphDriver.Data = map[string]string{"MergedDir": filepath.Join(src.Dir, "rootfs")}
+		}
+	}
+	if g := ct.Given; g != nil {
+		hc := &out.HostConfig
+		hc.Dns = append(hc.Dns, g.DNS...)
+		hc.DnsSearch = append(hc.DnsSearch, g.DNSSearch...)
+		hc.DnsOptions = append(hc.DnsOptions, g.DNSOptions...)
+		hc.CapAdd, hc.CapDrop, hc.GroupAdd, hc.Ulimits = g.CapAdd, g.CapDrop, g.GroupAdd, g.Ulimits
+		if g.Init {
+			hc.Init = &g.Init
+		}
+		if g.IPC != "" {
+			hc.IpcMode = g.IPC
+		}
+		hc.UsernsMode = g.Userns
+		for _, d := range g.Devices {
+			host, rest, _ := strings.Cut(d, ":")
+			inside, perms, _ := strings.Cut(rest, ":")
+			if inside == "" {
+				inside = host
+			}
+			if perms == "" {
+				perms = "rwm"
+			}
+			hc.Devices = append(hc.Devices, DeviceMapping{PathOnHost: host, PathInContainer: inside, CgroupPermissions: perms})
+		}
 	}
 	if spec != nil {
 		out.HostConfig.Privileged = spec.Privileged
@@ -299,6 +394,25 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 				out.HostConfig.Tmpfs = map[string]string{}
 			}
 			out.HostConfig.Tmpfs[m.Target] = strings.Join(m.Options, ",")
+		}
+	}
+	if g := ct.Given; g != nil {
+		out.Config.AttachStdin = g.Interactive && !g.Detached
+		out.Config.AttachStdout, out.Config.AttachStderr = !g.Detached, !g.Detached
+		out.Config.StdinOnce = out.Config.AttachStdin
+	}
+	for v := range img.Volumes {
+		if out.Config.Volumes == nil {
+			out.Config.Volumes = map[string]struct{}{}
+		}
+		out.Config.Volumes[v] = struct{}{}
+	}
+	for _, m := range mounts {
+		if m.Type == "volume" && m.Anonymous {
+			if out.Config.Volumes == nil {
+				out.Config.Volumes = map[string]struct{}{}
+			}
+			out.Config.Volumes[m.Target] = struct{}{}
 		}
 	}
 	exposed := exposedPorts(img.ExposedPorts)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"maps"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -143,7 +144,8 @@ func TestContainerJSONNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := slices.Sorted(maps.Keys(m))
-	want := []string{"Args", "Config", "Created", "HostConfig", "Id", "Image", "Mounts", "Name", "NetworkSettings", "Path", "Platform", "RestartCount", "State"}
+	want := []string{"AppArmorProfile", "Args", "Config", "Created", "Driver", "ExecIDs", "GraphDriver", "HostConfig", "HostnamePath", "HostsPath",
+		"Id", "Image", "LogPath", "MountLabel", "Mounts", "Name", "NetworkSettings", "Path", "Platform", "ProcessLabel", "ResolvConfPath", "RestartCount", "State"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("keys %q, want %q", keys, want)
 	}
@@ -237,5 +239,38 @@ func TestDisplayPorts(t *testing.T) {
 		if got := displayPorts(tc.published, exp); got != tc.want {
 			t.Errorf("displayPorts(%v, %v) = %q, want %q", tc.published, tc.exposed, got, tc.want)
 		}
+	}
+}
+
+// TestInspectGiven: docker's HostConfig and Config fields for the flags
+// box run was given, the log and the layers' driver.
+func TestInspectGiven(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "work"), 0o755)
+	os.WriteFile(filepath.Join(dir, "work", "box-mode"), []byte("kernel\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, run.LogName), nil, 0o600)
+	ct := record("running")
+	ct.Given = &run.GivenFlags{DNS: []string{"9.9.9.9"}, CapAdd: []string{"NET_ADMIN"}, Init: true, IPC: "host", Userns: "keep-id",
+		Devices: []string{"/dev/fuse", "/dev/a:/dev/b:r"}, Interactive: true}
+	c := InspectContainer(ContainerSource{Record: ct, Spec: spec, Image: &v1.Config{Volumes: map[string]struct{}{"/data": {}}}, Dir: dir})
+	hc := c.HostConfig
+	if !slices.Equal(hc.Dns, []string{"9.9.9.9"}) || hc.DnsSearch == nil || !slices.Equal(hc.CapAdd, []string{"NET_ADMIN"}) ||
+		hc.Init == nil || !*hc.Init || hc.IpcMode != "host" || hc.UsernsMode != "keep-id" || hc.LogConfig.Type != "k8s-file" {
+		t.Errorf("host config %+v", hc)
+	}
+	wantDev := []DeviceMapping{{"/dev/fuse", "/dev/fuse", "rwm"}, {"/dev/a", "/dev/b", "r"}}
+	if !slices.Equal(hc.Devices, wantDev) {
+		t.Errorf("devices %+v", hc.Devices)
+	}
+	if !c.Config.AttachStdin || !c.Config.AttachStdout || !c.Config.AttachStderr || !reflect.DeepEqual(c.Config.Volumes, map[string]struct{}{"/data": {}}) {
+		t.Errorf("config %+v", c.Config)
+	}
+	if c.Driver != "overlay" || c.GraphDriver.Name != "overlay" || c.GraphDriver.Data["UpperDir"] != filepath.Join(dir, "upper") || c.LogPath != filepath.Join(dir, run.LogName) {
+		t.Errorf("driver %q graph driver %+v log %q", c.Driver, c.GraphDriver, c.LogPath)
+	}
+	ct.Given.Detached = true
+	c = InspectContainer(ContainerSource{Record: ct, Spec: spec})
+	if c.Config.AttachStdin || c.Config.AttachStdout || c.HostConfig.Init == nil {
+		t.Errorf("detached: config %+v", c.Config)
 	}
 }

@@ -24,6 +24,14 @@ type ImageJSON struct {
 	Os            string
 	Size          int64 // the compressed layers', as pulled
 	RootFS        RootFS
+	Comment       string        // the last history entry's (box commit -m, import -m)
+	Parent        string        // "": box keeps no parent images
+	Metadata      ImageMetadata // docker's; box records no tag times
+}
+
+// ImageMetadata is docker's image Metadata.
+type ImageMetadata struct {
+	LastTagTime string
 }
 
 // RootFS lists an image's layers by DiffID, bottom first.
@@ -51,6 +59,10 @@ func InspectImage(img *image.Image, cfg *v1.ConfigFile) *ImageJSON {
 	if !cfg.Created.IsZero() {
 		out.Created = timestamp(cfg.Created.Time)
 	}
+	if n := len(cfg.History); n > 0 {
+		out.Comment = cfg.History[n-1].Comment
+	}
+	out.Metadata.LastTagTime = timestamp(time.Time{})
 	return out
 }
 

@@ -39,7 +39,8 @@ func TestInspectImage(t *testing.T) {
 		RepoDigests: []string{"alpine@" + manifest, "127.0.0.1:5000/tools/alpine@" + manifest},
 		Created:     "2024-06-01T00:00:00.000000005Z", Author: "me", Config: cfg.Config,
 		Architecture: "arm64", Variant: "v8", Os: "linux", Size: 3_620_000,
-		RootFS: RootFS{Type: "layers", Layers: []string{"sha256:aa", "sha256:bb"}},
+		RootFS:   RootFS{Type: "layers", Layers: []string{"sha256:aa", "sha256:bb"}},
+		Metadata: ImageMetadata{LastTagTime: "0001-01-01T00:00:00Z"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("InspectImage =\n%+v\nwant\n%+v", got, want)
