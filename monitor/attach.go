@@ -25,6 +25,8 @@ func Attach(cs run.Containers, ct *run.Container, stdin bool, log *slog.Logger) 
 		// keep the policy.
 		return 1, fmt.Errorf("container %s has --restart=%s: start it without -a and follow it with box logs -f", ct.Name, mc.Restart)
 	}
+	// docker start -i attaches stdin only to a container made with -i.
+	stdin = stdin && mc.Spec.OpenStdin
 	release, m, err := mc.hold()
 	if err != nil {
 		return 125, err
