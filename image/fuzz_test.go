@@ -163,7 +163,7 @@ func FuzzRef(f *testing.F) {
 		"alpine", "alpine:3.20", "user/repo", "docker.io/library/alpine", "index.docker.io/library/alpine",
 		"localhost:5000/a/b:t", "localhost/x", "127.0.0.1:5443/x", "[::1]:5000/x", "ghcr.io/o/r@sha256:" + hex64,
 		"alpine@sha256:" + hex64, "r:t@sha256:" + hex64, "docker.io/foo.com/x", "docker.io/library/a/b",
-		"docker.io/localhost/x", "UPPER/case", "a//b", "-x", "a:b:c", "",
+		"docker.io/localhost/x", "UPPER/case", "a//b", "-x", "a:b:c", "", "../x", "..:5/x", "x:.t",
 		// Found by fuzzing: a newline in go-containerregistry's message, and a
 		// name whose full form ("library/" added) was too long to parse.
 		"\n", strings.Repeat("0", 250),

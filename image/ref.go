@@ -31,8 +31,15 @@ func ParseRef(s string) (name.Reference, error) {
 	if n := Host(ref) + "/" + ref.Context().RepositoryStr(); len(n) > nameMax {
 		return nil, fmt.Errorf("invalid reference %q: name longer than %d characters", s, nameMax)
 	}
-	// go-containerregistry accepts some names docker refuses ("-x", "a//b");
-	// refuse them too, so a name means the same thing in both.
+	// go-containerregistry accepts some names docker refuses ("-x", "a//b",
+	// a registry ".." or a tag ".x"); refuse them too, so a name means the
+	// same thing in both and no name in the store is one docker would not take.
+	if h := ref.Context().RegistryStr(); !domainAndPort.MatchString(h) {
+		return nil, fmt.Errorf("invalid reference %q: registry host %q must be a host name or [IPv6 address], with an optional :port", s, h)
+	}
+	if t, ok := ref.(name.Tag); ok && !tagGrammar.MatchString(t.TagStr()) {
+		return nil, fmt.Errorf("invalid reference %q: tag %q must be letters, digits, '_', '.' and '-', not starting with '.' or '-', at most 128", s, t.TagStr())
+	}
 	for _, c := range strings.Split(ref.Context().RepositoryStr(), "/") {
 		if !pathComponent.MatchString(c) {
 			return nil, fmt.Errorf("invalid reference %q: repository component %q must be lowercase letters and digits separated by '.', '_', '__' or '-'", s, c)
@@ -62,6 +69,14 @@ const nameMax = 255
 
 // pathComponent is docker's grammar for one repository path component.
 var pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`)
+
+// domainAndPort and tagGrammar are docker's (distribution/reference):
+// a registry host is DNS-like components or a bracketed IPv6 address,
+// with an optional port.
+var (
+	domainAndPort = regexp.MustCompile(`^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$`)
+	tagGrammar    = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
+)
 
 // Host is the registry host of ref as users write it ("docker.io", "localhost:5000").
 func Host(ref name.Reference) string {

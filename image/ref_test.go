@@ -20,6 +20,8 @@ func TestParseRef(t *testing.T) {
 		{"docker.io/foo.com/x", "docker.io/foo.com/x:latest", "docker.io", "docker.io/foo.com/x:latest"},
 		{"docker.io/localhost/x", "docker.io/localhost/x:latest", "docker.io", "docker.io/localhost/x:latest"},
 		{"docker.io/library/a/b", "docker.io/library/a/b:latest", "docker.io", "library/a/b:latest"},
+		{"[::1]:5000/x:v_1.0-a", "[::1]:5000/x:v_1.0-a", "[::1]:5000", "[::1]:5000/x:v_1.0-a"},
+		{"My-Host.example:443/x", "My-Host.example:443/x:latest", "My-Host.example:443", "My-Host.example:443/x:latest"},
 	} {
 		ref, err := ParseRef(tc.in)
 		if err != nil {
@@ -41,7 +43,9 @@ func TestParseRef(t *testing.T) {
 const hex64 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 func TestParseRefInvalid(t *testing.T) {
-	for _, in := range []string{"", "UPPER/case", "a:b:c", "-leading", "alpine@sha256:short", "a//b", strings.Repeat("a", 250)} {
+	for _, in := range []string{"", "UPPER/case", "a:b:c", "-leading", "alpine@sha256:short", "a//b", strings.Repeat("a", 250),
+		// docker's grammar: no ".." host, no port on a bad host, no tag starting with '.' or '-'.
+		"../x", "..:5/x", "../x:latest", "a..b/x", "-h.com/x", "h.com:/x", "x:.t", "x:-t", "[zz]/x"} {
 		if _, err := ParseRef(in); err == nil {
 			t.Errorf("ParseRef(%q) succeeded, want an error", in)
 		}
