@@ -108,12 +108,12 @@ func (s *Store) Import(ctx context.Context, r io.Reader, opts ImportOptions) (*P
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.addNamed(ctx, &noManifest{img}, names, plat, nil)
+	res, err := s.addAll(ctx, []loadItem{{&noManifest{img}, names}}, plat, nil)
 	if err != nil {
 		return nil, fmt.Errorf("importing: %w", err)
 	}
-	s.event("import", res.Image.ID, nil)
-	return res, nil
+	s.event("import", res[0].Image.ID, nil)
+	return res[0], nil
 }
 
 // ctxReader fails once its context is done (an interrupted import).

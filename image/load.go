@@ -54,9 +54,9 @@ func (s *Store) Load(ctx context.Context, r io.Reader, progress func(Progress)) 
 	var res []*PullResult
 	switch {
 	case files["manifest.json"]:
-		res, err = s.loadDocker(ctx, archive, layoutDir, plat, progress)
+		res, err = s.loadDocker(ctx, archive, layoutDir, files, plat, progress)
 	case files["index.json"]:
-		res, err = s.loadOCI(ctx, layoutDir, plat, progress)
+		res, err = s.loadOCI(ctx, layoutDir, files, plat, progress)
 	default:
 		return nil, errors.New("reading archive: neither a docker nor an OCI archive (no manifest.json or index.json)")
 	}
@@ -71,7 +71,9 @@ func (s *Store) Load(ctx context.Context, r io.Reader, progress func(Progress)) 
 }
 
 // unpackArchive writes the regular files of the tar r under dir, their
-// names flattened to be safe, and returns the names it saw.
+// names flattened to be safe, and returns the names it saw: true for a
+// regular file, false for a link (old docker archives link repeated
+// layers; go-containerregistry's reader follows them in the archive).
 func unpackArchive(archive, dir string) (map[string]bool, error) {
 	f, err := os.Open(archive)
 	if err != nil {
@@ -89,7 +91,16 @@ func unpackArchive(archive, dir string) (map[string]bool, error) {
 			return nil, err
 		}
 		clean := filepath.Clean(strings.TrimPrefix(hdr.Name, "./"))
-		if hdr.Typeflag != tar.TypeReg || !filepath.IsLocal(clean) {
+		if !filepath.IsLocal(clean) {
+			continue
+		}
+		if hdr.Typeflag == tar.TypeSymlink || hdr.Typeflag == tar.TypeLink {
+			if _, ok := seen[clean]; !ok {
+				seen[clean] = false
+			}
+			continue
+		}
+		if hdr.Typeflag != tar.TypeReg {
 			continue
 		}
 		p := filepath.Join(dir, clean)
@@ -115,18 +126,31 @@ func unpackArchive(archive, dir string) (map[string]bool, error) {
 	return seen, nil
 }
 
-func (s *Store) loadDocker(ctx context.Context, archive, dir string, plat *v1.Platform, progress func(Progress)) ([]*PullResult, error) {
+// loadItem is an image of an archive and the full names it gets.
+type loadItem struct {
+	img   v1.Image
+	names []string
+}
+
+func (s *Store) loadDocker(ctx context.Context, archive, dir string, files map[string]bool, plat *v1.Platform, progress func(Progress)) ([]*PullResult, error) {
 	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
 		return nil, err
 	}
 	var m tarball.Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("reading archive: manifest.json: %w", err)
+		return nil, fmt.Errorf("reading archive: manifest.json: %w", oneLineError{err})
+	}
+	if len(m) == 0 {
+		return nil, errors.New("reading archive: no image in manifest.json")
 	}
 	opener := func() (io.ReadCloser, error) { return os.Open(archive) }
-	var out []*PullResult
+	var items []loadItem
 	for i, d := range m {
+		names, err := fullNames(d.RepoTags)
+		if err != nil {
+			return nil, err
+		}
 		var tag *name.Tag
 		if len(m) > 1 {
 			if len(d.RepoTags) == 0 {
@@ -134,33 +158,48 @@ func (s *Store) loadDocker(ctx context.Context, archive, dir string, plat *v1.Pl
 			}
 			t, err := name.NewTag(d.RepoTags[0])
 			if err != nil {
-				return nil, fmt.Errorf("reading archive: %w", err)
+				return nil, fmt.Errorf("reading archive: %w", oneLineError{err})
 			}
 			tag = &t
 		}
+		for _, f := range append([]string{d.Config}, d.Layers...) {
+			if _, ok := files[filepath.Clean(strings.TrimPrefix(f, "./"))]; !ok {
+				return nil, fmt.Errorf("reading archive: manifest.json names %q, which the archive lacks", f)
+			}
+		}
 		img, err := tarball.Image(opener, tag)
 		if err != nil {
-			return nil, fmt.Errorf("reading archive: %w", err)
+			return nil, fmt.Errorf("reading archive: %w", oneLineError{err})
 		}
-		res, err := s.addNamed(ctx, &noManifest{img}, d.RepoTags, plat, progress)
+		// go-containerregistry makes the image's manifest from the
+		// config's diff_ids: a count manifest.json disagrees with would
+		// otherwise drop layers unseen (pull's check, in describe).
+		raw, err := img.RawConfigFile()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("reading archive: %w", oneLineError{err})
 		}
-		out = append(out, res)
+		cfg, err := decodeConfig(raw)
+		if err != nil {
+			return nil, fmt.Errorf("reading archive: image config %s: %w", d.Config, err)
+		}
+		if n := len(cfg.RootFS.DiffIDs); n != len(d.Layers) {
+			return nil, fmt.Errorf("reading archive: image config lists %d layers but manifest.json %d", n, len(d.Layers))
+		}
+		items = append(items, loadItem{&noManifest{img}, names})
 	}
-	return out, nil
+	return s.addAll(ctx, items, plat, progress)
 }
 
-func (s *Store) loadOCI(ctx context.Context, dir string, plat *v1.Platform, progress func(Progress)) ([]*PullResult, error) {
+func (s *Store) loadOCI(ctx context.Context, dir string, files map[string]bool, plat *v1.Platform, progress func(Progress)) ([]*PullResult, error) {
 	idx, err := layout.ImageIndexFromPath(dir)
 	if err != nil {
-		return nil, fmt.Errorf("reading archive: %w", err)
+		return nil, fmt.Errorf("reading archive: %w", oneLineError{err})
 	}
 	im, err := idx.IndexManifest()
 	if err != nil {
-		return nil, fmt.Errorf("reading archive: %w", err)
+		return nil, fmt.Errorf("reading archive: %w", oneLineError{err})
 	}
-	var out []*PullResult
+	var items []loadItem
 	for _, d := range im.Manifests {
 		var names []string
 		if n := d.Annotations[annotationName]; n != "" {
@@ -168,50 +207,126 @@ func (s *Store) loadOCI(ctx context.Context, dir string, plat *v1.Platform, prog
 		} else if n := d.Annotations[annotationRef]; strings.ContainsAny(n, "/:") {
 			names = append(names, n)
 		}
-		var img v1.Image
-		switch {
-		case d.MediaType.IsImage():
-			img, err = idx.Image(d.Digest)
-		case d.MediaType.IsIndex():
-			img, err = imageFor(idx, d.Digest, plat)
-		default:
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading archive: %w", err)
-		}
-		res, err := s.addNamed(ctx, img, names, plat, progress)
+		full, err := fullNames(names)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, res)
+		if !d.MediaType.IsImage() && !d.MediaType.IsIndex() {
+			continue
+		}
+		if err := hasBlob(dir, "index.json", d.Digest); err != nil {
+			return nil, err
+		}
+		var img v1.Image
+		h := d.Digest
+		if d.MediaType.IsIndex() {
+			if h, err = imageFor(idx, d.Digest, plat); err != nil {
+				return nil, fmt.Errorf("reading archive: %w", oneLineError{err})
+			}
+		}
+		if err := checkManifest(dir, h); err != nil {
+			return nil, err
+		}
+		if d.MediaType.IsIndex() {
+			img, err = imageIn(idx, d.Digest, h)
+		} else {
+			img, err = idx.Image(h)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading archive: %w", oneLineError{err})
+		}
+		items = append(items, loadItem{img, full})
 	}
-	if len(out) == 0 {
+	if len(items) == 0 {
 		return nil, errors.New("reading archive: no image in index.json")
+	}
+	return s.addAll(ctx, items, plat, progress)
+}
+
+// hasBlob says, as an error, that what (index.json, a manifest) names a
+// blob the layout lacks.
+func hasBlob(dir, what string, h v1.Hash) error {
+	if h.Algorithm != "sha256" {
+		return fmt.Errorf("reading archive: %s names blob %s, which is not sha256", what, h)
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, "blobs", h.Algorithm, h.Hex)); err != nil || !fi.Mode().IsRegular() {
+		return fmt.Errorf("reading archive: %s names blob %s, which the archive lacks", what, h)
+	}
+	return nil
+}
+
+// checkManifest checks that the image manifest h and the config and
+// layers it names are in the layout, before anything is stored.
+func checkManifest(dir string, h v1.Hash) error {
+	b, err := os.ReadFile(filepath.Join(dir, "blobs", h.Algorithm, h.Hex))
+	if err != nil {
+		return hasBlob(dir, "index.json", h)
+	}
+	var m v1.Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("reading archive: manifest %s: %w", h, oneLineError{err})
+	}
+	what := "manifest " + h.String()
+	if err := hasBlob(dir, what, m.Config.Digest); err != nil {
+		return err
+	}
+	for _, l := range m.Layers {
+		if !l.MediaType.IsDistributable() && len(l.URLs) > 0 {
+			continue // a foreign layer: go-containerregistry fetches it
+		}
+		if err := hasBlob(dir, what, l.Digest); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addAll stages every image, then records them: an image that fails
+// stores nothing of the archive (its layers already unpacked are
+// leftovers, as a failed pull's, until the next rmi or prune).
+func (s *Store) addAll(ctx context.Context, items []loadItem, plat *v1.Platform, progress func(Progress)) ([]*PullResult, error) {
+	var sts []*staged
+	defer func() {
+		for _, st := range sts {
+			st.held.release()
+		}
+	}()
+	for _, it := range items {
+		st, err := s.stage(ctx, it.img, "archive", plat, progress)
+		if err != nil {
+			return nil, err
+		}
+		sts = append(sts, st)
+	}
+	var out []*PullResult
+	for i, st := range sts {
+		names := items[i].names
+		first := ""
+		if len(names) > 0 {
+			first = names[0]
+		}
+		res, err := st.commit(s, first)
+		if err != nil {
+			return out, err
+		}
+		for _, n := range names[min(1, len(names)):] {
+			if _, err := s.Tag(res.Image.ID, n); err != nil {
+				return out, err
+			}
+		}
+		if len(names) > 1 {
+			if img, err := s.Lookup(res.Image.ID); err == nil {
+				res.Image = img
+			}
+		}
+		out = append(out, res)
 	}
 	return out, nil
 }
 
-// imageFor picks plat's image of a nested index (docker 25's save writes one).
-func imageFor(idx v1.ImageIndex, h v1.Hash, plat *v1.Platform) (v1.Image, error) {
-	child, err := idx.ImageIndex(h)
-	if err != nil {
-		return nil, err
-	}
-	im, err := child.IndexManifest()
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range im.Manifests {
-		if d.MediaType.IsImage() && (d.Platform == nil || d.Platform.Satisfies(*plat)) {
-			return child.Image(d.Digest)
-		}
-	}
-	return nil, fmt.Errorf("no image for %s/%s in index %s", plat.OS, plat.Architecture, short(h.String()))
-}
-
-// addNamed stores img under the first name and tags it with the others.
-func (s *Store) addNamed(ctx context.Context, img v1.Image, names []string, plat *v1.Platform, progress func(Progress)) (*PullResult, error) {
+// fullNames are the full forms of an archive's names for its image,
+// each checked as any name entering the store is (ParseRef).
+func fullNames(names []string) ([]string, error) {
 	var full []string
 	for _, n := range names {
 		ref, err := ParseRef(n)
@@ -220,20 +335,35 @@ func (s *Store) addNamed(ctx context.Context, img v1.Image, names []string, plat
 		}
 		full = append(full, FullName(ref))
 	}
-	first := ""
-	if len(full) > 0 {
-		first = full[0]
+	return full, nil
+}
+
+// imageFor picks plat's image of a nested index (docker 25's save
+// writes one), by its manifest's digest.
+func imageFor(idx v1.ImageIndex, h v1.Hash, plat *v1.Platform) (v1.Hash, error) {
+	child, err := idx.ImageIndex(h)
+	if err != nil {
+		return v1.Hash{}, err
 	}
-	res, err := s.add(ctx, img, "archive", first, plat, progress)
+	im, err := child.IndexManifest()
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	for _, d := range im.Manifests {
+		if d.MediaType.IsImage() && (d.Platform == nil || d.Platform.Satisfies(*plat)) {
+			return d.Digest, nil
+		}
+	}
+	return v1.Hash{}, fmt.Errorf("no image for %s/%s in index %s", plat.OS, plat.Architecture, short(h.String()))
+}
+
+// imageIn is the image m of the nested index h.
+func imageIn(idx v1.ImageIndex, h, m v1.Hash) (v1.Image, error) {
+	child, err := idx.ImageIndex(h)
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range full[min(1, len(full)):] {
-		if _, err := s.Tag(res.Image.ID, n); err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
+	return child.Image(m)
 }
 
 // noManifest marks an image whose manifest go-containerregistry made up

@@ -95,7 +95,28 @@ func (s *Store) event(action, id string, attrs map[string]string) {
 // unpacked, its manifest and config stored, and the index written last.
 // Pull and Load share it, with its locks.
 func (s *Store) add(ctx context.Context, img v1.Image, src, fullName string, plat *v1.Platform, progress func(Progress)) (*PullResult, error) {
-	res := &PullResult{Name: fullName, Source: src}
+	st, err := s.stage(ctx, img, src, plat, progress)
+	if err != nil {
+		return nil, err
+	}
+	defer st.held.release()
+	return st.commit(s, fullName)
+}
+
+// staged is an image whose layers are in the store and held (so that no
+// rmi takes them), not yet recorded: Load stages every image of an
+// archive before it records any, so that a bad one stores nothing.
+type staged struct {
+	res              *PullResult
+	rec              *Image
+	manifest, config []byte
+	held             *holds
+}
+
+// stage checks img and unpacks its missing layers; the caller must
+// release st.held, after commit if it records the image.
+func (s *Store) stage(ctx context.Context, img v1.Image, src string, plat *v1.Platform, progress func(Progress)) (*staged, error) {
+	res := &PullResult{Source: src}
 	rec, manifest, config, err := describe(img, plat)
 	if err != nil {
 		return nil, fmt.Errorf("reading image from %s: %w", src, explain(src, err))
@@ -112,16 +133,21 @@ func (s *Store) add(ctx context.Context, img v1.Image, src, fullName string, pla
 		return nil, fmt.Errorf("reading layers from %s: %w", src, explain(src, err))
 	}
 	held := &holds{}
-	defer held.release()
 	// An archive's blobs are at hand: kept also for layers unpacked already.
 	if err := s.fetchLayers(ctx, src, layers, rec.Layers, progress, res, held, src == "archive"); err != nil {
+		held.release()
 		return nil, err
 	}
-	if err := s.record(rec, manifest, config, fullName); err != nil {
+	return &staged{res: res, rec: rec, manifest: manifest, config: config, held: held}, nil
+}
+
+// commit records a staged image under fullName ("" for none).
+func (st *staged) commit(s *Store, fullName string) (*PullResult, error) {
+	if err := s.record(st.rec, st.manifest, st.config, fullName); err != nil {
 		return nil, err
 	}
-	res.Image = rec
-	return res, nil
+	st.res.Image, st.res.Name = st.rec, fullName
+	return st.res, nil
 }
 
 // record stores an image's manifest (none for an image made here) and
