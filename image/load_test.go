@@ -178,3 +178,19 @@ func TestLoadOCIMissingBlob(t *testing.T) {
 	loadFails(t, testStore(t), ociArchive(t, []string{"x:1", "../x"}, []v1.Image{one, two}, nil), `image name "../x"`)
 	loadFails(t, testStore(t), ociArchive(t, nil, nil, nil), "no image in index.json")
 }
+
+// TestSizeCountsLayerOnce: a layer the manifest repeats is one blob.
+func TestSizeCountsLayerOnce(t *testing.T) {
+	a := layerTar("a")
+	img := testImage(t, a, a, a)
+	s := testStore(t)
+	res, err := s.add(context.Background(), img, "test", "example.com/r:t", testPlat(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, _ := img.Layers()
+	size, _ := ls[0].Size()
+	if len(res.Image.Layers) != 3 || res.Image.Size != size {
+		t.Errorf("image of one layer thrice: %d layers, size %d, want 3 and %d", len(res.Image.Layers), res.Image.Size, size)
+	}
+}

@@ -279,9 +279,14 @@ func describe(img v1.Image, plat *v1.Platform) (rec *Image, manifest, config []b
 		Pulled:   time.Now().UTC(),
 		Platform: platformString(cfg),
 	}
+	// A blob the manifest repeats is stored (and downloaded) once.
+	seen := map[v1.Hash]bool{}
 	for i, d := range cfg.RootFS.DiffIDs {
 		rec.Layers = append(rec.Layers, d.String())
-		rec.Size += m.Layers[i].Size
+		if !seen[m.Layers[i].Digest] {
+			seen[m.Layers[i].Digest] = true
+			rec.Size += m.Layers[i].Size
+		}
 	}
 	return rec, manifest, config, nil
 }
