@@ -264,6 +264,11 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 	if err != nil {
 		return nil, nil, h.Net, err
 	}
+	if len(img.Layers) == 0 {
+		// docker runs one on an empty root; box stacks the image's
+		// layers as its root and has none to stack.
+		return nil, nil, h.Net, fmt.Errorf("image %s has no layers (an empty file system): box cannot run it", img.Ref)
+	}
 	spec := &proto.Spec{
 		ID:           id,
 		Hostname:     hostname,

@@ -146,8 +146,13 @@ func TestNew(t *testing.T) {
 }
 
 func TestNewRefuses(t *testing.T) {
-	img := Image{Ref: "alpine", Config: v1.Config{Cmd: []string{"sh"}}}
+	img := Image{Ref: "alpine", Config: v1.Config{Cmd: []string{"sh"}}, Layers: []string{"/s/l1"}}
 	host := Host{Wd: "/", Net: slirp.DefaultConfig()}
+	// An image of no layers (docker's FROM scratch with LABEL only): one
+	// line naming it, before init finds nothing to stack.
+	if _, _, _, err := New(Flags{}, Image{Ref: "empty:1", Config: img.Config}, host); err == nil || err.Error() != "image empty:1 has no layers (an empty file system): box cannot run it" {
+		t.Errorf("New of an image of no layers = %v", err)
+	}
 	for _, tc := range []struct {
 		flags Flags
 		want  string

@@ -20,7 +20,7 @@ func TestMPISpec(t *testing.T) {
 		},
 		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 	}
-	spec, _, _, err := New(Flags{MPI: true, Env: []string{"PMI_RANK=9"}}, Image{Ref: "x", Config: v1.Config{Cmd: []string{"sh"}}}, h)
+	spec, _, _, err := New(Flags{MPI: true, Env: []string{"PMI_RANK=9"}}, Image{Ref: "x", Config: v1.Config{Cmd: []string{"sh"}}, Layers: []string{"/l"}}, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,11 +42,11 @@ func TestMPISpec(t *testing.T) {
 	}
 
 	for _, f := range []Flags{{MPI: true, Network: "none"}, {MPI: true, Network: "slirp"}, {MPI: true, Network: "slirp:allow_host_loopback=true"}, {MPI: true, IPC: "private"}, {IPC: "none"}} {
-		if _, _, _, err := New(f, Image{Ref: "x", Config: v1.Config{Cmd: []string{"sh"}}}, h); err == nil {
+		if _, _, _, err := New(f, Image{Ref: "x", Config: v1.Config{Cmd: []string{"sh"}}, Layers: []string{"/l"}}, h); err == nil {
 			t.Errorf("%+v: no error", f)
 		}
 	}
-	spec, _, _, err = New(Flags{IPC: "host"}, Image{Ref: "x", Config: v1.Config{Cmd: []string{"sh"}}}, h)
+	spec, _, _, err = New(Flags{IPC: "host"}, Image{Ref: "x", Config: v1.Config{Cmd: []string{"sh"}}, Layers: []string{"/l"}}, h)
 	if err != nil || !spec.IPCHost || spec.Network != "slirp" {
 		t.Errorf("--ipc host: %v, %+v", err, spec)
 	}

@@ -182,8 +182,11 @@ func setupRootfs(spec *proto.Spec, ns *netns) (string, error) {
 		PivotAfter: true,
 		Squash:     spec.Squash,
 	})
-	if err != nil {
+	if err != nil && !strings.HasPrefix(err.Error(), "stacking layers") {
 		return "", fmt.Errorf("stacking layers: %w", err)
+	}
+	if err != nil {
+		return "", err // package fuseoverlay's, which says so already
 	}
 	// A fuse-overlayfs mount came by propagation (package fuseoverlay):
 	// the container's mounts are private again, and pivot_root wants them so.
