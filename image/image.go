@@ -56,17 +56,25 @@
 // uses. A layer without a blob (a store from before) is fetched from its
 // registry again.
 //
-// Push and save (Export) do not send the kept blobs (a store from before
-// has none, and a plain tar's gzip is not the original's): they write each
-// layer again from its unpacked directory, in the store's user namespace
-// so that owners come out as the image's (Options.Tar, package layertar),
-// gzip it at a fixed level, and send a config whose rootfs.diff_ids are
-// the new tars' digests (history, dates and the container config
-// unchanged). So a pushed or saved image has new layer and config digests, the same on
-// every push since the writer depends on the tree alone: a second push
-// finds every blob on the registry. Index records remember the
-// repositories an image was pushed to (Image.Pushed) so that a push to
-// another repository of that registry mounts layers instead of uploading.
+// Save (ExportKept) writes each image's config and its layers' kept
+// blobs as they are, as docker's save does, so that save, rmi and load
+// give back the same image id; the manifest is the pulled one when it
+// names exactly those blobs, else a new OCI manifest. An image with a
+// layer whose blob is not kept (a store from before) is saved as push
+// writes it (Export, below): a new image id.
+//
+// Push (Export) does not send the kept blobs (a store from before has
+// none, and a kept gzip of a plain tar is not the original's): it writes
+// each layer again from its unpacked directory, in the store's user
+// namespace so that owners come out as the image's (Options.Tar, package
+// layertar), gzips it at a fixed level, and sends a config whose
+// rootfs.diff_ids are the new tars' digests (history, dates and the
+// container config unchanged). So a pushed image has new layer and config
+// digests, the same on every push since the writer depends on the tree
+// alone: a second push finds every blob on the registry. Index records
+// remember the repositories an image was pushed to (Image.Pushed) so that
+// a push to another repository of that registry mounts layers instead of
+// uploading.
 // Load and commit store images through the pull's path (add, record):
 // staging, layer locks and the index written last. An image made here
 // (commit, a docker-archive load) has no manifest until it is pushed.

@@ -32,8 +32,12 @@ const (
 )
 
 // Save writes the images names (names or ids) to w as an archive of
-// format that docker load and podman load read. Layers are written anew
-// from the store (see Export).
+// format that docker load and podman load read: each image's config and
+// layer blobs as the store keeps them (ExportKept), so that loading the
+// archive gives the same image id, as docker's save and load do. An
+// image with a layer whose blob is not kept (a store from before blobs
+// were kept) has its layers written anew from the store instead
+// (Export), with a config naming their DiffIDs: a new image id.
 func (s *Store) Save(ctx context.Context, w io.Writer, names []string, format string) error {
 	if format != DockerArchive && format != OCIArchive {
 		return fmt.Errorf("unknown archive format %q (want %s or %s)", format, DockerArchive, OCIArchive)
@@ -65,9 +69,14 @@ func (s *Store) Save(ctx context.Context, w io.Writer, names []string, format st
 		}
 		it := byID[rec.ID]
 		if it == nil {
-			ex, err := s.Export(ctx, rec)
+			ex, ok, err := s.ExportKept(rec)
 			if err != nil {
 				return err
+			}
+			if !ok {
+				if ex, err = s.Export(ctx, rec); err != nil {
+					return err
+				}
 			}
 			it = &item{img: ex}
 			byID[rec.ID] = it

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 	"testing"
 
 	"github.com/box-run/box/image/extract"
@@ -115,4 +116,67 @@ func TestSaveDockerArchive(t *testing.T) {
 func sha256Digest(b []byte) string {
 	h, _, _ := v1.SHA256(bytes.NewReader(b))
 	return h.String()
+}
+
+// TestSaveLoadKeepsID: box save then box load (into another store) gives
+// the same image id in both formats, the config and blobs being written
+// as kept; an OCI archive of a pulled image keeps its manifest too. A
+// layer without a kept blob is written anew: a new id, still loadable.
+func TestSaveLoadKeepsID(t *testing.T) {
+	gz := func(b []byte) []byte {
+		var out bytes.Buffer
+		zw := gzip.NewWriter(&out)
+		zw.Write(b)
+		zw.Close()
+		return out.Bytes()
+	}
+	var ls []v1.Layer
+	for _, b := range [][]byte{gz(layerTar("a")), layerTar("b"), gz(layerTar("a"))} {
+		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+	}
+	img, err := mutate.AppendLayers(empty.Image, ls...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture, cf.Author = "linux", testPlat().Architecture, "someone"
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	s := testStore(t)
+	res, err := s.add(context.Background(), img, "test", "example.com/r:t", testPlat(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{DockerArchive, OCIArchive} {
+		var buf bytes.Buffer
+		if err := s.Save(context.Background(), &buf, []string{"example.com/r:t"}, format); err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		back, err := testStore(t).Load(context.Background(), bytes.NewReader(buf.Bytes()), nil)
+		if err != nil {
+			t.Fatalf("%s: load: %v", format, err)
+		}
+		if len(back) != 1 || back[0].Image.ID != res.Image.ID {
+			t.Errorf("%s: loaded %+v, want id %s", format, back[0].Image, res.Image.ID)
+		}
+		if format == OCIArchive && back[0].Image.Manifest != res.Image.Manifest {
+			t.Errorf("oci-archive: manifest %s, pulled as %s", back[0].Image.Manifest, res.Image.Manifest)
+		}
+	}
+	// Without a kept blob: written anew, a new id, loadable.
+	os.Remove(s.keptPath(res.Image.Layers[1]))
+	var buf bytes.Buffer
+	if err := s.Save(context.Background(), &buf, []string{"example.com/r:t"}, DockerArchive); err != nil {
+		t.Fatal(err)
+	}
+	back, err := testStore(t).Load(context.Background(), bytes.NewReader(buf.Bytes()), nil)
+	if err != nil || back[0].Image.ID == res.Image.ID || len(back[0].Image.Layers) != 3 {
+		t.Errorf("saved without a kept blob: %v, %+v", err, back)
+	}
 }
