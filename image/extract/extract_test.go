@@ -5,6 +5,7 @@ package extract
 import (
 	"archive/tar"
 	"bytes"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -364,5 +365,18 @@ func TestSparseBomb(t *testing.T) {
 	}
 	if got := readFile(t, root+"/small"); got != strings.Repeat("\x00", 4096) {
 		t.Errorf("small: %d bytes, want 4096 zeros", len(got))
+	}
+}
+
+// TestXattrTooLarge: an xattr the filesystem refuses names the file and
+// the attribute, and says what is wrong with the layer.
+func TestXattrTooLarge(t *testing.T) {
+	f := reg("big", "x", 0o644)
+	f.PAXRecords = map[string]string{"SCHILY.xattr.user.big": strings.Repeat("v", 70<<10)} // over XATTR_SIZE_MAX
+	root := newRoot(t)
+	_, err := Extract(root, bytes.NewReader(layer(t, f)))
+	want := `file "big": extended attribute "user.big" (71680 bytes): the layer's extended attributes are too large for this filesystem (argument list too long)`
+	if err == nil || err.Error() != want || !errors.Is(err, unix.E2BIG) {
+		t.Fatalf("err = %v, want %q", err, want)
 	}
 }

@@ -446,11 +446,42 @@ func (e *extractor) xattrs(fd int, hdr *tar.Header) error {
 		switch err := unix.Fsetxattr(fd, name, []byte(val), 0); err {
 		case nil, unix.ENOTSUP, unix.EPERM, unix.EACCES:
 		default:
-			return e.pathErr("fsetxattr", err)
+			return e.xattrErr(name, len(val), err)
 		}
 	}
 	return nil
 }
+
+// xattrErr says which file's which xattr the filesystem refused, and why
+// in the image's terms: ENOSPC (the file's xattrs together exceed what
+// the filesystem keeps per file, ext4's one block), E2BIG or ERANGE (one
+// value over the kernel's 64 KiB), EINVAL (a value the filesystem
+// rejects, as a malformed security.capability).
+func (e *extractor) xattrErr(name string, size int, err error) error {
+	var why string
+	switch err {
+	case unix.ENOSPC, unix.E2BIG, unix.ERANGE:
+		why = "the layer's extended attributes are too large for this filesystem"
+	case unix.EINVAL:
+		why = "the layer's extended attribute is invalid for this filesystem"
+	default:
+		why = "setting it failed"
+	}
+	return &xattrError{file: e.name, name: name, size: size, why: why, err: err}
+}
+
+type xattrError struct {
+	file, name string
+	size       int
+	why        string
+	err        error
+}
+
+func (e *xattrError) Error() string {
+	return fmt.Sprintf("file %q: extended attribute %q (%d bytes): %s (%v)", e.file, e.name, e.size, e.why, e.err)
+}
+
+func (e *xattrError) Unwrap() error { return e.err }
 
 // fileMode is the entry's permission bits, setuid, setgid and sticky
 // included; Linux uses the same bit values as tar.
