@@ -51,6 +51,9 @@ func (r *rootfs) open(name string, strict bool) (int, error) {
 			if err == unix.ELOOP && strict {
 				return -1, fmt.Errorf("the image's %s is a symlink: refusing to mount over it", name)
 			}
+			if err == unix.ELOOP {
+				return -1, fmt.Errorf("the image's %s leads through a symlink loop: box cannot mount anything there (%w)", name, err)
+			}
 			return -1, &os.PathError{Op: "openat2", Path: name, Err: err}
 		}
 		return fd, nil
@@ -95,13 +98,36 @@ func (r *rootfs) mkdirAll(name string, file, strict bool) (int, error) {
 		unix.Close(parent)
 		return -1, &os.PathError{Op: "mkdir", Path: name, Err: err}
 	}
-	unix.Close(parent)
-	return r.open(name, strict)
+	defer unix.Close(parent)
+	fd, err = r.open(name, strict)
+	if errors.Is(err, unix.ENOENT) {
+		// Still missing though it exists: a symlink to what the image
+		// does not have (an absolute link to a host path, resolved in
+		// the root, as openat2 does).
+		if target, lerr := readlinkat(parent, base); lerr == nil {
+			return -1, &danglingError{path: name, target: target}
+		}
+	}
+	return fd, err
 }
+
+// danglingError is a symlink of the image, on the way to a mount point,
+// that leads nowhere inside the image.
+type danglingError struct{ path, target string }
+
+func (e *danglingError) Error() string {
+	return fmt.Sprintf("the image's %s is a symlink to %s, which the image does not have (box resolves links inside the image, never on the host)", e.path, e.target)
+}
+
+func (e *danglingError) Unwrap() error { return unix.ENOENT }
 
 // mount mounts onto name inside the root, created if missing.
 func (r *rootfs) mount(source, name, fstype string, flags uintptr, data string, file, strict bool) error {
 	fd, err := r.mkdirAll(name, file, strict)
+	var dangling *danglingError
+	if errors.As(err, &dangling) {
+		return fmt.Errorf("%s: box cannot mount %s there", dangling.Error(), name)
+	}
 	if err != nil {
 		return err
 	}
