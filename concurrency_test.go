@@ -85,8 +85,8 @@ func cmdMixedOps(ts *testscript.TestScript, neg bool, args []string) {
 		[]string{"rm", "-f", "never-was"},
 		[]string{"rmi", reg + "/dangling"},
 		[]string{"rmi", reg + "/multi"},
-		[]string{"image", "prune", "-a"},
-		[]string{"container", "prune"},
+		[]string{"image", "prune", "-a", "-f"},
+		[]string{"container", "prune", "-f"},
 	)
 	type result struct {
 		args   []string

@@ -159,20 +159,27 @@ type builderCmd struct {
 
 type builderPruneCmd struct{}
 
-func (builderPruneCmd) Run(g *globals) error { return pruneBuildCache(g) }
+func (builderPruneCmd) Run(g *globals) error {
+	_, err := pruneBuildCache(g, true)
+	return err
+}
 
-// pruneBuildCache forgets the cached build steps and their layers.
-func pruneBuildCache(g *globals) error {
+// pruneBuildCache forgets the cached build steps and their layers, says
+// how many (always, or when there were some), and returns the bytes that
+// freed.
+func pruneBuildCache(g *globals, always bool) (int64, error) {
 	st, err := g.openStore()
 	if err != nil {
-		return err
+		return 0, err
 	}
-	steps, layers, err := st.PruneCache()
+	steps, layers, reclaimed, err := st.PruneCache()
 	if err != nil {
-		return err
+		return reclaimed, err
 	}
-	fmt.Printf("Removed %d build steps (%d layers)\n", steps, layers)
-	return nil
+	if always || steps > 0 {
+		fmt.Printf("Removed %d build steps (%d layers)\n", steps, layers)
+	}
+	return reclaimed, nil
 }
 
 // fileName names the Dockerfile in messages (file:line), as docker does.

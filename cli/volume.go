@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"github.com/box-run/box/run"
 	"github.com/box-run/box/stage"
 	"github.com/box-run/box/volume"
-	"golang.org/x/term"
 )
 
 type volumeCmd struct {
@@ -202,65 +200,74 @@ func removeVolume(cs run.Containers, vs volume.Store, name string, removeAll fun
 }
 
 type volumePruneCmd struct {
-	All   bool `short:"a" help:"Remove every volume no container uses, not only anonymous ones."`
-	Force bool `short:"f" help:"Do not ask for confirmation."`
+	All    bool            `short:"a" help:"Remove every volume no container uses, not only anonymous ones."`
+	Force  bool            `short:"f" help:"Do not ask for confirmation."`
+	Filter []format.Filter `sep:"none" help:"Only volumes that match: label=KEY[=VALUE], label!=KEY[=VALUE]." placeholder:"KEY=VALUE"`
 }
 
 // Run removes unused volumes, anonymous ones only unless -a (docker ≥ 23),
 // after asking as docker does.
 func (c *volumePruneCmd) Run(g *globals) error {
+	f, err := newPruneFilter(c.Filter, "label", "label!")
+	if err != nil {
+		return err
+	}
 	if !c.Force {
 		which := "anonymous local volumes"
 		if c.All {
 			which = "all local volumes"
 		}
-		fmt.Printf("WARNING! This will remove %s not used by at least one container.\nAre you sure you want to continue? [y/N] ", which)
-		answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
-		if !term.IsTerminal(int(os.Stdin.Fd())) {
-			fmt.Println() // no echo of the answer ended the line
-		}
-		if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+		if !confirm("WARNING! This will remove " + which + " not used by at least one container.\nAre you sure you want to continue?") {
 			return nil
 		}
 	}
-	vs, err := g.volumes()
+	deleted, reclaimed, err := pruneVolumes(g, c.All, f)
+	printDeleted("Deleted Volumes:", deleted)
 	if err != nil {
 		return err
+	}
+	printReclaimed(reclaimed)
+	return nil
+}
+
+// pruneVolumes removes the volumes no container uses that pass f:
+// anonymous ones, or with all every one. It returns their names and the
+// bytes they held.
+func pruneVolumes(g *globals, all bool, f *pruneFilter) ([]string, int64, error) {
+	vs, err := g.volumes()
+	if err != nil {
+		return nil, 0, err
 	}
 	cs, err := g.containers()
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	m, err := g.idMapping()
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
-	all, err := vs.List()
+	vols, err := vs.List()
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	used, err := usedVolumes(cs)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
 	var deleted []string
 	var reclaimed int64
-	for _, v := range all {
-		if used[v.Name] || !c.All && !v.Anonymous() {
+	for _, v := range vols {
+		if used[v.Name] || !all && !v.Anonymous() || !f.match(v.CreatedAt, func() map[string]string { return v.Labels }) {
 			continue
 		}
 		size := image.DiskUse(v.Dir)
 		if err := vs.Remove(v.Name, stage.Remover(m)); err != nil {
-			return err
+			return deleted, reclaimed, err
 		}
 		deleted = append(deleted, v.Name)
 		reclaimed += size
 	}
-	if len(deleted) > 0 {
-		fmt.Printf("Deleted Volumes:\n%s\n\n", strings.Join(deleted, "\n"))
-	}
-	fmt.Printf("Total reclaimed space: %s\n", format.HumanSize(reclaimed))
-	return nil
+	return deleted, reclaimed, nil
 }
 
 // usedVolumes are the names of the volumes some container, running or

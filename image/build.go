@@ -193,10 +193,10 @@ func (s *Store) writeCache(c *buildCache) error {
 
 // PruneCache forgets every cached build step and removes the layers only
 // the cache used (held ones, which a container or a build uses, stay). It
-// returns how many steps and layers went.
-func (s *Store) PruneCache() (steps, layers int, err error) {
+// returns how many steps and layers went, and the bytes that freed.
+func (s *Store) PruneCache() (steps, layers int, reclaimed int64, err error) {
 	if s.shared {
-		return 0, 0, fmt.Errorf("pruning the build cache: the store %w", ErrReadOnly)
+		return 0, 0, 0, fmt.Errorf("pruning the build cache: the store %w", ErrReadOnly)
 	}
 	var gone []string
 	seen := map[string]bool{}
@@ -226,6 +226,7 @@ func (s *Store) PruneCache() (steps, layers int, err error) {
 				gone = append(gone, dst)
 				layers++
 			}
+			reclaimed += DiskUse(s.keptPath(hex))
 			os.Remove(s.keptPath(hex))
 			l.unlock()
 		}
@@ -233,7 +234,10 @@ func (s *Store) PruneCache() (steps, layers int, err error) {
 		return s.writeCache(&buildCache{Steps: map[string]CacheEntry{}})
 	})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	return steps, layers, s.removeAll(gone...)
+	for _, d := range gone {
+		reclaimed += DiskUse(d)
+	}
+	return steps, layers, reclaimed, s.removeAll(gone...)
 }

@@ -11,10 +11,13 @@ import (
 	"github.com/box-run/box/internal/testkill"
 )
 
-// Removed says what Remove did: names untagged and image ids deleted.
+// Removed says what Remove did: names untagged and image ids deleted, and
+// the bytes of disk that freed (the layers and blobs no image uses any
+// longer; docker's SpaceReclaimed).
 type Removed struct {
-	Untagged []string
-	Deleted  []string
+	Untagged  []string
+	Deleted   []string
+	Reclaimed int64
 }
 
 // ErrInUse is returned when an image's layers are held: a container runs
@@ -64,6 +67,7 @@ func (s *Store) Remove(nameOrID string, force bool) (*Removed, error) {
 		return func() (err error) {
 			testkill.Point("rmi-untagged") // the index no longer lists it
 			trash, err = unused.move()
+			out.Reclaimed += unused.reclaimed
 			return err
 		}, nil
 	})
@@ -77,11 +81,15 @@ func (s *Store) Remove(nameOrID string, force bool) (*Removed, error) {
 		s.event("delete", id, map[string]string{"name": id})
 	}
 	for _, b := range blobs {
+		out.Reclaimed += DiskUse(b)
 		os.Remove(b)
 	}
 	// Moved aside under the lock, deleted outside it: slow deletes of big
 	// layers must not hold up other pulls.
 	if len(trash) > 0 {
+		for _, d := range trash {
+			out.Reclaimed += DiskUse(d)
+		}
 		if err := s.removeAll(trash...); err != nil {
 			return out, fmt.Errorf("deleting layers (the store is consistent; the next pull reclaims them): %w", err)
 		}
@@ -97,6 +105,8 @@ type pickedLayers struct {
 	hexes []string
 	blobs []string
 	locks []*fileLock
+	// reclaimed is the bytes of the blobs move deleted.
+	reclaimed int64
 }
 
 // move renames the layers into tmp/ for deletion, deletes the blobs (each
@@ -104,9 +114,11 @@ type pickedLayers struct {
 func (p *pickedLayers) move() ([]string, error) {
 	defer p.release()
 	for _, hex := range p.blobs {
+		size := DiskUse(p.s.keptPath(hex))
 		if err := os.Remove(p.s.keptPath(hex)); err != nil && !os.IsNotExist(err) {
 			return nil, fmt.Errorf("removing the blob of layer %s: %w", hex[:12], err)
 		}
+		p.reclaimed += size
 	}
 	var moved []string
 	for _, hex := range p.hexes {
