@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 
 	"github.com/box-run/box/image"
@@ -10,7 +11,7 @@ import (
 )
 
 type rmiCmd struct {
-	Force bool     `short:"f" help:"Remove an image by id even when it has several names."`
+	Force bool     `short:"f" help:"Remove an image by id even when it has several names, or one a container uses; an image that does not exist is said but no failure."`
 	Refs  []string `arg:"" name:"image" help:"Image names or ids." predictor:"image"`
 }
 
@@ -48,6 +49,11 @@ func (c *rmiCmd) Run(g *globals) error {
 		}
 	}
 	if len(errs) == 0 {
+		return nil
+	}
+	if c.Force && !slices.ContainsFunc(errs, func(err error) bool { return !errors.Is(err, image.ErrNotFound) }) {
+		// docker rmi -f: images that do not exist are said, but no failure.
+		fmt.Fprintf(os.Stderr, "box: %v\n", joinLines(errs))
 		return nil
 	}
 	return withStatus(1, joinLines(errs))
