@@ -48,7 +48,11 @@ func (c *imagesCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	var rows []any
+	type listed struct {
+		img  *image.Image
+		rows []*format.ImageRow
+	}
+	var all []listed
 	for _, st := range append([]*image.Store{st}, shared...) {
 		imgs, err := st.Images()
 		if err != nil {
@@ -65,10 +69,22 @@ func (c *imagesCmd) Run(g *globals) error {
 				}
 				return nil
 			}
-			for _, r := range format.StoreImageRows(img, where, labels, !c.NoTrunc) {
-				if filter.Match(r) {
-					rows = append(rows, r)
-				}
+			all = append(all, listed{img, format.StoreImageRows(img, where, labels, !c.NoTrunc)})
+		}
+	}
+	// Newest first, as moby lists them (by Created, descending); of
+	// images made at the same time, the one last added to the store.
+	slices.SortStableFunc(all, func(a, b listed) int {
+		if c := b.img.Created.Compare(a.img.Created); c != 0 {
+			return c
+		}
+		return b.img.Pulled.Compare(a.img.Pulled)
+	})
+	var rows []any
+	for _, l := range all {
+		for _, r := range l.rows {
+			if filter.Match(r) {
+				rows = append(rows, r)
 			}
 		}
 	}
