@@ -42,7 +42,7 @@ func (c *rmiCmd) Run(g *globals) error {
 			continue
 		}
 		for _, n := range res.Untagged {
-			fmt.Printf("Untagged: %s\n", n)
+			fmt.Printf("Untagged: %s\n", image.ShortName(n)) // docker's familiar form
 		}
 		for _, id := range res.Deleted {
 			fmt.Printf("Deleted: %s\n", id)
