@@ -26,6 +26,10 @@ type logsCmd struct {
 	since, until time.Time
 }
 
+// rfc3339NanoFixed is docker's timestamp of logs -t (jsonmessage's
+// RFC3339NanoFixed): always nine digits of the second, so lines align.
+const rfc3339NanoFixed = "2006-01-02T15:04:05.000000000Z07:00"
+
 // logTime reads --since and --until as docker does: an RFC 3339 time or
 // date (UTC), Unix seconds, or a Go duration before now.
 func logTime(flag, v string, now time.Time) (time.Time, error) {
@@ -164,7 +168,11 @@ func (c *logsCmd) print(line string) {
 		w = os.Stderr
 	}
 	if c.Timestamps {
-		fmt.Fprintf(w, "%s %s\n", r.Time, r.Text)
+		ts := r.Time
+		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
+			ts = t.UTC().Format(rfc3339NanoFixed)
+		}
+		fmt.Fprintf(w, "%s %s\n", ts, r.Text)
 		return
 	}
 	fmt.Fprintln(w, r.Text)
