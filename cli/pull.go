@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/box-run/box/image"
@@ -22,21 +23,34 @@ func (c *pullCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
+	if !c.Quiet && nameOnly(c.Ref) {
+		fmt.Println("Using default tag: latest")
+	}
 	res, err := pullImage(g, st, c.Ref, c.Platform, c.Quiet)
 	if err != nil {
 		return err
 	}
-	if c.Quiet {
-		fmt.Println(res.Name) // docker pull -q: docker.io/library/alpine:latest
-		return nil
+	if !c.Quiet {
+		fmt.Printf("Digest: %s\n", res.Image.Manifest)
+		if res.UpToDate {
+			fmt.Printf("Status: Image is up to date for %s\n", image.ShortName(res.Name))
+		} else {
+			fmt.Printf("Status: Downloaded newer image for %s\n", image.ShortName(res.Name))
+		}
 	}
-	fmt.Printf("Digest: %s\n", res.Image.Manifest)
-	if res.UpToDate {
-		fmt.Printf("Status: Image is up to date for %s\n", res.Name)
-	} else {
-		fmt.Printf("Status: Downloaded newer image for %s\n", res.Name)
-	}
+	// docker pull's last line, with -q its only one: the full reference,
+	// docker.io/library/alpine:latest.
+	fmt.Println(res.Name)
 	return nil
+}
+
+// nameOnly tells whether ref names a repository without a tag or digest
+// (docker's reference.IsNameOnly), which pulls :latest.
+func nameOnly(ref string) bool {
+	if _, err := image.ParseRef(ref); err != nil || strings.Contains(ref, "@") {
+		return false // docker says nothing before refusing a bad reference
+	}
+	return !strings.Contains(ref[strings.LastIndex(ref, "/")+1:], ":")
 }
 
 // pullImage pulls ref with progress on stderr (bars on a terminal, a line per

@@ -579,6 +579,14 @@ func (c *runCmd) image(g *globals, st *image.Store, ref string) (*image.Image, *
 			return nil, nil, fmt.Errorf("image %s is not in the store (--pull=never)", ref)
 		}
 	}
+	if c.Pull != "always" && !c.Quiet {
+		// docker's, before the pull's progress (stdout is the container's).
+		name := ref
+		if r, err := image.ParseRef(ref); err == nil {
+			name = image.ShortName(image.FullName(r))
+		}
+		fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", name)
+	}
 	res, err := pullImage(g, st, ref, c.Platform, c.Quiet)
 	if err != nil {
 		return nil, nil, err
