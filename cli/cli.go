@@ -109,6 +109,10 @@ func single(argv []string) (any, *globals) {
 
 // Main runs box's command line and returns the exit status.
 func Main(argv []string) int {
+	argv, done := dockerArgv(argv)
+	if done {
+		return 0
+	}
 	var c grammar
 	var grammar any = &c
 	g := &c.globals

@@ -50,7 +50,7 @@ type runCmd struct {
 	Init                bool         `help:"Run a small init as PID 1 that reaps zombies and forwards signals."`
 	Platform            string       `help:"Platform to pull if the image is missing." placeholder:"OS/ARCH"`
 	Userns              string       `help:"User namespace mode: \"\" (root inside is you) or keep-id (your own uid inside)." enum:",keep-id" default:""`
-	Network             string       `help:"Network: slirp (user-mode, the default; slirp:allow_host_loopback=true lets host.box.internal reach the host's 127.0.0.1), none (loopback only) or host." placeholder:"MODE"` // "" (not given): slirp, or host under --mpi
+	Network             string       `aliases:"net" help:"Network: slirp (user-mode, the default; slirp:allow_host_loopback=true lets host.box.internal reach the host's 127.0.0.1), none (loopback only) or host." placeholder:"MODE"` // "" (not given): slirp, or host under --mpi
 	DNS                 []string     `name:"dns" sep:"none" help:"DNS server for the container's /etc/resolv.conf." placeholder:"IP"`
 	Publish             []string     `short:"p" sep:"none" help:"Publish a container port: [IP:][HOSTPORT:]CONTAINERPORT[/tcp]; no HOSTPORT picks a free one." placeholder:"PORTS"`
 	PublishAll          bool         `short:"P" help:"Publish every port the image EXPOSEs, on free host ports."`

@@ -5,6 +5,10 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
+	"slices"
+
+	"github.com/box-run/box/cli/args"
 )
 
 type versionCmd struct {
@@ -58,4 +62,40 @@ func (c versionCmd) Run() error {
 	}
 	_, err = os.Stdout.Write(append(b, '\n'))
 	return err
+}
+
+// dockerArgv handles what docker's root command does before any command:
+// -v or --version among the global flags prints "box version X, build Y"
+// (docker's "Docker version X, build Y") and is done; "help CMD..." is
+// "CMD... --help". Otherwise it returns argv as kong should see it.
+func dockerArgv(argv []string) ([]string, bool) {
+	i := args.Command(argv)
+	if slices.ContainsFunc(argv[:i], func(a string) bool { return a == "-v" || a == "--version" }) {
+		fmt.Printf("box version %s, build %s\n", versionString(), buildID())
+		return nil, true
+	}
+	if i < len(argv) && argv[i] == "help" {
+		out := append(slices.Clone(argv[:i]), argv[i+1:]...)
+		return append(out, "--help"), false
+	}
+	return argv, false
+}
+
+// buildID is docker's GitCommit: the commit box was built from, seven
+// digits ("unknown" when the build does not say).
+func buildID() string {
+	c := commit
+	if c == "" {
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range bi.Settings {
+				if s.Key == "vcs.revision" {
+					c = s.Value
+				}
+			}
+		}
+	}
+	if c == "" {
+		return "unknown"
+	}
+	return c[:min(7, len(c))]
 }
