@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/box-run/box/cli/format"
 	"github.com/box-run/box/image"
@@ -15,7 +17,7 @@ type imagesCmd struct {
 	Digests bool            `help:"Show each name's digest (its manifest's, <none> for an image made here)."`
 	Quiet   bool            `short:"q" help:"Print only image ids."`
 	NoTrunc bool            `help:"Do not shorten ids."`
-	Filter  []format.Filter `short:"f" sep:"none" help:"Only images that match: dangling=true|false, reference=PATTERN (alpine, 'alpine:3*'), label=KEY[=VALUE]." placeholder:"KEY=VALUE"`
+	Filter  []format.Filter `short:"f" sep:"none" help:"Only images that match: dangling=true|false, reference=PATTERN (alpine, 'alpine:3*'), label=KEY[=VALUE], before=IMAGE, since=IMAGE (made before or after it)." placeholder:"KEY=VALUE"`
 	Format  string          `help:"table (default), json (one object per image), or a Go template as docker's: '{{.Repository}}:{{.Tag}}', 'table {{.ID}}\\t{{.Size}}'." placeholder:"TEMPLATE"`
 	// Repository is docker images REPOSITORY[:TAG]: a reference filter.
 	Repository string `arg:"" optional:"" help:"Only this repository (and tag): as --filter reference=." placeholder:"REPOSITORY[:TAG]"`
@@ -48,6 +50,25 @@ func (c *imagesCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
+	// before= and since=: the images made before or after the one named
+	// (docker's; a missing one is an error).
+	var bounds [2]time.Time
+	for i, ref := range []string{filter.Before, filter.Since} {
+		if ref == "" {
+			continue
+		}
+		img, err := st.Lookup(ref)
+		if errors.Is(err, image.ErrNotFound) {
+			if simg, _, serr := g.lookupShared(ref); serr == nil {
+				img, err = simg, nil
+			}
+		}
+		if err != nil {
+			return withStatus(1, err)
+		}
+		bounds[i] = img.Created
+	}
+	filter.Created(bounds[0], bounds[1])
 	type listed struct {
 		img  *image.Image
 		rows []*format.ImageRow

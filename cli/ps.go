@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -14,7 +16,7 @@ type psCmd struct {
 	All     bool            `short:"a" help:"Show all containers (default: running ones)."`
 	Quiet   bool            `short:"q" help:"Print only container ids."`
 	NoTrunc bool            `help:"Do not shorten ids and commands."`
-	Filter  []format.Filter `short:"f" sep:"none" help:"Only containers that match: name=REGEXP, id=, status=created|running|exited, exited=N, ancestor=IMAGE, label=KEY[=VALUE] (repeat: any value of a key, every key)." placeholder:"KEY=VALUE"`
+	Filter  []format.Filter `short:"f" sep:"none" help:"Only containers that match: name=REGEXP, id=, status=created|running|exited, exited=N, ancestor=IMAGE, label=KEY[=VALUE], before=CONTAINER, since=CONTAINER (made before or after it) (repeat: any value of a key, every key)." placeholder:"KEY=VALUE"`
 	Format  string          `help:"table (default), json (one object per container), or a Go template as docker's: '{{.Names}} {{.Status}}', 'table {{.ID}}\\t{{.Image}}'." placeholder:"TEMPLATE"`
 	Latest  bool            `short:"l" help:"Show only the latest created container (of any state)."`
 	Last    int             `short:"n" help:"Show the N last created containers (of any state)." default:"-1" placeholder:"N"`
@@ -59,6 +61,20 @@ func (c *psCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
+	// before= and since=: the containers made before or after the one
+	// named (docker's; a missing one is an error).
+	var bounds [2]time.Time
+	for i, ref := range []string{filter.Before, filter.Since} {
+		if ref == "" {
+			continue
+		}
+		ct, err := cs.Lookup(strings.TrimPrefix(ref, "/"))
+		if err != nil {
+			return withStatus(1, err)
+		}
+		bounds[i] = ct.Created
+	}
+	filter.Created(bounds[0], bounds[1])
 	var rows []any
 	sort.Slice(all, func(i, j int) bool { return all[i].Created.After(all[j].Created) })
 	if c.Latest {

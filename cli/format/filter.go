@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Filter is one --filter KEY=VALUE.
@@ -53,7 +54,7 @@ func matchLabels(conds []string, labels func() map[string]string) bool {
 }
 
 // ContainerFilter is docker ps --filter: name, id, status, exited,
-// ancestor and label.
+// ancestor, label, health, before and since.
 type ContainerFilter struct {
 	names, ids []*regexp.Regexp
 	statuses   []string
@@ -62,7 +63,23 @@ type ContainerFilter struct {
 	hasAnc     bool
 	labels     []string
 	health     []string
+	// Before and Since are before= and since=, a container's name or id
+	// (the last given, as docker's): the caller resolves them and sets
+	// Created.
+	Before, Since string
+	created       createdRange
 }
+
+// createdRange keeps what was made strictly between since and before
+// (zero: no bound).
+type createdRange struct{ before, since time.Time }
+
+func (c createdRange) match(t time.Time) bool {
+	return (c.before.IsZero() || t.Before(c.before)) && (c.since.IsZero() || t.After(c.since))
+}
+
+// Created sets when the before= and since= containers were made.
+func (f *ContainerFilter) Created(before, since time.Time) { f.created = createdRange{before, since} }
 
 // states are the container states docker accepts in status=; box's
 // containers are only ever created, running or exited.
@@ -72,11 +89,11 @@ var states = []string{"created", "restarting", "running", "removing", "paused", 
 // image reference into the image's id, "" when there is no such image
 // (which then matches no container, as with docker).
 func NewContainerFilter(fs []Filter, resolve func(ref string) string) (*ContainerFilter, error) {
-	m, err := byKey(fs, "box ps", "name", "id", "status", "exited", "ancestor", "label", "health")
+	m, err := byKey(fs, "box ps", "name", "id", "status", "exited", "ancestor", "label", "health", "before", "since")
 	if err != nil {
 		return nil, err
 	}
-	f := &ContainerFilter{statuses: m["status"], labels: m["label"], health: m["health"]}
+	f := &ContainerFilter{statuses: m["status"], labels: m["label"], health: m["health"], Before: last(m["before"]), Since: last(m["since"])}
 	for _, h := range f.health {
 		if !slices.Contains([]string{"starting", "healthy", "unhealthy", "none"}, h) {
 			return nil, fmt.Errorf("invalid filter %q: health is one of starting, healthy, unhealthy, none", "health="+h)
@@ -147,6 +164,9 @@ func (f *ContainerFilter) Match(r *ContainerRow) bool {
 	if f.hasAnc && !slices.Contains(f.ancestors, ct.ImageID) {
 		return false
 	}
+	if !f.created.match(ct.Created) {
+		return false
+	}
 	if len(f.health) > 0 {
 		h := ct.HealthStatus
 		if ct.Health == nil {
@@ -159,20 +179,36 @@ func (f *ContainerFilter) Match(r *ContainerRow) bool {
 	return matchLabels(f.labels, r.labels)
 }
 
-// ImageFilter is docker images --filter: dangling, reference and label.
+// ImageFilter is docker images --filter: dangling, reference, label,
+// before and since.
 type ImageFilter struct {
 	dangling   *bool
 	references []string
 	labels     []string
+	// Before and Since are before= and since=, an image's name or id (the
+	// last given): the caller resolves them and sets Created.
+	Before, Since string
+	created       createdRange
+}
+
+// Created sets when the before= and since= images were made.
+func (f *ImageFilter) Created(before, since time.Time) { f.created = createdRange{before, since} }
+
+// last is the last of vs, "" for none.
+func last(vs []string) string {
+	if len(vs) == 0 {
+		return ""
+	}
+	return vs[len(vs)-1]
 }
 
 // NewImageFilter checks the filters.
 func NewImageFilter(fs []Filter) (*ImageFilter, error) {
-	m, err := byKey(fs, "box images", "dangling", "reference", "label")
+	m, err := byKey(fs, "box images", "dangling", "reference", "label", "before", "since")
 	if err != nil {
 		return nil, err
 	}
-	f := &ImageFilter{references: m["reference"], labels: m["label"]}
+	f := &ImageFilter{references: m["reference"], labels: m["label"], Before: last(m["before"]), Since: last(m["since"])}
 	for _, v := range m["dangling"] {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -196,6 +232,9 @@ func NewImageFilter(fs []Filter) (*ImageFilter, error) {
 // ("alpine", "*/app").
 func (f *ImageFilter) Match(r *ImageRow) bool {
 	if f.dangling != nil && *f.dangling != r.dangling {
+		return false
+	}
+	if !f.created.match(r.img.Created) {
 		return false
 	}
 	if len(f.references) > 0 && !slices.ContainsFunc(f.references, func(p string) bool {

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -95,7 +96,7 @@ func TestFilterErrors(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct{ filter, want string }{
-		{"before=alpine", `invalid filter "before=alpine": box images filters by dangling, reference, label`},
+		{"color=alpine", `invalid filter "color=alpine": box images filters by dangling, reference, label, before, since`},
 		{"dangling=maybe", `want true or false`},
 		{"reference=[", `invalid filter "reference=["`},
 	} {
@@ -134,6 +135,40 @@ func TestImageFilter(t *testing.T) {
 		for _, r := range rows {
 			if f.Match(r) {
 				got = append(got, r.Repository()+":"+r.Tag())
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%q matched %q, want %q", tc.filters, got, tc.want)
+		}
+	}
+}
+
+// TestCreatedFilter: before= and since= keep what was made strictly
+// before or after the containers the caller resolved them to.
+func TestCreatedFilter(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var cts []*run.Container
+	for i, n := range []string{"a", "b", "c", "d"} {
+		cts = append(cts, &run.Container{ID: n, Name: n, Status: "exited", Created: t0.Add(time.Duration(i) * time.Minute)})
+	}
+	for _, tc := range []struct {
+		filters       []string
+		before, since time.Time
+		want          []string
+	}{
+		{[]string{"before=c"}, cts[2].Created, time.Time{}, []string{"a", "b"}},
+		{[]string{"since=b"}, time.Time{}, cts[1].Created, []string{"c", "d"}},
+		{[]string{"since=a", "before=d"}, cts[3].Created, cts[0].Created, []string{"b", "c"}},
+	} {
+		f, err := NewContainerFilter(filters(t, tc.filters...), func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Created(tc.before, tc.since)
+		var got []string
+		for _, ct := range cts {
+			if f.Match(NewContainerRow(ct, nil, true)) {
+				got = append(got, ct.Name)
 			}
 		}
 		if !slices.Equal(got, tc.want) {
