@@ -27,7 +27,7 @@ type buildCmd struct {
 	Platform string    `help:"Platform of the FROM images to pull." placeholder:"OS/ARCH"`
 	Label    []string  `sep:"none" help:"Add a label K=V to the image." placeholder:"K=V"`
 	Network  string    `help:"RUN steps' network: slirp (the default), none or host." default:"slirp" placeholder:"MODE"`
-	Quiet    bool      `short:"q" help:"Print only the image id."`
+	Quiet    bool      `short:"q" help:"Print only the image id (sha256:…, docker's)."`
 	Context  string    `arg:"" name:"context" type:"path" help:"The build context directory."`
 	out      io.Writer // the steps' lines and output (nil: stdout, or nothing with -q)
 }
@@ -39,11 +39,13 @@ func (c *buildCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	if !c.Quiet {
-		for _, t := range c.Tag {
-			ref, _ := image.ParseRef(t)
-			fmt.Printf("Successfully tagged %s\n", image.FullName(ref))
-		}
+	if c.Quiet {
+		fmt.Println(img.ID) // docker build -q: sha256:…
+		return nil
+	}
+	for _, t := range c.Tag {
+		ref, _ := image.ParseRef(t)
+		fmt.Printf("Successfully tagged %s\n", image.FullName(ref))
 	}
 	fmt.Println(strings.TrimPrefix(img.ID, "sha256:"))
 	return nil

@@ -87,7 +87,8 @@ func (c *commitCmd) Run(g *globals) error {
 		Changes:   c.Change,
 		Comment:   c.Message,
 		Author:    c.Author,
-		CreatedBy: "box commit",
+		// moby's: the container's command, its words joined by spaces.
+		CreatedBy: strings.Join(cc.Cmd, " "),
 		Epoch:     epoch,
 	})
 	if err != nil && ctx.Err() != nil {
