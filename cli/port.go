@@ -13,7 +13,8 @@ type portCmd struct {
 
 // Run lists the container's published ports as docker does:
 // "80/tcp -> 0.0.0.0:8080"; with a port, only its host addresses
-// ("0.0.0.0:8080"), and exit 1 if it is not published.
+// ("0.0.0.0:8080"), and exit 1 if it is not published. A container that
+// is not running has none published: nothing is printed.
 func (c *portCmd) Run(g *globals) error {
 	want, proto := 0, "tcp"
 	if c.Port != "" {
@@ -31,8 +32,12 @@ func (c *portCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
+	ports := ct.Ports
+	if ct.Status != "running" {
+		ports = nil // docker's: a stopped container publishes nothing
+	}
 	found := false
-	for _, p := range ct.Ports {
+	for _, p := range ports {
 		if want == 0 {
 			fmt.Println(p)
 			continue

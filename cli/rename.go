@@ -1,6 +1,9 @@
 package cli
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 type renameCmd struct {
 	Container string `arg:"" help:"Container name or id." predictor:"container"`
@@ -14,7 +17,7 @@ func (c *renameCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	if err := cs.Rename(ct, c.Name); err != nil {
+	if err := cs.Rename(ct, strings.TrimPrefix(c.Name, "/")); err != nil { // docker's "/name" too
 		return withStatus(1, fmt.Errorf("renaming %s: %w", c.Container, err))
 	}
 	return nil

@@ -35,7 +35,7 @@ type runCmd struct {
 	Restart             string       `help:"With -d, restart the container when it exits: no, always, unless-stopped, on-failure[:N]." default:"no" placeholder:"POLICY"`
 	Detach              bool         `short:"d" help:"Run in the background and print the container id."`
 	Rm                  bool         `help:"Remove the container when it exits."`
-	Name                string       `help:"Container name (default: a random one)."`
+	Name                string       `help:"Container name (default: a random one); a leading / is dropped, as docker's."`
 	Env                 []string     `sep:"none" short:"e" help:"Set an environment variable, K=V, or K to take it from here." placeholder:"K=V"`
 	EnvFile             []string     `sep:"none" help:"Read environment variables from a file." placeholder:"FILE"`
 	Label               []string     `sep:"none" short:"l" help:"Set a label on the container, KEY=VALUE (over the image's)." placeholder:"KEY=VALUE"`
@@ -317,6 +317,7 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 	if len(c.Args) == 0 {
 		return nil, nil, m, errors.New("\"box run\" requires an image")
 	}
+	c.Name = strings.TrimPrefix(c.Name, "/") // docker's "/name"
 	if mode, _, err := monitor.RestartPolicy(c.Restart); err != nil {
 		return nil, nil, m, err
 	} else if mode != "no" && mode != "" && c.Rm {

@@ -368,8 +368,10 @@ func (c Containers) load(id string) (*Container, error) {
 	return &ct, nil
 }
 
-// Lookup finds a container by name, full id or unique id prefix.
+// Lookup finds a container by name (docker's "/name" too), full id or
+// unique id prefix.
 func (c Containers) Lookup(nameOrID string) (*Container, error) {
+	nameOrID = strings.TrimPrefix(nameOrID, "/")
 	if id, err := os.Readlink(filepath.Join(c.Root, "names", nameOrID)); err == nil && ValidName(nameOrID) == nil {
 		return c.load(id)
 	}
