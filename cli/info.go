@@ -208,7 +208,7 @@ func jobDetails(cdiDirs []string) []string {
 	if run.ForwardsSignals() {
 		out = append(out, "signals:  box forwards the signals it gets to the container (Slurm signals only the tasks it started)")
 	} else {
-		out = append(out, "signals:  Slurm signals every process of the step, the container's included: box forwards none")
+		out = append(out, "signals:  Slurm signals every process of the step, the container's included: box forwards every signal but slurmstepd's")
 	}
 	var pmi []string
 	for _, kv := range os.Environ() {

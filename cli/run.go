@@ -268,8 +268,8 @@ func (c *runCmd) Run(g *globals) error {
 		// does a run in a Slurm job step, which Slurm signals and ends
 		// itself: there the nested stage, a Go program until it execs
 		// the workload, is one more process for Slurm's signals to meet
-		// half-started (an init that stays passes no signal on there:
-		// see proto.Spec.JobSignals).
+		// half-started (an init that stays passes on there only what
+		// box forwards: see proto.Spec.JobSignals).
 		spec.Exec = true
 	}
 	if ct.Health != nil && !spec.Exec {

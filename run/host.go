@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/box-run/box/internal/siginfo"
 	"github.com/box-run/box/internal/testkill"
 	"github.com/box-run/box/run/prestart"
 	"github.com/box-run/box/run/proto"
@@ -69,9 +70,10 @@ type Options struct {
 	Stdout io.Writer
 	// InJob: box runs in a Slurm job step. Where Slurm signals every
 	// process of the step itself, the container's included (process-tree
-	// tracking: scancel -s, the end of the job, srun's ^C), forwarding
-	// what box gets as well would deliver each signal twice, so box
-	// forwards none (slurmSignalsTree).
+	// tracking: scancel -s, the end of the job, srun's ^C), box does not
+	// forward a signal slurmstepd sent so (the container has it already);
+	// it forwards every other, from timeout, a batch script's kill or
+	// Slurm's signals to the batch script's process group (sentToTree).
 	InJob bool
 }
 
@@ -397,6 +399,12 @@ func (r *runner) catchSignals() {
 	r.sigs, r.caught = make(chan os.Signal, 16), make(chan struct{})
 	go func() {
 		signal.Notify(r.sigs, forwarded...)
+		if r.InJob {
+			// Who sent each (sentToTree); unknown if this fails.
+			if err := siginfo.Watch(forwarded...); err != nil {
+				r.Log.Debug("signal senders unknown", "err", err)
+			}
+		}
 		proto.CatchSIGPIPE()
 		close(r.caught)
 	}()
@@ -490,7 +498,7 @@ func (r *runner) serve() {
 		r.watch(a)
 	}
 	<-r.caught
-	go forwardSignals(r.sigs, l.Cmd.Process, r.tty, r.done, r.InJob)
+	go forwardSignals(r.sigs, l.Cmd.Process, r.tty, r.done, r.InJob, r.Spec.StaysPID1())
 	if l.StdoutR != nil {
 		var in io.Reader
 		stdinW := l.StdinW
@@ -619,7 +627,14 @@ func (r *runner) wait() (int, error) {
 // forwarded are the signals the monitor passes on to the container's PID 1.
 var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
 
-func forwardSignals(sigs chan os.Signal, p *os.Process, tty *ttyHost, done chan struct{}, inJob bool) {
+// In a Slurm job step on a node where Slurm signals the whole process
+// tree, a signal slurmstepd sent so reached the container too, and is not
+// forwarded (sentToTree). Where init stays between box and the workload,
+// box forwards with rt_sigqueueinfo (SI_QUEUE) rather than kill
+// (SI_USER), so that init, in a job, tells box's forwards, which it passes
+// on, from Slurm's own kill of every process, which it does not (see
+// proto.Spec.JobSignals).
+func forwardSignals(sigs chan os.Signal, p *os.Process, tty *ttyHost, done chan struct{}, inJob, initStays bool) {
 	for {
 		select {
 		case <-done:
@@ -629,9 +644,13 @@ func forwardSignals(sigs chan os.Signal, p *os.Process, tty *ttyHost, done chan 
 				tty.resize() // the kernel signals the pty's foreground group
 				continue
 			}
-			if !inJob || !slurmSignalsTree() {
-				p.Signal(s)
+			if inJob && slurmSignalsTree() && sentToTree(s) {
+				continue
 			}
+			if sig, ok := s.(syscall.Signal); ok && initStays && siginfo.Queue(p.Pid, sig) == nil {
+				continue
+			}
+			p.Signal(s)
 		}
 	}
 }

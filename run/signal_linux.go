@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/box-run/box/internal/siginfo"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -17,7 +19,9 @@ import (
 // reaps with, 32 and 33, which end it). The kernel applies PID-1 rules to
 // a signal from an ancestor namespace: one the workload does not handle is
 // dropped, SIGKILL always kills. Anything else (--init, a workload that
-// init became) goes to init's pid.
+// init became) goes to init's pid, with rt_sigqueueinfo (SI_QUEUE): in a
+// Slurm job init passes on what comes so, but not a kill from outside,
+// which is Slurm's to every process (see proto.Spec.JobSignals).
 func signalWorkload(ct *Container, sig syscall.Signal) error {
 	if ct.NestedPID {
 		fd, _, err := workloadPidfd(ct.Pid)
@@ -26,6 +30,9 @@ func signalWorkload(ct *Container, sig syscall.Signal) error {
 			return unix.PidfdSendSignal(fd, sig, nil, 0)
 		}
 		// Gone: the container is ending, and init with it.
+	}
+	if siginfo.Queue(ct.Pid, sig) == nil {
+		return nil
 	}
 	return unix.Kill(ct.Pid, sig)
 }

@@ -7,7 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/box-run/box/internal/siginfo"
 )
 
 // SlurmConf is what box reads of the node's Slurm configuration: the text
@@ -96,9 +99,38 @@ func (c SlurmConf) SignalsTree() bool {
 // only when a signal comes (no scontrol: that could be slow just then).
 var slurmSignalsTree = sync.OnceValue(func() bool { return ReadSlurmConf(false).SignalsTree() })
 
-// ForwardsSignals tells whether box run in a Slurm job step passes the
-// signals it gets on to the container (see SignalsTree), for box info.
+// ForwardsSignals tells whether box run in a Slurm job step passes on to
+// the container every signal it gets (see SignalsTree), for box info;
+// false: all but those slurmstepd sent to every process of the step
+// (sentToTree).
 func ForwardsSignals() bool { return !slurmSignalsTree() }
+
+// sentToTree tells whether box's last delivery of s (siginfo.Last) came
+// from slurmstepd signalling every process of the job step, the
+// container's included, on a node where it does (SignalsTree): scancel -s
+// of a step, srun's ^C, the end of the job. A signal from anyone else
+// (timeout, a batch script's kill, box kill of box's pid) reached box
+// alone. So did what slurmstepd sends the batch step's script alone or
+// its process group (scancel -b, scancel -f -s), in which a foreground box
+// is but the container, in a session of its own, is not: of the batch
+// step's signals only the end of the job's SIGTERM and SIGCONT go to
+// every process. A sender box cannot know is not Slurm.
+func sentToTree(s os.Signal) bool {
+	pid, code, ok := siginfo.Last(s)
+	if !ok || code != siginfo.SIUser || pid <= 0 {
+		return false
+	}
+	comm, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	if err != nil || strings.TrimSpace(string(comm)) != "slurmstepd" {
+		return false
+	}
+	if s == syscall.SIGTERM || s == syscall.SIGCONT {
+		return true
+	}
+	// slurmstepd's command line names its step: "slurmstepd: [42.batch]".
+	cmd, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	return err == nil && !strings.Contains(string(cmd), ".batch]")
+}
 
 // parseKillWait finds KillWait (see parseConfValue) in seconds, or
 // returns def.

@@ -14,6 +14,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/box-run/box/internal/siginfo"
 	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/userns/child"
 
@@ -536,6 +537,11 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 	<-early.caught
 	sigs := early.c
 	signal.Notify(sigs)
+	if spec.JobSignals {
+		// Who sent each (fromSlurm); unknown, and passed on, if this
+		// fails.
+		siginfo.Watch(jobSignals...)
+	}
 	var p *os.Process
 	pidNS, mntNS := -1, -1
 	var err error
@@ -610,15 +616,31 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 			// passed on: init's own writes to sockets never raise it,
 			// see conn.
 		default:
-			// In a Slurm job Slurm sent it to a nested workload too;
-			// --init's init passes on box stop's and box kill's, which
-			// come to it (docker's tini), as before.
-			if !spec.JobSignals || spec.Init {
+			if !spec.JobSignals || !fromSlurm(s) {
 				p.Signal(s)
 			}
 		}
 	}
 	return nil
+}
+
+// jobSignals are the signals whose sender init records in a Slurm job
+// (fromSlurm): all it passes on but those the kernel raises for a fault.
+var jobSignals = []os.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGABRT,
+	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGALRM, syscall.SIGTERM, syscall.SIGSTKFLT,
+	syscall.SIGCONT, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGXCPU,
+	syscall.SIGXFSZ, syscall.SIGVTALRM, syscall.SIGWINCH, syscall.SIGIO, syscall.SIGPWR}
+
+// fromSlurm tells whether init's last delivery of s (siginfo.Last) is a
+// kill from outside its PID namespace (SI_USER, sender pid 0 there), which
+// in a Slurm job step whose processes Slurm signals itself
+// (proto.Spec.JobSignals) is Slurm's: the workload got it as well. What
+// box forwards (box run's, box stop's and box kill's) comes with
+// rt_sigqueueinfo (SI_QUEUE), a process in the container's kill has its
+// pid, and a sender init cannot know is passed on.
+func fromSlurm(s os.Signal) bool {
+	pid, code, ok := siginfo.Last(s)
+	return ok && code == siginfo.SIUser && pid == 0
 }
 
 // startChild forks the workload as a child of init (--init), on the

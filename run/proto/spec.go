@@ -135,9 +135,11 @@ type Spec struct {
 	Privileged bool `json:"privileged,omitempty"`
 	// JobSignals: the container runs in a Slurm job step whose processes
 	// Slurm signals itself, the workload's included (run.Options.InJob),
-	// so init, where it stays beside a nested workload, passes none of
-	// the signals it gets on (box stop and kill signal that workload
-	// directly). Not with --init, whose init box stop and kill signal.
+	// so init, where it stays, does not pass on a kill from outside its
+	// PID namespace (SI_USER, sender pid 0): Slurm's, which the workload
+	// got as well. It passes on what box forwards, which comes with
+	// rt_sigqueueinfo (SI_QUEUE: box run's, and box stop's and box kill's
+	// to --init's init; a nested workload they signal directly).
 	JobSignals bool `json:"jobSignals,omitempty"`
 	// ShmSize is /dev/shm's size in bytes (--shm-size); 0 is docker's 64m.
 	ShmSize int64 `json:"shmSize,omitempty"`
