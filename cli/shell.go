@@ -110,11 +110,31 @@ func (c *shellCmd) Run(g *globals) error {
 		}
 	default:
 		d, err = dotfile.Find("", wd, shell.ConfigDir(home))
+		// A project's box.toml broken since its shell was made: that
+		// shell, as it was made, as box shell NAME enters it.
+		var ce *config.Error
+		if errors.As(err, &ce) && filepath.Base(ce.File) == shell.ProjectFile {
+			if st := recordedFrom(ss, ce.File); st != nil {
+				fmt.Fprintf(os.Stderr, "box: %v\nbox: entering shell %s as it was made\n", err, st.Name)
+				d, err, broken = &dotfile.Dotfile{Name: st.Name}, nil, true
+			}
+		}
 	}
 	if err != nil {
 		return err
 	}
 	return c.enter(g, ss, cs, d, home, wd, cmd, broken)
+}
+
+// recordedFrom is the made shell whose dotfile is path, nil for none.
+func recordedFrom(ss shell.Store, path string) *shell.State {
+	names, _ := ss.List()
+	for _, n := range names {
+		if st, err := ss.Load(n); err == nil && st.Dotfile == path {
+			return st
+		}
+	}
+	return nil
 }
 
 // shellStores are the shells' records and the containers, without the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -117,12 +118,42 @@ func ParseShell(path, data string) (*ShellFile, error) {
 			return nil, errAt(path, data, toml.Key{"volumes"}, "volumes: %v", err)
 		}
 	}
+	// Checked here, where the line is known, rather than when the shell
+	// is made (run's CheckHostname and shell's CheckName have the same
+	// rules; config imports neither).
+	if s.Hostname != "" && !rfc1123(s.Hostname) {
+		return nil, errAt(path, data, toml.Key{"hostname"}, "hostname: %q is not a host name: want letters, digits and hyphens, in labels separated by dots, at most 64 characters", s.Hostname)
+	}
+	if s.Name != "" {
+		if filepath.Base(path) != "box.toml" {
+			return nil, errAt(path, data, toml.Key{"name"}, "name: only a project's box.toml names its shell; this file's shell is named after the file")
+		}
+		if s.Name[0] == '.' || s.Name[0] == '-' || strings.Trim(s.Name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != "" {
+			return nil, errAt(path, data, toml.Key{"name"}, "name: invalid shell name %q: use letters, digits, '_', '.' and '-'", s.Name)
+		}
+	}
 	// A login shell is a path, as in passwd: a bare name would be looked
 	// for nowhere.
 	if s.Shell != "" && !strings.HasPrefix(s.Shell, "/") {
 		return nil, errAt(path, data, toml.Key{"shell"}, "shell: %q is not an absolute path (say /bin/%s)", s.Shell, s.Shell)
 	}
 	return s, nil
+}
+
+// rfc1123 reports whether s is a host name sethostname takes: labels of
+// 1-63 letters, digits and hyphens, not starting or ending with a
+// hyphen, separated by dots, at most 64 characters.
+func rfc1123(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, l := range strings.Split(s, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' ||
+			strings.Trim(l, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // checkShellVolume checks HOST:CONTAINER[:ro]: both absolute (a HOST

@@ -32,6 +32,15 @@ gpu = true
 	}
 }
 
+func TestParseShellName(t *testing.T) {
+	if _, err := ParseShell("/p/box.toml", "name = \"ok-1\"\n"); err != nil {
+		t.Errorf("box.toml's name: %v", err)
+	}
+	if _, err := ParseShell("/p/box.toml", "\n\nname = \"bad/name\"\n"); err == nil || !strings.HasPrefix(err.Error(), "/p/box.toml:3: name: invalid shell name") {
+		t.Errorf("box.toml's bad name: %v", err)
+	}
+}
+
 func TestParseShellErrors(t *testing.T) {
 	for _, tt := range []struct{ name, data, want string }{
 		{"unknown key", "image = \"a\"\n\nimagee = \"b\"\n", "/p/s.toml:3: unknown key imagee"},
@@ -43,6 +52,8 @@ func TestParseShellErrors(t *testing.T) {
 		{"volume", "\nvolumes = [\"rel:/x\"]\n", "/p/s.toml:2: volumes: \"rel:/x\": the host path must be absolute"},
 		{"package", "packages = [\"a;rm\"]\n", "/p/s.toml:1: packages: \"a;rm\" is not a package name"},
 		{"syntax", "image = \n", "/p/s.toml:1: "},
+		{"hostname", "image = \"a\"\nhostname = \"bad host!\"\n", "/p/s.toml:2: hostname: \"bad host!\" is not a host name"},
+		{"name outside box.toml", "\nname = \"x\"\n", "/p/s.toml:2: name: only a project's box.toml names its shell"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseShell("/p/s.toml", tt.data)

@@ -90,7 +90,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("opening store %q: %w", opts.Root, err)
 	}
 	if err := os.MkdirAll(root, 0o700); err != nil {
-		return nil, fmt.Errorf("creating store: %w", err)
+		return nil, fmt.Errorf("creating store: %w (set --root, BOX_ROOT or [storage] root to a directory you can write; a read-only store goes under [storage] shared)", err)
 	}
 	// Another user's store would run their files as this user.
 	if fi, err := os.Stat(root); err == nil {

@@ -344,6 +344,26 @@ func (c Containers) Rename(ct *Container, name string) error {
 	return fmt.Errorf("renaming container %s: %w", ct.Name, err)
 }
 
+// recordKilled records, once, the end of a container whose init and
+// monitor were killed (SIGKILL, a job's end) before either recorded it:
+// exited, 137, finished when box first saw it so. It returns that time.
+func (c Containers) recordKilled(id string) time.Time {
+	unlock := c.lockRecord(id)
+	defer unlock()
+	rec, err := c.readRecord(id)
+	if err != nil {
+		return time.Now().UTC()
+	}
+	if rec.Status != "running" {
+		return rec.Finished // recorded meanwhile
+	}
+	rec.Status, rec.ExitCode, rec.Finished, rec.Restarting = "exited", 137, time.Now().UTC(), false
+	if b, err := json.MarshalIndent(rec, "", "  "); err == nil {
+		replace.File(filepath.Join(c.dir(id), "container.json"), b)
+	}
+	return rec.Finished
+}
+
 func (c Containers) load(id string) (*Container, error) {
 	rec, err := c.readRecord(id)
 	if err != nil {
@@ -354,6 +374,7 @@ func (c Containers) load(id string) (*Container, error) {
 	// exit, still does.
 	if ct.Status == "running" && !proc.Alive(ct.Pid, ct.PidStart, ct.BootID) && !proc.Alive(ct.Monitor, ct.MonStart, ct.BootID) {
 		ct.Status, ct.ExitCode = "exited", 137
+		ct.Finished = c.recordKilled(id)
 	}
 	if ct.Status == "running" {
 		if _, err := os.Lstat(filepath.Join(c.dir(id), PausedFile)); err == nil {

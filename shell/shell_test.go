@@ -57,8 +57,12 @@ func TestInstallScript(t *testing.T) {
 }
 
 func TestInside(t *testing.T) {
-	ms := []Mount{{Host: "/home/u", Container: "/home/u"}, {Host: "/data", Container: "/d"}, {Host: "/home/u/x", Container: "/x"}}
-	for p, want := range map[string]string{"/home/u": "/home/u", "/home/u/src": "/home/u/src", "/data/a/b": "/d/a/b", "/home/u/x/y": "/x/y", "/home/uu": "", "/tmp": ""} {
+	// /vol twice: read-only elsewhere first, then at its own path, which
+	// a working directory in it keeps.
+	ms := []Mount{{Host: "/home/u", Container: "/home/u"}, {Host: "/data", Container: "/d"}, {Host: "/home/u/x", Container: "/x"},
+		{Host: "/vol", Container: "/ro"}, {Host: "/vol", Container: "/vol"}}
+	for p, want := range map[string]string{"/home/u": "/home/u", "/home/u/src": "/home/u/src", "/data/a/b": "/d/a/b", "/home/u/x/y": "/x/y", "/home/uu": "", "/tmp": "",
+		"/vol/w": "/vol/w"} {
 		got, ok := Inside(ms, p)
 		if got != want || ok != (want != "") {
 			t.Errorf("%s: got %q %v, want %q", p, got, ok, want)

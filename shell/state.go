@@ -273,12 +273,21 @@ func Inside(mounts []Mount, p string) (string, bool) {
 	return inside(through, rp)
 }
 
+// inside is where host path p is in the container: through the mount of
+// the deepest host directory holding it, and of those (one directory
+// mounted twice) the one at the same path, so that the caller's working
+// directory keeps its name where it can.
 func inside(mounts []Mount, p string) (string, bool) {
-	best, bestLen := "", -1
+	best, bestLen, same := "", -1, false
 	for _, m := range mounts {
 		rel, ok := within(m.Host, p)
-		if ok && len(m.Host) > bestLen {
-			best, bestLen = filepath.Join(m.Container, rel), len(m.Host)
+		if !ok {
+			continue
+		}
+		at := filepath.Join(m.Container, rel)
+		isSame := filepath.Clean(m.Container) == filepath.Clean(m.Host)
+		if len(m.Host) > bestLen || len(m.Host) == bestLen && isSame && !same {
+			best, bestLen, same = at, len(m.Host), isSame
 		}
 	}
 	return best, bestLen >= 0
