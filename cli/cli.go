@@ -113,6 +113,9 @@ func Main(argv []string) int {
 	if done {
 		return 0
 	}
+	if args.Command(argv) == len(argv) && os.Getenv("COMP_LINE") == "" {
+		argv = append(slices.Clone(argv), "--help") // docker's: no command is its help, status 0
+	}
 	var c grammar
 	var grammar any = &c
 	g := &c.globals
