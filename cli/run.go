@@ -43,6 +43,7 @@ type runCmd struct {
 	User                string       `short:"u" help:"User to run as: name|uid[:group|gid]." placeholder:"USER"`
 	Volume              []string     `sep:"none" short:"v" help:"Mount a host path or a volume: SRC:DST[:ro] (SRC without a / is a volume's name, made on first use; DST alone: an anonymous volume)." placeholder:"SRC:DST"`
 	Mount               []string     `sep:"none" help:"Mount: type=volume|bind|tmpfs,source=…,target=…[,readonly]." placeholder:"SPEC"`
+	VolumesFrom         []string     `name:"volumes-from" sep:"none" help:"Mount the volumes and bind mounts of another container at the same places: NAME[:ro|:rw] (default: as it has them)." placeholder:"CONTAINER"`
 	Tmpfs               []string     `sep:"none" help:"Mount a tmpfs at DST[:options]." placeholder:"DST"`
 	ReadOnly            bool         `help:"Mount the container's root read-only."`
 	Entrypoint          optional     `help:"Override the image's entrypoint (\"\" clears it)." placeholder:"CMD"`
@@ -377,6 +378,10 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		return nil, nil, m, err
 	}
 	labels = append(labels, c.Label...)
+	from, err := c.volumesFrom(g)
+	if err != nil {
+		return nil, nil, m, err
+	}
 	ref, cmdArgs := c.Args[0], c.Args[1:]
 	st, err := g.openStore()
 	if err != nil {
@@ -430,7 +435,7 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		StopSignal: c.StopSignal, StopTimeout: stopTimeout, Labels: labels,
 		NoNewPrivs: noNewPrivs, Privileged: c.Privileged,
 		Expose: c.Expose, DNSSearch: c.DNSSearch, DNSOptions: c.DNSOption, ShmSize: c.ShmSize, Domainname: c.Domainname, Sysctls: c.Sysctl,
-		Health: health, Interactive: c.Interactive, Detached: c.Detach,
+		Health: health, Interactive: c.Interactive, Detached: c.Detach, VolumesFrom: from,
 	}, run.Image{Ref: ref, ID: img.ID, Config: cfg.Config, Layers: layers}, run.Host{
 		Wd: wd, Home: home, Net: net, Debug: g.Debug,
 		Overlay: conf.Storage.Overlay, OverlayCache: image.OverlayCacheFile(st.Root()),
@@ -593,4 +598,39 @@ func (c *runCmd) image(g *globals, st *image.Store, ref string) (*image.Image, *
 		return nil, nil, err
 	}
 	return res.Image, st, nil
+}
+
+// volumesFrom are the mounts --volumes-from takes from other containers:
+// their volumes (by name: they stay the other container's) and bind
+// mounts, at the same targets, read-only as they are or as :ro/:rw says
+// (docker's). tmpfs mounts are not shared.
+func (c *runCmd) volumesFrom(g *globals) ([]proto.Mount, error) {
+	var out []proto.Mount
+	for _, v := range c.VolumesFrom {
+		name, mode, _ := strings.Cut(v, ":")
+		if mode != "" && mode != "ro" && mode != "rw" {
+			return nil, withStatus(125, fmt.Errorf("invalid --volumes-from %q: the mode is ro or rw", v))
+		}
+		_, src, err := g.container(name)
+		if err != nil {
+			return nil, withStatus(125, err)
+		}
+		for _, m := range src.Mounts {
+			if m.Type == "tmpfs" {
+				continue
+			}
+			nm := proto.Mount{Type: m.Type, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly, Options: m.Options, Name: m.Name, NoCopy: true}
+			if m.Type == "volume" {
+				nm.Source = "" // the volume's directory, as box finds it for this container
+			}
+			switch mode {
+			case "ro":
+				nm.ReadOnly = true
+			case "rw":
+				nm.ReadOnly = false
+			}
+			out = append(out, nm)
+		}
+	}
+	return out, nil
 }

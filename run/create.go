@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/user"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -82,6 +83,8 @@ type Flags struct {
 	Health      HealthFlags // --health-*, --no-healthcheck
 	Interactive bool        // -i
 	Detached    bool        // -d
+	// VolumesFrom are --volumes-from's mounts, from other containers.
+	VolumesFrom []proto.Mount
 }
 
 // Image is what a new container takes from its image.
@@ -395,6 +398,12 @@ func parseMounts(f Flags, wd, home string) ([]proto.Mount, error) {
 			return nil, err
 		}
 		out = append(out, m)
+	}
+	// --volumes-from's, where no mount above has the target (docker's).
+	for _, m := range f.VolumesFrom {
+		if !slices.ContainsFunc(out, func(o proto.Mount) bool { return filepath.Clean(o.Target) == filepath.Clean(m.Target) }) {
+			out = append(out, m)
+		}
 	}
 	return out, CheckSources(out)
 }
