@@ -31,12 +31,20 @@ func (g *globals) volumes() (volume.Store, error) {
 }
 
 type volumeCreateCmd struct {
-	Label []string `sep:"none" help:"Set a label on the volume, KEY=VALUE." placeholder:"KEY=VALUE"`
-	Name  string   `arg:"" optional:"" help:"Volume name: [a-zA-Z0-9][a-zA-Z0-9_.-]*."`
+	Driver string   `short:"d" default:"local" help:"Volume driver: local, box's only one (a directory in the store)."`
+	Opt    []string `short:"o" sep:"none" help:"docker's local driver's mount options: none is supported (they need root to mount)." placeholder:"KEY=VALUE"`
+	Label  []string `sep:"none" help:"Set a label on the volume, KEY=VALUE." placeholder:"KEY=VALUE"`
+	Name   string   `arg:"" optional:"" help:"Volume name: [a-zA-Z0-9][a-zA-Z0-9_.-]*."`
 }
 
 // Run makes the volume, or finds the one of that name, as docker does.
 func (c *volumeCreateCmd) Run(g *globals) error {
+	if c.Driver != "local" {
+		return withStatus(1, fmt.Errorf("volume driver %q is not available: box has the local driver only", c.Driver))
+	}
+	if len(c.Opt) > 0 {
+		return withStatus(1, fmt.Errorf("volume option %q: box's local volumes are directories in the store; the local driver's mount options (type, device, o) need root to mount", c.Opt[0]))
+	}
 	vs, err := g.volumes()
 	if err != nil {
 		return err
