@@ -3,11 +3,13 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,6 +33,7 @@ import (
 
 type runCmd struct {
 	Interactive         bool         `short:"i" help:"Keep stdin open to the container."`
+	Attach              []string     `short:"a" sep:"none" help:"Attach to STDIN, STDOUT or STDERR only (default: STDOUT and STDERR, and STDIN with -i); a stream not attached is discarded (still logged)." placeholder:"STREAM"`
 	TTY                 bool         `short:"t" help:"Allocate a pseudo-terminal in the container."`
 	Restart             string       `help:"With -d, restart the container when it exits: no, always, unless-stopped, on-failure[:N]." default:"no" placeholder:"POLICY"`
 	Detach              bool         `short:"d" help:"Run in the background and print the container id."`
@@ -304,6 +307,8 @@ func (c *runCmd) Run(g *globals) error {
 		Anchors:    run.Anchors(run.CallerAnchor(), job),
 		InJob:      job != nil,
 		KeepFDs:    keep,
+		Stdout:     c.attached("stdout"),
+		Stderr:     c.attached("stderr"),
 	})
 	if err != nil {
 		unmade()
@@ -319,6 +324,9 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		return nil, nil, m, errors.New("\"box run\" requires an image")
 	}
 	c.Name = strings.TrimPrefix(c.Name, "/") // docker's "/name"
+	if err := c.checkAttach(); err != nil {
+		return nil, nil, m, err
+	}
 	if mode, _, err := monitor.RestartPolicy(c.Restart); err != nil {
 		return nil, nil, m, err
 	} else if mode != "no" && mode != "" && c.Rm {
@@ -435,7 +443,7 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		StopSignal: c.StopSignal, StopTimeout: stopTimeout, Labels: labels,
 		NoNewPrivs: noNewPrivs, Privileged: c.Privileged,
 		Expose: c.Expose, DNSSearch: c.DNSSearch, DNSOptions: c.DNSOption, ShmSize: c.ShmSize, Domainname: c.Domainname, Sysctls: c.Sysctl,
-		Health: health, Interactive: c.Interactive, Detached: c.Detach, VolumesFrom: from,
+		Health: health, Interactive: c.Interactive, Detached: c.Detach, VolumesFrom: from, Attach: c.Attach,
 	}, run.Image{Ref: ref, ID: img.ID, Config: cfg.Config, Layers: layers}, run.Host{
 		Wd: wd, Home: home, Net: net, Debug: g.Debug,
 		Overlay: conf.Storage.Overlay, OverlayCache: image.OverlayCacheFile(st.Root()),
@@ -633,4 +641,33 @@ func (c *runCmd) volumesFrom(g *globals) ([]proto.Mount, error) {
 		}
 	}
 	return out, nil
+}
+
+// checkAttach checks -a (docker's): stdin, stdout or stderr, in any case;
+// not with -d. -a stdin keeps stdin open, as -i does.
+func (c *runCmd) checkAttach() error {
+	for i, a := range c.Attach {
+		switch s := strings.ToLower(a); s {
+		case "stdin", "stdout", "stderr":
+			c.Attach[i] = s
+		default:
+			return fmt.Errorf("invalid argument %q for \"-a, --attach\" flag: valid streams are STDIN, STDOUT and STDERR", a)
+		}
+	}
+	if len(c.Attach) > 0 && c.Detach {
+		return errors.New("conflicting options: cannot specify both --attach and --detach")
+	}
+	if slices.Contains(c.Attach, "stdin") {
+		c.Interactive = true
+	}
+	return nil
+}
+
+// attached is nil (box's own stream) for an output stream -a names or
+// when -a is not given, else a writer that discards it.
+func (c *runCmd) attached(stream string) io.Writer {
+	if len(c.Attach) == 0 || slices.Contains(c.Attach, stream) {
+		return nil
+	}
+	return io.Discard
 }

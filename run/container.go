@@ -103,6 +103,7 @@ type GivenFlags struct {
 	IPC         string   `json:"ipc,omitempty"`
 	Userns      string   `json:"userns,omitempty"`
 	Interactive bool     `json:"interactive,omitempty"`
+	Attach      []string `json:"attach,omitempty"` // -a's streams, lower case
 	Detached    bool     `json:"detached,omitempty"`
 }
 

@@ -82,6 +82,7 @@ type Flags struct {
 	Sysctls     []string    // --sysctl NAME=VALUE
 	Health      HealthFlags // --health-*, --no-healthcheck
 	Interactive bool        // -i
+	Attach      []string    // -a's streams (stdin, stdout, stderr)
 	Detached    bool        // -d
 	// VolumesFrom are --volumes-from's mounts, from other containers.
 	VolumesFrom []proto.Mount
@@ -347,7 +348,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		StopSignal: stopSignal, StopTimeout: f.StopTimeout, Labels: labels, Expose: expose,
 		Health: health,
 		Given: &GivenFlags{DNS: f.DNS, DNSSearch: f.DNSSearch, DNSOptions: f.DNSOptions, CapAdd: f.CapAdd, CapDrop: f.CapDrop,
-			GroupAdd: f.GroupAdd, Devices: f.Devices, Ulimits: f.Ulimits, Init: f.Init, IPC: f.IPC, Interactive: f.Interactive, Detached: f.Detached},
+			GroupAdd: f.GroupAdd, Devices: f.Devices, Ulimits: f.Ulimits, Init: f.Init, IPC: f.IPC, Interactive: f.Interactive, Detached: f.Detached, Attach: f.Attach},
 	}
 	if f.KeepID {
 		ct.Given.Userns = "keep-id"

@@ -68,6 +68,8 @@ type Options struct {
 	// Stdout, if set, takes a foreground container's output instead of
 	// box's stdout (box build -q discards its RUN steps').
 	Stdout io.Writer
+	// Stderr, if set, takes its error output instead (box run -a).
+	Stderr io.Writer
 	// InJob: box runs in a Slurm job step. Where Slurm signals every
 	// process of the step itself, the container's included (process-tree
 	// tracking: scancel -s, the end of the job, srun's ^C), box does not
@@ -90,6 +92,9 @@ func Run(o Options) (status int, err error) {
 	r := &runner{Options: o, t0: time.Now(), out: os.Stdout, errOut: os.Stderr, prevStarted: o.Container.Started}
 	if o.Stdout != nil {
 		r.out = o.Stdout
+	}
+	if o.Stderr != nil {
+		r.errOut = o.Stderr
 	}
 	defer func() {
 		if rerr := r.undo(); rerr != nil && err == nil {

@@ -399,6 +399,10 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 	if g := ct.Given; g != nil {
 		out.Config.AttachStdin = g.Interactive && !g.Detached
 		out.Config.AttachStdout, out.Config.AttachStderr = !g.Detached, !g.Detached
+		if len(g.Attach) > 0 {
+			out.Config.AttachStdin = slices.Contains(g.Attach, "stdin")
+			out.Config.AttachStdout, out.Config.AttachStderr = slices.Contains(g.Attach, "stdout"), slices.Contains(g.Attach, "stderr")
+		}
 		out.Config.StdinOnce = out.Config.AttachStdin
 	}
 	for v := range img.Volumes {
