@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -73,10 +74,13 @@ func (c *logsCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
+	if ct.Log != nil && ct.Log.Driver == "none" {
+		return withStatus(1, errors.New("configured logging driver does not support reading")) // docker's
+	}
 	path := filepath.Join(cs.Dir(ct.ID), run.LogName)
 	var lines []string
 	var off int64 // how much of the current file the lines take
-	for _, p := range []string{path + ".1", path} {
+	for _, p := range ct.Log.Files(path) {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			continue

@@ -33,6 +33,8 @@ import (
 
 type runCmd struct {
 	Interactive         bool         `short:"i" help:"Keep stdin open to the container."`
+	LogDriver           string       `name:"log-driver" help:"Logging: none (no log, box logs refuses), or json-file, local or k8s-file (box's own file, which box logs reads)." placeholder:"DRIVER"`
+	LogOpt              []string     `name:"log-opt" sep:"none" help:"Log option: max-size=SIZE (when the file rotates; default 10m), max-file=N (files kept; default 2)." placeholder:"K=V"`
 	Attach              []string     `short:"a" sep:"none" help:"Attach to STDIN, STDOUT or STDERR only (default: STDOUT and STDERR, and STDIN with -i); a stream not attached is discarded (still logged)." placeholder:"STREAM"`
 	TTY                 bool         `short:"t" help:"Allocate a pseudo-terminal in the container."`
 	Restart             string       `help:"With -d, restart the container when it exits: no, always, unless-stopped, on-failure[:N]." default:"no" placeholder:"POLICY"`
@@ -443,7 +445,7 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		StopSignal: c.StopSignal, StopTimeout: stopTimeout, Labels: labels,
 		NoNewPrivs: noNewPrivs, Privileged: c.Privileged,
 		Expose: c.Expose, DNSSearch: c.DNSSearch, DNSOptions: c.DNSOption, ShmSize: c.ShmSize, Domainname: c.Domainname, Sysctls: c.Sysctl,
-		Health: health, Interactive: c.Interactive, Detached: c.Detach, VolumesFrom: from, Attach: c.Attach,
+		Health: health, Interactive: c.Interactive, Detached: c.Detach, VolumesFrom: from, Attach: c.Attach, LogDriver: c.LogDriver, LogOpts: c.LogOpt,
 	}, run.Image{Ref: ref, ID: img.ID, Config: cfg.Config, Layers: layers}, run.Host{
 		Wd: wd, Home: home, Net: net, Debug: g.Debug,
 		Overlay: conf.Storage.Overlay, OverlayCache: image.OverlayCacheFile(st.Root()),

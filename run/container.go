@@ -84,6 +84,8 @@ type Container struct {
 	// Expose are --expose's ports (docker's "80/tcp" keys), besides the
 	// image's EXPOSE.
 	Expose []string `json:"expose,omitempty"`
+	// Log is --log-driver's and --log-opt's (nil: the defaults).
+	Log *LogConfig `json:"log,omitempty"`
 	// Given are flags box run was given as docker's inspect shows them
 	// (HostConfig); nil in a record of an older box.
 	Given *GivenFlags `json:"given,omitempty"`

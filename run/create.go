@@ -83,6 +83,8 @@ type Flags struct {
 	Health      HealthFlags // --health-*, --no-healthcheck
 	Interactive bool        // -i
 	Attach      []string    // -a's streams (stdin, stdout, stderr)
+	LogDriver   string      // --log-driver
+	LogOpts     []string    // --log-opt
 	Detached    bool        // -d
 	// VolumesFrom are --volumes-from's mounts, from other containers.
 	VolumesFrom []proto.Mount
@@ -340,13 +342,17 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 	if f.StopTimeout != nil && *f.StopTimeout < -1 {
 		return nil, nil, slirp.Config{}, fmt.Errorf("--stop-timeout %d: give seconds, or -1 to wait for as long as it takes", *f.StopTimeout)
 	}
+	logCfg, err := ParseLogFlags(f.LogDriver, f.LogOpts)
+	if err != nil {
+		return nil, nil, slirp.Config{}, err
+	}
 	ct := &Container{
 		ID: id, Name: name, Image: img.Ref, ImageID: img.ID, Command: args,
 		Entrypoint: entrypoint, Cmd: cmd,
 		Created: time.Now().UTC(), Status: "created", Remove: f.Remove, Limits: f.Limits,
 		Mounts: spec.Mounts, Network: &Network{Mode: network, ExtraHosts: f.AddHosts},
 		StopSignal: stopSignal, StopTimeout: f.StopTimeout, Labels: labels, Expose: expose,
-		Health: health,
+		Health: health, Log: logCfg,
 		Given: &GivenFlags{DNS: f.DNS, DNSSearch: f.DNSSearch, DNSOptions: f.DNSOptions, CapAdd: f.CapAdd, CapDrop: f.CapDrop,
 			GroupAdd: f.GroupAdd, Devices: f.Devices, Ulimits: f.Ulimits, Init: f.Init, IPC: f.IPC, Interactive: f.Interactive, Detached: f.Detached, Attach: f.Attach},
 	}

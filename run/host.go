@@ -251,7 +251,7 @@ func (r *runner) create() error {
 // so each line gets its time and stream and the file can rotate; the
 // copies end when the container's last writer does.
 func (r *runner) openLog() error {
-	log, err := openLog(filepath.Join(r.Spec.Dir, LogName))
+	log, err := openLog(filepath.Join(r.Spec.Dir, LogName), r.Container.Log)
 	if err != nil {
 		return err
 	}
@@ -291,7 +291,7 @@ func (r *runner) openLog() error {
 // to the caller and, through a pipe, to the log's line recorder; wait
 // closes the pipes once the relay is drained.
 func (r *runner) teeLog() {
-	log, err := openLog(filepath.Join(r.Spec.Dir, LogName))
+	log, err := openLog(filepath.Join(r.Spec.Dir, LogName), r.Container.Log)
 	if err != nil {
 		r.Log.Debug("no log for a foreground container", "err", err)
 		return

@@ -264,7 +264,7 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 		PortBindings:  map[string][]PortBinding{},
 		RestartPolicy: restart,
 		AutoRemove:    ct.Remove,
-		LogConfig:     LogConfig{Type: "k8s-file", Config: map[string]string{}},
+		LogConfig:     logConfig(ct.Log),
 		Dns:           []string{}, DnsOptions: []string{}, DnsSearch: []string{},
 		IpcMode: "private",
 	}
@@ -581,4 +581,22 @@ func displayPorts(published []proto.Port, exposed map[string]struct{}) string {
 		out = append(out, r+"/"+g.proto)
 	}
 	return strings.Join(append(out, mapped...), ", ")
+}
+
+// logConfig is docker's LogConfig of a container's log settings.
+func logConfig(c *run.LogConfig) LogConfig {
+	out := LogConfig{Type: "k8s-file", Config: map[string]string{}}
+	if c == nil {
+		return out
+	}
+	if c.Driver != "" {
+		out.Type = c.Driver
+	}
+	if c.MaxSize > 0 {
+		out.Config["max-size"] = strconv.FormatInt(c.MaxSize, 10)
+	}
+	if c.MaxFile > 0 {
+		out.Config["max-file"] = strconv.Itoa(c.MaxFile)
+	}
+	return out
 }
