@@ -114,6 +114,15 @@ func Run(o Options) (status int, err error) {
 		}
 	}
 	if err := r.listenPorts(); err != nil {
+		// docker keeps a new container whose port cannot be bound, as
+		// created, with why (not --rm's).
+		if !r.Existing && !r.Remove {
+			r.neverRan = true
+			if r.create() == nil {
+				r.Container.Error = err.Error()
+				r.Containers.Save(r.Container)
+			}
+		}
 		return 125, err // docker run: 125 for a start that fails, unless the command is missing (127) or not executable (126)
 	}
 	if o.Detached {
