@@ -86,6 +86,9 @@ type Container struct {
 	Expose []string `json:"expose,omitempty"`
 	// Log is --log-driver's and --log-opt's (nil: the defaults).
 	Log *LogConfig `json:"log,omitempty"`
+	// generatedName: Name is RandomName's, which Create may change to
+	// one not in use.
+	generatedName bool
 	// Given are flags box run was given as docker's inspect shows them
 	// (HostConfig); nil in a record of an older box.
 	Given *GivenFlags `json:"given,omitempty"`
@@ -167,7 +170,14 @@ func (c Containers) Create(ct *Container) (dir string, err error) {
 	if err := os.MkdirAll(filepath.Join(c.Root, "names"), 0o700); err != nil {
 		return "", err
 	}
-	if err := os.Symlink(ct.ID, filepath.Join(c.Root, "names", ct.Name)); err != nil {
+	err = os.Symlink(ct.ID, filepath.Join(c.Root, "names", ct.Name))
+	// A generated name in use: docker's next tries, a digit appended,
+	// then one with the id's start.
+	for try := 1; ct.generatedName && errors.Is(err, fs.ErrExist) && try <= 11; try++ {
+		ct.Name = retryName(try, ct.ID)
+		err = os.Symlink(ct.ID, filepath.Join(c.Root, "names", ct.Name))
+	}
+	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return "", fmt.Errorf("the container name %q is already in use; remove that container (box rm %s) or choose another --name", ct.Name, ct.Name)
 		}

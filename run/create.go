@@ -318,9 +318,9 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		spec.UserHome, spec.UserShell = f.UserHome, f.UserShell
 		spec.PasswdInPlace = f.PasswdInPlace
 	}
-	name := f.Name
+	name, generated := f.Name, false
 	if name == "" {
-		name = RandomName() + "_" + id[:4]
+		name, generated = RandomName(), true // docker's adjective_surname; Create makes it unique
 	}
 	entrypoint, cmd := entrypointCmd(img.Config, f.Entrypoint, f.Args)
 	stopSignal := f.StopSignal
@@ -352,7 +352,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		Created: time.Now().UTC(), Status: "created", Remove: f.Remove, Limits: f.Limits,
 		Mounts: spec.Mounts, Network: &Network{Mode: network, ExtraHosts: f.AddHosts},
 		StopSignal: stopSignal, StopTimeout: f.StopTimeout, Labels: labels, Expose: expose,
-		Health: health, Log: logCfg,
+		Health: health, Log: logCfg, generatedName: generated,
 		Given: &GivenFlags{DNS: f.DNS, DNSSearch: f.DNSSearch, DNSOptions: f.DNSOptions, CapAdd: f.CapAdd, CapDrop: f.CapDrop,
 			GroupAdd: f.GroupAdd, Devices: f.Devices, Ulimits: f.Ulimits, Init: f.Init, IPC: f.IPC, Interactive: f.Interactive, Detached: f.Detached, Attach: f.Attach},
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	mrand "math/rand/v2"
+	"strconv"
 	"strings"
 )
 
@@ -50,6 +51,16 @@ var (
 // suffix or retries when the name is taken.
 func RandomName() string {
 	return adjectives[mrand.IntN(len(adjectives))] + "_" + nouns[mrand.IntN(len(nouns))]
+}
+
+// retryName is a generated name's try-th replacement when the one before
+// was in use: docker's (a random name and a digit), and at the 11th one
+// with the start of the container's id, which no other name has.
+func retryName(try int, id string) string {
+	if try > 10 {
+		return RandomName() + "_" + id[:4]
+	}
+	return RandomName() + strconv.Itoa(mrand.IntN(10))
 }
 
 // NewID returns a container id: 64 random hex digits. Like docker, it

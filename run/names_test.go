@@ -73,3 +73,24 @@ func TestCheckHostname(t *testing.T) {
 		t.Errorf("CheckHostname(65 characters) = %v", err)
 	}
 }
+
+// TestGeneratedNameInUse: a generated name that is taken gives way to
+// docker's next tries; a given one is an error.
+func TestGeneratedNameInUse(t *testing.T) {
+	cs := Containers{Root: t.TempDir()}
+	first := &Container{ID: NewID(), Name: "taken_name", Status: "created"}
+	if _, err := cs.Create(first); err != nil {
+		t.Fatal(err)
+	}
+	gen := &Container{ID: NewID(), Name: "taken_name", Status: "created", generatedName: true}
+	if _, err := cs.Create(gen); err != nil || gen.Name == "taken_name" || !regexp.MustCompile(`^[a-z]+_[a-z]+\d$`).MatchString(gen.Name) {
+		t.Errorf("generated name in use: got %q, %v; want another, with a digit", gen.Name, err)
+	}
+	given := &Container{ID: NewID(), Name: "taken_name", Status: "created"}
+	if _, err := cs.Create(given); err == nil || !strings.Contains(err.Error(), "already in use") {
+		t.Errorf("given name in use: %v", err)
+	}
+	if n := retryName(11, gen.ID); !strings.HasSuffix(n, "_"+gen.ID[:4]) {
+		t.Errorf("last try %q lacks the id's start", n)
+	}
+}
