@@ -22,14 +22,16 @@ type commitCmd struct {
 	Change    []string `short:"c" sep:"none" help:"Apply a Dockerfile instruction to the config: CMD, ENTRYPOINT, ENV, LABEL, EXPOSE, VOLUME, WORKDIR, USER, STOPSIGNAL." placeholder:"INSTRUCTION"`
 	Message   string   `short:"m" help:"Commit message (the history entry's comment)."`
 	Author    string   `short:"a" help:"Author."`
+	Pause     bool     `short:"p" default:"true" help:"Pause a running container while its files are read (docker's default), where its cgroup has a freezer; --pause=false never."`
 	Container string   `arg:"" name:"container" predictor:"container" help:"Container name or id."`
 	Name      string   `arg:"" optional:"" name:"name" help:"Name of the new image (default: none)."`
 }
 
 // Run makes the image from the container's upper directory and its
-// config. A running container is not paused (box has no freezer without
-// cgroup delegation): its upper dir is read as it is, and a file that
-// changes while it is read fails the commit rather than going in torn.
+// config. A running container is paused meanwhile (--pause, docker's
+// default) when it has a cgroup of its own with a freezer; without one
+// its upper dir is read as it is, and a file that changes while it is
+// read fails the commit rather than going in torn.
 func (c *commitCmd) Run(g *globals) error {
 	cs, ct, err := g.container(c.Container)
 	if err != nil {
@@ -77,6 +79,15 @@ func (c *commitCmd) Run(g *globals) error {
 	epoch, err := sourceDateEpoch()
 	if err != nil {
 		return withStatus(1, err)
+	}
+	// docker's --pause: with the freezer only (SIGSTOP, box pause's way
+	// without one, would show in the container).
+	if c.Pause && ct.Status == "running" && !ct.Paused && ct.CanFreeze() {
+		if err := cs.Pause(ct); err != nil {
+			return withStatus(1, fmt.Errorf("committing %s: %w", c.Container, err))
+		}
+		ct.Paused = true
+		defer cs.Unpause(ct)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -45,6 +45,16 @@ func (c Containers) Pause(ct *Container) error {
 	return nil
 }
 
+// CanFreeze tells whether the container's own cgroup has a freezer, so
+// that Pause stops its processes without their seeing it.
+func (ct *Container) CanFreeze() bool {
+	if ct.Cgroup == "" {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(ct.Cgroup, "cgroup.freeze"))
+	return err == nil
+}
+
 // Unpause resumes a paused container (docker unpause).
 func (c Containers) Unpause(ct *Container) error {
 	if ct.Status != "running" {
