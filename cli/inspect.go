@@ -16,6 +16,7 @@ import (
 type inspectCmd struct {
 	Format string   `short:"f" help:"Print each object through a Go template, as docker: '{{.State.ExitCode}}', '{{json .Config}}' (functions json, join, split, lower, upper, title, pad, truncate); json for compact JSON." placeholder:"TEMPLATE"`
 	Type   string   `help:"Look up only containers or only images." enum:",container,image" default:"" placeholder:"container|image"`
+	Size   bool     `short:"s" help:"A container's sizes too: SizeRw (the bytes it wrote) and SizeRootFs (with its image's)."`
 	Names  []string `arg:"" name:"container|image" help:"Containers or images, by name or id."`
 }
 
@@ -25,6 +26,7 @@ type inspectCmd struct {
 type (
 	containerInspectCmd struct {
 		Format string   `short:"f" help:"Print each container through a Go template, as box inspect -f." placeholder:"TEMPLATE"`
+		Size   bool     `short:"s" help:"Its sizes too, as box inspect -s."`
 		Names  []string `arg:"" name:"container" predictor:"container" help:"Containers, by name or id."`
 	}
 	imageInspectCmd struct {
@@ -34,7 +36,7 @@ type (
 )
 
 func (c *containerInspectCmd) Run(g *globals) error {
-	return (&inspectCmd{Format: c.Format, Type: "container", Names: c.Names}).Run(g)
+	return (&inspectCmd{Format: c.Format, Type: "container", Size: c.Size, Names: c.Names}).Run(g)
 }
 
 func (c *imageInspectCmd) Run(g *globals) error {
@@ -120,7 +122,16 @@ func (c *inspectCmd) lookup(cs run.Containers, st *image.Store, name string) (an
 	if c.Type != "image" {
 		ct, err := cs.Lookup(name)
 		if err == nil {
-			return inspectContainer(cs, st, ct)
+			out, err := inspectContainer(cs, st, ct)
+			if err == nil && c.Size {
+				rw := run.WrittenBytes(cs.Dir(ct.ID))
+				root := rw
+				if img, err := st.Lookup(ct.ImageID); err == nil {
+					root += img.Size
+				}
+				out.SizeRw, out.SizeRootFs = &rw, &root
+			}
+			return out, err
 		}
 		if !errors.Is(err, run.ErrNoContainer) {
 			return nil, err

@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/box-run/box/cli/format"
+	"github.com/box-run/box/run"
 )
 
 type psCmd struct {
@@ -20,10 +21,15 @@ type psCmd struct {
 	Format  string          `help:"table (default), json (one object per container), or a Go template as docker's: '{{.Names}} {{.Status}}', 'table {{.ID}}\\t{{.Image}}'." placeholder:"TEMPLATE"`
 	Latest  bool            `short:"l" help:"Show only the latest created container (of any state)."`
 	Last    int             `short:"n" help:"Show the N last created containers (of any state)." default:"-1" placeholder:"N"`
+	Size    bool            `short:"s" help:"Show sizes: the bytes a container wrote, and with its image's (docker's SIZE, virtual)."`
 }
 
 func (c *psCmd) Run(g *globals) error {
-	tmpl, err := listFormat(c.Format, format.PsTable, c.Quiet)
+	table := format.PsTable
+	if c.Size {
+		table += "\t{{.Size}}"
+	}
+	tmpl, err := listFormat(c.Format, table, c.Quiet)
 	if err != nil {
 		return err
 	}
@@ -88,6 +94,17 @@ func (c *psCmd) Run(g *globals) error {
 			continue
 		}
 		row := format.NewContainerRow(ct, func() *v1.Config { return config(ct.ImageID) }, !c.NoTrunc)
+		if c.Size {
+			row.WithSizes(func() (int64, int64) {
+				var img int64
+				if st, err := store(); err == nil {
+					if i, err := st.Lookup(ct.ImageID); err == nil {
+						img = i.Size
+					}
+				}
+				return run.WrittenBytes(cs.Dir(ct.ID)), img
+			})
+		}
 		if !filter.Match(row) {
 			continue
 		}

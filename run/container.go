@@ -561,3 +561,20 @@ func bootTime() time.Time {
 	}
 	return time.Now().Add(-time.Duration(up * float64(time.Second)))
 }
+
+// WrittenBytes is how many bytes of files a container wrote: its
+// writable layer's regular files (docker's SizeRw), as far as the caller
+// can read that directory (its own files in it, whatever their owner
+// inside, and not below directories another id keeps closed).
+func WrittenBytes(dir string) int64 {
+	var n int64
+	filepath.WalkDir(filepath.Join(dir, "upper"), func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}

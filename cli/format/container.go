@@ -42,6 +42,8 @@ type ContainerJSON struct {
 	ExecIDs         []string // null: box keeps no exec records
 	HostConfig      HostConfig
 	GraphDriver     GraphDriver
+	SizeRw          *int64 `json:",omitempty"` // inspect -s: the bytes it wrote
+	SizeRootFs      *int64 `json:",omitempty"` // inspect -s: with its image's
 	Mounts          []MountPoint
 	Config          ContainerConfig
 	NetworkSettings NetworkSettings

@@ -23,6 +23,25 @@ type ContainerRow struct {
 	image func() *v1.Config
 	trunc bool
 	now   time.Time
+	// sizes, set for ps -s, are the container's writable layer's and its
+	// image's bytes.
+	sizes func() (rw, image int64)
+}
+
+// WithSizes sets what Size shows (ps -s).
+func (r *ContainerRow) WithSizes(sizes func() (rw, image int64)) *ContainerRow {
+	r.sizes = sizes
+	return r
+}
+
+// Size is docker's "2B (virtual 7.8MB)": the bytes the container wrote
+// (its writable layer's files) and with its image's; "" without ps -s.
+func (r *ContainerRow) Size() string {
+	if r.sizes == nil {
+		return ""
+	}
+	rw, img := r.sizes()
+	return HumanSize(rw) + " (virtual " + HumanSize(rw+img) + ")"
 }
 
 // NewContainerRow makes ct's row. image loads the config of its image
@@ -36,7 +55,7 @@ func NewContainerRow(ct *run.Container, image func() *v1.Config, trunc bool) *Co
 var PsColumns = Columns{
 	Zero: &ContainerRow{},
 	Header: map[string]string{
-		"ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command": "COMMAND",
+		"ID": "CONTAINER ID", "Names": "NAMES", "Size": "SIZE", "Image": "IMAGE", "Command": "COMMAND",
 		"CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE",
 		"Status": "STATUS", "Labels": "LABELS", "Mounts": "MOUNTS",
 		"LocalVolumes": "LOCAL VOLUMES", "Networks": "NETWORKS",
