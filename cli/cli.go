@@ -253,6 +253,9 @@ func dockerShortHostname(parser *kong.Kong, argv []string) []string {
 				continue
 			}
 			withValue["--"+f.Name] = true
+			for _, a := range f.Aliases {
+				withValue["--"+a] = true
+			}
 			if f.Short != 0 {
 				withValue["-"+string(f.Short)] = true
 			}
@@ -268,7 +271,7 @@ func dockerShortHostname(parser *kong.Kong, argv []string) []string {
 			out[j] = "--hostname"
 			j++ // its value
 		case strings.HasPrefix(a, "-h") && !strings.HasPrefix(a, "--"):
-			out[j] = "--hostname=" + a[2:]
+			out[j] = "--hostname=" + strings.TrimPrefix(a[2:], "=")
 		case strings.Contains(a, "="):
 		case withValue[a]:
 			j++

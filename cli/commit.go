@@ -80,7 +80,10 @@ func (c *commitCmd) Run(g *globals) error {
 	if err != nil {
 		return withStatus(1, err)
 	}
-	// docker's --pause: with the freezer only (SIGSTOP, box pause's way
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// docker's --pause (after ^C is caught, so that one cannot leave it
+	// frozen): with the freezer only (SIGSTOP, box pause's way
 	// without one, would show in the container).
 	if c.Pause && ct.Status == "running" && !ct.Paused && ct.CanFreeze() {
 		if err := cs.Pause(ct); err != nil {
@@ -89,8 +92,6 @@ func (c *commitCmd) Run(g *globals) error {
 		ct.Paused = true
 		defer cs.Unpause(ct)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	img, err := st.Commit(ctx, base, image.CommitOptions{
 		Upper:     upper,
 		Container: ctCfg,

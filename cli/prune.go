@@ -359,15 +359,19 @@ func (c systemPruneCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	n, err = pruneBuildCache(g, false)
-	total += n
-	if err != nil {
-		return err
-	}
-	n, err = pruneOtherMappings(g)
-	total += n
-	if err != nil {
-		return err
+	// The build cache and other id mappings' layers keep no labels or
+	// times to filter by: with a filter they are left as they are.
+	if len(c.Filter) == 0 {
+		n, err = pruneBuildCache(g, false)
+		total += n
+		if err != nil {
+			return err
+		}
+		n, err = pruneOtherMappings(g)
+		total += n
+		if err != nil {
+			return err
+		}
 	}
 	printReclaimed(total)
 	return nil
@@ -384,9 +388,14 @@ func systemPruneWarning(c systemPruneCmd) string {
 	}
 	if c.All {
 		b.WriteString("  - all images without at least one container associated to them\n")
-		b.WriteString("  - all build cache\n")
 	} else {
 		b.WriteString("  - all dangling images\n")
+	}
+	switch {
+	case len(c.Filter) > 0: // box's build cache has nothing to filter by: kept
+	case c.All:
+		b.WriteString("  - all build cache\n")
+	default:
 		b.WriteString("  - unused build cache\n")
 	}
 	var filters []string

@@ -92,11 +92,8 @@ func Open(opts Options) (*Store, error) {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("creating store: %w (set --root, BOX_ROOT or [storage] root to a directory you can write; a read-only store goes under [storage] shared)", err)
 	}
-	// Another user's store would run their files as this user.
-	if fi, err := os.Stat(root); err == nil {
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != uint32(os.Geteuid()) {
-			return nil, fmt.Errorf("store %s belongs to uid %d, not to you: use a store of your own (--root, BOX_ROOT or [storage] root), or name it under [storage] shared", root, st.Uid)
-		}
+	if err := checkOwnStore(root); err != nil {
+		return nil, err
 	}
 	for _, d := range []string{"blobs/sha256", "blobs/layers", "layers", "locks", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
@@ -625,4 +622,46 @@ func (s *Store) CheckMapping() error {
 		return nil
 	}
 	return s.checkMapping()
+}
+
+// checkOwnStore refuses a store another user could change: one that is
+// not the caller's, that others may write to, reached through a symlink
+// another user owns, or below a directory anyone may write to without
+// the sticky bit (they could rename the store away and put theirs in its
+// place). A store another user can change would run their files as the
+// caller.
+func checkOwnStore(root string) error {
+	fix := "use a store of your own (--root, BOX_ROOT or [storage] root), or name a shared one under [storage] shared"
+	me := uint32(os.Geteuid())
+	if fi, err := os.Lstat(root); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != me && st.Uid != 0 {
+			return fmt.Errorf("store %s is a symlink of uid %d's: %s", root, st.Uid, fix)
+		}
+	}
+	fi, err := os.Stat(root)
+	if err != nil {
+		return fmt.Errorf("checking store %s: %w", root, err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	switch {
+	case st.Uid != me:
+		return fmt.Errorf("store %s belongs to uid %d, not to you: %s", root, st.Uid, fix)
+	case fi.Mode().Perm()&0o002 != 0:
+		return fmt.Errorf("store %s can be written by any user (mode %04o): chmod o-w it, or %s", root, fi.Mode().Perm(), fix)
+	}
+	real, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil
+	}
+	for dir := filepath.Dir(real); ; dir = filepath.Dir(dir) {
+		if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o002 != 0 && fi.Mode()&fs.ModeSticky == 0 {
+			return fmt.Errorf("store %s is in %s, which any user may write to (no sticky bit): another user could put a store of theirs in its place; %s", root, dir, fix)
+		}
+		if dir == "/" || dir == "." {
+			return nil
+		}
+	}
 }

@@ -359,22 +359,24 @@ func (c Containers) Rename(ct *Container, name string) error {
 
 // recordKilled records, once, the end of a container whose init and
 // monitor were killed (SIGKILL, a job's end) before either recorded it:
-// exited, 137, finished when box first saw it so. It returns that time.
-func (c Containers) recordKilled(id string) time.Time {
+// exited, 137, finished when box first saw it so. It returns the record
+// as it is then: read again under the lock, it may have been recorded
+// meanwhile, or a new run started, and then nothing is written.
+func (c Containers) recordKilled(id string) (*Container, error) {
 	unlock := c.lockRecord(id)
 	defer unlock()
 	rec, err := c.readRecord(id)
 	if err != nil {
-		return time.Now().UTC()
+		return nil, err
 	}
-	if rec.Status != "running" {
-		return rec.Finished // recorded meanwhile
+	if rec.Status != "running" || proc.Alive(rec.Pid, rec.PidStart, rec.BootID) || proc.Alive(rec.Monitor, rec.MonStart, rec.BootID) {
+		return rec, nil
 	}
 	rec.Status, rec.ExitCode, rec.Finished, rec.Restarting = "exited", 137, time.Now().UTC(), false
 	if b, err := json.MarshalIndent(rec, "", "  "); err == nil {
 		replace.File(filepath.Join(c.dir(id), "container.json"), b)
 	}
-	return rec.Finished
+	return rec, nil
 }
 
 func (c Containers) load(id string) (*Container, error) {
@@ -386,8 +388,11 @@ func (c Containers) load(id string) (*Container, error) {
 	// Running while its init runs, or while its monitor, which records the
 	// exit, still does.
 	if ct.Status == "running" && !proc.Alive(ct.Pid, ct.PidStart, ct.BootID) && !proc.Alive(ct.Monitor, ct.MonStart, ct.BootID) {
-		ct.Status, ct.ExitCode = "exited", 137
-		ct.Finished = c.recordKilled(id)
+		if cur, err := c.recordKilled(id); err == nil {
+			ct = *cur // as recorded now: its end, or a run started since it was read
+		} else {
+			ct.Status, ct.ExitCode = "exited", 137
+		}
 	}
 	if ct.Status == "running" {
 		if _, err := os.Lstat(filepath.Join(c.dir(id), PausedFile)); err == nil {

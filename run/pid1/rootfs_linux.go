@@ -511,11 +511,11 @@ func writeInRoot(root int, name, content string) error {
 	}
 	f := os.NewFile(uintptr(fd), tmp)
 	_, err = f.WriteString(content)
+	if err == nil {
+		err = unix.Fchmod(fd, 0o644) // the file opened, not a path (umask aside)
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
-	}
-	if err == nil {
-		err = unix.Fchmodat(dir, tmp, 0o644, 0)
 	}
 	if err == nil {
 		err = unix.Renameat(dir, tmp, dir, base)

@@ -351,8 +351,8 @@ func speculate(args []string) bool {
 	}
 	for j, a := range args[i+1:] {
 		switch {
-		case a == "--detach" || strings.HasPrefix(a, "--detach="), a == "--network=host",
-			a == "--network" && i+2+j < len(args) && args[i+2+j] == "host",
+		case a == "--detach" || strings.HasPrefix(a, "--detach="), a == "--network=host", a == "--net=host",
+			(a == "--network" || a == "--net") && i+2+j < len(args) && args[i+2+j] == "host",
 			a == "--help", a == "--init", strings.HasPrefix(a, "--publish"),
 			strings.HasPrefix(a, "--userns"), a == "--mpi", strings.HasPrefix(a, "--ipc"),
 			strings.HasPrefix(a, "--memory"), strings.HasPrefix(a, "--cpus"), strings.HasPrefix(a, "--pids-limit"),
