@@ -143,3 +143,28 @@ func TestStoreModes(t *testing.T) {
 		t.Fatalf("only %d entries under %s", n, root)
 	}
 }
+
+// TestOpenRefusesStoresOthersCanChange: another user could replace the
+// layers of a store that any user may write to, or that sits in a
+// directory anyone may write to without the sticky bit.
+func TestOpenRefusesStoresOthersCanChange(t *testing.T) {
+	open := filepath.Join(t.TempDir(), "open")
+	if err := os.Mkdir(open, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(open, 0o777) // no sticky bit
+	if _, err := Open(Options{Root: filepath.Join(open, "box")}); err == nil || !strings.Contains(err.Error(), "which any user may write to (no sticky bit)") {
+		t.Errorf("store in a directory anyone may write to: %v", err)
+	}
+	os.Chmod(open, 0o1777) // sticky, as /tmp: fine
+	if _, err := Open(Options{Root: filepath.Join(open, "box")}); err != nil {
+		t.Errorf("store in a sticky directory: %v", err)
+	}
+	os.Chmod(filepath.Join(open, "box"), 0o777)
+	if _, err := Open(Options{Root: filepath.Join(open, "box")}); err == nil || !strings.Contains(err.Error(), "can be written by any user") {
+		t.Errorf("store any user may write to: %v", err)
+	}
+	if _, err := Open(Options{Root: "/"}); err == nil || !strings.Contains(err.Error(), "belongs to uid 0") {
+		t.Errorf("root's directory as a store: %v", err)
+	}
+}
