@@ -115,9 +115,11 @@ func TestStoreMode(t *testing.T) {
 // every directory in it mode 0700 whatever the umask (here none, which
 // would let a looser mode through as it was asked for).
 func TestStoreModes(t *testing.T) {
+	base := t.TempDir()
+	os.Chmod(base, 0o700) // made under the umask of 0 below: not anyone's to write to
 	old := syscall.Umask(0)
 	defer syscall.Umask(old)
-	root := filepath.Join(t.TempDir(), "data", "box")
+	root := filepath.Join(base, "data", "box")
 	if _, err := Open(Options{Root: root}); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +158,7 @@ func TestOpenRefusesStoresOthersCanChange(t *testing.T) {
 	if _, err := Open(Options{Root: filepath.Join(open, "box")}); err == nil || !strings.Contains(err.Error(), "which any user may write to (no sticky bit)") {
 		t.Errorf("store in a directory anyone may write to: %v", err)
 	}
-	os.Chmod(open, 0o1777) // sticky, as /tmp: fine
+	os.Chmod(open, 0o777|os.ModeSticky) // as /tmp: fine
 	if _, err := Open(Options{Root: filepath.Join(open, "box")}); err != nil {
 		t.Errorf("store in a sticky directory: %v", err)
 	}
