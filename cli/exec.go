@@ -54,8 +54,8 @@ func (c *execCmd) Run(g *globals) error {
 	if _, err := os.Stat(filepath.Join(dir, proto.ExecSocket)); err != nil {
 		return withStatus(125, fmt.Errorf("container %s runs in the foreground without -t, --name, -p or --init: box exec cannot reach it (start it with one of those, or -d)", ct.Name))
 	}
-	die := cs.ExecEvents(ct, c.Args[1:])
-	status, err := pid1.ExecCommand(dir, proto.ExecRequest{Args: c.Args[1:], Env: env, Cwd: c.Workdir, User: c.User, TTY: c.TTY}, c.Interactive, c.Detach)
+	start, die := cs.ExecEvents(ct, c.Args[1:])
+	status, err := pid1.ExecCommand(dir, proto.ExecRequest{Args: c.Args[1:], Env: env, Cwd: c.Workdir, User: c.User, TTY: c.TTY}, c.Interactive, c.Detach, start)
 	if !c.Detach {
 		die(status) // a detached one's end is its init's to see, and init cannot reach the store
 	}

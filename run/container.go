@@ -207,7 +207,7 @@ func (c Containers) Event(action string, ct *Container, extra map[string]string)
 
 // ExecEvents records docker's exec_create and exec_start for a box exec
 // of cmd in ct, and returns what records its exec_die (events.Exec).
-func (c Containers) ExecEvents(ct *Container, cmd []string) (die func(status int)) {
+func (c Containers) ExecEvents(ct *Container, cmd []string) (start func(), die func(status int)) {
 	return events.Exec(filepath.Dir(c.Root), ct.ID, events.ContainerAttrs(ct.Image, ct.Name, ct.Labels), cmd)
 }
 

@@ -115,8 +115,8 @@ func execute(where store, r execRequest) (code int, ok bool) {
 	if _, err := os.Stat(filepath.Join(dir, proto.ExecSocket)); err != nil {
 		return 0, false
 	}
-	die := events.Exec(root, id, events.ContainerAttrs(ct.Image, ct.Name, ct.Labels), r.args)
-	status, err := pid1.ExecCommand(dir, proto.ExecRequest{Args: r.args, Env: env, Cwd: r.workdir, User: r.user, TTY: r.tty}, r.interactive, r.detach)
+	start, die := events.Exec(root, id, events.ContainerAttrs(ct.Image, ct.Name, ct.Labels), r.args)
+	status, err := pid1.ExecCommand(dir, proto.ExecRequest{Args: r.args, Env: env, Cwd: r.workdir, User: r.user, TTY: r.tty}, r.interactive, r.detach, start)
 	if !r.detach {
 		die(status) // as box exec's (package cli)
 	}

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -56,5 +57,26 @@ func TestTrim(t *testing.T) {
 	got, _ := r.Next()
 	if len(got) != 1 || got[0].Actor.ID != "last" {
 		t.Errorf("after a trim: %+v", got)
+	}
+}
+
+// TestAppendJSON: the hand-written encoder writes what encoding/json
+// writes, escapes and all.
+func TestAppendJSON(t *testing.T) {
+	odd := []string{"", "plain", "quote\" back\\slash", "ctl\x00\x01\x1f\b\f\n\r\t", "<html>&", "\u2028\u2029", "bad\xff\xfeutf8", "üñí©ødé 日本", "\x7f"}
+	for i, s := range odd {
+		for _, e := range []Event{
+			New("container", "exec_create: "+s, "id"+s, map[string]string{s: s, "name": "n", "image": s}),
+			New("volume", s, s, nil),
+			{Type: s, Action: s, Scope: s, Time: int64(i), TimeNano: -int64(i)},
+		} {
+			want, err := json.Marshal(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := e.appendJSON(nil); string(got) != string(want) {
+				t.Errorf("%q:\n got %s\nwant %s", s, got, want)
+			}
+		}
 	}
 }

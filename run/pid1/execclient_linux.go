@@ -36,6 +36,10 @@ type ExecOptions struct {
 	// the signals the caller gets (a health check's SIGKILL at its
 	// timeout, from a monitor whose own signals are the container's).
 	Signals <-chan syscall.Signal
+	// Sent, when set, is called once the request is sent: work of the
+	// caller's (box exec's events) done while the container starts the
+	// process rather than before.
+	Sent func()
 }
 
 // Exec is box exec's client, beside its server: it asks the init of the
@@ -64,6 +68,9 @@ func Exec(dir string, o ExecOptions) (int, error) {
 	}
 	if err := proto.WriteExecRequest(fd, &o.Request, stdio); err != nil {
 		return 125, fmt.Errorf("asking the container to exec: %w", err)
+	}
+	if o.Sent != nil {
+		o.Sent() // while the container starts the command
 	}
 	if o.Request.Detach {
 		return execReply(c)
@@ -111,11 +118,11 @@ func Exec(dir string, o ExecOptions) (int, error) {
 // quick path's): the process on box's own stdin, stdout and stderr, and
 // with a tty TERM=xterm ahead of the caller's -e (docker's). Box exits
 // once it returns.
-func ExecCommand(dir string, req proto.ExecRequest, interactive, detach bool) (int, error) {
+func ExecCommand(dir string, req proto.ExecRequest, interactive, detach bool, sent func()) (int, error) {
 	if req.TTY {
 		req.Env = append([]string{"TERM=xterm"}, req.Env...)
 	}
-	return Exec(dir, ExecOptions{Request: req, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: interactive, Detach: detach, Exiting: true})
+	return Exec(dir, ExecOptions{Request: req, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Interactive: interactive, Detach: detach, Exiting: true, Sent: sent})
 }
 
 // forwarded are the signals box exec passes on to its process (to its
