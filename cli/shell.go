@@ -214,7 +214,9 @@ func (c *shellCmd) ready(g *globals, ss shell.Store, cs run.Containers, d *dotfi
 			return st, ct, nil
 		}
 	}
-	unlock, err := ss.Lock(d.Name)
+	unlock, err := ss.LockWaiting(d.Name, func() {
+		fmt.Fprintf(os.Stderr, "box: shell %s is being made, started or removed by another box shell: waiting for it\n", d.Name)
+	})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -100,6 +100,15 @@ func Open(opts Options) (*Store, error) {
 			return nil, fmt.Errorf("creating store: %w", err)
 		}
 	}
+	// A root others may add to (sticky: they cannot take what is ours)
+	// must not hold a directory of theirs where the store's go.
+	for _, d := range []string{"blobs", "layers", "locks", "tmp", "containers", "volumes"} {
+		if fi, err := os.Lstat(filepath.Join(root, d)); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && (st.Uid != uint32(os.Geteuid()) || !fi.IsDir()) {
+				return nil, fmt.Errorf("store %s: %s is not a directory of yours: use a store of your own (--root, BOX_ROOT or [storage] root)", root, d)
+			}
+		}
+	}
 	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -649,7 +658,7 @@ func checkOwnStore(root string) error {
 	switch {
 	case st.Uid != me:
 		return fmt.Errorf("store %s belongs to uid %d, not to you: %s", root, st.Uid, fix)
-	case fi.Mode().Perm()&0o002 != 0:
+	case fi.Mode().Perm()&0o002 != 0 && fi.Mode()&fs.ModeSticky == 0:
 		return fmt.Errorf("store %s can be written by any user (mode %04o): chmod o-w it, or %s", root, fi.Mode().Perm(), fix)
 	}
 	real, err := filepath.EvalSymlinks(root)

@@ -166,6 +166,11 @@ func TestOpenRefusesStoresOthersCanChange(t *testing.T) {
 	if _, err := Open(Options{Root: filepath.Join(open, "box")}); err == nil || !strings.Contains(err.Error(), "can be written by any user") {
 		t.Errorf("store any user may write to: %v", err)
 	}
+	// Sticky, as a tmpfs's root: others cannot take what is ours.
+	os.Chmod(filepath.Join(open, "box"), 0o777|os.ModeSticky)
+	if _, err := Open(Options{Root: filepath.Join(open, "box")}); err != nil {
+		t.Errorf("sticky store: %v", err)
+	}
 	if _, err := Open(Options{Root: "/"}); err == nil || !strings.Contains(err.Error(), "belongs to uid 0") {
 		t.Errorf("root's directory as a store: %v", err)
 	}

@@ -125,6 +125,13 @@ func (s Store) List() ([]string, error) {
 // hold, so that two terminals entering at once make and start one
 // container, and start hooks run once per start.
 func (s Store) Lock(name string) (unlock func(), err error) {
+	return s.LockWaiting(name, nil)
+}
+
+// LockWaiting is Lock, calling waiting first when another holds the lock
+// (a terminal making or starting the shell, which can take as long as a
+// package install).
+func (s Store) LockWaiting(name string, waiting func()) (unlock func(), err error) {
 	dir := s.ShellDir(name)
 	if err := os.MkdirAll(filepath.Join(dir, "run"), 0o700); err != nil {
 		return nil, err
@@ -132,6 +139,12 @@ func (s Store) Lock(name string) (unlock func(), err error) {
 	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
+	}
+	if waiting != nil {
+		if err := flock(f, syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
+			return func() { f.Close() }, nil
+		}
+		waiting()
 	}
 	if err := flock(f, syscall.LOCK_EX); err != nil {
 		f.Close()
