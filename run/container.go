@@ -224,11 +224,7 @@ func (c Containers) Save(ct *Container) error {
 		// box update's: a monitor's copy from before it is not put back.
 		ct.Limits = rec.Limits
 	}
-	b, err := json.MarshalIndent(ct, "", "  ")
-	if err != nil {
-		return err
-	}
-	return replace.File(filepath.Join(c.dir(ct.ID), "container.json"), b)
+	return c.writeRecord(ct)
 }
 
 // UpdateLimits sets the container's limits (box update): in its record,
@@ -241,11 +237,7 @@ func (c Containers) UpdateLimits(ct *Container, l *cgroup.Limits) error {
 		return err
 	}
 	rec.Limits = l
-	b, err := json.MarshalIndent(rec, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := replace.File(filepath.Join(c.dir(ct.ID), "container.json"), b); err != nil {
+	if err := c.writeRecord(rec); err != nil {
 		return err
 	}
 	ct.Limits = l
@@ -296,6 +288,16 @@ func (c Containers) readRecord(id string) (*Container, error) {
 	return &ct, nil
 }
 
+// writeRecord replaces a container's record with ct, atomically; the
+// callers hold lockRecord.
+func (c Containers) writeRecord(ct *Container) error {
+	b, err := json.MarshalIndent(ct, "", "  ")
+	if err != nil {
+		return err
+	}
+	return replace.File(filepath.Join(c.dir(ct.ID), "container.json"), b)
+}
+
 // lockRecord serialises the read-modify-writes of a container's record
 // between processes (box rename and the container's monitor), with a
 // lock on its directory; without one (a directory going), it does nothing.
@@ -342,11 +344,7 @@ func (c Containers) Rename(ct *Container, name string) error {
 	if err == nil {
 		old := rec.Name
 		rec.Name = name
-		var b []byte
-		if b, err = json.MarshalIndent(rec, "", "  "); err == nil {
-			err = replace.File(filepath.Join(c.dir(ct.ID), "container.json"), b)
-		}
-		if err == nil {
+		if err = c.writeRecord(rec); err == nil {
 			removeName(filepath.Join(c.Root, "names", old), ct.ID)
 			ct.Name = name
 			c.Event("rename", ct, map[string]string{"oldName": "/" + old}) // docker's names have a /
@@ -373,9 +371,7 @@ func (c Containers) recordKilled(id string) (*Container, error) {
 		return rec, nil
 	}
 	rec.Status, rec.ExitCode, rec.Finished, rec.Restarting = "exited", 137, time.Now().UTC(), false
-	if b, err := json.MarshalIndent(rec, "", "  "); err == nil {
-		replace.File(filepath.Join(c.dir(id), "container.json"), b)
-	}
+	c.writeRecord(rec)
 	return rec, nil
 }
 
@@ -493,9 +489,7 @@ func (c Containers) SetRestarting(id string, on bool) {
 		return
 	}
 	ct.Restarting = on
-	if b, err := json.MarshalIndent(ct, "", "  "); err == nil {
-		replace.File(filepath.Join(c.dir(id), "container.json"), b)
-	}
+	c.writeRecord(ct)
 }
 
 // BootID identifies this boot, so records from before a reboot are stale
