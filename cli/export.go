@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/box-run/box/internal/locate"
@@ -65,6 +66,18 @@ func (c *exportCmd) Run(g *globals) error {
 	}
 	if c.Bin != "" {
 		path := filepath.Join(shell.BinDir(home), filepath.Base(c.Bin))
+		if err := shell.CheckWritable(path, c.Name); err != nil {
+			return err
+		}
+		// The command must be in the shell, found as the script will
+		// find it: the shell is made or started for that, as for --app.
+		st, ct, err := (&shellCmd{}).ready(g, ss, cs, d, home)
+		if err != nil {
+			return err
+		}
+		if err := hasCommand(cs.Dir(ct.ID), st, home, c.Bin); err != nil {
+			return err
+		}
 		if err := shell.WriteExport(path, c.Name, shell.BinScript(box, c.Name, c.Bin), 0o755); err != nil {
 			return err
 		}
@@ -150,6 +163,33 @@ func exportArgs(name, bin, app string) (home string, err error) {
 		return "", withStatus(125, fmt.Errorf("invalid app %q: name a desktop entry in /usr/share/applications", app))
 	}
 	return locate.Home()
+}
+
+// hasCommand checks that cmd is there to run in a running shell, as its
+// user, with an enter's environment and after the enter hooks (which may
+// change PATH), as the script box export writes finds it.
+func hasCommand(dir string, st *shell.State, home, cmd string) error {
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	session := shell.Session(st, shell.LocalHost(home), strconv.Itoa(os.Getpid()))
+	status, err := pid1.Exec(dir, pid1.ExecOptions{
+		Request: proto.ExecRequest{Args: shell.Command(st, shell.CommandCheck(cmd)), Env: session.Env, Cwd: "/"},
+		Stdin:   null, Stdout: null, Stderr: null,
+	})
+	switch {
+	case err != nil:
+		return withStatus(status, fmt.Errorf("looking for %s in shell %s: %w", cmd, st.Name, err))
+	case status == 127 && filepath.IsAbs(cmd):
+		return withStatus(1, fmt.Errorf("shell %s has no command %s (no executable file there)", st.Name, cmd))
+	case status == 127:
+		return withStatus(1, fmt.Errorf("shell %s has no command %s on its PATH", st.Name, cmd))
+	case status != 0:
+		return withStatus(1, fmt.Errorf("looking for %s in shell %s: status %d", cmd, st.Name, status))
+	}
+	return nil
 }
 
 // readInShell reads a file in a running shell's container, as the user;

@@ -56,24 +56,40 @@ func AppFile(name, app string) string {
 // caller's working directory or not at all (an exported rm or make must
 // not run in the home instead). Run inside the shell itself (the home,
 // and so ~/.local/bin, is shared, and often on PATH there), it runs the
-// shell's own cmd: its path, or the first on PATH that is neither this
-// script nor another box export wrote, which would otherwise run itself.
+// shell's own cmd (findCommand).
 func BinScript(box, name, cmd string) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "#!/bin/sh\n%s%s; box unexport %s --bin %s removes it.\n", exportMarker, name, name, filepath.Base(cmd))
 	fmt.Fprintf(&b, "if [ \"${BOX_SHELL-}\" = %s ] && [ -d %s ]; then\n", shQuote(name), RunMount)
-	if filepath.IsAbs(cmd) {
-		fmt.Fprintf(&b, "\texec %s \"$@\"\n", shQuote(cmd))
-	} else {
-		// Not this script, nor any box export wrote (a link to one in
-		// another PATH directory would run them in turn for ever).
-		fmt.Fprintf(&b, "\tset -f\n\tIFS=:\n\tfor d in $PATH; do\n\t\tc=\"${d:-.}\"/%s\n", shQuote(cmd))
-		fmt.Fprintf(&b, "\t\tif [ -n \"$d\" ] && [ -f \"$c\" ] && [ -x \"$c\" ] && ! [ \"$c\" -ef \"$0\" ] && ! grep -qs %s \"$c\"; then\n", shQuote("^"+exportMarker))
-		fmt.Fprintf(&b, "\t\t\tunset IFS\n\t\t\tset +f\n\t\t\texec \"$c\" \"$@\"\n\t\tfi\n")
-		fmt.Fprintf(&b, "\tdone\n\techo %s >&2\n\texit 127\n", shQuote(filepath.Base(cmd)+": not found in shell "+name))
-	}
+	findCommand(&b, cmd, `exec "$c" "$@"`)
+	fmt.Fprintf(&b, "\techo %s >&2\n\texit 127\n", shQuote(filepath.Base(cmd)+": not found in shell "+name))
 	fmt.Fprintf(&b, "fi\nexec %s shell --shared-wd %s -- %s \"$@\"\n", shQuote(box), shQuote(name), shQuote(cmd))
 	return b.Bytes()
+}
+
+// CommandCheck is the command (for Command, after the enter hooks, which
+// may change PATH) that exits 0 when cmd is there to run in the shell as
+// its exported script would find it, else 127.
+func CommandCheck(cmd string) []string {
+	var b bytes.Buffer
+	findCommand(&b, cmd, "exit 0")
+	b.WriteString("\texit 127\n")
+	return []string{"/bin/sh", "-c", b.String(), "sh"}
+}
+
+// findCommand writes the sh lines that run found, with $c set, when cmd
+// is an executable file in the shell: its path, or the first on PATH
+// that is neither the script running nor another box export wrote (a
+// link to one in another PATH directory would run them in turn for
+// ever).
+func findCommand(b *bytes.Buffer, cmd, found string) {
+	if filepath.IsAbs(cmd) {
+		fmt.Fprintf(b, "\tc=%s\n\tif [ -f \"$c\" ] && [ -x \"$c\" ]; then\n\t\t%s\n\tfi\n", shQuote(cmd), found)
+		return
+	}
+	fmt.Fprintf(b, "\tset -f\n\tIFS=:\n\tfor d in $PATH; do\n\t\tc=\"${d:-.}\"/%s\n", shQuote(cmd))
+	fmt.Fprintf(b, "\t\tif [ -n \"$d\" ] && [ -f \"$c\" ] && [ -x \"$c\" ] && ! [ \"$c\" -ef \"$0\" ] && ! grep -qs %s \"$c\"; then\n", shQuote("^"+exportMarker))
+	fmt.Fprintf(b, "\t\t\tunset IFS\n\t\t\tset +f\n\t\t\t%s\n\t\tfi\n\tdone\n", found)
 }
 
 // DesktopEntry rewrites entry, app's desktop entry in the shell, for
@@ -146,7 +162,7 @@ func Exported(path string) (shell string, ok bool, err error) {
 // WriteExport writes data to path (mode perm) for shell name, unless a
 // file box did not write, or wrote for another shell, is there.
 func WriteExport(path, name string, data []byte, perm fs.FileMode) error {
-	if err := checkOwn(path, name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := CheckWritable(path, name); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -162,6 +178,15 @@ func WriteExport(path, name string, data []byte, perm fs.FileMode) error {
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// CheckWritable reports whether WriteExport may write path for shell
+// name: nil when it is not there, or is name's export.
+func CheckWritable(path, name string) error {
+	if err := checkOwn(path, name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
 	return nil
