@@ -72,6 +72,8 @@ type runCmd struct {
 	MemorySwap          signed       `help:"Memory and swap together, with --memory; -1 for unlimited swap (default: as much swap as memory)." placeholder:"BYTES"`
 	CPUs                string       `name:"cpus" help:"CPU limit: a number of CPUs such as 1.5 (needs a delegated cgroup v2 subtree)." placeholder:"N"`
 	PidsLimit           signed       `help:"Limit on the container's processes and threads; -1 unlimited (needs a delegated cgroup v2 subtree)." placeholder:"N"`
+	CpusetCPUs          string       `name:"cpuset-cpus" help:"CPUs the container runs on, such as 0-3,6: its processes are pinned to them (as taskset does; no cgroup needed)." placeholder:"LIST"`
+	CpusetMems          string       `name:"cpuset-mems" help:"Memory (NUMA) nodes the container allocates from, such as 0-1 (as numactl --membind; no cgroup needed)." placeholder:"LIST"`
 	IPC                 string       `name:"ipc" help:"IPC namespace: private (the default) or host (the host's, with its /dev/shm)." placeholder:"MODE"`
 	MPI                 bool         `name:"mpi" help:"Run as a rank an MPI launcher (srun, mpirun) started: its environment, PMI_FD and PMIx directories, the host's network and IPC."`
 	Device              []string     `sep:"none" help:"Give the container a device: a host node /dev/X[:/dev/Y[:rwm]], or a CDI device such as nvidia.com/gpu=0|all." placeholder:"DEVICE"`
@@ -360,6 +362,10 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 	if err := run.CheckLimits(limits); err != nil {
 		return nil, nil, m, err
 	}
+	cpuset, err := run.ParseCpuset(c.CpusetCPUs, c.CpusetMems)
+	if err != nil {
+		return nil, nil, m, err
+	}
 	var stopTimeout *int
 	if c.StopTimeout != "" {
 		n, err := strconv.Atoi(string(c.StopTimeout))
@@ -441,7 +447,7 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		ReadOnly: c.ReadOnly, Remove: c.Rm, KeepID: c.Userns == "keep-id",
 		Volumes: c.Volume, Mounts: c.Mount, Tmpfs: c.Tmpfs,
 		Network: c.Network, DNS: c.DNS, AddHosts: c.AddHost, Publish: c.Publish, PublishAll: c.PublishAll,
-		Ulimits: c.Ulimit, CapAdd: c.CapAdd, CapDrop: c.CapDrop, GroupAdd: c.GroupAdd, Limits: limits, IPC: c.IPC, MPI: c.MPI, Devices: c.Device, GPUs: c.GPUs, UserHome: c.userHome, UserShell: c.userShell, UserName: c.userName, PasswdInPlace: c.passwdInPlace,
+		Ulimits: c.Ulimit, CapAdd: c.CapAdd, CapDrop: c.CapDrop, GroupAdd: c.GroupAdd, Limits: limits, Cpuset: cpuset, IPC: c.IPC, MPI: c.MPI, Devices: c.Device, GPUs: c.GPUs, UserHome: c.userHome, UserShell: c.userShell, UserName: c.userName, PasswdInPlace: c.passwdInPlace,
 		StopSignal: c.StopSignal, StopTimeout: stopTimeout, Labels: labels,
 		NoNewPrivs: noNewPrivs, Privileged: c.Privileged,
 		Expose: c.Expose, DNSSearch: c.DNSSearch, DNSOptions: c.DNSOption, ShmSize: c.ShmSize, Domainname: c.Domainname, Sysctls: c.Sysctl,

@@ -17,6 +17,8 @@ type updateCmd struct {
 	MemorySwap signed   `help:"Memory and swap together; -1 for unlimited swap." placeholder:"BYTES"`
 	CPUs       string   `name:"cpus" help:"CPU limit, a number of CPUs such as 1.5 (0: none)." placeholder:"N"`
 	PidsLimit  signed   `help:"Limit on processes and threads; -1 or 0 for none." placeholder:"N"`
+	CpusetCPUs string   `name:"cpuset-cpus" help:"CPUs to run on, such as 0-3: a running container's processes are pinned at once." placeholder:"LIST"`
+	CpusetMems string   `name:"cpuset-mems" help:"Memory nodes to allocate from, such as 0-1, from the container's next start." placeholder:"LIST"`
 	Containers []string `arg:"" name:"container" predictor:"container" help:"Container names or ids."`
 }
 
@@ -26,7 +28,8 @@ type updateCmd struct {
 func (c *updateCmd) Run(g *globals) error {
 	flags := run.LimitFlags{Memory: c.Memory, MemorySwap: string(c.MemorySwap), CPUs: c.CPUs, PidsLimit: string(c.PidsLimit)}
 	limitsGiven := flags != run.LimitFlags{}
-	if c.Restart == "" && !limitsGiven {
+	cpusetGiven := c.CpusetCPUs != "" || c.CpusetMems != ""
+	if c.Restart == "" && !limitsGiven && !cpusetGiven {
 		return withStatus(1, errors.New("you must provide one or more flags when using this command"))
 	}
 	if c.Restart != "" {
@@ -52,6 +55,9 @@ func (c *updateCmd) Run(g *globals) error {
 			return withStatus(125, err)
 		}
 	}
+	if _, err := run.ParseCpuset(c.CpusetCPUs, c.CpusetMems); err != nil {
+		return withStatus(125, err)
+	}
 	return eachContainer(g, c.Containers, func(cs run.Containers, ct *run.Container) error {
 		if c.Restart != "" {
 			if err := updateRestart(cs, ct, c.Restart); err != nil {
@@ -76,6 +82,24 @@ func (c *updateCmd) Run(g *globals) error {
 			}
 			if ct.Status == "running" && ct.Cgroup == "" {
 				fmt.Fprintf(os.Stderr, "box: note: %s runs without a cgroup of its own: its new limits hold from its next start\n", ct.Name)
+			}
+		}
+		if cpusetGiven {
+			var cur run.Cpuset
+			if ct.Cpuset != nil {
+				cur = *ct.Cpuset
+			}
+			if c.CpusetCPUs != "" {
+				cur.CPUs = c.CpusetCPUs
+			}
+			if c.CpusetMems != "" {
+				cur.Mems = c.CpusetMems
+			}
+			if err := cs.UpdateCpuset(ct, &cur); err != nil {
+				return fmt.Errorf("updating %s: %w", ct.Name, err)
+			}
+			if c.CpusetMems != "" && ct.Status == "running" {
+				fmt.Fprintf(os.Stderr, "box: note: %s's --cpuset-mems holds from its next start (a running process's memory policy is its own)\n", ct.Name)
 			}
 		}
 		cs.Event("update", ct, nil)

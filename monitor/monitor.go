@@ -201,7 +201,7 @@ func Serve([]string) error {
 			}
 		}
 		if rec, err := cs.Lookup(ct.ID); err == nil {
-			mc.Container.Limits = rec.Limits
+			mc.Container.Limits, mc.Container.Cpuset = rec.Limits, rec.Cpuset
 		}
 		switch {
 		case mode == "always" || mode == "unless-stopped":

@@ -59,6 +59,9 @@ type Container struct {
 	// Limits are --memory, --cpus and --pids-limit's, applied through a
 	// cgroup of the container's own (package cgroup).
 	Limits *cgroup.Limits `json:"limits,omitempty"`
+	// Cpuset is --cpuset-cpus and --cpuset-mems', which init is pinned
+	// to at each start.
+	Cpuset *Cpuset `json:"cpuset,omitempty"`
 	// Cgroup is that cgroup's directory while the container runs.
 	Cgroup string `json:"cgroup,omitempty"`
 	// StopSignal and StopTimeout are what box stop does without -t: the
@@ -222,7 +225,7 @@ func (c Containers) Save(ct *Container) error {
 			ct.Name = rec.Name
 		}
 		// box update's: a monitor's copy from before it is not put back.
-		ct.Limits = rec.Limits
+		ct.Limits, ct.Cpuset = rec.Limits, rec.Cpuset
 	}
 	return c.writeRecord(ct)
 }
@@ -249,6 +252,24 @@ func (c Containers) UpdateLimits(ct *Container, l *cgroup.Limits) error {
 		return cgroup.Apply(rec.Cgroup, lim)
 	}
 	return nil
+}
+
+// UpdateCpuset sets the container's --cpuset-cpus and --cpuset-mems (box
+// update): in its record, for its next starts, and its CPUs at once while
+// it runs (Repin).
+func (c Containers) UpdateCpuset(ct *Container, cs *Cpuset) error {
+	unlock := c.lockRecord(ct.ID)
+	defer unlock()
+	rec, err := c.readRecord(ct.ID)
+	if err != nil {
+		return err
+	}
+	rec.Cpuset = cs
+	if err := c.writeRecord(rec); err != nil {
+		return err
+	}
+	ct.Cpuset = cs
+	return rec.Repin(cs)
 }
 
 // List reads every container record, reconciled with reality: a "running"

@@ -67,6 +67,7 @@ type Flags struct {
 	// by ParseLimits and checked against the host by CheckLimits before
 	// anything else (before an image is pulled, as docker).
 	Limits      *cgroup.Limits
+	Cpuset      *Cpuset     // --cpuset-cpus and --cpuset-mems (ParseCpuset)
 	IPC         string      // --ipc private|host ("" = private)
 	MPI         bool        // --mpi: a rank of an MPI job the host launches (see mpi.go)
 	Devices     []string    // --device /dev/X[:/dev/Y[:PERMS]] or a CDI name
@@ -349,7 +350,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 	ct := &Container{
 		ID: id, Name: name, Image: img.Ref, ImageID: img.ID, Command: args,
 		Entrypoint: entrypoint, Cmd: cmd,
-		Created: time.Now().UTC(), Status: "created", Remove: f.Remove, Limits: f.Limits,
+		Created: time.Now().UTC(), Status: "created", Remove: f.Remove, Limits: f.Limits, Cpuset: f.Cpuset,
 		Mounts: spec.Mounts, Network: &Network{Mode: network, ExtraHosts: f.AddHosts},
 		StopSignal: stopSignal, StopTimeout: f.StopTimeout, Labels: labels, Expose: expose,
 		Health: health, Log: logCfg, generatedName: generated,

@@ -347,6 +347,9 @@ func (r *runner) launch() error {
 	}
 	r.push(dropCgroup) // pushed before init's start: undone after it is gone
 	want.Cgroup = cg
+	if want.Pin, err = r.Container.Cpuset.pin(); err != nil {
+		return err // the host's CPUs changed since the container was made
+	}
 	l := r.Prestarted
 	r.Prestarted = nil // adopted or aborted here, not by the clean-up
 	if l != nil && !l.Fits(want, r.Mapping) {

@@ -3,8 +3,6 @@ package run
 import (
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
 
 	"github.com/box-run/box/internal/proc"
 )
@@ -20,23 +18,9 @@ func (ct *Container) Processes() ([]int, error) {
 	if ct.Status != "running" || !proc.Alive(ct.Pid, ct.PidStart, ct.BootID) {
 		return nil, fmt.Errorf("container %s is not running", ct.Name)
 	}
-	ents, err := os.ReadDir("/proc")
+	children, err := childrenOf()
 	if err != nil {
 		return nil, err
-	}
-	children := map[int][]int{}
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue // gone meanwhile
-		}
-		if st, ok := parseProcStat(b); ok {
-			children[st.ppid] = append(children[st.ppid], p)
-		}
 	}
 	depth := 0
 	if ct.NestedPID {

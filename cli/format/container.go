@@ -158,6 +158,8 @@ type HostConfig struct {
 	MemorySwap int64
 	NanoCpus   int64
 	PidsLimit  *int64
+	CpusetCpus string // --cpuset-cpus, "" where none is set
+	CpusetMems string
 }
 
 // PortBinding is a host address a container port is published on.
@@ -325,6 +327,9 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 		if l.Pids > 0 {
 			hc.PidsLimit = &l.Pids
 		}
+	}
+	if c := ct.Cpuset; c != nil {
+		out.HostConfig.CpusetCpus, out.HostConfig.CpusetMems = c.CPUs, c.Mems
 	}
 	var img v1.Config
 	if src.Image != nil {

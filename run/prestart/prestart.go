@@ -27,19 +27,22 @@
 // look at the arguments skips the speculation where it cannot fit (-d,
 // --network host, --init, -p, keep-id, --mpi, --ipc, -t and --name, whose
 // init stays to serve box exec, and the resource limits, whose init is
-// cloned into a cgroup of the container's own). The
+// cloned into a cgroup of the container's own, or pinned to CPUs). The
 // look does not parse: a wrong guess either way costs time (a wasted
 // start, or the speed-up), never correctness, which Fits decides on the
 // parsed flags.
 package prestart
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	cliargs "github.com/box-run/box/cli/args"
 	"github.com/box-run/box/run/proto"
@@ -76,6 +79,59 @@ type Config struct {
 	// (clone3's CLONE_INTO_CGROUP), so that nothing of the container runs
 	// outside its limits.
 	Cgroup *os.File
+	// Pin, if set, is the CPUs and memory nodes init is cloned with
+	// (--cpuset-cpus, --cpuset-mems), which everything in the container
+	// inherits.
+	Pin *Pin
+}
+
+// Pin is a CPU affinity and a memory policy binding to nodes, as taskset
+// and numactl --membind set them: nil fields leave those as box's.
+type Pin struct {
+	CPUs *unix.CPUSet
+	Mems []uint64 // a node mask, node n at bit n%64 of word n/64
+}
+
+// mpolBind is set_mempolicy(2)'s MPOL_BIND.
+const mpolBind = 2
+
+// apply sets the pin on the calling thread (affinity and memory policy
+// are a thread's), which the process it clones then inherits, and returns
+// what puts the thread back as it was; ok false when that failed, and
+// the thread must never run anything else.
+func (p *Pin) apply() (undo func() (ok bool), err error) {
+	var cpus unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &cpus); err != nil {
+		return nil, fmt.Errorf("pinning the container to CPUs: %w", err)
+	}
+	var mode int
+	mask := make([]uint64, 16) // 1024 nodes, as the kernel's largest
+	if _, _, e := unix.Syscall6(unix.SYS_GET_MEMPOLICY, uintptr(unsafe.Pointer(&mode)), uintptr(unsafe.Pointer(&mask[0])), uintptr(len(mask)*64), 0, 0, 0); e != 0 {
+		return nil, fmt.Errorf("binding the container to memory nodes: %w", e)
+	}
+	undo = func() bool {
+		okCPUs := p.CPUs == nil || unix.SchedSetaffinity(0, &cpus) == nil
+		okMems := true
+		if len(p.Mems) > 0 {
+			_, _, e := unix.Syscall(unix.SYS_SET_MEMPOLICY, uintptr(mode), uintptr(unsafe.Pointer(&mask[0])), uintptr(len(mask)*64+1))
+			okMems = e == 0
+		}
+		return okCPUs && okMems
+	}
+	if p.CPUs != nil {
+		if err := unix.SchedSetaffinity(0, p.CPUs); err != nil {
+			return nil, fmt.Errorf("pinning the container to CPUs: %w", err)
+		}
+	}
+	if len(p.Mems) > 0 {
+		// maxnode counts one past the mask's bits, as the kernel reads it.
+		_, _, e := unix.Syscall(unix.SYS_SET_MEMPOLICY, mpolBind, uintptr(unsafe.Pointer(&p.Mems[0])), uintptr(len(p.Mems)*64+1))
+		if e != 0 {
+			undo()
+			return nil, fmt.Errorf("binding the container to memory nodes: %w", e)
+		}
+	}
+	return undo, nil
 }
 
 // Launch is init's process and the host's ends of what it is given: the
@@ -216,7 +272,35 @@ func (l *Launch) begin(m userns.Mapping) (finish func() error, err error) {
 	case l.cfg.Network != "host":
 		flags |= unix.CLONE_NEWNET
 	}
-	return userns.Begin(l.Cmd, m, flags)
+	if l.cfg.Pin == nil {
+		return userns.Begin(l.Cmd, m, flags)
+	}
+	// Cloned from a thread pinned for it, and put back after. The thread
+	// must live on: init's parent-death signal follows the thread that
+	// cloned it, not the process. Should putting it back fail, the
+	// goroutine keeps the thread for itself, parked.
+	type started struct {
+		finish func() error
+		err    error
+	}
+	done := make(chan started, 1)
+	go func() {
+		runtime.LockOSThread()
+		undo, err := l.cfg.Pin.apply()
+		if err != nil {
+			runtime.UnlockOSThread()
+			done <- started{err: err}
+			return
+		}
+		finish, err := userns.Begin(l.Cmd, m, flags)
+		done <- started{finish, err}
+		if !undo() {
+			select {} // the thread stays pinned and runs nothing else
+		}
+		runtime.UnlockOSThread()
+	}()
+	s := <-done
+	return s.finish, s.err
 }
 
 // Fits tells whether the launch was made for c (a speculative one fits any
@@ -233,7 +317,7 @@ func (l *Launch) Fits(c Config, m userns.Mapping) bool {
 	if (l.cfg.Network == "host") != (c.Network == "host") || l.cfg.InitMakesNetns && c.StaysPID1 {
 		return false
 	}
-	if l.cfg.IPCHost != c.IPCHost || len(l.cfg.Inherit) > 0 || len(c.Inherit) > 0 || l.cfg.Cgroup != nil || c.Cgroup != nil {
+	if l.cfg.IPCHost != c.IPCHost || len(l.cfg.Inherit) > 0 || len(c.Inherit) > 0 || l.cfg.Cgroup != nil || c.Cgroup != nil || c.Pin != nil {
 		return false
 	}
 	return (l.cfg.Stdin || !c.Stdin) && (l.cfg.TTY || !c.TTY) &&
@@ -356,8 +440,10 @@ func speculate(args []string) bool {
 			a == "--help", a == "--init", strings.HasPrefix(a, "--publish"),
 			strings.HasPrefix(a, "--userns"), a == "--mpi", strings.HasPrefix(a, "--ipc"),
 			strings.HasPrefix(a, "--memory"), strings.HasPrefix(a, "--cpus"), strings.HasPrefix(a, "--pids-limit"),
+			strings.HasPrefix(a, "--cpuset"),
 			a == "--tty", a == "--name", strings.HasPrefix(a, "--name="), strings.HasPrefix(a, "--health-cmd"):
-			// limits: init is cloned into the container's cgroup; a
+			// limits: init is cloned into the container's cgroup, or
+			// pinned; a
 			// terminal, a name or a health check: init stays, to serve
 			// box exec
 			return false
