@@ -176,10 +176,10 @@ func (c *logsCmd) print(line string) {
 		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
 			ts = t.UTC().Format(rfc3339NanoFixed)
 		}
-		fmt.Fprintf(w, "%s %s\n", ts, r.Text)
+		fmt.Fprintf(w, "%s %s", ts, r.Line())
 		return
 	}
-	fmt.Fprintln(w, r.Text)
+	io.WriteString(w, r.Line())
 }
 
 func splitLines(s string) []string {

@@ -140,7 +140,7 @@ func (c *runCmd) runRestarting(g *globals, spec *proto.Spec, ct *run.Container, 
 			if r.Stream == "stderr" {
 				out = os.Stderr
 			}
-			fmt.Fprintln(out, r.Text)
+			io.WriteString(out, r.Line())
 			return true
 		})
 	}

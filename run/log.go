@@ -15,7 +15,11 @@ import (
 
 // A detached container's output is kept in container.log in its directory,
 // one record per line: "TIME STREAM TEXT", TIME in RFC 3339 with
-// nanoseconds, STREAM stdout or stderr. At MaxLogSize the file is rotated
+// nanoseconds, STREAM stdout or stderr, followed by "+" when the output
+// had no newline there: the last line the container wrote without one, or
+// a line longer than 64 KiB, cut (docker's partial messages). box logs
+// prints such a record without a newline, so the output comes back as
+// it was written. At MaxLogSize the file is rotated
 // once, to container.log.1, so a chatty service never fills the disk.
 
 // LogName is the log's file name in the container's directory.
@@ -152,8 +156,10 @@ func (l *logFile) copyLines(stream string, r io.Reader) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	for {
 		line, err := br.ReadSlice('\n')
-		if len(line) > 0 || err == bufio.ErrBufferFull {
-			l.record(stream, []byte(strings.TrimSuffix(strings.TrimSuffix(string(line), "\n"), "\r")))
+		if text, whole := strings.CutSuffix(string(line), "\n"); whole {
+			l.record(stream, []byte(strings.TrimSuffix(text, "\r")))
+		} else if len(line) > 0 {
+			l.record(stream+partialMark, line)
 		}
 		if err != nil && err != bufio.ErrBufferFull {
 			return
@@ -161,18 +167,34 @@ func (l *logFile) copyLines(stream string, r io.Reader) {
 	}
 }
 
+// partialMark follows the stream of a record the output had no newline
+// after.
+const partialMark = "+"
+
 // LogRecord is one line of a container's log.
 type LogRecord struct {
 	Time   string
-	Stream string
+	Stream string // stdout or stderr
 	Text   string
+	// Partial: the output had no newline after Text.
+	Partial bool
 }
 
 // ParseLogLine splits a log line into its record.
 func ParseLogLine(line string) LogRecord {
 	t, rest, _ := strings.Cut(line, " ")
 	stream, text, _ := strings.Cut(rest, " ")
-	return LogRecord{Time: t, Stream: stream, Text: text}
+	stream, partial := strings.CutSuffix(stream, partialMark)
+	return LogRecord{Time: t, Stream: stream, Text: text, Partial: partial}
+}
+
+// Line is the record's text as the container wrote it: with its newline
+// unless it had none.
+func (r LogRecord) Line() string {
+	if r.Partial {
+		return r.Text
+	}
+	return r.Text + "\n"
 }
 
 // lastLogLine is the last line init wrote before failing ("box: exec: …"),
