@@ -85,7 +85,10 @@ func (c *historyCmd) Run(g *globals) error {
 		}
 		if !h.EmptyLayer && layer > 0 {
 			layer--
-			n := image.DiskUse(st.LayerDir(img.Layers[layer]))
+			n, ok := st.LayerBytes(img.Layers[layer])
+			if !ok { // unpacked by an older box
+				n = image.DiskUse(st.LayerDir(img.Layers[layer]))
+			}
 			r.Size = format.HumanSize(n)
 			if !c.Human {
 				r.Size = strconv.FormatInt(n, 10)

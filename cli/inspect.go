@@ -127,7 +127,7 @@ func (c *inspectCmd) lookup(cs run.Containers, st *image.Store, name string) (an
 				rw := run.WrittenBytes(cs.Dir(ct.ID))
 				root := rw
 				if img, err := st.Lookup(ct.ImageID); err == nil {
-					root += img.Size
+					root += img.ContentSize()
 				}
 				out.SizeRw, out.SizeRootFs = &rw, &root
 			}

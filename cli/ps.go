@@ -99,7 +99,7 @@ func (c *psCmd) Run(g *globals) error {
 				var img int64
 				if st, err := store(); err == nil {
 					if i, err := st.Lookup(ct.ImageID); err == nil {
-						img = i.Size
+						img = i.ContentSize()
 					}
 				}
 				return run.WrittenBytes(cs.Dir(ct.ID)), img

@@ -293,10 +293,7 @@ func TestPullStalledLayer(t *testing.T) {
 	if err := remote.Write(ref, img); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(Options{Root: t.TempDir(), Unpack: func(dir string, r io.Reader) (int, error) {
-		res, err := extract.Extract(dir, r)
-		return res.Squashed, err
-	}})
+	s, err := Open(Options{Root: t.TempDir(), Unpack: extract.Extract})
 	if err != nil {
 		t.Fatal(err)
 	}

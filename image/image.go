@@ -89,6 +89,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/box-run/box/image/extract"
 	"github.com/box-run/box/image/layertar"
 )
 
@@ -100,8 +101,10 @@ type Options struct {
 	// unpacked with another mapping refuses to take new layers.
 	Mapping string
 	// Unpack extracts an uncompressed layer tar stream into the empty
-	// directory dir and returns how many entries lost their owner.
-	Unpack func(dir string, tar io.Reader) (squashed int, err error)
+	// directory dir and says what it did: how many entries lost their
+	// owner, and the bytes of content (extract.Result's Squashed and
+	// Bytes).
+	Unpack func(dir string, tar io.Reader) (extract.Result, error)
 	// Remove deletes directory trees that may hold files of other owners.
 	Remove func(paths ...string) error
 	// Tar writes the directory dir (a layer's rootfs, a container's upper
@@ -117,6 +120,16 @@ type Options struct {
 	Log *slog.Logger
 }
 
+// ContentSize is the image's size as docker shows it, its layers'
+// content (Unpacked); for an image an older box recorded, the compressed
+// size of its layers.
+func (img *Image) ContentSize() int64 {
+	if img.Unpacked > 0 {
+		return img.Unpacked
+	}
+	return img.Size
+}
+
 // RegistryConfig is how to reach one registry.
 type RegistryConfig struct {
 	Mirrors  []string // hosts tried in order before the registry itself
@@ -126,11 +139,14 @@ type RegistryConfig struct {
 
 // Image is one image in the index.
 type Image struct {
-	ID       string    `json:"id"`       // config digest, "sha256:…"
-	Manifest string    `json:"manifest"` // manifest digest as pulled; "" for an image made here (commit, docker-archive load)
-	Names    []string  `json:"names"`    // full references, "docker.io/library/alpine:latest"
-	Layers   []string  `json:"layers"`   // DiffIDs, bottom first
-	Size     int64     `json:"size"`     // compressed bytes of the layers
+	ID       string   `json:"id"`       // config digest, "sha256:…"
+	Manifest string   `json:"manifest"` // manifest digest as pulled; "" for an image made here (commit, docker-archive load)
+	Names    []string `json:"names"`    // full references, "docker.io/library/alpine:latest"
+	Layers   []string `json:"layers"`   // DiffIDs, bottom first
+	Size     int64    `json:"size"`     // compressed bytes of the layers
+	// Unpacked is the bytes of the layers' content (docker's image size);
+	// 0 for an image recorded by a box that did not count them.
+	Unpacked int64     `json:"unpacked,omitempty"`
 	Platform string    `json:"platform"` // os/arch[/variant]
 	Created  time.Time `json:"created"`  // from the image config
 	Pulled   time.Time `json:"pulled"`

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -127,7 +128,8 @@ func (s *Store) fetchLayer(ctx context.Context, l v1.Layer, digest, diffID strin
 	if blob != nil && blob.plain {
 		tee = io.TeeReader(tee, blob)
 	}
-	squashed, err = s.opts.Unpack(rootfs, tee)
+	res, err := s.opts.Unpack(rootfs, tee)
+	squashed = res.Squashed
 	if err != nil {
 		// A blob corrupted on the way breaks decompression or the tar
 		// reader first; the digest, checked at the blob's end, says why.
@@ -147,6 +149,9 @@ func (s *Store) fetchLayer(ctx context.Context, l v1.Layer, digest, diffID strin
 	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != diffID {
 		return false, 0, fmt.Errorf("uncompressed content has digest %s, the image config says %s (corrupted layer)", short(got), short(diffID))
 	}
+	if err := os.WriteFile(filepath.Join(dir, layerBytesName), []byte(strconv.FormatInt(res.Bytes, 10)), 0o644); err != nil {
+		return false, 0, fmt.Errorf("storing layer: %w", err)
+	}
 	if err := syncFS(rootfs); err != nil {
 		return false, 0, err
 	}
@@ -163,6 +168,34 @@ func (s *Store) fetchLayer(ctx context.Context, l v1.Layer, digest, diffID strin
 	}
 	progress(Progress{Layer: digest, Status: Done, Done: size, Total: size})
 	return true, squashed, nil
+}
+
+// layerBytesName, beside a layer's rootfs, holds its content's bytes
+// (extract.Result.Bytes): what docker shows as its size.
+const layerBytesName = "bytes"
+
+// LayerBytes is the layer's content's bytes, as docker counts a layer's
+// size; ok false for a layer an older box unpacked.
+func (s *Store) LayerBytes(diffID string) (n int64, ok bool) {
+	b, err := os.ReadFile(filepath.Join(s.layerPath(diffID), layerBytesName))
+	if err != nil {
+		return 0, false
+	}
+	n, err = strconv.ParseInt(string(b), 10, 64)
+	return n, err == nil && n >= 0
+}
+
+// unpackedBytes is the bytes of the image's layers' content, as docker's
+// image size; ok false when a layer's is not known.
+func (s *Store) unpackedBytes(layers []string) (n int64, ok bool) {
+	for _, l := range layers {
+		b, ok := s.LayerBytes(l)
+		if !ok {
+			return 0, false
+		}
+		n += b
+	}
+	return n, true
 }
 
 // decompress detects gzip, zstd or a plain tar by magic bytes: media types

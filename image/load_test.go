@@ -22,12 +22,9 @@ import (
 func testStore(t *testing.T) *Store {
 	t.Helper()
 	s, err := Open(Options{
-		Root: t.TempDir(),
-		Unpack: func(dir string, r io.Reader) (int, error) {
-			res, err := extract.Extract(dir, r)
-			return res.Squashed, err
-		},
-		Tar: func(dir string, w io.Writer, o layertar.Options) error { return layertar.Write(w, dir, o) },
+		Root:   t.TempDir(),
+		Unpack: extract.Extract,
+		Tar:    func(dir string, w io.Writer, o layertar.Options) error { return layertar.Write(w, dir, o) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -192,5 +189,39 @@ func TestSizeCountsLayerOnce(t *testing.T) {
 	size, _ := ls[0].Size()
 	if len(res.Image.Layers) != 3 || res.Image.Size != size {
 		t.Errorf("image of one layer thrice: %d layers, size %d, want 3 and %d", len(res.Image.Layers), res.Image.Size, size)
+	}
+}
+
+// TestContentSize: an image's size is its layers' content, as docker's:
+// the regular files' bytes and the symlinks' targets, each layer counted
+// once, and not the tar's headers and padding.
+func TestContentSize(t *testing.T) {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	tw.WriteHeader(&tar.Header{Name: "d/", Typeflag: tar.TypeDir, Mode: 0o755})
+	tw.WriteHeader(&tar.Header{Name: "d/f", Typeflag: tar.TypeReg, Mode: 0o644, Size: 1000})
+	tw.Write(bytes.Repeat([]byte("x"), 1000))
+	tw.WriteHeader(&tar.Header{Name: "d/l", Typeflag: tar.TypeSymlink, Linkname: "f23"})
+	tw.WriteHeader(&tar.Header{Name: "d/h", Typeflag: tar.TypeLink, Linkname: "d/f"})
+	tw.Close()
+	a, c := b.Bytes(), layerTar("c")
+	cfg := dockerConfig(`{"type":"layers","diff_ids":["` + diffID(a) + `","` + diffID(c) + `"]}`)
+	manifest := `[{"Config":"c.json","RepoTags":["x:1"],"Layers":["a.tar","c.tar"]}]`
+	s := testStore(t)
+	res, err := s.Load(context.Background(), bytes.NewReader(tarOf("manifest.json", manifest, "c.json", cfg, "a.tar", string(a), "c.tar", string(c))), nil)
+	if err != nil || len(res) != 1 {
+		t.Fatalf("load: %v, %+v", err, res)
+	}
+	img := res[0].Image
+	if want := int64(1000 + 3 + 1); img.Unpacked != want || img.ContentSize() != want {
+		t.Errorf("Unpacked %d, ContentSize %d; want %d", img.Unpacked, img.ContentSize(), want)
+	}
+	if n, ok := s.LayerBytes(diffID(a)); !ok || n != 1003 {
+		t.Errorf("LayerBytes = %d, %v; want 1003", n, ok)
+	}
+	// An image an older box recorded shows its compressed size.
+	old := Image{Size: 77}
+	if old.ContentSize() != 77 {
+		t.Errorf("ContentSize of an old record = %d, want 77", old.ContentSize())
 	}
 }

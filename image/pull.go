@@ -170,6 +170,9 @@ func (s *Store) record(rec *Image, manifest, config []byte, fullName string) err
 				return fmt.Errorf("layer %s vanished while pulling (removed by a concurrent rmi?); pull again", l)
 			}
 		}
+		if n, ok := s.unpackedBytes(rec.Layers); ok {
+			rec.Unpacked = n
+		}
 		// Likewise the blobs, which rmi deletes after its own index update.
 		if manifest != nil {
 			if err := s.putBlob(rec.Manifest, manifest); err != nil {

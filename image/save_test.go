@@ -23,12 +23,9 @@ import (
 // file present with the digest the config records.
 func TestSaveDockerArchive(t *testing.T) {
 	s, err := Open(Options{
-		Root: t.TempDir(),
-		Unpack: func(dir string, r io.Reader) (int, error) {
-			res, err := extract.Extract(dir, r)
-			return res.Squashed, err
-		},
-		Tar: func(dir string, w io.Writer, o layertar.Options) error { return layertar.Write(w, dir, o) },
+		Root:   t.TempDir(),
+		Unpack: extract.Extract,
+		Tar:    func(dir string, w io.Writer, o layertar.Options) error { return layertar.Write(w, dir, o) },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -68,7 +68,7 @@ func Extract(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("squashed %d\n", res.Squashed)
+	fmt.Printf("squashed %d bytes %d\n", res.Squashed, res.Bytes)
 	return nil
 }
 
@@ -116,11 +116,11 @@ func InUserns(m userns.Mapping, cmd *exec.Cmd, started ...func()) (string, error
 // The tar stream (hundreds of MB for a distribution layer) goes through a
 // pipe of 1 MiB in 1 MiB writes: with the reader as cmd.Stdin, os/exec
 // would copy it in 32 KiB writes, each waking the stage.
-func Unpacker(m userns.Mapping) func(string, io.Reader) (int, error) {
-	return func(dir string, r io.Reader) (int, error) {
+func Unpacker(m userns.Mapping) func(string, io.Reader) (extract.Result, error) {
+	return func(dir string, r io.Reader) (res extract.Result, err error) {
 		pr, pw, err := os.Pipe()
 		if err != nil {
-			return 0, err
+			return res, err
 		}
 		unix.FcntlInt(pw.Fd(), unix.F_SETPIPE_SZ, pipeSize) // best effort: pipe-max-size may be lower
 		copied, began := make(chan struct{}), false
@@ -149,10 +149,17 @@ func Unpacker(m userns.Mapping) func(string, io.Reader) (int, error) {
 			pw.Close()
 		}
 		if err != nil {
-			return 0, err
+			return res, err
 		}
-		n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(out, "squashed")))
-		return n, nil
+		// "squashed N bytes M"
+		f := strings.Fields(out)
+		if len(f) >= 2 {
+			res.Squashed, _ = strconv.Atoi(f[1])
+		}
+		if len(f) >= 4 {
+			res.Bytes, _ = strconv.ParseInt(f[3], 10, 64)
+		}
+		return res, nil
 	}
 }
 

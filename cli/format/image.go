@@ -22,7 +22,7 @@ type ImageJSON struct {
 	Architecture  string
 	Variant       string `json:",omitempty"`
 	Os            string
-	Size          int64 // the compressed layers', as pulled
+	Size          int64 // the layers' content (image.ContentSize), as docker's
 	RootFS        RootFS
 	Comment       string        // the last history entry's (box commit -m, import -m)
 	Parent        string        // "": box keeps no parent images
@@ -53,7 +53,7 @@ func InspectImage(img *image.Image, cfg *v1.ConfigFile) *ImageJSON {
 		Architecture:  cfg.Architecture,
 		Variant:       cfg.Variant,
 		Os:            cfg.OS,
-		Size:          img.Size,
+		Size:          img.ContentSize(),
 		RootFS:        RootFS{Type: "layers", Layers: append([]string{}, img.Layers...)},
 	}
 	if !cfg.Created.IsZero() {
@@ -183,8 +183,8 @@ func (r *ImageRow) CreatedSince() string { return ago(r.img.Created, r.now) }
 // CreatedAt is when the image was built, in local time.
 func (r *ImageRow) CreatedAt() string { return time.Unix(r.img.Created.Unix(), 0).String() }
 
-// Size is the size of the image's compressed layers ("7.8MB").
-func (r *ImageRow) Size() string { return HumanSize(r.img.Size) }
+// Size is the image's size as docker shows it ("7.8MB"): its layers' content.
+func (r *ImageRow) Size() string { return HumanSize(r.img.ContentSize()) }
 
 // VirtualSize is Size (docker keeps it for old templates).
 func (r *ImageRow) VirtualSize() string { return r.Size() }

@@ -69,6 +69,9 @@ type Result struct {
 	Files    int // entries written (including directories, links and whiteouts)
 	Squashed int // entries whose owner could not be kept (chown to an unmapped id) and were left owned by the caller
 	Skipped  int // entries not written: device nodes, aufs metadata, unknown types
+	// Bytes is the layer's content as docker counts an image's size: the
+	// regular files' sizes and the symlinks' targets.
+	Bytes int64
 }
 
 // ErrEscape is returned (wrapped) for an entry name or hardlink target that

@@ -207,6 +207,7 @@ func (e *extractor) file(pfd int, base, name string, hdr *tar.Header, r io.Reade
 	}
 	if err == nil {
 		e.res.Files++
+		e.res.Bytes += hdr.Size
 	}
 	return err
 }
@@ -236,6 +237,7 @@ func (e *extractor) symlink(pfd int, base, name string, hdr *tar.Header) error {
 		return e.pathErr("utimensat", err)
 	}
 	e.res.Files++
+	e.res.Bytes += int64(len(hdr.Linkname))
 	return nil
 }
 
