@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -139,14 +140,18 @@ func (f *forwarder) forward(c net.Conn, port int) {
 // request carries a socketpair end of its own for the answer, so requests
 // do not queue behind one another (a container port slow to accept holds up
 // only its own connections).
-func (f *forwarder) connect(port int) (net.Conn, error) {
+func (f *forwarder) connect(port int) (net.Conn, error) { return f.connectTo(netip.Addr{}, port) }
+
+// connectTo is connect to the container's address addr (the zero Addr:
+// its loopback).
+func (f *forwarder) connectTo(addr netip.Addr, port int) (net.Conn, error) {
 	mine, theirs, err := proto.SocketPair()
 	if err != nil {
 		return nil, err
 	}
 	defer mine.Close()
 	f.mu.Lock()
-	err = proto.SendPortRequest(f.sock, uint16(port), theirs)
+	err = proto.SendPortRequest(f.sock, uint16(port), addr, theirs)
 	f.mu.Unlock()
 	theirs.Close()
 	if err != nil {

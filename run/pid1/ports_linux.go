@@ -12,19 +12,19 @@ import (
 // namespace, so its connections to 127.0.0.1 reach the container's servers.
 func servePortRequests(sock *os.File) {
 	for {
-		port, answer, err := proto.RecvPortRequest(sock)
+		port, addr, answer, err := proto.RecvPortRequest(sock)
 		if err != nil {
 			return
 		}
-		go dialPort(answer, port)
+		go dialPort(answer, addr, port)
 	}
 }
 
 // dialPort connects to the container port and sends the socket back on
 // answer, or says that nothing listens.
-func dialPort(answer *os.File, port uint16) {
+func dialPort(answer *os.File, addr [4]byte, port uint16) {
 	defer answer.Close()
-	fd, err := dialLoopback(port, 5*time.Second)
+	fd, err := dialAddr(addr, port, 5*time.Second)
 	if err != nil {
 		proto.AnswerPort(answer, -1)
 		return
@@ -33,15 +33,15 @@ func dialPort(answer *os.File, port uint16) {
 	unix.Close(fd)
 }
 
-// dialLoopback connects a TCP socket to 127.0.0.1:port within timeout, with
-// plain system calls (package net would cost init its start-up; see the
+// dialAddr connects a TCP socket to addr:port within timeout, with plain
+// system calls (package net would cost init its start-up; see the
 // package doc).
-func dialLoopback(port uint16, timeout time.Duration) (int, error) {
+func dialAddr(addr [4]byte, port uint16, timeout time.Duration) (int, error) {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, err
 	}
-	err = unix.Connect(fd, &unix.SockaddrInet4{Port: int(port), Addr: [4]byte{127, 0, 0, 1}})
+	err = unix.Connect(fd, &unix.SockaddrInet4{Port: int(port), Addr: addr})
 	if err == unix.EINPROGRESS {
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
 		deadline := time.Now().Add(timeout)

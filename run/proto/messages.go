@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
 	"syscall"
@@ -263,22 +264,33 @@ func ReadMonitorStatus(r io.Reader) (MonitorStatus, error) {
 // holding up the others.
 
 // SendPortRequest asks, on sock, for a connection to port, answered on
-// answer (init's end of the caller's pair).
-func SendPortRequest(sock *os.File, port uint16, answer *os.File) error {
-	var req [2]byte
-	binary.BigEndian.PutUint16(req[:], port)
-	return sendmsg(int(sock.Fd()), req[:], []int{int(answer.Fd())})
+// answer (init's end of the caller's pair): on the container's loopback
+// (a published port), or with addr valid at that IPv4 address of the
+// container's (another container of its network: a server bound to the
+// loopback only is not theirs to reach, as with docker).
+func SendPortRequest(sock *os.File, port uint16, addr netip.Addr, answer *os.File) error {
+	req := binary.BigEndian.AppendUint16(nil, port)
+	if addr.Is4() {
+		a := addr.As4()
+		req = append(req, a[:]...)
+	}
+	return sendmsg(int(sock.Fd()), req, []int{int(answer.Fd())})
 }
 
 // RecvPortRequest receives the next request; a malformed one is skipped.
-func RecvPortRequest(sock *os.File) (port uint16, answer *os.File, err error) {
+// addr is 127.0.0.1 unless the request named another.
+func RecvPortRequest(sock *os.File) (port uint16, addr [4]byte, answer *os.File, err error) {
 	for {
-		fds, data, err := recvFDs(int(sock.Fd()), 2, 1)
+		fds, data, err := recvFDs(int(sock.Fd()), 6, 1)
 		if err != nil {
-			return 0, nil, err
+			return 0, addr, nil, err
 		}
-		if len(data) == 2 && len(fds) == 1 {
-			return binary.BigEndian.Uint16(data), os.NewFile(uintptr(fds[0]), "port-answer"), nil
+		if (len(data) == 2 || len(data) == 6) && len(fds) == 1 {
+			addr = [4]byte{127, 0, 0, 1}
+			if len(data) == 6 {
+				copy(addr[:], data[2:])
+			}
+			return binary.BigEndian.Uint16(data), addr, os.NewFile(uintptr(fds[0]), "port-answer"), nil
 		}
 		for _, fd := range fds {
 			closeFD(fd)

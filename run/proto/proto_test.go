@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -130,13 +131,23 @@ func TestPortRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mine.Close()
-	if err := SendPortRequest(host, 8080, theirs); err != nil {
+	// A request for another address of the container's, then one for
+	// its loopback.
+	if err := SendPortRequest(host, 9090, netip.MustParseAddr("10.89.0.2"), theirs); err != nil {
+		t.Fatal(err)
+	}
+	port, addr, answer, err := RecvPortRequest(initSide)
+	if err != nil || port != 9090 || addr != [4]byte{10, 89, 0, 2} {
+		t.Fatalf("RecvPortRequest = %d, %v, %v", port, addr, err)
+	}
+	answer.Close()
+	if err := SendPortRequest(host, 8080, netip.Addr{}, theirs); err != nil {
 		t.Fatal(err)
 	}
 	theirs.Close()
-	port, answer, err := RecvPortRequest(initSide)
-	if err != nil || port != 8080 {
-		t.Fatalf("RecvPortRequest = %d, %v", port, err)
+	port, addr, answer, err = RecvPortRequest(initSide)
+	if err != nil || port != 8080 || addr != [4]byte{127, 0, 0, 1} {
+		t.Fatalf("RecvPortRequest = %d, %v, %v", port, addr, err)
 	}
 	r, w, _ := os.Pipe()
 	defer r.Close()
