@@ -60,6 +60,7 @@ type grammar struct {
 	Container containerCmd `cmd:"" help:"Manage containers: ls, rm, inspect, logs, exec, … (docker's names), prune."`
 	Image     imageCmd     `cmd:"" help:"Manage images: ls, rm, inspect, tag, pull, … (docker's names), prune."`
 	Volume    volumeCmd    `cmd:"" help:"Manage volumes (create, ls, inspect, rm, prune)."`
+	Network   networkCmd   `cmd:"" help:"Manage networks whose containers reach each other by name (create, ls, inspect, rm, prune)."`
 	System    systemCmd    `cmd:"" help:"Manage the store (prune, df, check)."`
 	Pull      pullCmd      `cmd:"" help:"Pull an image from a registry into the store."`
 	Images    imagesCmd    `cmd:"" help:"List images in the store."`

@@ -345,6 +345,11 @@ func (c systemPruneCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
+	nets, err := pruneNetworks(g, f)
+	printDeleted("Deleted Networks:", nets)
+	if err != nil {
+		return err
+	}
 	if c.Volumes {
 		names, n, err := pruneVolumes(g, false, f)
 		printDeleted("Deleted Volumes:", names)
@@ -378,11 +383,10 @@ func (c systemPruneCmd) Run(g *globals) error {
 }
 
 // systemPruneWarning is docker system prune's question (its
-// confirmationTemplate), listing what box prunes: no networks, which box
-// has none of.
+// confirmationTemplate), listing what box prunes.
 func systemPruneWarning(c systemPruneCmd) string {
 	var b strings.Builder
-	b.WriteString("WARNING! This will remove:\n  - all stopped containers\n")
+	b.WriteString("WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n")
 	if c.Volumes {
 		b.WriteString("  - all anonymous volumes not used by at least one container\n")
 	}

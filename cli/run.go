@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -20,6 +21,7 @@ import (
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/internal/locate"
 	"github.com/box-run/box/monitor"
+	"github.com/box-run/box/network"
 	"github.com/box-run/box/run"
 	"github.com/box-run/box/run/prestart"
 	"github.com/box-run/box/run/proto"
@@ -56,7 +58,8 @@ type runCmd struct {
 	Init                bool         `help:"Run a small init as PID 1 that reaps zombies and forwards signals."`
 	Platform            string       `help:"Platform to pull if the image is missing." placeholder:"OS/ARCH"`
 	Userns              string       `help:"User namespace mode: \"\" (root inside is you) or keep-id (your own uid inside)." enum:",keep-id" default:""`
-	Network             string       `aliases:"net" help:"Network: slirp (user-mode, the default; slirp:allow_host_loopback=true lets host.box.internal reach the host's 127.0.0.1), none (loopback only) or host." placeholder:"MODE"` // "" (not given): slirp, or host under --mpi
+	Network             string       `aliases:"net" help:"Network: slirp (user-mode, the default; slirp:allow_host_loopback=true lets host.box.internal reach the host's 127.0.0.1), none (loopback only), host, or a network of box network create, whose containers reach each other by name." placeholder:"MODE"` // "" (not given): slirp, or host under --mpi
+	NetworkAlias        []string     `sep:"none" help:"Another name by which the other containers of the network (--network NAME) find this one." placeholder:"NAME"`
 	DNS                 []string     `name:"dns" sep:"none" help:"DNS server for the container's /etc/resolv.conf." placeholder:"IP"`
 	Publish             []string     `short:"p" sep:"none" help:"Publish a container port: [IP:][HOSTPORT:]CONTAINERPORT[/tcp]; no HOSTPORT picks a free one." placeholder:"PORTS"`
 	PublishAll          bool         `short:"P" help:"Publish every port the image EXPOSEs, on free host ports."`
@@ -366,6 +369,11 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 	if err != nil {
 		return nil, nil, m, err
 	}
+	// A network that is not there pulls nothing either.
+	netFlag, userNet, networks, err := c.userNetwork(g)
+	if err != nil {
+		return nil, nil, m, err
+	}
 	var stopTimeout *int
 	if c.StopTimeout != "" {
 		n, err := strconv.Atoi(string(c.StopTimeout))
@@ -446,7 +454,7 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		Workdir: c.Workdir, User: c.User, TTY: c.TTY, Hostname: c.Hostname, Init: c.Init,
 		ReadOnly: c.ReadOnly, Remove: c.Rm, KeepID: c.Userns == "keep-id",
 		Volumes: c.Volume, Mounts: c.Mount, Tmpfs: c.Tmpfs,
-		Network: c.Network, DNS: c.DNS, AddHosts: c.AddHost, Publish: c.Publish, PublishAll: c.PublishAll,
+		Network: netFlag, UserNetwork: userNet, NetworkAliases: c.NetworkAlias, DNS: c.DNS, AddHosts: c.AddHost, Publish: c.Publish, PublishAll: c.PublishAll,
 		Ulimits: c.Ulimit, CapAdd: c.CapAdd, CapDrop: c.CapDrop, GroupAdd: c.GroupAdd, Limits: limits, Cpuset: cpuset, IPC: c.IPC, MPI: c.MPI, Devices: c.Device, GPUs: c.GPUs, UserHome: c.userHome, UserShell: c.userShell, UserName: c.userName, PasswdInPlace: c.passwdInPlace,
 		StopSignal: c.StopSignal, StopTimeout: stopTimeout, Labels: labels,
 		NoNewPrivs: noNewPrivs, Privileged: c.Privileged,
@@ -456,6 +464,12 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		Wd: wd, Home: home, Net: net, Debug: g.Debug,
 		Overlay: conf.Storage.Overlay, OverlayCache: image.OverlayCacheFile(st.Root()),
 		CDISpecDirs: device.SpecDirs(conf.CDI.SpecDirs, nil),
+		ReserveIP: func(id string) (netip.Addr, error) {
+			return networks.Reserve(userNet, id, func(id string) bool {
+				_, err := os.Stat(filepath.Join(image.ContainersDir(st.Root()), id))
+				return err == nil
+			})
+		},
 	})
 	c.netCfg = netCfg
 	if err != nil {
@@ -678,4 +692,25 @@ func (c *runCmd) attached(stream string) io.Writer {
 		return nil
 	}
 	return io.Discard
+}
+
+// userNetwork resolves --network: the flag for run.New and, for a network
+// of box network create, that network and the store's networks.
+func (c *runCmd) userNetwork(g *globals) (flag string, n *network.Network, ns network.Store, err error) {
+	name, ok := run.UserNetworkName(c.Network)
+	if !ok {
+		return c.Network, nil, ns, nil
+	}
+	root, _, err := g.storeRoot()
+	if err != nil {
+		return "", nil, ns, err
+	}
+	ns = network.Store{Dir: image.NetworksDir(root)}
+	if n, err = ns.Get(name); err != nil {
+		if errors.Is(err, network.ErrNotFound) {
+			err = fmt.Errorf("network %s not found (box network create %s makes it)", name, name)
+		}
+		return "", nil, ns, err
+	}
+	return "", n, ns, nil
 }

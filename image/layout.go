@@ -51,6 +51,10 @@ func DiskUse(dir string) int64 {
 	return total
 }
 
+// NetworksDir is where the user-defined networks of the store at root
+// are kept (package network's Store).
+func NetworksDir(root string) string { return locate.NetworksDir(root) }
+
 // VolumesDir is where the named volumes of the store at root live
 // (package volume's Store), one directory per volume.
 func VolumesDir(root string) string { return filepath.Join(root, "volumes") }

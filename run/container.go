@@ -141,6 +141,12 @@ type Network struct {
 	HostAlias string `json:"hostAlias,omitempty"` // host.box.internal, with allow_host_loopback
 	// ExtraHosts are --add-host's NAME:IP entries of its /etc/hosts.
 	ExtraHosts []string `json:"extraHosts,omitempty"`
+	// Name is the user-defined network (box network create) the
+	// container is on, "" for the default one; NetworkID its id, Aliases
+	// --network-alias's names, by which the other members find it too.
+	Name      string   `json:"name,omitempty"`
+	NetworkID string   `json:"networkId,omitempty"`
+	Aliases   []string `json:"aliases,omitempty"`
 }
 
 // Files in a container's directory besides its record, the log (LogName)
@@ -481,6 +487,9 @@ func (c Containers) Remove(ct *Container, removeAll func(...string) error) error
 		return fmt.Errorf("removing container %s: %w", ct.Name, err)
 	}
 	c.Event("destroy", ct, nil)
+	if n := ct.Network; n != nil && n.Name != "" {
+		c.networks().Release(n.Name, ct.ID, n.IPAddress)
+	}
 	removeCgroup(ct) // left by a monitor that was killed; else gone already
 	if ct.Remove {
 		return c.RemoveAnonymousVolumes(ct, removeAll)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/box-run/box/cgroup"
 	"github.com/box-run/box/device"
+	"github.com/box-run/box/network"
 	"github.com/box-run/box/run/environ"
 	"github.com/box-run/box/run/pid1"
 	"github.com/box-run/box/run/proto"
@@ -53,16 +54,20 @@ type Flags struct {
 	Mounts        []string // --mount
 	Tmpfs         []string // --tmpfs DST[:options]
 	Network       string   // --network slirp[:options]|none|host ("" = slirp)
-	DNS           []string // --dns
-	AddHosts      []string // --add-host NAME:IP
-	Publish       []string // -p
-	PublishAll    bool     // -P
-	Ulimits       []string // --ulimit NAME=SOFT[:HARD]
-	GroupAdd      []string // --group-add
-	CapAdd        []string // --cap-add
-	CapDrop       []string // --cap-drop
-	NoNewPrivs    bool     // --security-opt no-new-privileges
-	Privileged    bool     // --privileged
+	// UserNetwork is the user-defined network --network named (then
+	// Network is ""), NetworkAliases --network-alias's names on it.
+	UserNetwork    *network.Network
+	NetworkAliases []string
+	DNS            []string // --dns
+	AddHosts       []string // --add-host NAME:IP
+	Publish        []string // -p
+	PublishAll     bool     // -P
+	Ulimits        []string // --ulimit NAME=SOFT[:HARD]
+	GroupAdd       []string // --group-add
+	CapAdd         []string // --cap-add
+	CapDrop        []string // --cap-drop
+	NoNewPrivs     bool     // --security-opt no-new-privileges
+	Privileged     bool     // --privileged
 	// Limits are --memory, --memory-swap, --cpus and --pids-limit's, read
 	// by ParseLimits and checked against the host by CheckLimits before
 	// anything else (before an image is pulled, as docker).
@@ -108,7 +113,10 @@ type Host struct {
 	Overlay      string                      // [storage] overlay
 	OverlayCache string                      // where "auto" caches its choice
 	CDISpecDirs  []string                    // where --device and --gpus find CDI specs
-	Debug        bool
+	// ReserveIP takes an address of Flags.UserNetwork for the container
+	// id (network.Store.Reserve).
+	ReserveIP func(id string) (netip.Addr, error)
+	Debug     bool
 }
 
 // New turns flags, the image and the host's settings into a new
@@ -211,6 +219,20 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 	network, netCfg, err := ParseNetwork(f.Network, h.Net)
 	if err != nil {
 		return nil, nil, h.Net, err
+	}
+	if len(f.NetworkAliases) > 0 && f.UserNetwork == nil {
+		return nil, nil, h.Net, errors.New("network-scoped aliases are supported only for containers in user-defined networks (box network create)")
+	}
+	for _, a := range f.NetworkAliases {
+		if err := CheckHostname(a); err != nil {
+			return nil, nil, h.Net, fmt.Errorf("invalid --network-alias %q: want a DNS name", a)
+		}
+	}
+	if n := f.UserNetwork; n != nil {
+		netCfg.Subnet, netCfg.Gateway, netCfg.HostAlias = n.Subnet, n.Gateway(), n.HostAlias()
+		if netCfg.Container, err = h.ReserveIP(id); err != nil {
+			return nil, nil, h.Net, err
+		}
 	}
 	hosts, resolv, err := etcFiles(hostname, network, netCfg, f.AddHosts, dnsFlags{f.DNS, f.DNSSearch, f.DNSOptions})
 	if err != nil {
@@ -367,6 +389,9 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		if netCfg.AllowHostLoopback {
 			ct.Network.HostAlias = netCfg.HostAlias.String()
 		}
+		if n := f.UserNetwork; n != nil {
+			ct.Network.Name, ct.Network.NetworkID, ct.Network.Aliases = n.Name, n.ID, f.NetworkAliases
+		}
 	}
 	return spec, ct, netCfg, nil
 }
@@ -470,9 +495,11 @@ func ParseNetwork(s string, def slirp.Config) (string, slirp.Config, error) {
 			return "", cfg, fmt.Errorf("--network %s takes no options", mode)
 		}
 		return mode, cfg, nil
-	case "slirp", "":
+	case "container":
+		return "", cfg, fmt.Errorf("invalid --network %q: box cannot join another container's network; put both on a network of box network create, where they reach each other by name", s)
+	case "slirp", "", "bridge": // docker's default network's name
 	default:
-		return "", cfg, fmt.Errorf("invalid --network %q: want slirp[:allow_host_loopback=true], none or host", s)
+		return "", cfg, fmt.Errorf("invalid --network %q: want slirp[:allow_host_loopback=true], none, host or a network of box network create", s)
 	}
 	for _, o := range strings.Split(opts, ",") {
 		if o == "" {
@@ -486,6 +513,18 @@ func ParseNetwork(s string, def slirp.Config) (string, slirp.Config, error) {
 		cfg.AllowHostLoopback = b
 	}
 	return "slirp", cfg, nil
+}
+
+// UserNetworkName is the user-defined network --network s names, if it
+// names one: not box's modes, docker's predefined networks, nor
+// container:NAME.
+func UserNetworkName(s string) (string, bool) {
+	mode, _, _ := strings.Cut(s, ":")
+	switch mode {
+	case "", "slirp", "none", "host", "bridge", "container":
+		return "", false
+	}
+	return s, true
 }
 
 // HostAlias is the name of the host in containers on the slirp network.

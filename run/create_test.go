@@ -158,7 +158,7 @@ func TestNewRefuses(t *testing.T) {
 		want  string
 	}{
 		{Flags{Name: "bad name"}, "name"},
-		{Flags{Network: "bridge"}, `invalid --network "bridge"`},
+		{Flags{Network: "container:db"}, `box cannot join another container's network`},
 		{Flags{Network: "host:x=1"}, "takes no options"},
 		{Flags{Network: "slirp:mtu=9000"}, `invalid --network option "mtu=9000"`},
 		{Flags{Network: "host", Publish: []string{"80"}}, "-p has no effect with --network host"},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -336,7 +337,7 @@ func (r *runner) closeTees() error {
 func (r *runner) launch() error {
 	spec := r.Spec
 	spec.Stdin = (r.Stdin || r.HoldStdin) && !spec.TTY
-	want := prestart.Config{Stdin: spec.Stdin, TTY: spec.TTY, Network: spec.Network, Ports: len(r.ports.tcp) > 0,
+	want := prestart.Config{Stdin: spec.Stdin, TTY: spec.TTY, Network: spec.Network, Ports: len(r.ports.tcp) > 0 || r.Container.onUserNetwork(),
 		Relay: !r.Detached, Out: r.out, ErrOut: r.errOut, StaysPID1: spec.StaysPID1(), IPCHost: spec.IPCHost}
 	for _, fd := range r.KeepFDs {
 		want.Inherit = append(want.Inherit, os.NewFile(uintptr(fd), "kept"))
@@ -468,6 +469,15 @@ func (r *runner) serve() {
 		for i, pl := range r.ports.tcp {
 			go fw.serve(pl, r.ports.tcpPorts[i])
 		}
+		if ct.onUserNetwork() {
+			if ln, err := listenPeers(r.Spec.Dir); err != nil {
+				fmt.Fprintf(r.Warn, "box: %v\n", err)
+			} else {
+				r.push(ln.Close)
+				self, _ := netip.ParseAddr(ct.Network.IPAddress)
+				go servePeers(ln, fw, self)
+			}
+		}
 	}
 	// Until init catches signals, one would end it with Go's status 2:
 	// wait for its word (or EOF, if it died) before saying it runs.
@@ -493,7 +503,11 @@ func (r *runner) serve() {
 		var served sync.WaitGroup
 		ctx, stop := context.WithCancel(context.Background())
 		r.push(func() error { stop(); served.Wait(); return nil })
-		served.Go(func() { serveNet(ctx, l.Net, r.Net, r.Log) })
+		cfg := r.Net
+		if ct.onUserNetwork() {
+			cfg.Peers = &peers{cs: r.Containers, self: ct}
+		}
+		served.Go(func() { serveNet(ctx, l.Net, cfg, r.Log) })
 	}
 	if r.tty != nil {
 		go r.tty.serve(pid, r.done, r.Warn)

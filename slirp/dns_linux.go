@@ -33,6 +33,12 @@ func (s *server) relayDNS(f *udpFlow, b []byte) {
 	go func() {
 		defer s.wg.Done()
 		defer s.dnsInFlight.release()
+		if s.cfg.Peers != nil {
+			if a, ok := answerPeer(q, s.cfg.Peers); ok {
+				f.write(a)
+				return
+			}
+		}
 		if a, err := s.exchangeUDP(q); err == nil {
 			f.write(a)
 		} else {

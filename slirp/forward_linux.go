@@ -39,6 +39,8 @@ func (s *server) handleTCP(r *tcp.ForwarderRequest) {
 		out, err = s.dialer.DialContext(s.ctx, "tcp", target.String())
 	case relayDNS:
 		out, err = s.dialDNS("tcp")
+	case peer:
+		out, err = s.cfg.Peers.Dial(s.ctx, dst)
 	default:
 		err = errRefused
 	}

@@ -79,6 +79,14 @@ func (e *icmpEndpoint) intercept(pkt *stack.PacketBuffer) bool {
 		mac: link.SourceAddress(), src: ip.SourceAddress(), dst: dst,
 		ident: msg.Ident(), seq: msg.Sequence(), data: append([]byte(nil), msg.Payload()...),
 	}
+	if p := e.s.cfg.Peers; p != nil && e.s.cfg.Subnet.Contains(netip.AddrFrom4(dst.As4())) {
+		// A member of the network: the netstack answers for it while it
+		// runs, as its own kernel would.
+		if p.Alive(netip.AddrFrom4(dst.As4())) {
+			unix.Write(e.fd, replyFrame(req, req.data))
+		}
+		return true
+	}
 	target, ok := e.s.pingTarget(dst)
 	if !ok {
 		return true

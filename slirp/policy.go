@@ -9,10 +9,11 @@ const (
 	refuse   verdict = iota // TCP: reset; UDP: drop
 	dial                    // redial from the host
 	relayDNS                // relay to the upstream resolvers
+	peer                    // TCP: join to a member of the network (Config.Peers)
 )
 
 func (v verdict) String() string {
-	return [...]string{"refuse", "dial", "dns"}[v]
+	return [...]string{"refuse", "dial", "dns", "peer"}[v]
 }
 
 var (
@@ -37,6 +38,8 @@ func route(cfg *Config, dst netip.AddrPort) (netip.AddrPort, verdict) {
 			return netip.AddrPortFrom(hostLo, dst.Port()), dial
 		}
 		return dst, refuse
+	case cfg.Peers != nil && cfg.Subnet.Contains(a) && a != cfg.Container && a != cfg.Subnet.Addr() && dst.Port() != 0:
+		return dst, peer
 	case !a.IsValid(), a.Is6(), a.IsLoopback(), loopback4.Contains(a), thisNet4.Contains(a),
 		multicast4.Contains(a), a == netip.AddrFrom4([4]byte{255, 255, 255, 255}),
 		cfg.Subnet.Contains(a), dst.Port() == 0:

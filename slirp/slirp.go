@@ -107,6 +107,7 @@
 package slirp
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -146,6 +147,23 @@ type Config struct {
 	// UDPPorts are published UDP ports: datagrams to each host socket go
 	// to the container's port through the netstack, replies come back.
 	UDPPorts []UDPPort `json:"-"`
+	// Peers is the other containers of a network the container shares
+	// (box network): set, a TCP flow to another address of the subnet is
+	// joined to the connection Peers returns, to that container's port,
+	// or reset when it fails. UDP to a peer is dropped.
+	Peers Peers `json:"-"`
+}
+
+// Peers are a container's network's other members.
+type Peers interface {
+	// Dial connects to a member's TCP port.
+	Dial(ctx context.Context, dst netip.AddrPort) (net.Conn, error)
+	// Lookup is the address of a member a DNS name means (its name, an
+	// alias, its hostname or id), for the DNS relay to answer itself.
+	Lookup(name string) (netip.Addr, bool)
+	// Alive tells whether a member runs at a, for the netstack to answer
+	// its echo requests.
+	Alive(a netip.Addr) bool
 }
 
 // UDPPort is one published UDP port.

@@ -199,6 +199,11 @@ type NetworkSettings struct {
 type EndpointSettings struct {
 	IPAddress string
 	Gateway   string
+	// On a network of box network create: its id, and the names other
+	// members find the container by (docker's Aliases and DNSNames).
+	NetworkID string   `json:",omitempty"`
+	Aliases   []string `json:",omitempty"`
+	DNSNames  []string `json:",omitempty"`
 }
 
 // ContainerSource is what box knows of one container.
@@ -262,6 +267,9 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 	mode := ""
 	if ct.Network != nil {
 		mode = ct.Network.Mode
+		if ct.Network.Name != "" {
+			mode = ct.Network.Name
+		}
 	}
 	out.HostConfig = HostConfig{
 		NetworkMode:   mode,
@@ -489,7 +497,13 @@ func networkSettings(ct *run.Container, running bool, exposed map[string]struct{
 			ns.Ports[key] = append(ns.Ports[key], PortBinding{HostIP: ip, HostPort: strconv.Itoa(p.HostPort)})
 		}
 	}
-	ns.Networks[ct.Network.Mode] = ep
+	key := ct.Network.Mode
+	if n := ct.Network; n.Name != "" {
+		key = n.Name
+		ep.NetworkID, ep.Aliases = n.NetworkID, n.Aliases
+		ep.DNSNames = append([]string{ct.Name, ct.ID[:12]}, n.Aliases...)
+	}
+	ns.Networks[key] = ep
 	return ns
 }
 

@@ -97,7 +97,7 @@ func TestInspectContainer(t *testing.T) {
 				ns := c.NetworkSettings
 				wantPorts := map[string][]PortBinding{"80/tcp": {{HostIP: "0.0.0.0", HostPort: "8080"}}, "443/tcp": nil}
 				if ns.IPAddress != "10.88.0.2" || ns.Gateway != "10.88.0.1" || !reflect.DeepEqual(ns.Ports, wantPorts) ||
-					ns.Networks["slirp"] != (EndpointSettings{IPAddress: "10.88.0.2", Gateway: "10.88.0.1"}) {
+					!reflect.DeepEqual(ns.Networks["slirp"], EndpointSettings{IPAddress: "10.88.0.2", Gateway: "10.88.0.1"}) {
 					t.Errorf("network settings %+v", ns)
 				}
 			}},
@@ -105,7 +105,7 @@ func TestInspectContainer(t *testing.T) {
 			if c.State.Running || c.State.Pid != 0 || c.State.ExitCode != 3 || c.State.Status != "exited" {
 				t.Errorf("state %+v", c.State)
 			}
-			if c.NetworkSettings.IPAddress != "" || len(c.NetworkSettings.Ports) != 0 || c.NetworkSettings.Networks["slirp"] != (EndpointSettings{}) {
+			if c.NetworkSettings.IPAddress != "" || len(c.NetworkSettings.Ports) != 0 || !reflect.DeepEqual(c.NetworkSettings.Networks["slirp"], EndpointSettings{}) {
 				t.Errorf("network settings of a stopped container %+v", c.NetworkSettings)
 			}
 			if c.Config.Hostname != "" || c.Config.Env != nil || len(c.Config.Labels) != 0 || c.HostConfig.RestartPolicy.Name != "no" {

@@ -21,6 +21,10 @@ import (
 // run's Containers), one directory per container.
 func ContainersDir(root string) string { return filepath.Join(root, "containers") }
 
+// NetworksDir is where the store at root keeps its user-defined networks
+// (package network's Store).
+func NetworksDir(root string) string { return filepath.Join(root, "networks") }
+
 // ShellsDir is where the store at root keeps box shell's records (package
 // shell's Store), one directory per shell.
 func ShellsDir(root string) string { return filepath.Join(root, "shells") }
