@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/box-run/box/run"
 )
 
 // Filter is one --filter KEY=VALUE.
@@ -68,6 +70,7 @@ type ContainerFilter struct {
 	// Created.
 	Before, Since string
 	created       createdRange
+	networks      []string // network=: a name or id
 }
 
 // createdRange keeps what was made strictly between since and before
@@ -89,11 +92,11 @@ var states = []string{"created", "restarting", "running", "removing", "paused", 
 // image reference into the image's id, "" when there is no such image
 // (which then matches no container, as with docker).
 func NewContainerFilter(fs []Filter, resolve func(ref string) string) (*ContainerFilter, error) {
-	m, err := byKey(fs, "box ps", "name", "id", "status", "exited", "ancestor", "label", "health", "before", "since")
+	m, err := byKey(fs, "box ps", "name", "id", "status", "exited", "ancestor", "label", "health", "before", "since", "network")
 	if err != nil {
 		return nil, err
 	}
-	f := &ContainerFilter{statuses: m["status"], labels: m["label"], health: m["health"], Before: last(m["before"]), Since: last(m["since"])}
+	f := &ContainerFilter{statuses: m["status"], labels: m["label"], health: m["health"], Before: last(m["before"]), Since: last(m["since"]), networks: m["network"]}
 	for _, h := range f.health {
 		if !slices.Contains([]string{"starting", "healthy", "unhealthy", "none"}, h) {
 			return nil, fmt.Errorf("invalid filter %q: health is one of starting, healthy, unhealthy, none", "health="+h)
@@ -167,6 +170,9 @@ func (f *ContainerFilter) Match(r *ContainerRow) bool {
 	if !f.created.match(ct.Created) {
 		return false
 	}
+	if len(f.networks) > 0 && !slices.ContainsFunc(f.networks, func(n string) bool { return onNetwork(ct, n) }) {
+		return false
+	}
 	if len(f.health) > 0 {
 		h := ct.HealthStatus
 		if ct.Health == nil {
@@ -177,6 +183,22 @@ func (f *ContainerFilter) Match(r *ContainerRow) bool {
 		}
 	}
 	return matchLabels(f.labels, r.labels)
+}
+
+// onNetwork tells whether the container is on the network named, or
+// whose id starts with, n: docker's bridge is box's default network.
+func onNetwork(ct *run.Container, n string) bool {
+	if ct.Network == nil {
+		return false
+	}
+	if ct.Network.Name != "" {
+		return n == ct.Network.Name || len(n) >= 3 && strings.HasPrefix(ct.Network.NetworkID, n)
+	}
+	mode := ct.Network.Mode
+	if mode == "slirp" {
+		mode = "bridge"
+	}
+	return n == mode
 }
 
 // ImageFilter is docker images --filter: dangling, reference, label,
