@@ -210,7 +210,10 @@ func (s Store) lock() (unlock func(), err error) {
 	return func() { f.Close() }, nil
 }
 
-// Get reads the network named, or whose id starts with, ref.
+// Get reads the network named ref, or whose id starts with it: at least
+// the 12 digits box network ls prints, so that a network's name that is
+// gone (db, cafe) never means another network whose id it happens to
+// begin.
 func (s Store) Get(ref string) (*Network, error) {
 	if ValidName(ref) == nil {
 		if n, err := s.read(ref); err == nil || !errors.Is(err, fs.ErrNotExist) {
@@ -223,7 +226,7 @@ func (s Store) Get(ref string) (*Network, error) {
 	}
 	var found *Network
 	for _, n := range all {
-		if ref != "" && strings.HasPrefix(n.ID, ref) {
+		if len(ref) >= 12 && strings.HasPrefix(n.ID, ref) {
 			if found != nil {
 				return nil, fmt.Errorf("network %s is ambiguous: more than one id starts with it", ref)
 			}

@@ -51,14 +51,23 @@ func TestCreateListRemove(t *testing.T) {
 	if err != nil || len(all) != 3 || all[0].Name != "a" || all[0].Labels["k"] != "v" {
 		t.Fatalf("List = %v, %v", all, err)
 	}
-	if n, err := s.Get(a.ID[:5]); err != nil || n.Name != "a" {
+	if n, err := s.Get(a.ID[:12]); err != nil || n.Name != "a" {
 		t.Errorf("Get by id prefix = %v, %v", n, err)
+	}
+	if n, err := s.Get(a.ID[:5]); err == nil {
+		t.Errorf("Get by a 5-digit id prefix = %v", n)
 	}
 	if err := s.Remove(b); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Get("b"); !errors.Is(err, ErrNotFound) || err.Error() != "network b not found" {
-		t.Errorf("Get(b) after Remove = %v", err)
+	if err := s.Remove(&Network{Name: "gone"}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Remove(gone) = %v", err)
+	}
+	if _, err := s.Get("gone"); !errors.Is(err, ErrNotFound) || err.Error() != "network gone not found" {
+		t.Errorf("Get(gone) = %v", err)
+	}
+	if n, err := s.Get(b.Name); err == nil && n.Name == "b" {
+		t.Errorf("Get(b) after Remove = %+v", n)
 	}
 	// b's subnet is free again.
 	if d, err := s.Create("d", netip.Prefix{}, nil); err != nil || d.Subnet.String() != "10.89.1.0/24" {

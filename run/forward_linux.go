@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -140,18 +139,21 @@ func (f *forwarder) forward(c net.Conn, port int) {
 // request carries a socketpair end of its own for the answer, so requests
 // do not queue behind one another (a container port slow to accept holds up
 // only its own connections).
-func (f *forwarder) connect(port int) (net.Conn, error) { return f.connectTo(netip.Addr{}, port) }
+func (f *forwarder) connect(port int) (net.Conn, error) {
+	return f.connectTo(proto.PortRequest{Port: uint16(port)})
+}
 
-// connectTo is connect to the container's address addr (the zero Addr:
-// its loopback).
-func (f *forwarder) connectTo(addr netip.Addr, port int) (net.Conn, error) {
+// connectTo is connect for any request: a TCP connection or a connected
+// UDP socket at one of the container's addresses too.
+func (f *forwarder) connectTo(req proto.PortRequest) (net.Conn, error) {
+	port := req.Port
 	mine, theirs, err := proto.SocketPair()
 	if err != nil {
 		return nil, err
 	}
 	defer mine.Close()
 	f.mu.Lock()
-	err = proto.SendPortRequest(f.sock, uint16(port), addr, theirs)
+	err = proto.SendPortRequest(f.sock, req, theirs)
 	f.mu.Unlock()
 	theirs.Close()
 	if err != nil {

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -13,12 +14,15 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/box-run/box/internal/accept"
 	"github.com/box-run/box/internal/locate"
 	"github.com/box-run/box/network"
 	"github.com/box-run/box/run/pid1"
+	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/slirp/splice"
 )
 
@@ -32,7 +36,8 @@ import (
 // listening there only is not for the other containers, as with docker),
 // and joins the two. DNS queries for a member's name, alias or id
 // are answered by the stack itself, and so are pings to a running member.
-// UDP between members is not carried.
+// UDP flows go the same way, each datagram framed on the peer connection,
+// to a UDP socket init connects to the member's port.
 
 // PeerSocket, in a container's directory, takes connections from the other
 // members of its network: two bytes of port, big-endian, then one byte of
@@ -69,7 +74,7 @@ func (p *peers) running() []*Container {
 		return p.members
 	}
 	all, _ := p.cs.List()
-	p.members = p.members[:0]
+	p.members = nil // a new slice: callers may still range over the old one
 	for _, ct := range all {
 		if ct.onUserNetwork() && ct.Network.Name == p.self.Network.Name && ct.Status == "running" && !ct.Paused {
 			p.members = append(p.members, ct)
@@ -89,8 +94,18 @@ func (p *peers) at(a netip.Addr) *Container {
 	return nil
 }
 
-// Dial connects to a member's port through its peer socket.
+// Dial connects to a member's TCP port through its peer socket.
 func (p *peers) Dial(ctx context.Context, dst netip.AddrPort) (net.Conn, error) {
+	return p.dial(ctx, dst, false)
+}
+
+// DialUDP connects to a member's UDP port through its peer socket: each
+// datagram either way is framed on the connection (slirp.Peers).
+func (p *peers) DialUDP(ctx context.Context, dst netip.AddrPort) (net.Conn, error) {
+	return p.dial(ctx, dst, true)
+}
+
+func (p *peers) dial(ctx context.Context, dst netip.AddrPort, udp bool) (net.Conn, error) {
 	ct := p.at(dst.Addr())
 	if ct == nil || ct.ID == p.self.ID {
 		return nil, fmt.Errorf("no member of network %s runs at %s", p.self.Network.Name, dst.Addr())
@@ -109,8 +124,14 @@ func (p *peers) Dial(ctx context.Context, dst netip.AddrPort) (net.Conn, error) 
 	}
 	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Now()) })
 	defer stop()
+	req := binary.BigEndian.AppendUint16(nil, dst.Port())
+	if udp {
+		req = append(req, peerUDP)
+	} else {
+		req = append(req, peerTCP)
+	}
 	var ans [1]byte
-	if _, err = c.Write(binary.BigEndian.AppendUint16(nil, dst.Port())); err == nil {
+	if _, err = c.Write(req); err == nil {
 		_, err = io.ReadFull(c, ans[:])
 	}
 	if err == nil && ans[0] != 0 {
@@ -125,6 +146,12 @@ func (p *peers) Dial(ctx context.Context, dst netip.AddrPort) (net.Conn, error) 
 	}
 	return c, nil
 }
+
+// The peer socket's request: the port, then which protocol.
+const (
+	peerTCP = 0
+	peerUDP = 1
+)
 
 // Lookup is the address of the member a DNS name means: its name, one of
 // its aliases, or its id (12 digits or all), as docker's embedded DNS
@@ -143,10 +170,17 @@ func (p *peers) Lookup(name string) (netip.Addr, bool) {
 // Alive tells whether a member runs at a.
 func (p *peers) Alive(a netip.Addr) bool { return p.at(a) != nil }
 
+// maxPeerConns bounds the connections and UDP flows the other members
+// hold open on a container's peer socket at once (each is two sockets of
+// the monitor and a goroutine or two); past it they are refused.
+const maxPeerConns = 1024
+
 // servePeers takes the other members' connections on the container's peer
-// socket until it is closed, through fw (init's published-port channel).
+// socket until it is closed, through fw (init's published-port channel),
+// to the container's address self.
 func servePeers(ln net.Listener, fw *forwarder, self netip.Addr) {
 	var b accept.Backoff
+	conns := make(chan struct{}, maxPeerConns)
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -158,12 +192,19 @@ func servePeers(ln net.Listener, fw *forwarder, self netip.Addr) {
 		}
 		b.Reset()
 		select {
+		case conns <- struct{}{}:
+		default:
+			c.Close() // too many at once: refuse rather than pile up
+			continue
+		}
+		select {
 		case pending <- struct{}{}:
 			go func() {
-				port, err := readPeerPort(c)
+				defer func() { <-conns }()
+				port, udp, err := readPeerRequest(c)
 				var inner net.Conn
 				if err == nil {
-					inner, err = fw.connectTo(self, int(port))
+					inner, err = fw.connectTo(proto.PortRequest{Port: port, Addr: self, UDP: udp})
 				}
 				<-pending
 				if err != nil {
@@ -176,23 +217,82 @@ func servePeers(ln net.Listener, fw *forwarder, self netip.Addr) {
 					inner.Close()
 					return
 				}
-				splice.Join(c, inner, 0)
+				if udp {
+					relayDatagrams(c, inner)
+				} else {
+					splice.Join(c, inner, 0)
+				}
 			}()
 		default:
-			c.Close() // too many at once: refuse rather than pile up
+			<-conns
+			c.Close()
 		}
 	}
 }
 
-// readPeerPort reads a peer's request, within a few seconds.
-func readPeerPort(c net.Conn) (uint16, error) {
+// readPeerRequest reads a peer's request, within a few seconds.
+func readPeerRequest(c net.Conn) (port uint16, udp bool, err error) {
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	defer c.SetReadDeadline(time.Time{})
-	var b [2]byte
+	var b [3]byte
 	if _, err := io.ReadFull(c, b[:]); err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	return binary.BigEndian.Uint16(b[:]), nil
+	if b[2] != peerTCP && b[2] != peerUDP {
+		return 0, false, fmt.Errorf("unknown protocol %d", b[2])
+	}
+	return binary.BigEndian.Uint16(b[:2]), b[2] == peerUDP, nil
+}
+
+// udpIdle ends a peer's UDP flow nothing went through for that long (the
+// sending side's netstack ends its own after as long).
+const udpIdle = 60 * time.Second
+
+// relayDatagrams relays between a peer's connection, which frames each
+// datagram with its length (two bytes, big-endian), and a UDP socket
+// connected to the container's port, until either ends or goes quiet.
+func relayDatagrams(c net.Conn, u net.Conn) {
+	defer c.Close()
+	defer u.Close()
+	var last atomic.Int64
+	touch := func() { last.Store(time.Now().UnixNano()) }
+	touch()
+	go func() { // the container's answers
+		defer c.Close()
+		buf := make([]byte, 2+65535)
+		for {
+			n, err := u.Read(buf[2:])
+			if err != nil {
+				if errors.Is(err, syscall.ECONNREFUSED) {
+					continue // an earlier datagram found no one: the flow stays
+				}
+				return
+			}
+			binary.BigEndian.PutUint16(buf, uint16(n))
+			if _, err := c.Write(buf[:2+n]); err != nil {
+				return
+			}
+			touch()
+		}
+	}()
+	br := bufio.NewReaderSize(c, 64<<10)
+	buf := make([]byte, 65535)
+	for {
+		c.SetReadDeadline(time.Now().Add(udpIdle))
+		var hdr [2]byte
+		if k, err := io.ReadFull(br, hdr[:]); err != nil {
+			if k == 0 && errors.Is(err, os.ErrDeadlineExceeded) && time.Since(time.Unix(0, last.Load())) < udpIdle {
+				continue // quiet this way, not the other
+			}
+			return
+		}
+		n := int(binary.BigEndian.Uint16(hdr[:]))
+		if _, err := io.ReadFull(br, buf[:n]); err != nil {
+			return
+		}
+		u.Write(buf[:n]) // a datagram the socket cannot take is lost, as on a link
+		touch()
+	}
 }
 
 // listenPeers binds the container's peer socket.

@@ -9,7 +9,7 @@ const (
 	refuse   verdict = iota // TCP: reset; UDP: drop
 	dial                    // redial from the host
 	relayDNS                // relay to the upstream resolvers
-	peer                    // TCP: join to a member of the network (Config.Peers)
+	peer                    // to a member of the network (Config.Peers)
 )
 
 func (v verdict) String() string {

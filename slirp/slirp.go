@@ -150,7 +150,8 @@ type Config struct {
 	// Peers is the other containers of a network the container shares
 	// (box network): set, a TCP flow to another address of the subnet is
 	// joined to the connection Peers returns, to that container's port,
-	// or reset when it fails. UDP to a peer is dropped.
+	// or reset when it fails; a UDP flow's datagrams go over the one
+	// DialUDP returns, framed.
 	Peers Peers `json:"-"`
 }
 
@@ -158,6 +159,9 @@ type Config struct {
 type Peers interface {
 	// Dial connects to a member's TCP port.
 	Dial(ctx context.Context, dst netip.AddrPort) (net.Conn, error)
+	// DialUDP connects to a member's UDP port: each datagram, either way,
+	// is its length (two bytes, big-endian) and its bytes.
+	DialUDP(ctx context.Context, dst netip.AddrPort) (net.Conn, error)
 	// Lookup is the address of a member a DNS name means (its name, an
 	// alias, its hostname or id), for the DNS relay to answer itself.
 	Lookup(name string) (netip.Addr, bool)

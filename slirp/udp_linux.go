@@ -211,6 +211,16 @@ func (s *server) handleUDP(r *udp.ForwarderRequest) {
 		}
 		return
 	}
+	if v == peer {
+		if f, ok := s.udp.newFlow(ep, wq); ok {
+			if !s.enter() {
+				f.close()
+				return
+			}
+			go s.relayPeerUDP(f, dst)
+		}
+		return
+	}
 	f, ok := s.udp.newFlow(ep, wq)
 	if !ok {
 		return

@@ -12,19 +12,23 @@ import (
 // namespace, so its connections to 127.0.0.1 reach the container's servers.
 func servePortRequests(sock *os.File) {
 	for {
-		port, addr, answer, err := proto.RecvPortRequest(sock)
+		req, answer, err := proto.RecvPortRequest(sock)
 		if err != nil {
 			return
 		}
-		go dialPort(answer, addr, port)
+		go dialPort(answer, req)
 	}
 }
 
 // dialPort connects to the container port and sends the socket back on
 // answer, or says that nothing listens.
-func dialPort(answer *os.File, addr [4]byte, port uint16) {
+func dialPort(answer *os.File, req proto.PortRequest) {
 	defer answer.Close()
-	fd, err := dialAddr(addr, port, 5*time.Second)
+	typ := unix.SOCK_STREAM
+	if req.UDP {
+		typ = unix.SOCK_DGRAM // connect(2) only sets where it sends to
+	}
+	fd, err := dialAddr(typ, req.Addr.As4(), req.Port, 5*time.Second)
 	if err != nil {
 		proto.AnswerPort(answer, -1)
 		return
@@ -33,11 +37,11 @@ func dialPort(answer *os.File, addr [4]byte, port uint16) {
 	unix.Close(fd)
 }
 
-// dialAddr connects a TCP socket to addr:port within timeout, with plain
-// system calls (package net would cost init its start-up; see the
+// dialAddr connects a socket of type typ to addr:port within timeout, with
+// plain system calls (package net would cost init its start-up; see the
 // package doc).
-func dialAddr(addr [4]byte, port uint16, timeout time.Duration) (int, error) {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+func dialAddr(typ int, addr [4]byte, port uint16, timeout time.Duration) (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return -1, err
 	}

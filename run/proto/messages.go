@@ -263,34 +263,48 @@ func ReadMonitorStatus(r io.Reader) (MonitorStatus, error) {
 // nothing listens. A pair per request keeps a slow container port from
 // holding up the others.
 
-// SendPortRequest asks, on sock, for a connection to port, answered on
-// answer (init's end of the caller's pair): on the container's loopback
-// (a published port), or with addr valid at that IPv4 address of the
-// container's (another container of its network: a server bound to the
-// loopback only is not theirs to reach, as with docker).
-func SendPortRequest(sock *os.File, port uint16, addr netip.Addr, answer *os.File) error {
-	req := binary.BigEndian.AppendUint16(nil, port)
-	if addr.Is4() {
-		a := addr.As4()
+// PortRequest asks init for a socket connected to a port of the
+// container's: TCP on its loopback (a published port), or at one of its
+// IPv4 addresses (another container of its network: a server bound to the
+// loopback only is not theirs to reach, as with docker), or a UDP socket
+// connected to that address and port.
+type PortRequest struct {
+	Port uint16
+	Addr netip.Addr // the zero Addr: 127.0.0.1
+	UDP  bool       // with Addr
+}
+
+// SendPortRequest sends r on sock, answered on answer (init's end of the
+// caller's pair). On the wire: the port, then the address, then 1 for
+// UDP; an older init, which reads the port alone (seqpacket keeps the
+// rest from the next request), dials its loopback.
+func SendPortRequest(sock *os.File, r PortRequest, answer *os.File) error {
+	req := binary.BigEndian.AppendUint16(nil, r.Port)
+	if r.Addr.Is4() {
+		a := r.Addr.As4()
 		req = append(req, a[:]...)
+		if r.UDP {
+			req = append(req, 1)
+		}
 	}
 	return sendmsg(int(sock.Fd()), req, []int{int(answer.Fd())})
 }
 
 // RecvPortRequest receives the next request; a malformed one is skipped.
-// addr is 127.0.0.1 unless the request named another.
-func RecvPortRequest(sock *os.File) (port uint16, addr [4]byte, answer *os.File, err error) {
+// Its Addr is 127.0.0.1 unless the request named another.
+func RecvPortRequest(sock *os.File) (r PortRequest, answer *os.File, err error) {
 	for {
-		fds, data, err := recvFDs(int(sock.Fd()), 6, 1)
+		fds, data, err := recvFDs(int(sock.Fd()), 7, 1)
 		if err != nil {
-			return 0, addr, nil, err
+			return r, nil, err
 		}
-		if (len(data) == 2 || len(data) == 6) && len(fds) == 1 {
-			addr = [4]byte{127, 0, 0, 1}
-			if len(data) == 6 {
-				copy(addr[:], data[2:])
+		if (len(data) == 2 || len(data) == 6 || len(data) == 7 && data[6] == 1) && len(fds) == 1 {
+			r = PortRequest{Port: binary.BigEndian.Uint16(data), Addr: netip.AddrFrom4([4]byte{127, 0, 0, 1})}
+			if len(data) >= 6 {
+				r.Addr = netip.AddrFrom4([4]byte(data[2:6]))
 			}
-			return binary.BigEndian.Uint16(data), addr, os.NewFile(uintptr(fds[0]), "port-answer"), nil
+			r.UDP = len(data) == 7
+			return r, os.NewFile(uintptr(fds[0]), "port-answer"), nil
 		}
 		for _, fd := range fds {
 			closeFD(fd)

@@ -131,23 +131,28 @@ func TestPortRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mine.Close()
-	// A request for another address of the container's, then one for
-	// its loopback.
-	if err := SendPortRequest(host, 9090, netip.MustParseAddr("10.89.0.2"), theirs); err != nil {
-		t.Fatal(err)
+	// A request for another address of the container's, a UDP one, then
+	// one for its loopback.
+	for _, want := range []PortRequest{
+		{Port: 9090, Addr: netip.MustParseAddr("10.89.0.2")},
+		{Port: 53, Addr: netip.MustParseAddr("10.89.0.2"), UDP: true},
+	} {
+		if err := SendPortRequest(host, want, theirs); err != nil {
+			t.Fatal(err)
+		}
+		got, answer, err := RecvPortRequest(initSide)
+		if err != nil || got != want {
+			t.Fatalf("RecvPortRequest = %+v, %v; want %+v", got, err, want)
+		}
+		answer.Close()
 	}
-	port, addr, answer, err := RecvPortRequest(initSide)
-	if err != nil || port != 9090 || addr != [4]byte{10, 89, 0, 2} {
-		t.Fatalf("RecvPortRequest = %d, %v, %v", port, addr, err)
-	}
-	answer.Close()
-	if err := SendPortRequest(host, 8080, netip.Addr{}, theirs); err != nil {
+	if err := SendPortRequest(host, PortRequest{Port: 8080}, theirs); err != nil {
 		t.Fatal(err)
 	}
 	theirs.Close()
-	port, addr, answer, err = RecvPortRequest(initSide)
-	if err != nil || port != 8080 || addr != [4]byte{127, 0, 0, 1} {
-		t.Fatalf("RecvPortRequest = %d, %v, %v", port, addr, err)
+	req, answer, err := RecvPortRequest(initSide)
+	if err != nil || req != (PortRequest{Port: 8080, Addr: netip.MustParseAddr("127.0.0.1")}) {
+		t.Fatalf("RecvPortRequest = %+v, %v", req, err)
 	}
 	r, w, _ := os.Pipe()
 	defer r.Close()

@@ -11,9 +11,10 @@ import (
 
 type fakePeers map[string]netip.Addr
 
-func (f fakePeers) Dial(context.Context, netip.AddrPort) (net.Conn, error) { return nil, nil }
-func (f fakePeers) Lookup(name string) (netip.Addr, bool)                  { a, ok := f[name]; return a, ok }
-func (f fakePeers) Alive(netip.Addr) bool                                  { return true }
+func (f fakePeers) Dial(context.Context, netip.AddrPort) (net.Conn, error)    { return nil, nil }
+func (f fakePeers) DialUDP(context.Context, netip.AddrPort) (net.Conn, error) { return nil, nil }
+func (f fakePeers) Lookup(name string) (netip.Addr, bool)                     { a, ok := f[name]; return a, ok }
+func (f fakePeers) Alive(netip.Addr) bool                                     { return true }
 
 func query(t *testing.T, name string, typ dnsmessage.Type) []byte {
 	t.Helper()

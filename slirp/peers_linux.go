@@ -1,6 +1,10 @@
 package slirp
 
 import (
+	"bufio"
+	"encoding/binary"
+	"io"
+	"net/netip"
 	"strings"
 
 	"golang.org/x/net/dns/dnsmessage"
@@ -44,4 +48,60 @@ func answerPeer(q []byte, peers Peers) (a []byte, ok bool) {
 	}
 	a, err = b.Finish()
 	return a, err == nil
+}
+
+// relayPeerUDP carries a UDP flow to a member of the network: over the
+// connection Peers.DialUDP makes, each datagram framed with its length.
+// The container's datagrams are queued for a writer (the netstack's path
+// must not wait), and dropped when the queue is full, as on a congested
+// link.
+func (s *server) relayPeerUDP(f *udpFlow, dst netip.AddrPort) {
+	defer s.wg.Done()
+	defer f.close()
+	c, err := s.cfg.Peers.DialUDP(s.ctx, dst)
+	if err != nil {
+		s.log.Debug("udp flow to a member refused", "dst", dst, "err", err)
+		return
+	}
+	defer c.Close()
+	out := make(chan []byte, 64)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case b := <-out:
+				if _, err := c.Write(b); err != nil {
+					c.Close()
+					return
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	// The flow's end (idle, evicted, the network stopping) closes c,
+	// which ends the read below.
+	if !f.start(func(_ *udpFlow, b []byte) {
+		frame := binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(b)), uint16(len(b)))
+		select {
+		case out <- append(frame, b...):
+		default:
+		}
+	}, func() { c.Close() }) {
+		return
+	}
+	br := bufio.NewReaderSize(c, 64<<10)
+	buf := make([]byte, 65535)
+	for {
+		var hdr [2]byte
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			return
+		}
+		n := int(binary.BigEndian.Uint16(hdr[:]))
+		if _, err := io.ReadFull(br, buf[:n]); err != nil {
+			return
+		}
+		f.write(buf[:n])
+	}
 }
