@@ -26,12 +26,14 @@ func (c *createCmd) Run(g *globals) error {
 	}
 	if err != nil {
 		c.dropCidfile()
+		c.dropReservation()
 		return withStatus(125, err)
 	}
 	spec.Exec = true // started in the background, box exec reaches it
 	mc := &monitor.Config{Spec: *spec, Container: *ct, StoreRoot: c.storeRoot, LayerStore: c.layerStore, Layers: c.layers, Remove: c.Rm, Net: c.netCfg, Restart: c.Restart}
 	if err := monitor.Create(run.Containers{Root: image.ContainersDir(c.storeRoot)}, mc); err != nil {
 		c.dropCidfile()
+		c.dropReservation()
 		return withStatus(125, err)
 	}
 	fmt.Println(ct.ID)

@@ -60,6 +60,7 @@ type runCmd struct {
 	Userns              string       `help:"User namespace mode: \"\" (root inside is you) or keep-id (your own uid inside)." enum:",keep-id" default:""`
 	Network             string       `aliases:"net" help:"Network: slirp (user-mode, the default; slirp:allow_host_loopback=true lets host.box.internal reach the host's 127.0.0.1), none (loopback only), host, or a network of box network create, whose containers reach each other by name." placeholder:"MODE"` // "" (not given): slirp, or host under --mpi
 	NetworkAlias        []string     `sep:"none" help:"Another name by which the other containers of the network (--network NAME) find this one." placeholder:"NAME"`
+	IP                  string       `name:"ip" help:"The container's address on its network (--network NAME), instead of the next free one." placeholder:"IP"`
 	DNS                 []string     `name:"dns" sep:"none" help:"DNS server for the container's /etc/resolv.conf." placeholder:"IP"`
 	Publish             []string     `short:"p" sep:"none" help:"Publish a container port: [IP:][HOSTPORT:]CONTAINERPORT[/tcp]; no HOSTPORT picks a free one." placeholder:"PORTS"`
 	PublishAll          bool         `short:"P" help:"Publish every port the image EXPOSEs, on free host ports."`
@@ -100,6 +101,7 @@ type runCmd struct {
 	HealthRetries       signed       `name:"health-retries" help:"Failed checks in a row that make the container unhealthy (default 3)." placeholder:"N"`
 	NoHealthcheck       bool         `name:"no-healthcheck" help:"Run no health check, not even the image's HEALTHCHECK."`
 	netCfg              slirp.Config // resolved from --network and [network]
+	unreserve           func()       // gives back the address reserved on a --network NAME
 	release             func()       // drops the hold on the image's layers
 	storeRoot           string       // the opened store's directory
 	layerStore          string       // the shared store the image's layers are in, if one is
@@ -234,6 +236,7 @@ func (c *runCmd) Run(g *globals) error {
 	}
 	if err != nil {
 		c.dropCidfile()
+		c.dropReservation()
 		return withStatus(125, err)
 	}
 	root, _, err := g.storeRoot()
@@ -247,6 +250,7 @@ func (c *runCmd) Run(g *globals) error {
 	unmade := func() {
 		if _, err := cs.Lookup(ct.ID); errors.Is(err, run.ErrNoContainer) {
 			c.dropCidfile()
+			c.dropReservation()
 			if err := cs.RemoveAnonymousVolumes(ct, stage.Remover(m)); err != nil {
 				g.log.Debug("removing the anonymous volumes", "err", err)
 			}
@@ -321,6 +325,15 @@ func (c *runCmd) Run(g *globals) error {
 		unmade()
 	}
 	return exitAs(status, err) // an error: 125, or 126 for a port it cannot bind
+}
+
+// dropReservation gives back the network address prepare reserved, for a
+// container that was not made.
+func (c *runCmd) dropReservation() {
+	if c.unreserve != nil {
+		c.unreserve()
+		c.unreserve = nil
+	}
 }
 
 // prepare resolves the image (pulling it if needed) and turns the flags and
@@ -454,7 +467,7 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		Workdir: c.Workdir, User: c.User, TTY: c.TTY, Hostname: c.Hostname, Init: c.Init,
 		ReadOnly: c.ReadOnly, Remove: c.Rm, KeepID: c.Userns == "keep-id",
 		Volumes: c.Volume, Mounts: c.Mount, Tmpfs: c.Tmpfs,
-		Network: netFlag, UserNetwork: userNet, NetworkAliases: c.NetworkAlias, DNS: c.DNS, AddHosts: c.AddHost, Publish: c.Publish, PublishAll: c.PublishAll,
+		Network: netFlag, UserNetwork: userNet, NetworkAliases: c.NetworkAlias, IP: c.IP, DNS: c.DNS, AddHosts: c.AddHost, Publish: c.Publish, PublishAll: c.PublishAll,
 		Ulimits: c.Ulimit, CapAdd: c.CapAdd, CapDrop: c.CapDrop, GroupAdd: c.GroupAdd, Limits: limits, Cpuset: cpuset, IPC: c.IPC, MPI: c.MPI, Devices: c.Device, GPUs: c.GPUs, UserHome: c.userHome, UserShell: c.userShell, UserName: c.userName, PasswdInPlace: c.passwdInPlace,
 		StopSignal: c.StopSignal, StopTimeout: stopTimeout, Labels: labels,
 		NoNewPrivs: noNewPrivs, Privileged: c.Privileged,
@@ -464,11 +477,15 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		Wd: wd, Home: home, Net: net, Debug: g.Debug,
 		Overlay: conf.Storage.Overlay, OverlayCache: image.OverlayCacheFile(st.Root()),
 		CDISpecDirs: device.SpecDirs(conf.CDI.SpecDirs, nil),
-		ReserveIP: func(id string) (netip.Addr, error) {
-			return networks.Reserve(userNet, id, func(id string) bool {
+		ReserveIP: func(id string, want netip.Addr) (netip.Addr, error) {
+			a, err := networks.Reserve(userNet, id, want, func(id string) bool {
 				_, err := os.Stat(filepath.Join(image.ContainersDir(st.Root()), id))
 				return err == nil
 			})
+			if err == nil {
+				c.unreserve = func() { networks.Release(userNet.Name, id, a.String()) }
+			}
+			return a, err
 		},
 	})
 	c.netCfg = netCfg

@@ -300,11 +300,15 @@ func (s Store) Remove(n *Network) error {
 // address before its directory.
 const staleAfter = time.Minute
 
-// Reserve takes an address of n for container id, the lowest free one
-// after the gateway; exists tells whether a container's directory is
-// there, for taking back the addresses of containers gone without
-// releasing theirs.
-func (s Store) Reserve(n *Network, id string, exists func(id string) bool) (netip.Addr, error) {
+// Reserve takes an address of n for container id: want (docker's --ip),
+// or with the zero Addr the lowest free one after the gateway. exists
+// tells whether a container's directory is there, for taking back the
+// addresses of containers gone without releasing theirs.
+func (s Store) Reserve(n *Network, id string, want netip.Addr, exists func(id string) bool) (netip.Addr, error) {
+	first, end := n.Gateway().Next(), n.HostAlias()
+	if want.IsValid() && (!n.Subnet.Contains(want) || want.Less(first) || !want.Less(end)) {
+		return netip.Addr{}, fmt.Errorf("invalid address %s: not one of network %s's containers' (%s to %s)", want, n.Name, first, end.Prev())
+	}
 	unlock, err := s.lock()
 	if err != nil {
 		return netip.Addr{}, err
@@ -317,14 +321,19 @@ func (s Store) Reserve(n *Network, id string, exists func(id string) bool) (neti
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return netip.Addr{}, err
 	}
-	end := n.HostAlias()
-	for a := n.Gateway().Next(); a.Less(end); a = a.Next() {
+	for a := first; a.Less(end); a = a.Next() {
+		if want.IsValid() && a != want {
+			continue
+		}
 		p := filepath.Join(dir, a.String())
 		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, fs.ErrExist) {
 			b, rerr := os.ReadFile(p)
 			fi, serr := os.Stat(p)
 			if rerr != nil || serr != nil || exists(string(b)) || time.Since(fi.ModTime()) < staleAfter {
+				if want.IsValid() {
+					return netip.Addr{}, fmt.Errorf("address %s is already in use on network %s", want, n.Name)
+				}
 				continue
 			}
 			os.Remove(p) // a container gone without releasing it

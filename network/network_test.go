@@ -88,7 +88,7 @@ func TestReserve(t *testing.T) {
 	for i := range 4 {
 		wg.Go(func() {
 			id := strings.Repeat(string(rune('a'+i)), 64)
-			a, err := s.Reserve(n, id, exists)
+			a, err := s.Reserve(n, id, netip.Addr{}, exists)
 			if err != nil {
 				t.Error(err)
 				return
@@ -107,22 +107,32 @@ func TestReserve(t *testing.T) {
 			t.Errorf("%s not given: %v", want, got)
 		}
 	}
-	if _, err := s.Reserve(n, "e", exists); err == nil || !strings.Contains(err.Error(), "no address left") {
+	if _, err := s.Reserve(n, "e", netip.Addr{}, exists); err == nil || !strings.Contains(err.Error(), "no address left") {
 		t.Errorf("fifth Reserve = %v, want no address left", err)
+	}
+	// A chosen address: taken, outside the containers' range, or free.
+	for _, tc := range []struct{ ip, want string }{
+		{"10.99.0.2", "address 10.99.0.2 is already in use on network small"},
+		{"10.99.0.6", "invalid address 10.99.0.6: not one of network small's containers' (10.99.0.2 to 10.99.0.5)"},
+		{"10.98.0.2", "invalid address 10.98.0.2"},
+	} {
+		if _, err := s.Reserve(n, "h", netip.MustParseAddr(tc.ip), exists); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Reserve(%s) = %v, want %q", tc.ip, err, tc.want)
+		}
 	}
 	// Released, an address is taken again; a reservation of a container
 	// that is gone is taken back once it is old enough.
 	s.Release("small", got[netip.MustParseAddr("10.99.0.3")], "10.99.0.3")
-	if a, err := s.Reserve(n, "f", exists); err != nil || a.String() != "10.99.0.3" {
+	if a, err := s.Reserve(n, "f", netip.MustParseAddr("10.99.0.3"), exists); err != nil || a.String() != "10.99.0.3" {
 		t.Errorf("Reserve after Release = %s, %v", a, err)
 	}
 	gone := func(id string) bool { return id != got[netip.MustParseAddr("10.99.0.4")] }
-	if _, err := s.Reserve(n, "g", gone); err == nil {
+	if _, err := s.Reserve(n, "g", netip.Addr{}, gone); err == nil {
 		t.Error("a fresh reservation of a missing container was taken back")
 	}
 	old := time.Now().Add(-2 * staleAfter)
 	os.Chtimes(filepath.Join(s.ipsDir("small"), "10.99.0.4"), old, old)
-	if a, err := s.Reserve(n, "g", gone); err != nil || a.String() != "10.99.0.4" {
+	if a, err := s.Reserve(n, "g", netip.Addr{}, gone); err != nil || a.String() != "10.99.0.4" {
 		t.Errorf("Reserve of a stale address = %s, %v", a, err)
 	}
 }

@@ -58,6 +58,7 @@ type Flags struct {
 	// Network is ""), NetworkAliases --network-alias's names on it.
 	UserNetwork    *network.Network
 	NetworkAliases []string
+	IP             string   // --ip: the container's address on UserNetwork
 	DNS            []string // --dns
 	AddHosts       []string // --add-host NAME:IP
 	Publish        []string // -p
@@ -114,8 +115,8 @@ type Host struct {
 	OverlayCache string                      // where "auto" caches its choice
 	CDISpecDirs  []string                    // where --device and --gpus find CDI specs
 	// ReserveIP takes an address of Flags.UserNetwork for the container
-	// id (network.Store.Reserve).
-	ReserveIP func(id string) (netip.Addr, error)
+	// id (network.Store.Reserve): want, or any free one.
+	ReserveIP func(id string, want netip.Addr) (netip.Addr, error)
 	Debug     bool
 }
 
@@ -228,9 +229,18 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 			return nil, nil, h.Net, fmt.Errorf("invalid --network-alias %q: want a DNS name", a)
 		}
 	}
+	var wantIP netip.Addr
+	if f.IP != "" {
+		if wantIP, err = netip.ParseAddr(f.IP); err != nil || !wantIP.Is4() {
+			return nil, nil, h.Net, fmt.Errorf("invalid --ip %q: want an IPv4 address", f.IP)
+		}
+		if f.UserNetwork == nil {
+			return nil, nil, h.Net, errors.New("--ip needs a network of box network create (--network NAME): the default network gives every container the same address")
+		}
+	}
 	if n := f.UserNetwork; n != nil {
 		netCfg.Subnet, netCfg.Gateway, netCfg.HostAlias = n.Subnet, n.Gateway(), n.HostAlias()
-		if netCfg.Container, err = h.ReserveIP(id); err != nil {
+		if netCfg.Container, err = h.ReserveIP(id, wantIP); err != nil {
 			return nil, nil, h.Net, err
 		}
 	}

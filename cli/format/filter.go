@@ -192,7 +192,7 @@ func onNetwork(ct *run.Container, n string) bool {
 		return false
 	}
 	if ct.Network.Name != "" {
-		return n == ct.Network.Name || len(n) >= 3 && strings.HasPrefix(ct.Network.NetworkID, n)
+		return n == ct.Network.Name || len(n) >= 12 && strings.HasPrefix(ct.Network.NetworkID, n)
 	}
 	mode := ct.Network.Mode
 	if mode == "slirp" {
