@@ -61,6 +61,7 @@ type runCmd struct {
 	Network             string       `aliases:"net" help:"Network: slirp (user-mode, the default; slirp:allow_host_loopback=true lets host.box.internal reach the host's 127.0.0.1), none (loopback only), host, or a network of box network create, whose containers reach each other by name." placeholder:"MODE"` // "" (not given): slirp, or host under --mpi
 	NetworkAlias        []string     `sep:"none" help:"Another name by which the other containers of the network (--network NAME) find this one." placeholder:"NAME"`
 	IP                  string       `name:"ip" help:"The container's address on its network (--network NAME), instead of the next free one." placeholder:"IP"`
+	Link                []string     `sep:"none" help:"Find the container NAME of the network (--network NAME) by ALIAS too, from this container only." placeholder:"NAME[:ALIAS]"`
 	DNS                 []string     `name:"dns" sep:"none" help:"DNS server for the container's /etc/resolv.conf." placeholder:"IP"`
 	Publish             []string     `short:"p" sep:"none" help:"Publish a container port: [IP:][HOSTPORT:]CONTAINERPORT[/tcp]; no HOSTPORT picks a free one." placeholder:"PORTS"`
 	PublishAll          bool         `short:"P" help:"Publish every port the image EXPOSEs, on free host ports."`
@@ -387,6 +388,16 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 	if err != nil {
 		return nil, nil, m, err
 	}
+	links := c.Link
+	if len(links) > 0 && userNet != nil {
+		cs, err := g.containers()
+		if err != nil {
+			return nil, nil, m, err
+		}
+		if links, err = run.ParseLinks(c.Link, userNet.Name, cs.Lookup); err != nil {
+			return nil, nil, m, err
+		}
+	}
 	var stopTimeout *int
 	if c.StopTimeout != "" {
 		n, err := strconv.Atoi(string(c.StopTimeout))
@@ -467,7 +478,7 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		Workdir: c.Workdir, User: c.User, TTY: c.TTY, Hostname: c.Hostname, Init: c.Init,
 		ReadOnly: c.ReadOnly, Remove: c.Rm, KeepID: c.Userns == "keep-id",
 		Volumes: c.Volume, Mounts: c.Mount, Tmpfs: c.Tmpfs,
-		Network: netFlag, UserNetwork: userNet, NetworkAliases: c.NetworkAlias, IP: c.IP, DNS: c.DNS, AddHosts: c.AddHost, Publish: c.Publish, PublishAll: c.PublishAll,
+		Network: netFlag, UserNetwork: userNet, NetworkAliases: c.NetworkAlias, IP: c.IP, Links: links, DNS: c.DNS, AddHosts: c.AddHost, Publish: c.Publish, PublishAll: c.PublishAll,
 		Ulimits: c.Ulimit, CapAdd: c.CapAdd, CapDrop: c.CapDrop, GroupAdd: c.GroupAdd, Limits: limits, Cpuset: cpuset, IPC: c.IPC, MPI: c.MPI, Devices: c.Device, GPUs: c.GPUs, UserHome: c.userHome, UserShell: c.userShell, UserName: c.userName, PasswdInPlace: c.passwdInPlace,
 		StopSignal: c.StopSignal, StopTimeout: stopTimeout, Labels: labels,
 		NoNewPrivs: noNewPrivs, Privileged: c.Privileged,

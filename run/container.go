@@ -147,6 +147,9 @@ type Network struct {
 	Name      string   `json:"name,omitempty"`
 	NetworkID string   `json:"networkId,omitempty"`
 	Aliases   []string `json:"aliases,omitempty"`
+	// Links are --link's NAME:ALIAS: names by which this container alone
+	// finds other containers of its network.
+	Links []string `json:"links,omitempty"`
 }
 
 // Files in a container's directory besides its record, the log (LogName)

@@ -59,6 +59,7 @@ type Flags struct {
 	UserNetwork    *network.Network
 	NetworkAliases []string
 	IP             string   // --ip: the container's address on UserNetwork
+	Links          []string // --link NAME:ALIAS, checked by the caller (ParseLinks)
 	DNS            []string // --dns
 	AddHosts       []string // --add-host NAME:IP
 	Publish        []string // -p
@@ -220,6 +221,9 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 	network, netCfg, err := ParseNetwork(f.Network, h.Net)
 	if err != nil {
 		return nil, nil, h.Net, err
+	}
+	if len(f.Links) > 0 && f.UserNetwork == nil {
+		return nil, nil, h.Net, errors.New("--link needs a network of box network create (--network NAME): on the default network every container has the same address; on a network of their own, containers find each other by name without links")
 	}
 	if len(f.NetworkAliases) > 0 && f.UserNetwork == nil {
 		return nil, nil, h.Net, errors.New("network-scoped aliases are supported only for containers in user-defined networks (box network create)")
@@ -401,6 +405,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		}
 		if n := f.UserNetwork; n != nil {
 			ct.Network.Name, ct.Network.NetworkID, ct.Network.Aliases = n.Name, n.ID, f.NetworkAliases
+			ct.Network.Links = f.Links
 		}
 	}
 	return spec, ct, netCfg, nil

@@ -157,6 +157,12 @@ const (
 // its aliases, or its id (12 digits or all), as docker's embedded DNS
 // server answers them.
 func (p *peers) Lookup(name string) (netip.Addr, bool) {
+	for _, l := range p.self.Network.Links { // --link NAME:ALIAS, this container's own
+		if target, alias, _ := strings.Cut(l, ":"); strings.EqualFold(alias, name) {
+			name = target
+			break
+		}
+	}
 	for _, ct := range p.running() {
 		names := append([]string{ct.Name, ct.ID[:12], ct.ID}, ct.Network.Aliases...)
 		if slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, name) }) {
@@ -165,6 +171,31 @@ func (p *peers) Lookup(name string) (netip.Addr, bool) {
 		}
 	}
 	return netip.Addr{}, false
+}
+
+// ParseLinks reads --link NAME[:ALIAS] (NAME a container, ALIAS a DNS
+// name; NAME:NAME without one) and checks that each names a container on
+// network, as docker does when it makes the container.
+func ParseLinks(links []string, network string, lookup func(string) (*Container, error)) ([]string, error) {
+	var out []string
+	for _, l := range links {
+		name, alias, ok := strings.Cut(strings.TrimPrefix(l, "/"), ":")
+		if !ok {
+			alias = name
+		}
+		if name == "" || CheckHostname(alias) != nil {
+			return nil, fmt.Errorf("invalid --link %q: want NAME[:ALIAS], ALIAS a DNS name", l)
+		}
+		ct, err := lookup(name)
+		if err != nil {
+			return nil, fmt.Errorf("--link %s: %w", l, err)
+		}
+		if !ct.onUserNetwork() || ct.Network.Name != network {
+			return nil, fmt.Errorf("--link %s: container %s is not on network %s", l, ct.Name, network)
+		}
+		out = append(out, ct.Name+":"+alias)
+	}
+	return out, nil
 }
 
 // Alive tells whether a member runs at a.

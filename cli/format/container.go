@@ -160,6 +160,7 @@ type HostConfig struct {
 	PidsLimit  *int64
 	CpusetCpus string // --cpuset-cpus, "" where none is set
 	CpusetMems string
+	Links      []string // --link's, as docker's "/NAME:/SELF/ALIAS"
 }
 
 // PortBinding is a host address a container port is published on.
@@ -334,6 +335,12 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 		}
 		if l.Pids > 0 {
 			hc.PidsLimit = &l.Pids
+		}
+	}
+	if n := ct.Network; n != nil {
+		for _, l := range n.Links {
+			name, alias, _ := strings.Cut(l, ":")
+			out.HostConfig.Links = append(out.HostConfig.Links, "/"+name+":/"+ct.Name+"/"+alias)
 		}
 	}
 	if c := ct.Cpuset; c != nil {
