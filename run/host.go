@@ -474,8 +474,9 @@ func (r *runner) serve() {
 				fmt.Fprintf(r.Warn, "box: %v\n", err)
 			} else {
 				r.push(ln.Close)
-				self, _ := netip.ParseAddr(ct.Network.IPAddress)
-				go servePeers(ln, fw, self)
+				if self, err := netip.ParseAddr(ct.Network.IPAddress); err == nil && self.Is4() {
+					go servePeers(ln, fw, self)
+				}
 			}
 		}
 	}

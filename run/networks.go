@@ -235,7 +235,7 @@ func servePeers(ln net.Listener, fw *forwarder, self netip.Addr) {
 				port, udp, err := readPeerRequest(c)
 				var inner net.Conn
 				if err == nil {
-					inner, err = fw.connectTo(proto.PortRequest{Port: port, Addr: self, UDP: udp})
+					inner, err = fw.connectTo(proto.PortRequest{Port: port, Addr: self.As4(), UDP: udp})
 				}
 				<-pending
 				if err != nil {

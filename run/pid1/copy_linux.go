@@ -35,6 +35,8 @@ var initProc = -1
 // code would make init's start later (see the package doc). The helper
 // answers with one proto.ExecReply line, passed on to c.
 func (s *execServer) copyFiles(c conn, req *proto.CopyRequest, files []*os.File) {
+	s.copying.Add(1)
+	defer s.copying.Add(-1)
 	defer c.Close()
 	if len(files) != 1 {
 		failExec(c, 125, errors.New("bad copy request"))

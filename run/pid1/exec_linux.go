@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -131,6 +132,18 @@ type execServer struct {
 	ctl      *spawnerCtl // the spawner, for the keep-id user's processes, or nil
 	mu       sync.Mutex
 	waiting  map[int]conn
+	// copying counts the box cp requests under way: init lets them end
+	// (waitCopies) before it exits with the workload, whose end a copy
+	// may itself have caused (a file it waited for), so that box cp gets
+	// its answer.
+	copying atomic.Int32
+}
+
+// waitCopies waits, at most d, until no box cp request is under way.
+func (s *execServer) waitCopies(d time.Duration) {
+	for end := time.Now().Add(d); s.copying.Load() > 0 && time.Now().Before(end); {
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // spawner starts processes from one OS thread with the workload's

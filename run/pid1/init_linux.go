@@ -602,6 +602,7 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 					break
 				}
 				if pid == p.Pid {
+					execs.waitCopies(2 * time.Second)
 					if ws.Signaled() {
 						os.Exit(128 + int(ws.Signal()))
 					}

@@ -28,7 +28,7 @@ func dialPort(answer *os.File, req proto.PortRequest) {
 	if req.UDP {
 		typ = unix.SOCK_DGRAM // connect(2) only sets where it sends to
 	}
-	fd, err := dialAddr(typ, req.Addr.As4(), req.Port, 5*time.Second)
+	fd, err := dialAddr(typ, req.Addr, req.Port, 5*time.Second)
 	if err != nil {
 		proto.AnswerPort(answer, -1)
 		return

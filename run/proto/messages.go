@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"strings"
 	"syscall"
@@ -268,10 +267,13 @@ func ReadMonitorStatus(r io.Reader) (MonitorStatus, error) {
 // IPv4 addresses (another container of its network: a server bound to the
 // loopback only is not theirs to reach, as with docker), or a UDP socket
 // connected to that address and port.
+//
+// Addr is an array, not a netip.Addr: init imports this package, and
+// net/netip would move init's initialiser later (see run/pid1's doc).
 type PortRequest struct {
 	Port uint16
-	Addr netip.Addr // the zero Addr: 127.0.0.1
-	UDP  bool       // with Addr
+	Addr [4]byte // all zero: 127.0.0.1
+	UDP  bool    // with Addr
 }
 
 // SendPortRequest sends r on sock, answered on answer (init's end of the
@@ -280,9 +282,8 @@ type PortRequest struct {
 // rest from the next request), dials its loopback.
 func SendPortRequest(sock *os.File, r PortRequest, answer *os.File) error {
 	req := binary.BigEndian.AppendUint16(nil, r.Port)
-	if r.Addr.Is4() {
-		a := r.Addr.As4()
-		req = append(req, a[:]...)
+	if r.Addr != ([4]byte{}) {
+		req = append(req, r.Addr[:]...)
 		if r.UDP {
 			req = append(req, 1)
 		}
@@ -299,9 +300,9 @@ func RecvPortRequest(sock *os.File) (r PortRequest, answer *os.File, err error) 
 			return r, nil, err
 		}
 		if (len(data) == 2 || len(data) == 6 || len(data) == 7 && data[6] == 1) && len(fds) == 1 {
-			r = PortRequest{Port: binary.BigEndian.Uint16(data), Addr: netip.AddrFrom4([4]byte{127, 0, 0, 1})}
+			r = PortRequest{Port: binary.BigEndian.Uint16(data), Addr: [4]byte{127, 0, 0, 1}}
 			if len(data) >= 6 {
-				r.Addr = netip.AddrFrom4([4]byte(data[2:6]))
+				r.Addr = [4]byte(data[2:6])
 			}
 			r.UDP = len(data) == 7
 			return r, os.NewFile(uintptr(fds[0]), "port-answer"), nil

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -134,8 +133,8 @@ func TestPortRequest(t *testing.T) {
 	// A request for another address of the container's, a UDP one, then
 	// one for its loopback.
 	for _, want := range []PortRequest{
-		{Port: 9090, Addr: netip.MustParseAddr("10.89.0.2")},
-		{Port: 53, Addr: netip.MustParseAddr("10.89.0.2"), UDP: true},
+		{Port: 9090, Addr: [4]byte{10, 89, 0, 2}},
+		{Port: 53, Addr: [4]byte{10, 89, 0, 2}, UDP: true},
 	} {
 		if err := SendPortRequest(host, want, theirs); err != nil {
 			t.Fatal(err)
@@ -151,7 +150,7 @@ func TestPortRequest(t *testing.T) {
 	}
 	theirs.Close()
 	req, answer, err := RecvPortRequest(initSide)
-	if err != nil || req != (PortRequest{Port: 8080, Addr: netip.MustParseAddr("127.0.0.1")}) {
+	if err != nil || req != (PortRequest{Port: 8080, Addr: [4]byte{127, 0, 0, 1}}) {
 		t.Fatalf("RecvPortRequest = %+v, %v", req, err)
 	}
 	r, w, _ := os.Pipe()
