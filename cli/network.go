@@ -36,6 +36,22 @@ func (g *globals) networks() (network.Store, error) {
 	return network.Store{Dir: image.NetworksDir(root)}, nil
 }
 
+// networksAndContainers is the store's networks and containers, which the
+// network commands that look at who is on a network read together.
+func (g *globals) networksAndContainers() (network.Store, run.Containers, error) {
+	ns, err := g.networks()
+	if err != nil {
+		return ns, run.Containers{}, err
+	}
+	cs, err := g.containers()
+	return ns, cs, err
+}
+
+// predefinedDriver is the driver docker shows for a predefined network.
+func predefinedDriver(name string) string {
+	return map[string]string{"bridge": "bridge", "host": "host", "none": "null"}[name]
+}
+
 type networkCreateCmd struct {
 	Driver  string   `short:"d" default:"bridge" help:"Network driver: bridge, box's only one."`
 	Subnet  string   `help:"The network's IPv4 subnet in CIDR form (default: the next free /24 of 10.89.0.0/16)." placeholder:"CIDR"`
@@ -128,8 +144,7 @@ func networkRows(ns network.Store) ([]*NetworkRow, []*network.Network, error) {
 	}
 	var rows []*NetworkRow
 	for _, p := range network.Predefined {
-		driver := map[string]string{"bridge": "bridge", "host": "host", "none": "null"}[p]
-		rows = append(rows, &NetworkRow{ID: predefinedID(p), Name: p, Driver: driver, Scope: "local"})
+		rows = append(rows, &NetworkRow{ID: predefinedID(p), Name: p, Driver: predefinedDriver(p), Scope: "local"})
 	}
 	for _, n := range all {
 		var ls []string
@@ -271,11 +286,7 @@ func (c *networkInspectCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	ns, err := g.networks()
-	if err != nil {
-		return err
-	}
-	cs, err := g.containers()
+	ns, cs, err := g.networksAndContainers()
 	if err != nil {
 		return err
 	}
@@ -288,7 +299,7 @@ func (c *networkInspectCmd) Run(g *globals) error {
 		out.IPAM.Driver, out.IPAM.Options, out.IPAM.Config = "default", map[string]string{}, []map[string]string{}
 		if slices.Contains(network.Predefined, ref) {
 			out.Name, out.ID = ref, predefinedID(ref)
-			out.Driver = map[string]string{"bridge": "bridge", "host": "host", "none": "null"}[ref]
+			out.Driver = predefinedDriver(ref)
 			out.Created = time.Unix(0, 0).UTC().Format(time.RFC3339Nano)
 			return out, nil
 		}
@@ -318,11 +329,7 @@ type networkRmCmd struct {
 // Run removes each network no container is on; like docker it goes on
 // past failures and exits 1.
 func (c *networkRmCmd) Run(g *globals) error {
-	ns, err := g.networks()
-	if err != nil {
-		return err
-	}
-	cs, err := g.containers()
+	ns, cs, err := g.networksAndContainers()
 	if err != nil {
 		return err
 	}
@@ -402,11 +409,7 @@ func (c *networkPruneCmd) Run(g *globals) error {
 // pruneNetworks removes the networks no container is on that pass f, and
 // returns their names.
 func pruneNetworks(g *globals, f *pruneFilter) ([]string, error) {
-	ns, err := g.networks()
-	if err != nil {
-		return nil, err
-	}
-	cs, err := g.containers()
+	ns, cs, err := g.networksAndContainers()
 	if err != nil {
 		return nil, err
 	}
