@@ -40,6 +40,14 @@
 #                        (podman's default port handler, rootlessport)
 #     h2c podman -p (slirp4netns handler)
 #                        --network slirp4netns:port_handler=slirp4netns
+#     c2c box network    box run --rm --network benchnet IMG iperf3 -c
+#                        iperf-srv, against box run -d --rm --network
+#                        benchnet --name iperf-srv IMG iperf3 -s -1 (a
+#                        network of box network create: the client's
+#                        netstack, the server's peer socket and init)
+#     c2c podman network the same with podman network create and podman
+#                        run --network benchnet (its rootless network
+#                        namespace and bridge), by the server's address
 #   The h2c client is retried until the server in the container answers (a
 #   connection that the forwarder cannot complete inside the container is
 #   closed before iperf3's control exchange, so it does not use up -s -1).
@@ -534,9 +542,56 @@ h2c_run() {
 	record "$rnd" "$c" "$js" "$t0" "$t1" "$b0" "$b1" "$HZ" || die "$c (round $rnd): bad iperf3 output in $js"
 }
 
+# c2c_run ROUND CASE NAME CLIENT-PREFIX -- SERVER-CMD...: start the server
+# container (detached, named NAME, iperf3 -s -1) on the network, retry the
+# client container (CLIENT-PREFIX iperf3 -c TARGET ...) until it gets
+# through, record it; TARGET is NAME, or with C2C_BY_IP=1 (podman without a
+# DNS plugin) the server's address from inspect.
+c2c_run() {
+	local rnd=$1 c=$2 name=$3 t0 t1 b0 b1 try target
+	shift 3
+	local client=()
+	while [[ $1 != -- ]]; do client+=("$1"); shift; done
+	shift
+	local js=$RES/iperf.$c.r$rnd.json
+	as_user "$USR" "$@" >"$RES/server.$c.r$rnd.log" 2>&1 || die "$c server container failed to start (round $rnd): $(tail -5 "$RES/server.$c.r$rnd.log")"
+	target=$name
+	if [[ $c == *podman* ]]; then
+		target=$(as_user "$USR" "${PODMAN[@]}" inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$name") ||
+			die "$c: no address for $name"
+	fi
+	for try in $(seq 150); do
+		t0=$(now) b0=$(busy)
+		if as_user "$USR" "${client[@]}" iperf3 -c "$target" -t "$DURATION" -J >"$js" 2>"$RES/err.$c.r$rnd" && json_ok "$js"; then
+			t1=$(now) b1=$(busy)
+			break
+		fi
+		((try < 150)) || die "$c (round $rnd): the client never got through: $(tail -c 400 "$js")"
+		sleep 0.1
+	done
+	echo "$try" >"$RES/tries.$c.r$rnd"
+	record "$rnd" "$c" "$js" "$t0" "$t1" "$b0" "$b1" "$HZ" || die "$c (round $rnd): bad iperf3 output in $js"
+	local i
+	for i in $(seq 100); do # -s -1 ends after one test; --rm removes it
+		if [[ $c == *podman* ]]; then
+			as_user "$USR" "${PODMAN[@]}" container exists "$name" 2>/dev/null || break
+		else
+			as_user "$USR" "${BOXC[@]}" inspect "$name" >/dev/null 2>&1 || break
+		fi
+		((i < 100)) || die "$c server container $name did not end after the test (round $rnd)"
+		sleep 0.1
+	done
+}
+
 run_case() {
 	local rnd=$1 c=$2
 	case $c in
+	c2c-box-network)
+		c2c_run "$rnd" "$c" iperf-srv "${BOXC[@]}" run --rm --network benchnet "$REF" -- \
+			"${BOXC[@]}" run -d --rm --network benchnet --name iperf-srv "$REF" iperf3 -s -1 ;;
+	c2c-podman-network)
+		c2c_run "$rnd" "$c" iperf-srv-p "${PODMAN[@]}" run --rm --network benchnet "$REF" -- \
+			"${PODMAN[@]}" run -d --rm --network benchnet --name iperf-srv-p "$REF" iperf3 -s -1 ;;
 	loopback)
 		client_run "$rnd" "$c" as_user "$USR" iperf3 -c 127.0.0.1 -p "$HOST_PORT" -t "$DURATION" -J ;;
 	c2h-box)
@@ -564,7 +619,16 @@ run_case() {
 	esac
 }
 
-CASES=(loopback c2h-box c2h-podman-slirp4netns h2c-box h2c-podman-rootlessport h2c-podman-slirp4netns-handler)
+# Container to container on a network of their own: box network create
+# and podman network create (rootless: the containers share a rootless
+# network namespace with a bridge; podman 4.3 here, by address).
+as_user "$USR" "${BOXC[@]}" network rm -f benchnet >/dev/null 2>&1 || true
+as_user "$USR" "${BOXC[@]}" network create benchnet >"$RES/network.box.log" 2>&1 ||
+	die "box network create failed: $(tail -5 "$RES/network.box.log")"
+as_user "$USR" "${PODMAN[@]}" network rm -f benchnet >/dev/null 2>&1 || true
+as_user "$USR" "${PODMAN[@]}" network create benchnet >"$RES/network.podman.log" 2>&1 ||
+	die "podman network create failed: $(tail -5 "$RES/network.podman.log")"
+CASES=(loopback c2h-box c2h-podman-slirp4netns h2c-box h2c-podman-rootlessport h2c-podman-slirp4netns-handler c2c-box-network c2c-podman-network)
 ((PASTA)) && CASES+=(c2h-podman-pasta h2c-podman-pasta)
 uptime >"$RES/load-before.txt"
 say "warm-up: one run of each case (not counted)"
@@ -695,6 +759,8 @@ print(f"- c2h box / host loopback: {ratio('c2h-box','loopback')}")
 print(f"- h2c box -p / podman -p (rootlessport): {ratio('h2c-box','h2c-podman-rootlessport')}")
 print(f"- h2c box -p / podman -p (slirp4netns port handler): {ratio('h2c-box','h2c-podman-slirp4netns-handler')}")
 print(f"- h2c box -p / host loopback: {ratio('h2c-box','loopback')}")
+print(f"- c2c box network / podman network: {ratio('c2c-box-network','c2c-podman-network')}")
+print(f"- c2c box network / host loopback: {ratio('c2c-box-network','loopback')}")
 if "c2h-podman-pasta" in med:
     print(f"- c2h box / podman+pasta: {ratio('c2h-box','c2h-podman-pasta')}")
     print(f"- h2c box / podman+pasta: {ratio('h2c-box','h2c-podman-pasta')}")
