@@ -732,7 +732,8 @@ for r in rows:
     if r["case"] not in cases:
         cases.append(r["case"])
 order = ["loopback", "c2h-box", "c2h-podman-slirp4netns", "c2h-podman-pasta",
-         "h2c-box", "h2c-podman-rootlessport", "h2c-podman-slirp4netns-handler", "h2c-podman-pasta"]
+         "h2c-box", "h2c-podman-rootlessport", "h2c-podman-slirp4netns-handler", "h2c-podman-pasta",
+         "c2c-box-network", "c2c-podman-network"]
 cases = [c for c in order if c in cases]
 med = {}
 def m(c, k):
