@@ -13,11 +13,10 @@ const (
 	// over TCP. Past it a SYN gets a reset.
 	maxTCPFlows = 256
 	// maxLargeTCPFlows is how many of them have large buffers at once:
-	// receive and send buffers that grow with the flow's pace up to
-	// tcpMaxReceive and tcpMaxSend. The others keep smallTCPBuffer each
-	// way.
+	// tcpMaxReceive and tcpMaxSend, given to a busy flow (flowSize). The
+	// others keep smallTCPBuffer each way.
 	maxLargeTCPFlows = 1
-	tcpMaxReceive    = 8 << 20
+	tcpMaxReceive    = 4 << 20
 	tcpMaxSend       = 4 << 20
 	// smallTCPBuffer is every flow's receive buffer in the handshake (so
 	// the window the container may fill before it hears otherwise is

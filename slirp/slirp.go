@@ -70,14 +70,19 @@
 //     dialled and DNS over TCP; past that a SYN gets a reset. Each is one
 //     host socket, and up to six more descriptors of the monitor when the
 //     container loops through one of its own published ports (the
-//     published side's two sockets and two splice pipes). One connection
-//     at a time (maxLargeTCPFlows) has buffers that grow with its pace, up
-//     to 8 MiB to receive and 4 MiB to send, and 256 KiB copy buffers:
-//     one transfer runs at full speed (measured here: 8 MiB to send is no
-//     faster, 4 MiB to receive is 10% slower). The others keep 16 KiB
-//     each way from the handshake on, and 8 KiB copy buffers: plenty for
-//     the TAP's round trip of tens of microseconds, and what one may hold
-//     stalled is then about 100 KiB with its endpoint and goroutines.
+//     published side's two sockets and two splice pipes). Every
+//     connection starts with 16 KiB buffers each way and 8 KiB copy
+//     buffers: plenty for the TAP's round trip of tens of microseconds
+//     for interactive traffic, and what one may hold stalled is then
+//     about 100 KiB with its endpoint and goroutines. One connection at a
+//     time (maxLargeTCPFlows) gets 4 MiB each way and 256 KiB copy
+//     buffers: the first to move 256 KiB while the container has at most
+//     32 connections open, until it has been quiet for a second (flowSize
+//     in forward_linux.go). A 16 KiB window also makes the container's
+//     kernel send 4 KiB segments, so the large buffers are what a
+//     transfer runs at full speed with: 11–16 Gbit/s against 1.2 on the
+//     session-18 machine. (Until session 18 the slot went to the first
+//     connection opened, often idle: iperf3's control connection.)
 //   - UDP: at most maxUDPFlows (512) flows — the container's own (each a
 //     host socket and a goroutine), those to the DNS relay and those of
 //     published UDP ports; a new flow past that evicts the one idle
@@ -92,9 +97,10 @@
 //     flows cost no copy buffers.
 //
 // That is at most about 3,000 descriptors (a UDP flood reached the
-// monitor's limit, 20,000, before; 4,096 is the aim) and about 42 MiB of
+// monitor's limit, 20,000, before; 4,096 is the aim) and about 38 MiB of
 // flow state in the worst case (one large and 255 small connections
-// stalled both ways, every UDP flow open). A flood's live heap is more like
+// stalled both ways, every UDP flow open; a large flow's receive buffer
+// was 8 MiB until session 18, 42 MiB then). A flood's live heap is more like
 // 17 MiB, but Go lets the heap grow to twice the live size between
 // collections, and the frames fdbased has read but not yet processed wait
 // in queues without a bound; so while Serve runs, the Go runtime has a soft

@@ -46,6 +46,13 @@ func Join(a, b net.Conn, bufSize int) {
 	if bufSize <= 0 {
 		bufSize = DefaultBufSize
 	}
+	JoinSized(a, b, func() int { return bufSize })
+}
+
+// JoinSized is Join with a buffer size asked before each copy: a flow
+// whose size changes while it runs (package slirp's busy flows get larger
+// buffers).
+func JoinSized(a, b net.Conn, bufSize func() int) {
 	errs := make(chan error, 1)
 	go func() { errs <- half(b, a, bufSize) }()
 	if err := half(a, b, bufSize); err != nil {
@@ -64,13 +71,14 @@ func Join(a, b net.Conn, bufSize int) {
 const DefaultBufSize = 64 << 10
 
 // half copies src to dst until src ends.
-func half(dst, src net.Conn, size int) error {
+func half(dst, src net.Conn, bufSize func() int) error {
 	if d, ok := dst.(*net.TCPConn); ok {
 		if s, ok := src.(*net.TCPConn); ok {
 			return kernelHalf(d, s)
 		}
 	}
 	wait := waiter(src)
+	size := bufSize()
 	pool := poolOf(size)
 	full := false
 	for {
@@ -80,6 +88,9 @@ func half(dst, src net.Conn, size int) error {
 			if err := wait(); err != nil {
 				return err
 			}
+		}
+		if s := bufSize(); s != size {
+			size, pool = s, poolOf(s)
 		}
 		bp := pool.Get().(*[]byte)
 		n, err := src.Read(*bp)
