@@ -50,7 +50,7 @@ func (h Host) exists(p string) bool {
 // Mounts is what a new shell's container shares with the host: the home,
 // the shell's run directory, the dotfile's volumes (HOST:CONTAINER[:ro],
 // ~ the home) and, as share says and when present, the runtime directory
-// (Wayland, audio, D-Bus), /tmp/.X11-unix (or, where the host has none
+// (with Wayland, audio and D-Bus all on), /tmp/.X11-unix (or, where the host has none
 // yet, the run directory's stand-in: see x11.go), /dev/dri and /tmp.
 func Mounts(share map[string]bool, volumes []string, runDir string, h Host) []Mount {
 	ms := []Mount{{Host: h.Home, Container: h.Home}, {Host: runDir, Container: RunMount}}
@@ -66,7 +66,10 @@ func Mounts(share map[string]bool, volumes []string, runDir string, h Host) []Mo
 		}
 	}
 	add(share["tmp"], "/tmp")
-	add(share["wayland"] || share["audio"] || share["dbus"], h.Getenv("XDG_RUNTIME_DIR"))
+	// The runtime directory whole only when its three integrations are
+	// all on (the default): with one turned off, its socket must not be
+	// there, so the others' sockets are forwarded one by one (Session).
+	add(share["wayland"] && share["audio"] && share["dbus"], h.Getenv("XDG_RUNTIME_DIR"))
 	add(share["x11"], X11Dir)
 	if _, shared := Inside(ms, X11Dir); share["x11"] && !shared {
 		ms = append(ms, Mount{Host: X11RunDir(runDir), Container: X11Dir})

@@ -372,12 +372,23 @@ func TestSessionAudio(t *testing.T) {
 		t.Errorf("caller's server: env %q", e.Env)
 	}
 	delete(env, "PULSE_SERVER")
-	// Shared: the clients find the sockets in XDG_RUNTIME_DIR themselves.
+	// With Wayland and D-Bus off, the runtime directory is not shared
+	// (their sockets must not be there): audio's are forwarded.
 	exists["/run/user/1"] = true
+	st.Mounts = Mounts(share, nil, "/run-dir", h)
+	if _, shared := Inside(st.Mounts, "/run/user/1"); shared {
+		t.Errorf("runtime directory shared with wayland and dbus off: %v", st.Mounts)
+	}
+	if e := Session(st, h, "42"); len(e.Forwards) != 2 || slices.ContainsFunc(e.Env, func(kv string) bool { return strings.HasPrefix(kv, "XDG_RUNTIME_DIR=") }) {
+		t.Errorf("wayland and dbus off: env %q forwards %v", e.Env, e.Forwards)
+	}
+	// All three on: shared, and the clients find the sockets in
+	// XDG_RUNTIME_DIR themselves.
+	share["wayland"], share["dbus"] = true, true
 	st.Mounts = Mounts(share, nil, "/run-dir", h)
 	if e := Session(st, h, "42"); len(e.Forwards) != 0 || slices.ContainsFunc(e.Env, func(kv string) bool {
 		return strings.HasPrefix(kv, "PULSE_SERVER=") || strings.HasPrefix(kv, "PIPEWIRE_REMOTE=")
-	}) {
+	}) || !slices.Contains(e.Env, "XDG_RUNTIME_DIR=/run/user/1") {
 		t.Errorf("shared: env %q forwards %v", e.Env, e.Forwards)
 	}
 }
