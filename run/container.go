@@ -242,14 +242,8 @@ func (c Containers) Save(ct *Container) error {
 // UpdateLimits sets the container's limits (box update): in its record,
 // for its next starts, and in its cgroup while it runs in one.
 func (c Containers) UpdateLimits(ct *Container, l *cgroup.Limits) error {
-	unlock := c.lockRecord(ct.ID)
-	defer unlock()
-	rec, err := c.readRecord(ct.ID)
+	rec, err := c.update(ct.ID, func(rec *Container) { rec.Limits = l })
 	if err != nil {
-		return err
-	}
-	rec.Limits = l
-	if err := c.writeRecord(rec); err != nil {
 		return err
 	}
 	ct.Limits = l
@@ -267,18 +261,25 @@ func (c Containers) UpdateLimits(ct *Container, l *cgroup.Limits) error {
 // update): in its record, for its next starts, and its CPUs at once while
 // it runs (Repin).
 func (c Containers) UpdateCpuset(ct *Container, cs *Cpuset) error {
-	unlock := c.lockRecord(ct.ID)
-	defer unlock()
-	rec, err := c.readRecord(ct.ID)
+	rec, err := c.update(ct.ID, func(rec *Container) { rec.Cpuset = cs })
 	if err != nil {
-		return err
-	}
-	rec.Cpuset = cs
-	if err := c.writeRecord(rec); err != nil {
 		return err
 	}
 	ct.Cpuset = cs
 	return rec.Repin(cs)
+}
+
+// update changes the record of container id with change, under its lock,
+// and returns it as written.
+func (c Containers) update(id string, change func(*Container)) (*Container, error) {
+	unlock := c.lockRecord(id)
+	defer unlock()
+	rec, err := c.readRecord(id)
+	if err != nil {
+		return nil, err
+	}
+	change(rec)
+	return rec, c.writeRecord(rec)
 }
 
 // List reads every container record, reconciled with reality: a "running"
