@@ -49,16 +49,9 @@ func (c *volumeCreateCmd) Run(g *globals) error {
 	if err != nil {
 		return err
 	}
-	var labels map[string]string
-	for _, l := range c.Label {
-		k, v, _ := strings.Cut(l, "=")
-		if k == "" {
-			return withStatus(125, fmt.Errorf("invalid label %q: want KEY=VALUE", l))
-		}
-		if labels == nil {
-			labels = map[string]string{}
-		}
-		labels[k] = v
+	labels, err := parseLabelMap(c.Label)
+	if err != nil {
+		return withStatus(125, err)
 	}
 	name := c.Name
 	if name == "" {
