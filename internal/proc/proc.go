@@ -14,27 +14,58 @@ import (
 
 // Alive reports whether pid is still the process that started at start
 // (clock ticks after boot, StartTime) in the boot bootID: a reused pid is
-// another process, and an exited one not yet reaped is not alive.
+// another process, and one that is exiting, or has exited and is not yet
+// reaped, is not alive.
 func Alive(pid int, start uint64, bootID string) bool {
 	if pid <= 0 || bootID != BootID() {
 		return false
 	}
-	if syscall.Kill(pid, 0) != nil || StartTime(pid) != start {
+	if syscall.Kill(pid, 0) != nil {
 		return false
 	}
-	// An exited process not yet reaped is not alive (one whose parent was
-	// killed may stay so forever under some PID 1s).
-	state := State(pid)
-	return state != "Z" && state != "X"
+	f := statFields(pid)
+	if len(f) < 20 {
+		return false
+	}
+	if v, _ := strconv.ParseUint(f[19], 10, 64); v != start {
+		return false
+	}
+	return !gone(f)
+}
+
+// gone tells from a process's stat fields (those after the command name)
+// whether it has ended: a zombie ("Z", which one whose parent was killed
+// may stay forever under some PID 1s), or exiting (the kernel's
+// PF_EXITING flag, field 9). A container's init that was killed stays
+// exiting while the kernel kills and reaps every other process of its
+// PID namespace, after its own command line is gone already.
+func gone(f []string) bool {
+	if len(f) < 7 || f[0] == "Z" || f[0] == "X" {
+		return true
+	}
+	const pfExiting = 0x4
+	flags, _ := strconv.ParseUint(f[6], 10, 64)
+	return flags&pfExiting != 0
+}
+
+// statFields are /proc/PID/stat's fields after the command name (field
+// 2, which may hold spaces and parentheses): state first; nil if pid is
+// gone.
+func statFields(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return nil
+	}
+	return strings.Fields(string(b[i+1:]))
 }
 
 // State returns the state letter of pid (proc(5) stat), "X" if gone.
 func State(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "X"
-	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	f := statFields(pid)
 	if len(f) == 0 {
 		return "X"
 	}
@@ -50,16 +81,7 @@ func BootID() string {
 // StartTime is when pid started, in clock ticks after boot (proc(5),
 // /proc/PID/stat field 22); 0 if it cannot be read.
 func StartTime(pid int) uint64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name (field 2) may hold spaces; fields resume after ")".
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
+	f := statFields(pid)
 	if len(f) < 20 {
 		return 0
 	}
