@@ -1,7 +1,6 @@
 package run
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -290,38 +289,32 @@ func relayDatagrams(c net.Conn, u net.Conn) {
 	touch()
 	go func() { // the container's answers
 		defer c.Close()
-		buf := make([]byte, 2+65535)
+		buf := make([]byte, splice.FrameHeader+65535)
 		for {
-			n, err := u.Read(buf[2:])
+			n, err := u.Read(buf[splice.FrameHeader:])
 			if err != nil {
 				if errors.Is(err, syscall.ECONNREFUSED) {
 					continue // an earlier datagram found no one: the flow stays
 				}
 				return
 			}
-			binary.BigEndian.PutUint16(buf, uint16(n))
-			if _, err := c.Write(buf[:2+n]); err != nil {
+			if _, err := c.Write(splice.Frame(buf, n)); err != nil {
 				return
 			}
 			touch()
 		}
 	}()
-	br := bufio.NewReaderSize(c, 64<<10)
-	buf := make([]byte, 65535)
+	frames := splice.NewFrameReader(c)
 	for {
 		c.SetReadDeadline(time.Now().Add(udpIdle))
-		var hdr [2]byte
-		if k, err := io.ReadFull(br, hdr[:]); err != nil {
-			if k == 0 && errors.Is(err, os.ErrDeadlineExceeded) && time.Since(time.Unix(0, last.Load())) < udpIdle {
+		b, err := frames.Next()
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) && time.Since(time.Unix(0, last.Load())) < udpIdle {
 				continue // quiet this way, not the other
 			}
 			return
 		}
-		n := int(binary.BigEndian.Uint16(hdr[:]))
-		if _, err := io.ReadFull(br, buf[:n]); err != nil {
-			return
-		}
-		u.Write(buf[:n]) // a datagram the socket cannot take is lost, as on a link
+		u.Write(b) // a datagram the socket cannot take is lost, as on a link
 		touch()
 	}
 }

@@ -1,13 +1,12 @@
 package slirp
 
 import (
-	"bufio"
-	"encoding/binary"
-	"io"
 	"net/netip"
 	"strings"
 
 	"golang.org/x/net/dns/dnsmessage"
+
+	"github.com/box-run/box/slirp/splice"
 )
 
 // answerPeer answers a DNS query for a member of the container's network
@@ -83,25 +82,19 @@ func (s *server) relayPeerUDP(f *udpFlow, dst netip.AddrPort) {
 	// The flow's end (idle, evicted, the network stopping) closes c,
 	// which ends the read below.
 	if !f.start(func(_ *udpFlow, b []byte) {
-		frame := binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(b)), uint16(len(b)))
 		select {
-		case out <- append(frame, b...):
+		case out <- splice.AppendFrame(make([]byte, 0, splice.FrameHeader+len(b)), b):
 		default:
 		}
 	}, func() { c.Close() }) {
 		return
 	}
-	br := bufio.NewReaderSize(c, 64<<10)
-	buf := make([]byte, 65535)
+	frames := splice.NewFrameReader(c)
 	for {
-		var hdr [2]byte
-		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+		b, err := frames.Next()
+		if err != nil {
 			return
 		}
-		n := int(binary.BigEndian.Uint16(hdr[:]))
-		if _, err := io.ReadFull(br, buf[:n]); err != nil {
-			return
-		}
-		f.write(buf[:n])
+		f.write(b)
 	}
 }
