@@ -57,25 +57,48 @@ type Limits struct {
 	// for unlimited swap, 0 for docker's default (as much swap as memory,
 	// where the kernel accounts for swap).
 	MemorySwap int64 `json:"memorySwap,omitempty"`
-	// CPUQuota is microseconds of CPU time per CPUPeriod (cpu.max).
+	// MemoryLow is docker's --memory-reservation: memory the kernel
+	// reclaims from the container only when nothing else is left to
+	// reclaim (memory.low).
+	MemoryLow int64 `json:"memoryLow,omitempty"`
+	// CPUQuota is microseconds of CPU time per CPUPeriod (cpu.max); a
+	// period alone keeps the quota unlimited.
 	CPUQuota  int64 `json:"cpuQuota,omitempty"`
 	CPUPeriod int64 `json:"cpuPeriod,omitempty"`
+	// CPUExplicit: the quota and period came as docker's --cpu-quota and
+	// --cpu-period, not --cpus (which inspect shows as NanoCpus).
+	CPUExplicit bool `json:"cpuExplicit,omitempty"`
+	// CPUShares is docker's --cpu-shares, a relative weight (2 to
+	// 262144, 1024 being a container's default share), written as
+	// cpu.weight.
+	CPUShares int64 `json:"cpuShares,omitempty"`
 	Pids      int64 `json:"pids,omitempty"` // pids.max
 }
 
 // Controllers are the controllers the limits need.
 func (l Limits) Controllers() []string {
 	var c []string
-	if l.Memory > 0 {
+	if l.Memory > 0 || l.MemoryLow > 0 {
 		c = append(c, "memory")
 	}
-	if l.CPUQuota > 0 {
+	if l.CPUQuota > 0 || l.CPUPeriod > 0 || l.CPUShares > 0 {
 		c = append(c, "cpu")
 	}
 	if l.Pids > 0 {
 		c = append(c, "pids")
 	}
 	return c
+}
+
+// CPUWeight is cpu.weight (1 to 10000, default 100) for docker's
+// --cpu-shares (2 to 262144, default 1024), converted as runc and crun
+// do on cgroup v2, so that a container gets the same weight under box.
+func CPUWeight(shares int64) int64 {
+	if shares <= 0 {
+		return 100
+	}
+	shares = min(max(shares, 2), 262144)
+	return 1 + (shares-2)*9999/262142
 }
 
 // setting is one interface file's value; optional ones are skipped where
@@ -100,8 +123,16 @@ func (l Limits) settings() []setting {
 			s = append(s, setting{file: "memory.swap.max", value: strconv.FormatInt(l.Memory, 10), optional: true})
 		}
 	}
+	if l.MemoryLow > 0 {
+		s = append(s, setting{file: "memory.low", value: strconv.FormatInt(l.MemoryLow, 10)})
+	}
 	if l.CPUQuota > 0 {
-		s = append(s, setting{file: "cpu.max", value: fmt.Sprintf("%d %d", l.CPUQuota, l.CPUPeriod)})
+		s = append(s, setting{file: "cpu.max", value: fmt.Sprintf("%d %d", l.CPUQuota, l.period())})
+	} else if l.CPUPeriod > 0 {
+		s = append(s, setting{file: "cpu.max", value: fmt.Sprintf("max %d", l.CPUPeriod)})
+	}
+	if l.CPUShares > 0 {
+		s = append(s, setting{file: "cpu.weight", value: strconv.FormatInt(CPUWeight(l.CPUShares), 10)})
 	}
 	if l.Pids > 0 {
 		s = append(s, setting{file: "pids.max", value: strconv.FormatInt(l.Pids, 10)})
@@ -109,15 +140,24 @@ func (l Limits) settings() []setting {
 	return s
 }
 
+// period is cpu.max's period: CPUPeriod, else the kernel's default.
+func (l Limits) period() int64 {
+	if l.CPUPeriod > 0 {
+		return l.CPUPeriod
+	}
+	return defaultCPUPeriod
+}
+
 // Apply sets l on the running container's leaf dir (box update): every
 // limit the leaf has a file for, "max" where l sets none, so that a
 // limit taken away is lifted.
 func Apply(dir string, l Limits) error {
-	set := map[string]string{"memory.max": "max", "memory.swap.max": "max", "cpu.max": "max " + strconv.Itoa(defaultCPUPeriod), "pids.max": "max"}
+	set := map[string]string{"memory.max": "max", "memory.swap.max": "max", "memory.low": "0",
+		"cpu.max": "max " + strconv.Itoa(defaultCPUPeriod), "cpu.weight": "100", "pids.max": "max"}
 	for _, s := range l.settings() {
 		set[s.file] = s.value
 	}
-	for _, file := range []string{"memory.max", "memory.swap.max", "cpu.max", "pids.max"} {
+	for _, file := range []string{"memory.max", "memory.swap.max", "memory.low", "cpu.max", "cpu.weight", "pids.max"} {
 		p := filepath.Join(dir, file)
 		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
 			continue // a controller the leaf does not have

@@ -147,6 +147,12 @@ func TestSettings(t *testing.T) {
 		{Limits{Memory: 64 << 20, MemorySwap: -1}, []string{"memory.max=67108864", "memory.swap.max=max"}},
 		{Limits{Memory: 64 << 20, MemorySwap: 100 << 20}, []string{"memory.max=67108864", "memory.swap.max=37748736"}},
 		{Limits{CPUQuota: 150000, CPUPeriod: 100000, Pids: 20}, []string{"cpu.max=150000 100000", "pids.max=20"}},
+		// docker's --cpu-quota alone takes the kernel's period, and
+		// --cpu-period alone keeps the quota unlimited.
+		{Limits{CPUQuota: 50000, CPUExplicit: true}, []string{"cpu.max=50000 100000"}},
+		{Limits{CPUPeriod: 250000, CPUExplicit: true}, []string{"cpu.max=max 250000"}},
+		{Limits{CPUShares: 512}, []string{"cpu.weight=20"}},
+		{Limits{MemoryLow: 32 << 20}, []string{"memory.low=33554432"}},
 	} {
 		var got []string
 		for _, s := range c.l.settings() {
@@ -162,6 +168,30 @@ func TestSettings(t *testing.T) {
 		if len(c.l.Controllers()) == 0 != (len(c.want) == 0) {
 			t.Errorf("%+v: controllers %q", c.l, c.l.Controllers())
 		}
+	}
+}
+
+// TestApply runs Apply (box update) on a tree of plain files: every
+// limit file the leaf has is set, to the default where l sets nothing,
+// and a controller the leaf lacks is left alone.
+func TestApply(t *testing.T) {
+	mount := tree(t, map[string]string{
+		"c/memory.max": "1073741824", "c/memory.swap.max": "max", "c/memory.low": "1048576",
+		"c/cpu.max": "50000 100000", "c/cpu.weight": "20",
+	})
+	if err := Apply(mount+"/c", Limits{Memory: 64 << 20, MemorySwap: -1, CPUShares: 2048}); err != nil {
+		t.Fatal(err)
+	}
+	for f, want := range map[string]string{
+		"memory.max": "67108864", "memory.swap.max": "max", "memory.low": "0",
+		"cpu.max": "max 100000", "cpu.weight": "79",
+	} {
+		if b, _ := os.ReadFile(mount + "/c/" + f); string(b) != want {
+			t.Errorf("%s = %q, want %q", f, b, want)
+		}
+	}
+	if _, err := os.Stat(mount + "/c/pids.max"); err == nil {
+		t.Error("Apply made pids.max, which the leaf did not have")
 	}
 }
 

@@ -46,7 +46,7 @@ type runCmd struct {
 	Env                 []string     `sep:"none" short:"e" help:"Set an environment variable, K=V, or K to take it from here." placeholder:"K=V"`
 	EnvFile             []string     `sep:"none" help:"Read environment variables from a file." placeholder:"FILE"`
 	Label               []string     `sep:"none" short:"l" help:"Set a label on the container, KEY=VALUE (over the image's)." placeholder:"KEY=VALUE"`
-	Workdir             string       `short:"w" help:"Working directory inside the container (must exist)." placeholder:"DIR"`
+	Workdir             string       `short:"w" help:"Working directory inside the container (made if missing, as docker does)." placeholder:"DIR"`
 	User                string       `short:"u" help:"User to run as: name|uid[:group|gid]." placeholder:"USER"`
 	Volume              []string     `sep:"none" short:"v" help:"Mount a host path or a volume: SRC:DST[:ro] (SRC without a / is a volume's name, made on first use; DST alone: an anonymous volume)." placeholder:"SRC:DST"`
 	Mount               []string     `sep:"none" help:"Mount: type=volume|bind|tmpfs,source=…,target=…[,readonly]." placeholder:"SPEC"`
@@ -77,6 +77,10 @@ type runCmd struct {
 	MemorySwap          signed       `help:"Memory and swap together, with --memory; -1 for unlimited swap (default: as much swap as memory)." placeholder:"BYTES"`
 	CPUs                string       `name:"cpus" help:"CPU limit: a number of CPUs such as 1.5 (needs a delegated cgroup v2 subtree)." placeholder:"N"`
 	PidsLimit           signed       `help:"Limit on the container's processes and threads; -1 unlimited (needs a delegated cgroup v2 subtree)." placeholder:"N"`
+	MemoryReservation   string       `name:"memory-reservation" help:"Memory the kernel takes back from the container only when nothing else is left to reclaim: a size such as 256m (memory.low; needs a delegated cgroup v2 subtree)." placeholder:"BYTES"`
+	CPUShares           signed       `name:"cpu-shares" short:"c" help:"CPU weight relative to other containers (default 1024; needs a delegated cgroup v2 subtree)." placeholder:"N"`
+	CPUPeriod           signed       `name:"cpu-period" help:"CPU period of --cpu-quota, in microseconds (default 100000)." placeholder:"N"`
+	CPUQuota            signed       `name:"cpu-quota" help:"CPU time the container may use each --cpu-period, in microseconds; -1 unlimited (needs a delegated cgroup v2 subtree)." placeholder:"N"`
 	CpusetCPUs          string       `name:"cpuset-cpus" help:"CPUs the container runs on, such as 0-3,6: its processes are pinned to them (as taskset does; no cgroup needed)." placeholder:"LIST"`
 	CpusetMems          string       `name:"cpuset-mems" help:"Memory (NUMA) nodes the container allocates from, such as 0-1 (as numactl --membind; no cgroup needed)." placeholder:"LIST"`
 	IPC                 string       `name:"ipc" help:"IPC namespace: private (the default) or host (the host's, with its /dev/shm)." placeholder:"MODE"`
@@ -372,7 +376,8 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 	// Before the image is looked for: a bad value or a host that cannot
 	// limit pulls nothing. The host is looked at only when a limit is
 	// asked for: a box run without one reads no cgroup file.
-	limits, err := run.ParseLimits(run.LimitFlags{Memory: c.Memory, MemorySwap: string(c.MemorySwap), CPUs: c.CPUs, PidsLimit: string(c.PidsLimit)})
+	limits, err := run.ParseLimits(run.LimitFlags{Memory: c.Memory, MemorySwap: string(c.MemorySwap), CPUs: c.CPUs, PidsLimit: string(c.PidsLimit),
+		MemoryReservation: c.MemoryReservation, CPUShares: string(c.CPUShares), CPUPeriod: string(c.CPUPeriod), CPUQuota: string(c.CPUQuota)})
 	if err != nil {
 		return nil, nil, m, err
 	}
@@ -406,9 +411,10 @@ func (c *runCmd) prepare(g *globals) (*proto.Spec, *run.Container, userns.Mappin
 		}
 		stopTimeout = &n
 	}
-	// Only a run that attaches: -d's terminal is nobody's (docker run -dit
-	// says nothing either).
-	if c.TTY && !c.creating && !c.Detach && !term.IsTerminal(int(os.Stdin.Fd())) {
+	// Only a run that attaches its input, as podman's warning: -d's
+	// terminal is nobody's (docker run -dit says nothing either), and -t
+	// alone, whose input is none, says nothing with docker and podman.
+	if c.TTY && c.Interactive && !c.creating && !c.Detach && !term.IsTerminal(int(os.Stdin.Fd())) {
 		fmt.Fprintln(os.Stderr, "box: warning: the input device is not a TTY; -t allocates one in the container anyway")
 	}
 	if c.Cidfile != "" {

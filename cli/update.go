@@ -12,21 +12,27 @@ import (
 )
 
 type updateCmd struct {
-	Restart    string   `help:"Restart policy: no, always, unless-stopped, on-failure[:N]; a running container's monitor follows it from its next exit." placeholder:"POLICY"`
-	Memory     string   `short:"m" help:"Memory limit, a size such as 512m (0: none)." placeholder:"BYTES"`
-	MemorySwap signed   `help:"Memory and swap together; -1 for unlimited swap." placeholder:"BYTES"`
-	CPUs       string   `name:"cpus" help:"CPU limit, a number of CPUs such as 1.5 (0: none)." placeholder:"N"`
-	PidsLimit  signed   `help:"Limit on processes and threads; -1 or 0 for none." placeholder:"N"`
-	CpusetCPUs string   `name:"cpuset-cpus" help:"CPUs to run on, such as 0-3: a running container's processes are pinned at once." placeholder:"LIST"`
-	CpusetMems string   `name:"cpuset-mems" help:"Memory nodes to allocate from, such as 0-1, from the container's next start." placeholder:"LIST"`
-	Containers []string `arg:"" name:"container" predictor:"container" help:"Container names or ids."`
+	Restart    string `help:"Restart policy: no, always, unless-stopped, on-failure[:N]; a running container's monitor follows it from its next exit." placeholder:"POLICY"`
+	Memory     string `short:"m" help:"Memory limit, a size such as 512m (0: none)." placeholder:"BYTES"`
+	MemorySwap signed `help:"Memory and swap together; -1 for unlimited swap." placeholder:"BYTES"`
+	CPUs       string `name:"cpus" help:"CPU limit, a number of CPUs such as 1.5 (0: none)." placeholder:"N"`
+	PidsLimit  signed `help:"Limit on processes and threads; -1 or 0 for none." placeholder:"N"`
+	// docker's names, as run's.
+	MemoryReservation string   `name:"memory-reservation" help:"Memory reclaimed from the container last, a size such as 256m (0: none)." placeholder:"BYTES"`
+	CPUShares         signed   `name:"cpu-shares" short:"c" help:"CPU weight relative to other containers (0: the default, 1024)." placeholder:"N"`
+	CPUPeriod         signed   `name:"cpu-period" help:"CPU period of --cpu-quota, in microseconds." placeholder:"N"`
+	CPUQuota          signed   `name:"cpu-quota" help:"CPU time a --cpu-period, in microseconds; -1 for none." placeholder:"N"`
+	CpusetCPUs        string   `name:"cpuset-cpus" help:"CPUs to run on, such as 0-3: a running container's processes are pinned at once." placeholder:"LIST"`
+	CpusetMems        string   `name:"cpuset-mems" help:"Memory nodes to allocate from, such as 0-1, from the container's next start." placeholder:"LIST"`
+	Containers        []string `arg:"" name:"container" predictor:"container" help:"Container names or ids."`
 }
 
 // Run changes containers' restart policy and limits, as docker update:
 // in their records and start configs for later starts, and at once in a
 // running container's cgroup. The limits given replace those fields only.
 func (c *updateCmd) Run(g *globals) error {
-	flags := run.LimitFlags{Memory: c.Memory, MemorySwap: string(c.MemorySwap), CPUs: c.CPUs, PidsLimit: string(c.PidsLimit)}
+	flags := run.LimitFlags{Memory: c.Memory, MemorySwap: string(c.MemorySwap), CPUs: c.CPUs, PidsLimit: string(c.PidsLimit),
+		MemoryReservation: c.MemoryReservation, CPUShares: string(c.CPUShares), CPUPeriod: string(c.CPUPeriod), CPUQuota: string(c.CPUQuota)}
 	limitsGiven := flags != run.LimitFlags{}
 	cpusetGiven := c.CpusetCPUs != "" || c.CpusetMems != ""
 	if c.Restart == "" && !limitsGiven && !cpusetGiven {
@@ -66,8 +72,9 @@ func (c *updateCmd) Run(g *globals) error {
 		}
 		if limitsGiven {
 			f := flags
-			if f.Memory == "" && f.MemorySwap != "" && ct.Limits != nil && ct.Limits.Memory > 0 {
-				f.Memory = strconv.FormatInt(ct.Limits.Memory, 10) // the swap total is checked against it
+			if f.Memory == "" && (f.MemorySwap != "" || f.MemoryReservation != "") && ct.Limits != nil && ct.Limits.Memory > 0 {
+				// The swap total and the reservation are checked against it.
+				f.Memory = strconv.FormatInt(ct.Limits.Memory, 10)
 			}
 			given, err := run.ParseLimits(f)
 			if err != nil {
@@ -155,8 +162,34 @@ func mergeLimits(cur, given *cgroup.Limits, f run.LimitFlags) (*cgroup.Limits, e
 	if f.MemorySwap != "" {
 		l.MemorySwap = given.MemorySwap
 	}
+	if f.MemoryReservation != "" {
+		l.MemoryLow = given.MemoryLow
+	}
+	if l.Memory > 0 && l.MemoryLow > l.Memory {
+		return nil, errors.New("--memory cannot be below the memory reservation already set: give --memory-reservation too")
+	}
+	// As docker's: the CPU limit set with --cpus, or with --cpu-period and
+	// --cpu-quota, is changed with the same flags.
+	switch {
+	case f.CPUs != "" && l.CPUExplicit && l.CPUQuota > 0:
+		return nil, errors.New("--cpus cannot change the limit set with --cpu-quota: give --cpu-quota -1 first")
+	case (f.CPUPeriod != "" || f.CPUQuota != "") && !l.CPUExplicit && l.CPUQuota > 0:
+		return nil, errors.New("--cpu-period and --cpu-quota cannot change the limit set with --cpus: give --cpus 0 first")
+	}
 	if f.CPUs != "" {
-		l.CPUQuota, l.CPUPeriod = given.CPUQuota, given.CPUPeriod
+		l.CPUQuota, l.CPUPeriod, l.CPUExplicit = given.CPUQuota, given.CPUPeriod, false
+	}
+	if f.CPUPeriod != "" {
+		l.CPUPeriod = given.CPUPeriod
+	}
+	if f.CPUQuota != "" {
+		l.CPUQuota = given.CPUQuota
+	}
+	if f.CPUPeriod != "" || f.CPUQuota != "" {
+		l.CPUExplicit = l.CPUQuota > 0 || l.CPUPeriod > 0
+	}
+	if f.CPUShares != "" {
+		l.CPUShares = given.CPUShares
 	}
 	if f.PidsLimit != "" {
 		l.Pids = given.Pids

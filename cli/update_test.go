@@ -49,4 +49,29 @@ func TestMergeLimits(t *testing.T) {
 	if got = merge(nil, parse(f), f); got == nil || got.CPUQuota != 150000 || got.CPUPeriod != 100000 {
 		t.Errorf("cpus on none: %+v", got)
 	}
+	f = run.LimitFlags{CPUShares: "512", MemoryReservation: "32m"}
+	if got = merge(cur, parse(f), f); got.CPUShares != 512 || got.MemoryLow != 32<<20 || got.CPUQuota != 50000 || got.Memory != 64<<20 {
+		t.Errorf("shares and reservation: %+v", got)
+	}
+	f = run.LimitFlags{Memory: "16m"}
+	if _, err := mergeLimits(&cgroup.Limits{Memory: 64 << 20, MemoryLow: 32 << 20}, parse(f), f); err == nil {
+		t.Error("a memory below the reservation already set was taken")
+	}
+	// The CPU limit is changed with the flags that set it, as docker's.
+	f = run.LimitFlags{CPUQuota: "20000"}
+	if _, err := mergeLimits(cur, parse(f), f); err == nil {
+		t.Error("--cpu-quota changed a limit --cpus set")
+	}
+	explicit := &cgroup.Limits{CPUQuota: 50000, CPUPeriod: 200000, CPUExplicit: true}
+	if got = merge(explicit, parse(f), f); got.CPUQuota != 20000 || got.CPUPeriod != 200000 || !got.CPUExplicit {
+		t.Errorf("--cpu-quota on --cpu-quota: %+v", got)
+	}
+	f = run.LimitFlags{CPUs: "1"}
+	if _, err := mergeLimits(explicit, parse(f), f); err == nil {
+		t.Error("--cpus changed a limit --cpu-quota set")
+	}
+	f = run.LimitFlags{CPUQuota: "-1", CPUPeriod: "0"}
+	if got = merge(explicit, parse(f), f); got != nil {
+		t.Errorf("--cpu-quota -1 --cpu-period 0: %+v, want nil", got)
+	}
 }

@@ -22,6 +22,11 @@ type LimitFlags struct {
 	MemorySwap string // --memory-swap: memory and swap together, -1 unlimited swap
 	CPUs       string // --cpus: a decimal number of CPUs
 	PidsLimit  string // --pids-limit: an integer, -1 or 0 unlimited
+	// MemoryReservation is --memory-reservation: a size, memory.low.
+	MemoryReservation string
+	CPUShares         string // --cpu-shares, -c: a relative weight
+	CPUPeriod         string // --cpu-period: microseconds
+	CPUQuota          string // --cpu-quota: microseconds a period, -1 unlimited
 }
 
 // cpuPeriod is docker's cpu.max period for --cpus, in microseconds.
@@ -60,6 +65,22 @@ func ParseLimits(f LimitFlags) (*cgroup.Limits, error) {
 		}
 		l.MemorySwap = n
 	}
+	if f.MemoryReservation != "" {
+		n, err := units.RAMInBytes(f.MemoryReservation)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("invalid --memory-reservation %q: want a size such as 256m or 1g", f.MemoryReservation)
+		}
+		if n > 0 && n < minMemory {
+			return nil, fmt.Errorf("invalid --memory-reservation %q: the minimum is 6m", f.MemoryReservation)
+		}
+		if l.Memory > 0 && n > l.Memory {
+			return nil, fmt.Errorf("invalid --memory-reservation %q: it cannot be above --memory %q", f.MemoryReservation, f.Memory)
+		}
+		l.MemoryLow = n
+	}
+	if f.CPUs != "" && (f.CPUPeriod != "" || f.CPUQuota != "") {
+		return nil, errors.New("--cpus cannot be given with --cpu-period or --cpu-quota: they set the same limit")
+	}
 	if f.CPUs != "" {
 		quota, err := parseCPUs(f.CPUs)
 		if err != nil {
@@ -67,6 +88,32 @@ func ParseLimits(f LimitFlags) (*cgroup.Limits, error) {
 		}
 		if quota > 0 {
 			l.CPUQuota, l.CPUPeriod = quota, cpuPeriod
+		}
+	}
+	if f.CPUPeriod != "" {
+		n, err := strconv.ParseInt(f.CPUPeriod, 10, 64)
+		if err != nil || n != 0 && (n < 1000 || n > 1000000) {
+			return nil, fmt.Errorf("invalid --cpu-period %q: want microseconds from 1000 (1ms) to 1000000 (1s)", f.CPUPeriod)
+		}
+		l.CPUPeriod, l.CPUExplicit = n, n > 0
+	}
+	if f.CPUQuota != "" {
+		n, err := strconv.ParseInt(f.CPUQuota, 10, 64)
+		if err != nil || n < -1 || n >= 0 && n < 1000 && n != 0 {
+			return nil, fmt.Errorf("invalid --cpu-quota %q: want microseconds a period, at least 1000 (1ms), or -1 for none", f.CPUQuota)
+		}
+		if n > 0 {
+			l.CPUQuota, l.CPUExplicit = n, true
+		}
+	}
+	if f.CPUShares != "" {
+		n, err := strconv.ParseInt(f.CPUShares, 10, 64)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("invalid --cpu-shares %q: want a relative weight such as 512 (1024 is the default)", f.CPUShares)
+		}
+		// docker raises a weight below 2 and lowers one above 262144.
+		if n > 0 {
+			l.CPUShares = min(max(n, 2), 262144)
 		}
 	}
 	if f.PidsLimit != "" {
@@ -127,8 +174,20 @@ func CheckLimits(l *cgroup.Limits) error {
 // limitNames names the flags l came from, for messages.
 func limitNames(l *cgroup.Limits) string {
 	var names []string
-	for _, c := range l.Controllers() {
-		names = append(names, limitFlag[c])
+	add := func(on bool, name string) {
+		if on {
+			names = append(names, name)
+		}
+	}
+	add(l.Memory > 0, "--memory")
+	add(l.MemoryLow > 0, "--memory-reservation")
+	add(l.CPUQuota > 0 && !l.CPUExplicit, "--cpus")
+	add(l.CPUPeriod > 0 && l.CPUExplicit, "--cpu-period")
+	add(l.CPUQuota > 0 && l.CPUExplicit, "--cpu-quota")
+	add(l.CPUShares > 0, "--cpu-shares")
+	add(l.Pids > 0, "--pids-limit")
+	if len(names) == 0 {
+		return "limits"
 	}
 	if len(names) > 1 {
 		return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]

@@ -4,7 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/box-run/box/cgroup"
 )
 
 func TestParseLimits(t *testing.T) {
@@ -16,11 +20,11 @@ func TestParseLimits(t *testing.T) {
 		{LimitFlags{Memory: "0", CPUs: "0", PidsLimit: "-1"}, "<nil>"},
 		{LimitFlags{PidsLimit: "0"}, "<nil>"},
 		{LimitFlags{MemorySwap: "-1"}, "<nil>"},
-		{LimitFlags{Memory: "64m"}, "&{Memory:67108864 MemorySwap:0 CPUQuota:0 CPUPeriod:0 Pids:0}"},
-		{LimitFlags{Memory: "1g", MemorySwap: "-1"}, "&{Memory:1073741824 MemorySwap:-1 CPUQuota:0 CPUPeriod:0 Pids:0}"},
-		{LimitFlags{Memory: "1g", MemorySwap: "2g"}, "&{Memory:1073741824 MemorySwap:2147483648 CPUQuota:0 CPUPeriod:0 Pids:0}"},
-		{LimitFlags{CPUs: "0.5", PidsLimit: "100"}, "&{Memory:0 MemorySwap:0 CPUQuota:50000 CPUPeriod:100000 Pids:100}"},
-		{LimitFlags{CPUs: "1/4"}, "&{Memory:0 MemorySwap:0 CPUQuota:25000 CPUPeriod:100000 Pids:0}"},
+		{LimitFlags{Memory: "64m"}, "Memory=67108864"},
+		{LimitFlags{Memory: "1g", MemorySwap: "-1"}, "Memory=1073741824 MemorySwap=-1"},
+		{LimitFlags{Memory: "1g", MemorySwap: "2g"}, "Memory=1073741824 MemorySwap=2147483648"},
+		{LimitFlags{CPUs: "0.5", PidsLimit: "100"}, "CPUQuota=50000 CPUPeriod=100000 Pids=100"},
+		{LimitFlags{CPUs: "1/4"}, "CPUQuota=25000 CPUPeriod=100000"},
 		{LimitFlags{Memory: "12parsecs"}, `invalid --memory "12parsecs"`},
 		{LimitFlags{Memory: "-5m"}, `invalid --memory "-5m"`},
 		{LimitFlags{Memory: "1m"}, `invalid --memory "1m": the minimum is 6m`},
@@ -32,14 +36,60 @@ func TestParseLimits(t *testing.T) {
 		{LimitFlags{CPUs: "0.001"}, `invalid --cpus "0.001": the smallest is 0.01`},
 		{LimitFlags{CPUs: "100000"}, `invalid --cpus "100000": box may use`},
 		{LimitFlags{PidsLimit: "x"}, `invalid --pids-limit "x"`},
+		{LimitFlags{MemoryReservation: "256m"}, "MemoryLow=268435456"},
+		{LimitFlags{Memory: "1g", MemoryReservation: "512m"}, "Memory=1073741824 MemoryLow=536870912"},
+		{LimitFlags{MemoryReservation: "0"}, "<nil>"},
+		{LimitFlags{Memory: "256m", MemoryReservation: "512m"}, `invalid --memory-reservation "512m": it cannot be above --memory "256m"`},
+		{LimitFlags{MemoryReservation: "1m"}, `invalid --memory-reservation "1m": the minimum is 6m`},
+		{LimitFlags{MemoryReservation: "x"}, `invalid --memory-reservation "x"`},
+		{LimitFlags{CPUShares: "512"}, "CPUShares=512"},
+		{LimitFlags{CPUShares: "1"}, "CPUShares=2"},
+		{LimitFlags{CPUShares: "1000000"}, "CPUShares=262144"},
+		{LimitFlags{CPUShares: "0"}, "<nil>"},
+		{LimitFlags{CPUShares: "-5"}, `invalid --cpu-shares "-5"`},
+		{LimitFlags{CPUQuota: "50000"}, "CPUQuota=50000 CPUExplicit"},
+		{LimitFlags{CPUQuota: "50000", CPUPeriod: "200000"}, "CPUQuota=50000 CPUPeriod=200000 CPUExplicit"},
+		{LimitFlags{CPUPeriod: "50000"}, "CPUPeriod=50000 CPUExplicit"},
+		{LimitFlags{CPUQuota: "-1"}, "<nil>"},
+		{LimitFlags{CPUQuota: "999"}, `invalid --cpu-quota "999"`},
+		{LimitFlags{CPUQuota: "-2"}, `invalid --cpu-quota "-2"`},
+		{LimitFlags{CPUPeriod: "999"}, `invalid --cpu-period "999"`},
+		{LimitFlags{CPUPeriod: "1000001"}, `invalid --cpu-period "1000001"`},
+		{LimitFlags{CPUs: "1", CPUQuota: "50000"}, "--cpus cannot be given with --cpu-period or --cpu-quota"},
 	} {
 		l, err := ParseLimits(c.f)
-		got := fmt.Sprintf("%+v", l)
+		got := limitsString(l)
 		if err != nil {
 			got = err.Error()
 		}
-		if len(got) < len(c.want) || got[:len(c.want)] != c.want {
+		if err == nil && got != c.want || err != nil && !strings.HasPrefix(got, c.want) {
 			t.Errorf("ParseLimits(%+v) = %s, want %s", c.f, got, c.want)
+		}
+	}
+}
+
+// limitsString is l's set fields, NAME=VALUE (a flag's NAME alone).
+func limitsString(l *cgroup.Limits) string {
+	if l == nil {
+		return "<nil>"
+	}
+	var out []string
+	v := reflect.ValueOf(*l)
+	for i := 0; i < v.NumField(); i++ {
+		switch f := v.Field(i); {
+		case f.Kind() == reflect.Bool && f.Bool():
+			out = append(out, v.Type().Field(i).Name)
+		case f.Kind() == reflect.Int64 && f.Int() != 0:
+			out = append(out, fmt.Sprintf("%s=%d", v.Type().Field(i).Name, f.Int()))
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+func TestCPUWeight(t *testing.T) {
+	for shares, want := range map[int64]int64{0: 100, 2: 1, 1024: 39, 262144: 10000, 512: 20, 1: 1, 1 << 20: 10000} {
+		if got := cgroup.CPUWeight(shares); got != want {
+			t.Errorf("CPUWeight(%d) = %d, want %d", shares, got, want)
 		}
 	}
 }

@@ -154,13 +154,17 @@ type HostConfig struct {
 	Tmpfs          map[string]string `json:",omitempty"`
 	// Resource limits (--memory, --memory-swap, --cpus, --pids-limit):
 	// 0 or nil where none is set, as docker.
-	Memory     int64
-	MemorySwap int64
-	NanoCpus   int64
-	PidsLimit  *int64
-	CpusetCpus string // --cpuset-cpus, "" where none is set
-	CpusetMems string
-	Links      []string // --link's, as docker's "/NAME:/SELF/ALIAS"
+	Memory            int64
+	MemorySwap        int64
+	MemoryReservation int64 // --memory-reservation
+	NanoCpus          int64 // --cpus
+	CpuShares         int64 // --cpu-shares (docker's names and case)
+	CpuPeriod         int64 // --cpu-period, with --cpu-quota
+	CpuQuota          int64
+	PidsLimit         *int64
+	CpusetCpus        string // --cpuset-cpus, "" where none is set
+	CpusetMems        string
+	Links             []string // --link's, as docker's "/NAME:/SELF/ALIAS"
 }
 
 // PortBinding is a host address a container port is published on.
@@ -330,7 +334,11 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 		if l.Memory > 0 && l.MemorySwap == 0 {
 			hc.MemorySwap = 2 * l.Memory // docker's default: as much swap as memory
 		}
-		if l.CPUPeriod > 0 {
+		hc.MemoryReservation, hc.CpuShares = l.MemoryLow, l.CPUShares
+		switch {
+		case l.CPUExplicit:
+			hc.CpuPeriod, hc.CpuQuota = l.CPUPeriod, l.CPUQuota
+		case l.CPUPeriod > 0:
 			hc.NanoCpus = l.CPUQuota * 1e9 / l.CPUPeriod
 		}
 		if l.Pids > 0 {

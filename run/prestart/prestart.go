@@ -439,8 +439,7 @@ func speculate(args []string) bool {
 			(a == "--network" || a == "--net") && i+2+j < len(args) && args[i+2+j] == "host",
 			a == "--help", a == "--init", strings.HasPrefix(a, "--publish"),
 			strings.HasPrefix(a, "--userns"), a == "--mpi", strings.HasPrefix(a, "--ipc"),
-			strings.HasPrefix(a, "--memory"), strings.HasPrefix(a, "--cpus"), strings.HasPrefix(a, "--pids-limit"),
-			strings.HasPrefix(a, "--cpuset"),
+			strings.HasPrefix(a, "--memory"), strings.HasPrefix(a, "--cpu"), strings.HasPrefix(a, "--pids-limit"),
 			a == "--tty", a == "--name", strings.HasPrefix(a, "--name="), strings.HasPrefix(a, "--health-cmd"):
 			// limits: init is cloned into the container's cgroup, or
 			// pinned; a

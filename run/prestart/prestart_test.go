@@ -41,6 +41,7 @@ func TestSpeculate(t *testing.T) {
 		{[]string{"run", "--memory", "1g", "alpine"}, false},
 		{[]string{"run", "-m", "1g", "alpine"}, false},
 		{[]string{"run", "--cpus=2", "alpine"}, false},
+		{[]string{"run", "--cpu-shares", "512", "alpine"}, false},
 		{[]string{"run", "--pids-limit", "9", "alpine"}, false},
 		{[]string{"run", "alpine", "ls", "-d", "/"}, false}, // a wrong guess: only slower
 	} {
