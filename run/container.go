@@ -242,7 +242,7 @@ func (c Containers) Save(ct *Container) error {
 // UpdateLimits sets the container's limits (box update): in its record,
 // for its next starts, and in its cgroup while it runs in one.
 func (c Containers) UpdateLimits(ct *Container, l *cgroup.Limits) error {
-	rec, err := c.update(ct.ID, func(rec *Container) { rec.Limits = l })
+	rec, err := c.update(ct.ID, func(rec *Container) bool { rec.Limits = l; return true })
 	if err != nil {
 		return err
 	}
@@ -261,7 +261,7 @@ func (c Containers) UpdateLimits(ct *Container, l *cgroup.Limits) error {
 // update): in its record, for its next starts, and its CPUs at once while
 // it runs (Repin).
 func (c Containers) UpdateCpuset(ct *Container, cs *Cpuset) error {
-	rec, err := c.update(ct.ID, func(rec *Container) { rec.Cpuset = cs })
+	rec, err := c.update(ct.ID, func(rec *Container) bool { rec.Cpuset = cs; return true })
 	if err != nil {
 		return err
 	}
@@ -270,15 +270,18 @@ func (c Containers) UpdateCpuset(ct *Container, cs *Cpuset) error {
 }
 
 // update changes the record of container id with change, under its lock,
-// and returns it as written.
-func (c Containers) update(id string, change func(*Container)) (*Container, error) {
+// and returns it as it is then. change says whether it changed anything:
+// if not, nothing is written.
+func (c Containers) update(id string, change func(*Container) bool) (*Container, error) {
 	unlock := c.lockRecord(id)
 	defer unlock()
 	rec, err := c.readRecord(id)
 	if err != nil {
 		return nil, err
 	}
-	change(rec)
+	if !change(rec) {
+		return rec, nil
+	}
 	return rec, c.writeRecord(rec)
 }
 
@@ -392,18 +395,19 @@ func (c Containers) Rename(ct *Container, name string) error {
 // as it is then: read again under the lock, it may have been recorded
 // meanwhile, or a new run started, and then nothing is written.
 func (c Containers) recordKilled(id string) (*Container, error) {
-	unlock := c.lockRecord(id)
-	defer unlock()
-	rec, err := c.readRecord(id)
-	if err != nil {
-		return nil, err
+	rec, err := c.update(id, func(rec *Container) bool {
+		if rec.Status != "running" || proc.Alive(rec.Pid, rec.PidStart, rec.BootID) || proc.Alive(rec.Monitor, rec.MonStart, rec.BootID) {
+			return false
+		}
+		rec.Status, rec.ExitCode, rec.Finished, rec.Restarting = "exited", 137, time.Now().UTC(), false
+		return true
+	})
+	if rec != nil {
+		// The end as seen now even if it could not be written: the next
+		// look records it.
+		err = nil
 	}
-	if rec.Status != "running" || proc.Alive(rec.Pid, rec.PidStart, rec.BootID) || proc.Alive(rec.Monitor, rec.MonStart, rec.BootID) {
-		return rec, nil
-	}
-	rec.Status, rec.ExitCode, rec.Finished, rec.Restarting = "exited", 137, time.Now().UTC(), false
-	c.writeRecord(rec)
-	return rec, nil
+	return rec, err
 }
 
 func (c Containers) load(id string) (*Container, error) {
@@ -516,14 +520,11 @@ func (ct *Container) IsRestarting() bool {
 // SetRestarting marks the record of container id as between two runs
 // (on) or not, for its monitor.
 func (c Containers) SetRestarting(id string, on bool) {
-	unlock := c.lockRecord(id)
-	defer unlock()
-	ct, err := c.readRecord(id)
-	if err != nil || ct.Restarting == on {
-		return
-	}
-	ct.Restarting = on
-	c.writeRecord(ct)
+	c.update(id, func(ct *Container) bool {
+		changed := ct.Restarting != on
+		ct.Restarting = on
+		return changed
+	})
 }
 
 // BootID identifies this boot, so records from before a reboot are stale
