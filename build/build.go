@@ -56,9 +56,13 @@ type Options struct {
 	Target     string            // --target: the last stage built
 	NoCache    bool
 	Network    string // RUN's network: slirp, none or host
-	Epoch      *time.Time
-	Out        io.Writer // step lines
-	RunOut     io.Writer // RUN steps' stdout (their stderr is box's)
+	// Secrets are --secret's values by id, SSH --ssh's agent sockets by
+	// id (ParseSecrets, ParseSSH), for RUN --mount=type=secret and ssh.
+	Secrets map[string][]byte
+	SSH     map[string]string
+	Epoch   *time.Time
+	Out     io.Writer // step lines
+	RunOut  io.Writer // RUN steps' stdout (their stderr is box's)
 	// Image finds (pulling if needed) the image a FROM names.
 	Image func(ref string) (*image.Image, error)
 	// Containers, Mapping, Overlay and OverlayCache run RUN steps as

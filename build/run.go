@@ -60,12 +60,9 @@ func heredocScript(c instructions.ShellDependantCmdLine) string {
 
 // run runs a RUN step in a container on the stage's layers and stores its
 // upper directory as the step's layer.
-func (b *builder) run(st *state, c *instructions.RunCommand, loc string) (string, int64, error) {
+func (b *builder) run(st *state, c *instructions.RunCommand, loc string, plan *runPlan) (string, int64, error) {
 	if len(c.Files) > 0 && (!c.PrependShell || strings.HasPrefix(c.Files[0].Data, "#!")) {
 		return "", 0, fmt.Errorf("%s: a RUN heredoc in exec form or with a #! line is not supported by box build yet", loc)
-	}
-	if len(c.FlagsUsed) > 0 {
-		return "", 0, fmt.Errorf("%s: RUN --%s is not supported by box build yet", loc, c.FlagsUsed[0])
 	}
 	if len(st.cfg.RootFS.DiffIDs) == 0 {
 		return "", 0, fmt.Errorf("%s: RUN needs files to run: the stage has no layers (FROM scratch)", loc)
@@ -83,10 +80,21 @@ func (b *builder) run(st *state, c *instructions.RunCommand, loc string) (string
 		}
 	}
 	cfg.Volumes, cfg.ExposedPorts = nil, nil
+	mdir, err := os.MkdirTemp(b.work, "mounts-")
+	if err != nil {
+		return "", 0, err
+	}
+	defer stage.Remover(b.Mapping)(mdir)
+	mounts, err := b.prepare(plan, mdir)
+	if err != nil {
+		return "", 0, fmt.Errorf("%s: %w", loc, err)
+	}
+	defer mounts.done()
 	empty := ""
 	wd, _ := os.Getwd()
 	home, _ := locate.Home()
-	spec, ct, netCfg, err := run.New(run.Flags{Entrypoint: &empty, Args: argv(st.cfg, c.ShellDependantCmdLine), Network: b.Network},
+	spec, ct, netCfg, err := run.New(run.Flags{Entrypoint: &empty, Args: argv(st.cfg, c.ShellDependantCmdLine), Network: plan.network,
+		Volumes: mounts.volumes, Tmpfs: mounts.tmpfs, Env: mounts.env},
 		run.Image{Ref: "box-build", Config: cfg, Layers: b.layerDirs(st.cfg)},
 		run.Host{Wd: wd, Home: home, Net: b.Net, Overlay: b.Overlay, OverlayCache: b.OverlayCache})
 	if err != nil {
@@ -113,6 +121,7 @@ func (b *builder) run(st *state, c *instructions.RunCommand, loc string) (string
 	}
 	upper := filepath.Join(dir, "upper")
 	stripMountStubs(upper, b.layerDirs(st.cfg))
+	stripStubs(upper, b.layerDirs(st.cfg), mounts.targets)
 	return b.Store.AddLayer(b.ctx, upper, b.Epoch)
 }
 

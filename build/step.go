@@ -61,6 +61,18 @@ func (b *builder) command(st *state, c instructions.Command) error {
 			text += fmt.Sprintf(" [%s=%s]", kv.Key, v)
 		}
 	}
+	var plan *runPlan
+	if r, ok := c.(*instructions.RunCommand); ok {
+		env := st.env()
+		var err error
+		plan, err = b.planRun(st, r, func(w string) (string, error) {
+			r, _, err := b.lex.ProcessWord(w, env)
+			return r, err
+		})
+		if err != nil {
+			return fmt.Errorf("%s: %w", loc, err)
+		}
+	}
 	b.printStep(fmt.Sprint(c))
 	keyInput := st.key + "\n" + text
 	if r, ok := c.(*instructions.RunCommand); ok {
@@ -70,13 +82,10 @@ func (b *builder) command(st *state, c instructions.Command) error {
 		for _, k := range st.argSet {
 			keyInput += "\n" + k + "=" + st.args[k]
 		}
-		// So is its network: a RUN with none may fail (or make other
-		// files) where one with host or slirp does not.
-		network := b.Network
-		if network == "" {
-			network = "slirp"
-		}
-		keyInput += "\nnetwork " + network
+		// So are its network (a RUN with none may fail, or make other
+		// files, where one with host or slirp does not) and its mounts
+		// (the files of a bind mount).
+		keyInput += plan.key
 		for _, f := range r.Files {
 			keyInput += fmt.Sprintf("\nheredoc %q %q", f.Name, f.Data)
 		}
@@ -144,7 +153,7 @@ func (b *builder) command(st *state, c instructions.Command) error {
 	var err error
 	switch cc := c.(type) {
 	case *instructions.RunCommand:
-		layer, size, err = b.run(st, cc, loc)
+		layer, size, err = b.run(st, cc, loc, plan)
 	case *instructions.CopyCommand, *instructions.AddCommand:
 		if layer, size, err = b.copy(st, copyJob); err != nil {
 			err = fmt.Errorf("%s: %w", loc, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/run"
 	"github.com/box-run/box/slirp"
+	"github.com/box-run/box/stage"
 )
 
 type buildCmd struct {
@@ -27,6 +28,8 @@ type buildCmd struct {
 	Platform string    `help:"Platform of the FROM images to pull." placeholder:"OS/ARCH"`
 	Label    []string  `sep:"none" help:"Add a label K=V to the image." placeholder:"K=V"`
 	Network  string    `help:"RUN steps' network: slirp (the default), none or host." default:"slirp" placeholder:"MODE"`
+	Secret   []string  `sep:"none" help:"A secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (id=ID alone: the variable ID)." placeholder:"SPEC"`
+	SSH      []string  `name:"ssh" sep:"none" help:"An ssh agent for RUN --mount=type=ssh: default or ID, with =SOCKET (default: $SSH_AUTH_SOCK)." placeholder:"ID[=SOCKET]"`
 	Quiet    bool      `short:"q" help:"Print only the image id (sha256:…, docker's)."`
 	Context  string    `arg:"" name:"context" type:"path" help:"The build context directory."`
 	out      io.Writer // the steps' lines and output (nil: stdout, or nothing with -q)
@@ -95,6 +98,14 @@ func (c *buildCmd) build(g *globals) (*image.Image, error) {
 	if err != nil {
 		return nil, withStatus(1, err)
 	}
+	secrets, err := build.ParseSecrets(c.Secret)
+	if err != nil {
+		return nil, withStatus(1, err)
+	}
+	ssh, err := build.ParseSSH(c.SSH)
+	if err != nil {
+		return nil, withStatus(1, err)
+	}
 	st, err := g.openStore()
 	if err != nil {
 		return nil, err
@@ -130,7 +141,7 @@ func (c *buildCmd) build(g *globals) (*image.Image, error) {
 	img, err := build.Build(ctx, build.Options{
 		Store: st, Context: c.Context, Dockerfile: text, File: fileName(file),
 		Tags: c.Tag, BuildArgs: args, Labels: labels, Target: c.Target, NoCache: c.NoCache,
-		Network: c.Network, Epoch: epoch, Out: out, RunOut: out,
+		Network: c.Network, Secrets: secrets, SSH: ssh, Epoch: epoch, Out: out, RunOut: out,
 		Image: func(ref string) (*image.Image, error) {
 			if !c.Pull {
 				if img, err := st.Lookup(ref); err == nil || !errors.Is(err, image.ErrNotFound) {
@@ -178,10 +189,54 @@ func pruneBuildCache(g *globals, always bool) (int64, error) {
 	if err != nil {
 		return reclaimed, err
 	}
-	if always || steps > 0 {
-		fmt.Printf("Removed %d build steps (%d layers)\n", steps, layers)
+	mounts, err := pruneCacheMounts(g, st)
+	if err != nil {
+		return reclaimed, err
+	}
+	if always || steps > 0 || mounts > 0 {
+		fmt.Printf("Removed %d build steps (%d layers) and %d cache mounts\n", steps, layers, mounts)
 	}
 	return reclaimed, nil
+}
+
+// pruneCacheMounts removes the build's cache mounts (RUN
+// --mount=type=cache) that no build uses now: those whose lock it can
+// take. It returns how many went.
+func pruneCacheMounts(g *globals, st *image.Store) (int, error) {
+	dir := st.CacheMountsDir()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, nil // none yet
+	}
+	m, err := g.idMapping()
+	if err != nil {
+		return 0, err
+	}
+	remove := stage.Remover(m)
+	n := 0
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue // a lock file
+		}
+		p := filepath.Join(dir, e.Name())
+		lock, err := os.OpenFile(p+".lock", os.O_RDWR|os.O_CREATE|syscall.O_CLOEXEC, 0o600)
+		if err != nil {
+			return n, err
+		}
+		if syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			lock.Close() // a build uses it
+			continue
+		}
+		err = remove(p)
+		if err == nil {
+			n++
+		}
+		lock.Close() // kept: another build may have it open to lock
+		if err != nil {
+			return n, fmt.Errorf("removing a build cache mount: %w", err)
+		}
+	}
+	return n, nil
 }
 
 // fileName names the Dockerfile in messages (file:line), as docker does.

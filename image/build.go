@@ -2,6 +2,8 @@ package image
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -241,3 +243,24 @@ func (s *Store) PruneCache() (steps, layers int, reclaimed int64, err error) {
 	}
 	return steps, layers, reclaimed, s.removeAll(gone...)
 }
+
+// CacheMount is the directory of the build's cache mount id (a
+// Dockerfile's RUN --mount=type=cache), kept between builds until the
+// build cache is pruned, one set per id mapping as layers are. Its lock
+// file is DIR.lock: a build takes it before it makes or uses DIR, a prune
+// before it removes DIR (and never removes the lock file, which another
+// process may be about to lock).
+func (s *Store) CacheMount(id string) (dir string, err error) {
+	if s.shared {
+		return "", fmt.Errorf("a build cache mount: the store %w", ErrReadOnly)
+	}
+	sum := sha256.Sum256([]byte(id))
+	if err := os.MkdirAll(s.CacheMountsDir(), 0o700); err != nil {
+		return "", err
+	}
+	return filepath.Join(s.CacheMountsDir(), hex.EncodeToString(sum[:16])), nil
+}
+
+// CacheMountsDir holds the build's cache mounts of this id mapping: a
+// directory and a lock file (DIR.lock) each.
+func (s *Store) CacheMountsDir() string { return s.path("cache-mounts", s.layers) }

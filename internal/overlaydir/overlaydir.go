@@ -97,15 +97,15 @@ func IsStub(upper string, layers []string, rel string, fi os.FileInfo) bool {
 		}
 		p := filepath.Join(upper, rel)
 		if s.Dir {
-			return fi.IsDir() && onlyMarks(p)
+			return fi.IsDir() && OnlyMarks(p)
 		}
 		return fi.Mode().IsRegular() && fi.Size() == 0
 	}
 	return false
 }
 
-// onlyMarks tells whether dir holds nothing but opaque marks.
-func onlyMarks(dir string) bool {
+// OnlyMarks tells whether dir holds nothing but opaque marks.
+func OnlyMarks(dir string) bool {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return false
