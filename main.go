@@ -33,6 +33,7 @@ var stages = map[string]stage.Func{
 	// reads part of the executable) runs before init too: about 1.5 ms.
 	"extract":  stage.Extract, // unpack a layer inside the store's user namespace
 	"remove":   stage.Remove,  // delete trees only that namespace may delete
+	"chown":    stage.Chown,   // give a build's cache mount to ids of that namespace
 	"tar":      stage.Tar,     // write a layer tar of a store or container directory
 	"merged":   stage.Merged,  // write the tar of layers stacked (box export)
 	"diff":     stage.Diff,    // box diff: a container's upper directory against its layers

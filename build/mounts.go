@@ -89,7 +89,7 @@ func (b *builder) planRun(st *state, r *instructions.RunCommand, expand func(str
 			}
 			m.Target = path.Join(wd, m.Target)
 		}
-		if m.UID != nil && *m.UID != 0 || m.GID != nil && *m.GID != 0 {
+		if (m.UID != nil && *m.UID != 0 || m.GID != nil && *m.GID != 0) && m.Type != instructions.MountTypeCache {
 			return nil, fmt.Errorf("RUN --mount=type=%s with a uid or gid other than 0 is not supported by box build yet", m.Type)
 		}
 		switch m.Type {
@@ -261,6 +261,17 @@ func (b *builder) prepare(p *runPlan, dir string) (*runMounts, error) {
 			}
 			if err := os.Mkdir(cdir, mode); err == nil {
 				os.Chmod(cdir, mode) // past the umask
+				uid, gid := 0, 0
+				if m.UID != nil {
+					uid = int(*m.UID)
+				}
+				if m.GID != nil {
+					gid = int(*m.GID)
+				}
+				if err := stage.Chowner(b.Mapping)(cdir, uid, gid); err != nil {
+					os.Remove(cdir) // made again, and given, by the next build
+					return nil, fmt.Errorf("RUN --mount=type=cache,uid=%d,gid=%d: %w", uid, gid, err)
+				}
 			} else if !errors.Is(err, fs.ErrExist) {
 				return nil, fmt.Errorf("RUN --mount=type=cache: %w", err)
 			}

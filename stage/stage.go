@@ -72,6 +72,35 @@ func Extract(args []string) error {
 	return nil
 }
 
+// Chown gives a file to UID and GID of the namespace: chown UID GID PATH.
+func Chown(args []string) error {
+	if len(args) != 3 {
+		return fmt.Errorf("chown stage: want 3 arguments, got %d", len(args))
+	}
+	uid, err1 := strconv.Atoi(args[0])
+	gid, err2 := strconv.Atoi(args[1])
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("chown stage: bad ids %s %s", args[0], args[1])
+	}
+	return os.Lchown(args[2], uid, gid)
+}
+
+// Chowner gives a store file to ids of the store's user namespace (a
+// build's cache mount with uid=, gid=); without subordinate ids only 0
+// exists there.
+func Chowner(m userns.Mapping) func(path string, uid, gid int) error {
+	return func(path string, uid, gid int) error {
+		if uid == 0 && gid == 0 {
+			return nil // the user's own, as made
+		}
+		if m.Single() {
+			return fmt.Errorf("uid %d and gid %d need subordinate ids: without them only uid and gid 0 exist (see box info)", uid, gid)
+		}
+		_, err := InUserns(m, Command("chown", strconv.Itoa(uid), strconv.Itoa(gid), path))
+		return err
+	}
+}
+
 // Remove deletes trees that hold files only the namespace's ids may remove.
 func Remove(args []string) error {
 	for _, p := range args {
