@@ -89,7 +89,7 @@ func (b *builder) planRun(st *state, r *instructions.RunCommand, expand func(str
 			}
 			m.Target = path.Join(wd, m.Target)
 		}
-		if (m.UID != nil && *m.UID != 0 || m.GID != nil && *m.GID != 0) && m.Type != instructions.MountTypeCache {
+		if (m.UID != nil && *m.UID != 0 || m.GID != nil && *m.GID != 0) && m.Type == instructions.MountTypeSSH {
 			return nil, fmt.Errorf("RUN --mount=type=%s with a uid or gid other than 0 is not supported by box build yet", m.Type)
 		}
 		switch m.Type {
@@ -261,13 +261,7 @@ func (b *builder) prepare(p *runPlan, dir string) (*runMounts, error) {
 			}
 			if err := os.Mkdir(cdir, mode); err == nil {
 				os.Chmod(cdir, mode) // past the umask
-				uid, gid := 0, 0
-				if m.UID != nil {
-					uid = int(*m.UID)
-				}
-				if m.GID != nil {
-					gid = int(*m.GID)
-				}
+				uid, gid := ids(m)
 				if err := stage.Chowner(b.Mapping)(cdir, uid, gid); err != nil {
 					os.Remove(cdir) // made again, and given, by the next build
 					return nil, fmt.Errorf("RUN --mount=type=cache,uid=%d,gid=%d: %w", uid, gid, err)
@@ -309,6 +303,10 @@ func (b *builder) prepare(p *runPlan, dir string) (*runMounts, error) {
 				return nil, err
 			}
 			os.Chmod(f, mode)
+			uid, gid := ids(m)
+			if err := stage.Chowner(b.Mapping)(f, uid, gid); err != nil {
+				return nil, fmt.Errorf("RUN --mount=type=secret,uid=%d,gid=%d: %w", uid, gid, err)
+			}
 			if err := vol(f, true); err != nil {
 				return nil, err
 			}
@@ -328,6 +326,17 @@ func (b *builder) prepare(p *runPlan, dir string) (*runMounts, error) {
 	}
 	ok = true
 	return rm, nil
+}
+
+// ids are a mount's uid and gid, 0 where not given.
+func ids(m *instructions.Mount) (uid, gid int) {
+	if m.UID != nil {
+		uid = int(*m.UID)
+	}
+	if m.GID != nil {
+		gid = int(*m.GID)
+	}
+	return uid, gid
 }
 
 // stripStubs removes from upper, a RUN's upper directory, the targets of
