@@ -57,15 +57,36 @@ func (c *buildCmd) Run(g *globals) error {
 // build builds the image and names it (box build without its last lines;
 // box shell builds a devcontainer's image with it).
 func (c *buildCmd) build(g *globals) (*image.Image, error) {
+	var text []byte
+	var err error
 	file := c.File
+	if c.Context == "-" {
+		// docker build -: a context archive, or a Dockerfile alone.
+		if file == "-" {
+			return nil, withStatus(1, errors.New("the context and the Dockerfile cannot both come from stdin (- and -f -)"))
+		}
+		dir, dockerfile, err := stdinContext(os.Stdin)
+		if err != nil {
+			return nil, withStatus(1, err)
+		}
+		defer os.RemoveAll(dir)
+		c.Context, text = dir, dockerfile
+		switch {
+		case text != nil && file != "":
+			return nil, withStatus(1, errors.New("-f names a file of the context, and the context from stdin is a Dockerfile, not an archive"))
+		case text == nil && file != "" && !filepath.IsAbs(file):
+			file = filepath.Join(dir, file) // a file of the archive, as docker's
+		}
+	}
 	if file == "" {
 		file = filepath.Join(c.Context, "Dockerfile")
 	}
-	var text []byte
-	var err error
-	if file == "-" {
+	switch {
+	case text != nil:
+		file = "-" // for messages
+	case file == "-":
 		text, err = io.ReadAll(os.Stdin)
-	} else {
+	default:
 		text, err = os.ReadFile(file)
 	}
 	if err != nil {

@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+)
+
+// stdinContext reads box build -'s standard input as docker does: a tar
+// archive (plain, gzip or bzip2) is the build context, anything else is
+// the Dockerfile, with an empty context. The archive is unpacked into a
+// new directory through an os.Root, so that no entry, nor a symlink one
+// entry makes, puts a file outside it. dockerfile is nil for an archive.
+func stdinContext(r io.Reader) (dir string, dockerfile []byte, err error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, _ := br.Peek(512)
+	var tr io.Reader
+	switch {
+	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}):
+		z, err := gzip.NewReader(br)
+		if err != nil {
+			return "", nil, fmt.Errorf("reading the context from stdin: %w", err)
+		}
+		tr = z
+	case bytes.HasPrefix(head, []byte("BZh")):
+		tr = bzip2.NewReader(br)
+	case bytes.HasPrefix(head, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
+		return "", nil, errors.New("reading the context from stdin: an xz archive; box build takes tar, tar.gz or tar.bz2")
+	case len(head) > 262 && string(head[257:262]) == "ustar":
+		tr = br
+	default:
+		text, err := io.ReadAll(br)
+		if err != nil {
+			return "", nil, fmt.Errorf("reading the Dockerfile from stdin: %w", err)
+		}
+		dir, err := os.MkdirTemp("", "box-build-")
+		return dir, text, err
+	}
+	dir, err = os.MkdirTemp("", "box-build-")
+	if err != nil {
+		return "", nil, err
+	}
+	if err := untar(dir, tar.NewReader(tr)); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("reading the context from stdin: %w", err)
+	}
+	return dir, nil, nil
+}
+
+// untar writes the archive's directories, files and links under dir.
+func untar(dir string, tr *tar.Reader) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		name := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
+		if name == "" {
+			continue // the archive's root
+		}
+		if d := path.Dir(name); d != "." {
+			if err := root.MkdirAll(d, 0o755); err != nil {
+				return fmt.Errorf("%s: %w", h.Name, err)
+			}
+		}
+		mode := fs.FileMode(h.Mode) & fs.ModePerm
+		switch h.Typeflag {
+		case tar.TypeDir:
+			err = root.MkdirAll(name, mode|0o700)
+		case tar.TypeReg:
+			var f *os.File
+			if f, err = root.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode|0o600); err == nil {
+				_, err = io.Copy(f, tr)
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+			}
+		case tar.TypeSymlink:
+			err = root.Symlink(h.Linkname, name)
+		case tar.TypeLink:
+			err = root.Link(strings.TrimPrefix(path.Clean("/"+h.Linkname), "/"), name)
+		default:
+			continue // devices, fifos: nothing a build reads
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", h.Name, err)
+		}
+	}
+}
