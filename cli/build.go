@@ -31,6 +31,8 @@ type buildCmd struct {
 	Secret   []string  `sep:"none" help:"A secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (id=ID alone: the variable ID)." placeholder:"SPEC"`
 	SSH      []string  `name:"ssh" sep:"none" help:"An ssh agent for RUN --mount=type=ssh: default or ID, with =SOCKET (default: $SSH_AUTH_SOCK)." placeholder:"ID[=SOCKET]"`
 	Quiet    bool      `short:"q" help:"Print only the image id (sha256:…, docker's)."`
+	Progress string    `help:"How steps are shown: auto, plain and tty print box's plain step lines; quiet is -q." enum:"auto,plain,tty,quiet" default:"auto" placeholder:"MODE"`
+	IIDFile  string    `name:"iidfile" help:"Write the image id (sha256:…) to FILE." placeholder:"FILE"`
 	Context  string    `arg:"" name:"context" type:"path" help:"The build context directory."`
 	out      io.Writer // the steps' lines and output (nil: stdout, or nothing with -q)
 }
@@ -38,9 +40,17 @@ type buildCmd struct {
 // Run builds the image. A failed step leaves no new name: the image is
 // recorded, and named, only once every step has run.
 func (c *buildCmd) Run(g *globals) error {
+	if c.Progress == "quiet" {
+		c.Quiet = true
+	}
 	img, err := c.build(g)
 	if err != nil {
 		return err
+	}
+	if c.IIDFile != "" {
+		if err := os.WriteFile(c.IIDFile, []byte(img.ID), 0o644); err != nil {
+			return withStatus(1, fmt.Errorf("writing the image id: %w", err))
+		}
 	}
 	if c.Quiet {
 		fmt.Println(img.ID) // docker build -q: sha256:…
