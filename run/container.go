@@ -109,6 +109,7 @@ type GivenFlags struct {
 	Ulimits     []string `json:"ulimits,omitempty"`
 	Init        bool     `json:"init,omitempty"`
 	IPC         string   `json:"ipc,omitempty"`
+	PID         string   `json:"pid,omitempty"`
 	Userns      string   `json:"userns,omitempty"`
 	Interactive bool     `json:"interactive,omitempty"`
 	Attach      []string `json:"attach,omitempty"` // -a's streams, lower case

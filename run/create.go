@@ -76,6 +76,7 @@ type Flags struct {
 	Limits      *cgroup.Limits
 	Cpuset      *Cpuset     // --cpuset-cpus and --cpuset-mems (ParseCpuset)
 	IPC         string      // --ipc private|host ("" = private)
+	PID         string      // --pid private|host ("" = private)
 	MPI         bool        // --mpi: a rank of an MPI job the host launches (see mpi.go)
 	Devices     []string    // --device /dev/X[:/dev/Y[:PERMS]] or a CDI name
 	GPUs        string      // --gpus (docker's values)
@@ -142,6 +143,10 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 	}
 	ipcHost, err := parseIPC(f.IPC)
 	var runtimeEnv []string // --mpi's
+	if err != nil {
+		return nil, nil, h.Net, err
+	}
+	pidHost, err := parsePID(f.PID)
 	if err != nil {
 		return nil, nil, h.Net, err
 	}
@@ -344,6 +349,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		Sysctls:      sysctls,
 		GroupAdd:     f.GroupAdd,
 		IPCHost:      ipcHost,
+		PIDHost:      pidHost,
 	}
 	if f.KeepID {
 		spec.KeepID = true
@@ -391,7 +397,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		StopSignal: stopSignal, StopTimeout: f.StopTimeout, Labels: labels, Expose: expose,
 		Health: health, Log: logCfg, generatedName: generated,
 		Given: &GivenFlags{DNS: f.DNS, DNSSearch: f.DNSSearch, DNSOptions: f.DNSOptions, CapAdd: f.CapAdd, CapDrop: f.CapDrop,
-			GroupAdd: f.GroupAdd, Devices: f.Devices, Ulimits: f.Ulimits, Init: f.Init, IPC: f.IPC, Interactive: f.Interactive, Detached: f.Detached, Attach: f.Attach},
+			GroupAdd: f.GroupAdd, Devices: f.Devices, Ulimits: f.Ulimits, Init: f.Init, IPC: f.IPC, PID: f.PID, Interactive: f.Interactive, Detached: f.Detached, Attach: f.Attach},
 	}
 	if f.KeepID {
 		ct.Given.Userns = "keep-id"
@@ -497,6 +503,20 @@ func parseIPC(s string) (host bool, err error) {
 		return true, nil
 	}
 	return false, fmt.Errorf("invalid --ipc %q: box supports private and host", s)
+}
+
+// parsePID reads --pid: the container's own PID namespace, or the
+// host's.
+func parsePID(s string) (host bool, err error) {
+	switch {
+	case s == "" || s == "private":
+		return false, nil
+	case s == "host":
+		return true, nil
+	case strings.HasPrefix(s, "container:"):
+		return false, fmt.Errorf("--pid %s is not supported by box yet: a container has the PID namespace it was made with", s)
+	}
+	return false, fmt.Errorf("invalid --pid %q: box supports private and host", s)
 }
 
 // ParseNetwork parses --network ("" is the default, slirp) with def, the

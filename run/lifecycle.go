@@ -13,7 +13,6 @@ import (
 
 	"github.com/box-run/box/internal/proc"
 	"github.com/rootless-containers/rootlesskit/v2/pkg/sigproxy/signal"
-	"golang.org/x/sys/unix"
 )
 
 // Stop stops a container as docker does: its stop signal (SIGTERM unless
@@ -53,7 +52,7 @@ func (c Containers) StopWith(ct *Container, timeout time.Duration, sig syscall.S
 			}
 			if !c.waitExited(cur.ID, timeout) {
 				// init: with it goes every process of the container.
-				if unix.Kill(cur.Pid, syscall.SIGKILL) == nil {
+				if killInit(cur) == nil {
 					c.Event("kill", cur, map[string]string{"signal": "9"})
 				}
 				c.waitExited(cur.ID, 10*time.Second)
@@ -182,7 +181,7 @@ func (c Containers) ForceRemove(ct *Container, removeAll func(...string) error) 
 	if ct.Status == "running" {
 		// Not restarted by its monitor meanwhile (--restart).
 		c.markStopped(ct.ID)
-		if unix.Kill(ct.Pid, syscall.SIGKILL) == nil {
+		if killInit(ct) == nil {
 			c.Event("kill", ct, map[string]string{"signal": "9"})
 		}
 		for i := 0; i < 200 && proc.State(ct.Pid) != "X"; i++ {

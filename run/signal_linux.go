@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"syscall"
 
+	"github.com/box-run/box/internal/proc"
 	"github.com/box-run/box/internal/siginfo"
 
 	"golang.org/x/sys/unix"
@@ -23,6 +24,9 @@ import (
 // Slurm job init passes on what comes so, but not a kill from outside,
 // which is Slurm's to every process (see proto.Spec.JobSignals).
 func signalWorkload(ct *Container, sig syscall.Signal) error {
+	if sig == syscall.SIGKILL && ct.pidHost() {
+		return killInit(ct)
+	}
 	if ct.NestedPID {
 		fd, _, err := workloadPidfd(ct.Pid)
 		if err == nil {
@@ -36,6 +40,26 @@ func signalWorkload(ct *Container, sig syscall.Signal) error {
 	}
 	return unix.Kill(ct.Pid, sig)
 }
+
+// killInit kills the container's init with SIGKILL, and with it, in
+// its PID namespace, every process of the container. With --pid host
+// there is none: the processes below init are killed first, or they
+// would live on.
+func killInit(ct *Container) error {
+	if !ct.pidHost() || !proc.Alive(ct.Pid, ct.PidStart, ct.BootID) {
+		return unix.Kill(ct.Pid, syscall.SIGKILL)
+	}
+	proc.KillTree(ct.Pid)
+	// init may have ended already, seeing its workload killed.
+	if err := unix.Kill(ct.Pid, syscall.SIGKILL); err != nil && err != unix.ESRCH {
+		return err
+	}
+	return nil
+}
+
+// pidHost tells whether the container shares the host's PID namespace
+// (--pid host).
+func (ct *Container) pidHost() bool { return ct.Given != nil && ct.Given.PID == "host" }
 
 // WorkloadPid is the host pid of the container's PID 1, docker's
 // State.Pid: the nested workload's (see signalWorkload), else init's; 0

@@ -309,6 +309,9 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 		if g.IPC != "" {
 			hc.IpcMode = g.IPC
 		}
+		if g.PID == "host" {
+			hc.PidMode = "host"
+		}
 		hc.UsernsMode = g.Userns
 		for _, d := range g.Devices {
 			host, rest, _ := strings.Cut(d, ":")

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Alive reports whether pid is still the process that started at start
@@ -87,4 +88,59 @@ func StartTime(pid int) uint64 {
 	}
 	v, _ := strconv.ParseUint(f[19], 10, 64)
 	return v
+}
+
+// Descendants are the pids of pid's children, their children and so on,
+// from one reading of /proc (a process forking meanwhile may be missed:
+// callers that kill them read again).
+func Descendants(pid int) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	children := map[int][]int{}
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		f := statFields(p)
+		if len(f) < 2 {
+			continue
+		}
+		if ppid, err := strconv.Atoi(f[1]); err == nil {
+			children[ppid] = append(children[ppid], p)
+		}
+	}
+	var out []int
+	for queue := children[pid]; len(queue) > 0; {
+		p := queue[0]
+		queue = append(queue[1:], children[p]...)
+		out = append(out, p)
+	}
+	return out
+}
+
+// KillTree kills with SIGKILL every descendant of pid (not pid itself),
+// reading /proc again until none is left or a second has passed, and
+// tells whether none is left. A process killed so forks nothing more.
+func KillTree(pid int) bool {
+	deadline := time.Now().Add(time.Second)
+	for {
+		left := Descendants(pid)
+		alive := 0
+		for _, p := range left {
+			if State(p) != "Z" {
+				syscall.Kill(p, syscall.SIGKILL)
+				alive++
+			}
+		}
+		if alive == 0 {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/box-run/box/internal/proc"
 	"github.com/box-run/box/internal/siginfo"
 	"github.com/box-run/box/run/proto"
 	"github.com/box-run/box/userns/child"
@@ -565,8 +566,17 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 			p.Kill()
 			return err
 		}
-	} else if p, err = startChild(spec, argv0, env, u, tty); err != nil {
-		return err
+	} else {
+		if spec.PIDHost {
+			// Not PID 1 of its own namespace: the orphans of the
+			// container come to init all the same, for killTree.
+			if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+				return fmt.Errorf("becoming the container's reaper: %w", err)
+			}
+		}
+		if p, err = startChild(spec, argv0, env, u, tty); err != nil {
+			return err
+		}
 	}
 	if tty != nil {
 		tty.Close()
@@ -603,6 +613,9 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 				}
 				if pid == p.Pid {
 					execs.waitCopies(2 * time.Second)
+					if spec.PIDHost {
+						endTree()
+					}
 					if ws.Signaled() {
 						os.Exit(128 + int(ws.Signal()))
 					}
@@ -623,6 +636,25 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 		}
 	}
 	return nil
+}
+
+// endTree ends what the container left running once its workload has
+// exited, with --pid host, where no PID namespace ends with init: every
+// process below init (whose orphans init, a child subreaper, inherits)
+// is killed and reaped.
+func endTree() {
+	proc.KillTree(os.Getpid())
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+		if err != nil {
+			return // ECHILD: none left
+		}
+		if pid == 0 {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
 }
 
 // jobSignals are the signals whose sender init records in a Slurm job

@@ -226,7 +226,13 @@ func setupRootfs(spec *proto.Spec, ns *netns) (string, error) {
 	defer r.close()
 
 	const nsd = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
-	if err := r.mount("proc", "/proc", "proc", nsd, "", false, true); err != nil {
+	if spec.PIDHost {
+		// The host's PID namespace is not the user namespace's: only its
+		// /proc, bound, shows it (and a procfs cannot be mounted for it).
+		if err := r.mount("/proc", "/proc", "", unix.MS_BIND|unix.MS_REC, "", false, true); err != nil {
+			return "", err
+		}
+	} else if err := r.mount("proc", "/proc", "proc", nsd, "", false, true); err != nil {
 		return "", err
 	}
 	// This /proc is init's PID namespace's; a workload in a nested one

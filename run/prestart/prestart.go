@@ -70,8 +70,9 @@ type Config struct {
 	// make one itself (proto.NetnsEnv). Not for a container whose init
 	// stays as PID 1.
 	InitMakesNetns bool
-	// IPCHost: init stays in the host's IPC namespace.
-	IPCHost bool
+	// IPCHost: init stays in the host's IPC namespace, PIDHost in its
+	// PID namespace.
+	IPCHost, PIDHost bool
 	// Inherit are descriptors of the caller's passed on to init after its
 	// own; Launch.InheritFDs are their numbers there.
 	Inherit []*os.File
@@ -262,9 +263,12 @@ func (l *Launch) Start(m userns.Mapping) error {
 // begin is Start up to the clone (see userns.Begin).
 func (l *Launch) begin(m userns.Mapping) (finish func() error, err error) {
 	l.mapping = m.String()
-	flags := uintptr(unix.CLONE_NEWPID | unix.CLONE_NEWUTS)
+	flags := uintptr(unix.CLONE_NEWUTS)
 	if !l.cfg.IPCHost {
 		flags |= unix.CLONE_NEWIPC
+	}
+	if !l.cfg.PIDHost {
+		flags |= unix.CLONE_NEWPID
 	}
 	switch {
 	case l.cfg.InitMakesNetns:
@@ -317,7 +321,7 @@ func (l *Launch) Fits(c Config, m userns.Mapping) bool {
 	if (l.cfg.Network == "host") != (c.Network == "host") || l.cfg.InitMakesNetns && c.StaysPID1 {
 		return false
 	}
-	if l.cfg.IPCHost != c.IPCHost || len(l.cfg.Inherit) > 0 || len(c.Inherit) > 0 || l.cfg.Cgroup != nil || c.Cgroup != nil || c.Pin != nil {
+	if l.cfg.IPCHost != c.IPCHost || l.cfg.PIDHost != c.PIDHost || len(l.cfg.Inherit) > 0 || len(c.Inherit) > 0 || l.cfg.Cgroup != nil || c.Cgroup != nil || c.Pin != nil {
 		return false
 	}
 	return (l.cfg.Stdin || !c.Stdin) && (l.cfg.TTY || !c.TTY) &&
@@ -438,7 +442,7 @@ func speculate(args []string) bool {
 		case a == "--detach" || strings.HasPrefix(a, "--detach="), a == "--network=host", a == "--net=host",
 			(a == "--network" || a == "--net") && i+2+j < len(args) && args[i+2+j] == "host",
 			a == "--help", a == "--init", strings.HasPrefix(a, "--publish"),
-			strings.HasPrefix(a, "--userns"), a == "--mpi", strings.HasPrefix(a, "--ipc"),
+			strings.HasPrefix(a, "--userns"), a == "--mpi", strings.HasPrefix(a, "--ipc"), strings.HasPrefix(a, "--pid"),
 			strings.HasPrefix(a, "--memory"), strings.HasPrefix(a, "--cpu"), strings.HasPrefix(a, "--pids-limit"),
 			a == "--tty", a == "--name", strings.HasPrefix(a, "--name="), strings.HasPrefix(a, "--health-cmd"):
 			// limits: init is cloned into the container's cgroup, or

@@ -95,6 +95,11 @@ type Spec struct {
 	// IPCHost (--ipc host, --mpi): init shares the host's IPC namespace,
 	// /dev/shm and /dev/mqueue instead of having its own.
 	IPCHost bool `json:"ipcHost,omitempty"`
+	// PIDHost (--pid host): init shares the host's PID namespace and its
+	// /proc. Init then stays beside the workload as its reaper (a child
+	// subreaper, not PID 1) and kills what the container left when the
+	// workload ends, as the end of a PID namespace would.
+	PIDHost bool `json:"pidHost,omitempty"`
 
 	Mounts []Mount `json:"mounts"` // volumes, binds and tmpfs, in order
 	// Devices are host device nodes bound into the container (--device,
@@ -229,14 +234,15 @@ func (p Port) String() string {
 // (--init, keep-id, box exec, published ports, which init connects to in
 // the network namespace), rather than exec it.
 func (s *Spec) StaysPID1() bool {
-	return s.Init || s.KeepID || s.Exec || len(s.Ports) > 0
+	return s.Init || s.KeepID || s.Exec || len(s.Ports) > 0 || s.PIDHost
 }
 
 // NestedPID tells whether the workload runs as PID 1 of a PID namespace
 // nested in init's: when init stays as PID 1 without --init, so that the
 // workload is still PID 1 (its $$, the kernel's PID-1 signal rules, the
-// /proc/1 box exec sees), as in docker.
-func (s *Spec) NestedPID() bool { return s.StaysPID1() && !s.Init }
+// /proc/1 box exec sees), as in docker. Not with --pid host, whose
+// workload sees the host's processes as docker's does.
+func (s *Spec) NestedPID() bool { return s.StaysPID1() && !s.Init && !s.PIDHost }
 
 // Rlimit is one resource limit (setrlimit(2)): Type is RLIMIT_*, and
 // ^uint64(0) is unlimited.
