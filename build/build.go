@@ -60,6 +60,9 @@ type Options struct {
 	// id (ParseSecrets, ParseSSH), for RUN --mount=type=secret and ssh.
 	Secrets map[string][]byte
 	SSH     map[string]string
+	// AllowNetworkHost (--allow network.host) lets RUN --network=host
+	// reach the host's network, loopback included.
+	AllowNetworkHost bool
 	Epoch   *time.Time
 	Out     io.Writer // step lines
 	RunOut  io.Writer // RUN steps' stdout (their stderr is box's)

@@ -7,8 +7,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/box-run/box/internal/overlaydir"
 	"github.com/box-run/box/stage"
@@ -47,7 +49,8 @@ type runPlan struct {
 // bindSource is a bind mount's files, to be copied.
 type bindSource struct {
 	job  *stage.CopyJob
-	file bool // a single file, mounted as one
+	file bool   // a single file, mounted as one
+	name string // its name in the copy
 }
 
 // defaultSSHTarget is buildkit's socket path of the nth ssh mount.
@@ -64,7 +67,15 @@ func (b *builder) planRun(st *state, r *instructions.RunCommand, expand func(str
 	}
 	switch n := instructions.GetNetwork(r); n {
 	case "", instructions.NetworkDefault:
-	case instructions.NetworkNone, instructions.NetworkHost:
+	case instructions.NetworkNone:
+		p.network = string(n)
+	case instructions.NetworkHost:
+		// The host's loopback services, which the default network
+		// keeps out: only when the caller allows it, as buildkit's
+		// network.host entitlement.
+		if !b.AllowNetworkHost {
+			return nil, errors.New("RUN --network=host needs box build --allow network.host")
+		}
 		p.network = string(n)
 	default:
 		return nil, fmt.Errorf("RUN --network=%s: want default, none or host", n)
@@ -82,7 +93,10 @@ func (b *builder) planRun(st *state, r *instructions.RunCommand, expand func(str
 		if m.Target == "" && m.Type != instructions.MountTypeSecret && m.Type != instructions.MountTypeSSH {
 			return nil, fmt.Errorf("RUN --mount=type=%s needs a target", m.Type)
 		}
-		if m.Target != "" && !path.IsAbs(m.Target) {
+		if m.Type == instructions.MountTypeCache && m.CacheID == "" {
+			m.CacheID = path.Clean(m.Target) // buildkit's default id: the target as written
+		}
+		if m.Target != "" && !path.IsAbs(m.Target) && m.Type != instructions.MountTypeSecret && m.Type != instructions.MountTypeSSH {
 			wd := st.cfg.Config.WorkingDir
 			if wd == "" {
 				wd = "/"
@@ -94,21 +108,11 @@ func (b *builder) planRun(st *state, r *instructions.RunCommand, expand func(str
 		}
 		switch m.Type {
 		case instructions.MountTypeBind:
-			src := m.Source
-			if src == "" {
-				src = "."
-			}
-			from := m.From
-			job, key, err := b.copyJobIn(b.Context, st, []string{src}, "/", from, "", "")
+			bs, key, err := b.bindSource(st, m)
 			if err != nil {
-				return nil, fmt.Errorf("RUN --mount=type=bind,source=%s: %w", src, err)
+				return nil, fmt.Errorf("RUN --mount=type=bind,source=%s: %w", m.Source, err)
 			}
-			job.Base = nil // copied into a directory of its own
-			file, err := b.isFile(job, src)
-			if err != nil {
-				return nil, fmt.Errorf("RUN --mount=type=bind,source=%s: %w", src, err)
-			}
-			p.binds[i] = &bindSource{job: job, file: file}
+			p.binds[i] = bs
 			p.key += fmt.Sprintf("\nbind %q %v %s", m.Target, m.ReadOnly, key)
 		case instructions.MountTypeCache:
 			if m.From != "" {
@@ -118,14 +122,23 @@ func (b *builder) planRun(st *state, r *instructions.RunCommand, expand func(str
 		case instructions.MountTypeTmpfs:
 			p.key += fmt.Sprintf("\ntmpfs %q", m.Target)
 		case instructions.MountTypeSecret:
-			if m.CacheID == "" && m.Target == "" && m.Env == nil {
+			if m.Source != "" {
+				m.CacheID = m.Source // buildkit's: source names the secret
+			}
+			if m.CacheID == "" && m.Target == "" {
 				return nil, errors.New("RUN --mount=type=secret needs an id or a target")
 			}
 			if m.CacheID == "" {
 				m.CacheID = path.Base(m.Target)
 			}
 			if m.Target == "" && m.Env == nil {
-				m.Target = "/run/secrets/" + m.CacheID
+				m.Target = "/run/secrets/" + path.Base(m.CacheID)
+			}
+			if m.Target != "" {
+				m.Target = path.Join("/", m.Target)
+			}
+			if m.Env != nil && (*m.Env == "" || strings.ContainsAny(*m.Env, "=\x00")) {
+				return nil, fmt.Errorf("RUN --mount=type=secret,env=%q: not a variable's name", *m.Env)
 			}
 			if _, ok := b.Secrets[m.CacheID]; !ok && m.Required {
 				return nil, fmt.Errorf("RUN --mount=type=secret: secret %s is required: give box build --secret id=%s,src=FILE (or env=VAR)", m.CacheID, m.CacheID)
@@ -137,6 +150,7 @@ func (b *builder) planRun(st *state, r *instructions.RunCommand, expand func(str
 			if m.Target == "" {
 				m.Target = defaultSSHTarget(ssh)
 			}
+			m.Target = path.Join("/", m.Target)
 			ssh++
 			if _, ok := b.SSH[m.CacheID]; !ok && m.Required {
 				return nil, fmt.Errorf("RUN --mount=type=ssh: ssh agent %s is required: give box build --ssh %s (or %s=SOCKET)", m.CacheID, m.CacheID, m.CacheID)
@@ -146,28 +160,106 @@ func (b *builder) planRun(st *state, r *instructions.RunCommand, expand func(str
 	return p, nil
 }
 
-// isFile tells whether a bind mount's source is one file (mounted as a
-// file) rather than a directory.
-func (b *builder) isFile(job *stage.CopyJob, src string) (bool, error) {
-	rel := strings.Trim(path.Clean("/"+src), "/")
-	if rel == "" {
-		return false, nil
+// bindSource is what a bind mount copies: its source resolved inside its
+// root (the context, or the files of the stage or image from= names),
+// every symlink on the way followed there and never on the host, so that
+// what is mounted is a file or directory of the copy, not a link out.
+func (b *builder) bindSource(st *state, m *instructions.Mount) (*bindSource, string, error) {
+	src := m.Source
+	if src == "" {
+		src = "."
 	}
-	var fi fs.FileInfo
-	if len(job.Lower) > 0 {
-		info, ok := overlaydir.Lookup(job.Lower, rel)
-		if !ok {
-			return false, fmt.Errorf("%s not found", src)
+	var lower []string
+	if m.From != "" {
+		job, _, err := b.copyJobIn(b.Context, st, []string{"."}, "/", m.From, "", "")
+		if err != nil {
+			return nil, "", err
 		}
-		fi = info
-	} else {
-		var err error
-		if fi, err = os.Stat(filepath.Join(job.Root, rel)); err != nil {
-			return false, err
-		}
+		lower = job.Lower
 	}
-	return !fi.IsDir(), nil
+	rel, fi, err := resolveIn(src, lower, b.Context)
+	if err != nil {
+		return nil, "", err
+	}
+	job, key, err := b.copyJobIn(b.Context, st, []string{"/" + rel}, "/", m.From, "", "")
+	if err != nil {
+		return nil, "", err
+	}
+	job.Base = nil // copied into a directory of its own
+	return &bindSource{job: job, file: !fi.IsDir(), name: path.Base("/" + rel)}, key, nil
 }
+
+// resolveIn resolves rel inside a root, following its symlinks as they
+// would be followed with that root as /: in layers (bottom first, the
+// top one that has a path wins), or else in the directory root. It
+// returns the path without symlinks, relative to the root, and what is
+// there.
+func resolveIn(rel string, layers []string, root string) (string, fs.FileInfo, error) {
+	lookup := func(p string) (fs.FileInfo, string, error) {
+		if len(layers) == 0 {
+			fi, err := os.Lstat(filepath.Join(root, p))
+			return fi, filepath.Join(root, p), err
+		}
+		fi, ok := overlaydir.Lookup(layers, p)
+		if !ok {
+			return nil, "", fmt.Errorf("%s: %w", p, fs.ErrNotExist)
+		}
+		for i := len(layers) - 1; i >= 0; i-- {
+			if _, err := os.Lstat(filepath.Join(layers[i], p)); err == nil {
+				return fi, filepath.Join(layers[i], p), nil
+			}
+		}
+		return fi, "", nil
+	}
+	parts := strings.Split(rel, "/")
+	cur := ""
+	links := 0
+	for len(parts) > 0 {
+		part := parts[0]
+		parts = parts[1:]
+		switch part {
+		case "", ".":
+			continue
+		case "..":
+			cur = strings.TrimPrefix(path.Dir("/"+cur), "/")
+			continue
+		}
+		next := path.Join(cur, part)
+		fi, host, err := lookup(next)
+		if err != nil {
+			return "", nil, fmt.Errorf("%s not found", rel)
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		if links++; links > 40 {
+			return "", nil, fmt.Errorf("%s: too many symlinks", rel)
+		}
+		target, err := os.Readlink(host)
+		if err != nil {
+			return "", nil, err
+		}
+		if path.IsAbs(target) {
+			cur = ""
+		}
+		parts = append(strings.Split(target, "/"), parts...)
+	}
+	if cur == "" {
+		if len(layers) == 0 {
+			fi, err := os.Stat(root)
+			return "", fi, err
+		}
+		return "", dirInfo{}, nil
+	}
+	fi, _, err := lookup(cur)
+	return cur, fi, err
+}
+
+// dirInfo is the root of a stage's files: a directory.
+type dirInfo struct{ fs.FileInfo }
+
+func (dirInfo) IsDir() bool { return true }
 
 // runMounts are a RUN container's mounts, made ready.
 type runMounts struct {
@@ -193,6 +285,10 @@ func (b *builder) prepare(p *runPlan, dir string) (*runMounts, error) {
 			rm.done()
 		}
 	}()
+	caches, err := b.lockCaches(p.mounts, rm)
+	if err != nil {
+		return nil, err
+	}
 	sshEnv := false
 	for i, m := range p.mounts {
 		vol := func(src string, ro bool) error {
@@ -230,52 +326,29 @@ func (b *builder) prepare(p *runPlan, dir string) (*runMounts, error) {
 			}
 			src := job.Out
 			if bs.file {
-				src = filepath.Join(job.Out, path.Base(path.Clean("/"+m.Source)))
+				src = filepath.Join(job.Out, bs.name)
+			}
+			// Never a symlink, which mounting would follow on the host.
+			if fi, err := os.Lstat(src); err != nil || fi.Mode()&fs.ModeSymlink != 0 {
+				return nil, fmt.Errorf("RUN --mount=type=bind,source=%s: the copy of the source is no file or directory", m.Source)
 			}
 			if err := vol(src, m.ReadOnly); err != nil {
 				return nil, err
 			}
 		case instructions.MountTypeCache:
-			id := m.CacheID
-			if id == "" {
-				id = m.Target
-			}
-			cdir, err := b.Store.CacheMount(id)
-			if err != nil {
-				return nil, fmt.Errorf("RUN --mount=type=cache: %w", err)
-			}
-			lock, err := os.OpenFile(cdir+".lock", os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
-			if err != nil {
-				return nil, fmt.Errorf("RUN --mount=type=cache: %w", err)
-			}
-			rm.release = append(rm.release, func() { lock.Close() })
-			how := unix.LOCK_SH // shared, the default: any number of RUNs
-			if m.CacheSharing == instructions.MountSharingLocked || m.CacheSharing == instructions.MountSharingPrivate {
-				how = unix.LOCK_EX // one RUN at a time
-			}
-			for unix.Flock(int(lock.Fd()), how) == unix.EINTR {
-			}
-			mode := fs.FileMode(0o755)
-			if m.Mode != nil {
-				mode = fs.FileMode(*m.Mode & 0o7777)
-			}
-			if err := os.Mkdir(cdir, mode); err == nil {
-				os.Chmod(cdir, mode) // past the umask
-				uid, gid := ids(m)
-				if err := stage.Chowner(b.Mapping)(cdir, uid, gid); err != nil {
-					os.Remove(cdir) // made again, and given, by the next build
-					return nil, fmt.Errorf("RUN --mount=type=cache,uid=%d,gid=%d: %w", uid, gid, err)
-				}
-			} else if !errors.Is(err, fs.ErrExist) {
-				return nil, fmt.Errorf("RUN --mount=type=cache: %w", err)
-			}
+			cdir := caches[m.CacheID]
 			if err := vol(cdir, m.ReadOnly); err != nil {
 				return nil, err
 			}
 		case instructions.MountTypeTmpfs:
-			t := m.Target
+			// buildkit's tmpfs: nosuid only (exec and dev, unlike
+			// --tmpfs's default), read-only if asked.
+			t := m.Target + ":exec,dev"
+			if m.ReadOnly {
+				t += ",ro"
+			}
 			if m.SizeLimit > 0 {
-				t += ":size=" + strconv.FormatInt(m.SizeLimit, 10)
+				t += ",size=" + strconv.FormatInt(m.SizeLimit, 10)
 			}
 			rm.tmpfs = append(rm.tmpfs, t)
 			rm.targets = append(rm.targets, m.Target)
@@ -339,6 +412,116 @@ func ids(m *instructions.Mount) (uid, gid int) {
 	return uid, gid
 }
 
+// lockCaches locks the cache mounts' directories, making those that do
+// not exist yet, and returns them by id. Each id is locked once, in the
+// order of the ids (so that two builds never wait for each other), shared
+// unless a mount of it asks for sharing=locked or private. A directory is
+// made, given its mode and owner, under the exclusive lock, which is then
+// turned into the one asked for. The locks go with rm's release.
+func (b *builder) lockCaches(mounts []*instructions.Mount, rm *runMounts) (map[string]string, error) {
+	exclusive := map[string]bool{}
+	first := map[string]*instructions.Mount{} // whose mode, uid and gid make it
+	for _, m := range mounts {
+		if m.Type != instructions.MountTypeCache {
+			continue
+		}
+		if first[m.CacheID] == nil {
+			first[m.CacheID] = m
+		}
+		exclusive[m.CacheID] = exclusive[m.CacheID] || m.CacheSharing == instructions.MountSharingLocked || m.CacheSharing == instructions.MountSharingPrivate
+	}
+	ids := make([]string, 0, len(first))
+	for id := range first {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	dirs := map[string]string{}
+	for _, id := range ids {
+		m := first[id]
+		cdir, err := b.Store.CacheMount(id)
+		if err != nil {
+			return nil, fmt.Errorf("RUN --mount=type=cache,id=%s: %w", id, err)
+		}
+		lock, err := os.OpenFile(cdir+".lock", os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("RUN --mount=type=cache,id=%s: %w", id, err)
+		}
+		rm.release = append(rm.release, func() { lock.Close() })
+		how := unix.LOCK_SH
+		if exclusive[id] {
+			how = unix.LOCK_EX
+		}
+		if _, err := os.Lstat(cdir); err != nil {
+			how = unix.LOCK_EX // to make it
+		}
+		if err := b.flockWait(lock, how, id); err != nil {
+			return nil, err
+		}
+		if how == unix.LOCK_EX {
+			if err := b.makeCache(cdir, m); err != nil {
+				return nil, err
+			}
+			if !exclusive[id] {
+				if err := b.flockWait(lock, unix.LOCK_SH, id); err != nil {
+					return nil, err
+				}
+			}
+		}
+		dirs[id] = cdir
+	}
+	return dirs, nil
+}
+
+// makeCache makes a cache mount's directory, unless it exists, with the
+// mode, uid and gid of the mount m (default 0755, 0, 0). The caller holds
+// its lock exclusively.
+func (b *builder) makeCache(cdir string, m *instructions.Mount) error {
+	mode := fs.FileMode(0o755)
+	if m.Mode != nil {
+		mode = fs.FileMode(*m.Mode & 0o7777)
+	}
+	err := os.Mkdir(cdir, mode)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("RUN --mount=type=cache,id=%s: %w", m.CacheID, err)
+	}
+	os.Chmod(cdir, mode) // past the umask
+	uid, gid := ids(m)
+	if err := stage.Chowner(b.Mapping)(cdir, uid, gid); err != nil {
+		os.Remove(cdir) // made again, and given, by the next build
+		return fmt.Errorf("RUN --mount=type=cache,uid=%d,gid=%d: %w", uid, gid, err)
+	}
+	return nil
+}
+
+// flockWait takes lock (how: LOCK_SH or LOCK_EX), saying once that it
+// waits for another build, and gives up when the build is cancelled.
+func (b *builder) flockWait(lock *os.File, how int, id string) error {
+	said := false
+	for {
+		err := unix.Flock(int(lock.Fd()), how|unix.LOCK_NB)
+		switch {
+		case err == nil:
+			return nil
+		case err == unix.EINTR:
+			continue
+		case err != unix.EWOULDBLOCK:
+			return fmt.Errorf("RUN --mount=type=cache,id=%s: locking: %w", id, err)
+		}
+		if !said {
+			fmt.Fprintf(b.Out, "--> waiting for the cache mount %s, which another build is using\n", id)
+			said = true
+		}
+		select {
+		case <-b.ctx.Done():
+			return b.ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // stripStubs removes from upper, a RUN's upper directory, the targets of
 // its mounts that box made for it, and the parents made with them: each
 // as long as the stage's layers (base) lack it and it is still empty (a
@@ -389,6 +572,10 @@ func ParseSSH(specs []string) (map[string]string, error) {
 		if strings.Contains(sock, ",") {
 			return nil, fmt.Errorf("--ssh %s: only an agent's socket is supported by box build, not key files", id)
 		}
+		sock, err := filepath.Abs(sock) // a path, not a volume's name
+		if err != nil {
+			return nil, fmt.Errorf("--ssh %s: %w", id, err)
+		}
 		fi, err := os.Stat(sock)
 		if err != nil {
 			return nil, fmt.Errorf("--ssh %s: %w", id, err)
@@ -401,9 +588,9 @@ func ParseSSH(specs []string) (map[string]string, error) {
 	return out, nil
 }
 
-// ParseSecrets reads box build --secret: id=ID with src=FILE (or
-// source=), env=VAR, or neither (the variable ID), as docker's;
-// type=file|env says which a bare value is.
+// ParseSecrets reads box build --secret as docker's: id=ID with
+// src=FILE (or source=), or env=VAR; type=env makes src the variable's
+// name; with neither, the variable ID if it is set, else the file ID.
 func ParseSecrets(specs []string) (map[string][]byte, error) {
 	out := map[string][]byte{}
 	for _, s := range specs {
@@ -429,11 +616,19 @@ func ParseSecrets(specs []string) (map[string][]byte, error) {
 		if id == "" {
 			return nil, fmt.Errorf("invalid --secret %q: it needs an id", s)
 		}
-		if src == "" && env == "" {
-			if typ == "file" {
-				src = id
-			} else {
+		switch {
+		case typ == "env" && env == "":
+			env, src = src, ""
+			if env == "" {
 				env = id
+			}
+		case typ != "" && typ != "file" && typ != "env":
+			return nil, fmt.Errorf("invalid --secret %q: type is file or env", s)
+		case src == "" && env == "":
+			if _, ok := os.LookupEnv(id); ok && typ != "file" {
+				env = id
+			} else {
+				src = id
 			}
 		}
 		if src != "" {

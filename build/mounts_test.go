@@ -11,16 +11,16 @@ func TestParseSecrets(t *testing.T) {
 	f := filepath.Join(dir, "tok")
 	os.WriteFile(f, []byte("from a file"), 0o600)
 	t.Setenv("BOX_TEST_SECRET", "from the env")
-	got, err := ParseSecrets([]string{"id=a,src=" + f, "id=b,env=BOX_TEST_SECRET", "id=BOX_TEST_SECRET", "id=c,source=" + f + ",type=file"})
+	got, err := ParseSecrets([]string{"id=a,src=" + f, "id=b,env=BOX_TEST_SECRET", "id=BOX_TEST_SECRET", "id=c,source=" + f + ",type=file", "id=d,type=env,src=BOX_TEST_SECRET", "id=" + f})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for id, want := range map[string]string{"a": "from a file", "b": "from the env", "BOX_TEST_SECRET": "from the env", "c": "from a file"} {
+	for id, want := range map[string]string{"a": "from a file", "b": "from the env", "BOX_TEST_SECRET": "from the env", "c": "from a file", "d": "from the env", f: "from a file"} {
 		if string(got[id]) != want {
 			t.Errorf("secret %s = %q, want %q", id, got[id], want)
 		}
 	}
-	for _, bad := range []string{"src=" + f, "id=x,what=y", "id=x,src", "id=x,env=BOX_TEST_UNSET", "id=x,src=" + filepath.Join(dir, "none")} {
+	for _, bad := range []string{"src=" + f, "id=x,what=y", "id=x,src", "id=x,env=BOX_TEST_UNSET", "id=x,type=socket,src=" + f, "id=x,src=" + filepath.Join(dir, "none")} {
 		if _, err := ParseSecrets([]string{bad}); err == nil {
 			t.Errorf("ParseSecrets(%q) took it", bad)
 		}

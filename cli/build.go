@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -30,6 +31,7 @@ type buildCmd struct {
 	Network  string    `help:"RUN steps' network: slirp (the default), none or host." default:"slirp" placeholder:"MODE"`
 	Secret   []string  `sep:"none" help:"A secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (id=ID alone: the variable ID)." placeholder:"SPEC"`
 	SSH      []string  `name:"ssh" sep:"none" help:"An ssh agent for RUN --mount=type=ssh: default or ID, with =SOCKET (default: $SSH_AUTH_SOCK)." placeholder:"ID[=SOCKET]"`
+	Allow    []string  `sep:"none" help:"Allow an entitlement: network.host (RUN --network=host)." placeholder:"ENTITLEMENT"`
 	Quiet    bool      `short:"q" help:"Print only the image id (sha256:…, docker's)."`
 	Progress string    `help:"How steps are shown: auto, plain and tty print box's plain step lines; quiet is -q." enum:"auto,plain,tty,quiet" default:"auto" placeholder:"MODE"`
 	IIDFile  string    `name:"iidfile" help:"Write the image id (sha256:…) to FILE." placeholder:"FILE"`
@@ -42,6 +44,13 @@ type buildCmd struct {
 func (c *buildCmd) Run(g *globals) error {
 	if c.Progress == "quiet" {
 		c.Quiet = true
+	}
+	if c.IIDFile != "" {
+		// A failed build leaves none, rather than the last one's, as
+		// docker's.
+		if err := os.Remove(c.IIDFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return withStatus(1, fmt.Errorf("removing the old image id file: %w", err))
+		}
 	}
 	img, err := c.build(g)
 	if err != nil {
@@ -137,6 +146,13 @@ func (c *buildCmd) build(g *globals) (*image.Image, error) {
 	if err != nil {
 		return nil, withStatus(1, err)
 	}
+	allowHost := false
+	for _, a := range c.Allow {
+		if a != "network.host" {
+			return nil, withStatus(1, fmt.Errorf("invalid --allow %q: box build knows network.host", a))
+		}
+		allowHost = true
+	}
 	st, err := g.openStore()
 	if err != nil {
 		return nil, err
@@ -172,7 +188,7 @@ func (c *buildCmd) build(g *globals) (*image.Image, error) {
 	img, err := build.Build(ctx, build.Options{
 		Store: st, Context: c.Context, Dockerfile: text, File: fileName(file),
 		Tags: c.Tag, BuildArgs: args, Labels: labels, Target: c.Target, NoCache: c.NoCache,
-		Network: c.Network, Secrets: secrets, SSH: ssh, Epoch: epoch, Out: out, RunOut: out,
+		Network: c.Network, Secrets: secrets, SSH: ssh, AllowNetworkHost: allowHost, Epoch: epoch, Out: out, RunOut: out,
 		Image: func(ref string) (*image.Image, error) {
 			if !c.Pull {
 				if img, err := st.Lookup(ref); err == nil || !errors.Is(err, image.ErrNotFound) {
@@ -236,8 +252,11 @@ func pruneBuildCache(g *globals, always bool) (int64, error) {
 func pruneCacheMounts(g *globals, st *image.Store) (int, error) {
 	dir := st.CacheMountsDir()
 	ents, err := os.ReadDir(dir)
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil // none yet
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading the build cache mounts: %w", err)
 	}
 	m, err := g.idMapping()
 	if err != nil {
