@@ -63,9 +63,9 @@ type Options struct {
 	// AllowNetworkHost (--allow network.host) lets RUN --network=host
 	// reach the host's network, loopback included.
 	AllowNetworkHost bool
-	Epoch   *time.Time
-	Out     io.Writer // step lines
-	RunOut  io.Writer // RUN steps' stdout (their stderr is box's)
+	Epoch            *time.Time
+	Out              io.Writer // step lines
+	RunOut           io.Writer // RUN steps' stdout (their stderr is box's)
 	// Image finds (pulling if needed) the image a FROM names.
 	Image func(ref string) (*image.Image, error)
 	// Containers, Mapping, Overlay and OverlayCache run RUN steps as
