@@ -40,6 +40,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -91,14 +92,23 @@ func (l Limits) Controllers() []string {
 }
 
 // CPUWeight is cpu.weight (1 to 10000, default 100) for docker's
-// --cpu-shares (2 to 262144, default 1024), converted as runc and crun
-// do on cgroup v2, so that a container gets the same weight under box.
+// --cpu-shares (2 to 262144, default 1024), converted as runc (1.3.2 and
+// later) and crun (1.23 and later) convert it on cgroup v2, so that a
+// container gets the same weight under box: a curve through the ends of
+// both ranges and their defaults, so that 1024 is 100. With l the
+// shares' base-2 logarithm, the weight is 10 to the power
+// (l*l + 125*l)/612 - 7/34, rounded up.
 func CPUWeight(shares int64) int64 {
-	if shares <= 0 {
+	switch {
+	case shares <= 0:
 		return 100
+	case shares <= 2:
+		return 1
+	case shares >= 262144:
+		return 10000
 	}
-	shares = min(max(shares, 2), 262144)
-	return 1 + (shares-2)*9999/262142
+	l := math.Log2(float64(shares))
+	return int64(math.Ceil(math.Pow(10, (l*l+125*l)/612-7.0/34)))
 }
 
 // setting is one interface file's value; optional ones are skipped where

@@ -151,7 +151,7 @@ func TestSettings(t *testing.T) {
 		// --cpu-period alone keeps the quota unlimited.
 		{Limits{CPUQuota: 50000, CPUExplicit: true}, []string{"cpu.max=50000 100000"}},
 		{Limits{CPUPeriod: 250000, CPUExplicit: true}, []string{"cpu.max=max 250000"}},
-		{Limits{CPUShares: 512}, []string{"cpu.weight=20"}},
+		{Limits{CPUShares: 512}, []string{"cpu.weight=59"}},
 		{Limits{MemoryLow: 32 << 20}, []string{"memory.low=33554432"}},
 	} {
 		var got []string
@@ -184,7 +184,7 @@ func TestApply(t *testing.T) {
 	}
 	for f, want := range map[string]string{
 		"memory.max": "67108864", "memory.swap.max": "max", "memory.low": "0",
-		"cpu.max": "max 100000", "cpu.weight": "79",
+		"cpu.max": "max 100000", "cpu.weight": "174",
 	} {
 		if b, _ := os.ReadFile(mount + "/c/" + f); string(b) != want {
 			t.Errorf("%s = %q, want %q", f, b, want)

@@ -78,7 +78,7 @@ type runCmd struct {
 	CPUs                string       `name:"cpus" help:"CPU limit: a number of CPUs such as 1.5 (needs a delegated cgroup v2 subtree)." placeholder:"N"`
 	PidsLimit           signed       `help:"Limit on the container's processes and threads; -1 unlimited (needs a delegated cgroup v2 subtree)." placeholder:"N"`
 	MemoryReservation   string       `name:"memory-reservation" help:"Memory the kernel takes back from the container only when nothing else is left to reclaim: a size such as 256m (memory.low; needs a delegated cgroup v2 subtree)." placeholder:"BYTES"`
-	CPUShares           signed       `name:"cpu-shares" short:"c" help:"CPU weight relative to other containers (default 1024; needs a delegated cgroup v2 subtree)." placeholder:"N"`
+	CPUShares           signed       `name:"cpu-shares" short:"c" help:"CPU weight relative to other containers (1024 is the default weight; needs a delegated cgroup v2 subtree)." placeholder:"N"`
 	CPUPeriod           signed       `name:"cpu-period" help:"CPU period of --cpu-quota, in microseconds (default 100000)." placeholder:"N"`
 	CPUQuota            signed       `name:"cpu-quota" help:"CPU time the container may use each --cpu-period, in microseconds; -1 unlimited (needs a delegated cgroup v2 subtree)." placeholder:"N"`
 	CpusetCPUs          string       `name:"cpuset-cpus" help:"CPUs the container runs on, such as 0-3,6: its processes are pinned to them (as taskset does; no cgroup needed)." placeholder:"LIST"`

@@ -19,7 +19,7 @@ type updateCmd struct {
 	PidsLimit  signed `help:"Limit on processes and threads; -1 or 0 for none." placeholder:"N"`
 	// docker's names, as run's.
 	MemoryReservation string   `name:"memory-reservation" help:"Memory reclaimed from the container last, a size such as 256m (0: none)." placeholder:"BYTES"`
-	CPUShares         signed   `name:"cpu-shares" short:"c" help:"CPU weight relative to other containers (0: the default, 1024)." placeholder:"N"`
+	CPUShares         signed   `name:"cpu-shares" short:"c" help:"CPU weight relative to other containers (1024 or 0: the default weight)." placeholder:"N"`
 	CPUPeriod         signed   `name:"cpu-period" help:"CPU period of --cpu-quota, in microseconds." placeholder:"N"`
 	CPUQuota          signed   `name:"cpu-quota" help:"CPU time a --cpu-period, in microseconds; -1 for none." placeholder:"N"`
 	CpusetCPUs        string   `name:"cpuset-cpus" help:"CPUs to run on, such as 0-3: a running container's processes are pinned at once." placeholder:"LIST"`
@@ -171,7 +171,7 @@ func mergeLimits(cur, given *cgroup.Limits, f run.LimitFlags) (*cgroup.Limits, e
 	// As docker's: the CPU limit set with --cpus, or with --cpu-period and
 	// --cpu-quota, is changed with the same flags.
 	switch {
-	case f.CPUs != "" && l.CPUExplicit && l.CPUQuota > 0:
+	case f.CPUs != "" && l.CPUExplicit && (l.CPUQuota > 0 || l.CPUPeriod > 0):
 		return nil, errors.New("--cpus cannot change the limit set with --cpu-quota: give --cpu-quota -1 first")
 	case (f.CPUPeriod != "" || f.CPUQuota != "") && !l.CPUExplicit && l.CPUQuota > 0:
 		return nil, errors.New("--cpu-period and --cpu-quota cannot change the limit set with --cpus: give --cpus 0 first")

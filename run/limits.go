@@ -78,9 +78,6 @@ func ParseLimits(f LimitFlags) (*cgroup.Limits, error) {
 		}
 		l.MemoryLow = n
 	}
-	if f.CPUs != "" && (f.CPUPeriod != "" || f.CPUQuota != "") {
-		return nil, errors.New("--cpus cannot be given with --cpu-period or --cpu-quota: they set the same limit")
-	}
 	if f.CPUs != "" {
 		quota, err := parseCPUs(f.CPUs)
 		if err != nil {
@@ -90,12 +87,15 @@ func ParseLimits(f LimitFlags) (*cgroup.Limits, error) {
 			l.CPUQuota, l.CPUPeriod = quota, cpuPeriod
 		}
 	}
+	nano := l.CPUQuota > 0
 	if f.CPUPeriod != "" {
 		n, err := strconv.ParseInt(f.CPUPeriod, 10, 64)
 		if err != nil || n != 0 && (n < 1000 || n > 1000000) {
 			return nil, fmt.Errorf("invalid --cpu-period %q: want microseconds from 1000 (1ms) to 1000000 (1s)", f.CPUPeriod)
 		}
-		l.CPUPeriod, l.CPUExplicit = n, n > 0
+		if n > 0 {
+			l.CPUPeriod, l.CPUExplicit = n, true
+		}
 	}
 	if f.CPUQuota != "" {
 		n, err := strconv.ParseInt(f.CPUQuota, 10, 64)
@@ -105,6 +105,10 @@ func ParseLimits(f LimitFlags) (*cgroup.Limits, error) {
 		if n > 0 {
 			l.CPUQuota, l.CPUExplicit = n, true
 		}
+	}
+	if nano && l.CPUExplicit {
+		// docker's conflict: both set a limit (a 0 or -1 sets none).
+		return nil, errors.New("--cpus cannot be given with --cpu-period or --cpu-quota: they set the same limit")
 	}
 	if f.CPUShares != "" {
 		n, err := strconv.ParseInt(f.CPUShares, 10, 64)

@@ -56,6 +56,8 @@ func TestParseLimits(t *testing.T) {
 		{LimitFlags{CPUPeriod: "999"}, `invalid --cpu-period "999"`},
 		{LimitFlags{CPUPeriod: "1000001"}, `invalid --cpu-period "1000001"`},
 		{LimitFlags{CPUs: "1", CPUQuota: "50000"}, "--cpus cannot be given with --cpu-period or --cpu-quota"},
+		{LimitFlags{CPUs: "0", CPUQuota: "50000"}, "CPUQuota=50000 CPUExplicit"},
+		{LimitFlags{CPUs: "1", CPUQuota: "-1"}, "CPUQuota=100000 CPUPeriod=100000"},
 	} {
 		l, err := ParseLimits(c.f)
 		got := limitsString(l)
@@ -87,7 +89,7 @@ func limitsString(l *cgroup.Limits) string {
 }
 
 func TestCPUWeight(t *testing.T) {
-	for shares, want := range map[int64]int64{0: 100, 2: 1, 1024: 39, 262144: 10000, 512: 20, 1: 1, 1 << 20: 10000} {
+	for shares, want := range map[int64]int64{0: 100, 2: 1, 1024: 100, 262144: 10000, 512: 59, 2048: 174, 1: 1, 1 << 20: 10000} {
 		if got := cgroup.CPUWeight(shares); got != want {
 			t.Errorf("CPUWeight(%d) = %d, want %d", shares, got, want)
 		}
