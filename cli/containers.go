@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/box-run/box/image"
 	"github.com/box-run/box/run"
@@ -29,6 +30,9 @@ func (g *globals) containers() (run.Containers, error) {
 		return cs, err
 	}
 	for _, ct := range orphans {
+		if !ct.InitGone(2 * time.Second) {
+			continue // still ending: the next command removes it
+		}
 		if err := cs.Remove(ct, stage.Remover(m)); err != nil {
 			g.log.Debug("removing a --rm container left behind", "id", ct.ID, "err", err)
 		}

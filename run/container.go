@@ -511,6 +511,26 @@ func (c Containers) Remove(ct *Container, removeAll func(...string) error) error
 // runs: between two runs of a restart policy, or while it records an exit.
 func (ct *Container) MonitorAlive() bool { return proc.Alive(ct.Monitor, ct.MonStart, ct.BootID) }
 
+// InitGone waits up to d for the container's init to have ended, not
+// only to be ending: an init killed while the kernel still kills and
+// reaps the rest of its PID namespace counts as not alive already, but
+// its mounts and cgroup are in use until it is a zombie.
+func (ct *Container) InitGone(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if ct.Pid <= 0 || ct.BootID != BootID() || StartTime(ct.Pid) != ct.PidStart {
+			return true
+		}
+		if s := proc.State(ct.Pid); s == "Z" || s == "X" {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // IsRestarting tells whether the container is between two runs of its
 // --restart policy: docker's "restarting" state, which counts as running
 // for box ps.

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/box-run/box/internal/proc"
 	"github.com/box-run/box/internal/siginfo"
 	"github.com/box-run/box/internal/testkill"
 	"github.com/box-run/box/run/prestart"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/box-run/box/slirp"
 	"github.com/box-run/box/userns"
+	"golang.org/x/sys/unix"
 )
 
 // Command re-executes box as stage (see prestart.Command).
@@ -342,6 +344,14 @@ func (r *runner) launch() error {
 	for _, fd := range r.KeepFDs {
 		want.Inherit = append(want.Inherit, os.NewFile(uintptr(fd), "kept"))
 	}
+	if spec.PIDHost {
+		// Should init be killed (kill -9 of its pid, the OOM killer),
+		// what the container leaves comes here rather than to the
+		// host's reaper, for endLeftovers.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("--pid host: becoming the container's reaper: %w", err)
+		}
+	}
 	cg, dropCgroup, err := makeCgroup(r.Container)
 	if err != nil {
 		return err
@@ -596,6 +606,9 @@ func (r *runner) wait() (int, error) {
 		}
 	}
 	werr := l.Cmd.Wait()
+	if r.Spec.PIDHost {
+		endLeftovers()
+	}
 	close(r.done)
 	if err := removeCgroup(ct); err != nil {
 		r.Log.Debug("container's cgroup kept", "err", err) // for box rm, or box system check
@@ -713,5 +726,26 @@ func serveNet(ctx context.Context, sock *os.File, cfg slirp.Config, log *slog.Lo
 	cfg.Logger = log
 	if err := slirp.Serve(ctx, tap, cfg); err != nil {
 		log.Debug("network stopped", "err", err)
+	}
+}
+
+// endLeftovers kills and reaps what a --pid host container left below
+// its monitor once init is gone: init kills the container's processes
+// itself when its workload ends (see package pid1), but one killed
+// otherwise leaves them to the monitor, a child subreaper for them.
+func endLeftovers() {
+	for i := 0; i < 100; i++ {
+		proc.KillTree(os.Getpid())
+		left := false
+		for _, p := range proc.Descendants(os.Getpid()) {
+			var ws unix.WaitStatus
+			if pid, _ := unix.Wait4(p, &ws, unix.WNOHANG, nil); pid != p {
+				left = true
+			}
+		}
+		if !left {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

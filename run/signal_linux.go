@@ -46,12 +46,23 @@ func signalWorkload(ct *Container, sig syscall.Signal) error {
 // there is none: the processes below init are killed first, or they
 // would live on.
 func killInit(ct *Container) error {
-	if !ct.pidHost() || !proc.Alive(ct.Pid, ct.PidStart, ct.BootID) {
+	if !ct.pidHost() {
 		return unix.Kill(ct.Pid, syscall.SIGKILL)
+	}
+	// Through a pidfd taken while the pid is still init's (checked
+	// after), so that neither the tree nor the kill reaches a process
+	// that reused the pid once init ended.
+	fd, err := unix.PidfdOpen(ct.Pid, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if !proc.Alive(ct.Pid, ct.PidStart, ct.BootID) {
+		return unix.ESRCH
 	}
 	proc.KillTree(ct.Pid)
 	// init may have ended already, seeing its workload killed.
-	if err := unix.Kill(ct.Pid, syscall.SIGKILL); err != nil && err != unix.ESRCH {
+	if err := unix.PidfdSendSignal(fd, syscall.SIGKILL, nil, 0); err != nil && err != unix.ESRCH {
 		return err
 	}
 	return nil
@@ -60,6 +71,11 @@ func killInit(ct *Container) error {
 // pidHost tells whether the container shares the host's PID namespace
 // (--pid host).
 func (ct *Container) pidHost() bool { return ct.Given != nil && ct.Given.PID == "host" }
+
+// initBeside tells whether init is box's reaper beside the workload, not
+// one of the container's processes: with --pid host, unless --init asked
+// for one as docker's (which shows).
+func (ct *Container) initBeside() bool { return ct.pidHost() && !ct.Given.Init }
 
 // WorkloadPid is the host pid of the container's PID 1, docker's
 // State.Pid: the nested workload's (see signalWorkload), else init's; 0

@@ -29,7 +29,7 @@ func (ct *Container) Usage() (cgroup.Usage, error) {
 		// Where init stays beside a nested workload (box run -d, -p), it
 		// is box's helper, not the container's: docker counts only what
 		// the container runs (1 PIDS for a sleep).
-		u, err = procUsage("/proc", ct.Pid, ct.NestedPID)
+		u, err = procUsage("/proc", ct.Pid, ct.NestedPID || ct.initBeside(), ct.pidHost())
 	}
 	if err != nil {
 		return u, err
@@ -54,8 +54,10 @@ type procStat struct {
 // access to the processes of the container's other uids. Memory is their
 // resident sets added up, which counts shared pages more than once.
 //
-// With skipInit, init itself is left out and only its descendants count.
-func procUsage(proc string, pid int, skipInit bool) (cgroup.Usage, error) {
+// With skipInit, init itself is left out and only its descendants count;
+// with helpers (--pid host), so are box's helpers among init's children
+// (boxHelper), which no PID namespace keeps apart.
+func procUsage(proc string, pid int, skipInit, helpers bool) (cgroup.Usage, error) {
 	ents, err := os.ReadDir(proc)
 	if err != nil {
 		return cgroup.Usage{}, err
@@ -85,6 +87,10 @@ func procUsage(proc string, pid int, skipInit bool) (cgroup.Usage, error) {
 	var ticks, pages uint64
 	for todo := []int{pid}; len(todo) > 0; {
 		p := todo[len(todo)-1]
+		if p != pid && helpers && stats[p].ppid == pid && boxHelper(proc, pid, p) {
+			todo = todo[:len(todo)-1]
+			continue
+		}
 		todo = append(todo[:len(todo)-1], children[p]...)
 		if p == pid && skipInit {
 			continue
@@ -98,6 +104,16 @@ func procUsage(proc string, pid int, skipInit bool) (cgroup.Usage, error) {
 	u.CPU = time.Duration(ticks) * (time.Second / 100)
 	u.Memory = pages * uint64(os.Getpagesize())
 	return u, nil
+}
+
+// boxHelper tells whether p, a child of the container's init, is a
+// helper box started rather than a process of the container: a
+// fuse-overlayfs daemon holds the container's root in a mount namespace
+// of its own, not the container's (init's).
+func boxHelper(proc string, initPid, p int) bool {
+	mine, err1 := os.Readlink(fmt.Sprintf("%s/%d/ns/mnt", proc, initPid))
+	its, err2 := os.Readlink(fmt.Sprintf("%s/%d/ns/mnt", proc, p))
+	return err1 == nil && err2 == nil && mine != its
 }
 
 // parseProcStat reads /proc/PID/stat, whose command name (field 2) may

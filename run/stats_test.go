@@ -28,7 +28,7 @@ func TestProcUsage(t *testing.T) {
 	stat(12, 11, "sleep", 0, 1, 1, 5)
 	stat(13, 10, "orphan", 4, 0, 2, 20)
 	os.MkdirAll(filepath.Join(proc, "self"), 0o755)
-	u, err := procUsage(proc, 10, false)
+	u, err := procUsage(proc, 10, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,14 +39,14 @@ func TestProcUsage(t *testing.T) {
 		t.Errorf("%+v", u)
 	}
 	// Without init (box's helper beside a nested workload).
-	u, err = procUsage(proc, 10, true)
+	u, err = procUsage(proc, 10, true, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := 15 * 10 * time.Millisecond; u.CPU != want || u.Pids != 4 || u.Memory != 35*uint64(os.Getpagesize()) {
 		t.Errorf("without init: %+v", u)
 	}
-	if _, err := procUsage(proc, 99, false); err == nil {
+	if _, err := procUsage(proc, 99, false, false); err == nil {
 		t.Error("no error for a gone init")
 	}
 }

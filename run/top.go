@@ -33,12 +33,19 @@ func (ct *Container) Processes() ([]int, error) {
 	var out []int
 	for todo := []int{ct.Pid}; len(todo) > 0; {
 		p := todo[len(todo)-1]
+		if p != ct.Pid && ct.pidHost() && parentOf(p) == ct.Pid && boxHelper("/proc", ct.Pid, p) {
+			todo = todo[:len(todo)-1]
+			continue
+		}
 		todo = append(todo[:len(todo)-1], children[p]...)
 		if depth > 0 {
 			// In the workload's namespace or one it made.
 			if ns, err := nsPids(p); err != nil || len(ns) < depth {
 				continue
 			}
+		}
+		if p == ct.Pid && ct.initBeside() {
+			continue // box's, beside the workload
 		}
 		out = append(out, p)
 	}

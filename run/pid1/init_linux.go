@@ -176,6 +176,14 @@ func initContainer(spec *proto.Spec, early *earlySignals, ns *netns) error {
 	if _, err := unix.Setsid(); err != nil {
 		return fmt.Errorf("setsid: %w", err)
 	}
+	if spec.PIDHost {
+		// Not PID 1 of a namespace of its own: the container's orphans
+		// (a fuse-overlayfs daemon, what the workload leaves) come to
+		// init all the same, for endTree, as a child subreaper.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("becoming the container's reaper: %w", err)
+		}
+	}
 	var workload *nested
 	if spec.NestedPID() {
 		// Before pivot_root, and while the mounts are made.
@@ -566,17 +574,8 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 			p.Kill()
 			return err
 		}
-	} else {
-		if spec.PIDHost {
-			// Not PID 1 of its own namespace: the orphans of the
-			// container come to init all the same, for killTree.
-			if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-				return fmt.Errorf("becoming the container's reaper: %w", err)
-			}
-		}
-		if p, err = startChild(spec, argv0, env, u, tty); err != nil {
-			return err
-		}
+	} else if p, err = startChild(spec, argv0, env, u, tty); err != nil {
+		return err
 	}
 	if tty != nil {
 		tty.Close()
@@ -614,7 +613,12 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 				if pid == p.Pid {
 					execs.waitCopies(2 * time.Second)
 					if spec.PIDHost {
-						endTree()
+						// Not on this thread, whose capabilities
+						// ApplyCaps limited: killing processes of
+						// other uids takes CAP_KILL.
+						done := make(chan struct{})
+						go func() { endTree(); close(done) }()
+						<-done
 					}
 					if ws.Signaled() {
 						os.Exit(128 + int(ws.Signal()))
@@ -643,17 +647,20 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 // process below init (whose orphans init, a child subreaper, inherits)
 // is killed and reaped.
 func endTree() {
-	proc.KillTree(os.Getpid())
-	deadline := time.Now().Add(time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if err != nil {
-			return // ECHILD: none left
+		proc.KillTree(os.Getpid())
+		for {
+			var ws unix.WaitStatus
+			pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+			if err != nil {
+				return // ECHILD: none left
+			}
+			if pid == 0 {
+				break // some still dying
+			}
 		}
-		if pid == 0 {
-			time.Sleep(2 * time.Millisecond)
-		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }
 
