@@ -93,16 +93,26 @@ func (c *buildCmd) build(g *globals) (*image.Image, error) {
 		switch {
 		case text != nil && file != "":
 			return nil, withStatus(1, errors.New("-f names a file of the context, and the context from stdin is a Dockerfile, not an archive"))
-		case text == nil && file != "" && !filepath.IsAbs(file):
-			file = filepath.Join(dir, file) // a file of the archive, as docker's
+		case text == nil:
+			// A file of the archive, as docker's, read inside it: the
+			// archive's Dockerfile may be a symlink to the user's files.
+			name := file
+			if name == "" {
+				name = "Dockerfile"
+			}
+			if text, err = readIn(dir, name); err != nil {
+				return nil, withStatus(1, fmt.Errorf("reading the Dockerfile: %w", err))
+			}
+			file = filepath.Join(dir, name)
 		}
 	}
 	if file == "" {
 		file = filepath.Join(c.Context, "Dockerfile")
 	}
 	switch {
-	case text != nil:
+	case text != nil && c.File == "":
 		file = "-" // for messages
+	case text != nil:
 	case file == "-":
 		text, err = io.ReadAll(os.Stdin)
 	default:

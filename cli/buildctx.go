@@ -56,6 +56,16 @@ func stdinContext(r io.Reader) (dir string, dockerfile []byte, err error) {
 	return dir, nil, nil
 }
 
+// readIn reads the file name inside dir, following no symlink out of it.
+func readIn(dir, name string) ([]byte, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	return root.ReadFile(strings.TrimPrefix(path.Clean("/"+name), "/"))
+}
+
 // untar writes the archive's directories, files and links under dir.
 func untar(dir string, tr *tar.Reader) error {
 	root, err := os.OpenRoot(dir)
