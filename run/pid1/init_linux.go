@@ -634,7 +634,7 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 			// passed on: init's own writes to sockets never raise it,
 			// see conn.
 		default:
-			if !spec.JobSignals || !fromSlurm(s) {
+			if !spec.JobSignals || !fromSlurm(s, spec.PIDHost) {
 				p.Signal(s)
 			}
 		}
@@ -678,9 +678,18 @@ var jobSignals = []os.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, sy
 // box forwards (box run's, box stop's and box kill's) comes with
 // rt_sigqueueinfo (SI_QUEUE), a process in the container's kill has its
 // pid, and a sender init cannot know is passed on.
-func fromSlurm(s os.Signal) bool {
+//
+// With --pid host, where every sender's pid shows, a kill from outside is
+// one from a process that is not below init.
+func fromSlurm(s os.Signal, pidHost bool) bool {
 	pid, code, ok := siginfo.Last(s)
-	return ok && code == siginfo.SIUser && pid == 0
+	if !ok || code != siginfo.SIUser {
+		return false
+	}
+	if !pidHost || pid == 0 {
+		return pid == 0
+	}
+	return !slices.Contains(proc.Descendants(os.Getpid()), pid)
 }
 
 // startChild forks the workload as a child of init (--init), on the
