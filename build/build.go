@@ -66,8 +66,12 @@ type Options struct {
 	Epoch            *time.Time
 	Out              io.Writer // step lines
 	RunOut           io.Writer // RUN steps' stdout (their stderr is box's)
-	// Image finds (pulling if needed) the image a FROM names.
-	Image func(ref string) (*image.Image, error)
+	// Platform is the platform built for (--platform, else the host's),
+	// os/arch[/variant]: docker's TARGETPLATFORM.
+	Platform string
+	// Image finds (pulling if needed) the image a FROM names, for a
+	// platform ("": the build's).
+	Image func(ref, platform string) (*image.Image, error)
 	// Containers, Mapping, Overlay and OverlayCache run RUN steps as
 	// box run runs containers.
 	Containers   run.Containers
@@ -130,6 +134,7 @@ type builder struct {
 	lex    *shell.Lex
 	stages []*state
 	used   map[string]bool // build args an ARG declared
+	auto   map[string]string // docker's automatic platform ARGs
 	step   int
 	total  int
 	ignore []string
@@ -174,12 +179,23 @@ func Build(ctx context.Context, o Options) (*image.Image, error) {
 			return nil, fmt.Errorf("reading .dockerignore: %w", err)
 		}
 	}
-	// ARGs before the first FROM: visible to FROM lines only.
+	// ARGs before the first FROM: visible to FROM lines only, with
+	// docker's automatic platform ARGs.
 	meta := map[string]string{}
 	var metaSet []string
+	b.auto = platformArgs(o.Platform)
+	for k, v := range b.auto {
+		if bv, ok := o.BuildArgs[k]; ok {
+			v = bv
+		}
+		meta[k] = v
+		metaSet = append(metaSet, k)
+		b.used[k] = true
+	}
+	sort.Strings(metaSet)
 	for _, a := range metaArgs {
 		for _, kv := range a.Args {
-			v := ""
+			v, had := meta[kv.Key] // ARG TARGETARCH keeps docker's value
 			if kv.Value != nil {
 				v, _, err = b.lex.ProcessWord(*kv.Value, envOf(meta, metaSet))
 				if err != nil {
@@ -191,7 +207,9 @@ func Build(ctx context.Context, o Options) (*image.Image, error) {
 			}
 			b.used[kv.Key] = true
 			meta[kv.Key] = v
-			metaSet = append(metaSet, kv.Key)
+			if !had {
+				metaSet = append(metaSet, kv.Key)
+			}
 		}
 	}
 	for _, s := range stages[:last+1] {
@@ -314,8 +332,15 @@ func (b *builder) from(s instructions.Stage, meta map[string]string, metaSet []s
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where(b.File, s.Location), err)
 	}
+	platform := ""
 	if s.Platform != "" {
-		return nil, fmt.Errorf("%s: FROM --platform is not supported by box build yet (box build --platform is)", where(b.File, s.Location))
+		// FROM --platform=$BUILDPLATFORM, the cross-compiling stage's.
+		if platform, _, err = b.lex.ProcessWord(s.Platform, envOf(meta, metaSet)); err != nil {
+			return nil, fmt.Errorf("%s: %w", where(b.File, s.Location), err)
+		}
+		if _, err := image.ParsePlatform(platform); err != nil || platform == "" {
+			return nil, fmt.Errorf("%s: FROM --platform=%s: not a platform such as linux/amd64", where(b.File, s.Location), platform)
+		}
 	}
 	st := &state{args: map[string]string{}}
 	for _, k := range metaSet {
@@ -333,7 +358,7 @@ func (b *builder) from(s instructions.Stage, meta map[string]string, metaSet []s
 		st.key = "scratch"
 		return st, nil
 	}
-	img, err := b.Image(base)
+	img, err := b.Image(base, platform)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where(b.File, s.Location), notStage(fmt.Sprintf("%q", base), err))
 	}
@@ -382,3 +407,23 @@ func (b *builder) finish(st *state) (*image.Image, error) {
 func notStage(name string, err error) error {
 	return fmt.Errorf("%s is neither a stage nor an image box could pull: %w", name, err)
 }
+
+// platformArgs are docker's automatic platform ARGs for a build for
+// target (os/arch[/variant]; "" the host's) on this host: TARGET* and
+// BUILD*, PLATFORM, OS, ARCH and VARIANT each.
+func platformArgs(target string) map[string]string {
+	host := "linux/" + runtime.GOARCH // as buildkit normalises it: arm64, not arm64/v8
+	if target == "" {
+		target = host
+	}
+	out := map[string]string{}
+	for prefix, p := range map[string]string{"TARGET": target, "BUILD": host} {
+		parts := strings.SplitN(p, "/", 3)
+		for len(parts) < 3 {
+			parts = append(parts, "")
+		}
+		out[prefix+"PLATFORM"], out[prefix+"OS"], out[prefix+"ARCH"], out[prefix+"VARIANT"] = p, parts[0], parts[1], parts[2]
+	}
+	return out
+}
+

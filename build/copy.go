@@ -46,7 +46,7 @@ func (b *builder) copyJobIn(root string, st *state, srcs []string, dest, from, c
 			}
 		}
 		if src == nil {
-			img, err := b.Image(from)
+			img, err := b.Image(from, "")
 			if err != nil {
 				return nil, "", notStage("--from="+from, err)
 			}

@@ -199,13 +199,23 @@ func (c *buildCmd) build(g *globals) (*image.Image, error) {
 		Store: st, Context: c.Context, Dockerfile: text, File: fileName(file),
 		Tags: c.Tag, BuildArgs: args, Labels: labels, Target: c.Target, NoCache: c.NoCache,
 		Network: c.Network, Secrets: secrets, SSH: ssh, AllowNetworkHost: allowHost, Epoch: epoch, Out: out, RunOut: out,
-		Image: func(ref string) (*image.Image, error) {
+		Platform: c.Platform,
+		Image: func(ref, platform string) (*image.Image, error) {
+			if platform == "" {
+				platform = c.Platform
+			}
 			if !c.Pull {
-				if img, err := st.Lookup(ref); err == nil || !errors.Is(err, image.ErrNotFound) {
-					return img, err
+				img, err := st.Lookup(ref)
+				if err != nil && !errors.Is(err, image.ErrNotFound) {
+					return nil, err
+				}
+				// The store's image, unless FROM --platform asks for
+				// another platform than the one it has.
+				if err == nil && (platform == "" || platform == c.Platform || platformIs(img.Platform, platform)) {
+					return img, nil
 				}
 			}
-			res, err := pullImage(g, st, ref, c.Platform, c.Quiet)
+			res, err := pullImage(g, st, ref, platform, c.Quiet)
 			if err != nil {
 				return nil, err
 			}
@@ -306,3 +316,11 @@ func fileName(file string) string {
 	}
 	return filepath.Base(file)
 }
+
+// platformIs tells whether an image of platform have is one of want
+// (image.PlatformMatches).
+func platformIs(have, want string) bool {
+	p, err := image.ParsePlatform(want)
+	return err == nil && image.PlatformMatches(have, p)
+}
+
