@@ -133,7 +133,7 @@ type builder struct {
 	ctx    context.Context
 	lex    *shell.Lex
 	stages []*state
-	used   map[string]bool // build args an ARG declared
+	used   map[string]bool   // build args an ARG declared
 	auto   map[string]string // docker's automatic platform ARGs
 	step   int
 	total  int
@@ -426,4 +426,3 @@ func platformArgs(target string) map[string]string {
 	}
 	return out
 }
-

@@ -323,4 +323,3 @@ func platformIs(have, want string) bool {
 	p, err := image.ParsePlatform(want)
 	return err == nil && image.PlatformMatches(have, p)
 }
-
