@@ -110,6 +110,7 @@ type GivenFlags struct {
 	Init        bool     `json:"init,omitempty"`
 	IPC         string   `json:"ipc,omitempty"`
 	PID         string   `json:"pid,omitempty"`
+	UTS         string   `json:"uts,omitempty"`
 	Userns      string   `json:"userns,omitempty"`
 	Interactive bool     `json:"interactive,omitempty"`
 	Attach      []string `json:"attach,omitempty"` // -a's streams, lower case

@@ -77,6 +77,7 @@ type Flags struct {
 	Cpuset      *Cpuset     // --cpuset-cpus and --cpuset-mems (ParseCpuset)
 	IPC         string      // --ipc private|host ("" = private)
 	PID         string      // --pid private|host ("" = private)
+	UTS         string      // --uts private|host ("" = private)
 	MPI         bool        // --mpi: a rank of an MPI job the host launches (see mpi.go)
 	Devices     []string    // --device /dev/X[:/dev/Y[:PERMS]] or a CDI name
 	GPUs        string      // --gpus (docker's values)
@@ -150,6 +151,17 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 	if err != nil {
 		return nil, nil, h.Net, err
 	}
+	utsHost := false
+	switch f.UTS {
+	case "", "private":
+	case "host":
+		utsHost = true
+		if f.Hostname != "" || f.Domainname != "" {
+			return nil, nil, h.Net, errors.New("--hostname and --domainname cannot go with --uts host: the container has the host's names")
+		}
+	default:
+		return nil, nil, h.Net, fmt.Errorf("invalid --uts %q: box supports private and host", f.UTS)
+	}
 	labels, err := ParseLabels(f.Labels)
 	if err != nil {
 		return nil, nil, h.Net, err
@@ -190,6 +202,11 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 	hostname := f.Hostname
 	if hostname == "" {
 		hostname = id[:12]
+	}
+	if utsHost {
+		if hostname, err = os.Hostname(); err != nil {
+			return nil, nil, h.Net, fmt.Errorf("--uts host: %w", err)
+		}
 	}
 	// -e and --env-file, read once: for the process and the config.
 	hostEnv := h.LookupEnv
@@ -350,6 +367,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		GroupAdd:     f.GroupAdd,
 		IPCHost:      ipcHost,
 		PIDHost:      pidHost,
+		UTSHost:      utsHost,
 	}
 	if f.KeepID {
 		spec.KeepID = true
@@ -397,7 +415,7 @@ func New(f Flags, img Image, h Host) (*proto.Spec, *Container, slirp.Config, err
 		StopSignal: stopSignal, StopTimeout: f.StopTimeout, Labels: labels, Expose: expose,
 		Health: health, Log: logCfg, generatedName: generated,
 		Given: &GivenFlags{DNS: f.DNS, DNSSearch: f.DNSSearch, DNSOptions: f.DNSOptions, CapAdd: f.CapAdd, CapDrop: f.CapDrop,
-			GroupAdd: f.GroupAdd, Devices: f.Devices, Ulimits: f.Ulimits, Init: f.Init, IPC: f.IPC, PID: f.PID, Interactive: f.Interactive, Detached: f.Detached, Attach: f.Attach},
+			GroupAdd: f.GroupAdd, Devices: f.Devices, Ulimits: f.Ulimits, Init: f.Init, IPC: f.IPC, PID: f.PID, UTS: f.UTS, Interactive: f.Interactive, Detached: f.Detached, Attach: f.Attach},
 	}
 	if f.KeepID {
 		ct.Given.Userns = "keep-id"

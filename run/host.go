@@ -340,7 +340,7 @@ func (r *runner) launch() error {
 	spec := r.Spec
 	spec.Stdin = (r.Stdin || r.HoldStdin) && !spec.TTY
 	want := prestart.Config{Stdin: spec.Stdin, TTY: spec.TTY, Network: spec.Network, Ports: len(r.ports.tcp) > 0 || r.Container.onUserNetwork(),
-		Relay: !r.Detached, Out: r.out, ErrOut: r.errOut, StaysPID1: spec.StaysPID1(), IPCHost: spec.IPCHost, PIDHost: spec.PIDHost}
+		Relay: !r.Detached, Out: r.out, ErrOut: r.errOut, StaysPID1: spec.StaysPID1(), IPCHost: spec.IPCHost, PIDHost: spec.PIDHost, UTSHost: spec.UTSHost}
 	for _, fd := range r.KeepFDs {
 		want.Inherit = append(want.Inherit, os.NewFile(uintptr(fd), "kept"))
 	}

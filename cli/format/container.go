@@ -138,6 +138,7 @@ type HostConfig struct {
 	GroupAdd       []string
 	IpcMode        string // private or host
 	PidMode        string // "": the container's own
+	UTSMode        string // "": the container's own
 	UsernsMode     string // "" or keep-id
 	Init           *bool  // --init: true; null when not given, as docker's
 	Devices        []DeviceMapping
@@ -311,6 +312,9 @@ func InspectContainer(src ContainerSource) *ContainerJSON {
 		}
 		if g.PID == "host" {
 			hc.PidMode = "host"
+		}
+		if g.UTS == "host" {
+			hc.UTSMode = "host"
 		}
 		hc.UsernsMode = g.Userns
 		for _, d := range g.Devices {

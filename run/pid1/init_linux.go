@@ -212,10 +212,14 @@ func initContainer(spec *proto.Spec, early *earlySignals, ns *netns) error {
 	if err != nil {
 		return err
 	}
-	if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
-		return fmt.Errorf("setting hostname: %w", err)
+	// With --uts host the names are the host's, which the user may not
+	// set.
+	if !spec.UTSHost {
+		if err := unix.Sethostname([]byte(spec.Hostname)); err != nil {
+			return fmt.Errorf("setting hostname: %w", err)
+		}
 	}
-	if spec.Domainname != "" {
+	if spec.Domainname != "" && !spec.UTSHost {
 		if err := unix.Setdomainname([]byte(spec.Domainname)); err != nil {
 			return fmt.Errorf("setting the domain name: %w", err)
 		}

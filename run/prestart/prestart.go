@@ -73,6 +73,7 @@ type Config struct {
 	// IPCHost: init stays in the host's IPC namespace, PIDHost in its
 	// PID namespace.
 	IPCHost, PIDHost bool
+	UTSHost          bool // and UTS
 	// Inherit are descriptors of the caller's passed on to init after its
 	// own; Launch.InheritFDs are their numbers there.
 	Inherit []*os.File
@@ -263,7 +264,10 @@ func (l *Launch) Start(m userns.Mapping) error {
 // begin is Start up to the clone (see userns.Begin).
 func (l *Launch) begin(m userns.Mapping) (finish func() error, err error) {
 	l.mapping = m.String()
-	flags := uintptr(unix.CLONE_NEWUTS)
+	var flags uintptr
+	if !l.cfg.UTSHost {
+		flags |= unix.CLONE_NEWUTS
+	}
 	if !l.cfg.IPCHost {
 		flags |= unix.CLONE_NEWIPC
 	}
@@ -321,7 +325,7 @@ func (l *Launch) Fits(c Config, m userns.Mapping) bool {
 	if (l.cfg.Network == "host") != (c.Network == "host") || l.cfg.InitMakesNetns && c.StaysPID1 {
 		return false
 	}
-	if l.cfg.IPCHost != c.IPCHost || l.cfg.PIDHost != c.PIDHost || len(l.cfg.Inherit) > 0 || len(c.Inherit) > 0 || l.cfg.Cgroup != nil || c.Cgroup != nil || c.Pin != nil {
+	if l.cfg.IPCHost != c.IPCHost || l.cfg.PIDHost != c.PIDHost || l.cfg.UTSHost != c.UTSHost || len(l.cfg.Inherit) > 0 || len(c.Inherit) > 0 || l.cfg.Cgroup != nil || c.Cgroup != nil || c.Pin != nil {
 		return false
 	}
 	return (l.cfg.Stdin || !c.Stdin) && (l.cfg.TTY || !c.TTY) &&
@@ -442,7 +446,7 @@ func speculate(args []string) bool {
 		case a == "--detach" || strings.HasPrefix(a, "--detach="), a == "--network=host", a == "--net=host",
 			(a == "--network" || a == "--net") && i+2+j < len(args) && args[i+2+j] == "host",
 			a == "--help", a == "--init", strings.HasPrefix(a, "--publish"),
-			strings.HasPrefix(a, "--userns"), a == "--mpi", strings.HasPrefix(a, "--ipc"), strings.HasPrefix(a, "--pid"),
+			strings.HasPrefix(a, "--userns"), a == "--mpi", strings.HasPrefix(a, "--ipc"), strings.HasPrefix(a, "--pid"), strings.HasPrefix(a, "--uts"),
 			strings.HasPrefix(a, "--memory"), strings.HasPrefix(a, "--cpu"), strings.HasPrefix(a, "--pids-limit"),
 			a == "--tty", a == "--name", strings.HasPrefix(a, "--name="), strings.HasPrefix(a, "--health-cmd"):
 			// limits: init is cloned into the container's cgroup, or

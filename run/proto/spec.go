@@ -100,6 +100,9 @@ type Spec struct {
 	// subreaper, not PID 1) and kills what the container left when the
 	// workload ends, as the end of a PID namespace would.
 	PIDHost bool `json:"pidHost,omitempty"`
+	// UTSHost (--uts host): init shares the host's UTS namespace, its
+	// hostname and domain name, and sets neither.
+	UTSHost bool `json:"utsHost,omitempty"`
 
 	Mounts []Mount `json:"mounts"` // volumes, binds and tmpfs, in order
 	// Devices are host device nodes bound into the container (--device,
