@@ -354,8 +354,20 @@ func (b *builder) from(s instructions.Stage, meta map[string]string, metaSet []s
 		}
 	}
 	if base == "scratch" {
-		st.cfg = &v1.ConfigFile{OS: "linux", Architecture: runtime.GOARCH, RootFS: v1.RootFS{Type: "layers"}}
+		// The stage's platform: FROM --platform's, else the build's.
+		want := platform
+		if want == "" {
+			want = b.Platform
+		}
+		p, err := image.ParsePlatform(want)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where(b.File, s.Location), err)
+		}
+		st.cfg = &v1.ConfigFile{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant, RootFS: v1.RootFS{Type: "layers"}}
 		st.key = "scratch"
+		if want != "" && !image.PlatformMatches("linux/"+runtime.GOARCH, p) {
+			st.key += " " + want // a cached step's config names its platform
+		}
 		return st, nil
 	}
 	img, err := b.Image(base, platform)

@@ -156,6 +156,12 @@ func (c *buildCmd) build(g *globals) (*image.Image, error) {
 	if err != nil {
 		return nil, withStatus(1, err)
 	}
+	// The platform built for, as buildkit normalises it.
+	target, err := normalPlatform(c.Platform)
+	if err != nil {
+		return nil, withStatus(1, err)
+	}
+	bases := map[string]*image.Image{} // bases of other platforms, by "REF PLATFORM"
 	allowHost := false
 	for _, a := range c.Allow {
 		if a != "network.host" {
@@ -199,23 +205,36 @@ func (c *buildCmd) build(g *globals) (*image.Image, error) {
 		Store: st, Context: c.Context, Dockerfile: text, File: fileName(file),
 		Tags: c.Tag, BuildArgs: args, Labels: labels, Target: c.Target, NoCache: c.NoCache,
 		Network: c.Network, Secrets: secrets, SSH: ssh, AllowNetworkHost: allowHost, Epoch: epoch, Out: out, RunOut: out,
-		Platform: c.Platform,
+		Platform: target,
 		Image: func(ref, platform string) (*image.Image, error) {
 			if platform == "" {
-				platform = c.Platform
+				platform = target
+			}
+			// A base of the build's platform is the name's, as docker
+			// pull's; one of another (FROM --platform) is kept apart,
+			// unnamed, and found again by its name and platform, so
+			// that the user's tag stays what it was.
+			other := !platformIs(platform, target)
+			key := ref + " " + platform
+			if img, ok := bases[key]; ok {
+				return img, nil
 			}
 			if !c.Pull {
 				img, err := st.Lookup(ref)
 				if err != nil && !errors.Is(err, image.ErrNotFound) {
 					return nil, err
 				}
-				// The store's image, unless FROM --platform asks for
-				// another platform than the one it has.
-				if err == nil && (platform == "" || platform == c.Platform || platformIs(img.Platform, platform)) {
+				if err == nil && platformIs(img.Platform, platform) {
 					return img, nil
 				}
 			}
-			res, err := pullImage(g, st, ref, platform, c.Quiet)
+			res, err := pullImage(g, st, ref, platform, c.Quiet, other)
+			if err == nil && !platformIs(res.Image.Platform, platform) {
+				return nil, fmt.Errorf("%s is %s only, not %s", ref, res.Image.Platform, platform)
+			}
+			if err == nil && other {
+				bases[key] = res.Image
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -323,3 +342,25 @@ func platformIs(have, want string) bool {
 	p, err := image.ParsePlatform(want)
 	return err == nil && image.PlatformMatches(have, p)
 }
+
+// normalPlatform is --platform ("": the host's) as buildkit normalises
+// it: os/arch[/variant], arm64 without its default variant v8, arm with
+// its default v7.
+func normalPlatform(s string) (string, error) {
+	p, err := image.ParsePlatform(s)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case p.Architecture == "arm64" && p.Variant == "v8":
+		p.Variant = ""
+	case p.Architecture == "arm" && p.Variant == "":
+		p.Variant = "v7"
+	}
+	out := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		out += "/" + p.Variant
+	}
+	return out, nil
+}
+

@@ -33,8 +33,8 @@ func stdinContext(r io.Reader) (dir string, dockerfile []byte, err error) {
 		tr = z
 	case bytes.HasPrefix(head, []byte("BZh")):
 		tr = bzip2.NewReader(br)
-	case bytes.HasPrefix(head, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
-		return "", nil, errors.New("reading the context from stdin: an xz archive; box build takes tar, tar.gz or tar.bz2")
+	case bytes.HasPrefix(head, []byte{0xfd, '7', 'z', 'X', 'Z', 0}), bytes.HasPrefix(head, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		return "", nil, errors.New("reading the context from stdin: an xz or zstd archive; box build takes tar, tar.gz or tar.bz2")
 	case len(head) > 262 && string(head[257:262]) == "ustar":
 		tr = br
 	default:
@@ -52,6 +52,12 @@ func stdinContext(r io.Reader) (dir string, dockerfile []byte, err error) {
 	if err := untar(dir, tar.NewReader(tr)); err != nil {
 		os.RemoveAll(dir)
 		return "", nil, fmt.Errorf("reading the context from stdin: %w", err)
+	}
+	// box build reads it from the context directory: it must be a file
+	// of the archive, not a link to one of the user's.
+	if fi, err := os.Lstat(dir + "/.dockerignore"); err == nil && !fi.Mode().IsRegular() {
+		os.RemoveAll(dir)
+		return "", nil, errors.New("reading the context from stdin: its .dockerignore is not a regular file")
 	}
 	return dir, nil, nil
 }
@@ -73,9 +79,22 @@ func untar(dir string, tr *tar.Reader) error {
 		return err
 	}
 	defer root.Close()
+	// The entries' exact modes, as docker's (COPY keeps them, and the
+	// cache key counts them), whatever the umask: files as written,
+	// directories once their contents are.
+	type dirMode struct {
+		name string
+		mode fs.FileMode
+	}
+	var dirs []dirMode
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
+			for i := len(dirs) - 1; i >= 0; i-- {
+				if err := root.Chmod(dirs[i].name, dirs[i].mode); err != nil {
+					return fmt.Errorf("%s: %w", dirs[i].name, err)
+				}
+			}
 			return nil
 		}
 		if err != nil {
@@ -90,17 +109,22 @@ func untar(dir string, tr *tar.Reader) error {
 				return fmt.Errorf("%s: %w", h.Name, err)
 			}
 		}
-		mode := fs.FileMode(h.Mode) & fs.ModePerm
+		mode := h.FileInfo().Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
 		switch h.Typeflag {
 		case tar.TypeDir:
-			err = root.MkdirAll(name, mode|0o700)
+			if err = root.MkdirAll(name, 0o700); err == nil {
+				dirs = append(dirs, dirMode{name, mode})
+			}
 		case tar.TypeReg:
 			var f *os.File
-			if f, err = root.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode|0o600); err == nil {
+			if f, err = root.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600); err == nil {
 				_, err = io.Copy(f, tr)
 				if cerr := f.Close(); err == nil {
 					err = cerr
 				}
+			}
+			if err == nil {
+				err = root.Chmod(name, mode)
 			}
 		case tar.TypeSymlink:
 			err = root.Symlink(h.Linkname, name)

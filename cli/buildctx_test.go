@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -59,8 +60,13 @@ func TestStdinContext(t *testing.T) {
 	add(&tar.Header{Name: "../../dotdot.txt", Typeflag: tar.TypeReg}, "dotdot")
 	add(&tar.Header{Name: "/abs.txt", Typeflag: tar.TypeReg}, "abs")
 	add(&tar.Header{Name: "hard", Typeflag: tar.TypeLink, Linkname: "sub/a.txt"}, "")
+	add(&tar.Header{Name: "ro/", Typeflag: tar.TypeDir, Mode: 0o555}, "")
+	add(&tar.Header{Name: "ro/x", Typeflag: tar.TypeReg, Mode: 0o640}, "x")
+	add(&tar.Header{Name: "tool", Typeflag: tar.TypeReg, Mode: 0o4775}, "#!/bin/sh\n")
 	tw.Close()
+	old := syscall.Umask(0o077) // modes are the archive's whatever the umask
 	dir, text, err = stdinContext(bytes.NewReader(buf.Bytes()))
+	syscall.Umask(old)
 	if err != nil || text != nil {
 		t.Fatalf("stdinContext: %v, %q", err, text)
 	}
@@ -70,6 +76,13 @@ func TestStdinContext(t *testing.T) {
 			t.Errorf("%s: %q, %v; want %q", name, b, err, want)
 		}
 	}
+
+	for name, want := range map[string]os.FileMode{"ro": os.ModeDir | 0o555, "ro/x": 0o640, "tool": os.ModeSetuid | 0o775} {
+		if fi, err := os.Lstat(filepath.Join(dir, name)); err != nil || fi.Mode() != want {
+			t.Errorf("%s: mode %v, %v; want %v", name, fi.Mode(), err, want)
+		}
+	}
+	os.Chmod(filepath.Join(dir, "ro"), 0o755) // for the removal
 
 	// Anything else is the Dockerfile, with an empty context.
 	dir, text, err = stdinContext(bytes.NewReader([]byte("FROM scratch\n")))

@@ -55,7 +55,7 @@ func nameOnly(ref string) bool {
 
 // pullImage pulls ref with progress on stderr (bars on a terminal, a line per
 // layer otherwise) and the one-time note about squashed owners.
-func pullImage(g *globals, st *image.Store, ref, platform string, quiet bool) (*image.PullResult, error) {
+func pullImage(g *globals, st *image.Store, ref, platform string, quiet bool, unnamed ...bool) (*image.PullResult, error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var p progressWriter = nopProgress{}
@@ -66,7 +66,7 @@ func pullImage(g *globals, st *image.Store, ref, platform string, quiet bool) (*
 			p = &lines{w: os.Stderr}
 		}
 	}
-	res, err := st.Pull(ctx, ref, image.PullOptions{Platform: platform, Progress: p.update})
+	res, err := st.Pull(ctx, ref, image.PullOptions{Platform: platform, Progress: p.update, Unnamed: len(unnamed) > 0 && unnamed[0]})
 	p.finish()
 	if err != nil && ctx.Err() != nil {
 		return nil, withStatus(130, fmt.Errorf("pulling %s: interrupted", ref))

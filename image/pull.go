@@ -23,6 +23,9 @@ type PullOptions struct {
 	Platform string
 	// Progress, if set, is called (from several goroutines) as layers advance.
 	Progress func(Progress)
+	// Unnamed: the image is stored without the name (box build's base
+	// of another platform than the name's: the user's tag stays).
+	Unnamed bool
 }
 
 // Progress is the state of one layer of a pull.
@@ -75,7 +78,11 @@ func (s *Store) Pull(ctx context.Context, refStr string, opts PullOptions) (*Pul
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.add(ctx, img, src, FullName(ref), plat, opts.Progress)
+	name := FullName(ref)
+	if opts.Unnamed {
+		name = ""
+	}
+	res, err := s.add(ctx, img, src, name, plat, opts.Progress)
 	if err == nil {
 		// docker's: the reference as given, named by its repository.
 		s.event("pull", ShortName(FullName(ref)), map[string]string{"name": ShortName(ref.Context().Name())})

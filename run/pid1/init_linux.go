@@ -176,6 +176,9 @@ func initContainer(spec *proto.Spec, early *earlySignals, ns *netns) error {
 	if _, err := unix.Setsid(); err != nil {
 		return fmt.Errorf("setsid: %w", err)
 	}
+	if spec.UTSHost {
+		hostNames(spec)
+	}
 	if spec.PIDHost {
 		// Not PID 1 of a namespace of its own: the container's orphans
 		// (a fuse-overlayfs daemon, what the workload leaves) come to
@@ -644,6 +647,28 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 		}
 	}
 	return nil
+}
+
+// hostNames puts the host's hostname of now (--uts host) where the
+// container's was written when it was made, for a start on another node
+// of a shared store or after the host was renamed: /etc/hostname's and
+// /etc/hosts' text, and HOSTNAME.
+func hostNames(spec *proto.Spec) {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return
+	}
+	now := unix.ByteSliceToString(u.Nodename[:])
+	if now == "" || now == spec.Hostname {
+		return
+	}
+	spec.Hosts = strings.ReplaceAll(spec.Hosts, "\t"+spec.Hostname+"\n", "\t"+now+"\n")
+	for i, e := range spec.Env {
+		if e == "HOSTNAME="+spec.Hostname {
+			spec.Env[i] = "HOSTNAME=" + now
+		}
+	}
+	spec.Hostname = now
 }
 
 // endTree ends what the container left running once its workload has
