@@ -363,4 +363,3 @@ func normalPlatform(s string) (string, error) {
 	}
 	return out, nil
 }
-
