@@ -27,6 +27,15 @@ func signalWorkload(ct *Container, sig syscall.Signal) error {
 	if sig == syscall.SIGKILL && ct.pidHost() {
 		return killInit(ct)
 	}
+	if ct.initBeside() {
+		// --pid host: the workload is init's child, signalled
+		// directly as docker signals its PID 1 (through init, -s STOP
+		// would stop init, and 32 or 33 end it).
+		if fd, _, err := besidePidfd(ct.Pid); err == nil {
+			defer unix.Close(fd)
+			return unix.PidfdSendSignal(fd, sig, nil, 0)
+		}
+	}
 	if ct.NestedPID {
 		fd, _, err := workloadPidfd(ct.Pid)
 		if err == nil {
@@ -90,7 +99,47 @@ func WorkloadPid(ct *Container) int {
 			return pid
 		}
 	}
+	if ct.initBeside() {
+		if fd, pid, err := besidePidfd(ct.Pid); err == nil {
+			unix.Close(fd)
+			return pid
+		}
+	}
 	return ct.Pid
+}
+
+// besidePidfd finds the workload of a --pid host container: init's
+// child in init's mount namespace (not a fuse-overlayfs helper) that
+// started first (box exec's processes and the orphans init inherits
+// start later). It returns a pidfd of it, taken before the check that it
+// is still init's child, and its pid.
+func besidePidfd(initPid int) (int, int, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return -1, 0, err
+	}
+	best, bestStart := 0, uint64(0)
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || parentOf(pid) != initPid || boxHelper("/proc", initPid, pid) {
+			continue
+		}
+		if st := proc.StartTime(pid); best == 0 || st < bestStart {
+			best, bestStart = pid, st
+		}
+	}
+	if best == 0 {
+		return -1, 0, unix.ESRCH
+	}
+	fd, err := unix.PidfdOpen(best, 0)
+	if err != nil {
+		return -1, 0, err
+	}
+	if parentOf(best) != initPid || proc.StartTime(best) != bestStart {
+		unix.Close(fd)
+		return -1, 0, unix.ESRCH
+	}
+	return fd, best, nil
 }
 
 // workloadPidfd finds init's child that is PID 1 of a PID namespace one
