@@ -37,29 +37,12 @@ func (b *builder) copyJobIn(root string, st *state, srcs []string, dest, from, c
 		}
 		job.Mode = osMode(m)
 	}
-	var key string
 	if from != "" {
-		var src *v1.ConfigFile
-		for i, s := range b.stages {
-			if strings.EqualFold(s.name, from) || fmt.Sprint(i) == from {
-				src, key = s.cfg, "stage "+s.key
-			}
+		lower, key, err := b.fromLayers(from)
+		if err != nil {
+			return nil, "", err
 		}
-		if src == nil {
-			img, err := b.Image(from, "")
-			if err != nil {
-				return nil, "", notStage("--from="+from, err)
-			}
-			cfg, err := b.Store.ImageConfig(img)
-			if err != nil {
-				return nil, "", err
-			}
-			src, key = cfg, "image "+img.ID
-		}
-		job.Lower = b.layerDirs(src)
-		if len(job.Lower) == 0 {
-			return nil, "", fmt.Errorf("--from=%s has no files", from)
-		}
+		job.Lower = lower
 		return job, fmt.Sprintf("%s %q", key, srcs), nil
 	}
 	job.Root = root
@@ -113,4 +96,30 @@ func diffIDsOfDirs(dirs []string) []string {
 		ids = append(ids, "sha256:"+filepath.Base(filepath.Dir(d)))
 	}
 	return ids
+}
+
+// fromLayers are the layer directories of what --from= names (a stage by
+// name or index, else an image), and what stands for them in a cache key.
+func (b *builder) fromLayers(from string) (lower []string, key string, err error) {
+	var src *v1.ConfigFile
+	for i, s := range b.stages {
+		if strings.EqualFold(s.name, from) || fmt.Sprint(i) == from {
+			src, key = s.cfg, "stage "+s.key
+		}
+	}
+	if src == nil {
+		img, err := b.Image(from, "")
+		if err != nil {
+			return nil, "", notStage("--from="+from, err)
+		}
+		if src, err = b.Store.ImageConfig(img); err != nil {
+			return nil, "", err
+		}
+		key = "image " + img.ID
+	}
+	lower = b.layerDirs(src)
+	if len(lower) == 0 {
+		return nil, "", fmt.Errorf("--from=%s has no files", from)
+	}
+	return lower, key, nil
 }

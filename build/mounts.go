@@ -171,11 +171,10 @@ func (b *builder) bindSource(st *state, m *instructions.Mount) (*bindSource, str
 	}
 	var lower []string
 	if m.From != "" {
-		job, _, err := b.copyJobIn(b.Context, st, []string{"."}, "/", m.From, "", "")
-		if err != nil {
+		var err error
+		if lower, _, err = b.fromLayers(m.From); err != nil {
 			return nil, "", err
 		}
-		lower = job.Lower
 	}
 	rel, fi, err := resolveIn(src, lower, b.Context)
 	if err != nil {

@@ -206,7 +206,7 @@ func (ct *Container) Repin(c *Cpuset) error {
 		return nil
 	}
 	for range 2 {
-		children, err := childrenOf()
+		children, err := proc.Children()
 		if err != nil {
 			return err
 		}
@@ -229,27 +229,4 @@ func (ct *Container) Repin(c *Cpuset) error {
 		}
 	}
 	return nil
-}
-
-// childrenOf maps each process to its children, from /proc.
-func childrenOf() (map[int][]int, error) {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil, err
-	}
-	children := map[int][]int{}
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue // gone meanwhile
-		}
-		if st, ok := parseProcStat(b); ok {
-			children[st.ppid] = append(children[st.ppid], p)
-		}
-	}
-	return children, nil
 }

@@ -347,7 +347,7 @@ func (r *runner) launch() error {
 	if spec.PIDHost {
 		// Should init be killed (kill -9 of its pid, the OOM killer),
 		// what the container leaves comes here rather than to the
-		// host's reaper, for endLeftovers.
+		// host's reaper, for proc.EndTree.
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("--pid host: becoming the container's reaper: %w", err)
 		}
@@ -607,7 +607,10 @@ func (r *runner) wait() (int, error) {
 	}
 	werr := l.Cmd.Wait()
 	if r.Spec.PIDHost {
-		endLeftovers()
+		// init ends the container's processes itself when its workload
+		// ends; one killed otherwise leaves them to the monitor, a
+		// child subreaper for them.
+		proc.EndTree(time.Second)
 	}
 	close(r.done)
 	if err := removeCgroup(ct); err != nil {
@@ -726,26 +729,5 @@ func serveNet(ctx context.Context, sock *os.File, cfg slirp.Config, log *slog.Lo
 	cfg.Logger = log
 	if err := slirp.Serve(ctx, tap, cfg); err != nil {
 		log.Debug("network stopped", "err", err)
-	}
-}
-
-// endLeftovers kills and reaps what a --pid host container left below
-// its monitor once init is gone: init kills the container's processes
-// itself when its workload ends (see package pid1), but one killed
-// otherwise leaves them to the monitor, a child subreaper for them.
-func endLeftovers() {
-	for i := 0; i < 100; i++ {
-		proc.KillTree(os.Getpid())
-		left := false
-		for _, p := range proc.Descendants(os.Getpid()) {
-			var ws unix.WaitStatus
-			if pid, _ := unix.Wait4(p, &ws, unix.WNOHANG, nil); pid != p {
-				left = true
-			}
-		}
-		if !left {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

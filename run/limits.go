@@ -40,12 +40,9 @@ const minMemory = 6 << 20
 func ParseLimits(f LimitFlags) (*cgroup.Limits, error) {
 	var l cgroup.Limits
 	if f.Memory != "" {
-		n, err := units.RAMInBytes(f.Memory)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("invalid --memory %q: want a size such as 512m or 2g", f.Memory)
-		}
-		if n > 0 && n < minMemory {
-			return nil, fmt.Errorf("invalid --memory %q: the minimum is 6m", f.Memory)
+		n, err := memorySize("--memory", f.Memory, "512m or 2g")
+		if err != nil {
+			return nil, err
 		}
 		l.Memory = n
 	}
@@ -66,12 +63,9 @@ func ParseLimits(f LimitFlags) (*cgroup.Limits, error) {
 		l.MemorySwap = n
 	}
 	if f.MemoryReservation != "" {
-		n, err := units.RAMInBytes(f.MemoryReservation)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("invalid --memory-reservation %q: want a size such as 256m or 1g", f.MemoryReservation)
-		}
-		if n > 0 && n < minMemory {
-			return nil, fmt.Errorf("invalid --memory-reservation %q: the minimum is 6m", f.MemoryReservation)
+		n, err := memorySize("--memory-reservation", f.MemoryReservation, "256m or 1g")
+		if err != nil {
+			return nil, err
 		}
 		if l.Memory > 0 && n > l.Memory {
 			return nil, fmt.Errorf("invalid --memory-reservation %q: it cannot be above --memory %q", f.MemoryReservation, f.Memory)
@@ -133,6 +127,19 @@ func ParseLimits(f LimitFlags) (*cgroup.Limits, error) {
 		return nil, nil
 	}
 	return &l, nil
+}
+
+// memorySize reads a memory flag's size (go-units' RAMInBytes, as
+// docker): 0 for none, else at least docker's 6m.
+func memorySize(flag, s, example string) (int64, error) {
+	n, err := units.RAMInBytes(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("invalid %s %q: want a size such as %s", flag, s, example)
+	}
+	if n > 0 && n < minMemory {
+		return 0, fmt.Errorf("invalid %s %q: the minimum is 6m", flag, s)
+	}
+	return n, nil
 }
 
 // parseCPUs turns --cpus into cpu.max's quota for cpuPeriod, as docker

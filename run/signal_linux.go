@@ -114,14 +114,13 @@ func WorkloadPid(ct *Container) int {
 // start later). It returns a pidfd of it, taken before the check that it
 // is still init's child, and its pid.
 func besidePidfd(initPid int) (int, int, error) {
-	ents, err := os.ReadDir("/proc")
+	children, err := proc.Children()
 	if err != nil {
 		return -1, 0, err
 	}
 	best, bestStart := 0, uint64(0)
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || parentOf(pid) != initPid || boxHelper("/proc", initPid, pid) {
+	for _, pid := range children[initPid] {
+		if boxHelper("/proc", initPid, pid) {
 			continue
 		}
 		if st := proc.StartTime(pid); best == 0 || st < bestStart {

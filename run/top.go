@@ -18,7 +18,7 @@ func (ct *Container) Processes() ([]int, error) {
 	if ct.Status != "running" || !proc.Alive(ct.Pid, ct.PidStart, ct.BootID) {
 		return nil, fmt.Errorf("container %s is not running", ct.Name)
 	}
-	children, err := childrenOf()
+	children, err := proc.Children()
 	if err != nil {
 		return nil, err
 	}

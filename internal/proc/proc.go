@@ -90,13 +90,11 @@ func StartTime(pid int) uint64 {
 	return v
 }
 
-// Descendants are the pids of pid's children, their children and so on,
-// from one reading of /proc (a process forking meanwhile may be missed:
-// callers that kill them read again).
-func Descendants(pid int) []int {
+// Children maps each process to its children, from one reading of /proc.
+func Children() (map[int][]int, error) {
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	children := map[int][]int{}
 	for _, e := range ents {
@@ -106,11 +104,22 @@ func Descendants(pid int) []int {
 		}
 		f := statFields(p)
 		if len(f) < 2 {
-			continue
+			continue // gone meanwhile
 		}
 		if ppid, err := strconv.Atoi(f[1]); err == nil {
 			children[ppid] = append(children[ppid], p)
 		}
+	}
+	return children, nil
+}
+
+// Descendants are the pids of pid's children, their children and so on,
+// from one reading of /proc (a process forking meanwhile may be missed:
+// callers that kill them read again).
+func Descendants(pid int) []int {
+	children, err := Children()
+	if err != nil {
+		return nil
 	}
 	var out []int
 	for queue := children[pid]; len(queue) > 0; {
@@ -119,6 +128,28 @@ func Descendants(pid int) []int {
 		out = append(out, p)
 	}
 	return out
+}
+
+// EndTree kills every descendant of the calling process and reaps those
+// that become its children (its own, and the orphans it inherits as a
+// child subreaper), until none is left or d has passed.
+func EndTree(d time.Duration) {
+	self := os.Getpid()
+	deadline := time.Now().Add(d)
+	for {
+		KillTree(self)
+		left := false
+		for _, p := range Descendants(self) {
+			var ws syscall.WaitStatus
+			if got, _ := syscall.Wait4(p, &ws, syscall.WNOHANG, nil); got != p {
+				left = true
+			}
+		}
+		if !left || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // KillTree kills with SIGKILL every descendant of pid (not pid itself),

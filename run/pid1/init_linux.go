@@ -182,7 +182,7 @@ func initContainer(spec *proto.Spec, early *earlySignals, ns *netns) error {
 	if spec.PIDHost {
 		// Not PID 1 of a namespace of its own: the container's orphans
 		// (a fuse-overlayfs daemon, what the workload leaves) come to
-		// init all the same, for endTree, as a child subreaper.
+		// init all the same, for proc.EndTree, as a child subreaper.
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 			return fmt.Errorf("becoming the container's reaper: %w", err)
 		}
@@ -620,11 +620,15 @@ func reap(spec *proto.Spec, argv0 string, env []string, u ExecUser, tty *os.File
 				if pid == p.Pid {
 					execs.waitCopies(2 * time.Second)
 					if spec.PIDHost {
-						// Not on this thread, whose capabilities
-						// ApplyCaps limited: killing processes of
-						// other uids takes CAP_KILL.
+						// What the container left running ends with
+						// it, as the end of a PID namespace would end
+						// it: every process below init, whose orphans
+						// init inherits as a child subreaper. Not on
+						// this thread, whose capabilities ApplyCaps
+						// limited: killing processes of other uids
+						// takes CAP_KILL.
 						done := make(chan struct{})
-						go func() { endTree(); close(done) }()
+						go func() { proc.EndTree(5 * time.Second); close(done) }()
 						<-done
 					}
 					if ws.Signaled() {
@@ -669,28 +673,6 @@ func hostNames(spec *proto.Spec) {
 		}
 	}
 	spec.Hostname = now
-}
-
-// endTree ends what the container left running once its workload has
-// exited, with --pid host, where no PID namespace ends with init: every
-// process below init (whose orphans init, a child subreaper, inherits)
-// is killed and reaped.
-func endTree() {
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		proc.KillTree(os.Getpid())
-		for {
-			var ws unix.WaitStatus
-			pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-			if err != nil {
-				return // ECHILD: none left
-			}
-			if pid == 0 {
-				break // some still dying
-			}
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 // jobSignals are the signals whose sender init records in a Slurm job
